@@ -1,0 +1,65 @@
+# tiaki's front door. `make run` and `make test` work on a fresh Debian machine
+# as root: they install what is missing first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BUF := .tools/node_modules/.bin/buf
+PROTOS := $(shell find protos -name '*.proto')
+PROTO_STAMP := tiaki/.protos-generated
+
+.PHONY: run stop status install proto infra services example test test-unit test-service \
+        test-e2e lint bench clean
+
+run: install proto infra ## everything, then what to try next
+	@$(PY) -m tiaki.tokens var provider:ccss agency:agency unit:evaluation unit:service-delivery >/dev/null
+	@scripts/services.sh start
+	@$(MAKE) --no-print-directory example
+	@scripts/next-steps.sh
+
+stop: ## stop services, units, RabbitMQ and the store (data stays in var/)
+	@scripts/services.sh stop
+	@scripts/infra.sh stop
+
+status:
+	@scripts/services.sh status
+	@scripts/infra.sh status
+
+install: ## pinned Python packages in .venv, rabbitmq-server, buf
+	@scripts/bootstrap.sh
+
+$(PROTO_STAMP): $(PROTOS)
+	@$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+	@touch $@
+	@echo "tiaki: generated gRPC code from protos/"
+
+proto: install $(PROTO_STAMP)
+
+infra: install ## RabbitMQ and the store on loopback, data under var/
+	@scripts/infra.sh start
+
+example: ## load the example programme's plan (once)
+	@if TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan show best-foot-forward >/dev/null 2>&1; then \
+	  echo "tiaki: example programme best-foot-forward already loaded"; \
+	else TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan load programmes/best-foot-forward.yaml; fi
+
+test: install proto infra ## the whole suite against the real broker and store
+	@$(MAKE) --no-print-directory test-unit test-service test-e2e
+
+test-unit:
+	$(PY) -m pytest -q tests/unit
+
+test-service:
+	$(PY) -m tiaki.nameko test -q -p no:cacheprovider tests/service
+
+test-e2e:
+	$(PY) -m pytest -q tests/e2e
+
+lint: install proto
+	$(BUF) lint
+	$(VENV)/bin/ruff check .
+
+bench: install proto infra ## end-to-end records/s against the raw broker ceiling
+	$(PY) -m tests.bench.pipeline
+
+clean:
+	rm -rf $(VENV) .tools $(PROTO_STAMP)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Printed at the end of `make run`: what is running and what to try.
+cd "$(dirname "$0")/.."
+[ -f var/example-2026Q3.csv ] || .venv/bin/python -m tiaki.synthetic 600 var/example-2026Q3.csv >/dev/null
+cat <<MSG
+
+tiaki is running:
+  intake          gRPC 127.0.0.1:50051   metrics http://127.0.0.1:9101/metrics
+  purpose_router  gRPC 127.0.0.1:50052   metrics http://127.0.0.1:9102/metrics
+  requests        gRPC 127.0.0.1:50053   insights gRPC 127.0.0.1:50054
+  Agency units    evaluation (unit-level records), service-delivery (aggregates only)
+  RabbitMQ        amqp://127.0.0.1:5672, management http://127.0.0.1:15672 (guest/guest)
+  store           mongodb://127.0.0.1:27017 (data in var/store)
+The example programme "Best foot forward" is loaded. Logs are in var/log/.
+
+Try it, as the provider City Centre Social Services (CCSS):
+  export PATH=\$PWD/.venv/bin:\$PATH TIAKI_TOKEN_FILE=var/tokens/provider-ccss
+  tiaki plan show best-foot-forward             # what is collected, for which purpose, for whom
+  tiaki submit var/example-2026Q3.csv --programme best-foot-forward --period 2026Q3
+  tiaki flows --verify                          # where it went, who acknowledged it; check the chain
+
+make stop stops everything (data stays in var/); make test runs the suite.
+MSG

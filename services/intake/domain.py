@@ -1,0 +1,142 @@
+"""Intake's rules, as plain functions: validating records against the plan,
+per-purpose pseudonyms and the SLK-581 linkage key. No I/O here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import unicodedata
+from typing import Callable
+
+from tiaki.plan import Plan, ScheduleItem
+
+# A validator turns the text a provider sent into the stored value, or raises
+# Rejected with a reason a person can act on.
+Validator = Callable[[str], object]
+MAX_VALUE_LENGTH = 1000
+MAX_REF_LENGTH = 200
+
+
+class Rejected(ValueError):
+    pass
+
+
+def _validator(item: ScheduleItem) -> Validator:
+    if item.type == "integer":
+        def check(text: str) -> int:
+            try:
+                value = int(text.strip())
+            except ValueError:
+                raise Rejected(f"expected a whole number, got {text[:40]!r}") from None
+            if item.has_range and not item.min <= value <= item.max:
+                raise Rejected(f"{value} is outside {item.min}..{item.max}")
+            return value
+    elif item.type == "date":
+        def check(text: str) -> str:
+            try:
+                return dt.date.fromisoformat(text.strip()).isoformat()
+            except ValueError:
+                raise Rejected(f"expected a date as YYYY-MM-DD, got {text[:40]!r}") from None
+    elif item.type == "enum":
+        allowed = frozenset(item.allowed_values)
+        def check(text: str) -> str:
+            if text not in allowed:
+                raise Rejected(f"{text[:40]!r} is not one of: {', '.join(item.allowed_values)}")
+            return text
+    elif item.type == "boolean":
+        def check(text: str) -> bool:
+            lowered = text.strip().lower()
+            if lowered in ("true", "yes", "1"):
+                return True
+            if lowered in ("false", "no", "0"):
+                return False
+            raise Rejected(f"expected true or false, got {text[:40]!r}")
+    else:
+        pattern = re.compile(item.pattern) if item.pattern else None
+        def check(text: str) -> str:
+            if pattern is not None and not pattern.fullmatch(text):
+                raise Rejected(f"{text[:40]!r} does not match the pattern {item.pattern}")
+            return text
+    return check
+
+
+class RecordRules:
+    """A plan's schedule items compiled once into validators for fast checking."""
+
+    def __init__(self, plan: Plan, declined: frozenset[str] = frozenset()):
+        self.plan = plan
+        self.validators = {i.name: _validator(i) for i in plan.items if i.name not in declined}
+        self.required = tuple(i.name for i in plan.items if i.required and i.name not in declined)
+        self.needs_slk581 = plan.needs_slk581()
+
+    def check(self, record_ref: str, client_ref: str, fields: dict[str, str]):
+        """Returns (typed fields, problems); problems are (field, reason) pairs.
+
+        Every problem of the record is reported, undeclared fields first, so a
+        provider can fix a record in one go. A record with any problem is
+        rejected whole: nothing of it is stored.
+        """
+        problems = []
+        if not record_ref.strip() or len(record_ref) > MAX_REF_LENGTH:
+            problems.append(("record_ref", f"required, at most {MAX_REF_LENGTH} characters"))
+        if not client_ref.strip() or len(client_ref) > MAX_REF_LENGTH:
+            problems.append(("client_ref", f"required, at most {MAX_REF_LENGTH} characters"))
+        typed = {}
+        validators = self.validators
+        problems.extend((name, "not declared in the plan (never stored or forwarded)")
+                        for name in fields if name not in validators)
+        for name, text in fields.items():
+            check = validators.get(name)
+            if check is None:
+                continue
+            if text == "":
+                continue  # an empty CSV cell means "not recorded"
+            if len(text) > MAX_VALUE_LENGTH:
+                problems.append((name, f"longer than {MAX_VALUE_LENGTH} characters"))
+                continue
+            try:
+                typed[name] = check(text)
+            except Rejected as exc:
+                problems.append((name, str(exc)))
+        for name in self.required:
+            if name not in typed and not any(p[0] == name for p in problems):
+                problems.append((name, "required by the plan"))
+        return typed, problems
+
+
+def pseudonym(key: bytes, client_ref: str) -> str:
+    """The keyed pseudonym of a client for one purpose: HMAC-SHA256, 128 bits in hex.
+
+    One key per programme and purpose, so two purposes' streams cannot be
+    joined, and the same client gets the same pseudonym every quarter."""
+    return hmac.new(key, client_ref.strip().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+_SEX_CODES = {"male": "1", "m": "1", "1": "1", "female": "2", "f": "2", "2": "2",
+              "other": "3", "x": "3", "3": "3", "not_stated": "9", "": "9", "9": "9"}
+
+
+def slk581(family_name: str, given_name: str, date_of_birth: str, sex: str) -> str:
+    """SLK-581 (DSS Data Exchange): family name letters 2, 3, 5; given name
+    letters 2, 3; date of birth DDMMYYYY; sex code. Raises Rejected when the
+    date of birth or sex cannot be read."""
+
+    def letters(name: str, positions: tuple[int, ...], missing: str) -> str:
+        # Macrons are the same letter (Tūhoe and Tuhoe are one person's name).
+        plain = unicodedata.normalize("NFKD", name.upper())
+        only = "".join(ch for ch in plain if "A" <= ch <= "Z")
+        if not only:
+            return missing
+        return "".join(only[p - 1] if p <= len(only) else "2" for p in positions)
+
+    try:
+        born = dt.date.fromisoformat(date_of_birth.strip())
+    except ValueError:
+        raise Rejected(f"date of birth must be YYYY-MM-DD, got {date_of_birth[:40]!r}") from None
+    code = _SEX_CODES.get(sex.strip().lower())
+    if code is None:
+        raise Rejected(f"sex must be male, female, other or not_stated, got {sex[:20]!r}")
+    return (letters(family_name, (2, 3, 5), "999") + letters(given_name, (2, 3), "99")
+            + born.strftime("%d%m%Y") + code)

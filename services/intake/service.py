@@ -1,0 +1,288 @@
+"""Intake: the providers' gRPC ingress for submissions of client-level records.
+
+Records are validated against the plan version the submission is bound to,
+stripped to the declared fields, given per-purpose pseudonyms, stored batch by
+batch, and handed to purpose_router as events through an outbox."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from eventlet.semaphore import Semaphore
+from grpc import StatusCode
+from nameko import config
+from nameko.events import EventDispatcher
+from nameko.extensions import DependencyProvider
+from nameko.rpc import ServiceRpc
+from nameko.timer import timer
+from nameko_grpc.entrypoint import Grpc
+from nameko_grpc.errors import GrpcError
+from prometheus_client import Counter
+
+from services.intake import domain
+from services.intake.storage import IntakeStorage
+from tiaki import messages
+from tiaki.health import HealthMixin
+from tiaki.identity import Identities
+from tiaki.intake.v1 import intake_pb2 as pb
+from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
+from tiaki.metrics import Metrics
+from tiaki.plan import Plan
+from tiaki.store import Storage
+
+log = logging.getLogger(__name__)
+grpc = Grpc.implementing(IntakeServiceStub)
+
+RECORDS_ACCEPTED = Counter("tiaki_intake_records_accepted_total", "Records accepted",
+                           ["programme"])
+RECORDS_REJECTED = Counter("tiaki_intake_records_rejected_total",
+                           "Records rejected, by the first reason's kind", ["programme", "reason"])
+RECORDS_DUPLICATE = Counter("tiaki_intake_records_duplicate_total",
+                            "Records already in their submission", ["programme"])
+BATCHES_PUBLISHED = Counter("tiaki_intake_batches_published_total",
+                            "Batches confirmed by the broker", ["programme", "path"])
+
+PERIOD = re.compile(r"^\d{4}Q[1-4]$")
+STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED}
+
+
+def reason_kind(reason: str) -> str:
+    """A short label for metrics: never the value, never the person."""
+    if reason.startswith("not declared"):
+        return "undeclared_field"
+    if reason.startswith("required"):
+        return "missing"
+    if "outside" in reason:
+        return "out_of_range"
+    if "is not one of" in reason:
+        return "not_allowed_value"
+    return "bad_format"
+
+
+class OpenSubmissions(DependencyProvider):
+    """Per submission: a lock, so two streams cannot accept the same record
+    twice, and the record references already accepted (loaded once)."""
+
+    def setup(self):
+        self.guards: dict[str, tuple[Semaphore, set | None]] = {}
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def lock(self, submission_id: str) -> Semaphore:
+        return self.guards.setdefault(submission_id, (Semaphore(), None))[0]
+
+    def refs(self, submission_id: str, load) -> set:
+        lock, refs = self.guards.setdefault(submission_id, (Semaphore(), None))
+        if refs is None:
+            refs = load()
+            self.guards[submission_id] = (lock, refs)
+        return refs
+
+    def forget(self, submission_id: str):
+        self.guards.pop(submission_id, None)
+
+
+class IntakeService(HealthMixin):
+    name = "intake"
+
+    storage = Storage(IntakeStorage)
+    identities = Identities()
+    metrics = Metrics()
+    dispatch = EventDispatcher()
+    purpose_router = ServiceRpc("purpose_router")
+    open_submissions = OpenSubmissions()
+
+    _rules: dict = {}  # plan versions never change once created, so cache forever
+
+    # -- gRPC ------------------------------------------------------------------
+
+    @grpc
+    def OpenSubmission(self, request, context):
+        provider = self.identities.require(context, "provider")
+        if not PERIOD.match(request.period):
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            f"period must look like 2026Q3, got {request.period[:20]!r}")
+        self._plan_rules(request.programme_id, request.plan_version)
+        sub = self.storage.open_submission(provider.id, request.programme_id,
+                                           request.plan_version, request.period)
+        return pb.OpenSubmissionResponse(submission=self._submission_message(sub))
+
+    @grpc
+    def SubmitRecords(self, request_stream, context):
+        provider = self.identities.require(context, "provider")
+        max_batch = int(config.get("MAX_BATCH_RECORDS", 5000))
+        max_rejections = int(config.get("MAX_REJECTIONS_RETURNED", 1000))
+        summary = pb.SubmitRecordsResponse()
+        sub = None
+        for batch in request_stream:
+            if sub is None or batch.submission_id != sub.submission_id:
+                sub = self._own_submission(provider, batch.submission_id)
+            if len(batch.records) > max_batch:
+                raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                                f"a batch may hold at most {max_batch} records, this one has "
+                                f"{len(batch.records)}; earlier batches of this stream are stored")
+            accepted, duplicates, rejections = self._accept_batch(sub, batch.records)
+            summary.accepted_count += accepted
+            summary.duplicate_count += duplicates
+            summary.rejected_count += len({r.record_ref for r in rejections})
+            room = max_rejections - len(summary.rejections)
+            if room > 0:
+                summary.rejections.extend(rejections[:room])
+        return summary
+
+    @grpc
+    def SealSubmission(self, request, context):
+        provider = self.identities.require(context, "provider")
+        sub = self._own_submission(provider, request.submission_id)
+        with self.open_submissions.lock(sub.submission_id):
+            if not self.storage.seal(sub.submission_id):
+                raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                                f"submission {sub.submission_id} is already sealed")
+        self.open_submissions.forget(sub.submission_id)
+        self._publish_seal(self.storage.submission(sub.submission_id))
+        return pb.SealSubmissionResponse(
+            submission=self._submission_message(self.storage.submission(sub.submission_id)))
+
+    @grpc
+    def GetSubmission(self, request, context):
+        provider = self.identities.require(context, "provider")
+        sub = self._own_submission(provider, request.submission_id, for_writing=False)
+        return pb.GetSubmissionResponse(submission=self._submission_message(sub))
+
+    # -- the outbox --------------------------------------------------------------
+
+    @timer(interval=2)
+    def publish_outbox(self):
+        """Publishes what the broker has not confirmed (it was down, or we crashed)."""
+        older_than = time.time() - 5
+        for batch_id, payload in self.storage.unpublished_batches(older_than):
+            self.dispatch(messages.RECORDS_ACCEPTED, payload)
+            self.storage.mark_published(batch_id)
+            BATCHES_PUBLISHED.labels(payload["programme_id"], "outbox").inc()
+        for sub in self.storage.unpublished_seals():
+            if time.time() - sub.sealed_at > 5:
+                self._publish_seal(sub)
+
+    # -- the work ----------------------------------------------------------------
+
+    def _accept_batch(self, sub, records):
+        rules = self._plan_rules(sub.programme_id, sub.plan_version)
+        plan: Plan = rules.plan
+        keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
+                for p in plan.purposes}
+        rejections, accepted, refs = [], [], []
+        duplicates = 0
+        with self.open_submissions.lock(sub.submission_id):
+            if self.storage.submission(sub.submission_id).state != "open":
+                raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                                f"submission {sub.submission_id} is sealed; open a new one")
+            seen = self.open_submissions.refs(
+                sub.submission_id, lambda: self.storage.record_refs(sub.submission_id))
+            in_batch = set()
+            for record in records:
+                ref = record.record_ref
+                if ref in seen or ref in in_batch:
+                    duplicates += 1
+                    continue
+                fields, problems = rules.check(ref, record.client_ref, record.fields)
+                slk = None
+                if not problems and rules.needs_slk581 and record.HasField("identity"):
+                    ident = record.identity
+                    try:
+                        slk = domain.slk581(ident.family_name, ident.given_name,
+                                            ident.date_of_birth, ident.sex)
+                    except domain.Rejected as exc:
+                        problems.append(("identity", str(exc)))
+                if problems:
+                    rejections.extend(pb.RecordRejection(record_ref=ref, field=f, reason=r)
+                                      for f, r in problems)
+                    RECORDS_REJECTED.labels(plan.programme_id, reason_kind(problems[0][1])).inc()
+                    continue
+                in_batch.add(ref)
+                row = {"pseudonyms": {pid: domain.pseudonym(key, record.client_ref)
+                                      for pid, key in keys.items()},
+                       "fields": fields}
+                if slk:
+                    row["slk581"] = slk
+                accepted.append(row)
+                refs.append(ref)
+            if not accepted and not rejections:
+                return 0, duplicates, []
+            payload = {
+                "submission_id": sub.submission_id, "provider_id": sub.provider_id,
+                "programme_id": sub.programme_id, "plan_version": sub.plan_version,
+                "period": sub.period, "records": accepted,
+            }
+            rejected = len({r.record_ref for r in rejections})
+            batch_id = self.storage.store_batch(sub.submission_id, refs, rejected, payload)
+            seen.update(refs)
+        RECORDS_ACCEPTED.labels(plan.programme_id).inc(len(accepted))
+        RECORDS_DUPLICATE.labels(plan.programme_id).inc(duplicates)
+        if accepted:
+            payload["batch_id"] = batch_id
+            self._publish_batch(batch_id, payload)
+        return len(accepted), duplicates, rejections
+
+    def _publish_batch(self, batch_id, payload):
+        try:
+            self.dispatch(messages.RECORDS_ACCEPTED, payload)
+        except Exception:  # the broker is down: the outbox timer publishes it later
+            log.warning("batch %s stored; publishing later", batch_id, exc_info=True)
+            return
+        self.storage.mark_published(batch_id)
+        BATCHES_PUBLISHED.labels(payload["programme_id"], "inline").inc()
+
+    def _publish_seal(self, sub):
+        # Every batch is published before the seal, so purpose_router never
+        # waits on a batch that is still only in our outbox.
+        if self.storage.has_unpublished(sub.submission_id):
+            return
+        accepted, _ = self.storage.counts(sub.submission_id)
+        try:
+            self.dispatch(messages.SUBMISSION_SEALED, {
+                "submission_id": sub.submission_id, "provider_id": sub.provider_id,
+                "programme_id": sub.programme_id, "plan_version": sub.plan_version,
+                "period": sub.period, "accepted_count": accepted,
+                "batch_ids": self.storage.published_batch_ids(sub.submission_id),
+            })
+        except Exception:
+            log.warning("seal of %s stored; publishing later", sub.submission_id, exc_info=True)
+            return
+        self.storage.mark_seal_published(sub.submission_id)
+
+    def _plan_rules(self, programme_id: str, version: int) -> domain.RecordRules:
+        key = (programme_id, version)
+        if key not in self._rules:
+            found = self.purpose_router.get_plan(programme_id, version)
+            if found is None:
+                raise GrpcError(StatusCode.NOT_FOUND,
+                                f"programme {programme_id!r} has no plan version {version}")
+            self._rules[key] = domain.RecordRules(Plan.from_dict(found))
+        return self._rules[key]
+
+    def _own_submission(self, provider, submission_id, for_writing=True):
+        try:
+            sub = self.storage.submission(submission_id)
+        except self.storage.NotFound:
+            raise GrpcError(StatusCode.NOT_FOUND, f"no submission {submission_id!r}") from None
+        if sub.provider_id != provider.id:
+            # Same answer as a missing one: another provider's submissions do not exist for you.
+            raise GrpcError(StatusCode.NOT_FOUND, f"no submission {submission_id!r}")
+        if for_writing and sub.state != "open":
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            f"submission {submission_id} is sealed; open a new one")
+        return sub
+
+    def _submission_message(self, sub) -> pb.Submission:
+        accepted, rejected = self.storage.counts(sub.submission_id)
+        msg = pb.Submission(
+            submission_id=sub.submission_id, provider_id=sub.provider_id,
+            programme_id=sub.programme_id, plan_version=sub.plan_version, period=sub.period,
+            state=STATES[sub.state], accepted_count=accepted, rejected_count=rejected)
+        msg.opened_at.FromNanoseconds(int(sub.opened_at * 1e9))
+        if sub.sealed_at:
+            msg.sealed_at.FromNanoseconds(int(sub.sealed_at * 1e9))
+        return msg

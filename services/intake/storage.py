@@ -1,0 +1,168 @@
+"""Intake's own database: submissions, stored batches (the outbox) and the
+pseudonym keys. Batches are stored whole, records compressed in one field:
+the store is fast at few large documents and slow at many small ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+import uuid
+import zlib
+
+import mongoengine as me
+from bson import Binary
+from pymongo.errors import DuplicateKeyError
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Submission(me.Document):
+    meta = {"collection": "submissions", "indexes": ["provider_id"]}
+    submission_id = me.StringField(primary_key=True)
+    provider_id = me.StringField(required=True)
+    programme_id = me.StringField(required=True)
+    plan_version = me.IntField(required=True)
+    period = me.StringField(required=True)
+    state = me.StringField(required=True, choices=("open", "sealed"))
+    # Times are epoch seconds: the embedded store turns a date written by
+    # $set into text and cannot range-query dates (MongoDB does both).
+    opened_at = me.FloatField(required=True)
+    sealed_at = me.FloatField()
+    # The seal event is in the outbox until published.
+    seal_published = me.BooleanField(default=False)
+
+
+class Batch(me.Document):
+    """One stored batch: the event payload that goes to purpose_router.
+
+    `published` is the outbox flag: false until the broker confirmed it."""
+    meta = {"collection": "batches", "indexes": [("submission_id", "published"), "published"]}
+    batch_id = me.StringField(primary_key=True)
+    submission_id = me.StringField(required=True)
+    record_refs = me.ListField(me.StringField())
+    accepted_count = me.IntField(required=True)
+    rejected_count = me.IntField(required=True)
+    payload = me.BinaryField()  # zlib-compressed JSON of the event payload
+    published = me.BooleanField(default=False)
+    stored_at = me.FloatField(required=True)
+
+
+class PseudonymKey(me.Document):
+    """The secret key per programme and purpose. Held only here."""
+    meta = {"collection": "pseudonym_keys"}
+    key_id = me.StringField(primary_key=True)  # "<programme>/<purpose>"
+    secret = me.BinaryField(required=True)
+    created_at = me.DateTimeField(required=True)
+
+
+class NotFound(LookupError):
+    pass
+
+
+class IntakeStorage:
+    NotFound = NotFound
+
+    def __init__(self):
+        self._keys: dict[str, bytes] = {}  # keys never change once made
+
+    def ensure_indexes(self):
+        for doc in (Submission, Batch, PseudonymKey):
+            doc.ensure_indexes()
+
+    # -- submissions -----------------------------------------------------------
+
+    def open_submission(self, provider_id, programme_id, plan_version, period) -> Submission:
+        sub = Submission(submission_id=str(uuid.uuid4()), provider_id=provider_id,
+                         programme_id=programme_id, plan_version=plan_version, period=period,
+                         state="open", opened_at=time.time())
+        sub.save(force_insert=True)
+        return sub
+
+    def submission(self, submission_id: str) -> Submission:
+        sub = Submission.objects(submission_id=submission_id).first()
+        if sub is None:
+            raise NotFound(submission_id)
+        return sub
+
+    def seal(self, submission_id: str) -> bool:
+        """Marks the submission sealed; False when it already was."""
+        changed = Submission.objects(submission_id=submission_id, state="open").update_one(
+            set__state="sealed", set__sealed_at=time.time())
+        return bool(changed)
+
+    def mark_seal_published(self, submission_id: str):
+        Submission.objects(submission_id=submission_id).update_one(set__seal_published=True)
+
+    def unpublished_seals(self, limit=100) -> list[Submission]:
+        return list(Submission.objects(state="sealed", seal_published=False).limit(limit))
+
+    def counts(self, submission_id: str) -> tuple[int, int]:
+        """(accepted, rejected), summed from the stored batches (never drifts)."""
+        rows = Batch._get_collection().aggregate([
+            {"$match": {"submission_id": submission_id}},
+            {"$group": {"_id": None, "a": {"$sum": "$accepted_count"},
+                        "r": {"$sum": "$rejected_count"}}},
+        ])
+        for row in rows:
+            return int(row["a"]), int(row["r"])
+        return 0, 0
+
+    # -- batches (the outbox) ----------------------------------------------------
+
+    def record_refs(self, submission_id: str) -> set[str]:
+        refs: set[str] = set()
+        for doc in Batch._get_collection().find({"submission_id": submission_id},
+                                                {"record_refs": 1}):
+            refs.update(doc.get("record_refs") or ())
+        return refs
+
+    def store_batch(self, submission_id, record_refs, rejected_count, payload) -> str:
+        batch_id = str(uuid.uuid4())
+        blob = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 1)
+        Batch._get_collection().insert_one({
+            "_id": batch_id, "submission_id": submission_id, "record_refs": record_refs,
+            "accepted_count": len(record_refs), "rejected_count": rejected_count,
+            "payload": Binary(blob), "published": not record_refs, "stored_at": time.time(),
+        })
+        return batch_id
+
+    def mark_published(self, batch_id: str):
+        Batch._get_collection().update_one({"_id": batch_id}, {"$set": {"published": True}})
+
+    def unpublished_batches(self, older_than: float, limit=50):
+        """(batch_id, payload) of batches the broker has not confirmed yet."""
+        cursor = Batch._get_collection().find(
+            {"published": False, "stored_at": {"$lt": older_than}}).limit(limit)
+        return [(d["_id"], json.loads(zlib.decompress(d["payload"]))) for d in cursor]
+
+    def published_batch_ids(self, submission_id: str) -> list[str]:
+        cursor = Batch._get_collection().find(
+            {"submission_id": submission_id, "accepted_count": {"$gt": 0}}, {"_id": 1})
+        return sorted(d["_id"] for d in cursor)
+
+    def has_unpublished(self, submission_id: str) -> bool:
+        return Batch._get_collection().find_one(
+            {"submission_id": submission_id, "published": False}, {"_id": 1}) is not None
+
+    # -- pseudonym keys ----------------------------------------------------------
+
+    def pseudonym_key(self, programme_id: str, purpose_id: str) -> bytes:
+        """The purpose's key, made on first use. Two workers racing to make it
+        both end up with the one that was stored first."""
+        key_id = f"{programme_id}/{purpose_id}"
+        if key_id in self._keys:
+            return self._keys[key_id]
+        found = PseudonymKey.objects(key_id=key_id).first()
+        if found is None:
+            try:
+                PseudonymKey(key_id=key_id, secret=secrets.token_bytes(32),
+                             created_at=now()).save(force_insert=True)
+            except (DuplicateKeyError, me.NotUniqueError):
+                pass
+            found = PseudonymKey.objects(key_id=key_id).first()
+        self._keys[key_id] = bytes(found.secret)
+        return self._keys[key_id]

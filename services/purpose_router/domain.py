@@ -1,0 +1,143 @@
+"""purpose_router's rules as plain functions: per-purpose projection (an
+allow-list), aggregates with small numbers protected, and the ledger's hash
+chain. No I/O here."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections import defaultdict
+
+from tiaki.plan import Plan, Purpose
+
+NOT_RECORDED = "not recorded"
+
+
+# -- projection ---------------------------------------------------------------
+
+def delivered_fields(plan: Plan, purpose: Purpose) -> tuple[str, ...]:
+    """Exactly the field names a unit-level delivery for this purpose may carry."""
+    extra = ("pseudonym",) + (("slk581",) if purpose.include_slk581 else ())
+    return extra + plan.fields_for_purpose(purpose.purpose_id)
+
+
+def project(plan: Plan, purpose: Purpose, records: list[dict]) -> list[dict]:
+    """Builds a unit's payload from the fields declared for its purpose only.
+
+    Built up from the allow-list, never by deleting what the unit should not
+    see, so a field added to a record upstream cannot leak through here."""
+    allowed = plan.fields_for_purpose(purpose.purpose_id)
+    pid = purpose.purpose_id
+    out = []
+    for record in records:
+        fields = record["fields"]
+        row = {"pseudonym": record["pseudonyms"][pid]}
+        if purpose.include_slk581 and record.get("slk581"):
+            row["slk581"] = record["slk581"]
+        for name in allowed:
+            if name in fields:
+                row[name] = fields[name]
+        out.append(row)
+    return out
+
+
+# -- aggregates ---------------------------------------------------------------
+
+def partial_aggregate(purpose: Purpose, records: list[dict]) -> dict[str, list]:
+    """Counts and sums of one batch, by the purpose's dimensions.
+
+    Keyed by the cell's dimension values as a JSON list so partials from many
+    batches can be stored and added up when the submission is sealed."""
+    cells: dict[str, list] = defaultdict(lambda: [0, [0] * len(purpose.measures)])
+    for record in records:
+        fields = record["fields"]
+        key = json.dumps([str(fields.get(d, NOT_RECORDED)) for d in purpose.dimensions])
+        cell = cells[key]
+        cell[0] += 1
+        for i, m in enumerate(purpose.measures):
+            cell[1][i] += int(fields.get(m, 0))
+    return dict(cells)
+
+
+def add_partials(partials: list[dict[str, list]]) -> dict[str, list]:
+    total: dict[str, list] = {}
+    for partial in partials:
+        for key, (count, sums) in partial.items():
+            if key not in total:
+                total[key] = [0, [0] * len(sums)]
+            total[key][0] += count
+            total[key][1] = [a + b for a, b in zip(total[key][1], sums)]
+    return total
+
+
+def fixed_random_round(count: int, cell_key: str, seed: bytes) -> int:
+    """Random rounding to base 3 where the same cell and count always round
+    the same way, so repeating a report cannot average back to the truth.
+
+    Multiples of 3 stay; otherwise round up with probability remainder/3,
+    which keeps the expected value; 1 and 2 never round down to 0."""
+    remainder = count % 3
+    if remainder == 0:
+        return count
+    if count < 3:
+        return 3
+    digest = hmac.new(seed, f"{cell_key}|{count}".encode(), hashlib.sha256).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    return count - remainder + 3 if u < remainder / 3 else count - remainder
+
+
+def protect(purpose: Purpose, cells: dict[str, list], seed: bytes) -> list[dict]:
+    """The cells a unit may see: small cells suppressed, counts rounded.
+
+    A suppressed cell is listed with its count withheld, so the unit knows the
+    cell exists but not how small it is."""
+    out = []
+    for key in sorted(cells):
+        count, sums = cells[key]
+        dims = dict(zip(purpose.dimensions, json.loads(key)))
+        if count < purpose.suppress_below:
+            out.append({"dimensions": dims, "suppressed": True})
+            continue
+        row = {"dimensions": dims, "suppressed": False,
+               "count": fixed_random_round(count, key, seed)}
+        row["sums"] = dict(zip(purpose.measures, sums))
+        out.append(row)
+    return out
+
+
+# -- the ledger's hash chain --------------------------------------------------
+
+GENESIS = "0" * 64
+HASHED_FIELDS = ("sequence", "kind", "delivery_id", "provider_id", "programme_id",
+                 "submission_id", "purpose_id", "unit_id", "fields", "record_count",
+                 "content_hash", "accessor", "reason", "recorded_at", "previous_hash")
+
+
+def content_hash(payload: object) -> str:
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
+def canonical_json(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: dict) -> str:
+    """SHA-256 over the entry's hashed fields, previous_hash included: change,
+    drop or reorder any entry and every later link breaks."""
+    return hashlib.sha256(canonical_json({k: entry[k] for k in HASHED_FIELDS})).hexdigest()
+
+
+def verify_chain(entries: list[dict]) -> tuple[bool, int, str]:
+    """Checks a provider's chain in sequence order: (intact, first broken sequence, problem)."""
+    previous = GENESIS
+    for expected_seq, entry in enumerate(entries, start=1):
+        seq = entry["sequence"]
+        if seq != expected_seq:
+            return False, expected_seq, f"entry {expected_seq} is missing (found {seq})"
+        if entry["previous_hash"] != previous:
+            return False, seq, "does not link to the entry before it"
+        if entry_hash(entry) != entry["entry_hash"]:
+            return False, seq, "its contents do not match its hash"
+        previous = entry["entry_hash"]
+    return True, 0, ""

@@ -1,0 +1,278 @@
+"""purpose_router: owns the data plans, routes each accepted batch to the
+Agency units whose purposes declare its fields, and keeps the flow ledger.
+
+A unit-level purpose gets a projection built from its allow-list, in batches,
+on the unit's own queue; an aggregate purpose gets protected counts when the
+submission is sealed. Every delivery, acknowledgement and access is a link in
+the provider's hash chain."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from grpc import StatusCode
+from kombu import Connection
+from nameko import config
+from nameko.amqp.publish import Publisher
+from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko_grpc.entrypoint import Grpc
+from nameko_grpc.errors import GrpcError
+from prometheus_client import Counter
+
+from services.purpose_router import domain
+from services.purpose_router.storage import RouterStorage, stored_secret
+from tiaki import messages, plan_proto
+from tiaki.health import HealthMixin
+from tiaki.identity import Identities
+from tiaki.metrics import Metrics
+from tiaki.plan import Plan, PlanInvalid
+from tiaki.router.v1 import ledger_pb2, plan_pb2
+from tiaki.router.v1.ledger_pb2_grpc import LedgerServiceStub, UnitServiceStub
+from tiaki.router.v1.plan_pb2_grpc import PlanServiceStub
+from tiaki.store import Storage
+
+log = logging.getLogger(__name__)
+plan_grpc = Grpc.implementing(PlanServiceStub)
+ledger_grpc = Grpc.implementing(LedgerServiceStub)
+unit_grpc = Grpc.implementing(UnitServiceStub)
+
+RECORDS_ROUTED = Counter("tiaki_router_records_routed_total",
+                         "Records delivered to a unit", ["programme", "purpose", "unit"])
+DELIVERIES = Counter("tiaki_router_deliveries_total", "Deliveries published to unit queues",
+                     ["programme", "purpose", "unit", "kind"])
+LEDGER_ENTRIES = Counter("tiaki_router_ledger_entries_total", "Ledger entries appended", ["kind"])
+
+ENTRY_KINDS = {"delivery": ledger_pb2.ENTRY_KIND_DELIVERY,
+               "acknowledgement": ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT,
+               "access": ledger_pb2.ENTRY_KIND_ACCESS}
+
+
+class UnitQueues(DependencyProvider):
+    """Publishes deliveries to units' durable queues, persistent, with
+    publisher confirms; `mandatory` so a missing queue is an error, not a loss."""
+
+    def setup(self):
+        self.amqp_uri = config["AMQP_URI"]
+        self.publisher = Publisher(self.amqp_uri, use_confirms=True, mandatory=True,
+                                   exchange=messages.UNITS_EXCHANGE)
+        self.declared: set[str] = set()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def declare(self, unit_id: str):
+        if unit_id not in self.declared:
+            with Connection(self.amqp_uri) as conn:
+                messages.unit_queue(unit_id)(conn.default_channel).declare()
+            self.declared.add(unit_id)
+
+    def deliver(self, unit_id: str, body: dict):
+        self.declare(unit_id)
+        self.publisher.publish(body, routing_key=messages.unit_routing_key(unit_id))
+
+
+class PurposeRouterService(HealthMixin):
+    name = "purpose_router"
+
+    storage = Storage(RouterStorage)
+    identities = Identities()
+    metrics = Metrics()
+    unit_queues = UnitQueues()
+
+    _plans: dict = {}  # plan versions never change once created, so cache forever
+
+    # -- plans ------------------------------------------------------------------
+
+    @rpc
+    def get_plan(self, programme_id: str, version: int) -> dict | None:
+        plan = self._plan(programme_id, version)
+        return plan.to_dict() if plan else None
+
+    @plan_grpc
+    def CreatePlan(self, request, context):
+        agency = self.identities.require(context, "agency")
+        try:
+            plan = self.storage.create_plan(plan_proto.from_proto(request.plan), agency.id)
+        except PlanInvalid as exc:
+            raise GrpcError(StatusCode.INVALID_ARGUMENT, f"the plan cannot be used: {exc}") from None
+        for unit in plan.units:
+            self.unit_queues.declare(unit.unit_id)
+        return plan_pb2.CreatePlanResponse(plan=plan_proto.to_proto(plan.to_dict()))
+
+    @plan_grpc
+    def GetPlan(self, request, context):
+        self.identities.require(context, "provider", "unit", "agency")
+        plan = self._plan(request.programme_id, request.version)
+        if plan is None:
+            raise GrpcError(StatusCode.NOT_FOUND,
+                            f"no plan for {request.programme_id!r} version {request.version}")
+        return plan_pb2.GetPlanResponse(plan=plan_proto.to_proto(plan.to_dict()))
+
+    # -- routing --------------------------------------------------------------------
+
+    @event_handler(messages.INTAKE, messages.RECORDS_ACCEPTED, requeue_on_error=True)
+    def route_batch(self, batch: dict):
+        """Delivers one accepted batch to every purpose. Safe to repeat: a
+        redelivered batch is delivered again under the same delivery id (units
+        store by it) and its ledger entries are found, not appended twice."""
+        plan = self._plan(batch["programme_id"], batch["plan_version"])
+        records = batch["records"]
+        for purpose in plan.purposes:
+            if purpose.form == "aggregate":
+                self.storage.save_partial(batch["batch_id"], batch["submission_id"],
+                                          purpose.purpose_id,
+                                          domain.partial_aggregate(purpose, records))
+                continue
+            payload = domain.project(plan, purpose, records)
+            self._deliver(batch, plan, purpose, f"{batch['batch_id']}:{purpose.purpose_id}",
+                          kind="records", content=payload, record_count=len(payload))
+        self._complete_aggregates(batch["submission_id"], plan)
+
+    @event_handler(messages.INTAKE, messages.SUBMISSION_SEALED, requeue_on_error=True)
+    def seal_submission(self, seal: dict):
+        self.storage.save_seal(seal)
+        self._complete_aggregates(seal["submission_id"],
+                                  self._plan(seal["programme_id"], seal["plan_version"]))
+
+    def _complete_aggregates(self, submission_id: str, plan: Plan):
+        """Sends aggregates once the submission is sealed and every batch is in."""
+        seal = self.storage.seal(submission_id)
+        if seal is None:
+            return
+        seed = stored_secret("rounding-seed")
+        for purpose in plan.purposes:
+            if purpose.form != "aggregate":
+                continue
+            partials = self.storage.partials(submission_id, purpose.purpose_id)
+            if set(seal["batch_ids"]) - set(partials):
+                return  # a batch is still on its way; its own handling comes back here
+            cells = domain.add_partials([partials[b] for b in seal["batch_ids"]])
+            protected = domain.protect(purpose, cells, seed)
+            total = sum(count for count, _ in cells.values())
+            self._deliver(seal, plan, purpose, f"{submission_id}:{purpose.purpose_id}",
+                          kind="aggregate", content=protected, record_count=total)
+
+    def _deliver(self, source, plan, purpose, delivery_id, kind, content, record_count):
+        fields = (list(purpose.dimensions) + list(purpose.measures) if kind == "aggregate"
+                  else list(domain.delivered_fields(plan, purpose)))
+        digest = domain.content_hash(content)
+        body = {
+            "delivery_id": delivery_id, "kind": kind, "provider_id": source["provider_id"],
+            "programme_id": plan.programme_id, "plan_version": plan.version,
+            "submission_id": source["submission_id"], "period": source["period"],
+            "purpose_id": purpose.purpose_id, "unit_id": purpose.unit_id, "fields": fields,
+            "record_count": record_count, "content_hash": digest,
+            ("records" if kind == "records" else "cells"): content,
+        }
+        self.unit_queues.deliver(purpose.unit_id, body)
+        self._append("delivery", f"delivery:{delivery_id}", {
+            "delivery_id": delivery_id, "provider_id": source["provider_id"],
+            "programme_id": plan.programme_id, "submission_id": source["submission_id"],
+            "purpose_id": purpose.purpose_id, "unit_id": purpose.unit_id, "fields": fields,
+            "record_count": record_count, "content_hash": digest,
+        })
+        DELIVERIES.labels(plan.programme_id, purpose.purpose_id, purpose.unit_id, kind).inc()
+        if kind == "records":
+            RECORDS_ROUTED.labels(plan.programme_id, purpose.purpose_id,
+                                  purpose.unit_id).inc(record_count)
+
+    def _append(self, kind: str, entry_key: str, fields: dict) -> dict:
+        entry = {"kind": kind, "delivery_id": "", "provider_id": "", "programme_id": "",
+                 "submission_id": "", "purpose_id": "", "unit_id": "", "fields": [],
+                 "record_count": 0, "content_hash": "", "accessor": "", "reason": ""}
+        entry.update(fields)
+        existing = self.storage.entry(entry_key)
+        if existing is not None:
+            return existing
+        stored = self.storage.append(entry_key, entry)
+        LEDGER_ENTRIES.labels(kind).inc()
+        return stored
+
+    # -- units ----------------------------------------------------------------------
+
+    @unit_grpc
+    def AcknowledgeDeliveries(self, request, context):
+        unit = self.identities.require(context, "unit")
+        count = 0
+        for delivery_id in request.delivery_ids:
+            delivery = self._unit_delivery(unit, delivery_id)
+            self._append("acknowledgement", f"ack:{delivery_id}", {
+                k: delivery[k] for k in ("delivery_id", "provider_id", "programme_id",
+                                         "submission_id", "purpose_id", "unit_id",
+                                         "record_count", "content_hash")})
+            count += 1
+        return ledger_pb2.AcknowledgeDeliveriesResponse(acknowledged_count=count)
+
+    @unit_grpc
+    def RecordAccess(self, request, context):
+        unit = self.identities.require(context, "unit")
+        delivery = self._unit_delivery(unit, request.delivery_id)
+        if not request.accessor.strip() or not request.reason.strip():
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            "an access needs who accessed it (accessor) and why (reason)")
+        unknown = sorted(set(request.fields) - set(delivery["fields"]))
+        if unknown or not request.fields:
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            f"fields must be some of the delivered fields {delivery['fields']}; "
+                            f"not delivered: {unknown}")
+        entry = self._append("access", f"access:{uuid.uuid4()}", {
+            **{k: delivery[k] for k in ("delivery_id", "provider_id", "programme_id",
+                                        "submission_id", "purpose_id", "unit_id")},
+            "fields": list(request.fields), "accessor": request.accessor.strip(),
+            "reason": request.reason.strip()})
+        return ledger_pb2.RecordAccessResponse(entry=entry_message(entry))
+
+    def _unit_delivery(self, unit, delivery_id: str) -> dict:
+        delivery = self.storage.delivery(delivery_id)
+        if delivery is None or delivery["unit_id"] != unit.id:
+            raise GrpcError(StatusCode.NOT_FOUND, f"no delivery {delivery_id!r} to unit {unit.id}")
+        return delivery
+
+    # -- providers ------------------------------------------------------------------
+
+    @ledger_grpc
+    def ListFlows(self, request, context):
+        provider = self.identities.require(context, "provider")
+        size = min(request.page_size or 500, 1000)
+        try:
+            after = int(request.page_token or 0)
+        except ValueError:
+            raise GrpcError(StatusCode.INVALID_ARGUMENT, "page_token is not one we gave out") from None
+        entries = self.storage.entries(provider.id, request.submission_id, after, size + 1)
+        response = ledger_pb2.ListFlowsResponse(
+            entries=[entry_message(e) for e in entries[:size]])
+        if len(entries) > size:
+            response.next_page_token = str(entries[size - 1]["sequence"])
+        return response
+
+    @ledger_grpc
+    def VerifyLedger(self, request, context):
+        provider = self.identities.require(context, "provider")
+        entries = self.storage.entries(provider.id)
+        intact, broken, problem = domain.verify_chain(entries)
+        return ledger_pb2.VerifyLedgerResponse(
+            intact=intact, entry_count=len(entries),
+            head_hash=entries[-1]["entry_hash"] if entries else domain.GENESIS,
+            first_broken_sequence=broken, problem=problem)
+
+    def _plan(self, programme_id: str, version: int) -> Plan | None:
+        if version and (programme_id, version) in self._plans:
+            return self._plans[(programme_id, version)]
+        plan = self.storage.plan(programme_id, version)
+        if plan is not None:
+            self._plans[(programme_id, plan.version)] = plan
+        return plan
+
+
+def entry_message(entry: dict) -> ledger_pb2.LedgerEntry:
+    msg = ledger_pb2.LedgerEntry(
+        sequence=entry["sequence"], kind=ENTRY_KINDS[entry["kind"]],
+        **{k: entry[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
+                                 "purpose_id", "unit_id", "fields", "record_count",
+                                 "content_hash", "accessor", "reason", "previous_hash",
+                                 "entry_hash")})
+    msg.recorded_at.FromJsonString(entry["recorded_at"].replace("+00:00", "Z"))
+    return msg

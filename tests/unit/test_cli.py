@@ -1,0 +1,221 @@
+"""The command line without servers: CSV batching, local chain checks, usage errors."""
+
+import hashlib
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tiaki import cli as tcli
+from tiaki.router.v1 import ledger_pb2
+
+GENESIS = "0" * 64
+
+
+def _hash(entry: dict) -> str:
+    keys = ("sequence", "kind", "delivery_id", "provider_id", "programme_id", "submission_id",
+            "purpose_id", "unit_id", "fields", "record_count", "content_hash", "accessor",
+            "reason", "recorded_at", "previous_hash")
+    body = {k: entry[k] for k in keys}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False).encode()).hexdigest()
+
+
+def _chain() -> list[dict]:
+    """A tiny valid chain: a delivery, its acknowledgement, an access."""
+    base = {"delivery_id": "d-1", "provider_id": "ccss", "programme_id": "bff",
+            "submission_id": "s-1", "purpose_id": "evaluation", "unit_id": "eval-team",
+            "content_hash": "ab" * 32, "accessor": "", "reason": ""}
+    specs = [
+        {"kind": "delivery", "fields": ["age_band", "outcome"], "record_count": 12},
+        {"kind": "acknowledgement", "fields": [], "record_count": 0},
+        {"kind": "access", "fields": ["outcome"], "record_count": 12,
+         "accessor": "Aroha Ngata", "reason": "quarterly evaluation — Māori whānau outcomes"},
+    ]
+    entries, previous = [], GENESIS
+    for sequence, spec in enumerate(specs, start=1):
+        entry = {**base, **spec, "sequence": sequence, "previous_hash": previous,
+                 "recorded_at": f"2026-10-0{sequence}T09:30:00.123456+00:00"}
+        entry["entry_hash"] = previous = _hash(entry)
+        entries.append(entry)
+    return entries
+
+
+def _write(tmp_path, text: str, name: str = "records.csv") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+# -- CSV to batches ---------------------------------------------------------------------
+
+
+def test_read_batches_splits_rows_and_separates_identity(tmp_path):
+    path = _write(tmp_path, "record_ref,client_ref,family_name,given_name,date_of_birth,sex,"
+                            "age_band,outcome\n"
+                            "r1,c1,Smith,Jo,1990-02-03,female,25-34,improved\n"
+                            "r2,c2,,,,,35-44,\n"
+                            "\n"
+                            "r3,c3,,,,,,same\n")
+    batches = list(tcli.read_batches(path, "sub-1", 2))
+    assert [len(b.records) for b in batches] == [2, 1]
+    assert all(b.submission_id == "sub-1" for b in batches)
+    first, second = batches[0].records
+    third = batches[1].records[0]
+    assert (first.record_ref, first.client_ref) == ("r1", "c1")
+    assert first.HasField("identity")
+    assert (first.identity.family_name, first.identity.given_name,
+            first.identity.date_of_birth, first.identity.sex) == ("Smith", "Jo", "1990-02-03",
+                                                                  "female")
+    assert dict(first.fields) == {"age_band": "25-34", "outcome": "improved"}
+    # No identity at all: no identity message; empty cells are still sent as-is.
+    assert not second.HasField("identity")
+    assert dict(second.fields) == {"age_band": "35-44", "outcome": ""}
+    assert dict(third.fields) == {"age_band": "", "outcome": "same"}
+
+
+def test_read_batches_pads_short_rows_and_reads_a_bom(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffrecord_ref,client_ref,outcome\nr1,c1\n".encode())
+    (batch,) = tcli.read_batches(str(path), "s", 500)
+    assert batch.records[0].record_ref == "r1"
+    assert dict(batch.records[0].fields) == {"outcome": ""}
+
+
+def test_scan_csv_counts_data_rows(tmp_path):
+    path = _write(tmp_path, 'record_ref,client_ref,note\nr1,c1,"two\nlines"\n\nr2,c2,x\n')
+    columns, rows = tcli.scan_csv(path)
+    assert columns == ["record_ref", "client_ref", "note"]
+    assert rows == 2
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("record_ref,outcome\nr1,x\n", "'client_ref'"),
+    ("client_ref,outcome\nc1,x\n", "'record_ref'"),
+    ("", "empty"),
+    ("record_ref,client_ref,x,x\n", "repeated"),
+    ("record_ref,client_ref\nr1,c1,extra\n", "line 2"),
+])
+def test_scan_csv_problems(tmp_path, text, expected):
+    with pytest.raises(tcli.CsvProblem, match=expected):
+        tcli.scan_csv(_write(tmp_path, text))
+
+
+# -- the chain, checked locally -----------------------------------------------------------
+
+
+def test_verify_entries_accepts_a_valid_chain():
+    assert tcli.verify_entries(_chain()) == (True, "")
+    assert tcli.verify_entries([]) == (True, "")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("record_count", 13),
+    ("fields", ["age_band", "outcome", "iwi"]),
+    ("unit_id", "contracts"),
+    ("recorded_at", "2026-10-01T09:30:00.123457+00:00"),
+])
+def test_verify_entries_detects_a_tampered_field(field, value):
+    entries = _chain()
+    entries[0][field] = value
+    ok, problem = tcli.verify_entries(entries)
+    assert not ok
+    assert "entry 1" in problem
+
+
+def test_verify_entries_detects_a_rehashed_entry_and_a_gap():
+    entries = _chain()
+    entries[1]["reason"] = "changed"
+    entries[1]["entry_hash"] = _hash(entries[1])  # rehashed, but the next link breaks
+    ok, problem = tcli.verify_entries(entries)
+    assert not ok and "entry 3" in problem and "link" in problem
+
+    ok, problem = tcli.verify_entries([_chain()[0], _chain()[2]])
+    assert not ok and "entry 2 is missing" in problem
+
+
+def test_entry_dict_round_trips_the_proto_timestamp():
+    """What the router sends (see entry_message) hashes back to the stored hash."""
+    stored = _chain()[2]
+    message = ledger_pb2.LedgerEntry(
+        sequence=stored["sequence"], kind=ledger_pb2.ENTRY_KIND_ACCESS,
+        **{k: stored[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
+                                  "purpose_id", "unit_id", "fields", "record_count",
+                                  "content_hash", "accessor", "reason", "previous_hash",
+                                  "entry_hash")})
+    message.recorded_at.FromJsonString(stored["recorded_at"].replace("+00:00", "Z"))
+    assert tcli.entry_dict(message) == stored
+    assert tcli.entry_hash(tcli.entry_dict(message)) == stored["entry_hash"]
+
+
+def test_summarise_flows():
+    summary = tcli.summarise_flows(_chain())
+    assert summary == {("evaluation", "eval-team"): {"deliveries": 1, "records": 12,
+                                                      "acknowledged": 1, "accesses": 1}}
+
+
+# -- usage errors -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def runner(monkeypatch):
+    for name in ("TIAKI_TOKEN", "TIAKI_TOKEN_FILE", "TIAKI_INTAKE", "TIAKI_ROUTER"):
+        monkeypatch.delenv(name, raising=False)
+    return CliRunner()
+
+
+def test_submit_names_the_missing_column(runner, tmp_path):
+    path = _write(tmp_path, "record_ref,outcome\nr1,x\n")
+    result = runner.invoke(tcli.cli, ["--token", "t", "submit", path, "--programme", "bff",
+                                      "--period", "2026Q3"])
+    assert result.exit_code == 2
+    assert "client_ref" in result.output
+
+
+def test_submit_missing_file_is_a_usage_error(runner, tmp_path):
+    result = runner.invoke(tcli.cli, ["--token", "t", "submit", str(tmp_path / "nope.csv"),
+                                      "--programme", "bff", "--period", "2026Q3"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_no_token_says_how_to_give_one(runner, tmp_path):
+    path = _write(tmp_path, "record_ref,client_ref\nr1,c1\n")
+    result = runner.invoke(tcli.cli, ["submit", path, "--programme", "bff", "--period", "2026Q3"])
+    assert result.exit_code == 2
+    assert "no API token" in result.output
+    assert "--token" in result.output and "TIAKI_TOKEN" in result.output
+
+    result = runner.invoke(tcli.cli, ["flows"])
+    assert result.exit_code == 2 and "no API token" in result.output
+
+
+def test_empty_token_file_is_refused(runner, tmp_path):
+    token_file = _write(tmp_path, "\n", "token")
+    result = runner.invoke(tcli.cli, ["--token-file", token_file, "flows"])
+    assert result.exit_code == 2 and "is empty" in result.output
+
+
+def test_token_file_is_read(runner, tmp_path):
+    token_file = _write(tmp_path, "  s3cret\n", "token")
+    settings = tcli.Settings(intake="", router="", token=None, token_file=token_file)
+    with click.Context(tcli.cli, obj=settings):
+        assert tcli._metadata() == (("authorization", "Bearer s3cret"),)
+
+
+def test_plan_load_prints_every_problem(runner, tmp_path):
+    path = _write(tmp_path, "programme_id: BFF\nunits: []\npurposes: []\nitems: []\n",
+                  "plan.yaml")
+    result = runner.invoke(tcli.cli, ["--token", "t", "plan", "load", path])
+    assert result.exit_code == 2
+    assert "programme_id 'BFF'" in result.output
+    assert "at least one purpose" in result.output
+
+
+def test_an_rpc_error_is_one_line_and_exit_1(runner, tmp_path):
+    # Nothing listens on port 1: the call fails as UNAVAILABLE.
+    result = runner.invoke(tcli.cli, ["--token", "t", "--router", "127.0.0.1:1", "flows"])
+    assert result.exit_code == 1
+    assert result.output.startswith("tiaki: UNAVAILABLE: ")
+    assert result.output.count("\n") == 1

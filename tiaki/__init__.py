@@ -1,0 +1,1 @@
+"""tiaki: the shared pieces every service uses (kept small and boring)."""

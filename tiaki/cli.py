@@ -1,0 +1,544 @@
+"""The `tiaki` command line: submit a quarter's CSV, read the flow ledger, manage plans.
+
+Plain grpcio clients (never under eventlet). Every call carries the caller's API
+token as `authorization: Bearer <token>` metadata.
+
+    tiaki submit records.csv --programme best-foot-forward --period 2026Q3
+    tiaki flows --submission <id>
+    tiaki flows --verify
+    tiaki plan load plan.yaml
+    tiaki plan show best-foot-forward
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import NoReturn
+
+import click
+import grpc
+import yaml
+from tqdm import tqdm
+
+from tiaki.intake.v1 import intake_pb2, intake_pb2_grpc
+from tiaki.plan import Plan, PlanInvalid
+from tiaki.plan_proto import to_proto
+from tiaki.router.v1 import ledger_pb2, ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
+
+REQUIRED_COLUMNS = ("record_ref", "client_ref")
+IDENTITY_COLUMNS = ("family_name", "given_name", "date_of_birth", "sex")
+GENESIS = "0" * 64
+HASHED_FIELDS = ("sequence", "kind", "delivery_id", "provider_id", "programme_id",
+                 "submission_id", "purpose_id", "unit_id", "fields", "record_count",
+                 "content_hash", "accessor", "reason", "recorded_at", "previous_hash")
+SHOWN_REJECTIONS = 10
+FLOWS_PAGE_SIZE = 500
+
+# Which server and stub class each kind of call goes to.
+_STUBS: dict[str, tuple[str, type]] = {
+    "intake": ("intake", intake_pb2_grpc.IntakeServiceStub),
+    "plan": ("router", plan_pb2_grpc.PlanServiceStub),
+    "ledger": ("router", ledger_pb2_grpc.LedgerServiceStub),
+}
+
+
+# -- settings, stubs and errors ---------------------------------------------------
+
+
+@dataclass
+class Settings:
+    """The global options, and the channels opened with them."""
+
+    intake: str
+    router: str
+    token: str | None
+    token_file: str | None
+    channels: dict[str, grpc.Channel] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for channel in self.channels.values():
+            channel.close()
+        self.channels.clear()
+
+
+def _settings() -> Settings:
+    return click.get_current_context().find_object(Settings)
+
+
+def _token() -> str:
+    """The API token from --token / TIAKI_TOKEN, else from --token-file / TIAKI_TOKEN_FILE."""
+    settings = _settings()
+    if settings.token and settings.token.strip():
+        return settings.token.strip()
+    if settings.token_file:
+        try:
+            with open(settings.token_file, encoding="utf-8") as fh:
+                token = fh.read().strip()
+        except OSError as exc:
+            raise click.UsageError(f"cannot read token file {settings.token_file}: "
+                                   f"{exc.strerror}") from None
+        if token:
+            return token
+        raise click.UsageError(f"token file {settings.token_file} is empty")
+    raise click.UsageError(
+        "no API token: give one with --token TOKEN or the TIAKI_TOKEN environment variable, "
+        "or put it in a file and use --token-file PATH or TIAKI_TOKEN_FILE")
+
+
+def _metadata() -> tuple[tuple[str, str], ...]:
+    """The call metadata every request carries."""
+    return (("authorization", f"Bearer {_token()}"),)
+
+
+def _stub(kind: str):
+    """A stub for 'intake', 'plan' or 'ledger', on a channel shared per server."""
+    server, stub_class = _STUBS[kind]
+    settings = _settings()
+    if server not in settings.channels:
+        settings.channels[server] = grpc.insecure_channel(getattr(settings, server))
+    return stub_class(settings.channels[server])
+
+
+def _fail(err: grpc.RpcError) -> NoReturn:
+    """One line on stderr for a failed call, and exit 1."""
+    code = err.code() if callable(getattr(err, "code", None)) else None
+    details = err.details() if callable(getattr(err, "details", None)) else str(err)
+    name = code.name if code is not None else "UNKNOWN"
+    click.echo(f"tiaki: {name}: {details}", err=True)
+    sys.exit(1)
+
+
+def _rpc_errors(command: Callable) -> Callable:
+    """Turns a gRPC error anywhere in a command into `_fail`."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except grpc.RpcError as err:
+            _fail(err)
+
+    return wrapper
+
+
+# -- CSV to record batches --------------------------------------------------------
+
+
+class CsvProblem(ValueError):
+    """A CSV file that cannot be submitted as it is."""
+
+
+def _open_csv(path: str):
+    # utf-8-sig: spreadsheets often write a byte-order mark.
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def scan_csv(path: str) -> tuple[list[str], int]:
+    """Checks a CSV's shape and counts its data rows: (columns, row count).
+
+    Raises CsvProblem for a missing record_ref/client_ref column, blank or repeated
+    column names, or a row with more cells than the header."""
+    try:
+        with _open_csv(path) as fh:
+            reader = csv.reader(fh)
+            columns = next(reader, None)
+            if not columns:
+                raise CsvProblem(f"{path} is empty: it needs a header row")
+            columns = [c.strip() for c in columns]
+            for required in REQUIRED_COLUMNS:
+                if required not in columns:
+                    raise CsvProblem(f"{path} has no {required!r} column "
+                                     f"(columns: {', '.join(columns)})")
+            for position, name in enumerate(columns, start=1):
+                if not name:
+                    raise CsvProblem(f"{path}: column {position} has no name")
+            repeated = sorted({c for c in columns if columns.count(c) > 1})
+            if repeated:
+                raise CsvProblem(f"{path}: repeated column names: {', '.join(repeated)}")
+            rows = 0
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) > len(columns):
+                    raise CsvProblem(f"{path} line {reader.line_num}: {len(row)} cells, "
+                                     f"but the header names {len(columns)} columns")
+                rows += 1
+    except UnicodeDecodeError as exc:
+        raise CsvProblem(f"{path} is not UTF-8 text: {exc.reason}") from None
+    except csv.Error as exc:
+        raise CsvProblem(f"{path}: {exc}") from None
+    return columns, rows
+
+
+def row_to_record(row: dict[str, str]) -> intake_pb2.Record:
+    """One CSV row as a Record: identity columns apart, every other cell as-is."""
+    record = intake_pb2.Record(record_ref=row.get("record_ref", ""),
+                               client_ref=row.get("client_ref", ""))
+    identity = {c: row.get(c) or "" for c in IDENTITY_COLUMNS}
+    if any(identity.values()):
+        record.identity.CopyFrom(intake_pb2.ClientIdentity(**identity))
+    for name, value in row.items():
+        if name not in REQUIRED_COLUMNS and name not in IDENTITY_COLUMNS:
+            record.fields[name] = value
+    return record
+
+
+def read_batches(path: str, submission_id: str,
+                 batch_size: int = 500) -> Iterator[intake_pb2.SubmitRecordsRequest]:
+    """The CSV's rows as SubmitRecordsRequest batches of at most batch_size records.
+
+    Expects a file `scan_csv` accepted; short rows are padded with empty cells."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    with _open_csv(path) as fh:
+        reader = csv.reader(fh)
+        columns = [c.strip() for c in next(reader, [])]
+        batch: list[intake_pb2.Record] = []
+        for cells in reader:
+            if not cells:
+                continue
+            cells = cells + [""] * (len(columns) - len(cells))
+            batch.append(row_to_record(dict(zip(columns, cells))))
+            if len(batch) >= batch_size:
+                yield intake_pb2.SubmitRecordsRequest(submission_id=submission_id, records=batch)
+                batch = []
+        if batch:
+            yield intake_pb2.SubmitRecordsRequest(submission_id=submission_id, records=batch)
+
+
+def _with_progress(batches: Iterable[intake_pb2.SubmitRecordsRequest],
+                   bar: tqdm) -> Iterator[intake_pb2.SubmitRecordsRequest]:
+    """Yields the batches, moving the bar once gRPC has taken each one."""
+    for batch in batches:
+        yield batch
+        bar.update(len(batch.records))
+
+
+# -- the ledger's hash chain, checked locally ---------------------------------------
+
+
+def entry_dict(entry: ledger_pb2.LedgerEntry) -> dict:
+    """A ledger entry as the dict the router hashed (plus its entry_hash)."""
+    return {
+        "sequence": entry.sequence,
+        "kind": ledger_pb2.EntryKind.Name(entry.kind).removeprefix("ENTRY_KIND_").lower(),
+        "delivery_id": entry.delivery_id,
+        "provider_id": entry.provider_id,
+        "programme_id": entry.programme_id,
+        "submission_id": entry.submission_id,
+        "purpose_id": entry.purpose_id,
+        "unit_id": entry.unit_id,
+        "fields": list(entry.fields),
+        "record_count": int(entry.record_count),
+        "content_hash": entry.content_hash,
+        "accessor": entry.accessor,
+        "reason": entry.reason,
+        "recorded_at": entry.recorded_at.ToDatetime(tzinfo=UTC)
+                                        .isoformat(timespec="microseconds"),
+        "previous_hash": entry.previous_hash,
+        "entry_hash": entry.entry_hash,
+    }
+
+
+def canonical_json(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: dict) -> str:
+    """SHA-256 over an entry's hashed fields, previous_hash included."""
+    return hashlib.sha256(canonical_json({k: entry[k] for k in HASHED_FIELDS})).hexdigest()
+
+
+def verify_entries(entries: list[dict]) -> tuple[bool, str]:
+    """Checks a whole chain in order, from sequence 1: (intact, first problem found)."""
+    previous = GENESIS
+    for expected, entry in enumerate(entries, start=1):
+        sequence = entry.get("sequence")
+        if sequence != expected:
+            return False, f"entry {expected} is missing (found {sequence} in its place)"
+        if entry.get("previous_hash") != previous:
+            return False, f"entry {sequence} does not link to the entry before it"
+        try:
+            digest = entry_hash(entry)
+        except KeyError as exc:
+            return False, f"entry {sequence} lacks the hashed field {exc.args[0]!r}"
+        if digest != entry.get("entry_hash"):
+            return False, f"entry {sequence}: its contents do not match its hash"
+        previous = digest
+    return True, ""
+
+
+def summarise_flows(entries: list[dict]) -> dict[tuple[str, str], dict[str, int]]:
+    """Per (purpose, unit): deliveries, records, acknowledged deliveries, accesses."""
+    deliveries = {e["delivery_id"]: e for e in entries if e["kind"] == "delivery"}
+    acknowledged = {e["delivery_id"] for e in entries if e["kind"] == "acknowledgement"}
+    summary: dict[tuple[str, str], dict[str, int]] = {}
+
+    def row(entry: dict) -> dict[str, int]:
+        source = deliveries.get(entry["delivery_id"], entry)
+        key = (entry["purpose_id"] or source["purpose_id"], entry["unit_id"] or source["unit_id"])
+        return summary.setdefault(key, {"deliveries": 0, "records": 0,
+                                        "acknowledged": 0, "accesses": 0})
+
+    for entry in entries:
+        if entry["kind"] == "delivery":
+            counts = row(entry)
+            counts["deliveries"] += 1
+            counts["records"] += entry["record_count"]
+            counts["acknowledged"] += entry["delivery_id"] in acknowledged
+        elif entry["kind"] == "access":
+            row(entry)["accesses"] += 1
+    return summary
+
+
+# -- output helpers -----------------------------------------------------------------
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns, two spaces apart."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(r, widths)).rstrip()
+             for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+def _when(iso: str) -> str:
+    """A stored ISO timestamp, shortened for the table."""
+    return iso[:19].replace("T", " ") + "Z"
+
+
+# -- commands -----------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--intake", metavar="HOST:PORT", envvar="TIAKI_INTAKE",
+              default="127.0.0.1:50051", show_default=True, help="The intake service.")
+@click.option("--router", metavar="HOST:PORT", envvar="TIAKI_ROUTER",
+              default="127.0.0.1:50052", show_default=True, help="The purpose_router service.")
+@click.option("--token", envvar="TIAKI_TOKEN", help="Your API token (or TIAKI_TOKEN).")
+@click.option("--token-file", type=click.Path(dir_okay=False), envvar="TIAKI_TOKEN_FILE",
+              help="A file holding your API token (or TIAKI_TOKEN_FILE).")
+@click.pass_context
+def cli(ctx: click.Context, intake: str, router: str, token: str | None,
+        token_file: str | None) -> None:
+    """tiaki: a purpose-bound data exchange between providers and the Agency."""
+    settings = Settings(intake=intake, router=router, token=token, token_file=token_file)
+    ctx.obj = settings
+    ctx.call_on_close(settings.close)
+
+
+@cli.command()
+@click.argument("csv_file", metavar="FILE.csv",
+                type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--programme", required=True, help="The programme id.")
+@click.option("--period", required=True, help="The reporting period, e.g. 2026Q3.")
+@click.option("--plan-version", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The plan version; 0 asks the router for the latest.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Records per streamed batch.")
+@click.option("--seal/--no-seal", default=True, show_default=True,
+              help="Seal the submission once every record is sent.")
+@_rpc_errors
+def submit(csv_file: str, programme: str, period: str, plan_version: int, batch_size: int,
+           seal: bool) -> None:
+    """Submit a CSV of client-level records for one programme and period."""
+    try:
+        _, total = scan_csv(csv_file)
+    except CsvProblem as exc:
+        raise click.UsageError(str(exc)) from None
+    metadata = _metadata()
+    if plan_version == 0:
+        plan = _stub("plan").GetPlan(
+            plan_pb2.GetPlanRequest(programme_id=programme), metadata=metadata).plan
+        plan_version = plan.version
+    opened = _stub("intake").OpenSubmission(
+        intake_pb2.OpenSubmissionRequest(programme_id=programme, plan_version=plan_version,
+                                         period=period), metadata=metadata).submission
+    sid = opened.submission_id
+    click.echo(f"submission {sid} (programme {programme}, plan version {plan_version}, "
+               f"period {period}): sending {total} records")
+    with tqdm(total=total, unit="rec", file=sys.stderr, disable=None, leave=False) as bar:
+        result = _stub("intake").SubmitRecords(
+            _with_progress(read_batches(csv_file, sid, batch_size), bar), metadata=metadata)
+    click.echo(f"accepted {result.accepted_count}, duplicate {result.duplicate_count}, "
+               f"rejected {result.rejected_count}")
+    shown = list(result.rejections)[:SHOWN_REJECTIONS]
+    if shown:
+        click.echo(f"rejections (first {len(shown)} of {result.rejected_count}):")
+        click.echo(_table(["record_ref", "field", "reason"],
+                          [[r.record_ref, r.field, r.reason] for r in shown]))
+    if seal:
+        sealed = _stub("intake").SealSubmission(
+            intake_pb2.SealSubmissionRequest(submission_id=sid), metadata=metadata).submission
+        click.echo(f"sealed: {sealed.accepted_count} records accepted in all")
+    else:
+        click.echo("left open (--no-seal)")
+    click.echo(f"see where it goes: tiaki flows --submission {sid}")
+
+
+def _list_flows(submission_id: str, metadata) -> list[ledger_pb2.LedgerEntry]:
+    """Every ledger entry (of one submission), page by page."""
+    stub = _stub("ledger")
+    entries: list[ledger_pb2.LedgerEntry] = []
+    token = ""
+    while True:
+        page = stub.ListFlows(ledger_pb2.ListFlowsRequest(
+            submission_id=submission_id, page_size=FLOWS_PAGE_SIZE, page_token=token),
+            metadata=metadata)
+        entries.extend(page.entries)
+        token = page.next_page_token
+        if not token:
+            return entries
+
+
+def _print_flows(entries: list[dict]) -> None:
+    if not entries:
+        click.echo("no flows recorded yet")
+        return
+    rows = []
+    for e in entries:
+        who = f"{e['accessor']}: {e['reason']}" if e["kind"] == "access" else ""
+        records = str(e["record_count"]) if e["kind"] != "acknowledgement" else ""
+        rows.append([str(e["sequence"]), _when(e["recorded_at"]), e["kind"], e["purpose_id"],
+                     e["unit_id"], records, ",".join(e["fields"]), who])
+    click.echo(_table(["seq", "recorded_at", "kind", "purpose", "unit", "records", "fields",
+                       "accessed by"], rows))
+    click.echo("")
+    summary = summarise_flows(entries)
+    click.echo(_table(
+        ["purpose", "unit", "deliveries", "records", "acknowledged", "accesses"],
+        [[p, u, str(c["deliveries"]), str(c["records"]), str(c["acknowledged"]),
+          str(c["accesses"])] for (p, u), c in sorted(summary.items())]))
+
+
+@cli.command()
+@click.option("--submission", "submission_id", default="", metavar="ID",
+              help="Only the flows of this submission.")
+@click.option("--verify", is_flag=True, help="Check the ledger's hash chain.")
+@click.option("--json", "as_json", is_flag=True, help="Print entries as JSON lines.")
+@_rpc_errors
+def flows(submission_id: str, verify: bool, as_json: bool) -> None:
+    """Where your data went, who received it and who used it."""
+    metadata = _metadata()
+    entries = [entry_dict(e) for e in _list_flows(submission_id, metadata)]
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(entry, ensure_ascii=False))
+    else:
+        _print_flows(entries)
+    if not verify:
+        return
+    report = _stub("ledger").VerifyLedger(ledger_pb2.VerifyLedgerRequest(), metadata=metadata)
+    broken = False
+    if report.intact:
+        click.echo(f"server: ledger intact: {report.entry_count} entries, "
+                   f"head {report.head_hash}", err=as_json)
+    else:
+        broken = True
+        click.echo(f"server: ledger broken at entry {report.first_broken_sequence}: "
+                   f"{report.problem}", err=as_json)
+    if not submission_id:
+        ok, problem = verify_entries(entries)
+        head = entries[-1]["entry_hash"] if entries else GENESIS
+        if ok and report.entry_count == len(entries) and report.head_hash != head:
+            ok, problem = False, f"the server's head {report.head_hash} is not the listed head"
+        if ok:
+            click.echo(f"ledger intact: {len(entries)} entries, head {head}", err=as_json)
+            if report.entry_count != len(entries):
+                click.echo(f"note: the server verified {report.entry_count} entries "
+                           f"(entries recorded since listing?)", err=as_json)
+        else:
+            broken = True
+            click.echo(f"ledger broken: {problem}", err=as_json)
+    if broken:
+        sys.exit(1)
+
+
+@cli.group()
+def plan() -> None:
+    """Create and read programme data plans."""
+
+
+@plan.command("load")
+@click.argument("plan_file", metavar="FILE.yaml",
+                type=click.Path(exists=True, dir_okay=False, readable=True))
+@_rpc_errors
+def plan_load(plan_file: str) -> None:
+    """Check a plan locally, then create it as the programme's next version (Agency token)."""
+    try:
+        with open(plan_file, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise click.UsageError(f"cannot read {plan_file}: {exc}") from None
+    if not isinstance(data, dict):
+        raise click.UsageError(f"{plan_file} must hold a mapping (programme_id, units, ...)")
+    try:
+        checked = Plan.from_dict(data, version=0)
+    except PlanInvalid as exc:
+        click.echo(f"{plan_file}: the plan has {len(exc.problems)} problem(s):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(2)
+    created = _stub("plan").CreatePlan(
+        plan_pb2.CreatePlanRequest(plan=to_proto(checked.to_dict())), metadata=_metadata()).plan
+    click.echo(f"programme {created.programme_id} plan version {created.version} created")
+
+
+def _describe_plan(p: plan_pb2.Plan) -> str:
+    """A plan as readable text: its purposes, and each purpose's fields."""
+    units = {u.unit_id: u.name for u in p.units}
+    lines = [f"programme {p.programme_id} ({p.name}), plan version {p.version}"]
+    for purpose in p.purposes:
+        form = plan_pb2.Form.Name(purpose.form).removeprefix("FORM_").lower()
+        unit = f"{purpose.unit_id} ({units[purpose.unit_id]})" \
+            if units.get(purpose.unit_id) else purpose.unit_id
+        lines.append("")
+        lines.append(f"purpose {purpose.purpose_id}: {purpose.name}")
+        if purpose.description:
+            lines.append(f"  {purpose.description}")
+        lines.append(f"  to unit {unit}, {form.replace('_', '-')}")
+        if form == "aggregate":
+            lines.append(f"  grouped by {', '.join(purpose.dimensions) or '(nothing)'}; "
+                         f"sums {', '.join(purpose.measures) or '(none)'}; "
+                         f"cells under {purpose.suppress_below} suppressed")
+        if purpose.include_slk581:
+            lines.append("  with the SLK-581 linkage key")
+        lines.append("  fields:")
+        for item in p.items:
+            use = next((u for u in item.uses if u.purpose_id == purpose.purpose_id), None)
+            if use is None:
+                continue
+            kind = plan_pb2.FieldType.Name(item.type).removeprefix("FIELD_TYPE_").lower()
+            flags = f"{kind}, required" if item.required else kind
+            lines.append(f"    {item.name} ({flags})"
+                         + (f": {use.explanation}" if use.explanation else ""))
+    return "\n".join(lines)
+
+
+@plan.command("show")
+@click.argument("programme")
+@click.option("--version", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The plan version; 0 is the latest.")
+@_rpc_errors
+def plan_show(programme: str, version: int) -> None:
+    """Show a programme's plan: its purposes and what each one receives."""
+    found = _stub("plan").GetPlan(plan_pb2.GetPlanRequest(programme_id=programme,
+                                                          version=version),
+                                  metadata=_metadata()).plan
+    click.echo(_describe_plan(found))
+
+
+def main() -> None:
+    """The `tiaki` console script."""
+    cli(prog_name="tiaki")
+
+
+if __name__ == "__main__":
+    main()

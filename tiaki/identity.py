@@ -1,0 +1,74 @@
+"""Who is calling: API tokens in gRPC metadata, checked against hashes.
+
+Tokens are never stored in clear: the identities file holds SHA-256 hashes
+(`tiaki tokens` writes them). A caller is a provider, an Agency unit or the
+Agency itself (which manages plans)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import yaml
+from grpc import StatusCode
+from nameko import config
+from nameko.extensions import DependencyProvider
+from nameko_grpc.errors import GrpcError
+
+KINDS = ("provider", "unit", "agency")
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: str
+    id: str
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def load_identities(path: str) -> dict[str, Caller]:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    out = {}
+    for entry in data.get("identities", []):
+        if entry["kind"] not in KINDS:
+            raise ValueError(f"unknown identity kind {entry['kind']!r} in {path}")
+        out[entry["token_sha256"]] = Caller(entry["kind"], entry["id"])
+    return out
+
+
+def bearer_token(metadata) -> str | None:
+    for key, value in metadata or ():
+        if key.lower() == "authorization":
+            value = value.decode() if isinstance(value, bytes) else value
+            return value[7:].strip() if value.lower().startswith("bearer ") else value.strip()
+    return None
+
+
+class Identities(DependencyProvider):
+    """Gives each worker `require(context, *kinds) -> Caller`."""
+
+    def setup(self):
+        self.callers = load_identities(config["IDENTITIES_FILE"])
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def require(self, context, *kinds: str) -> Caller:
+        token = bearer_token(context.invocation_metadata())
+        if not token:
+            raise GrpcError(StatusCode.UNAUTHENTICATED, "no API token: send 'authorization: Bearer <token>'")
+        digest = token_hash(token)
+        caller = None
+        for known, who in self.callers.items():
+            if hmac.compare_digest(known, digest):
+                caller = who
+        if caller is None:
+            raise GrpcError(StatusCode.UNAUTHENTICATED, "unknown API token")
+        if caller.kind not in kinds:
+            raise GrpcError(StatusCode.PERMISSION_DENIED,
+                            f"this call is for {' or '.join(kinds)} tokens, not a {caller.kind}")
+        return caller

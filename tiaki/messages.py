@@ -1,0 +1,39 @@
+"""Every message that crosses the broker, declared in one place.
+
+Events (nameko) go from intake to purpose_router; deliveries (kombu) go from
+purpose_router to each Agency unit's own durable queue on a topic exchange.
+"""
+
+from kombu import Exchange, Queue
+
+# nameko events dispatched by intake
+INTAKE = "intake"
+RECORDS_ACCEPTED = "records_accepted"
+# payload: {submission_id, provider_id, programme_id, plan_version, period,
+#           batch_id, records: [{record_ref, pseudonyms: {purpose_id: str},
+#                                slk581?: str, fields: {name: value}}]}
+SUBMISSION_SEALED = "submission_sealed"
+# payload: {submission_id, provider_id, programme_id, plan_version, period,
+#           batch_ids: [str], accepted_count}
+
+# the Agency units' queues
+UNITS_EXCHANGE = Exchange("tiaki.units", type="topic", durable=True)
+
+
+def unit_routing_key(unit_id: str) -> str:
+    return f"unit.{unit_id}"
+
+
+def unit_queue(unit_id: str) -> Queue:
+    """One durable queue per unit; only that unit consumes it."""
+    return Queue(
+        f"tiaki.unit.{unit_id}",
+        exchange=UNITS_EXCHANGE,
+        routing_key=unit_routing_key(unit_id),
+        durable=True,
+    )
+
+# A delivery message body:
+# {delivery_id, kind: "records" | "aggregate", provider_id, programme_id,
+#  plan_version, submission_id, period, purpose_id, unit_id, fields: [str],
+#  record_count, content_hash, records: [...] | cells: [...]}

@@ -1,0 +1,15 @@
+"""`python -m tiaki.nameko run|test ...`: nameko's own command line, with
+eventlet's green DNS turned off first. eventlet 0.33's green getaddrinfo
+rejects the `type=` keyword pymongo 4 and prometheus_client pass; every address
+here is an IP literal or localhost, so the blocking resolver costs nothing."""
+
+import os
+import sys
+
+os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
+
+from nameko.cli import cli  # noqa: E402  (must come after the environment is set)
+
+if __name__ == "__main__":
+    sys.argv[0] = "nameko"
+    sys.exit(cli())

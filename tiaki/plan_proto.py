@@ -1,0 +1,23 @@
+"""Converts plans between their dict form (tiaki.plan) and the gRPC message."""
+
+from google.protobuf import json_format
+
+from tiaki.router.v1 import plan_pb2
+
+
+def to_proto(plan_dict: dict) -> plan_pb2.Plan:
+    data = {**plan_dict}
+    data["purposes"] = [{**p, "form": f"FORM_{p['form'].upper()}"} for p in plan_dict["purposes"]]
+    data["items"] = [{**i, "type": f"FIELD_TYPE_{i['type'].upper()}"} for i in plan_dict["items"]]
+    return json_format.ParseDict(data, plan_pb2.Plan())
+
+
+def from_proto(message: plan_pb2.Plan) -> dict:
+    data = json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
+    for p in data.get("purposes", []):
+        p["form"] = p["form"].removeprefix("FORM_").lower()
+    for i in data.get("items", []):
+        i["type"] = i["type"].removeprefix("FIELD_TYPE_").lower()
+        i["min"], i["max"] = int(i["min"]), int(i["max"])
+    return data

@@ -1,0 +1,190 @@
+"""The Agency unit SDK: consume your own queue, keep what arrives in your own
+store, acknowledge it to the ledger, and record who used it.
+
+    unit = UnitClient("evaluation", amqp_uri, store_uri, router_address, token)
+    unit.run()                                   # consume until stopped
+    unit.record_access(delivery_id, "analyst j.smith", ["goals_met"], "Q3 evaluation")
+
+A delivery is stored (keyed by its delivery id, so a redelivery changes
+nothing) before the broker message is acknowledged, and acknowledged to
+purpose_router's ledger from the store, so a crash at any point loses nothing.
+Runs in a plain (not eventlet) process: it uses grpcio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import logging
+import threading
+import zlib
+
+import grpc
+import pymongo
+from bson import Binary
+from kombu import Connection
+from kombu.mixins import ConsumerMixin
+from prometheus_client import Counter, start_http_server
+
+from tiaki import messages
+from tiaki.router.v1 import ledger_pb2
+from tiaki.router.v1.ledger_pb2_grpc import UnitServiceStub
+
+log = logging.getLogger("tiaki.unit")
+
+DELIVERIES_STORED = Counter("tiaki_unit_deliveries_stored_total", "Deliveries stored",
+                            ["unit", "purpose", "kind"])
+RECORDS_STORED = Counter("tiaki_unit_records_stored_total", "Records stored", ["unit", "purpose"])
+DELIVERIES_REFUSED = Counter("tiaki_unit_deliveries_refused_total",
+                             "Deliveries refused (not for this unit, or content hash mismatch)",
+                             ["unit", "reason"])
+
+
+def payload_hash(content) -> str:
+    """The content hash purpose_router put in the ledger (canonical JSON, SHA-256)."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False).encode()).hexdigest()
+
+
+class UnitStore:
+    """The unit's own database: one document per delivery."""
+
+    def __init__(self, store_uri: str):
+        self.client = pymongo.MongoClient(store_uri)
+        self.deliveries = self.client.get_default_database()["deliveries"]
+        self.deliveries.create_index("acknowledged")
+
+    def save(self, body: dict):
+        content = body.get("records", body.get("cells"))
+        # _id is repeated in the replacement: the embedded store ignores the
+        # filter's _id on an upsert (MongoDB accepts it either way).
+        self.deliveries.replace_one({"_id": body["delivery_id"]}, {
+            "_id": body["delivery_id"], "kind": body["kind"], "provider_id": body["provider_id"],
+            "programme_id": body["programme_id"], "submission_id": body["submission_id"],
+            "period": body["period"], "purpose_id": body["purpose_id"],
+            "fields": body["fields"], "record_count": body["record_count"],
+            "content_hash": body["content_hash"],
+            "content": Binary(zlib.compress(json.dumps(content).encode(), 1)),
+            "received_at": dt.datetime.now(dt.timezone.utc), "acknowledged": False,
+        }, upsert=True)
+
+    def content(self, delivery_id: str):
+        doc = self.deliveries.find_one({"_id": delivery_id})
+        return json.loads(zlib.decompress(doc["content"])) if doc else None
+
+    def unacknowledged(self, limit: int = 500) -> list[str]:
+        return [d["_id"] for d in self.deliveries.find({"acknowledged": False}, {"_id": 1})
+                .limit(limit)]
+
+    def mark_acknowledged(self, delivery_ids: list[str]):
+        self.deliveries.update_many({"_id": {"$in": delivery_ids}},
+                                    {"$set": {"acknowledged": True}})
+
+    def record_count(self, kind: str = "records") -> int:
+        rows = self.deliveries.aggregate([{"$match": {"kind": kind}}, {
+            "$group": {"_id": None, "n": {"$sum": "$record_count"}}}])
+        return next((int(r["n"]) for r in rows), 0)
+
+
+class UnitClient(ConsumerMixin):
+    def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
+                 token: str, prefetch: int = 16):
+        self.unit_id = unit_id
+        self.connection = Connection(amqp_uri)
+        self.store = UnitStore(store_uri)
+        self.prefetch = prefetch
+        self.metadata = (("authorization", f"Bearer {token}"),)
+        self.channel = grpc.insecure_channel(router_address)
+        self.router = UnitServiceStub(self.channel)
+        self._stopping = threading.Event()
+
+    # -- consuming ---------------------------------------------------------------
+
+    def get_consumers(self, Consumer, channel):
+        return [Consumer(queues=[messages.unit_queue(self.unit_id)], callbacks=[self.on_delivery],
+                         accept=["json"], prefetch_count=self.prefetch)]
+
+    def on_delivery(self, body: dict, message):
+        if body.get("unit_id") != self.unit_id:
+            DELIVERIES_REFUSED.labels(self.unit_id, "wrong_unit").inc()
+            log.error("delivery %s is addressed to %s; not stored", body.get("delivery_id"),
+                      body.get("unit_id"))
+            message.reject()
+            return
+        content = body.get("records", body.get("cells"))
+        if payload_hash(content) != body["content_hash"]:
+            DELIVERIES_REFUSED.labels(self.unit_id, "hash_mismatch").inc()
+            log.error("delivery %s does not match its content hash; not stored",
+                      body["delivery_id"])
+            message.reject()
+            return
+        self.store.save(body)
+        message.ack()
+        DELIVERIES_STORED.labels(self.unit_id, body["purpose_id"], body["kind"]).inc()
+        if body["kind"] == "records":
+            RECORDS_STORED.labels(self.unit_id, body["purpose_id"]).inc(body["record_count"])
+
+    def run(self, _tokens=1, **kwargs):
+        acker = threading.Thread(target=self._acknowledge_loop, daemon=True)
+        acker.start()
+        try:
+            super().run(_tokens, **kwargs)
+        finally:
+            self._stopping.set()
+
+    def stop(self):
+        self.should_stop = True
+        self._stopping.set()
+
+    # -- the ledger ----------------------------------------------------------------
+
+    def acknowledge_stored(self) -> int:
+        """Acknowledges to the ledger every stored delivery not yet acknowledged."""
+        total = 0
+        while ids := self.store.unacknowledged():
+            self.router.AcknowledgeDeliveries(
+                ledger_pb2.AcknowledgeDeliveriesRequest(delivery_ids=ids),
+                metadata=self.metadata, timeout=30)
+            self.store.mark_acknowledged(ids)
+            total += len(ids)
+        return total
+
+    def _acknowledge_loop(self):
+        while not self._stopping.wait(0.5):
+            try:
+                self.acknowledge_stored()
+            except (grpc.RpcError, pymongo.errors.PyMongoError) as exc:
+                log.warning("acknowledging later: %s", exc)
+
+    def record_access(self, delivery_id: str, accessor: str, fields: list[str],
+                      reason: str) -> ledger_pb2.LedgerEntry:
+        """Records in the provider's ledger that someone used these fields, and why."""
+        response = self.router.RecordAccess(ledger_pb2.RecordAccessRequest(
+            delivery_id=delivery_id, accessor=accessor, fields=fields, reason=reason),
+            metadata=self.metadata, timeout=30)
+        return response.entry
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="A reference Agency unit: consume and store")
+    parser.add_argument("--unit", required=True)
+    parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument("--store-uri", required=True)
+    parser.add_argument("--router", default="127.0.0.1:50052")
+    parser.add_argument("--token-file", required=True)
+    parser.add_argument("--metrics-port", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s unit %(message)s")
+    with open(args.token_file, encoding="utf-8") as fh:
+        token = fh.read().strip()
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr="127.0.0.1")
+    unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token)
+    log.info("unit %s consuming %s", args.unit, messages.unit_queue(args.unit).name)
+    unit.run()
+
+
+if __name__ == "__main__":
+    main()

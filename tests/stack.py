@@ -1,0 +1,169 @@
+"""The real services as processes, on the real broker and store, in their own
+RabbitMQ vhost and their own databases: used by the end-to-end tests and the
+benchmark. `make test` and `make bench` start RabbitMQ and the store first."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import pymongo
+import requests
+
+from tiaki import plan_proto
+from tiaki.intake.v1 import intake_pb2_grpc
+from tiaki.ops import wait_healthy
+from tiaki.router.v1 import ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
+from tiaki.tokens import ensure_tokens
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE_URI = os.environ.get("TIAKI_STORE_URI", "mongodb://127.0.0.1:27017")
+RABBIT_MGMT = os.environ.get("TIAKI_RABBIT_MGMT", "http://127.0.0.1:15672")
+AMQP_HOST = os.environ.get("TIAKI_AMQP_HOSTPORT", "127.0.0.1:5672")
+SERVICES = {
+    "intake": ("services.intake.service:IntakeService", "INTAKE"),
+    "purpose_router": ("services.purpose_router.service:PurposeRouterService", "ROUTER"),
+}
+UNITS = ("evaluation", "service-delivery")
+WHO = [("provider", "ccss"), ("provider", "other-ngo"), ("agency", "agency")] + [
+    ("unit", u) for u in UNITS]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """The running services of one test session, and ways to reach them."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.name = f"t{uuid.uuid4().hex[:8]}"
+        self.vhost = self.name
+        self.amqp_uri = f"pyamqp://guest:guest@{AMQP_HOST}/{self.vhost}"
+        self.ports = {s: free_port() for s in SERVICES}
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.identities = ensure_tokens(str(tmp), WHO)
+        self.tokens = {(k, i): (tmp / "tokens" / f"{k}-{i}").read_text().strip() for k, i in WHO}
+        self.mongo = pymongo.MongoClient(STORE_URI)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def db_uri(self, db: str) -> str:
+        return f"{STORE_URI}/{self.name}_{db}"
+
+    def env(self) -> dict:
+        env = dict(os.environ, AMQP_URI=self.amqp_uri, IDENTITIES_FILE=str(self.identities),
+                   PYTHONPATH=str(ROOT))
+        for service, (_, prefix) in SERVICES.items():
+            env[f"{prefix}_GRPC_PORT"] = str(self.ports[service])
+            env[f"{prefix}_METRICS_PORT"] = str(free_port())
+            env[f"{prefix}_MONGO_URI"] = self.db_uri(service)
+        env["MAX_BATCH_RECORDS"] = "2000"
+        return env
+
+    def start(self, service: str):
+        if service in SERVICES:
+            target = SERVICES[service][0]
+            cmd = [sys.executable, "-m", "tiaki.nameko", "run", "--config",
+                   str(ROOT / "config" / f"{service}.yaml"), target]
+        else:
+            unit = service.removeprefix("unit-")
+            cmd = [sys.executable, "-m", "tiaki.unit_sdk", "--unit", unit, "--amqp-uri",
+                   self.amqp_uri, "--store-uri", self.db_uri(f"unit_{unit}"),
+                   "--router", self.address("purpose_router"),
+                   "--token-file", str(self.tmp / "tokens" / f"unit-{unit}")]
+        log = open(self.tmp / f"{service}.log", "ab")
+        self.procs[service] = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=log,
+                                               stderr=subprocess.STDOUT)
+        if service in SERVICES:
+            missing = wait_healthy([self.address(service)], within=60)
+            assert not missing, f"{service} did not start:\n{self.log_tail(service)}"
+
+    def kill(self, service: str, sig=signal.SIGKILL):
+        proc = self.procs.pop(service)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def stop(self):
+        for service in list(self.procs):
+            self.kill(service, signal.SIGTERM)
+
+    def log_tail(self, service: str, lines: int = 40) -> str:
+        text = (self.tmp / f"{service}.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- clients ----------------------------------------------------------------
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.ports[service]}"
+
+    def metadata(self, kind: str, ident: str):
+        return (("authorization", f"Bearer {self.tokens[(kind, ident)]}"),)
+
+    def intake(self):
+        return intake_pb2_grpc.IntakeServiceStub(grpc.insecure_channel(self.address("intake")))
+
+    def plans(self):
+        return plan_pb2_grpc.PlanServiceStub(grpc.insecure_channel(self.address("purpose_router")))
+
+    def ledger(self):
+        return ledger_pb2_grpc.LedgerServiceStub(
+            grpc.insecure_channel(self.address("purpose_router")))
+
+    def units(self):
+        return ledger_pb2_grpc.UnitServiceStub(
+            grpc.insecure_channel(self.address("purpose_router")))
+
+    def create_plan(self, plan_dict: dict) -> int:
+        reply = self.plans().CreatePlan(
+            plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(plan_dict)),
+            metadata=self.metadata("agency", "agency"))
+        return reply.plan.version
+
+    def unit_deliveries(self, unit: str, **query) -> list[dict]:
+        return list(self.mongo[f"{self.name}_unit_{unit}"]["deliveries"].find(query))
+
+    def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def make_vhost(vhost: str):
+    auth = ("guest", "guest")
+    requests.put(f"{RABBIT_MGMT}/api/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
+    requests.put(f"{RABBIT_MGMT}/api/permissions/{vhost}/guest", auth=auth, timeout=10,
+                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+
+
+def drop(s: Stack):
+    s.stop()
+    requests.delete(f"{RABBIT_MGMT}/api/vhosts/{s.vhost}", auth=("guest", "guest"), timeout=10)
+    for db in s.mongo.list_database_names():
+        if db.startswith(s.name):
+            s.mongo.drop_database(db)
+
+
+def start_stack(tmp: Path) -> Stack:
+    """A fresh stack: purpose_router, intake and a reference consumer per unit."""
+    s = Stack(tmp)
+    make_vhost(s.vhost)
+    s.start("purpose_router")
+    s.start("intake")
+    for unit in UNITS:
+        s.start(f"unit-{unit}")
+    return s

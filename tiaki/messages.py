@@ -10,7 +10,7 @@ from kombu import Exchange, Queue
 INTAKE = "intake"
 RECORDS_ACCEPTED = "records_accepted"
 # payload: {submission_id, provider_id, programme_id, plan_version, period,
-#           batch_id, records: [{record_ref, pseudonyms: {purpose_id: str},
+#           batch_id, records: [{pseudonyms: {purpose_id: str},
 #                                slk581?: str, fields: {name: value}}]}
 SUBMISSION_SEALED = "submission_sealed"
 # payload: {submission_id, provider_id, programme_id, plan_version, period,

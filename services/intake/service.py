@@ -105,9 +105,10 @@ class IntakeService(HealthMixin):
         if not PERIOD.match(request.period):
             raise GrpcError(StatusCode.INVALID_ARGUMENT,
                             f"period must look like 2026Q3, got {request.period[:20]!r}")
-        self._plan_rules(request.programme_id, request.plan_version)
+        # Version 0 means the latest; the submission is bound to the concrete version.
+        plan = self._plan_rules(request.programme_id, request.plan_version).plan
         sub = self.storage.open_submission(provider.id, request.programme_id,
-                                           request.plan_version, request.period)
+                                           plan.version, request.period)
         return pb.OpenSubmissionResponse(submission=self._submission_message(sub))
 
     @grpc
@@ -222,7 +223,6 @@ class IntakeService(HealthMixin):
         RECORDS_ACCEPTED.labels(plan.programme_id).inc(len(accepted))
         RECORDS_DUPLICATE.labels(plan.programme_id).inc(duplicates)
         if accepted:
-            payload["batch_id"] = batch_id
             self._publish_batch(batch_id, payload)
         return len(accepted), duplicates, rejections
 
@@ -254,14 +254,15 @@ class IntakeService(HealthMixin):
         self.storage.mark_seal_published(sub.submission_id)
 
     def _plan_rules(self, programme_id: str, version: int) -> domain.RecordRules:
-        key = (programme_id, version)
-        if key not in self._rules:
-            found = self.purpose_router.get_plan(programme_id, version)
-            if found is None:
-                raise GrpcError(StatusCode.NOT_FOUND,
-                                f"programme {programme_id!r} has no plan version {version}")
-            self._rules[key] = domain.RecordRules(Plan.from_dict(found))
-        return self._rules[key]
+        if (programme_id, version) in self._rules:
+            return self._rules[(programme_id, version)]
+        found = self.purpose_router.get_plan(programme_id, version)
+        if found is None:
+            raise GrpcError(StatusCode.NOT_FOUND,
+                            f"programme {programme_id!r} has no plan version {version}")
+        rules = domain.RecordRules(Plan.from_dict(found))
+        self._rules[(programme_id, rules.plan.version)] = rules  # never under 0 ("latest")
+        return rules
 
     def _own_submission(self, provider, submission_id, for_writing=True):
         try:

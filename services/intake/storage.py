@@ -121,7 +121,8 @@ class IntakeStorage:
         return refs
 
     def store_batch(self, submission_id, record_refs, rejected_count, payload) -> str:
-        batch_id = str(uuid.uuid4())
+        """Stores the batch and its event payload (given its batch_id) in one document."""
+        batch_id = payload["batch_id"] = str(uuid.uuid4())
         blob = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 1)
         Batch._get_collection().insert_one({
             "_id": batch_id, "submission_id": submission_id, "record_refs": record_refs,

@@ -1,0 +1,298 @@
+"""intake as a service: accepting a batch (duplicates, rejections,
+pseudonyms), handing it to purpose_router through the outbox, and surviving a
+broker outage. First as a bare worker with its dependencies mocked, then
+started on the real broker and store and called over gRPC."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from types import SimpleNamespace
+from unittest import mock
+
+import mongoengine
+import pytest
+from grpc import StatusCode
+from kombu import Connection, Queue
+from nameko import config
+from nameko.standalone.events import get_event_exchange
+from nameko.testing.services import worker_factory
+from nameko_grpc.client import Client
+from nameko_grpc.errors import GrpcError
+
+from services.intake import domain
+from services.intake.service import IntakeService, OpenSubmissions
+from services.intake.storage import IntakeStorage
+from tests.service.factories import valid_fields
+from tiaki import messages
+from tiaki.identity import Caller
+from tiaki.intake.v1 import intake_pb2 as pb
+from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
+from tiaki.store import connect
+
+
+def key_for(programme_id: str, purpose_id: str) -> bytes:
+    return hashlib.sha256(f"{programme_id}/{purpose_id}".encode()).digest()
+
+
+def record(ref: str, client: str = "", **fields) -> pb.Record:
+    return pb.Record(record_ref=ref, client_ref=client or f"client-{ref}", fields=valid_fields(**fields))
+
+
+def stream(*batches, submission_id: str = "sub-1"):
+    return iter([pb.SubmitRecordsRequest(submission_id=submission_id, records=list(b))
+                 for b in batches])
+
+
+def open_submission(**overrides) -> SimpleNamespace:
+    values = dict(submission_id="sub-1", provider_id="ccss", programme_id="best-foot-forward",
+                  plan_version=1, period="2026Q3", state="open", opened_at=time.time(),
+                  sealed_at=None)
+    values.update(overrides)
+    return SimpleNamespace(**values)
+
+
+@pytest.fixture
+def intake(plan):
+    """An IntakeService worker: purpose_router knows the example plan, the
+    provider `ccss` is calling, and its submission `sub-1` is open and empty."""
+    open_submissions = OpenSubmissions()  # the real locks and seen-refs cache
+    open_submissions.setup()
+    service = worker_factory(IntakeService, open_submissions=open_submissions)
+    service.purpose_router.get_plan.return_value = plan.to_dict()
+    service.identities.require.return_value = Caller("provider", "ccss")
+    service.storage.NotFound = LookupError
+    service.storage.submission.return_value = open_submission()
+    service.storage.record_refs.return_value = set()
+    service.storage.pseudonym_key.side_effect = key_for
+    # Like the real storage: the stored payload carries the batch id it was given.
+    service.storage.store_batch.side_effect = (
+        lambda submission_id, refs, rejected, payload: payload.setdefault("batch_id", "batch-1"))
+    return service
+
+
+def dispatched(service) -> list[dict]:
+    return [c.args[1] for c in service.dispatch.call_args_list
+            if c.args[0] == messages.RECORDS_ACCEPTED]
+
+
+# -- worker_factory: no broker, no store ----------------------------------------------
+
+class TestSubmitRecordsWorker:
+    def test_duplicate_refs_in_one_batch_are_accepted_once(self, intake):
+        reply = intake.SubmitRecords(
+            stream([record("r1"), record("r1", client="someone-else"), record("r2")]), mock.Mock())
+
+        assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (2, 1, 0)
+        (payload,) = dispatched(intake)
+        assert len(payload["records"]) == 2
+        _, refs, rejected, _ = intake.storage.store_batch.call_args.args
+        assert (refs, rejected) == (["r1", "r2"], 0)
+
+    def test_refs_already_in_the_submission_are_duplicates(self, intake):
+        intake.storage.record_refs.return_value = {"r1"}
+        first = intake.SubmitRecords(stream([record("r1"), record("r2")]), mock.Mock())
+        again = intake.SubmitRecords(stream([record("r2"), record("r3")]), mock.Mock())
+
+        assert (first.accepted_count, first.duplicate_count) == (1, 1)
+        assert (again.accepted_count, again.duplicate_count) == (1, 1)
+        intake.storage.record_refs.assert_called_once()  # loaded once, then kept
+
+    def test_rejected_record_is_not_in_the_dispatched_payload(self, intake, plan):
+        good = record("r1", client="whanau-42")
+        bad = record("r2", age_band="forty", nickname="Moana")
+        reply = intake.SubmitRecords(stream([good, bad]), mock.Mock())
+
+        assert (reply.accepted_count, reply.rejected_count) == (1, 1)
+        assert {(r.record_ref, r.field) for r in reply.rejections} == {
+            ("r2", "age_band"), ("r2", "nickname")}
+        (payload,) = dispatched(intake)
+        assert payload["batch_id"] == "batch-1" and payload["plan_version"] == 1
+        (row,) = payload["records"]
+        assert row["pseudonyms"] == {
+            p.purpose_id: domain.pseudonym(key_for(plan.programme_id, p.purpose_id), "whanau-42")
+            for p in plan.purposes}
+        assert row["fields"]["sessions_attended"] == 7  # typed, not text
+        assert "whanau-42" not in str(payload) and "Moana" not in str(payload)
+        _, refs, rejected, _ = intake.storage.store_batch.call_args.args
+        assert (refs, rejected) == (["r1"], 1)
+
+    def test_a_batch_with_only_rejections_is_counted_but_not_dispatched(self, intake):
+        reply = intake.SubmitRecords(stream([record("r1", region="Mars")]), mock.Mock())
+
+        assert (reply.accepted_count, reply.rejected_count) == (0, 1)
+        assert dispatched(intake) == []
+        intake.storage.store_batch.assert_called_once()
+        intake.storage.mark_published.assert_not_called()
+
+    def test_published_batch_is_marked_published(self, intake):
+        intake.SubmitRecords(stream([record("r1")]), mock.Mock())
+        intake.storage.mark_published.assert_called_once_with("batch-1")
+
+    def test_broker_down_leaves_the_batch_in_the_outbox_and_the_call_succeeds(self, intake):
+        intake.dispatch.side_effect = ConnectionRefusedError("broker down")
+
+        reply = intake.SubmitRecords(stream([record("r1"), record("r2")]), mock.Mock())
+
+        assert reply.accepted_count == 2
+        intake.storage.store_batch.assert_called_once()
+        intake.storage.mark_published.assert_not_called()
+
+    def test_sealed_submission_takes_no_records(self, intake):
+        intake.storage.submission.return_value = open_submission(state="sealed")
+        with pytest.raises(GrpcError) as caught:
+            intake.SubmitRecords(stream([record("r1")]), mock.Mock())
+        assert caught.value.code == StatusCode.FAILED_PRECONDITION
+        intake.storage.store_batch.assert_not_called()
+
+    def test_another_providers_submission_does_not_exist(self, intake):
+        intake.storage.submission.return_value = open_submission(provider_id="other-ngo")
+        with pytest.raises(GrpcError) as caught:
+            intake.SubmitRecords(stream([record("r1")]), mock.Mock())
+        assert caught.value.code == StatusCode.NOT_FOUND
+
+    def test_oversized_batch_is_refused_before_anything_is_stored(self, intake):
+        with config.patch({"MAX_BATCH_RECORDS": 2}):
+            with pytest.raises(GrpcError) as caught:
+                intake.SubmitRecords(stream([record("r1"), record("r2"), record("r3")]),
+                                     mock.Mock())
+        assert caught.value.code == StatusCode.INVALID_ARGUMENT
+        intake.storage.store_batch.assert_not_called()
+
+    def test_submission_is_bound_to_a_concrete_plan_version(self, intake, plan):
+        intake.storage.open_submission.return_value = open_submission()
+        intake.storage.counts.return_value = (0, 0)
+        request = pb.OpenSubmissionRequest(programme_id=plan.programme_id, period="2026Q3")
+        try:
+            intake.OpenSubmission(request, mock.Mock())
+        except GrpcError as exc:  # refusing version 0 would be as good as resolving it
+            assert exc.code == StatusCode.INVALID_ARGUMENT
+            return
+        assert intake.storage.open_submission.call_args.args[2] == plan.version
+
+
+# -- the outbox, with intake's real storage ------------------------------------------------
+
+@pytest.fixture
+def intake_storage(store_uri):
+    connect(store_uri)
+    storage = IntakeStorage()
+    storage.ensure_indexes()
+    yield storage
+    mongoengine.disconnect()
+
+
+@pytest.fixture
+def stored_intake(intake, intake_storage, plan):
+    """The worker above, on intake's real storage with a real open submission."""
+    sub = intake_storage.open_submission("ccss", plan.programme_id, 1, "2026Q3")
+    intake.storage = intake_storage
+    return intake, sub
+
+
+def after_outbox_delay(service):
+    """Runs the outbox timer as it would run a minute from now."""
+    later = time.time() + 60
+    with mock.patch("services.intake.service.time") as fake_time:
+        fake_time.time.return_value = later
+        service.publish_outbox()
+
+
+class TestOutbox:
+    def test_batch_stored_while_the_broker_was_down_is_published_later(self, stored_intake):
+        service, sub = stored_intake
+        service.dispatch.side_effect = ConnectionRefusedError("broker down")
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())
+        assert service.storage.has_unpublished(sub.submission_id)
+
+        service.dispatch.side_effect = None
+        service.dispatch.reset_mock()
+        after_outbox_delay(service)
+
+        assert len(dispatched(service)) == 1
+        assert not service.storage.has_unpublished(sub.submission_id)
+
+    def test_outbox_publishes_the_same_event_as_the_inline_path(self, stored_intake):
+        service, sub = stored_intake
+        service.dispatch.side_effect = ConnectionRefusedError("broker down")
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())
+        (inline,) = dispatched(service)  # the attempt that failed
+
+        service.dispatch.side_effect = None
+        service.dispatch.reset_mock()
+        after_outbox_delay(service)
+
+        (republished,) = dispatched(service)
+        assert republished.get("batch_id") == inline["batch_id"]
+        assert republished == inline
+
+
+# -- container_factory: the real broker and store, over gRPC ------------------------------
+
+class FakeRouter:
+    """purpose_router's RPC as intake uses it: the example plan, version 1 only."""
+
+    def __init__(self, plan):
+        self.plan = plan
+
+    def get_plan(self, programme_id, version):
+        if programme_id == self.plan.programme_id and version == self.plan.version:
+            return self.plan.to_dict()
+        return None
+
+
+@pytest.fixture
+def events_queue(service_config):
+    """A queue bound to intake's records_accepted events in the test's vhost."""
+    queue = Queue("test-records-accepted", exchange=get_event_exchange(messages.INTAKE),
+                  routing_key=messages.RECORDS_ACCEPTED)
+    with Connection(config["AMQP_URI"]) as conn:
+        queue(conn.default_channel).declare()
+    return queue
+
+
+def take_all(queue: Queue) -> list[dict]:
+    bodies = []
+    with Connection(config["AMQP_URI"]) as conn:
+        bound = queue(conn.default_channel)
+        while (message := bound.get(no_ack=True)) is not None:
+            bodies.append(message.payload)
+    return bodies
+
+
+class TestIntakeContainer:
+    def test_open_submit_and_get_over_grpc(self, start_container, plan, identities,
+                                           events_queue, store_db):
+        start_container(IntakeService, purpose_router=FakeRouter(plan))
+        _, tokens = identities
+        auth = [("authorization", f"Bearer {tokens[('provider', 'ccss')]}")]
+        other = [("authorization", f"Bearer {tokens[('provider', 'other-ngo')]}")]
+        target = f"//127.0.0.1:{config['GRPC_BIND_PORT']}"
+
+        with Client(target, IntakeServiceStub) as client:
+            opened = client.OpenSubmission(pb.OpenSubmissionRequest(
+                programme_id=plan.programme_id, plan_version=1, period="2026Q3"), metadata=auth)
+            sid = opened.submission.submission_id
+            reply = client.SubmitRecords(
+                stream([record("r1"), record("r1"), record("r2", age_band="old")],
+                       [record("r3")], submission_id=sid), metadata=auth)
+            got = client.GetSubmission(pb.GetSubmissionRequest(submission_id=sid), metadata=auth)
+            with pytest.raises(GrpcError) as hidden:
+                client.GetSubmission(pb.GetSubmissionRequest(submission_id=sid), metadata=other)
+            with pytest.raises(GrpcError) as anonymous:
+                client.GetSubmission(pb.GetSubmissionRequest(submission_id=sid))
+
+        assert opened.submission.state == pb.SUBMISSION_STATE_OPEN
+        assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (2, 1, 1)
+        assert (got.submission.accepted_count, got.submission.rejected_count) == (2, 1)
+        assert hidden.value.code == StatusCode.NOT_FOUND
+        assert anonymous.value.code == StatusCode.UNAUTHENTICATED
+
+        events = take_all(events_queue)
+        assert [len(e["records"]) for e in events] == [1, 1]
+        assert all(e["submission_id"] == sid and e["plan_version"] == 1 for e in events)
+        batches = {b["_id"]: b for b in store_db.batches.find({"submission_id": sid})}
+        assert {e["batch_id"] for e in events} == set(batches)
+        assert all(b["published"] for b in batches.values())

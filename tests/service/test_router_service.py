@@ -1,0 +1,267 @@
+"""purpose_router as a service: routing an accepted batch to the units its
+purposes name (only the declared fields), partial aggregates, the flow ledger,
+and idempotent redelivery. First as a bare worker with its dependencies
+mocked, then started on the real broker and store."""
+
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import pytest
+from kombu import Connection
+from nameko import config
+from nameko.standalone.events import event_dispatcher
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter, worker_factory
+from nameko.testing.utils import get_extension
+
+from services.purpose_router import domain
+from services.purpose_router.service import PurposeRouterService, UnitQueues
+from tests.service.factories import accepted_batch
+from tiaki import messages
+from tiaki.store import Storage
+
+EVALUATION = "evaluation"
+REPORTING = "service_delivery_reporting"
+
+
+@pytest.fixture
+def router(plan):
+    """A PurposeRouterService worker whose storage knows the example plan and
+    has an empty ledger, no seals and no partials."""
+    service = worker_factory(PurposeRouterService)
+    service.storage.plan.side_effect = (
+        lambda programme_id, version: plan if programme_id == plan.programme_id
+        and version in (0, plan.version) else None)
+    service.storage.entry.return_value = None
+    service.storage.seal.return_value = None
+    service.storage.partials.return_value = {}
+    service.storage.append.side_effect = lambda key, entry: dict(entry, entry_key=key)
+    return service
+
+
+def deliveries_to(service, unit_id: str) -> list[dict]:
+    return [c.args[1] for c in service.unit_queues.deliver.call_args_list if c.args[0] == unit_id]
+
+
+# -- worker_factory: no broker, no store ----------------------------------------------
+
+class TestRouteBatchWorker:
+    def test_unit_level_purpose_gets_only_declared_fields_and_its_pseudonym(self, router, plan):
+        batch = accepted_batch(plan, n=3, client_name="Aroha Smith", record_ref="r-17")
+
+        router.route_batch(batch)
+
+        (body,) = deliveries_to(router, "evaluation")
+        allowed = set(plan.fields_for_purpose(EVALUATION)) | {"pseudonym"}
+        assert body["delivery_id"] == f"batch-1:{EVALUATION}"
+        assert body["kind"] == "records"
+        assert body["fields"] == list(domain.delivered_fields(plan, plan.purpose(EVALUATION)))
+        assert body["record_count"] == 3 and len(body["records"]) == 3
+        for i, row in enumerate(body["records"]):
+            assert set(row) <= allowed
+            assert "client_name" not in row and "record_ref" not in row
+            # its own purpose's pseudonym, never another purpose's
+            assert row["pseudonym"] == f"{EVALUATION}-client-{i}"
+        assert body["content_hash"] == domain.content_hash(body["records"])
+
+    def test_aggregate_purpose_gets_a_partial_not_a_delivery(self, router, plan):
+        router.route_batch(accepted_batch(plan, n=3))
+
+        router.storage.save_partial.assert_called_once()
+        batch_id, submission_id, purpose_id, cells = router.storage.save_partial.call_args.args
+        assert (batch_id, submission_id, purpose_id) == ("batch-1", "sub-1", REPORTING)
+        assert sum(count for count, _ in cells.values()) == 3
+        assert cells[json.dumps(["Waikato", "joint"])] == [2, [1 + 3]]
+        # no seal yet: nothing goes to the aggregate purpose's unit
+        assert deliveries_to(router, "service-delivery") == []
+
+    def test_each_delivery_is_appended_to_the_ledger(self, router, plan):
+        router.route_batch(accepted_batch(plan, n=2))
+
+        (body,) = deliveries_to(router, "evaluation")
+        router.storage.append.assert_called_once()
+        key, entry = router.storage.append.call_args.args
+        assert key == f"delivery:{body['delivery_id']}"
+        assert entry["kind"] == "delivery"
+        assert {k: entry[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
+                                      "purpose_id", "unit_id", "fields", "record_count",
+                                      "content_hash")} == {
+            k: body[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
+                                 "purpose_id", "unit_id", "fields", "record_count", "content_hash")}
+
+    def test_redelivered_batch_is_delivered_again_but_not_appended_twice(self, router, plan):
+        batch = accepted_batch(plan, n=2)
+        router.route_batch(batch)
+        first = router.storage.append.call_args.args
+        router.storage.entry.side_effect = (
+            lambda key: dict(first[1], entry_key=key) if key == first[0] else None)
+
+        router.route_batch(batch)
+
+        bodies = deliveries_to(router, "evaluation")
+        assert len(bodies) == 2 and bodies[0] == bodies[1]
+        assert router.storage.append.call_count == 1
+
+    def test_sealed_submission_with_every_partial_in_gets_its_aggregate(self, router, plan):
+        purpose = plan.purpose(REPORTING)
+        b1 = accepted_batch(plan, n=3, batch_id="b1")
+        b2 = accepted_batch(plan, n=3, batch_id="b2")
+        partials = {b["batch_id"]: domain.partial_aggregate(purpose, b["records"]) for b in (b1, b2)}
+        router.storage.seal.return_value = {
+            "submission_id": "sub-1", "provider_id": "ccss", "programme_id": plan.programme_id,
+            "plan_version": 1, "period": "2026Q3", "batch_ids": ["b1", "b2"], "accepted_count": 6}
+        router.storage.partials.return_value = partials
+
+        with mock.patch("services.purpose_router.service.stored_secret", return_value=b"k" * 32):
+            router.route_batch(b2)
+
+        (body,) = deliveries_to(router, "service-delivery")
+        assert body["kind"] == "aggregate" and body["record_count"] == 6
+        assert body["delivery_id"] == f"sub-1:{REPORTING}"
+        assert body["fields"] == ["region", "programme_strand", "sessions_attended"]
+        assert "records" not in body
+        # Waikato/joint has 4 records (< suppress_below 6): suppressed; Otago/joint has 2
+        assert body["cells"] == [
+            {"dimensions": {"region": "Otago", "programme_strand": "joint"}, "suppressed": True},
+            {"dimensions": {"region": "Waikato", "programme_strand": "joint"}, "suppressed": True},
+        ]
+        keys = [c.args[0] for c in router.storage.append.call_args_list]
+        assert keys == [f"delivery:b2:{EVALUATION}", f"delivery:sub-1:{REPORTING}"]
+
+    def test_no_aggregate_while_a_sealed_batch_is_still_on_its_way(self, router, plan):
+        purpose = plan.purpose(REPORTING)
+        b1 = accepted_batch(plan, n=3, batch_id="b1")
+        router.storage.seal.return_value = {
+            "submission_id": "sub-1", "provider_id": "ccss", "programme_id": plan.programme_id,
+            "plan_version": 1, "period": "2026Q3", "batch_ids": ["b1", "b2"], "accepted_count": 6}
+        router.storage.partials.return_value = {"b1": domain.partial_aggregate(purpose, b1["records"])}
+
+        with mock.patch("services.purpose_router.service.stored_secret", return_value=b"k" * 32):
+            router.route_batch(b1)
+
+        assert deliveries_to(router, "service-delivery") == []
+
+
+class TestGetPlanWorker:
+    def test_known_version_is_returned_as_a_dict(self, router, plan):
+        assert router.get_plan(plan.programme_id, 1) == plan.to_dict()
+
+    def test_unknown_programme_or_version_is_none(self, router, plan):
+        assert router.get_plan("no-such-programme", 1) is None
+        assert router.get_plan(plan.programme_id, 99) is None
+
+    def test_a_version_is_read_from_storage_once(self, router, plan):
+        router.get_plan(plan.programme_id, 1)
+        router.get_plan(plan.programme_id, 1)
+        assert router.storage.plan.call_count == 1
+
+
+# -- container_factory: the real broker and store ------------------------------------
+
+def take_all(amqp_uri: str, unit_id: str) -> list[dict]:
+    """Every message waiting on the unit's queue in the test's vhost (acked)."""
+    bodies = []
+    with Connection(amqp_uri) as conn:
+        queue = messages.unit_queue(unit_id)(conn.default_channel)
+        queue.declare()  # a unit that was never delivered to has no queue yet
+        while (message := queue.get(no_ack=True)) is not None:
+            bodies.append(message.payload)
+    return bodies
+
+
+@pytest.fixture
+def router_container(start_container, plan_dict):
+    """purpose_router started, with the example plan stored as version 1."""
+    container = start_container(PurposeRouterService)
+    storage = get_extension(container, Storage).storage
+    assert storage.create_plan(plan_dict, "agency").version == 1
+    return container
+
+
+def route(container, batch: dict):
+    dispatch = event_dispatcher()
+    with entrypoint_waiter(container, "route_batch", timeout=15) as result:
+        dispatch(messages.INTAKE, messages.RECORDS_ACCEPTED, batch)
+    result.get()  # re-raises what the handler raised
+
+
+class TestRouterContainer:
+    def test_get_plan_rpc(self, router_container, plan_dict):
+        with entrypoint_hook(router_container, "get_plan") as get_plan:
+            stored = get_plan("best-foot-forward", 1)
+            latest = get_plan("best-foot-forward", 0)
+            unknown = get_plan("no-such-programme", 1)
+            missing_version = get_plan("best-foot-forward", 2)
+        assert stored["version"] == 1 and stored["programme_id"] == "best-foot-forward"
+        assert [p["purpose_id"] for p in stored["purposes"]] == [EVALUATION, REPORTING]
+        assert latest == stored
+        assert unknown is None and missing_version is None
+
+    def test_batch_goes_to_the_unit_queue_and_the_ledger(self, router_container, plan, store_db):
+        route(router_container, accepted_batch(plan, n=3, client_name="never forwarded"))
+
+        (body,) = take_all(config["AMQP_URI"], "evaluation")
+        assert body["delivery_id"] == f"batch-1:{EVALUATION}" and body["record_count"] == 3
+        allowed = set(plan.fields_for_purpose(EVALUATION)) | {"pseudonym"}
+        assert all(set(row) <= allowed for row in body["records"])
+        assert take_all(config["AMQP_URI"], "service-delivery") == []
+
+        entries = list(store_db.ledger.find({"provider_id": "ccss"}, {"_id": 0}).sort("sequence"))
+        assert [(e["kind"], e["delivery_id"], e["unit_id"]) for e in entries] == [
+            ("delivery", body["delivery_id"], "evaluation")]
+        assert entries[0]["content_hash"] == body["content_hash"]
+        assert domain.verify_chain(entries) == (True, 0, "")
+        assert store_db.partials.count_documents({"submission_id": "sub-1"}) == 1
+
+    def test_redelivered_batch_one_ledger_entry_two_messages(self, router_container, plan, store_db):
+        batch = accepted_batch(plan, n=2)
+        route(router_container, batch)
+        route(router_container, batch)
+
+        bodies = take_all(config["AMQP_URI"], "evaluation")
+        assert len(bodies) == 2
+        assert {b["delivery_id"] for b in bodies} == {f"batch-1:{EVALUATION}"}
+        assert bodies[0]["content_hash"] == bodies[1]["content_hash"]
+        assert store_db.ledger.count_documents({"kind": "delivery"}) == 1
+        assert store_db.ledger.count_documents(
+            {"entry_key": f"delivery:batch-1:{EVALUATION}"}) == 1
+
+    def test_seal_after_every_batch_sends_the_protected_aggregate(self, router_container, plan,
+                                                                   store_db):
+        route(router_container, accepted_batch(plan, n=4, batch_id="b1"))
+        route(router_container, accepted_batch(plan, n=4, batch_id="b2"))
+        seal = {"submission_id": "sub-1", "provider_id": "ccss", "programme_id": plan.programme_id,
+                "plan_version": 1, "period": "2026Q3", "batch_ids": ["b1", "b2"],
+                "accepted_count": 8}
+        with entrypoint_waiter(router_container, "seal_submission", timeout=15) as result:
+            event_dispatcher()(messages.INTAKE, messages.SUBMISSION_SEALED, seal)
+        result.get()
+
+        (body,) = take_all(config["AMQP_URI"], "service-delivery")
+        assert body["kind"] == "aggregate" and body["record_count"] == 8
+        cells = {(c["dimensions"]["region"], c["dimensions"]["programme_strand"]): c
+                 for c in body["cells"]}
+        # per batch, records 0, 2, 3 are Waikato (sessions 1 + 3 + 4) and record 1 is Otago
+        assert cells[("Waikato", "joint")] == {
+            "dimensions": {"region": "Waikato", "programme_strand": "joint"}, "suppressed": False,
+            "count": 6, "sums": {"sessions_attended": 16}}
+        assert cells[("Otago", "joint")] == {
+            "dimensions": {"region": "Otago", "programme_strand": "joint"}, "suppressed": True}
+        kinds = [(e["purpose_id"], e["delivery_id"]) for e in
+                 store_db.ledger.find({"provider_id": "ccss"}).sort("sequence")]
+        assert kinds == [(EVALUATION, f"b1:{EVALUATION}"), (EVALUATION, f"b2:{EVALUATION}"),
+                         (REPORTING, f"sub-1:{REPORTING}")]
+        assert domain.verify_chain(
+            list(store_db.ledger.find({"provider_id": "ccss"}, {"_id": 0}).sort("sequence"))
+        ) == (True, 0, "")
+
+    def test_unit_queue_is_durable_and_declared_once(self, router_container, plan):
+        route(router_container, accepted_batch(plan, n=1, batch_id="b1"))
+        route(router_container, accepted_batch(plan, n=1, batch_id="b2"))
+        queues = get_extension(router_container, UnitQueues)
+        assert queues.declared == {"evaluation"}
+        with Connection(config["AMQP_URI"]) as conn:
+            declared = messages.unit_queue("evaluation")(conn.default_channel)
+            _, count, _ = declared.queue_declare(passive=True)
+        assert count == 2

@@ -56,11 +56,11 @@ class UnitStore:
         self.deliveries = self.client.get_default_database()["deliveries"]
         self.deliveries.create_index("acknowledged")
 
-    def save(self, body: dict):
+    def save(self, body: dict) -> bool:
+        """Stores a delivery once; False when it was already stored (a
+        redelivery: same id, same content hash, so nothing to change)."""
         content = body.get("records", body.get("cells"))
-        # _id is repeated in the replacement: the embedded store ignores the
-        # filter's _id on an upsert (MongoDB accepts it either way).
-        self.deliveries.replace_one({"_id": body["delivery_id"]}, {
+        doc = {
             "_id": body["delivery_id"], "kind": body["kind"], "provider_id": body["provider_id"],
             "programme_id": body["programme_id"], "submission_id": body["submission_id"],
             "period": body["period"], "purpose_id": body["purpose_id"],
@@ -68,7 +68,12 @@ class UnitStore:
             "content_hash": body["content_hash"],
             "content": Binary(zlib.compress(json.dumps(content).encode(), 1)),
             "received_at": dt.datetime.now(dt.timezone.utc), "acknowledged": False,
-        }, upsert=True)
+        }
+        try:
+            self.deliveries.insert_one(doc)
+        except pymongo.errors.DuplicateKeyError:
+            return False
+        return True
 
     def content(self, delivery_id: str):
         doc = self.deliveries.find_one({"_id": delivery_id})
@@ -120,7 +125,9 @@ class UnitClient(ConsumerMixin):
                       body["delivery_id"])
             message.reject()
             return
-        self.store.save(body)
+        if not self.store.save(body):
+            message.ack()
+            return
         message.ack()
         DELIVERIES_STORED.labels(self.unit_id, body["purpose_id"], body["kind"]).inc()
         if body["kind"] == "records":

@@ -8,7 +8,10 @@ from tiaki.router.v1 import plan_pb2
 def to_proto(plan_dict: dict) -> plan_pb2.Plan:
     data = {**plan_dict}
     data["purposes"] = [{**p, "form": f"FORM_{p['form'].upper()}"} for p in plan_dict["purposes"]]
-    data["items"] = [{**i, "type": f"FIELD_TYPE_{i['type'].upper()}"} for i in plan_dict["items"]]
+    # A YAML item with min or max has a range, as Plan.from_dict reads it.
+    data["items"] = [{**i, "type": f"FIELD_TYPE_{i['type'].upper()}",
+                      "has_range": i.get("has_range", "min" in i or "max" in i)}
+                     for i in plan_dict["items"]]
     return json_format.ParseDict(data, plan_pb2.Plan())
 
 

@@ -44,7 +44,7 @@ RECORDS_DUPLICATE = Counter("tiaki_intake_records_duplicate_total",
 BATCHES_PUBLISHED = Counter("tiaki_intake_batches_published_total",
                             "Batches confirmed by the broker", ["programme", "path"])
 
-PERIOD = re.compile(r"^\d{4}Q[1-4]$")
+PERIOD = re.compile(r"\d{4}Q[1-4]")
 STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED}
 
 
@@ -102,7 +102,7 @@ class IntakeService(HealthMixin):
     @grpc
     def OpenSubmission(self, request, context):
         provider = self.identities.require(context, "provider")
-        if not PERIOD.match(request.period):
+        if not PERIOD.fullmatch(request.period):
             raise GrpcError(StatusCode.INVALID_ARGUMENT,
                             f"period must look like 2026Q3, got {request.period[:20]!r}")
         # Version 0 means the latest; the submission is bound to the concrete version.
@@ -125,10 +125,10 @@ class IntakeService(HealthMixin):
                 raise GrpcError(StatusCode.INVALID_ARGUMENT,
                                 f"a batch may hold at most {max_batch} records, this one has "
                                 f"{len(batch.records)}; earlier batches of this stream are stored")
-            accepted, duplicates, rejections = self._accept_batch(sub, batch.records)
+            accepted, duplicates, rejected, rejections = self._accept_batch(sub, batch.records)
             summary.accepted_count += accepted
             summary.duplicate_count += duplicates
-            summary.rejected_count += len({r.record_ref for r in rejections})
+            summary.rejected_count += rejected
             room = max_rejections - len(summary.rejections)
             if room > 0:
                 summary.rejections.extend(rejections[:room])
@@ -175,7 +175,7 @@ class IntakeService(HealthMixin):
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
         rejections, accepted, refs = [], [], []
-        duplicates = 0
+        duplicates = rejected = 0
         with self.open_submissions.lock(sub.submission_id):
             if self.storage.submission(sub.submission_id).state != "open":
                 raise GrpcError(StatusCode.FAILED_PRECONDITION,
@@ -201,6 +201,7 @@ class IntakeService(HealthMixin):
                     rejections.extend(pb.RecordRejection(record_ref=ref, field=f, reason=r)
                                       for f, r in problems)
                     RECORDS_REJECTED.labels(plan.programme_id, reason_kind(problems[0][1])).inc()
+                    rejected += 1
                     continue
                 in_batch.add(ref)
                 row = {"pseudonyms": {pid: domain.pseudonym(key, record.client_ref)
@@ -210,21 +211,20 @@ class IntakeService(HealthMixin):
                     row["slk581"] = slk
                 accepted.append(row)
                 refs.append(ref)
-            if not accepted and not rejections:
-                return 0, duplicates, []
+            if not accepted and not rejected:
+                return 0, duplicates, 0, []
             payload = {
                 "submission_id": sub.submission_id, "provider_id": sub.provider_id,
                 "programme_id": sub.programme_id, "plan_version": sub.plan_version,
                 "period": sub.period, "records": accepted,
             }
-            rejected = len({r.record_ref for r in rejections})
             batch_id = self.storage.store_batch(sub.submission_id, refs, rejected, payload)
             seen.update(refs)
         RECORDS_ACCEPTED.labels(plan.programme_id).inc(len(accepted))
         RECORDS_DUPLICATE.labels(plan.programme_id).inc(duplicates)
         if accepted:
             self._publish_batch(batch_id, payload)
-        return len(accepted), duplicates, rejections
+        return len(accepted), duplicates, rejected, rejections
 
     def _publish_batch(self, batch_id, payload):
         try:

@@ -59,7 +59,8 @@ def test_each_unit_receives_exactly_what_its_purpose_allows(stack, version):
         what="the aggregate at the service-delivery unit")
     assert len(aggregate) == 1 and aggregate[0]["kind"] == "aggregate"
     assert aggregate[0]["fields"] == ["region", "programme_strand", "sessions_attended"]
-    assert stack.unit_deliveries("service-delivery", kind="records") == []
+    assert stack.unit_deliveries("service-delivery", kind="records",
+                                 programme_id=PROGRAMME) == []
     cells = UnitStore(stack.db_uri("unit_service-delivery")).content(aggregate[0]["_id"])
     southland = [c for c in cells if c["dimensions"]["region"] == "Southland"]
     assert southland == [{"dimensions": {"region": "Southland", "programme_strand": "parenting"},

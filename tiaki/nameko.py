@@ -10,6 +10,10 @@ os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
 
 from nameko.cli import cli  # noqa: E402  (must come after the environment is set)
 
+from tiaki import grpc_tuning  # noqa: E402
+
+grpc_tuning.apply()
+
 if __name__ == "__main__":
     sys.argv[0] = "nameko"
     sys.exit(cli())

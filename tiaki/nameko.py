@@ -8,6 +8,12 @@ import sys
 
 os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
 
+import eventlet  # noqa: E402
+
+# Patched before anything imports socket or select (nameko's own command
+# patches too, but only after this module has imported nameko_grpc).
+eventlet.monkey_patch()
+
 from nameko.cli import cli  # noqa: E402  (must come after the environment is set)
 
 from tiaki import grpc_tuning  # noqa: E402

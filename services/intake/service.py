@@ -188,7 +188,7 @@ class IntakeService(HealthMixin):
                 if ref in seen or ref in in_batch:
                     duplicates += 1
                     continue
-                fields, problems = rules.check(ref, record.client_ref, record.fields)
+                fields, problems = rules.check(ref, record.client_ref, dict(record.fields))
                 slk = None
                 if not problems and rules.needs_slk581 and record.HasField("identity"):
                     ident = record.identity

@@ -162,8 +162,12 @@ def start_stack(tmp: Path) -> Stack:
     """A fresh stack: purpose_router, intake and a reference consumer per unit."""
     s = Stack(tmp)
     make_vhost(s.vhost)
-    s.start("purpose_router")
-    s.start("intake")
-    for unit in UNITS:
-        s.start(f"unit-{unit}")
+    try:
+        s.start("purpose_router")
+        s.start("intake")
+        for unit in UNITS:
+            s.start(f"unit-{unit}")
+    except BaseException:
+        drop(s)  # a service that did not come up must not outlive the test run
+        raise
     return s

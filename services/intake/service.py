@@ -6,6 +6,7 @@ batch, and handed to purpose_router as events through an outbox."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -13,7 +14,6 @@ import time
 from eventlet.semaphore import Semaphore
 from grpc import StatusCode
 from nameko import config
-from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ServiceRpc
 from nameko.timer import timer
@@ -91,7 +91,7 @@ class IntakeService(HealthMixin):
     storage = Storage(IntakeStorage)
     identities = Identities()
     metrics = Metrics()
-    dispatch = EventDispatcher()
+    dispatch = messages.JsonEventDispatcher()
     purpose_router = ServiceRpc("purpose_router")
     open_submissions = OpenSubmissions()
 
@@ -159,10 +159,10 @@ class IntakeService(HealthMixin):
     def publish_outbox(self):
         """Publishes what the broker has not confirmed (it was down, or we crashed)."""
         older_than = time.time() - 5
-        for batch_id, payload in self.storage.unpublished_batches(older_than):
-            self.dispatch(messages.RECORDS_ACCEPTED, payload)
+        for batch_id, text in self.storage.unpublished_batches(older_than):
+            self.dispatch(messages.RECORDS_ACCEPTED, text)
             self.storage.mark_published(batch_id)
-            BATCHES_PUBLISHED.labels(payload["programme_id"], "outbox").inc()
+            BATCHES_PUBLISHED.labels(json.loads(text)["programme_id"], "outbox").inc()
         for sub in self.storage.unpublished_seals():
             if time.time() - sub.sealed_at > 5:
                 self._publish_seal(sub)
@@ -218,22 +218,22 @@ class IntakeService(HealthMixin):
                 "programme_id": sub.programme_id, "plan_version": sub.plan_version,
                 "period": sub.period, "records": accepted,
             }
-            batch_id = self.storage.store_batch(sub.submission_id, refs, rejected, payload)
+            batch_id, text = self.storage.store_batch(sub.submission_id, refs, rejected, payload)
             seen.update(refs)
         RECORDS_ACCEPTED.labels(plan.programme_id).inc(len(accepted))
         RECORDS_DUPLICATE.labels(plan.programme_id).inc(duplicates)
         if accepted:
-            self._publish_batch(batch_id, payload)
+            self._publish_batch(batch_id, plan.programme_id, text)
         return len(accepted), duplicates, rejected, rejections
 
-    def _publish_batch(self, batch_id, payload):
+    def _publish_batch(self, batch_id, programme_id, text):
         try:
-            self.dispatch(messages.RECORDS_ACCEPTED, payload)
+            self.dispatch(messages.RECORDS_ACCEPTED, text)
         except Exception:  # the broker is down: the outbox timer publishes it later
             log.warning("batch %s stored; publishing later", batch_id, exc_info=True)
             return
         self.storage.mark_published(batch_id)
-        BATCHES_PUBLISHED.labels(payload["programme_id"], "inline").inc()
+        BATCHES_PUBLISHED.labels(programme_id, "inline").inc()
 
     def _publish_seal(self, sub):
         # Every batch is published before the seal, so purpose_router never

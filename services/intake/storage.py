@@ -37,17 +37,27 @@ class Submission(me.Document):
 
 
 class Batch(me.Document):
-    """One stored batch: the event payload that goes to purpose_router.
-
-    `published` is the outbox flag: false until the broker confirmed it."""
-    meta = {"collection": "batches", "indexes": [("submission_id", "published"), "published"]}
+    """One stored batch: the event payload that goes to purpose_router."""
+    meta = {"collection": "batches", "indexes": ["submission_id"]}
     batch_id = me.StringField(primary_key=True)
     submission_id = me.StringField(required=True)
     record_refs = me.ListField(me.StringField())
     accepted_count = me.IntField(required=True)
     rejected_count = me.IntField(required=True)
     payload = me.BinaryField()  # zlib-compressed JSON of the event payload
-    published = me.BooleanField(default=False)
+    stored_at = me.FloatField(required=True)
+
+
+class OutboxEntry(me.Document):
+    """A batch the broker has not confirmed yet. A small document of its own:
+    flipping a flag inside a batch would rewrite the whole batch in the store.
+
+    Written before its batch and deleted once published; an entry whose batch
+    was never stored (a crash in between, so the call was never acknowledged)
+    is dropped by the outbox relay."""
+    meta = {"collection": "outbox", "indexes": ["submission_id", "stored_at"]}
+    batch_id = me.StringField(primary_key=True)
+    submission_id = me.StringField(required=True)
     stored_at = me.FloatField(required=True)
 
 
@@ -70,7 +80,7 @@ class IntakeStorage:
         self._keys: dict[str, bytes] = {}  # keys never change once made
 
     def ensure_indexes(self):
-        for doc in (Submission, Batch, PseudonymKey):
+        for doc in (Submission, Batch, OutboxEntry, PseudonymKey):
             doc.ensure_indexes()
 
     # -- submissions -----------------------------------------------------------
@@ -120,25 +130,37 @@ class IntakeStorage:
             refs.update(doc.get("record_refs") or ())
         return refs
 
-    def store_batch(self, submission_id, record_refs, rejected_count, payload) -> str:
-        """Stores the batch and its event payload (given its batch_id) in one document."""
+    def store_batch(self, submission_id, record_refs, rejected_count, payload):
+        """Stores the batch, with its event payload (given its batch_id), and
+        puts it in the outbox when it has records to send. Returns the batch id
+        and the payload as JSON text, encoded once for the store and the broker."""
         batch_id = payload["batch_id"] = str(uuid.uuid4())
-        blob = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 1)
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        now = time.time()
+        if record_refs:
+            OutboxEntry._get_collection().insert_one(
+                {"_id": batch_id, "submission_id": submission_id, "stored_at": now})
         Batch._get_collection().insert_one({
             "_id": batch_id, "submission_id": submission_id, "record_refs": record_refs,
             "accepted_count": len(record_refs), "rejected_count": rejected_count,
-            "payload": Binary(blob), "published": not record_refs, "stored_at": time.time(),
+            "payload": Binary(zlib.compress(text.encode(), 1)), "stored_at": now,
         })
-        return batch_id
+        return batch_id, text
 
     def mark_published(self, batch_id: str):
-        Batch._get_collection().update_one({"_id": batch_id}, {"$set": {"published": True}})
+        OutboxEntry._get_collection().delete_one({"_id": batch_id})
 
     def unpublished_batches(self, older_than: float, limit=50):
-        """(batch_id, payload) of batches the broker has not confirmed yet."""
-        cursor = Batch._get_collection().find(
-            {"published": False, "stored_at": {"$lt": older_than}}).limit(limit)
-        return [(d["_id"], json.loads(zlib.decompress(d["payload"]))) for d in cursor]
+        """(batch_id, payload text) of batches the broker has not confirmed yet."""
+        out = []
+        for entry in OutboxEntry._get_collection().find(
+                {"stored_at": {"$lt": older_than}}).limit(limit):
+            batch = Batch._get_collection().find_one({"_id": entry["_id"]}, {"payload": 1})
+            if batch is None:  # never stored, never acknowledged: nothing to send
+                self.mark_published(entry["_id"])
+                continue
+            out.append((entry["_id"], zlib.decompress(batch["payload"]).decode()))
+        return out
 
     def published_batch_ids(self, submission_id: str) -> list[str]:
         cursor = Batch._get_collection().find(
@@ -146,8 +168,8 @@ class IntakeStorage:
         return sorted(d["_id"] for d in cursor)
 
     def has_unpublished(self, submission_id: str) -> bool:
-        return Batch._get_collection().find_one(
-            {"submission_id": submission_id, "published": False}, {"_id": 1}) is not None
+        return OutboxEntry._get_collection().find_one(
+            {"submission_id": submission_id}, {"_id": 1}) is not None
 
     # -- pseudonym keys ----------------------------------------------------------
 

@@ -18,6 +18,7 @@ from tiaki.router.v1 import ledger_pb2, plan_pb2
 from tiaki.unit_sdk import UnitStore
 
 REGIONS = ["North", "South"]
+TIMEOUT = 60  # seconds for one call: a call that hangs fails as DEADLINE_EXCEEDED
 
 
 def new_programme(prefix: str = "bad") -> str:
@@ -89,29 +90,32 @@ def open_sub(stack, programme, provider="ccss", period="2026Q3") -> str:
     programme_id, version = programme
     reply = stack.intake().OpenSubmission(
         pb.OpenSubmissionRequest(programme_id=programme_id, plan_version=version, period=period),
-        metadata=meta(stack, "provider", provider))
+        metadata=meta(stack, "provider", provider), timeout=TIMEOUT)
     return reply.submission.submission_id
 
 
 def stream(stack, *batches, provider="ccss"):
     """One SubmitRecords stream of (submission_id, [records]) batches."""
     requests = (pb.SubmitRecordsRequest(submission_id=sid, records=recs) for sid, recs in batches)
-    return stack.intake().SubmitRecords(requests, metadata=meta(stack, "provider", provider))
+    return stack.intake().SubmitRecords(requests, metadata=meta(stack, "provider", provider),
+                                        timeout=TIMEOUT)
 
 
 def seal(stack, sid, provider="ccss"):
     return stack.intake().SealSubmission(pb.SealSubmissionRequest(submission_id=sid),
-                                         metadata=meta(stack, "provider", provider))
+                                         metadata=meta(stack, "provider", provider),
+                                         timeout=TIMEOUT)
 
 
 def get_sub(stack, sid, provider="ccss") -> pb.Submission:
     return stack.intake().GetSubmission(pb.GetSubmissionRequest(submission_id=sid),
-                                        metadata=meta(stack, "provider", provider)).submission
+                                        metadata=meta(stack, "provider", provider),
+                                        timeout=TIMEOUT).submission
 
 
 def flows(stack, sid, provider="ccss") -> list:
     reply = stack.ledger().ListFlows(ledger_pb2.ListFlowsRequest(submission_id=sid),
-                                     metadata=meta(stack, "provider", provider))
+                                     metadata=meta(stack, "provider", provider), timeout=TIMEOUT)
     return list(reply.entries)
 
 

@@ -128,13 +128,13 @@ def submit(stack, plan: dict, version: int, rows: list[dict], split: int):
     meta = stack.metadata("provider", "ccss")
     sid = intake.OpenSubmission(pb.OpenSubmissionRequest(
         programme_id=plan["programme_id"], plan_version=version, period="2026Q3"),
-        metadata=meta).submission.submission_id
+        metadata=meta, timeout=60).submission.submission_id
     messages = [to_message(r) for r in rows]
     batches = [messages[:split], messages[split:]]
     summary = intake.SubmitRecords(
         (pb.SubmitRecordsRequest(submission_id=sid, records=b) for b in batches if b),
-        metadata=meta)
-    intake.SealSubmission(pb.SealSubmissionRequest(submission_id=sid), metadata=meta)
+        metadata=meta, timeout=60)
+    intake.SealSubmission(pb.SealSubmissionRequest(submission_id=sid), metadata=meta, timeout=60)
     return sid, summary
 
 

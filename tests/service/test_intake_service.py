@@ -6,6 +6,7 @@ started on the real broker and store and called over gRPC."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from types import SimpleNamespace
 from unittest import mock
@@ -65,15 +66,20 @@ def intake(plan):
     service.storage.submission.return_value = open_submission()
     service.storage.record_refs.return_value = set()
     service.storage.pseudonym_key.side_effect = key_for
-    # Like the real storage: the stored payload carries the batch id it was given.
-    service.storage.store_batch.side_effect = (
-        lambda submission_id, refs, rejected, payload: payload.setdefault("batch_id", "batch-1"))
+    service.storage.store_batch.side_effect = stored_batch
     return service
 
 
+def stored_batch(submission_id, refs, rejected, payload):
+    """Like the real storage: the payload gets its batch id and is encoded once."""
+    payload["batch_id"] = "batch-1"
+    return "batch-1", json.dumps(payload)
+
+
 def dispatched(service) -> list[dict]:
-    return [c.args[1] for c in service.dispatch.call_args_list
-            if c.args[0] == messages.RECORDS_ACCEPTED]
+    """The records_accepted events sent, decoded (intake sends them as JSON text)."""
+    return [json.loads(c.args[1]) if isinstance(c.args[1], str) else c.args[1]
+            for c in service.dispatch.call_args_list if c.args[0] == messages.RECORDS_ACCEPTED]
 
 
 # -- worker_factory: no broker, no store ----------------------------------------------
@@ -295,4 +301,4 @@ class TestIntakeContainer:
         assert all(e["submission_id"] == sid and e["plan_version"] == 1 for e in events)
         batches = {b["_id"]: b for b in store_db.batches.find({"submission_id": sid})}
         assert {e["batch_id"] for e in events} == set(batches)
-        assert all(b["published"] for b in batches.values())
+        assert store_db.outbox.count_documents({"submission_id": sid}) == 0  # all confirmed

@@ -109,7 +109,7 @@ class IntakeService(HealthMixin):
         plan = self._plan_rules(request.programme_id, request.plan_version).plan
         sub = self.storage.open_submission(provider.id, request.programme_id,
                                            plan.version, request.period)
-        return pb.OpenSubmissionResponse(submission=self._submission_message(sub))
+        return pb.OpenSubmissionResponse(submission=submission_message(self.storage, sub))
 
     @grpc
     def SubmitRecords(self, request_stream, context):
@@ -145,13 +145,13 @@ class IntakeService(HealthMixin):
         self.open_submissions.forget(sub.submission_id)
         self._publish_seal(self.storage.submission(sub.submission_id))
         return pb.SealSubmissionResponse(
-            submission=self._submission_message(self.storage.submission(sub.submission_id)))
+            submission=submission_message(self.storage, self.storage.submission(sub.submission_id)))
 
     @grpc
     def GetSubmission(self, request, context):
         provider = self.identities.require(context, "provider")
         sub = self._own_submission(provider, request.submission_id, for_writing=False)
-        return pb.GetSubmissionResponse(submission=self._submission_message(sub))
+        return pb.GetSubmissionResponse(submission=submission_message(self.storage, sub))
 
     # -- the outbox --------------------------------------------------------------
 
@@ -277,13 +277,14 @@ class IntakeService(HealthMixin):
                             f"submission {submission_id} is sealed; open a new one")
         return sub
 
-    def _submission_message(self, sub) -> pb.Submission:
-        accepted, rejected = self.storage.counts(sub.submission_id)
-        msg = pb.Submission(
-            submission_id=sub.submission_id, provider_id=sub.provider_id,
-            programme_id=sub.programme_id, plan_version=sub.plan_version, period=sub.period,
-            state=STATES[sub.state], accepted_count=accepted, rejected_count=rejected)
-        msg.opened_at.FromNanoseconds(int(sub.opened_at * 1e9))
-        if sub.sealed_at:
-            msg.sealed_at.FromNanoseconds(int(sub.sealed_at * 1e9))
-        return msg
+
+def submission_message(storage: IntakeStorage, sub) -> pb.Submission:
+    accepted, rejected = storage.counts(sub.submission_id)
+    msg = pb.Submission(
+        submission_id=sub.submission_id, provider_id=sub.provider_id,
+        programme_id=sub.programme_id, plan_version=sub.plan_version, period=sub.period,
+        state=STATES[sub.state], accepted_count=accepted, rejected_count=rejected)
+    msg.opened_at.FromNanoseconds(int(sub.opened_at * 1e9))
+    if sub.sealed_at:
+        msg.sealed_at.FromNanoseconds(int(sub.sealed_at * 1e9))
+    return msg

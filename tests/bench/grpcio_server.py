@@ -1,9 +1,14 @@
-"""A plain grpcio server for the latency baseline of `python -m tests.bench.pipeline`:
-IntakeService.GetSubmission doing the same protobuf work as intake's (parse the
-request, build a Submission with its timestamp, serialise the reply) but
-returning a fixed Submission, no store, no auth.
+"""Plain grpcio servers for the latency baseline of `python -m tests.bench.pipeline`.
 
-    python -m tests.bench.grpcio_server PORT      # prints "ready" once serving
+    python -m tests.bench.grpcio_server PORT
+        GetSubmission with the same protobuf work as intake's, returning a fixed
+        Submission: no store, no auth (the framework's share alone).
+    python -m tests.bench.grpcio_server PORT STORE_URI IDENTITIES_FILE
+        GetSubmission doing exactly intake's work: the token checked against the
+        identities file, the submission and its counts read from intake's
+        database, the reply built by intake's own function.
+
+Prints "ready" once serving.
 """
 
 from __future__ import annotations
@@ -32,11 +37,35 @@ class Intake(intake_pb2_grpc.IntakeServiceServicer):
         return pb.GetSubmissionResponse(submission=fixed_submission(request.submission_id))
 
 
+class SameWorkIntake(intake_pb2_grpc.IntakeServiceServicer):
+    def __init__(self, store_uri: str, identities_file: str):
+        from services.intake.storage import IntakeStorage
+        from tiaki.identity import load_identities
+        from tiaki.store import connect
+
+        connect(store_uri)
+        self.storage = IntakeStorage()
+        self.callers = load_identities(identities_file)
+
+    def GetSubmission(self, request, context):
+        from services.intake.service import submission_message
+        from tiaki.identity import bearer_token, token_hash
+
+        caller = self.callers.get(token_hash(bearer_token(context.invocation_metadata()) or ""))
+        if caller is None or caller.kind != "provider":
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown API token")
+        sub = self.storage.submission(request.submission_id)
+        if sub.provider_id != caller.id:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no such submission")
+        return pb.GetSubmissionResponse(submission=submission_message(self.storage, sub))
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     port = int(argv[0])
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    intake_pb2_grpc.add_IntakeServiceServicer_to_server(Intake(), server)
+    servicer = SameWorkIntake(argv[1], argv[2]) if len(argv) == 3 else Intake()
+    intake_pb2_grpc.add_IntakeServiceServicer_to_server(servicer, server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     print("ready", flush=True)

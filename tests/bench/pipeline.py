@@ -335,10 +335,10 @@ def p50_ms(call, calls: int = LATENCY_CALLS, warmup: int = LATENCY_WARMUP) -> fl
     return statistics.median(times) * 1000
 
 
-def fixture_server(module: str) -> tuple[subprocess.Popen, str]:
+def fixture_server(module: str, *args: str) -> tuple[subprocess.Popen, str]:
     """Starts tests.bench.<module> on a free port; returns it once it says ready."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", f"tests.bench.{module}", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", f"tests.bench.{module}", str(port), *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     line = proc.stdout.readline()
@@ -367,20 +367,25 @@ def latency(stack, version: int, big_submission: str):
     intake_ms = getsubmission_p50(stack.address("intake"), small, meta)
     big_ms = getsubmission_p50(stack.address("intake"), big_submission, meta, calls=20)
     results = {}
-    for module in ("grpcio_server", "nameko_server"):
-        say(f"GetSubmission x{LATENCY_CALLS}: {module}")
-        proc, address = fixture_server(module)
+    servers = {"grpcio_server": (), "nameko_server": (),
+               "grpcio_same_work": (stack.db_uri("intake"), str(stack.identities))}
+    for name, args in servers.items():
+        say(f"GetSubmission x{LATENCY_CALLS}: {name}")
+        proc, address = fixture_server("grpcio_server" if args else name, *args)
         try:
-            results[module] = getsubmission_p50(address, small)
+            results[name] = getsubmission_p50(address, small, meta if args else None)
         finally:
             proc.kill()
             proc.wait(timeout=10)
     grpcio_ms, nameko_ms = results["grpcio_server"], results["nameko_server"]
+    same_ms = results["grpcio_same_work"]
     show("getsubmission_p50_ms intake (nameko-grpc)", f"{intake_ms:.2f}")
+    show("getsubmission_p50_ms plain grpcio, same work", f"{same_ms:.2f}")
+    show("getsubmission_p50_ratio intake/grpcio same work", f"{intake_ms / same_ms:.1f}")
     show("getsubmission_p50_ms intake, big submission", f"{big_ms:.2f} (p50 of 20)")
     show("getsubmission_p50_ms nameko-grpc fixed reply", f"{nameko_ms:.2f}")
     show("getsubmission_p50_ms grpcio fixed reply", f"{grpcio_ms:.2f}")
-    show("getsubmission_p50_ratio intake/grpcio", f"{intake_ms / grpcio_ms:.1f}")
+    show("getsubmission_p50_ratio intake/grpcio fixed reply", f"{intake_ms / grpcio_ms:.1f}")
     show("getsubmission_p50_ratio nameko-grpc/grpcio", f"{nameko_ms / grpcio_ms:.1f}")
 
 

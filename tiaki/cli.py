@@ -13,6 +13,7 @@ token as `authorization: Bearer <token>` metadata.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -533,6 +534,34 @@ def plan_show(programme: str, version: int) -> None:
                                                           version=version),
                                   metadata=_metadata()).plan
     click.echo(_describe_plan(found))
+
+
+@cli.group()
+def requests() -> None:
+    """Access and correction requests brokered for families."""
+
+
+@requests.command("due-date")
+@click.argument("received", metavar="YYYY-MM-DD")
+@click.option("--working-days", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Working days allowed (20 for a decision, 10 to transfer).")
+def requests_due_date(received: str, working_days: int) -> None:
+    """When a request received on this day is due, in Privacy Act working days.
+
+    Weekends, the public holidays the Act lists (Waitangi and Anzac Days
+    Mondayised) and 25 December to 15 January are not working days."""
+    from services.requests.working_days import add_working_days
+
+    try:
+        if len(received) != 10:  # fromisoformat also takes 20260101 and week dates
+            raise ValueError(received)
+        day = dt.date.fromisoformat(received)
+    except ValueError:
+        raise click.BadParameter(f"{received!r} is not a date as YYYY-MM-DD",
+                                 param_hint="YYYY-MM-DD") from None
+    due = add_working_days(day, working_days)
+    click.echo(f"received {day.isoformat()} ({day:%A}); {working_days} working days later:")
+    click.echo(due.isoformat())
 
 
 def main() -> None:

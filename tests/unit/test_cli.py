@@ -219,3 +219,18 @@ def test_an_rpc_error_is_one_line_and_exit_1(runner, tmp_path):
     assert result.exit_code == 1
     assert result.output.startswith("tiaki: UNAVAILABLE: ")
     assert result.output.count("\n") == 1
+
+
+def test_requests_due_date_prints_the_iso_date_last():
+    result = CliRunner().invoke(tcli.cli, ["requests", "due-date", "2025-12-24"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "2026-02-13"
+    transfer = CliRunner().invoke(tcli.cli, ["requests", "due-date", "2026-04-01",
+                                        "--working-days", "10"])
+    assert transfer.output.splitlines()[-1] == "2026-04-17"
+
+
+@pytest.mark.parametrize("bad", ["2026-13-01", "20260101", "24/12/2025", ""])
+def test_requests_due_date_refuses_a_date_in_another_format(bad):
+    result = CliRunner().invoke(tcli.cli, ["requests", "due-date", bad])
+    assert result.exit_code == 2 and "YYYY-MM-DD" in result.output

@@ -1,0 +1,128 @@
+"""The rules of a family's access or correction request, as plain functions:
+deadlines, the units that must answer, escalation, extensions and transfers
+(Privacy Act 2020 ss 43, 44, 48, 65). No I/O here; the service stores the
+request and records every step with who did it and when."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from services.requests.working_days import add_working_days, is_working_day
+
+DECISION_WORKING_DAYS = 20   # s 44
+TRANSFER_WORKING_DAYS = 10   # s 43
+UNIT_WORKING_DAYS = 5        # our own internal deadline for each holding unit
+
+KINDS = ("access", "correction")
+UNIT_OUTCOMES = ("answered", "applied", "refused")
+
+
+class RuleBroken(ValueError):
+    """A step the law or the protocol does not allow, with the reason."""
+
+
+@dataclass(frozen=True)
+class UnitPart:
+    """One holding unit's share of the work."""
+    unit_id: str
+    due: dt.date
+    outcome: str = ""            # "" while outstanding
+    refusal_reason: str = ""     # corrections only
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str
+    received: dt.date
+    due: dt.date
+    transfer_due: dt.date
+    units: tuple[UnitPart, ...]
+    original_due: dt.date | None = None
+    extension_reasons: str = ""
+    transferred_to: str = ""
+
+    @property
+    def outstanding(self) -> tuple[str, ...]:
+        return tuple(u.unit_id for u in self.units if not u.outcome)
+
+    @property
+    def complete(self) -> bool:
+        """Complete only when every holding unit has answered: a unit that is
+        down keeps the request open, never completing it silently."""
+        return not self.outstanding and not self.transferred_to
+
+
+def open_request(kind: str, received: dt.date, holders: list[str],
+                 unit_working_days: int = UNIT_WORKING_DAYS) -> Request:
+    """A new request, fanned out to exactly the units that hold the person's
+    information. A request nobody holds anything for is still a request: it
+    completes with the answer that the Agency holds nothing."""
+    if kind not in KINDS:
+        raise RuleBroken(f"kind must be one of {', '.join(KINDS)}")
+    if len(set(holders)) != len(holders):
+        raise RuleBroken("a unit is listed twice")
+    unit_due = add_working_days(received, unit_working_days)
+    due = add_working_days(received, DECISION_WORKING_DAYS)
+    return Request(kind=kind, received=received, due=due, original_due=due,
+                   transfer_due=add_working_days(received, TRANSFER_WORKING_DAYS),
+                   units=tuple(UnitPart(u, unit_due) for u in sorted(holders)))
+
+
+def record_unit_outcome(request: Request, unit_id: str, outcome: str,
+                        refusal_reason: str = "") -> Request:
+    part = next((u for u in request.units if u.unit_id == unit_id), None)
+    if part is None:
+        raise RuleBroken(f"unit {unit_id} holds nothing for this request")
+    if part.outcome:
+        raise RuleBroken(f"unit {unit_id} has already answered ({part.outcome})")
+    allowed = ("answered",) if request.kind == "access" else ("applied", "refused")
+    if outcome not in allowed:
+        raise RuleBroken(f"a {request.kind} request is answered with {' or '.join(allowed)}")
+    if outcome == "refused" and not refusal_reason.strip():
+        raise RuleBroken("a refused correction needs the reasons")
+    parts = tuple(replace(u, outcome=outcome, refusal_reason=refusal_reason.strip())
+                  if u.unit_id == unit_id else u for u in request.units)
+    return replace(request, units=parts)
+
+
+def escalated(request: Request, today: dt.date) -> tuple[str, ...]:
+    """Units past their internal due date without an answer."""
+    return tuple(u.unit_id for u in request.units if not u.outcome and today > u.due)
+
+
+def working_days_left(request: Request, today: dt.date) -> int:
+    """Working days from today until the due date (0 on the due date, negative when late)."""
+    if today <= request.due:
+        count, day = 0, today
+        while day < request.due:
+            day += dt.timedelta(days=1)
+            count += is_working_day(day)
+        return count
+    count, day = 0, request.due
+    while day < today:
+        day += dt.timedelta(days=1)
+        count -= is_working_day(day)
+    return count
+
+
+def extend(request: Request, today: dt.date, new_due: dt.date, reasons: str) -> Request:
+    """An extension (s 48 access, s 65 correction) must be notified within the
+    original period, with the new due date and the reasons."""
+    if today > request.original_due:
+        raise RuleBroken(f"an extension must be made by the original due date "
+                         f"{request.original_due.isoformat()}")
+    if new_due <= request.due:
+        raise RuleBroken(f"the new due date must be after {request.due.isoformat()}")
+    if not reasons.strip():
+        raise RuleBroken("an extension needs the reasons, told to the requester")
+    return replace(request, due=new_due, extension_reasons=reasons.strip())
+
+
+def transfer(request: Request, today: dt.date, agency: str) -> Request:
+    """Transferring to another agency (s 43) is due within 10 working days."""
+    if today > request.transfer_due:
+        raise RuleBroken(f"a transfer had to be made by {request.transfer_due.isoformat()}")
+    if not agency.strip():
+        raise RuleBroken("name the agency the request is transferred to")
+    return replace(request, transferred_to=agency.strip())

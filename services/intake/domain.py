@@ -106,12 +106,15 @@ class RecordRules:
         return typed, problems
 
 
-def pseudonym(key: bytes, client_ref: str) -> str:
+def pseudonym(key: bytes, provider_id: str, client_ref: str) -> str:
     """The keyed pseudonym of a client for one purpose: HMAC-SHA256, 128 bits in hex.
 
     One key per programme and purpose, so two purposes' streams cannot be
-    joined, and the same client gets the same pseudonym every quarter."""
-    return hmac.new(key, client_ref.strip().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    joined, and the same client gets the same pseudonym every quarter. The
+    provider is part of it: a client reference is only unique within the
+    provider that made it, and two providers' "C-1" are different people."""
+    message = f"{provider_id}\x1f{client_ref.strip()}".encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 _SEX_CODES = {"male": "1", "m": "1", "1": "1", "female": "2", "f": "2", "2": "2",

@@ -204,7 +204,8 @@ class IntakeService(HealthMixin):
                     rejected += 1
                     continue
                 in_batch.add(ref)
-                row = {"pseudonyms": {pid: domain.pseudonym(key, record.client_ref)
+                row = {"pseudonyms": {pid: domain.pseudonym(key, sub.provider_id,
+                                                         record.client_ref)
                                       for pid, key in keys.items()},
                        "fields": fields}
                 if slk:

@@ -116,7 +116,8 @@ class TestSubmitRecordsWorker:
         assert payload["batch_id"] == "batch-1" and payload["plan_version"] == 1
         (row,) = payload["records"]
         assert row["pseudonyms"] == {
-            p.purpose_id: domain.pseudonym(key_for(plan.programme_id, p.purpose_id), "whanau-42")
+            p.purpose_id: domain.pseudonym(key_for(plan.programme_id, p.purpose_id), "ccss",
+                                           "whanau-42")
             for p in plan.purposes}
         assert row["fields"]["sessions_attended"] == 7  # typed, not text
         assert "whanau-42" not in str(payload) and "Moana" not in str(payload)

@@ -292,23 +292,23 @@ OUTCOMES_KEY = b"programme housing-support / purpose outcomes-report"
 
 
 def test_the_same_client_gets_the_same_pseudonym_every_time_for_one_purpose():
-    assert pseudonym(PLANNING_KEY, "client-42") == pseudonym(PLANNING_KEY, "client-42")
+    assert pseudonym(PLANNING_KEY, "ccss", "client-42") == pseudonym(PLANNING_KEY, "ccss", "client-42")
 
 
 def test_stray_spaces_around_a_client_reference_do_not_change_the_pseudonym():
-    assert pseudonym(PLANNING_KEY, " client-42 ") == pseudonym(PLANNING_KEY, "client-42")
+    assert pseudonym(PLANNING_KEY, "ccss", " client-42 ") == pseudonym(PLANNING_KEY, "ccss", "client-42")
 
 
 def test_two_purposes_see_the_same_client_under_different_pseudonyms():
-    assert pseudonym(PLANNING_KEY, "client-42") != pseudonym(OUTCOMES_KEY, "client-42")
+    assert pseudonym(PLANNING_KEY, "ccss", "client-42") != pseudonym(OUTCOMES_KEY, "ccss", "client-42")
 
 
 def test_different_clients_get_different_pseudonyms():
-    assert pseudonym(PLANNING_KEY, "client-42") != pseudonym(PLANNING_KEY, "client-43")
+    assert pseudonym(PLANNING_KEY, "ccss", "client-42") != pseudonym(PLANNING_KEY, "ccss", "client-43")
 
 
 def test_a_pseudonym_is_128_bits_of_hex():
-    value = pseudonym(PLANNING_KEY, "client-42")
+    value = pseudonym(PLANNING_KEY, "ccss", "client-42")
 
     assert len(value) == 32
     assert int(value, 16) >= 0
@@ -325,8 +325,8 @@ def test_pseudonyms_never_reveal_the_client_reference_and_differ_per_purpose(
     if key_a == key_b:
         key_b = bytes([key_a[0] ^ 1]) + key_a[1:]
 
-    a = pseudonym(key_a, client_ref)
-    b = pseudonym(key_b, client_ref)
+    a = pseudonym(key_a, "ccss", client_ref)
+    b = pseudonym(key_b, "ccss", client_ref)
 
     assert a != b
     for value in (a, b):
@@ -339,9 +339,9 @@ def test_pseudonyms_never_reveal_the_client_reference_and_differ_per_purpose(
 @given(ref_a=st.text(min_size=1, max_size=40), ref_b=st.text(min_size=1, max_size=40))
 def test_distinct_clients_never_share_a_pseudonym(ref_a, ref_b):
     if ref_a.strip() == ref_b.strip():
-        assert pseudonym(PLANNING_KEY, ref_a) == pseudonym(PLANNING_KEY, ref_b)
+        assert pseudonym(PLANNING_KEY, "ccss", ref_a) == pseudonym(PLANNING_KEY, "ccss", ref_b)
     else:
-        assert pseudonym(PLANNING_KEY, ref_a) != pseudonym(PLANNING_KEY, ref_b)
+        assert pseudonym(PLANNING_KEY, "ccss", ref_a) != pseudonym(PLANNING_KEY, "ccss", ref_b)
 
 
 # -- SLK-581 ----------------------------------------------------------------------
@@ -423,3 +423,7 @@ def test_a_sex_that_cannot_be_coded_is_rejected(sex):
 def test_macron_vowels_count_as_letters_in_slk581(with_macron, without):
     assert (slk581(with_macron, "Mere", "2000-01-01", "female")
             == slk581(without, "Mere", "2000-01-01", "female"))
+
+
+def test_the_same_client_reference_at_two_providers_is_two_people():
+    assert pseudonym(PLANNING_KEY, "ccss", "C-1") != pseudonym(PLANNING_KEY, "other-ngo", "C-1")

@@ -6,9 +6,12 @@ purpose_router to each Agency unit's own durable queue on a topic exchange.
 
 import json
 
-from kombu import Exchange, Queue
+from kombu import Connection, Exchange, Queue
 from kombu.serialization import register
+from nameko import config
+from nameko.amqp.publish import Publisher
 from nameko.events import EventDispatcher
+from nameko.extensions import DependencyProvider
 from nameko.messaging import encode_to_headers
 
 # Every payload here is plain JSON (str, int, bool, lists, dicts), so the
@@ -44,7 +47,7 @@ def unit_queue(unit_id: str) -> Queue:
         durable=True,
     )
 
-# A delivery message body:
+# A delivery message body (kind "records" or "aggregate"):
 # {delivery_id, kind: "records" | "aggregate", provider_id, programme_id,
 #  plan_version, submission_id, period, purpose_id, unit_id, fields: [str],
 #  record_count, content_hash, records: [...] | cells: [...]}
@@ -67,3 +70,27 @@ class JsonEventDispatcher(EventDispatcher):
                 serializer=None, content_type="application/json", content_encoding="utf-8")
 
         return dispatch
+
+
+class UnitQueues(DependencyProvider):
+    """Publishes deliveries to units' durable queues, persistent, with
+    publisher confirms; `mandatory` so a missing queue is an error, not a loss."""
+
+    def setup(self):
+        self.amqp_uri = config["AMQP_URI"]
+        self.publisher = Publisher(self.amqp_uri, use_confirms=True, mandatory=True,
+                                   exchange=UNITS_EXCHANGE)
+        self.declared: set[str] = set()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def declare(self, unit_id: str):
+        if unit_id not in self.declared:
+            with Connection(self.amqp_uri) as conn:
+                unit_queue(unit_id)(conn.default_channel).declare()
+            self.declared.add(unit_id)
+
+    def deliver(self, unit_id: str, body: dict):
+        self.declare(unit_id)
+        self.publisher.publish(body, routing_key=unit_routing_key(unit_id))

@@ -15,7 +15,7 @@ from eventlet.semaphore import Semaphore
 from grpc import StatusCode
 from nameko import config
 from nameko.extensions import DependencyProvider
-from nameko.rpc import ServiceRpc
+from nameko.rpc import ServiceRpc, rpc
 from nameko.timer import timer
 from nameko_grpc.entrypoint import Grpc
 from nameko_grpc.errors import GrpcError
@@ -152,6 +152,13 @@ class IntakeService(HealthMixin):
         provider = self.identities.require(context, "provider")
         sub = self._own_submission(provider, request.submission_id, for_writing=False)
         return pb.GetSubmissionResponse(submission=submission_message(self.storage, sub))
+
+    @rpc
+    def pseudonyms(self, provider_id: str, programme_id: str, client_ref: str) -> dict:
+        """A client's pseudonym for every purpose the programme has ever had a
+        key for. The keys never leave intake: only the pseudonyms do."""
+        return {purpose_id: domain.pseudonym(key, provider_id, client_ref)
+                for purpose_id, key in self.storage.programme_keys(programme_id).items()}
 
     # -- the outbox --------------------------------------------------------------
 

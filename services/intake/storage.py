@@ -173,6 +173,12 @@ class IntakeStorage:
 
     # -- pseudonym keys ----------------------------------------------------------
 
+    def programme_keys(self, programme_id: str) -> dict[str, bytes]:
+        """{purpose_id: key} for every purpose of the programme with a key."""
+        prefix = f"{programme_id}/"
+        return {doc.key_id[len(prefix):]: bytes(doc.secret)
+                for doc in PseudonymKey.objects(key_id__startswith=prefix)}
+
     def pseudonym_key(self, programme_id: str, purpose_id: str) -> bytes:
         """The purpose's key, made on first use. Two workers racing to make it
         both end up with the one that was stored first."""

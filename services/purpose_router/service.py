@@ -12,11 +12,7 @@ import logging
 import uuid
 
 from grpc import StatusCode
-from kombu import Connection
-from nameko import config
-from nameko.amqp.publish import Publisher
 from nameko.events import event_handler
-from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko_grpc.entrypoint import Grpc
 from nameko_grpc.errors import GrpcError
@@ -50,37 +46,13 @@ ENTRY_KINDS = {"delivery": ledger_pb2.ENTRY_KIND_DELIVERY,
                "access": ledger_pb2.ENTRY_KIND_ACCESS}
 
 
-class UnitQueues(DependencyProvider):
-    """Publishes deliveries to units' durable queues, persistent, with
-    publisher confirms; `mandatory` so a missing queue is an error, not a loss."""
-
-    def setup(self):
-        self.amqp_uri = config["AMQP_URI"]
-        self.publisher = Publisher(self.amqp_uri, use_confirms=True, mandatory=True,
-                                   exchange=messages.UNITS_EXCHANGE)
-        self.declared: set[str] = set()
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-    def declare(self, unit_id: str):
-        if unit_id not in self.declared:
-            with Connection(self.amqp_uri) as conn:
-                messages.unit_queue(unit_id)(conn.default_channel).declare()
-            self.declared.add(unit_id)
-
-    def deliver(self, unit_id: str, body: dict):
-        self.declare(unit_id)
-        self.publisher.publish(body, routing_key=messages.unit_routing_key(unit_id))
-
-
 class PurposeRouterService(HealthMixin):
     name = "purpose_router"
 
     storage = Storage(RouterStorage)
     identities = Identities()
     metrics = Metrics()
-    unit_queues = UnitQueues()
+    unit_queues = messages.UnitQueues()
 
     _plans: dict = {}  # plan versions never change once created, so cache forever
 
@@ -90,6 +62,25 @@ class PurposeRouterService(HealthMixin):
     def get_plan(self, programme_id: str, version: int) -> dict | None:
         plan = self._plan(programme_id, version)
         return plan.to_dict() if plan else None
+
+    @rpc
+    def holders(self, provider_id: str, programme_id: str, pseudonyms: dict) -> list[dict]:
+        """The units holding records about one person, from their per-purpose
+        pseudonyms: [{unit_id, purpose_id, delivery_ids}], never anyone else."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for purpose_id, pseudonym in sorted(pseudonyms.items()):
+            for holding in self.storage.holdings(provider_id, programme_id, purpose_id,
+                                                 pseudonym):
+                key = (holding["unit_id"], purpose_id)
+                found.setdefault(key, []).append(holding["_id"])
+        return [{"unit_id": unit, "purpose_id": purpose, "delivery_ids": sorted(ids)}
+                for (unit, purpose), ids in sorted(found.items())]
+
+    @rpc
+    def accesses(self, delivery_ids: list[str]) -> list[dict]:
+        """Who used these deliveries, and why (the ledger's access entries)."""
+        return [{k: e[k] for k in ("delivery_id", "accessor", "fields", "reason", "recorded_at")}
+                for e in self.storage.accesses(delivery_ids)]
 
     @plan_grpc
     def CreatePlan(self, request, context):
@@ -127,7 +118,11 @@ class PurposeRouterService(HealthMixin):
                                           domain.partial_aggregate(purpose, records))
                 continue
             payload = domain.project(plan, purpose, records)
-            self._deliver(batch, plan, purpose, f"{batch['batch_id']}:{purpose.purpose_id}",
+            delivery_id = f"{batch['batch_id']}:{purpose.purpose_id}"
+            self.storage.save_holding(delivery_id, batch["provider_id"], plan.programme_id,
+                                      purpose.purpose_id, purpose.unit_id,
+                                      [row["pseudonym"] for row in payload])
+            self._deliver(batch, plan, purpose, delivery_id,
                           kind="records", content=payload, record_count=len(payload))
         self._complete_aggregates(batch["submission_id"], plan)
 

@@ -45,6 +45,18 @@ class LedgerEntry(me.Document):
     delivery_id = me.StringField()
 
 
+class Holding(me.Document):
+    """Which pseudonyms one unit-level delivery carried: how a family's request
+    finds exactly the units that hold the person's information."""
+    meta = {"collection": "holdings", "indexes": [("provider_id", "programme_id")]}
+    delivery_id = me.StringField(primary_key=True)
+    provider_id = me.StringField(required=True)
+    programme_id = me.StringField(required=True)
+    purpose_id = me.StringField(required=True)
+    unit_id = me.StringField(required=True)
+    pseudonyms = me.ListField(me.StringField())
+
+
 class Partial(me.Document):
     meta = {"collection": "partials", "indexes": [("submission_id", "purpose_id")]}
     partial_key = me.StringField(primary_key=True)  # "<batch>:<purpose>"
@@ -66,7 +78,7 @@ class RouterStorage:
         self._heads: dict[str, tuple[int, str]] = {}
 
     def ensure_indexes(self):
-        for doc in (StoredPlan, LedgerEntry, Partial, Seal):
+        for doc in (StoredPlan, LedgerEntry, Holding, Partial, Seal):
             doc.ensure_indexes()
 
     # -- plans ------------------------------------------------------------------
@@ -143,6 +155,30 @@ class RouterStorage:
 
     def delivery(self, delivery_id: str) -> dict | None:
         return self.entry(f"delivery:{delivery_id}")
+
+    # -- holdings -----------------------------------------------------------------
+
+    def save_holding(self, delivery_id: str, provider_id: str, programme_id: str,
+                     purpose_id: str, unit_id: str, pseudonyms: list[str]):
+        try:
+            Holding._get_collection().insert_one({
+                "_id": delivery_id, "provider_id": provider_id, "programme_id": programme_id,
+                "purpose_id": purpose_id, "unit_id": unit_id, "pseudonyms": pseudonyms})
+        except DuplicateKeyError:
+            pass  # a redelivered batch: the same delivery, the same pseudonyms
+
+    def holdings(self, provider_id: str, programme_id: str, purpose_id: str,
+                 pseudonym: str) -> list[dict]:
+        # $in, not equality: the embedded store matches array members only with $in.
+        return list(Holding._get_collection().find(
+            {"provider_id": provider_id, "programme_id": programme_id,
+             "purpose_id": purpose_id, "pseudonyms": {"$in": [pseudonym]}},
+            {"pseudonyms": 0}))
+
+    def accesses(self, delivery_ids: list[str]) -> list[dict]:
+        return list(LedgerEntry._get_collection().find(
+            {"delivery_id": {"$in": delivery_ids}, "kind": "access"}, {"_id": 0})
+            .sort("sequence", 1))
 
     # -- aggregates ---------------------------------------------------------------
 

@@ -16,9 +16,10 @@ from nameko.testing.services import entrypoint_hook, entrypoint_waiter, worker_f
 from nameko.testing.utils import get_extension
 
 from services.purpose_router import domain
-from services.purpose_router.service import PurposeRouterService, UnitQueues
+from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import accepted_batch
 from tiaki import messages
+from tiaki.messages import UnitQueues
 from tiaki.store import Storage
 
 EVALUATION = "evaluation"

@@ -20,6 +20,7 @@ import requests
 from tiaki import plan_proto
 from tiaki.intake.v1 import intake_pb2_grpc
 from tiaki.ops import wait_healthy
+from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.router.v1 import ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
 from tiaki.tokens import ensure_tokens
 
@@ -30,6 +31,7 @@ AMQP_HOST = os.environ.get("TIAKI_AMQP_HOSTPORT", "127.0.0.1:5672")
 SERVICES = {
     "intake": ("services.intake.service:IntakeService", "INTAKE"),
     "purpose_router": ("services.purpose_router.service:PurposeRouterService", "ROUTER"),
+    "requests": ("services.requests.service:RequestsService", "REQUESTS"),
 }
 UNITS = ("evaluation", "service-delivery")
 WHO = [("provider", "ccss"), ("provider", "other-ngo"), ("agency", "agency")] + [
@@ -81,6 +83,7 @@ class Stack:
             cmd = [sys.executable, "-m", "tiaki.unit_sdk", "--unit", unit, "--amqp-uri",
                    self.amqp_uri, "--store-uri", self.db_uri(f"unit_{unit}"),
                    "--router", self.address("purpose_router"),
+                   "--requests", self.address("requests"),
                    "--token-file", str(self.tmp / "tokens" / f"unit-{unit}")]
         log = open(self.tmp / f"{service}.log", "ab")
         self.procs[service] = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=log,
@@ -119,6 +122,9 @@ class Stack:
     def ledger(self):
         return ledger_pb2_grpc.LedgerServiceStub(
             grpc.insecure_channel(self.address("purpose_router")))
+
+    def requests(self):
+        return requests_pb2_grpc.RequestsServiceStub(grpc.insecure_channel(self.address("requests")))
 
     def units(self):
         return ledger_pb2_grpc.UnitServiceStub(
@@ -165,6 +171,7 @@ def start_stack(tmp: Path) -> Stack:
     try:
         s.start("purpose_router")
         s.start("intake")
+        s.start("requests")
         for unit in UNITS:
             s.start(f"unit-{unit}")
     except BaseException:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 import zlib
 
 import grpc
@@ -29,6 +30,8 @@ from kombu.mixins import ConsumerMixin
 from prometheus_client import Counter, start_http_server
 
 from tiaki import messages
+from tiaki.requests.v1 import requests_pb2
+from tiaki.requests.v1.requests_pb2_grpc import UnitRequestsServiceStub
 from tiaki.router.v1 import ledger_pb2
 from tiaki.router.v1.ledger_pb2_grpc import UnitServiceStub
 
@@ -79,6 +82,15 @@ class UnitStore:
         doc = self.deliveries.find_one({"_id": delivery_id})
         return json.loads(zlib.decompress(doc["content"])) if doc else None
 
+    def held_about(self, delivery_ids: list[str], pseudonym: str) -> list[tuple[dict, dict]]:
+        """(delivery, record) for every record under this pseudonym in these deliveries."""
+        out = []
+        for doc in self.deliveries.find({"_id": {"$in": delivery_ids}, "kind": "records"}):
+            for record in json.loads(zlib.decompress(doc["content"])):
+                if record.get("pseudonym") == pseudonym:
+                    out.append((doc, record))
+        return out
+
     def unacknowledged(self, limit: int = 500) -> list[str]:
         return [d["_id"] for d in self.deliveries.find({"acknowledged": False}, {"_id": 1})
                 .limit(limit)]
@@ -95,7 +107,7 @@ class UnitStore:
 
 class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
-                 token: str, prefetch: int = 16):
+                 token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053"):
         self.unit_id = unit_id
         self.connection = Connection(amqp_uri)
         self.store = UnitStore(store_uri)
@@ -103,6 +115,7 @@ class UnitClient(ConsumerMixin):
         self.metadata = (("authorization", f"Bearer {token}"),)
         self.channel = grpc.insecure_channel(router_address)
         self.router = UnitServiceStub(self.channel)
+        self.requests = UnitRequestsServiceStub(grpc.insecure_channel(requests_address))
         self._stopping = threading.Event()
 
     # -- consuming ---------------------------------------------------------------
@@ -112,6 +125,9 @@ class UnitClient(ConsumerMixin):
                          accept=["json"], prefetch_count=self.prefetch)]
 
     def on_delivery(self, body: dict, message):
+        if body.get("kind") == "query" and body.get("unit_id") == self.unit_id:
+            self.on_query(body, message)
+            return
         if body.get("unit_id") != self.unit_id:
             DELIVERIES_REFUSED.labels(self.unit_id, "wrong_unit").inc()
             log.error("delivery %s is addressed to %s; not stored", body.get("delivery_id"),
@@ -132,6 +148,27 @@ class UnitClient(ConsumerMixin):
         DELIVERIES_STORED.labels(self.unit_id, body["purpose_id"], body["kind"]).inc()
         if body["kind"] == "records":
             RECORDS_STORED.labels(self.unit_id, body["purpose_id"]).inc(body["record_count"])
+
+    def on_query(self, body: dict, message):
+        """Answers a family's request with exactly what this unit holds about
+        the person: the records under the person's pseudonym in the deliveries
+        purpose_router named, without the pseudonym itself."""
+        held = []
+        for purpose in body["purposes"]:
+            for doc, record in self.store.held_about(purpose["delivery_ids"], purpose["pseudonym"]):
+                fields = {k: v for k, v in record.items() if k not in ("pseudonym", "slk581")}
+                held.append(requests_pb2.HeldRecord(
+                    delivery_id=doc["_id"], purpose_id=purpose["purpose_id"],
+                    period=doc["period"], fields_json=json.dumps(fields, ensure_ascii=False)))
+        try:
+            self.requests.AnswerQuery(requests_pb2.AnswerQueryRequest(
+                request_id=body["request_id"], records=held), metadata=self.metadata, timeout=30)
+        except grpc.RpcError as exc:
+            log.warning("answering request %s later: %s", body["request_id"], exc.code().name)
+            time.sleep(1)  # the requests service is down: try again, not in a hot loop
+            message.requeue()
+            return
+        message.ack()
 
     def run(self, _tokens=1, **kwargs):
         acker = threading.Thread(target=self._acknowledge_loop, daemon=True)
@@ -180,6 +217,7 @@ def main(argv=None):
     parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@127.0.0.1:5672/")
     parser.add_argument("--store-uri", required=True)
     parser.add_argument("--router", default="127.0.0.1:50052")
+    parser.add_argument("--requests", default="127.0.0.1:50053")
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--metrics-port", type=int, default=0)
     args = parser.parse_args(argv)
@@ -188,7 +226,8 @@ def main(argv=None):
         token = fh.read().strip()
     if args.metrics_port:
         start_http_server(args.metrics_port, addr="127.0.0.1")
-    unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token)
+    unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
+                      requests_address=args.requests)
     log.info("unit %s consuming %s", args.unit, messages.unit_queue(args.unit).name)
     unit.run()
 

@@ -1,15 +1,237 @@
-"""requests: access and correction requests brokered for families.
+"""requests: access requests brokered for families.
 
-This service is up in every deployment (health, metrics, its own database) so
-the topology is the real one from day one; the request protocol itself
-(fan-out to holding units, NZ working-day deadlines, the family's answer) is
-issue 3 and is not built yet."""
+A provider opens a request for its own client. intake turns the client
+reference into the person's pseudonyms (the keys never leave intake);
+purpose_router names exactly the units holding records under them; each of
+those units gets a query on its own queue and answers over gRPC. When every
+holder has answered, the family's answer is assembled and rendered."""
 
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import zoneinfo
+
+from grpc import StatusCode
+from nameko.rpc import ServiceRpc
+from nameko.timer import timer
+from nameko_grpc.entrypoint import Grpc
+from nameko_grpc.errors import GrpcError
+from prometheus_client import Counter, Gauge
+
+from services.requests import domain
+from services.requests.answer_document import render_answer
+from services.requests.storage import RequestsStorage, to_domain
+from tiaki import messages
 from tiaki.health import HealthMixin
+from tiaki.identity import Identities
 from tiaki.metrics import Metrics
+from tiaki.plan import Plan
+from tiaki.requests.v1 import requests_pb2 as pb
+from tiaki.requests.v1.requests_pb2_grpc import RequestsServiceStub, UnitRequestsServiceStub
+from tiaki.store import Storage
+
+log = logging.getLogger(__name__)
+grpc = Grpc.implementing(RequestsServiceStub)
+unit_grpc = Grpc.implementing(UnitRequestsServiceStub)
+NZ = zoneinfo.ZoneInfo("Pacific/Auckland")
+
+REQUESTS_OPENED = Counter("tiaki_requests_opened_total", "Requests opened", ["programme", "kind"])
+REQUESTS_COMPLETED = Counter("tiaki_requests_completed_total", "Requests completed",
+                             ["programme", "kind"])
+UNITS_ESCALATED = Gauge("tiaki_requests_units_escalated",
+                        "Holding units past their due date on open requests", ["unit"])
+
+
+def today() -> dt.date:
+    return dt.datetime.now(NZ).date()
 
 
 class RequestsService(HealthMixin):
     name = "requests"
 
+    storage = Storage(RequestsStorage)
+    identities = Identities()
     metrics = Metrics()
+    unit_queues = messages.UnitQueues()
+    intake = ServiceRpc("intake")
+    purpose_router = ServiceRpc("purpose_router")
+
+    # -- providers ------------------------------------------------------------------
+
+    @grpc
+    def OpenAccessRequest(self, request, context):
+        provider = self.identities.require(context, "provider")
+        received = self._received(request.received)
+        if not request.client_ref.strip():
+            raise GrpcError(StatusCode.INVALID_ARGUMENT, "client_ref is required")
+        if not request.requester.strip() or not request.authorisation.strip():
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            "say who is asking (requester) and how you may act for them "
+                            "(authorisation, e.g. a signed form)")
+        if self.purpose_router.get_plan(request.programme_id, 0) is None:
+            raise GrpcError(StatusCode.NOT_FOUND, f"no programme {request.programme_id!r}")
+        pseudonyms = self.intake.pseudonyms(provider.id, request.programme_id,
+                                            request.client_ref)
+        holders = self.purpose_router.holders(provider.id, request.programme_id, pseudonyms)
+        if not holders:
+            raise GrpcError(StatusCode.NOT_FOUND,
+                            f"no records about client {request.client_ref!r} were sent for "
+                            f"{request.programme_id!r}: check the client reference")
+        for h in holders:
+            h["pseudonym"] = pseudonyms[h["purpose_id"]]
+        rules = domain.open_request("access", received, sorted({h["unit_id"] for h in holders}))
+        doc = self.storage.create(provider.id, request.programme_id, request.requester.strip(),
+                                  request.authorisation.strip(), rules, holders, provider.id)
+        for unit in doc.units:
+            self.unit_queues.deliver(unit["unit_id"], {
+                "kind": "query", "request_id": doc.request_id, "request_kind": doc.kind,
+                "unit_id": unit["unit_id"], "provider_id": provider.id,
+                "programme_id": doc.programme_id, "purposes": unit["purposes"]})
+        REQUESTS_OPENED.labels(doc.programme_id, doc.kind).inc()
+        return pb.OpenAccessRequestResponse(request=request_message(doc))
+
+    @grpc
+    def GetRequest(self, request, context):
+        provider = self.identities.require(context, "provider")
+        return pb.GetRequestResponse(request=request_message(
+            self._own(provider, request.request_id)))
+
+    @grpc
+    def ListRequests(self, request, context):
+        provider = self.identities.require(context, "provider")
+        return pb.ListRequestsResponse(
+            requests=[request_message(d) for d in self.storage.for_provider(provider.id)])
+
+    @grpc
+    def GetAnswer(self, request, context):
+        provider = self.identities.require(context, "provider")
+        doc = self._own(provider, request.request_id)
+        if doc.state != "complete":
+            waiting = ", ".join(u["unit_id"] for u in doc.units if not u.get("outcome"))
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            f"request {doc.request_id} is still waiting for: {waiting}")
+        return pb.GetAnswerResponse(html=doc.answer_html)
+
+    # -- units ------------------------------------------------------------------------
+
+    @unit_grpc
+    def AnswerQuery(self, request, context):
+        unit = self.identities.require(context, "unit")
+        try:
+            doc = self.storage.get(request.request_id)
+        except self.storage.NotFound:
+            raise GrpcError(StatusCode.NOT_FOUND, f"no request {request.request_id!r}") from None
+        part = next((u for u in doc.units if u["unit_id"] == unit.id), None)
+        if part is None:
+            raise GrpcError(StatusCode.NOT_FOUND,
+                            f"no request {request.request_id!r} for unit {unit.id}")
+        if part.get("outcome"):
+            return pb.AnswerQueryResponse(request=request_message(doc))  # a repeated answer
+        allowed = {d for p in part["purposes"] for d in p["delivery_ids"]}
+        records = []
+        for held in request.records:
+            if held.delivery_id not in allowed:
+                raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                                f"delivery {held.delivery_id!r} is not one that holds this person")
+            try:
+                fields = json.loads(held.fields_json)
+            except ValueError:
+                raise GrpcError(StatusCode.INVALID_ARGUMENT, "fields_json is not JSON") from None
+            records.append({"delivery_id": held.delivery_id, "purpose_id": held.purpose_id,
+                            "period": held.period, "fields": fields})
+        rules = domain.record_unit_outcome(to_domain(doc), unit.id, "answered")
+        doc = self.storage.record_answer(doc, rules, unit.id, records, unit.id)
+        if rules.complete:
+            self.storage.complete(doc, render_answer(self._answer(doc)))
+            REQUESTS_COMPLETED.labels(doc.programme_id, doc.kind).inc()
+            doc = self.storage.get(doc.request_id)
+        return pb.AnswerQueryResponse(request=request_message(doc))
+
+    @timer(interval=60)
+    def escalate(self):
+        """Marks holding units past their internal due date; the request stays open."""
+        counts: dict[str, int] = {}
+        for doc in self.storage.open_requests():
+            late = list(domain.escalated(to_domain(doc), today()))
+            for unit in late:
+                counts[unit] = counts.get(unit, 0) + 1
+            if late and late != list(doc.escalated):
+                self.storage.set_escalated(doc, late)
+        for unit, n in counts.items():
+            UNITS_ESCALATED.labels(unit).set(n)
+
+    # -- the work -----------------------------------------------------------------------
+
+    def _answer(self, doc) -> dict:
+        """What render_answer needs: each holding unit's records, why it has
+        them (from the plan), and who used them (from the ledger)."""
+        plan = Plan.from_dict(self.purpose_router.get_plan(doc.programme_id, 0))
+        units = {u.unit_id: u.name for u in plan.units}
+        delivery_ids = [r["delivery_id"] for rs in doc.answers.values() for r in rs]
+        accesses = self.purpose_router.accesses(delivery_ids) if delivery_ids else []
+        holdings = []
+        for unit_id, records in sorted(doc.answers.items()):
+            for purpose_id in sorted({r["purpose_id"] for r in records}):
+                purpose = plan.purpose(purpose_id)
+                mine = [r for r in records if r["purpose_id"] == purpose_id]
+                ids = {r["delivery_id"] for r in mine}
+                holdings.append({
+                    "unit_id": unit_id, "unit_name": units.get(unit_id, unit_id),
+                    "purpose_id": purpose_id, "purpose_name": purpose.name,
+                    "purpose_description": purpose.description,
+                    "fields": [{"name": i.name, "description": i.description,
+                                "explanation": next(u.explanation for u in i.uses
+                                                    if u.purpose_id == purpose_id)}
+                               for i in plan.items if purpose_id in i.purposes()],
+                    "records": [{"period": r["period"],
+                                 "values": {k: v for k, v in r["fields"].items()
+                                            if k not in ("pseudonym", "slk581")}}
+                                for r in mine],
+                    "accesses": [a for a in accesses if a["delivery_id"] in ids],
+                })
+        counts_only = [{"unit_id": p.unit_id, "unit_name": units.get(p.unit_id, p.unit_id),
+                        "purpose_name": p.name, "explanation": p.description}
+                       for p in plan.purposes if p.form == "aggregate"]
+        return {"request_id": doc.request_id, "programme_name": plan.name,
+                "provider_name": doc.provider_id, "requester": doc.requester,
+                "received": doc.received, "due": doc.due,
+                "completed": today().isoformat(), "holdings": holdings,
+                "counts_only": counts_only}
+
+    def _received(self, text: str) -> dt.date:
+        if not text:
+            return today()
+        try:
+            if len(text) != 10:
+                raise ValueError(text)
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            f"received must be a date as YYYY-MM-DD, got {text[:20]!r}") from None
+
+    def _own(self, provider, request_id: str):
+        try:
+            doc = self.storage.get(request_id)
+        except self.storage.NotFound:
+            doc = None
+        if doc is None or doc.provider_id != provider.id:
+            raise GrpcError(StatusCode.NOT_FOUND, f"no request {request_id!r}")
+        return doc
+
+
+def request_message(doc) -> pb.Request:
+    rules = to_domain(doc)
+    late = set(domain.escalated(rules, today()))
+    msg = pb.Request(
+        request_id=doc.request_id, provider_id=doc.provider_id, programme_id=doc.programme_id,
+        kind=doc.kind, requester=doc.requester, authorisation=doc.authorisation,
+        state=pb.REQUEST_STATE_COMPLETE if doc.state == "complete" else pb.REQUEST_STATE_OPEN,
+        received=doc.received, due=doc.due,
+        units=[pb.UnitStatus(unit_id=u["unit_id"], outcome=u.get("outcome", ""), due=u["due"],
+                             escalated=u["unit_id"] in late) for u in doc.units])
+    msg.opened_at.FromNanoseconds(int(doc.opened_at * 1e9))
+    if doc.completed_at:
+        msg.completed_at.FromNanoseconds(int(doc.completed_at * 1e9))
+    return msg

@@ -1,0 +1,115 @@
+"""The requests service's own database: one document per family's request,
+with each step recorded (who, what, when) and each unit's answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+
+import mongoengine as me
+
+from services.requests.domain import Request, UnitPart
+
+
+class StoredRequest(me.Document):
+    # Times are epoch seconds and dates ISO text: the embedded store turns a
+    # date written by $set into text (MongoDB would not).
+    meta = {"collection": "requests", "indexes": ["provider_id", "state"]}
+    request_id = me.StringField(primary_key=True)
+    provider_id = me.StringField(required=True)
+    programme_id = me.StringField(required=True)
+    kind = me.StringField(required=True)
+    requester = me.StringField(required=True)
+    authorisation = me.StringField(required=True)
+    received = me.StringField(required=True)
+    due = me.StringField(required=True)
+    original_due = me.StringField(required=True)
+    transfer_due = me.StringField(required=True)
+    # [{unit_id, due, outcome, purposes: [{purpose_id, pseudonym, delivery_ids}]}]
+    units = me.ListField(me.DictField())
+    # {unit_id: [{delivery_id, purpose_id, period, fields}]}
+    answers = me.DictField()
+    state = me.StringField(required=True, choices=("open", "complete"))
+    escalated = me.ListField(me.StringField())
+    answer_html = me.StringField()
+    opened_at = me.FloatField(required=True)
+    completed_at = me.FloatField()
+    history = me.ListField(me.DictField())
+
+
+class NotFound(LookupError):
+    pass
+
+
+def to_domain(doc: StoredRequest) -> Request:
+    return Request(
+        kind=doc.kind, received=dt.date.fromisoformat(doc.received),
+        due=dt.date.fromisoformat(doc.due), original_due=dt.date.fromisoformat(doc.original_due),
+        transfer_due=dt.date.fromisoformat(doc.transfer_due),
+        units=tuple(UnitPart(u["unit_id"], dt.date.fromisoformat(u["due"]), u.get("outcome", ""))
+                    for u in doc.units))
+
+
+class RequestsStorage:
+    NotFound = NotFound
+
+    def ensure_indexes(self):
+        StoredRequest.ensure_indexes()
+
+    def create(self, provider_id, programme_id, requester, authorisation,
+               request: Request, holders: list[dict], who: str) -> StoredRequest:
+        purposes = {}
+        for h in holders:
+            purposes.setdefault(h["unit_id"], []).append(
+                {k: h[k] for k in ("purpose_id", "pseudonym", "delivery_ids")})
+        doc = StoredRequest(
+            request_id=str(uuid.uuid4()), provider_id=provider_id, programme_id=programme_id,
+            kind=request.kind, requester=requester, authorisation=authorisation,
+            received=request.received.isoformat(), due=request.due.isoformat(),
+            original_due=request.original_due.isoformat(),
+            transfer_due=request.transfer_due.isoformat(),
+            units=[{"unit_id": u.unit_id, "due": u.due.isoformat(), "outcome": "",
+                    "purposes": purposes[u.unit_id]} for u in request.units],
+            answers={}, state="complete" if request.complete else "open",
+            opened_at=time.time(), history=[step(who, "opened the request")])
+        if request.complete:
+            doc.completed_at = doc.opened_at
+        doc.save(force_insert=True)
+        return doc
+
+    def get(self, request_id: str) -> StoredRequest:
+        doc = StoredRequest.objects(request_id=request_id).first()
+        if doc is None:
+            raise NotFound(request_id)
+        return doc
+
+    def for_provider(self, provider_id: str) -> list[StoredRequest]:
+        return list(StoredRequest.objects(provider_id=provider_id).order_by("opened_at"))
+
+    def open_requests(self) -> list[StoredRequest]:
+        return list(StoredRequest.objects(state="open"))
+
+    def record_answer(self, doc: StoredRequest, request: Request, unit_id: str,
+                      records: list[dict], who: str) -> StoredRequest:
+        """Stores one unit's answer and its new outcome in one write."""
+        units = [dict(u, outcome=next(p.outcome for p in request.units
+                                      if p.unit_id == u["unit_id"])) for u in doc.units]
+        StoredRequest.objects(request_id=doc.request_id).update_one(
+            **{f"set__answers__{unit_id}": records}, set__units=units,
+            push__history=step(who, f"{unit_id} answered with {len(records)} records"))
+        return self.get(doc.request_id)
+
+    def complete(self, doc: StoredRequest, html: str):
+        StoredRequest.objects(request_id=doc.request_id, state="open").update_one(
+            set__state="complete", set__answer_html=html, set__completed_at=time.time(),
+            push__history=step("tiaki", "assembled the answer for the family"))
+
+    def set_escalated(self, doc: StoredRequest, units: list[str]):
+        StoredRequest.objects(request_id=doc.request_id).update_one(
+            set__escalated=units,
+            push__history=step("tiaki", f"escalated {', '.join(units)}: past their due date"))
+
+
+def step(who: str, what: str) -> dict:
+    return {"at": time.time(), "who": who, "what": what}

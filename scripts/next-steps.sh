@@ -7,7 +7,8 @@ cat <<MSG
 tiaki is running:
   intake          gRPC 127.0.0.1:50051   metrics http://127.0.0.1:9101/metrics
   purpose_router  gRPC 127.0.0.1:50052   metrics http://127.0.0.1:9102/metrics
-  requests        gRPC 127.0.0.1:50053   insights gRPC 127.0.0.1:50054
+  requests        gRPC 127.0.0.1:50053   metrics http://127.0.0.1:9103/metrics
+  insights        gRPC 127.0.0.1:50054   (health only so far)
   Agency units    evaluation (unit-level records), service-delivery (aggregates only)
   RabbitMQ        amqp://127.0.0.1:5672, management http://127.0.0.1:15672 (guest/guest)
   store           mongodb://127.0.0.1:27017 (data in var/store)
@@ -18,6 +19,9 @@ Try it, as the provider City Centre Social Services (CCSS):
   tiaki plan show best-foot-forward             # what is collected, for which purpose, for whom
   tiaki submit var/example-2026Q3.csv --programme best-foot-forward --period 2026Q3
   tiaki flows --verify                          # where it went, who acknowledged it; check the chain
+  tiaki requests open --programme best-foot-forward --client CCSS-0000042 \
+      --requester "the client" --authorisation "signed form"   # what does the Agency hold?
+  tiaki requests answer REQUEST_ID -o answer.html                # the family's answer
 
 make stop stops everything (data stays in var/); make test runs the suite.
 MSG

@@ -31,6 +31,8 @@ from tqdm import tqdm
 from tiaki.intake.v1 import intake_pb2, intake_pb2_grpc
 from tiaki.plan import Plan, PlanInvalid
 from tiaki.plan_proto import to_proto
+from tiaki.requests.v1 import requests_pb2 as rpb
+from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.router.v1 import ledger_pb2, ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
 
 REQUIRED_COLUMNS = ("record_ref", "client_ref")
@@ -47,6 +49,7 @@ _STUBS: dict[str, tuple[str, type]] = {
     "intake": ("intake", intake_pb2_grpc.IntakeServiceStub),
     "plan": ("router", plan_pb2_grpc.PlanServiceStub),
     "ledger": ("router", ledger_pb2_grpc.LedgerServiceStub),
+    "requests": ("requests", requests_pb2_grpc.RequestsServiceStub),
 }
 
 
@@ -61,6 +64,7 @@ class Settings:
     router: str
     token: str | None
     token_file: str | None
+    requests: str = "127.0.0.1:50053"
     channels: dict[str, grpc.Channel] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -323,14 +327,17 @@ def _when(iso: str) -> str:
               default="127.0.0.1:50051", show_default=True, help="The intake service.")
 @click.option("--router", metavar="HOST:PORT", envvar="TIAKI_ROUTER",
               default="127.0.0.1:50052", show_default=True, help="The purpose_router service.")
+@click.option("--requests", "requests_address", metavar="HOST:PORT", envvar="TIAKI_REQUESTS",
+              default="127.0.0.1:50053", show_default=True, help="The requests service.")
 @click.option("--token", envvar="TIAKI_TOKEN", help="Your API token (or TIAKI_TOKEN).")
 @click.option("--token-file", type=click.Path(dir_okay=False), envvar="TIAKI_TOKEN_FILE",
               help="A file holding your API token (or TIAKI_TOKEN_FILE).")
 @click.pass_context
-def cli(ctx: click.Context, intake: str, router: str, token: str | None,
-        token_file: str | None) -> None:
+def cli(ctx: click.Context, intake: str, router: str, requests_address: str,
+        token: str | None, token_file: str | None) -> None:
     """tiaki: a purpose-bound data exchange between providers and the Agency."""
-    settings = Settings(intake=intake, router=router, token=token, token_file=token_file)
+    settings = Settings(intake=intake, router=router, token=token, token_file=token_file,
+                        requests=requests_address)
     ctx.obj = settings
     ctx.call_on_close(settings.close)
 
@@ -539,6 +546,70 @@ def plan_show(programme: str, version: int) -> None:
 @cli.group()
 def requests() -> None:
     """Access and correction requests brokered for families."""
+
+
+def _describe_request(r) -> str:
+    state = rpb.RequestState.Name(r.state).removeprefix("REQUEST_STATE_").lower()
+    lines = [f"request {r.request_id} ({r.kind}, {state})",
+             f"  programme {r.programme_id}; asked by {r.requester} ({r.authorisation})",
+             f"  received {r.received}; due {r.due}"]
+    for u in r.units:
+        status = u.outcome or ("ESCALATED: past its due date" if u.escalated else "waiting")
+        lines.append(f"  unit {u.unit_id}: {status} (due {u.due})")
+    return "\n".join(lines)
+
+
+@requests.command("open")
+@click.option("--programme", required=True, help="The programme id.")
+@click.option("--client", "client_ref", required=True, help="Your reference for the client.")
+@click.option("--requester", required=True, help="Who is asking, e.g. 'the client'.")
+@click.option("--authorisation", required=True,
+              help="How you may act for them, e.g. 'signed form, 2 March 2026'.")
+@click.option("--received", default="", metavar="YYYY-MM-DD",
+              help="The day the request was received (default today).")
+@_rpc_errors
+def requests_open(programme: str, client_ref: str, requester: str, authorisation: str,
+                  received: str) -> None:
+    """Open an access request on a client's behalf: what does the Agency hold about them?"""
+    reply = _stub("requests").OpenAccessRequest(rpb.OpenAccessRequestRequest(
+        programme_id=programme, client_ref=client_ref, requester=requester,
+        authorisation=authorisation, received=received), metadata=_metadata())
+    click.echo(_describe_request(reply.request))
+    click.echo(f"follow it: tiaki requests show {reply.request.request_id}")
+
+
+@requests.command("show")
+@click.argument("request_id")
+@_rpc_errors
+def requests_show(request_id: str) -> None:
+    """Where a request stands: which units have answered, and the due date."""
+    reply = _stub("requests").GetRequest(rpb.GetRequestRequest(request_id=request_id),
+                                         metadata=_metadata())
+    click.echo(_describe_request(reply.request))
+
+
+@requests.command("list")
+@_rpc_errors
+def requests_list() -> None:
+    """Your requests, oldest first."""
+    reply = _stub("requests").ListRequests(rpb.ListRequestsRequest(), metadata=_metadata())
+    for r in reply.requests:
+        state = rpb.RequestState.Name(r.state).removeprefix("REQUEST_STATE_").lower()
+        click.echo(f"{r.request_id}  {r.kind:<10} {state:<8} received {r.received}  due {r.due}")
+
+
+@requests.command("answer")
+@click.argument("request_id")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="Where to write the family's answer (HTML).")
+@_rpc_errors
+def requests_answer(request_id: str, output: str) -> None:
+    """Download the family's answer once every holding unit has answered."""
+    reply = _stub("requests").GetAnswer(rpb.GetAnswerRequest(request_id=request_id),
+                                        metadata=_metadata())
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write(reply.html)
+    click.echo(f"wrote {output}: print it or hand it to the family")
 
 
 @requests.command("due-date")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import zoneinfo
 
 import grpc
@@ -114,3 +115,47 @@ def shows(html: str, iso: str) -> bool:
     """Whether the document shows this date, as ISO or as "9 July 2026" (not "19 July")."""
     day = dt.date.fromisoformat(iso)
     return iso in html or re.search(rf"(?<!\d){day.day} {day:%B %Y}", html) is not None
+
+
+def test_a_unit_that_is_down_is_escalated_and_the_request_completes_when_it_returns(
+        stack, version):
+    rows = quarter(6, seed=24, clients=6, quarter="2027Q2")
+    sub, _ = submit(stack, PROGRAMME, version, rows, period="2027Q2")
+    stack.wait_for(lambda: stack.unit_deliveries("evaluation", submission_id=sub))
+    ccss = stack.metadata("provider", "ccss")
+    stack.kill("unit-evaluation")
+    try:
+        # Received weeks ago, so the unit's 5 working days are already over.
+        opened = open_access(stack, rows[2]["client_ref"], received="2026-03-02").request
+        time.sleep(2)
+        waiting = stack.requests().GetRequest(
+            rpb.GetRequestRequest(request_id=opened.request_id), metadata=ccss).request
+        assert waiting.state == rpb.REQUEST_STATE_OPEN
+        assert [(u.unit_id, u.outcome, u.escalated) for u in waiting.units] == [
+            ("evaluation", "", True)]
+        with pytest.raises(grpc.RpcError) as err:
+            stack.requests().GetAnswer(rpb.GetAnswerRequest(request_id=opened.request_id),
+                                       metadata=ccss)
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        stack.start("unit-evaluation")
+    stack.wait_for(lambda: stack.requests().GetRequest(
+        rpb.GetRequestRequest(request_id=opened.request_id), metadata=ccss).request.state
+        == rpb.REQUEST_STATE_COMPLETE, what="the answer after the unit returned")
+
+
+def test_the_requests_service_killed_mid_request_loses_nothing(stack, version):
+    rows = quarter(6, seed=25, clients=6, quarter="2027Q3")
+    sub, _ = submit(stack, PROGRAMME, version, rows, period="2027Q3")
+    stack.wait_for(lambda: stack.unit_deliveries("evaluation", submission_id=sub))
+    ccss = stack.metadata("provider", "ccss")
+    stack.kill("unit-evaluation")
+    opened = open_access(stack, rows[4]["client_ref"]).request
+    stack.kill("requests")                 # SIGKILL while the query waits on the queue
+    stack.start("unit-evaluation")         # its answer cannot be delivered yet
+    time.sleep(2)
+    stack.start("requests")
+    done = stack.wait_for(lambda: (r := stack.requests().GetRequest(
+        rpb.GetRequestRequest(request_id=opened.request_id), metadata=ccss).request)
+        .state == rpb.REQUEST_STATE_COMPLETE and r, what="the answer after the restart")
+    assert [(u.unit_id, u.outcome) for u in done.units] == [("evaluation", "answered")]

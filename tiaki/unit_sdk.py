@@ -56,8 +56,13 @@ class UnitStore:
 
     def __init__(self, store_uri: str):
         self.client = pymongo.MongoClient(store_uri)
-        self.deliveries = self.client.get_default_database()["deliveries"]
+        db = self.client.get_default_database()
+        self.deliveries = db["deliveries"]
         self.deliveries.create_index("acknowledged")
+        # Corrections are kept beside the records they change, never written
+        # over them: the record as received, and what changed it and why.
+        self.corrections = db["corrections"]
+        self.corrections.create_index("pseudonym")
 
     def save(self, body: dict) -> bool:
         """Stores a delivery once; False when it was already stored (a
@@ -82,14 +87,39 @@ class UnitStore:
         doc = self.deliveries.find_one({"_id": delivery_id})
         return json.loads(zlib.decompress(doc["content"])) if doc else None
 
-    def held_about(self, delivery_ids: list[str], pseudonym: str) -> list[tuple[dict, dict]]:
-        """(delivery, record) for every record under this pseudonym in these deliveries."""
+    def held_about(self, delivery_ids: list[str], pseudonym: str) -> list[tuple[dict, dict, list]]:
+        """(delivery, record, statements) for every record under this pseudonym
+        in these deliveries, with applied corrections in the record and the
+        statements of correction sought from refused ones beside it."""
+        corrections = list(self.corrections.find({"pseudonym": pseudonym}).sort("recorded_at", 1))
         out = []
         for doc in self.deliveries.find({"_id": {"$in": delivery_ids}, "kind": "records"}):
             for record in json.loads(zlib.decompress(doc["content"])):
-                if record.get("pseudonym") == pseudonym:
-                    out.append((doc, record))
+                if record.get("pseudonym") != pseudonym:
+                    continue
+                statements = []
+                for c in corrections:
+                    if c["delivery_id"] != doc["_id"]:
+                        continue
+                    if c["status"] == "applied":
+                        record[c["field"]] = c["corrected_value"]
+                    else:
+                        statements.append({k: c[k] for k in (
+                            "field", "corrected_value", "reason", "refused_because")})
+                out.append((doc, record, statements))
         return out
+
+    def record_correction(self, request_id: str, delivery_id: str, pseudonym: str,
+                          correction: dict, status: str, refused_because: str = ""):
+        try:
+            self.corrections.insert_one({
+                "_id": f"{request_id}:{delivery_id}", "request_id": request_id,
+                "delivery_id": delivery_id, "pseudonym": pseudonym,
+                "field": correction["field"], "corrected_value": correction["corrected_value"],
+                "reason": correction["reason"], "status": status,
+                "refused_because": refused_because, "recorded_at": time.time()})
+        except pymongo.errors.DuplicateKeyError:
+            pass  # the same request answered again after a redelivery
 
     def unacknowledged(self, limit: int = 500) -> list[str]:
         return [d["_id"] for d in self.deliveries.find({"acknowledged": False}, {"_id": 1})
@@ -107,7 +137,8 @@ class UnitStore:
 
 class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
-                 token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053"):
+                 token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
+                 decide_correction=None):
         self.unit_id = unit_id
         self.connection = Connection(amqp_uri)
         self.store = UnitStore(store_uri)
@@ -116,6 +147,7 @@ class UnitClient(ConsumerMixin):
         self.channel = grpc.insecure_channel(router_address)
         self.router = UnitServiceStub(self.channel)
         self.requests = UnitRequestsServiceStub(grpc.insecure_channel(requests_address))
+        self.decide_correction = decide_correction or correct_when_current_value_matches
         self._stopping = threading.Event()
 
     # -- consuming ---------------------------------------------------------------
@@ -152,23 +184,48 @@ class UnitClient(ConsumerMixin):
     def on_query(self, body: dict, message):
         """Answers a family's request with exactly what this unit holds about
         the person: the records under the person's pseudonym in the deliveries
-        purpose_router named, without the pseudonym itself."""
+        purpose_router named, without the pseudonym itself. A correction is
+        applied to every such record, or refused as a whole with the reasons."""
+        started = time.monotonic()
+        outcome, refused_because = "", ""
+        if body.get("request_kind") == "correction":
+            outcome, refused_because = self._correct(body)
         held = []
         for purpose in body["purposes"]:
-            for doc, record in self.store.held_about(purpose["delivery_ids"], purpose["pseudonym"]):
+            for doc, record, statements in self.store.held_about(purpose["delivery_ids"],
+                                                                 purpose["pseudonym"]):
                 fields = {k: v for k, v in record.items() if k not in ("pseudonym", "slk581")}
                 held.append(requests_pb2.HeldRecord(
                     delivery_id=doc["_id"], purpose_id=purpose["purpose_id"],
-                    period=doc["period"], fields_json=json.dumps(fields, ensure_ascii=False)))
+                    period=doc["period"], fields_json=json.dumps(fields, ensure_ascii=False),
+                    statements_json=json.dumps(statements, ensure_ascii=False)))
         try:
             self.requests.AnswerQuery(requests_pb2.AnswerQueryRequest(
-                request_id=body["request_id"], records=held), metadata=self.metadata, timeout=30)
+                request_id=body["request_id"], records=held, outcome=outcome,
+                refusal_reason=refused_because), metadata=self.metadata, timeout=30)
         except grpc.RpcError as exc:
             log.warning("answering request %s later: %s", body["request_id"], exc.code().name)
             time.sleep(1)  # the requests service is down: try again, not in a hot loop
             message.requeue()
             return
         message.ack()
+        log.info("answered %s request %s: %d records%s in %.0f ms", body.get("request_kind"),
+                 body["request_id"], len(held), f", {outcome}" if outcome else "",
+                 (time.monotonic() - started) * 1000)
+
+    def _correct(self, body: dict) -> tuple[str, str]:
+        correction = body["correction"]
+        held = [(purpose["pseudonym"], doc, record)
+                for purpose in body["purposes"]
+                for doc, record, _ in self.store.held_about(purpose["delivery_ids"],
+                                                            purpose["pseudonym"])]
+        refusals = [reason for _, _, record in held
+                    for ok, reason in [self.decide_correction(record, correction)] if not ok]
+        status = "refused" if refusals else "applied"
+        for pseudonym, doc, _ in held:
+            self.store.record_correction(body["request_id"], doc["_id"], pseudonym, correction,
+                                         status, refusals[0] if refusals else "")
+        return status, refusals[0] if refusals else ""
 
     def run(self, _tokens=1, **kwargs):
         acker = threading.Thread(target=self._acknowledge_loop, daemon=True)
@@ -209,6 +266,17 @@ class UnitClient(ConsumerMixin):
             delivery_id=delivery_id, accessor=accessor, fields=fields, reason=reason),
             metadata=self.metadata, timeout=30)
         return response.entry
+
+
+def correct_when_current_value_matches(record: dict, correction: dict) -> tuple[bool, str]:
+    """The reference unit's rule: correct what the family says is wrong when
+    the record says what they say it says; otherwise refuse, saying why. A
+    real unit puts a person's decision here."""
+    held = record.get(correction["field"])
+    if correction["current_value"] and str(held) != correction["current_value"]:
+        return False, (f"our record says {held!r}, not {correction['current_value']!r}; "
+                       "please check with the provider")
+    return True, ""
 
 
 def main(argv=None):

@@ -231,9 +231,23 @@ def _record_table(record: dict, fields: dict[str, dict], order: list[str]) -> st
         for n in names)
     if not rows:
         rows = '<tr><td colspan="2">This record is empty.</td></tr>'
-    return (f'<table class="record"><caption>{_e(caption)}</caption>'
-            f'<thead><tr><th scope="col">What it is</th><th scope="col">What it says</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>")
+    table = (f'<table class="record"><caption>{_e(caption)}</caption>'
+             f'<thead><tr><th scope="col">What it is</th><th scope="col">What it says</th></tr>'
+             f"</thead><tbody>{rows}</tbody></table>")
+    return table + "".join(_statement(s, fields) for s in record.get("statements") or [])
+
+
+def _statement(statement: dict, fields: dict[str, dict]) -> str:
+    """A refused correction: the family's statement travels with the record."""
+    label = _field_label(fields.get(statement.get("field", "")), statement.get("field", ""))
+    return (
+        '<div class="statement"><p><strong>You asked for a change here.</strong> '
+        f"You said “{_e(label)}” should say “{_e(_value(statement.get('corrected_value')))}”. "
+        f"Your reason: {_e(_sentence(statement.get('reason')))}</p>"
+        f"<p>The team did not change it. They said: "
+        f"{_e(_sentence(statement.get('refused_because')))} "
+        "Your statement is kept with this information. "
+        "Anyone who sees it also sees your statement.</p></div>")
 
 
 def _accesses(accesses: list[dict], fields: dict[str, dict]) -> str:
@@ -349,6 +363,8 @@ caption { text-align: left; font-weight: 600; padding: .3em 0; }
 th, td { border: 1px solid #c9d4d4; padding: .4em .6em; text-align: left; vertical-align: top; }
 thead th { background: #e6f2f2; }
 table.record tbody th { font-weight: normal; width: 60%; }
+.statement { border-left: 4px solid #b35c00; background: #fff6ec; padding: .2em .8em;
+             margin: .5em 0 1em; break-inside: avoid; }
 td.when { white-space: nowrap; }
 .looked { margin: 0; padding-left: 1.1em; }
 .looked li { margin: 0 0 .2em; }

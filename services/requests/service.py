@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import zoneinfo
 
+import eventlet
 from grpc import StatusCode
 from nameko.rpc import ServiceRpc
 from nameko.timer import timer
@@ -63,34 +65,51 @@ class RequestsService(HealthMixin):
     @grpc
     def OpenAccessRequest(self, request, context):
         provider = self.identities.require(context, "provider")
-        received = self._received(request.received)
-        if not request.client_ref.strip():
-            raise GrpcError(StatusCode.INVALID_ARGUMENT, "client_ref is required")
-        if not request.requester.strip() or not request.authorisation.strip():
-            raise GrpcError(StatusCode.INVALID_ARGUMENT,
-                            "say who is asking (requester) and how you may act for them "
-                            "(authorisation, e.g. a signed form)")
-        if self.purpose_router.get_plan(request.programme_id, 0) is None:
-            raise GrpcError(StatusCode.NOT_FOUND, f"no programme {request.programme_id!r}")
-        pseudonyms = self.intake.pseudonyms(provider.id, request.programme_id,
-                                            request.client_ref)
-        holders = self.purpose_router.holders(provider.id, request.programme_id, pseudonyms)
-        if not holders:
-            raise GrpcError(StatusCode.NOT_FOUND,
-                            f"no records about client {request.client_ref!r} were sent for "
-                            f"{request.programme_id!r}: check the client reference")
-        for h in holders:
-            h["pseudonym"] = pseudonyms[h["purpose_id"]]
-        rules = domain.open_request("access", received, sorted({h["unit_id"] for h in holders}))
-        doc = self.storage.create(provider.id, request.programme_id, request.requester.strip(),
-                                  request.authorisation.strip(), rules, holders, provider.id)
-        for unit in doc.units:
-            self.unit_queues.deliver(unit["unit_id"], {
-                "kind": "query", "request_id": doc.request_id, "request_kind": doc.kind,
-                "unit_id": unit["unit_id"], "provider_id": provider.id,
-                "programme_id": doc.programme_id, "purposes": unit["purposes"]})
-        REQUESTS_OPENED.labels(doc.programme_id, doc.kind).inc()
+        doc = self._open(provider, "access", request)
         return pb.OpenAccessRequestResponse(request=request_message(doc))
+
+    @grpc
+    def OpenCorrectionRequest(self, request, context):
+        provider = self.identities.require(context, "provider")
+        c = request.correction
+        if not (c.field.strip() and c.corrected_value.strip() and c.reason.strip()):
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            "a correction needs the field, what it should say, and why")
+        correction = {"field": c.field.strip(), "current_value": c.current_value,
+                      "corrected_value": c.corrected_value, "reason": c.reason.strip()}
+        doc = self._open(provider, "correction", request, correction)
+        return pb.OpenCorrectionRequestResponse(request=request_message(doc))
+
+    @grpc
+    def ExtendRequest(self, request, context):
+        provider = self.identities.require(context, "provider")
+        doc = self._own(provider, request.request_id)
+        new_due = self._date(request.new_due, "new_due")
+        current = to_domain(doc)
+        try:
+            rules = domain.extend(current, today(), new_due, request.reasons)
+        except domain.RuleBroken as exc:
+            late = today() > current.original_due  # too late is a state, not bad input
+            raise GrpcError(StatusCode.FAILED_PRECONDITION if late
+                            else StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        return pb.ExtendRequestResponse(
+            request=request_message(self.storage.extend(doc, rules, provider.id)))
+
+    @grpc
+    def WatchRequest(self, request, context):
+        provider = self.identities.require(context, "provider")
+        doc = self._own(provider, request.request_id)
+        seen = None
+        deadline = time.monotonic() + 3600  # a watcher reconnects after an hour
+        while time.monotonic() < deadline:
+            message = request_message(doc)
+            if message != seen:
+                yield pb.WatchRequestResponse(request=message)
+                seen = message
+            if doc.state == "complete":
+                return
+            eventlet.sleep(0.25)
+            doc = self.storage.get(doc.request_id)
 
     @grpc
     def GetRequest(self, request, context):
@@ -139,10 +158,25 @@ class RequestsService(HealthMixin):
                 fields = json.loads(held.fields_json)
             except ValueError:
                 raise GrpcError(StatusCode.INVALID_ARGUMENT, "fields_json is not JSON") from None
+            try:
+                statements = json.loads(held.statements_json) if held.statements_json else []
+            except ValueError:
+                raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                                "statements_json is not JSON") from None
             records.append({"delivery_id": held.delivery_id, "purpose_id": held.purpose_id,
-                            "period": held.period, "fields": fields})
-        rules = domain.record_unit_outcome(to_domain(doc), unit.id, "answered")
-        doc = self.storage.record_answer(doc, rules, unit.id, records, unit.id)
+                            "period": held.period, "fields": fields, "statements": statements})
+        outcome = request.outcome or ("answered" if doc.kind == "access" else "")
+        while True:  # another unit's answer may land between our read and write
+            try:
+                rules = domain.record_unit_outcome(to_domain(doc), unit.id, outcome,
+                                                   request.refusal_reason)
+            except domain.RuleBroken as exc:
+                raise GrpcError(StatusCode.INVALID_ARGUMENT, str(exc)) from None
+            stored = self.storage.record_answer(doc, rules, unit.id, records, unit.id)
+            if stored is not None:
+                doc = stored
+                break
+            doc = self.storage.get(doc.request_id)
         if rules.complete:
             self.storage.complete(doc, render_answer(self._answer(doc)))
             REQUESTS_COMPLETED.labels(doc.programme_id, doc.kind).inc()
@@ -187,7 +221,8 @@ class RequestsService(HealthMixin):
                                for i in plan.items if purpose_id in i.purposes()],
                     "records": [{"period": r["period"],
                                  "values": {k: v for k, v in r["fields"].items()
-                                            if k not in ("pseudonym", "slk581")}}
+                                            if k not in ("pseudonym", "slk581")},
+                                 "statements": r.get("statements", [])}
                                 for r in mine],
                     "accesses": [a for a in accesses if a["delivery_id"] in ids],
                 })
@@ -200,16 +235,59 @@ class RequestsService(HealthMixin):
                 "completed": today().isoformat(), "holdings": holdings,
                 "counts_only": counts_only}
 
-    def _received(self, text: str) -> dt.date:
-        if not text:
-            return today()
+    def _open(self, provider, kind: str, request, correction: dict | None = None):
+        """Opens a request and sends a query to exactly the units that hold the
+        person's information (for a correction: that hold the field)."""
+        received = self._date(request.received, "received") if request.received else today()
+        if not request.client_ref.strip():
+            raise GrpcError(StatusCode.INVALID_ARGUMENT, "client_ref is required")
+        if not request.requester.strip() or not request.authorisation.strip():
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            "say who is asking (requester) and how you may act for them "
+                            "(authorisation, e.g. a signed form)")
+        found = self.purpose_router.get_plan(request.programme_id, 0)
+        if found is None:
+            raise GrpcError(StatusCode.NOT_FOUND, f"no programme {request.programme_id!r}")
+        plan = Plan.from_dict(found)
+        pseudonyms = self.intake.pseudonyms(provider.id, request.programme_id,
+                                            request.client_ref)
+        holders = self.purpose_router.holders(provider.id, request.programme_id, pseudonyms)
+        if not holders:
+            raise GrpcError(StatusCode.NOT_FOUND,
+                            f"no records about client {request.client_ref!r} were sent for "
+                            f"{request.programme_id!r}: check the client reference")
+        if correction:
+            item = plan.item(correction["field"])
+            if item is None:
+                raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                                f"{correction['field']!r} is not an item of the plan")
+            holders = [h for h in holders if h["purpose_id"] in item.purposes()]
+            if not holders:
+                raise GrpcError(StatusCode.NOT_FOUND,
+                                f"no unit holds {correction['field']!r} about this client")
+        for h in holders:
+            h["pseudonym"] = pseudonyms[h["purpose_id"]]
+        rules = domain.open_request(kind, received, sorted({h["unit_id"] for h in holders}))
+        doc = self.storage.create(provider.id, request.programme_id, request.requester.strip(),
+                                  request.authorisation.strip(), rules, holders, provider.id,
+                                  correction)
+        for unit in doc.units:
+            self.unit_queues.deliver(unit["unit_id"], {
+                "kind": "query", "request_id": doc.request_id, "request_kind": doc.kind,
+                "unit_id": unit["unit_id"], "provider_id": provider.id,
+                "programme_id": doc.programme_id, "purposes": unit["purposes"],
+                "correction": correction or None})
+        REQUESTS_OPENED.labels(doc.programme_id, doc.kind).inc()
+        return doc
+
+    def _date(self, text: str, name: str) -> dt.date:
         try:
-            if len(text) != 10:
+            if len(text) != 10:  # fromisoformat also takes 20260302 and week dates
                 raise ValueError(text)
             return dt.date.fromisoformat(text)
         except ValueError:
             raise GrpcError(StatusCode.INVALID_ARGUMENT,
-                            f"received must be a date as YYYY-MM-DD, got {text[:20]!r}") from None
+                            f"{name} must be a date as YYYY-MM-DD, got {text[:20]!r}") from None
 
     def _own(self, provider, request_id: str):
         try:
@@ -230,7 +308,12 @@ def request_message(doc) -> pb.Request:
         state=pb.REQUEST_STATE_COMPLETE if doc.state == "complete" else pb.REQUEST_STATE_OPEN,
         received=doc.received, due=doc.due,
         units=[pb.UnitStatus(unit_id=u["unit_id"], outcome=u.get("outcome", ""), due=u["due"],
-                             escalated=u["unit_id"] in late) for u in doc.units])
+                             escalated=u["unit_id"] in late,
+                             refusal_reason=u.get("refusal_reason", "")) for u in doc.units])
+    if doc.correction:
+        msg.correction.CopyFrom(pb.Correction(**doc.correction))
+    if doc.extension_reasons:
+        msg.original_due, msg.extension_reasons = doc.original_due, doc.extension_reasons
     msg.opened_at.FromNanoseconds(int(doc.opened_at * 1e9))
     if doc.completed_at:
         msg.completed_at.FromNanoseconds(int(doc.completed_at * 1e9))

@@ -28,14 +28,20 @@ class StoredRequest(me.Document):
     transfer_due = me.StringField(required=True)
     # [{unit_id, due, outcome, purposes: [{purpose_id, pseudonym, delivery_ids}]}]
     units = me.ListField(me.DictField())
-    # {unit_id: [{delivery_id, purpose_id, period, fields}]}
+    # {unit_id: [{delivery_id, purpose_id, period, fields, statements}]}
     answers = me.DictField()
+    # Correction requests: {field, current_value, corrected_value, reason}
+    correction = me.DictField()
+    extension_reasons = me.StringField(default="")
     state = me.StringField(required=True, choices=("open", "complete"))
     escalated = me.ListField(me.StringField())
     answer_html = me.StringField()
     opened_at = me.FloatField(required=True)
     completed_at = me.FloatField()
     history = me.ListField(me.DictField())
+    # Optimistic concurrency: two units answering at once must not overwrite
+    # each other's outcome (each write names the version it read).
+    version = me.IntField(default=0)
 
 
 class NotFound(LookupError):
@@ -47,8 +53,10 @@ def to_domain(doc: StoredRequest) -> Request:
         kind=doc.kind, received=dt.date.fromisoformat(doc.received),
         due=dt.date.fromisoformat(doc.due), original_due=dt.date.fromisoformat(doc.original_due),
         transfer_due=dt.date.fromisoformat(doc.transfer_due),
-        units=tuple(UnitPart(u["unit_id"], dt.date.fromisoformat(u["due"]), u.get("outcome", ""))
-                    for u in doc.units))
+        units=tuple(UnitPart(u["unit_id"], dt.date.fromisoformat(u["due"]), u.get("outcome", ""),
+                             u.get("refusal_reason", ""))
+                    for u in doc.units),
+        extension_reasons=doc.extension_reasons or "")
 
 
 class RequestsStorage:
@@ -58,7 +66,8 @@ class RequestsStorage:
         StoredRequest.ensure_indexes()
 
     def create(self, provider_id, programme_id, requester, authorisation,
-               request: Request, holders: list[dict], who: str) -> StoredRequest:
+               request: Request, holders: list[dict], who: str,
+               correction: dict | None = None) -> StoredRequest:
         purposes = {}
         for h in holders:
             purposes.setdefault(h["unit_id"], []).append(
@@ -71,7 +80,8 @@ class RequestsStorage:
             transfer_due=request.transfer_due.isoformat(),
             units=[{"unit_id": u.unit_id, "due": u.due.isoformat(), "outcome": "",
                     "purposes": purposes[u.unit_id]} for u in request.units],
-            answers={}, state="complete" if request.complete else "open",
+            answers={}, correction=correction or {},
+            state="complete" if request.complete else "open",
             opened_at=time.time(), history=[step(who, "opened the request")])
         if request.complete:
             doc.completed_at = doc.opened_at
@@ -91,19 +101,31 @@ class RequestsStorage:
         return list(StoredRequest.objects(state="open"))
 
     def record_answer(self, doc: StoredRequest, request: Request, unit_id: str,
-                      records: list[dict], who: str) -> StoredRequest:
-        """Stores one unit's answer and its new outcome in one write."""
-        units = [dict(u, outcome=next(p.outcome for p in request.units
-                                      if p.unit_id == u["unit_id"])) for u in doc.units]
-        StoredRequest.objects(request_id=doc.request_id).update_one(
-            **{f"set__answers__{unit_id}": records}, set__units=units,
-            push__history=step(who, f"{unit_id} answered with {len(records)} records"))
-        return self.get(doc.request_id)
+                      records: list[dict], who: str) -> StoredRequest | None:
+        """Stores one unit's answer and its new outcome in one write; None when
+        the request changed since `doc` was read (read it again and retry)."""
+        parts = {p.unit_id: p for p in request.units}
+        units = [dict(u, outcome=parts[u["unit_id"]].outcome,
+                      refusal_reason=parts[u["unit_id"]].refusal_reason) for u in doc.units]
+        mine = StoredRequest.objects(request_id=doc.request_id, version=doc.version)
+        changed = mine.update_one(
+            **{f"set__answers__{unit_id}": records}, set__units=units, inc__version=1,
+            push__history=step(who, f"{unit_id}: {parts[unit_id].outcome}, "
+                                    f"{len(records)} records"))
+        return self.get(doc.request_id) if changed else None
 
     def complete(self, doc: StoredRequest, html: str):
         StoredRequest.objects(request_id=doc.request_id, state="open").update_one(
             set__state="complete", set__answer_html=html, set__completed_at=time.time(),
             push__history=step("tiaki", "assembled the answer for the family"))
+
+    def extend(self, doc: StoredRequest, request: Request, who: str) -> StoredRequest:
+        StoredRequest.objects(request_id=doc.request_id).update_one(
+            inc__version=1, set__due=request.due.isoformat(),
+            set__extension_reasons=request.extension_reasons,
+            push__history=step(who, f"extended the due date to {request.due.isoformat()}: "
+                                    f"{request.extension_reasons}"))
+        return self.get(doc.request_id)
 
     def set_escalated(self, doc: StoredRequest, units: list[str]):
         StoredRequest.objects(request_id=doc.request_id).update_one(

@@ -54,6 +54,7 @@ class Stack:
         self.amqp_uri = f"pyamqp://guest:guest@{AMQP_HOST}/{self.vhost}"
         self.ports = {s: free_port() for s in SERVICES}
         self.procs: dict[str, subprocess.Popen] = {}
+        self.channels: dict[str, grpc.Channel] = {}
         self.identities = ensure_tokens(str(tmp), WHO)
         self.tokens = {(k, i): (tmp / "tokens" / f"{k}-{i}").read_text().strip() for k, i in WHO}
         self.mongo = pymongo.MongoClient(STORE_URI)
@@ -95,10 +96,19 @@ class Stack:
     def kill(self, service: str, sig=signal.SIGKILL):
         proc = self.procs.pop(service)
         proc.send_signal(sig)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a graceful stop that hangs is ended
+            proc.kill()
+            proc.wait(timeout=30)
+            raise AssertionError(f"{service} did not stop within 30 s of {sig!r}") from None
 
     def stop(self):
-        for service in list(self.procs):
+        """Units first (they hold connections to the services), then services."""
+        for channel in self.channels.values():
+            channel.close()
+        self.channels.clear()
+        for service in sorted(self.procs, key=lambda s: not s.startswith("unit-")):
             self.kill(service, signal.SIGTERM)
 
     def log_tail(self, service: str, lines: int = 40) -> str:
@@ -113,22 +123,26 @@ class Stack:
     def metadata(self, kind: str, ident: str):
         return (("authorization", f"Bearer {self.tokens[(kind, ident)]}"),)
 
+    def channel(self, service: str) -> grpc.Channel:
+        """One channel per service for the whole session, closed by stop()."""
+        if service not in self.channels:
+            self.channels[service] = grpc.insecure_channel(self.address(service))
+        return self.channels[service]
+
     def intake(self):
-        return intake_pb2_grpc.IntakeServiceStub(grpc.insecure_channel(self.address("intake")))
+        return intake_pb2_grpc.IntakeServiceStub(self.channel("intake"))
 
     def plans(self):
-        return plan_pb2_grpc.PlanServiceStub(grpc.insecure_channel(self.address("purpose_router")))
+        return plan_pb2_grpc.PlanServiceStub(self.channel("purpose_router"))
 
     def ledger(self):
-        return ledger_pb2_grpc.LedgerServiceStub(
-            grpc.insecure_channel(self.address("purpose_router")))
+        return ledger_pb2_grpc.LedgerServiceStub(self.channel("purpose_router"))
 
     def requests(self):
-        return requests_pb2_grpc.RequestsServiceStub(grpc.insecure_channel(self.address("requests")))
+        return requests_pb2_grpc.RequestsServiceStub(self.channel("requests"))
 
     def units(self):
-        return ledger_pb2_grpc.UnitServiceStub(
-            grpc.insecure_channel(self.address("purpose_router")))
+        return ledger_pb2_grpc.UnitServiceStub(self.channel("purpose_router"))
 
     def create_plan(self, plan_dict: dict) -> int:
         reply = self.plans().CreatePlan(

@@ -30,6 +30,11 @@ SUBMISSION_SEALED = "submission_sealed"
 # payload: {submission_id, provider_id, programme_id, plan_version, period,
 #           batch_ids: [str], accepted_count}
 
+# nameko events dispatched by requests
+REQUESTS = "requests"
+UNIT_ESCALATED = "unit_escalated"      # {request_id, unit_id, programme_id}
+REQUEST_TRANSFERRED = "request_transferred"  # {request_id, provider_id, agency}
+
 # the Agency units' queues
 UNITS_EXCHANGE = Exchange("tiaki.units", type="topic", durable=True)
 

@@ -16,6 +16,7 @@ import zoneinfo
 
 import eventlet
 from grpc import StatusCode
+from nameko.events import EventDispatcher
 from nameko.rpc import ServiceRpc
 from nameko.timer import timer
 from nameko_grpc.entrypoint import Grpc
@@ -24,7 +25,7 @@ from prometheus_client import Counter, Gauge
 
 from services.requests import domain
 from services.requests.answer_document import render_answer
-from services.requests.storage import RequestsStorage, to_domain
+from services.requests.storage import RequestsStorage, history, to_domain
 from tiaki import messages
 from tiaki.health import HealthMixin
 from tiaki.identity import Identities
@@ -46,6 +47,10 @@ UNITS_ESCALATED = Gauge("tiaki_requests_units_escalated",
                         "Holding units past their due date on open requests", ["unit"])
 
 
+STATES = {"open": pb.REQUEST_STATE_OPEN, "complete": pb.REQUEST_STATE_COMPLETE,
+          "transferred": pb.REQUEST_STATE_TRANSFERRED}
+
+
 def today() -> dt.date:
     return dt.datetime.now(NZ).date()
 
@@ -57,6 +62,7 @@ class RequestsService(HealthMixin):
     identities = Identities()
     metrics = Metrics()
     unit_queues = messages.UnitQueues()
+    events = EventDispatcher()
     intake = ServiceRpc("intake")
     purpose_router = ServiceRpc("purpose_router")
 
@@ -79,6 +85,25 @@ class RequestsService(HealthMixin):
                       "corrected_value": c.corrected_value, "reason": c.reason.strip()}
         doc = self._open(provider, "correction", request, correction)
         return pb.OpenCorrectionRequestResponse(request=request_message(doc))
+
+    @grpc
+    def TransferRequest(self, request, context):
+        provider = self.identities.require(context, "provider")
+        doc = self._own(provider, request.request_id)
+        try:
+            domain.transfer(to_domain(doc), today(), request.agency)
+        except domain.RuleBroken as exc:
+            code = (StatusCode.INVALID_ARGUMENT if not request.agency.strip()
+                    else StatusCode.FAILED_PRECONDITION)
+            raise GrpcError(code, str(exc)) from None
+        moved = self.storage.transfer(doc, request.agency.strip(), provider.id)
+        if moved is None:
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            f"request {doc.request_id} is {doc.state}, not open")
+        self.events(messages.REQUEST_TRANSFERRED, {
+            "request_id": moved.request_id, "provider_id": moved.provider_id,
+            "agency": moved.transferred_to})
+        return pb.TransferRequestResponse(request=request_message(moved))
 
     @grpc
     def ExtendRequest(self, request, context):
@@ -106,7 +131,7 @@ class RequestsService(HealthMixin):
             if message != seen:
                 yield pb.WatchRequestResponse(request=message)
                 seen = message
-            if doc.state == "complete":
+            if doc.state != "open":
                 return
             eventlet.sleep(0.25)
             doc = self.storage.get(doc.request_id)
@@ -127,6 +152,10 @@ class RequestsService(HealthMixin):
     def GetAnswer(self, request, context):
         provider = self.identities.require(context, "provider")
         doc = self._own(provider, request.request_id)
+        if doc.state == "transferred":
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            f"request {doc.request_id} was transferred to {doc.transferred_to}, "
+                            "which answers it")
         if doc.state != "complete":
             waiting = ", ".join(u["unit_id"] for u in doc.units if not u.get("outcome"))
             raise GrpcError(StatusCode.FAILED_PRECONDITION,
@@ -166,7 +195,7 @@ class RequestsService(HealthMixin):
             records.append({"delivery_id": held.delivery_id, "purpose_id": held.purpose_id,
                             "period": held.period, "fields": fields, "statements": statements})
         outcome = request.outcome or ("answered" if doc.kind == "access" else "")
-        while True:  # another unit's answer may land between our read and write
+        for _ in range(20):  # another unit's answer may land between our read and write
             try:
                 rules = domain.record_unit_outcome(to_domain(doc), unit.id, outcome,
                                                    request.refusal_reason)
@@ -177,6 +206,11 @@ class RequestsService(HealthMixin):
                 doc = stored
                 break
             doc = self.storage.get(doc.request_id)
+            log.info("request %s changed under %s's answer (version %s); again",
+                     doc.request_id, unit.id, doc.version)
+        else:
+            raise GrpcError(StatusCode.ABORTED, f"request {doc.request_id} kept changing; "
+                                                "answer again")
         if rules.complete:
             self.storage.complete(doc, render_answer(self._answer(doc)))
             REQUESTS_COMPLETED.labels(doc.programme_id, doc.kind).inc()
@@ -193,6 +227,10 @@ class RequestsService(HealthMixin):
                 counts[unit] = counts.get(unit, 0) + 1
             if late and late != list(doc.escalated):
                 self.storage.set_escalated(doc, late)
+                for unit in set(late) - set(doc.escalated):
+                    self.events(messages.UNIT_ESCALATED, {
+                        "request_id": doc.request_id, "unit_id": unit,
+                        "programme_id": doc.programme_id})
         for unit, n in counts.items():
             UNITS_ESCALATED.labels(unit).set(n)
 
@@ -305,7 +343,7 @@ def request_message(doc) -> pb.Request:
     msg = pb.Request(
         request_id=doc.request_id, provider_id=doc.provider_id, programme_id=doc.programme_id,
         kind=doc.kind, requester=doc.requester, authorisation=doc.authorisation,
-        state=pb.REQUEST_STATE_COMPLETE if doc.state == "complete" else pb.REQUEST_STATE_OPEN,
+        state=STATES[doc.state], transferred_to=doc.transferred_to or "",
         received=doc.received, due=doc.due,
         units=[pb.UnitStatus(unit_id=u["unit_id"], outcome=u.get("outcome", ""), due=u["due"],
                              escalated=u["unit_id"] in late,
@@ -314,6 +352,9 @@ def request_message(doc) -> pb.Request:
         msg.correction.CopyFrom(pb.Correction(**doc.correction))
     if doc.extension_reasons:
         msg.original_due, msg.extension_reasons = doc.original_due, doc.extension_reasons
+    for step in history(doc):
+        entry = msg.history.add(who=step["who"], what=step["what"])
+        entry.at.FromNanoseconds(int(step["at"] * 1e9))
     msg.opened_at.FromNanoseconds(int(doc.opened_at * 1e9))
     if doc.completed_at:
         msg.completed_at.FromNanoseconds(int(doc.completed_at * 1e9))

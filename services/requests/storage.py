@@ -4,6 +4,7 @@ with each step recorded (who, what, when) and each unit's answer."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 
@@ -33,7 +34,8 @@ class StoredRequest(me.Document):
     # Correction requests: {field, current_value, corrected_value, reason}
     correction = me.DictField()
     extension_reasons = me.StringField(default="")
-    state = me.StringField(required=True, choices=("open", "complete"))
+    state = me.StringField(required=True, choices=("open", "complete", "transferred"))
+    transferred_to = me.StringField(default="")
     escalated = me.ListField(me.StringField())
     answer_html = me.StringField()
     opened_at = me.FloatField(required=True)
@@ -56,7 +58,7 @@ def to_domain(doc: StoredRequest) -> Request:
         units=tuple(UnitPart(u["unit_id"], dt.date.fromisoformat(u["due"]), u.get("outcome", ""),
                              u.get("refusal_reason", ""))
                     for u in doc.units),
-        extension_reasons=doc.extension_reasons or "")
+        extension_reasons=doc.extension_reasons or "", transferred_to=doc.transferred_to or "")
 
 
 class RequestsStorage:
@@ -127,10 +129,24 @@ class RequestsStorage:
                                     f"{request.extension_reasons}"))
         return self.get(doc.request_id)
 
+    def transfer(self, doc: StoredRequest, agency: str, who: str) -> StoredRequest | None:
+        """None when the request is no longer open (answered or already transferred)."""
+        changed = StoredRequest.objects(request_id=doc.request_id, state="open").update_one(
+            inc__version=1, set__state="transferred", set__transferred_to=agency,
+            push__history=step(who, f"transferred the request to {agency}; "
+                                    "the requester is told"))
+        return self.get(doc.request_id) if changed else None
+
     def set_escalated(self, doc: StoredRequest, units: list[str]):
         StoredRequest.objects(request_id=doc.request_id).update_one(
             set__escalated=units,
             push__history=step("tiaki", f"escalated {', '.join(units)}: past their due date"))
+
+
+def history(doc: StoredRequest) -> list[dict]:
+    """The recorded steps, oldest first. The embedded store keeps a document
+    added with $push as JSON text (MongoDB keeps the document): read both."""
+    return [json.loads(s) if isinstance(s, str) else s for s in doc.history]
 
 
 def step(who: str, what: str) -> dict:

@@ -179,3 +179,43 @@ def test_a_provider_watches_a_request_until_it_completes(stack, programme):
                                            metadata=stack.metadata("provider", "other-ngo"),
                                            timeout=10))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_transfer_is_made_within_10_working_days_and_every_step_is_recorded(stack, programme):
+    ccss = stack.metadata("provider", "ccss")
+    stack.kill("unit-evaluation")       # keep the request open
+    try:
+        fresh = access(stack, programme, "C-0")
+        stack.wait_for(lambda: any(u.outcome for u in stack.requests().GetRequest(
+            rpb.GetRequestRequest(request_id=fresh.request_id), metadata=ccss).request.units),
+            what="the unit that is up to answer")
+        moved = stack.requests().TransferRequest(rpb.TransferRequestRequest(
+            request_id=fresh.request_id, agency="Ministry of Health"), metadata=ccss).request
+        assert moved.state == rpb.REQUEST_STATE_TRANSFERRED
+        assert moved.transferred_to == "Ministry of Health"
+        steps = [(s.who, s.what.split(";")[0]) for s in moved.history]
+        assert steps[0] == ("ccss", "opened the request")
+        assert steps[-1] == ("ccss", "transferred the request to Ministry of Health")
+        # The unit that was up answered before the transfer; that step names it.
+        assert ("service-delivery", "service-delivery: answered, 2 records") in steps
+        for call, req in ((stack.requests().TransferRequest,
+                           rpb.TransferRequestRequest(request_id=fresh.request_id, agency="X")),
+                          (stack.requests().GetAnswer,
+                           rpb.GetAnswerRequest(request_id=fresh.request_id))):
+            with pytest.raises(grpc.RpcError) as err:
+                call(req, metadata=ccss)
+            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+        old = stack.requests().OpenAccessRequest(rpb.OpenAccessRequestRequest(
+            programme_id=programme, client_ref="C-0", requester="the client",
+            authorisation="signed form", received="2026-03-02"), metadata=ccss).request
+        with pytest.raises(grpc.RpcError) as err:   # 10 working days ended 16 March
+            stack.requests().TransferRequest(rpb.TransferRequestRequest(
+                request_id=old.request_id, agency="Ministry of Health"), metadata=ccss)
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        with pytest.raises(grpc.RpcError) as err:
+            stack.requests().TransferRequest(rpb.TransferRequestRequest(
+                request_id=old.request_id, agency=" "), metadata=ccss)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        stack.start("unit-evaluation")

@@ -553,9 +553,22 @@ def _describe_request(r) -> str:
     lines = [f"request {r.request_id} ({r.kind}, {state})",
              f"  programme {r.programme_id}; asked by {r.requester} ({r.authorisation})",
              f"  received {r.received}; due {r.due}"]
+    if r.HasField("correction"):
+        c = r.correction
+        lines.append(f"  correct {c.field}: {c.current_value or '(any)'} -> {c.corrected_value}"
+                     f" ({c.reason})")
+    if r.extension_reasons:
+        lines.append(f"  extended from {r.original_due}: {r.extension_reasons}")
+    if r.transferred_to:
+        lines.append(f"  transferred to {r.transferred_to}")
     for u in r.units:
         status = u.outcome or ("ESCALATED: past its due date" if u.escalated else "waiting")
+        if u.refusal_reason:
+            status += f": {u.refusal_reason}"
         lines.append(f"  unit {u.unit_id}: {status} (due {u.due})")
+    for step in r.history:
+        when = step.at.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"  {when}  {step.who}: {step.what}")
     return "\n".join(lines)
 
 
@@ -576,6 +589,53 @@ def requests_open(programme: str, client_ref: str, requester: str, authorisation
         authorisation=authorisation, received=received), metadata=_metadata())
     click.echo(_describe_request(reply.request))
     click.echo(f"follow it: tiaki requests show {reply.request.request_id}")
+
+
+@requests.command("correct")
+@click.option("--programme", required=True, help="The programme id.")
+@click.option("--client", "client_ref", required=True, help="Your reference for the client.")
+@click.option("--requester", required=True, help="Who is asking, e.g. 'the client'.")
+@click.option("--authorisation", required=True, help="How you may act for them.")
+@click.option("--field", required=True, help="Which information is wrong (a plan item).")
+@click.option("--says", "current_value", default="", help="What it says now.")
+@click.option("--should-say", "corrected_value", required=True, help="What it should say.")
+@click.option("--reason", required=True, help="Why, in the family's words.")
+@click.option("--received", default="", metavar="YYYY-MM-DD",
+              help="The day the request was received (default today).")
+@_rpc_errors
+def requests_correct(programme: str, client_ref: str, requester: str, authorisation: str,
+                     field: str, current_value: str, corrected_value: str, reason: str,
+                     received: str) -> None:
+    """Ask every unit holding a piece of a client's information to correct it."""
+    reply = _stub("requests").OpenCorrectionRequest(rpb.OpenCorrectionRequestRequest(
+        programme_id=programme, client_ref=client_ref, requester=requester,
+        authorisation=authorisation, received=received, correction=rpb.Correction(
+            field=field, current_value=current_value, corrected_value=corrected_value,
+            reason=reason)), metadata=_metadata())
+    click.echo(_describe_request(reply.request))
+
+
+@requests.command("extend")
+@click.argument("request_id")
+@click.option("--to", "new_due", required=True, metavar="YYYY-MM-DD", help="The new due date.")
+@click.option("--reasons", required=True, help="Why, as you will tell the requester.")
+@_rpc_errors
+def requests_extend(request_id: str, new_due: str, reasons: str) -> None:
+    """Extend a request's due date (only within its original period)."""
+    reply = _stub("requests").ExtendRequest(rpb.ExtendRequestRequest(
+        request_id=request_id, new_due=new_due, reasons=reasons), metadata=_metadata())
+    click.echo(_describe_request(reply.request))
+
+
+@requests.command("transfer")
+@click.argument("request_id")
+@click.option("--to", "agency", required=True, help="The agency that will answer it.")
+@_rpc_errors
+def requests_transfer(request_id: str, agency: str) -> None:
+    """Transfer a request to another agency (within 10 working days)."""
+    reply = _stub("requests").TransferRequest(rpb.TransferRequestRequest(
+        request_id=request_id, agency=agency), metadata=_metadata())
+    click.echo(_describe_request(reply.request))
 
 
 @requests.command("show")

@@ -112,8 +112,8 @@ class RequestsStorage:
         mine = StoredRequest.objects(request_id=doc.request_id, version=doc.version)
         changed = mine.update_one(
             **{f"set__answers__{unit_id}": records}, set__units=units, inc__version=1,
-            push__history=step(who, f"{unit_id}: {parts[unit_id].outcome}, "
-                                    f"{len(records)} records"))
+            push__history=step(who, f"{parts[unit_id].outcome} ({len(records)} "
+                                    f"record{'' if len(records) == 1 else 's'})"))
         return self.get(doc.request_id) if changed else None
 
     def complete(self, doc: StoredRequest, html: str):

@@ -38,6 +38,7 @@ import math
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -481,7 +482,13 @@ def main():
                                           f"{'met' if 1000 * p95 < TARGET_P95_MS else 'NOT met'})")
         finally:
             say("tearing down the stack")
-            drop(stack)
+            try:
+                drop(stack)
+            except (AssertionError, subprocess.TimeoutExpired) as exc:
+                say(f"{exc}; killing what is left")  # a service that ignored SIGTERM
+                for name in list(stack.procs):
+                    stack.kill(name)
+                drop(stack)
     if never:
         raise SystemExit(f"{never} of {REQUESTS} access requests never completed")
 

@@ -197,7 +197,7 @@ def test_a_transfer_is_made_within_10_working_days_and_every_step_is_recorded(st
         assert steps[0] == ("ccss", "opened the request")
         assert steps[-1] == ("ccss", "transferred the request to Ministry of Health")
         # The unit that was up answered before the transfer; that step names it.
-        assert ("service-delivery", "service-delivery: answered, 2 records") in steps
+        assert ("service-delivery", "answered (2 records)") in steps
         for call, req in ((stack.requests().TransferRequest,
                            rpb.TransferRequestRequest(request_id=fresh.request_id, agency="X")),
                           (stack.requests().GetAnswer,

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 grpc = Grpc.implementing(RequestsServiceStub)
 unit_grpc = Grpc.implementing(UnitRequestsServiceStub)
 NZ = zoneinfo.ZoneInfo("Pacific/Auckland")
+QUERY_AGAIN_AFTER = 300  # seconds an open request waits before its units are asked again
 
 REQUESTS_OPENED = Counter("tiaki_requests_opened_total", "Requests opened", ["programme", "kind"])
 REQUESTS_COMPLETED = Counter("tiaki_requests_completed_total", "Requests completed",
@@ -65,6 +66,8 @@ class RequestsService(HealthMixin):
     events = EventDispatcher()
     intake = ServiceRpc("intake")
     purpose_router = ServiceRpc("purpose_router")
+
+    _last_asked: dict = {}  # request id -> when its outstanding units were last asked
 
     # -- providers ------------------------------------------------------------------
 
@@ -109,6 +112,9 @@ class RequestsService(HealthMixin):
     def ExtendRequest(self, request, context):
         provider = self.identities.require(context, "provider")
         doc = self._own(provider, request.request_id)
+        if doc.state != "open":
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            f"request {doc.request_id} is {doc.state}; only an open one is extended")
         new_due = self._date(request.new_due, "new_due")
         current = to_domain(doc)
         try:
@@ -219,9 +225,16 @@ class RequestsService(HealthMixin):
 
     @timer(interval=60)
     def escalate(self):
-        """Marks holding units past their internal due date; the request stays open."""
+        """Marks holding units past their internal due date (the request stays
+        open), and asks units that have not answered again every few minutes:
+        a query lost with a broker outage is sent again, and a unit that
+        answers twice changes nothing."""
         counts: dict[str, int] = {}
         for doc in self.storage.open_requests():
+            last = self._last_asked.get(doc.request_id, doc.opened_at)
+            if time.time() - last > QUERY_AGAIN_AFTER:
+                self._query(doc, only_outstanding=True)
+                self._last_asked[doc.request_id] = time.time()
             late = list(domain.escalated(to_domain(doc), today()))
             for unit in late:
                 counts[unit] = counts.get(unit, 0) + 1
@@ -309,14 +322,24 @@ class RequestsService(HealthMixin):
         doc = self.storage.create(provider.id, request.programme_id, request.requester.strip(),
                                   request.authorisation.strip(), rules, holders, provider.id,
                                   correction)
-        for unit in doc.units:
-            self.unit_queues.deliver(unit["unit_id"], {
-                "kind": "query", "request_id": doc.request_id, "request_kind": doc.kind,
-                "unit_id": unit["unit_id"], "provider_id": provider.id,
-                "programme_id": doc.programme_id, "purposes": unit["purposes"],
-                "correction": correction or None})
         REQUESTS_OPENED.labels(doc.programme_id, doc.kind).inc()
+        self._query(doc)
         return doc
+
+    def _query(self, doc, only_outstanding: bool = False):
+        """Sends the request's query to each holding unit's own queue."""
+        for unit in doc.units:
+            if only_outstanding and unit.get("outcome"):
+                continue
+            try:
+                self.unit_queues.deliver(unit["unit_id"], {
+                    "kind": "query", "request_id": doc.request_id, "request_kind": doc.kind,
+                    "unit_id": unit["unit_id"], "provider_id": doc.provider_id,
+                    "programme_id": doc.programme_id, "purposes": unit["purposes"],
+                    "correction": doc.correction or None})
+            except Exception:  # the broker is down: the escalation timer asks again
+                log.warning("query for %s to %s not sent; asking again later",
+                            doc.request_id, unit["unit_id"], exc_info=True)
 
     def _date(self, text: str, name: str) -> dt.date:
         try:

@@ -45,6 +45,14 @@ DELIVERIES_REFUSED = Counter("tiaki_unit_deliveries_refused_total",
                              ["unit", "reason"])
 
 
+def _pack(rows) -> Binary:
+    return Binary(zlib.compress(json.dumps(rows, ensure_ascii=False).encode(), 1))
+
+
+def _unpack(packed) -> list:
+    return json.loads(zlib.decompress(packed))
+
+
 def payload_hash(content) -> str:
     """The content hash purpose_router put in the ledger (canonical JSON, SHA-256)."""
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"),
@@ -67,16 +75,23 @@ class UnitStore:
     def save(self, body: dict) -> bool:
         """Stores a delivery once; False when it was already stored (a
         redelivery: same id, same content hash, so nothing to change)."""
-        content = body.get("records", body.get("cells"))
         doc = {
             "_id": body["delivery_id"], "kind": body["kind"], "provider_id": body["provider_id"],
             "programme_id": body["programme_id"], "submission_id": body["submission_id"],
             "period": body["period"], "purpose_id": body["purpose_id"],
             "fields": body["fields"], "record_count": body["record_count"],
             "content_hash": body["content_hash"],
-            "content": Binary(zlib.compress(json.dumps(content).encode(), 1)),
             "received_at": dt.datetime.now(dt.timezone.utc), "acknowledged": False,
         }
+        if body["kind"] == "records":
+            # Records in 16 buckets by the pseudonym's first hex digit: a family's
+            # request then decodes a sixteenth of each delivery, not all of it.
+            buckets: dict[str, list] = {}
+            for record in body["records"]:
+                buckets.setdefault(record["pseudonym"][:1], []).append(record)
+            doc["buckets"] = {key: _pack(rows) for key, rows in buckets.items()}
+        else:
+            doc["content"] = _pack(body["cells"])
         try:
             self.deliveries.insert_one(doc)
         except pymongo.errors.DuplicateKeyError:
@@ -84,8 +99,13 @@ class UnitStore:
         return True
 
     def content(self, delivery_id: str):
+        """Everything a delivery carried: its records (in bucket order) or cells."""
         doc = self.deliveries.find_one({"_id": delivery_id})
-        return json.loads(zlib.decompress(doc["content"])) if doc else None
+        if doc is None:
+            return None
+        if "buckets" in doc:
+            return [row for key in sorted(doc["buckets"]) for row in _unpack(doc["buckets"][key])]
+        return _unpack(doc["content"])
 
     def held_about(self, delivery_ids: list[str], pseudonym: str) -> list[tuple[dict, dict, list]]:
         """(delivery, record, statements) for every record under this pseudonym
@@ -93,8 +113,13 @@ class UnitStore:
         statements of correction sought from refused ones beside it."""
         corrections = list(self.corrections.find({"pseudonym": pseudonym}).sort("recorded_at", 1))
         out = []
-        for doc in self.deliveries.find({"_id": {"$in": delivery_ids}, "kind": "records"}):
-            for record in json.loads(zlib.decompress(doc["content"])):
+        bucket = pseudonym[:1]
+        # The whole buckets field is read (the embedded store does not project
+        # into a sub-document); only the person's bucket is decompressed.
+        for doc in self.deliveries.find({"_id": {"$in": delivery_ids}, "kind": "records"},
+                                        {"period": 1, "buckets": 1}):
+            packed = (doc.get("buckets") or {}).get(bucket)
+            for record in _unpack(packed) if packed else ():
                 if record.get("pseudonym") != pseudonym:
                     continue
                 statements = []

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import uuid
 import zoneinfo
 
 import grpc
 import pytest
 
-from tests.e2e.journey import quarter, submit
+from tests.e2e.journey import quarter as synthetic_quarter
+from tests.e2e.journey import submit
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import ledger_pb2
 
@@ -20,6 +22,16 @@ PROGRAMME = "best-foot-forward"
 @pytest.fixture(scope="module")
 def version(stack, example_plan):
     return stack.create_plan(example_plan)
+
+
+def quarter(count, seed, clients, quarter, tag=None):
+    """Synthetic records whose clients belong to this test alone (give the
+    same tag for the same families in two quarters): other tests send the
+    same synthetic client references, and the same reference at the same
+    provider is the same person."""
+    tag = tag or uuid.uuid4().hex[:6]
+    rows = synthetic_quarter(count, seed=seed, clients=clients, quarter=quarter)
+    return [dict(r, client_ref=f"{tag}-{r['client_ref']}") for r in rows]
 
 
 def open_access(stack, client, provider="ccss", **overrides):
@@ -32,8 +44,9 @@ def open_access(stack, client, provider="ccss", **overrides):
 
 def test_a_family_gets_exactly_what_the_evaluation_unit_holds_about_them(stack, version):
     # Two quarters about the same 30 families; the family asking is client 7.
-    q3 = quarter(30, seed=21, clients=30, quarter="2026Q3")
-    q4 = quarter(30, seed=22, clients=30, quarter="2026Q4")
+    families = uuid.uuid4().hex[:6]
+    q3 = quarter(30, seed=21, clients=30, quarter="2026Q3", tag=families)
+    q4 = quarter(30, seed=22, clients=30, quarter="2026Q4", tag=families)
     sub3, _ = submit(stack, PROGRAMME, version, q3, period="2026Q3")
     sub4, _ = submit(stack, PROGRAMME, version, q4, period="2026Q4")
     stack.wait_for(lambda: len(stack.unit_deliveries("evaluation", submission_id=sub4)) == 1,

@@ -63,6 +63,7 @@ BATCH = int(os.environ.get("BENCH_BATCH", "2000"))
 WAIT = float(os.environ.get("BENCH_TIMEOUT", "1800"))  # seconds for the records to arrive
 REQUEST_TIMEOUT = float(os.environ.get("BENCH_REQUEST_TIMEOUT", "30"))  # then it never completes
 STUCK_AFTER = 2.0  # seconds a request may stay open once every unit's answer is stored
+RETRIES = 3  # a request that fails with an error is asked again (after 10 s) this often
 POLL = 0.010  # seconds between GetRequest calls
 DIAGNOSE = 20  # requests whose lookups are timed directly against the store
 TARGET_P95_MS = 1000.0
@@ -379,7 +380,8 @@ def lookups(stack: Stack, docs: list[dict]):
     router = stack.mongo[f"{stack.name}_purpose_router"]
     holdings = router["holdings"]
     stores = {u: UnitStore(stack.db_uri(f"unit_{u}")) for u in UNITS}
-    per_query, per_person, deliveries, held, fetch, decode, keyed, accesses = ([] for _ in "x" * 8)
+    per_query, per_person, deliveries, held, fetch, inflate, decode, keyed, accesses = (
+        [] for _ in range(9))
     content_kb = []
     for doc in docs[:DIAGNOSE]:
         started = time.perf_counter()
@@ -404,13 +406,18 @@ def lookups(stack: Stack, docs: list[dict]):
         found = list(store.deliveries.find({"_id": {"$in": ids}, "kind": "records"}))
         fetch.append(time.perf_counter() - t)
         t = time.perf_counter()
+        for d in found:
+            zlib.decompress(d["content"])
+        inflate.append(time.perf_counter() - t)
+        t = time.perf_counter()
         matched = sum(r.get("pseudonym") == pseudonym
-                      for d in found for r in json.loads(zlib.decompress(d["content"])))
+                      for d in found for r in delivered_records(d))
         decode.append(time.perf_counter() - t)
         if matched != PERSON_RECORDS:
             raise AssertionError(f"{unit['unit_id']} holds {matched} records about a person "
                                  f"with {PERSON_RECORDS}")
-        content_kb.extend(len(d["content"]) / 1024 for d in found)
+        content_kb.extend(sum(len(b) for b in d.get("buckets", {}).values()) / 1024
+                          for d in found)
         t = time.perf_counter()
         holdings.find_one({"_id": ids[0]}, {"pseudonyms": 0})
         keyed.append(time.perf_counter() - t)
@@ -428,11 +435,32 @@ def lookups(stack: Stack, docs: list[dict]):
                                                     "compressed each)")
     show("direct: held_about one unit ms", ms(held))
     show("direct: held_about fetch (find $in) ms", ms(fetch))
+    show("direct: held_about decompress only ms", ms(inflate))
     show("direct: held_about decompress+parse+filter ms", ms(decode))
     show("direct: ledger accesses query ms", ms(accesses))
 
 
 # -- the run ------------------------------------------------------------------------------
+
+def teardown(stack: Stack, attempts: int = 6):
+    """tests.stack.drop, again if a service ignored SIGTERM (then it is killed)
+    or the shared broker was down (its vhost is deleted once it is back)."""
+    for attempt in range(attempts):
+        try:
+            drop(stack)
+            return
+        except (AssertionError, subprocess.TimeoutExpired, OSError) as exc:
+            say(f"tearing down: {exc}; again")
+            for name in list(stack.procs):
+                try:
+                    stack.kill(name)
+                except (AssertionError, subprocess.TimeoutExpired):
+                    pass
+            if attempt == attempts - 1:
+                raise
+            time.sleep(10)
+
+
 
 def main():
     with tempfile.TemporaryDirectory(prefix="tiaki-bench-requests-") as tmp:
@@ -454,9 +482,18 @@ def main():
 
             stub = stack.requests()
             say(f"{REQUESTS} access requests, one after another, {PERSON_RECORDS} records each")
-            totals, opens, ids = [], [], []
+            totals, opens, ids, errors = [], [], [], []
             for n, client in enumerate(people()):
-                total, open_s, request_id = ask(stack, stub, client)
+                for attempt in range(RETRIES + 1):
+                    try:
+                        total, open_s, request_id = ask(stack, stub, client)
+                        break
+                    except grpc.RpcError as exc:  # e.g. the shared broker was restarted
+                        errors.append(f"{exc.code().name}: {exc.details()}")
+                        say(f"{client}: {errors[-1]}; again in 10 s")
+                        if attempt == RETRIES:
+                            raise
+                        time.sleep(10)
                 totals.append(math.inf if total is None else total)
                 opens.append(open_s)
                 ids.append(request_id)
@@ -473,6 +510,8 @@ def main():
             say(f"timing the lookups directly for {min(DIAGNOSE, len(docs))} people")
             lookups(stack, docs)
             stuck(docs)
+            show("access_request_errors (retried, not timed)",
+                 f"{len(errors)}" + (f" (first: {errors[0][:80]})" if errors else ""))
             show("access_requests_never_completed", f"{never} (every unit answered; "
                                                     "the request stayed open)" if never else "0")
             show("access_request_max_ms", msec(max(totals)))
@@ -482,15 +521,16 @@ def main():
                                           f"{'met' if 1000 * p95 < TARGET_P95_MS else 'NOT met'})")
         finally:
             say("tearing down the stack")
-            try:
-                drop(stack)
-            except (AssertionError, subprocess.TimeoutExpired) as exc:
-                say(f"{exc}; killing what is left")  # a service that ignored SIGTERM
-                for name in list(stack.procs):
-                    stack.kill(name)
-                drop(stack)
+            teardown(stack)
     if never:
         raise SystemExit(f"{never} of {REQUESTS} access requests never completed")
+
+
+
+def delivered_records(doc: dict) -> list:
+    """Every record of a stored delivery (the unit keeps them in buckets)."""
+    return [row for key in sorted(doc.get("buckets", {}))
+            for row in json.loads(zlib.decompress(doc["buckets"][key]))]
 
 
 if __name__ == "__main__":

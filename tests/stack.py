@@ -171,11 +171,16 @@ def make_vhost(vhost: str):
 
 
 def drop(s: Stack):
-    s.stop()
-    requests.delete(f"{RABBIT_MGMT}/api/vhosts/{s.vhost}", auth=("guest", "guest"), timeout=10)
-    for db in s.mongo.list_database_names():
-        if db.startswith(s.name):
-            s.mongo.drop_database(db)
+    """Stops the stack and removes its databases and vhost; the databases go
+    first, so a broker that is down cannot leave them behind."""
+    try:
+        s.stop()
+    finally:
+        for db in s.mongo.list_database_names():
+            if db.startswith(s.name):
+                s.mongo.drop_database(db)
+        requests.delete(f"{RABBIT_MGMT}/api/vhosts/{s.vhost}", auth=("guest", "guest"),
+                        timeout=10)
 
 
 def start_stack(tmp: Path) -> Stack:

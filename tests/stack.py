@@ -183,15 +183,18 @@ def drop(s: Stack):
                         timeout=10)
 
 
-def start_stack(tmp: Path) -> Stack:
-    """A fresh stack: purpose_router, intake and a reference consumer per unit."""
+def start_stack(tmp: Path, units: tuple[str, ...] = UNITS) -> Stack:
+    """A fresh stack: the services and a reference consumer per unit."""
     s = Stack(tmp)
+    # Before any service starts: they read the identities file once, at start.
+    s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in units
+                                                  if ("unit", u) not in WHO])
     make_vhost(s.vhost)
     try:
         s.start("purpose_router")
         s.start("intake")
         s.start("requests")
-        for unit in UNITS:
+        for unit in units:
             s.start(f"unit-{unit}")
     except BaseException:
         drop(s)  # a service that did not come up must not outlive the test run

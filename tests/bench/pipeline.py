@@ -220,13 +220,14 @@ class CpuMeter:
 
 # -- 2. end to end ------------------------------------------------------------------------
 
-def stream(channel: grpc.Channel, metadata, bodies: list[bytes], out: dict, key: int):
+def stream(channel: grpc.Channel, metadata, bodies: list[bytes], out: dict, key: int,
+           timeout: float = WAIT):
     """One SubmitRecords stream of pre-serialised batches on its own connection."""
     try:
         # No request serializer: the batches are already protobuf bytes.
         call = channel.stream_unary(SUBMIT_RECORDS, request_serializer=None,
                                     response_deserializer=pb.SubmitRecordsResponse.FromString)
-        out[key] = call(iter(bodies), metadata=metadata, timeout=WAIT)
+        out[key] = call(iter(bodies), metadata=metadata, timeout=timeout)
     except Exception as exc:  # reported by the caller
         out[key] = exc
 

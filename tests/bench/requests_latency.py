@@ -48,10 +48,10 @@ from pathlib import Path
 
 import grpc
 
-from tests.stack import WHO, Stack, drop, make_vhost
+from tests.bench.pipeline import stream
+from tests.stack import Stack, drop, start_stack
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.requests.v1 import requests_pb2 as rpb
-from tiaki.tokens import ensure_tokens
 from tiaki.unit_sdk import UnitStore
 
 RECORDS = int(os.environ.get("BENCH_REQUEST_RECORDS", "1000000"))
@@ -74,7 +74,6 @@ SUBMIT_RECORDS = "/tiaki.intake.v1.IntakeService/SubmitRecords"
 UNIT_PURPOSES = {"evaluation": "evaluation", "service-delivery": "service_delivery",
                  "research": "research", "policy": "policy", "audit": "audit"}
 UNITS = tuple(UNIT_PURPOSES)
-EXTRA_UNITS = [u for u in UNITS if ("unit", u) not in WHO]
 
 REGIONS = ["Northland", "Auckland", "Waikato", "Bay of Plenty", "Wellington", "Canterbury",
            "Otago", "Southland"]
@@ -94,24 +93,6 @@ def show(label: str, value: str):
 
 
 # -- 1. the stack and the plan ----------------------------------------------------------
-
-def start_five_unit_stack(tmp: Path) -> Stack:
-    """tests.stack.start_stack, with tokens for and consumers of all five units."""
-    s = Stack(tmp)
-    # Before any service starts: they read the identities file once, at start.
-    s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in EXTRA_UNITS])
-    make_vhost(s.vhost)
-    try:
-        s.start("purpose_router")
-        s.start("intake")
-        s.start("requests")
-        for unit in UNITS:
-            s.start(f"unit-{unit}")
-    except BaseException:
-        drop(s)
-        raise
-    return s
-
 
 def use(*purposes: str) -> list[dict]:
     return [{"purpose_id": p, "retention": "7 years", "legal_basis": "Funding agreement",
@@ -200,16 +181,6 @@ def batch_bodies(submission_id: str, quarter: str, refs: list[str], first: int,
     return bodies
 
 
-def stream(channel: grpc.Channel, metadata, bodies: list[bytes], out: dict, key: int):
-    """One SubmitRecords stream of pre-serialised batches on its own connection."""
-    try:
-        call = channel.stream_unary(SUBMIT_RECORDS, request_serializer=None,
-                                    response_deserializer=pb.SubmitRecordsResponse.FromString)
-        out[key] = call(iter(bodies), metadata=metadata, timeout=WAIT)
-    except Exception as exc:  # reported by the caller
-        out[key] = exc
-
-
 def submit_all(stack: Stack, version: int) -> float:
     """Streams every record in SUBMISSIONS sealed submissions; returns when the
     last stream was answered (monotonic)."""
@@ -231,7 +202,8 @@ def submit_all(stack: Stack, version: int) -> float:
             f"({sum(map(len, bodies)) / 1e6:.1f} MB) over {STREAMS} stream(s)")
         channels = [grpc.insecure_channel(stack.address("intake")) for _ in range(STREAMS)]
         results: dict[int, object] = {}
-        threads = [threading.Thread(target=stream, args=(ch, meta, bodies[i::STREAMS], results, i))
+        threads = [threading.Thread(target=stream,
+                                    args=(ch, meta, bodies[i::STREAMS], results, i, WAIT))
                    for i, ch in enumerate(channels)]
         for t in threads:
             t.start()
@@ -467,7 +439,7 @@ def teardown(stack: Stack, attempts: int = 6):
 def main():
     with tempfile.TemporaryDirectory(prefix="tiaki-bench-requests-") as tmp:
         say(f"starting the stack (purpose_router, intake, requests, units {', '.join(UNITS)})")
-        stack = start_five_unit_stack(Path(tmp))
+        stack = start_stack(Path(tmp), units=UNITS)
         try:
             version = stack.create_plan(plan())
             t0 = time.monotonic()

@@ -67,6 +67,9 @@ class UnitStore:
         db = self.client.get_default_database()
         self.deliveries = db["deliveries"]
         self.deliveries.create_index("acknowledged")
+        # A delivery's records, in 16 documents by the pseudonym's first hex
+        # digit: a family's request reads a sixteenth of each delivery.
+        self.buckets = db["delivery_buckets"]
         # Corrections are kept beside the records they change, never written
         # over them: the record as received, and what changed it and why.
         self.corrections = db["corrections"]
@@ -84,12 +87,13 @@ class UnitStore:
             "received_at": dt.datetime.now(dt.timezone.utc), "acknowledged": False,
         }
         if body["kind"] == "records":
-            # Records in 16 buckets by the pseudonym's first hex digit: a family's
-            # request then decodes a sixteenth of each delivery, not all of it.
             buckets: dict[str, list] = {}
             for record in body["records"]:
                 buckets.setdefault(record["pseudonym"][:1], []).append(record)
-            doc["buckets"] = {key: _pack(rows) for key, rows in buckets.items()}
+            # The buckets first and the delivery last: a crash in between leaves
+            # the delivery unstored, so its redelivery stores it whole.
+            self._save_buckets([{"_id": f"{body['delivery_id']}:{key}", "rows": _pack(rows)}
+                                for key, rows in buckets.items()])
         else:
             doc["content"] = _pack(body["cells"])
         try:
@@ -98,13 +102,35 @@ class UnitStore:
             return False
         return True
 
+    def _save_buckets(self, docs: list[dict]):
+        if not docs:
+            return
+        try:
+            self.buckets.insert_many(docs, ordered=False)
+        except pymongo.errors.BulkWriteError as exc:  # already there from a crashed save
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+
+    def _rows(self, docs: list[dict], bucket: str | None) -> dict[str, list]:
+        """delivery id -> its packed rows in `bucket` (all buckets when None), in
+        bucket order; reads stores written before buckets were documents too."""
+        keys = [bucket] if bucket else [f"{i:x}" for i in range(16)]
+        found = {b["_id"]: b["rows"] for b in self.buckets.find(
+            {"_id": {"$in": [f"{d['_id']}:{k}" for d in docs for k in keys]}})}
+        out = {}
+        for d in docs:
+            old = d.get("buckets") or {}
+            packs = [found.get(f"{d['_id']}:{k}") or old.get(k) for k in keys]
+            out[d["_id"]] = [row for packed in packs if packed for row in _unpack(packed)]
+        return out
+
     def content(self, delivery_id: str):
         """Everything a delivery carried: its records (in bucket order) or cells."""
         doc = self.deliveries.find_one({"_id": delivery_id})
         if doc is None:
             return None
-        if "buckets" in doc:
-            return [row for key in sorted(doc["buckets"]) for row in _unpack(doc["buckets"][key])]
+        if doc["kind"] == "records":
+            return self._rows([doc], None)[delivery_id]
         return _unpack(doc["content"])
 
     def held_about(self, delivery_ids: list[str], pseudonym: str) -> list[tuple[dict, dict, list]]:
@@ -113,13 +139,11 @@ class UnitStore:
         statements of correction sought from refused ones beside it."""
         corrections = list(self.corrections.find({"pseudonym": pseudonym}).sort("recorded_at", 1))
         out = []
-        bucket = pseudonym[:1]
-        # The whole buckets field is read (the embedded store does not project
-        # into a sub-document); only the person's bucket is decompressed.
-        for doc in self.deliveries.find({"_id": {"$in": delivery_ids}, "kind": "records"},
-                                        {"period": 1, "buckets": 1}):
-            packed = (doc.get("buckets") or {}).get(bucket)
-            for record in _unpack(packed) if packed else ():
+        docs = list(self.deliveries.find({"_id": {"$in": delivery_ids}, "kind": "records"},
+                                         {"period": 1, "buckets": 1}))
+        rows = self._rows(docs, pseudonym[:1])
+        for doc in docs:
+            for record in rows[doc["_id"]]:
                 if record.get("pseudonym") != pseudonym:
                     continue
                 statements = []

@@ -72,7 +72,7 @@ class PurposeRouterService(HealthMixin):
             for holding in self.storage.holdings(provider_id, programme_id, purpose_id,
                                                  pseudonym):
                 key = (holding["unit_id"], purpose_id)
-                found.setdefault(key, []).append(holding["_id"])
+                found.setdefault(key, []).append(holding["delivery_id"])
         return [{"unit_id": unit, "purpose_id": purpose, "delivery_ids": sorted(ids)}
                 for (unit, purpose), ids in sorted(found.items())]
 

@@ -9,7 +9,7 @@ import datetime as dt
 import mongoengine as me
 from eventlet.semaphore import Semaphore
 from pymongo import DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.purpose_router.domain import GENESIS, entry_hash
 from tiaki.plan import Plan
@@ -46,15 +46,21 @@ class LedgerEntry(me.Document):
 
 
 class Holding(me.Document):
-    """Which pseudonyms one unit-level delivery carried: how a family's request
-    finds exactly the units that hold the person's information."""
-    meta = {"collection": "holdings", "indexes": [("provider_id", "programme_id")]}
-    delivery_id = me.StringField(primary_key=True)
-    provider_id = me.StringField(required=True)
-    programme_id = me.StringField(required=True)
-    purpose_id = me.StringField(required=True)
+    """Which pseudonyms one unit-level delivery carried, one document per
+    pseudonym bucket (its first hex digit): how a family's request finds exactly
+    the units that hold the person's information. `bucket_key` is one equality
+    lookup on an index (the embedded store indexes neither array members nor
+    $in), then the person's pseudonym is matched in a sixteenth of each delivery."""
+    meta = {"collection": "holding_buckets", "indexes": ["bucket_key"]}
+    holding_key = me.StringField(primary_key=True)  # "<delivery>:<bucket>"
+    bucket_key = me.StringField(required=True)  # "<provider>:<programme>:<purpose>:<bucket>"
+    delivery_id = me.StringField(required=True)
     unit_id = me.StringField(required=True)
     pseudonyms = me.ListField(me.StringField())
+
+
+def bucket_key(provider_id: str, programme_id: str, purpose_id: str, pseudonym: str) -> str:
+    return f"{provider_id}:{programme_id}:{purpose_id}:{pseudonym[:1]}"
 
 
 class Partial(me.Document):
@@ -80,6 +86,7 @@ class RouterStorage:
     def ensure_indexes(self):
         for doc in (StoredPlan, LedgerEntry, Holding, Partial, Seal):
             doc.ensure_indexes()
+        self.migrate_holdings()
 
     # -- plans ------------------------------------------------------------------
 
@@ -160,20 +167,39 @@ class RouterStorage:
 
     def save_holding(self, delivery_id: str, provider_id: str, programme_id: str,
                      purpose_id: str, unit_id: str, pseudonyms: list[str]):
+        buckets: dict[str, set[str]] = {}
+        for pseudonym in pseudonyms:
+            buckets.setdefault(pseudonym[:1], set()).add(pseudonym)
+        docs = [{"_id": f"{delivery_id}:{b}", "delivery_id": delivery_id, "unit_id": unit_id,
+                 "bucket_key": bucket_key(provider_id, programme_id, purpose_id, b),
+                 "pseudonyms": sorted(members)} for b, members in sorted(buckets.items())]
+        if not docs:
+            return
         try:
-            Holding._get_collection().insert_one({
-                "_id": delivery_id, "provider_id": provider_id, "programme_id": programme_id,
-                "purpose_id": purpose_id, "unit_id": unit_id, "pseudonyms": pseudonyms})
-        except DuplicateKeyError:
-            pass  # a redelivered batch: the same delivery, the same pseudonyms
+            Holding._get_collection().insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            # A redelivered batch: the same delivery, the same pseudonyms. Anything
+            # but a duplicate is a real failure and the batch is retried.
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
 
     def holdings(self, provider_id: str, programme_id: str, purpose_id: str,
                  pseudonym: str) -> list[dict]:
+        """[{delivery_id, unit_id}] of the deliveries that carried this pseudonym."""
         # $in, not equality: the embedded store matches array members only with $in.
         return list(Holding._get_collection().find(
-            {"provider_id": provider_id, "programme_id": programme_id,
-             "purpose_id": purpose_id, "pseudonyms": {"$in": [pseudonym]}},
-            {"pseudonyms": 0}))
+            {"bucket_key": bucket_key(provider_id, programme_id, purpose_id, pseudonym),
+             "pseudonyms": {"$in": [pseudonym]}},
+            {"delivery_id": 1, "unit_id": 1, "_id": 0}))
+
+    def migrate_holdings(self):
+        """Moves holdings kept one document per delivery (before bucketing) into
+        buckets; safe to repeat after a crash, since saving ignores duplicates."""
+        old = Holding._get_db()["holdings"]
+        for doc in old.find():
+            self.save_holding(doc["_id"], doc["provider_id"], doc["programme_id"],
+                              doc["purpose_id"], doc["unit_id"], doc.get("pseudonyms") or [])
+            old.delete_one({"_id": doc["_id"]})
 
     def accesses(self, delivery_ids: list[str]) -> list[dict]:
         return list(LedgerEntry._get_collection().find(

@@ -26,7 +26,7 @@ store, in a throwaway vhost and databases, torn down at the end:
    that takes BENCH_REQUEST_TIMEOUT (30 s) never completed: it counts as
    "never" in the percentiles, the run says why, and exits non-zero;
 4. where the time goes, from the request's own history (when it was opened,
-   when each unit answered, when the answer was assembled), and the two
+   when each unit answered, when the answer was assembled), and the
    lookups on the way, timed directly against the store: the holdings query
    purpose_router runs per purpose, and the unit SDK's `held_about`.
 """
@@ -43,11 +43,11 @@ import sys
 import tempfile
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import grpc
 
+from services.purpose_router.storage import bucket_key
 from tests.bench.pipeline import stream
 from tests.stack import Stack, drop, start_stack
 from tiaki.intake.v1 import intake_pb2 as pb
@@ -346,71 +346,43 @@ def stuck(docs: list[dict]):
 
 def lookups(stack: Stack, docs: list[dict]):
     """The lookups a request makes, timed directly against the store from here
-    (the services idle): purpose_router's holdings query, one unit's
-    `held_about` split into fetching the deliveries and decoding them, a keyed
-    read for comparison, and the ledger query for who used the deliveries."""
+    (the services idle): purpose_router's holdings query per purpose, one
+    unit's `held_about`, and the ledger query for who used the deliveries."""
     router = stack.mongo[f"{stack.name}_purpose_router"]
-    holdings = router["holdings"]
+    holdings = router["holding_buckets"]
     stores = {u: UnitStore(stack.db_uri(f"unit_{u}")) for u in UNITS}
-    per_query, per_person, deliveries, held, fetch, inflate, decode, keyed, accesses = (
-        [] for _ in range(9))
-    content_kb = []
+    per_query, per_person, deliveries, held, accesses = ([] for _ in range(5))
     for doc in docs[:DIAGNOSE]:
         started = time.perf_counter()
         for unit in doc["units"]:
             for purpose in unit["purposes"]:
                 t = time.perf_counter()
-                list(holdings.find({"provider_id": "ccss", "programme_id": PROGRAMME,
-                                    "purpose_id": purpose["purpose_id"],
+                list(holdings.find({"bucket_key": bucket_key("ccss", PROGRAMME,
+                                                             purpose["purpose_id"],
+                                                             purpose["pseudonym"]),
                                     "pseudonyms": {"$in": [purpose["pseudonym"]]}},
-                                   {"pseudonyms": 0}))
+                                   {"delivery_id": 1, "unit_id": 1, "_id": 0}))
                 per_query.append(time.perf_counter() - t)
         per_person.append(time.perf_counter() - started)
         unit = doc["units"][0]
         purpose = unit["purposes"][0]
         ids, pseudonym = purpose["delivery_ids"], purpose["pseudonym"]
-        store = stores[unit["unit_id"]]
         deliveries.append(len(ids))
         t = time.perf_counter()
-        store.held_about(ids, pseudonym)
+        matched = len(stores[unit["unit_id"]].held_about(ids, pseudonym))
         held.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        found = list(store.deliveries.find({"_id": {"$in": ids}, "kind": "records"}))
-        fetch.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        for d in found:
-            for packed in packed_about(d, pseudonym):
-                zlib.decompress(packed)
-        inflate.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        matched = sum(r.get("pseudonym") == pseudonym for d in found
-                      for packed in packed_about(d, pseudonym)
-                      for r in json.loads(zlib.decompress(packed)))
-        decode.append(time.perf_counter() - t)
         if matched != PERSON_RECORDS:
             raise AssertionError(f"{unit['unit_id']} holds {matched} records about a person "
                                  f"with {PERSON_RECORDS}")
-        content_kb.extend(sum(map(len, d.get("buckets", {}).values())) / 1024
-                          if "buckets" in d else len(d["content"]) / 1024 for d in found)
-        t = time.perf_counter()
-        holdings.find_one({"_id": ids[0]}, {"pseudonyms": 0})
-        keyed.append(time.perf_counter() - t)
         all_ids = [i for u in doc["units"] for p in u["purposes"] for i in p["delivery_ids"]]
         t = time.perf_counter()
         list(router["ledger"].find({"delivery_id": {"$in": all_ids}, "kind": "access"}))
         accesses.append(time.perf_counter() - t)
-    count = holdings.count_documents({})
-    show("holdings_documents (deliveries x pseudonyms)", f"{count} x {BATCH}")
-    show("direct: holdings $in query per purpose ms", ms(per_query))
+    show("holding_bucket_documents", f"{holdings.estimated_document_count()}")
+    show("direct: holdings query per purpose ms", ms(per_query))
     show("direct: holdings queries per person (5) ms", ms(per_person))
-    show("direct: holdings keyed read by _id ms", ms(keyed))
-    show("deliveries holding one person, per unit", f"p50 {statistics.median(deliveries):.0f} "
-                                                    f"({statistics.mean(content_kb):.0f} kB "
-                                                    "compressed each)")
+    show("deliveries holding one person, per unit", f"p50 {statistics.median(deliveries):.0f}")
     show("direct: held_about one unit ms", ms(held))
-    show("direct: held_about fetch (find $in) ms", ms(fetch))
-    show("direct: held_about decompress (bucket) ms", ms(inflate))
-    show("direct: held_about decompress+parse+filter ms", ms(decode))
     show("direct: ledger accesses query ms", ms(accesses))
 
 
@@ -500,14 +472,6 @@ def main():
         raise SystemExit(f"{never} of {REQUESTS} access requests never completed")
 
 
-
-def packed_about(doc: dict, pseudonym: str) -> list[bytes]:
-    """The compressed part(s) of a stored delivery that can hold this person:
-    the pseudonym's bucket where the unit keeps records in buckets, else all."""
-    if "buckets" in doc:
-        part = doc["buckets"].get(pseudonym[:1])
-        return [part] if part else []
-    return [doc["content"]]
 
 
 if __name__ == "__main__":

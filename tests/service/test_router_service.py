@@ -266,3 +266,36 @@ class TestRouterContainer:
             declared = messages.unit_queue("evaluation")(conn.default_channel)
             _, count, _ = declared.queue_declare(passive=True)
         assert count == 2
+
+    def test_holders_name_exactly_the_deliveries_that_carried_the_person(
+            self, router_container, plan):
+        route(router_container, accepted_batch(plan, n=3, batch_id="b1"))
+        route(router_container, accepted_batch(plan, n=1, batch_id="b2"))
+        route(router_container, accepted_batch(plan, n=3, batch_id="b1"))  # redelivered
+        with entrypoint_hook(router_container, "holders") as holders:
+            third = holders("ccss", plan.programme_id, {EVALUATION: f"{EVALUATION}-client-2"})
+            first = holders("ccss", plan.programme_id, {EVALUATION: f"{EVALUATION}-client-0"})
+            stranger = holders("ccss", plan.programme_id, {EVALUATION: f"{EVALUATION}-client-9"})
+            other_provider = holders("other-ngo", plan.programme_id,
+                                     {EVALUATION: f"{EVALUATION}-client-0"})
+        assert third == [{"unit_id": "evaluation", "purpose_id": EVALUATION,
+                          "delivery_ids": [f"b1:{EVALUATION}"]}]
+        assert first == [{"unit_id": "evaluation", "purpose_id": EVALUATION,
+                          "delivery_ids": [f"b1:{EVALUATION}", f"b2:{EVALUATION}"]}]
+        assert stranger == [] and other_provider == []
+
+    def test_holdings_kept_one_document_per_delivery_are_moved_into_buckets(
+            self, router_container, plan, store_db):
+        store_db.holdings.insert_one({
+            "_id": f"old:{EVALUATION}", "provider_id": "ccss", "programme_id": plan.programme_id,
+            "purpose_id": EVALUATION, "unit_id": "evaluation", "pseudonyms": ["0abc", "fdef"]})
+        storage = get_extension(router_container, Storage).storage
+        storage.migrate_holdings()
+        storage.migrate_holdings()  # repeated after a crash: nothing twice
+
+        with entrypoint_hook(router_container, "holders") as holders:
+            found = [holders("ccss", plan.programme_id, {EVALUATION: p}) for p in ("0abc", "fdef")]
+        assert found == [[{"unit_id": "evaluation", "purpose_id": EVALUATION,
+                           "delivery_ids": [f"old:{EVALUATION}"]}]] * 2
+        assert store_db.holdings.count_documents({}) == 0
+        assert store_db.holding_buckets.count_documents({"delivery_id": f"old:{EVALUATION}"}) == 2

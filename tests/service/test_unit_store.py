@@ -1,0 +1,55 @@
+"""The unit SDK's store on the real store: a delivery's records are kept in
+pseudonym buckets, saved once, and a family's request reads back exactly the
+person's records, whichever layout they were stored in."""
+
+from __future__ import annotations
+
+from tiaki.unit_sdk import UnitStore, _pack
+
+
+def delivery(delivery_id: str, pseudonyms: list[str]) -> dict:
+    return {"delivery_id": delivery_id, "kind": "records", "provider_id": "ccss",
+            "programme_id": "best-foot-forward", "submission_id": "sub-1", "period": "2026Q3",
+            "purpose_id": "evaluation", "fields": ["region"], "record_count": len(pseudonyms),
+            "content_hash": "h",
+            "records": [{"pseudonym": p, "region": f"region {i}"} for i, p in enumerate(pseudonyms)]}
+
+
+def test_a_delivery_is_stored_once_and_read_back_whole(store_uri):
+    store = UnitStore(store_uri)
+    body = delivery("b1:evaluation", ["a1", "f2", "a3", "0x"])
+    assert store.save(body) is True
+    assert store.save(body) is False  # a redelivery
+    assert sorted(r["pseudonym"] for r in store.content("b1:evaluation")) == ["0x", "a1", "a3", "f2"]
+    assert store.record_count() == 4
+
+
+def test_held_about_is_exactly_the_persons_records(store_uri):
+    store = UnitStore(store_uri)
+    store.save(delivery("b1:evaluation", ["a1", "a2", "a1", "f1"]))
+    store.save(delivery("b2:evaluation", ["a2", "a1"]))
+    store.save(delivery("b3:evaluation", ["a1"]))  # not named by the request
+    held = store.held_about(["b1:evaluation", "b2:evaluation", "unknown"], "a1")
+    assert sorted((doc["_id"], record["region"]) for doc, record, _ in held) == [
+        ("b1:evaluation", "region 0"), ("b1:evaluation", "region 2"),
+        ("b2:evaluation", "region 1")]
+
+
+def test_a_save_interrupted_after_the_buckets_is_completed_by_the_redelivery(store_uri):
+    store = UnitStore(store_uri)
+    body = delivery("b1:evaluation", ["a1", "f2"])
+    store._save_buckets([{"_id": "b1:evaluation:a", "rows": _pack(body["records"][:1])}])
+    assert store.content("b1:evaluation") is None  # not stored until the delivery is
+    assert store.save(body) is True
+    assert [r["pseudonym"] for r in store.content("b1:evaluation")] == ["a1", "f2"]
+
+
+def test_deliveries_stored_with_buckets_inside_are_still_read(store_uri):
+    store = UnitStore(store_uri)
+    store.deliveries.insert_one({
+        "_id": "old:evaluation", "kind": "records", "period": "2026Q2", "acknowledged": True,
+        "record_count": 2, "buckets": {"a": _pack([{"pseudonym": "a1", "region": "Otago"}]),
+                                       "f": _pack([{"pseudonym": "f1", "region": "Waikato"}])}})
+    assert [r["pseudonym"] for r in store.content("old:evaluation")] == ["a1", "f1"]
+    (held,) = store.held_about(["old:evaluation"], "f1")
+    assert held[1]["region"] == "Waikato"

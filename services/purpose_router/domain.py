@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import zlib
 from collections import defaultdict
 
 from tiaki.plan import Plan, Purpose
@@ -40,6 +41,34 @@ def project(plan: Plan, purpose: Purpose, records: list[dict]) -> list[dict]:
                 row[name] = fields[name]
         out.append(row)
     return out
+
+
+# -- holdings: who holds what about a person -----------------------------------
+
+HOLDING_BUCKETS = 64
+
+
+def holding_bucket(pseudonym: str) -> str:
+    return f"{zlib.crc32(pseudonym.encode()) % HOLDING_BUCKETS:02d}"
+
+
+def batch_holdings(batch_id: str, unit_purposes: list[Purpose], records: list[dict]) -> list[dict]:
+    """Where a batch's people went, in a few small documents a family's request
+    can find by one keyed lookup: every unit-level purpose receives every record
+    of the batch (see `project`), so a person found under the anchor purpose's
+    pseudonym (the first purpose id) is held in each of the batch's deliveries.
+    [{bucket, anchor, pseudonyms, deliveries: [[delivery_id, unit_id, purpose_id]]}]"""
+    if not unit_purposes:
+        return []
+    anchor = min(p.purpose_id for p in unit_purposes)
+    deliveries = [[f"{batch_id}:{p.purpose_id}", p.unit_id, p.purpose_id]
+                  for p in sorted(unit_purposes, key=lambda p: p.purpose_id)]
+    buckets: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        pseudonym = record["pseudonyms"][anchor]
+        buckets[holding_bucket(pseudonym)].add(pseudonym)
+    return [{"bucket": b, "anchor": anchor, "pseudonyms": sorted(members),
+             "deliveries": deliveries} for b, members in sorted(buckets.items())]
 
 
 # -- aggregates ---------------------------------------------------------------

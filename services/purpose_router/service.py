@@ -66,13 +66,13 @@ class PurposeRouterService(HealthMixin):
     @rpc
     def holders(self, provider_id: str, programme_id: str, pseudonyms: dict) -> list[dict]:
         """The units holding records about one person, from their per-purpose
-        pseudonyms: [{unit_id, purpose_id, delivery_ids}], never anyone else."""
-        found: dict[tuple[str, str], list[str]] = {}
+        pseudonyms: [{unit_id, purpose_id, delivery_ids}], never anyone else.
+        Each purpose is tried as the anchor its batches were indexed under."""
+        found: dict[tuple[str, str], set[str]] = {}
         for purpose_id, pseudonym in sorted(pseudonyms.items()):
-            for holding in self.storage.holdings(provider_id, programme_id, purpose_id,
-                                                 pseudonym):
-                key = (holding["unit_id"], purpose_id)
-                found.setdefault(key, []).append(holding["delivery_id"])
+            for delivery_id, unit_id, held_for in self.storage.holdings(
+                    provider_id, programme_id, purpose_id, pseudonym):
+                found.setdefault((unit_id, held_for), set()).add(delivery_id)
         return [{"unit_id": unit, "purpose_id": purpose, "delivery_ids": sorted(ids)}
                 for (unit, purpose), ids in sorted(found.items())]
 
@@ -111,6 +111,9 @@ class PurposeRouterService(HealthMixin):
         store by it) and its ledger entries are found, not appended twice."""
         plan = self._plan(batch["programme_id"], batch["plan_version"])
         records = batch["records"]
+        unit_purposes = [p for p in plan.purposes if p.form != "aggregate"]
+        self.storage.save_holdings(batch["batch_id"], batch["provider_id"], plan.programme_id,
+                                   domain.batch_holdings(batch["batch_id"], unit_purposes, records))
         for purpose in plan.purposes:
             if purpose.form == "aggregate":
                 self.storage.save_partial(batch["batch_id"], batch["submission_id"],
@@ -119,9 +122,6 @@ class PurposeRouterService(HealthMixin):
                 continue
             payload = domain.project(plan, purpose, records)
             delivery_id = f"{batch['batch_id']}:{purpose.purpose_id}"
-            self.storage.save_holding(delivery_id, batch["provider_id"], plan.programme_id,
-                                      purpose.purpose_id, purpose.unit_id,
-                                      [row["pseudonym"] for row in payload])
             self._deliver(batch, plan, purpose, delivery_id,
                           kind="records", content=payload, record_count=len(payload))
         self._complete_aggregates(batch["submission_id"], plan)

@@ -11,7 +11,7 @@ from eventlet.semaphore import Semaphore
 from pymongo import DESCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.purpose_router.domain import GENESIS, entry_hash
+from services.purpose_router.domain import GENESIS, entry_hash, holding_bucket
 from tiaki.plan import Plan
 
 
@@ -46,21 +46,20 @@ class LedgerEntry(me.Document):
 
 
 class Holding(me.Document):
-    """Which pseudonyms one unit-level delivery carried, one document per
-    pseudonym bucket (its first hex digit): how a family's request finds exactly
-    the units that hold the person's information. `bucket_key` is one equality
-    lookup on an index (the embedded store indexes neither array members nor
-    $in), then the person's pseudonym is matched in a sixteenth of each delivery."""
-    meta = {"collection": "holding_buckets", "indexes": ["bucket_key"]}
-    holding_key = me.StringField(primary_key=True)  # "<delivery>:<bucket>"
-    bucket_key = me.StringField(required=True)  # "<provider>:<programme>:<purpose>:<bucket>"
-    delivery_id = me.StringField(required=True)
-    unit_id = me.StringField(required=True)
+    """The people of one batch in one bucket, under the anchor purpose's
+    pseudonyms, and the batch's deliveries (see domain.batch_holdings): how a
+    family's request finds exactly the units holding the person's information.
+    `bucket_key` is one equality lookup on an index (the embedded store indexes
+    neither array members nor $in), then the pseudonym is matched among a few."""
+    meta = {"collection": "batch_holdings", "indexes": ["bucket_key"]}
+    holding_key = me.StringField(primary_key=True)  # "<batch>:<bucket>"
+    bucket_key = me.StringField(required=True)  # "<provider>:<programme>:<anchor>:<bucket>"
     pseudonyms = me.ListField(me.StringField())
+    deliveries = me.ListField(me.ListField(me.StringField()))  # [delivery_id, unit_id, purpose_id]
 
 
-def bucket_key(provider_id: str, programme_id: str, purpose_id: str, pseudonym: str) -> str:
-    return f"{provider_id}:{programme_id}:{purpose_id}:{pseudonym[:1]}"
+def bucket_key(provider_id: str, programme_id: str, anchor_purpose_id: str, bucket: str) -> str:
+    return f"{provider_id}:{programme_id}:{anchor_purpose_id}:{bucket}"
 
 
 class Partial(me.Document):
@@ -165,41 +164,49 @@ class RouterStorage:
 
     # -- holdings -----------------------------------------------------------------
 
-    def save_holding(self, delivery_id: str, provider_id: str, programme_id: str,
-                     purpose_id: str, unit_id: str, pseudonyms: list[str]):
-        buckets: dict[str, set[str]] = {}
-        for pseudonym in pseudonyms:
-            buckets.setdefault(pseudonym[:1], set()).add(pseudonym)
-        docs = [{"_id": f"{delivery_id}:{b}", "delivery_id": delivery_id, "unit_id": unit_id,
-                 "bucket_key": bucket_key(provider_id, programme_id, purpose_id, b),
-                 "pseudonyms": sorted(members)} for b, members in sorted(buckets.items())]
+    def save_holdings(self, batch_id: str, provider_id: str, programme_id: str,
+                      holdings: list[dict]):
+        docs = [{"_id": f"{batch_id}:{h['bucket']}", "pseudonyms": h["pseudonyms"],
+                 "bucket_key": bucket_key(provider_id, programme_id, h["anchor"], h["bucket"]),
+                 "deliveries": h["deliveries"]} for h in holdings]
         if not docs:
             return
         try:
             Holding._get_collection().insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            # A redelivered batch: the same delivery, the same pseudonyms. Anything
+            # A redelivered batch: the same people, the same deliveries. Anything
             # but a duplicate is a real failure and the batch is retried.
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
 
-    def holdings(self, provider_id: str, programme_id: str, purpose_id: str,
-                 pseudonym: str) -> list[dict]:
-        """[{delivery_id, unit_id}] of the deliveries that carried this pseudonym."""
+    def holdings(self, provider_id: str, programme_id: str, anchor_purpose_id: str,
+                 pseudonym: str) -> list[list[str]]:
+        """[[delivery_id, unit_id, purpose_id]] of the batches that carried this
+        pseudonym, were `anchor_purpose_id` their anchor purpose."""
+        key = bucket_key(provider_id, programme_id, anchor_purpose_id, holding_bucket(pseudonym))
         # $in, not equality: the embedded store matches array members only with $in.
-        return list(Holding._get_collection().find(
-            {"bucket_key": bucket_key(provider_id, programme_id, purpose_id, pseudonym),
-             "pseudonyms": {"$in": [pseudonym]}},
-            {"delivery_id": 1, "unit_id": 1, "_id": 0}))
+        return [d for h in Holding._get_collection().find(
+            {"bucket_key": key, "pseudonyms": {"$in": [pseudonym]}}, {"deliveries": 1, "_id": 0})
+            for d in h["deliveries"]]
 
     def migrate_holdings(self):
-        """Moves holdings kept one document per delivery (before bucketing) into
-        buckets; safe to repeat after a crash, since saving ignores duplicates."""
+        """Moves holdings kept one document per delivery (before batch buckets)
+        into batch buckets; safe to repeat after a crash (saving ignores duplicates)."""
         old = Holding._get_db()["holdings"]
+        by_batch: dict[str, list[dict]] = {}
         for doc in old.find():
-            self.save_holding(doc["_id"], doc["provider_id"], doc["programme_id"],
-                              doc["purpose_id"], doc["unit_id"], doc.get("pseudonyms") or [])
-            old.delete_one({"_id": doc["_id"]})
+            by_batch.setdefault(doc["_id"].rsplit(":", 1)[0], []).append(doc)
+        for batch_id, docs in by_batch.items():
+            anchor = min(docs, key=lambda d: d["purpose_id"])
+            deliveries = [[d["_id"], d["unit_id"], d["purpose_id"]]
+                          for d in sorted(docs, key=lambda d: d["purpose_id"])]
+            buckets: dict[str, list[str]] = {}
+            for pseudonym in anchor.get("pseudonyms") or []:
+                buckets.setdefault(holding_bucket(pseudonym), []).append(pseudonym)
+            self.save_holdings(batch_id, anchor["provider_id"], anchor["programme_id"], [
+                {"bucket": b, "anchor": anchor["purpose_id"], "pseudonyms": sorted(set(m)),
+                 "deliveries": deliveries} for b, m in sorted(buckets.items())])
+            old.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
 
     def accesses(self, delivery_ids: list[str]) -> list[dict]:
         return list(LedgerEntry._get_collection().find(

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import grpc
 
+from services.purpose_router.domain import holding_bucket
 from services.purpose_router.storage import bucket_key
 from tests.bench.pipeline import stream
 from tests.stack import Stack, drop, start_stack
@@ -349,7 +350,7 @@ def lookups(stack: Stack, docs: list[dict]):
     (the services idle): purpose_router's holdings query per purpose, one
     unit's `held_about`, and the ledger query for who used the deliveries."""
     router = stack.mongo[f"{stack.name}_purpose_router"]
-    holdings = router["holding_buckets"]
+    holdings = router["batch_holdings"]
     stores = {u: UnitStore(stack.db_uri(f"unit_{u}")) for u in UNITS}
     per_query, per_person, deliveries, held, accesses = ([] for _ in range(5))
     for doc in docs[:DIAGNOSE]:
@@ -357,11 +358,11 @@ def lookups(stack: Stack, docs: list[dict]):
         for unit in doc["units"]:
             for purpose in unit["purposes"]:
                 t = time.perf_counter()
-                list(holdings.find({"bucket_key": bucket_key("ccss", PROGRAMME,
-                                                             purpose["purpose_id"],
-                                                             purpose["pseudonym"]),
+                key = bucket_key("ccss", PROGRAMME, purpose["purpose_id"],
+                                 holding_bucket(purpose["pseudonym"]))
+                list(holdings.find({"bucket_key": key,
                                     "pseudonyms": {"$in": [purpose["pseudonym"]]}},
-                                   {"delivery_id": 1, "unit_id": 1, "_id": 0}))
+                                   {"deliveries": 1, "_id": 0}))
                 per_query.append(time.perf_counter() - t)
         per_person.append(time.perf_counter() - started)
         unit = doc["units"][0]
@@ -378,7 +379,7 @@ def lookups(stack: Stack, docs: list[dict]):
         t = time.perf_counter()
         list(router["ledger"].find({"delivery_id": {"$in": all_ids}, "kind": "access"}))
         accesses.append(time.perf_counter() - t)
-    show("holding_bucket_documents", f"{holdings.estimated_document_count()}")
+    show("batch_holdings documents", f"{holdings.estimated_document_count()}")
     show("direct: holdings query per purpose ms", ms(per_query))
     show("direct: holdings queries per person (5) ms", ms(per_person))
     show("deliveries holding one person, per unit", f"p50 {statistics.median(deliveries):.0f}")

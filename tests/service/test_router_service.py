@@ -284,18 +284,25 @@ class TestRouterContainer:
                           "delivery_ids": [f"b1:{EVALUATION}", f"b2:{EVALUATION}"]}]
         assert stranger == [] and other_provider == []
 
-    def test_holdings_kept_one_document_per_delivery_are_moved_into_buckets(
+    def test_holdings_kept_one_document_per_delivery_are_moved_into_batch_buckets(
             self, router_container, plan, store_db):
-        store_db.holdings.insert_one({
-            "_id": f"old:{EVALUATION}", "provider_id": "ccss", "programme_id": plan.programme_id,
-            "purpose_id": EVALUATION, "unit_id": "evaluation", "pseudonyms": ["0abc", "fdef"]})
+        for purpose_id, unit_id, people in ((EVALUATION, "evaluation", ["0abc", "fdef"]),
+                                            ("research", "research", ["1abc", "2def"])):
+            store_db.holdings.insert_one({
+                "_id": f"old:{purpose_id}", "provider_id": "ccss",
+                "programme_id": plan.programme_id, "purpose_id": purpose_id,
+                "unit_id": unit_id, "pseudonyms": people})
         storage = get_extension(router_container, Storage).storage
         storage.migrate_holdings()
         storage.migrate_holdings()  # repeated after a crash: nothing twice
 
         with entrypoint_hook(router_container, "holders") as holders:
-            found = [holders("ccss", plan.programme_id, {EVALUATION: p}) for p in ("0abc", "fdef")]
+            found = [holders("ccss", plan.programme_id, {EVALUATION: p, "research": "x"})
+                     for p in ("0abc", "fdef")]
+            unknown = holders("ccss", plan.programme_id, {EVALUATION: "1abc"})
         assert found == [[{"unit_id": "evaluation", "purpose_id": EVALUATION,
-                           "delivery_ids": [f"old:{EVALUATION}"]}]] * 2
+                           "delivery_ids": [f"old:{EVALUATION}"]},
+                          {"unit_id": "research", "purpose_id": "research",
+                           "delivery_ids": ["old:research"]}]] * 2
+        assert unknown == []
         assert store_db.holdings.count_documents({}) == 0
-        assert store_db.holding_buckets.count_documents({"delivery_id": f"old:{EVALUATION}"}) == 2

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.purpose_router import domain
 from services.purpose_router.domain import (
     GENESIS,
     HASHED_FIELDS,
@@ -499,3 +500,26 @@ def test_fields_outside_the_hash_such_as_the_store_key_do_not_affect_it():
     chain[1]["_id"] = "mongo-id"
 
     assert verify_chain(chain) == (True, 0, "")
+
+
+# -- holdings ----------------------------------------------------------------------
+
+def test_batch_holdings_name_every_unit_level_delivery_of_the_batch_per_bucket(plan):
+    unit_purposes = [p for p in plan.purposes if p.form != "aggregate"]
+    records = [{"pseudonyms": {p.purpose_id: f"{p.purpose_id}-{i}" for p in plan.purposes},
+                "fields": {}} for i in range(200)]
+    holdings = domain.batch_holdings("b7", unit_purposes, records)
+
+    anchor = min(p.purpose_id for p in unit_purposes)
+    assert {h["anchor"] for h in holdings} == {anchor}
+    assert sorted(ps for h in holdings for ps in h["pseudonyms"]) == sorted(
+        r["pseudonyms"][anchor] for r in records)
+    for h in holdings:
+        assert all(domain.holding_bucket(ps) == h["bucket"] for ps in h["pseudonyms"])
+        assert h["deliveries"] == [[f"b7:{p.purpose_id}", p.unit_id, p.purpose_id]
+                                   for p in sorted(unit_purposes, key=lambda p: p.purpose_id)]
+    assert len(holdings) <= domain.HOLDING_BUCKETS
+
+
+def test_a_batch_with_no_unit_level_purpose_holds_nothing_findable(plan):
+    assert domain.batch_holdings("b1", [], [{"pseudonyms": {"x": "y"}, "fields": {}}]) == []

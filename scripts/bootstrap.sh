@@ -4,7 +4,7 @@
 #     Debian's own rabbitmq-server service is stopped and disabled, because
 #     scripts/infra.sh runs our own node with its data under var/rabbitmq/.
 #   - .venv (Python 3.11+) with requirements.txt (fully pinned) and this project (editable).
-#   - buf (npm @bufbuild/buf, pinned in tools/package-lock.json) into .tools/node_modules/.bin/buf.
+#   - buf and dclint (npm, pinned in tools/package-lock.json) into .tools/node_modules/.bin/.
 # Idempotent: a second run checks and returns in a second or two. Does not generate protos.
 set -euo pipefail
 

@@ -13,15 +13,18 @@ PROTO_STAMP := tiaki/.protos-generated
 run: install proto infra ## everything, then what to try next
 	@$(PY) -m tiaki.tokens var provider:ccss agency:agency unit:evaluation unit:service-delivery >/dev/null
 	@scripts/services.sh start
+	@scripts/prometheus.sh start
 	@$(MAKE) --no-print-directory example
 	@scripts/next-steps.sh
 
 stop: ## stop services, units, RabbitMQ and the store (data stays in var/)
+	@scripts/prometheus.sh stop
 	@scripts/services.sh stop
 	@scripts/infra.sh stop
 
 status:
 	@scripts/services.sh status
+	@scripts/prometheus.sh status || true
 	@scripts/infra.sh status
 
 install: ## pinned Python packages in .venv, rabbitmq-server, buf
@@ -57,6 +60,7 @@ test-e2e:
 lint: install proto
 	$(BUF) lint
 	$(VENV)/bin/ruff check .
+	$(PY) tools/deploy_lint.py
 
 bench: install proto infra ## end-to-end records/s against the raw broker ceiling
 	$(PY) -m tests.bench.pipeline

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install everything tiaki needs on a Debian 12 machine (run as root from the repo root):
-#   - Debian packages: rabbitmq-server (plus python3/python3-venv, curl, npm when missing);
+#   - Debian packages: rabbitmq-server, prometheus (plus python3/python3-venv, curl, npm when missing);
 #     Debian's own rabbitmq-server service is stopped and disabled, because
 #     scripts/infra.sh runs our own node with its data under var/rabbitmq/.
 #   - .venv (Python 3.11+) with requirements.txt (fully pinned) and this project (editable).
-#   - buf (npm @bufbuild/buf, pinned in tools/package-lock.json) into .tools/node_modules/.bin/buf.
+#   - buf and dclint (npm, pinned in tools/package-lock.json) into .tools/node_modules/.bin/.
 # Idempotent: a second run checks and returns in a second or two. Does not generate protos.
 set -euo pipefail
 
@@ -109,6 +109,26 @@ else
 fi
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || die "/usr/lib/rabbitmq/bin/rabbitmq-server not found after installing rabbitmq-server"
 stop_debian_rabbitmq
+
+# ---------------------------------------------------------------- Prometheus (Debian)
+# promtool checks and tests the alert rules (make lint); `make run` starts the server itself
+# (scripts/prometheus.sh), so Debian's own service (0.0.0.0:9090, user prometheus) must not run.
+if ! dpkg_installed prometheus; then
+    [ "$(id -u)" -eq 0 ] || die "missing Debian package prometheus; run this script as root or install it"
+    say "installing Debian package prometheus (server and promtool)"
+    apt-get update -qq || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+        || die "apt-get install prometheus failed"
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now prometheus >/dev/null 2>&1 || true
+    elif command -v update-rc.d >/dev/null 2>&1; then
+        update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+    pids="$(pids_of prometheus prometheus)"
+    # shellcheck disable=SC2086
+    [ -z "$pids" ] || { say "stopping Debian's prometheus service (pid $pids)"; kill $pids 2>/dev/null || true; }
+fi
+command -v promtool >/dev/null 2>&1 || die "promtool not found after installing prometheus"
 
 # ---------------------------------------------------------------- .venv
 PY="$(pick_python)" || die "no Python 3.11+ found (tried \$TIAKI_PYTHON, python3.11, python3)"

@@ -120,11 +120,14 @@ rmq_prepare() {
 listeners.tcp.default = $HOST:$AMQP_PORT
 management.tcp.ip = $HOST
 management.tcp.port = $MGMT_PORT
+prometheus.tcp.ip = $HOST
+prometheus.tcp.port = ${TIAKI_RABBIT_PROM_PORT:-15692}
 loopback_users.guest = true
 log.console = false
 log.file.level = info
 EOF
-    printf '[rabbitmq_management].\n' >"$RMQ_DIR/enabled_plugins"
+    # rabbitmq_prometheus: queue depths, consumers and dead-lettering for Prometheus
+    printf '[rabbitmq_management,rabbitmq_prometheus].\n' >"$RMQ_DIR/enabled_plugins"
     : >"$RMQ_DIR/rabbitmq-env.conf"
 }
 

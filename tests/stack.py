@@ -53,6 +53,7 @@ class Stack:
         self.vhost = self.name
         self.amqp_uri = f"pyamqp://guest:guest@{AMQP_HOST}/{self.vhost}"
         self.ports = {s: free_port() for s in SERVICES}
+        self.metrics_ports = {s: free_port() for s in SERVICES}  # units' added as they start
         self.procs: dict[str, subprocess.Popen] = {}
         self.channels: dict[str, grpc.Channel] = {}
         self.identities = ensure_tokens(str(tmp), WHO)
@@ -69,7 +70,7 @@ class Stack:
                    PYTHONPATH=str(ROOT))
         for service, (_, prefix) in SERVICES.items():
             env[f"{prefix}_GRPC_PORT"] = str(self.ports[service])
-            env[f"{prefix}_METRICS_PORT"] = str(free_port())
+            env[f"{prefix}_METRICS_PORT"] = str(self.metrics_ports[service])
             env[f"{prefix}_MONGO_URI"] = self.db_uri(service)
         env["MAX_BATCH_RECORDS"] = "2000"
         return env
@@ -85,7 +86,8 @@ class Stack:
                    self.amqp_uri, "--store-uri", self.db_uri(f"unit_{unit}"),
                    "--router", self.address("purpose_router"),
                    "--requests", self.address("requests"),
-                   "--token-file", str(self.tmp / "tokens" / f"unit-{unit}")]
+                   "--token-file", str(self.tmp / "tokens" / f"unit-{unit}"),
+                   "--metrics-port", str(self.metrics_ports.setdefault(service, free_port()))]
         log = open(self.tmp / f"{service}.log", "ab")
         self.procs[service] = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=log,
                                                stderr=subprocess.STDOUT)

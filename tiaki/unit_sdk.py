@@ -337,12 +337,14 @@ def main(argv=None):
     parser.add_argument("--requests", default="127.0.0.1:50053")
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--metrics-port", type=int, default=0)
+    parser.add_argument("--metrics-addr", default="127.0.0.1",
+                        help="address /metrics listens on (0.0.0.0 in a container)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s unit %(message)s")
     with open(args.token_file, encoding="utf-8") as fh:
         token = fh.read().strip()
     if args.metrics_port:
-        start_http_server(args.metrics_port, addr="127.0.0.1")
+        start_http_server(args.metrics_port, addr=args.metrics_addr)
     unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
                       requests_address=args.requests)
     log.info("unit %s consuming %s", args.unit, messages.unit_queue(args.unit).name)

@@ -46,6 +46,20 @@ REQUESTS_COMPLETED = Counter("tiaki_requests_completed_total", "Requests complet
                              ["programme", "kind"])
 UNITS_ESCALATED = Gauge("tiaki_requests_units_escalated",
                         "Holding units past their due date on open requests", ["unit"])
+OPEN_REQUESTS = Gauge("tiaki_requests_open",
+                      "Open requests by kind and working days left to their due date",
+                      ["kind", "days_left"])
+# Bands for the dashboard and the deadline alert (3 or fewer working days left);
+# every band is always exported, so a band that empties reads 0, not stale.
+DAYS_LEFT_BANDS = ("overdue", "0", "1", "2", "3", "4", "5", "6-10", "11-20", "over-20")
+
+
+def days_left_band(days: int) -> str:
+    if days < 0:
+        return "overdue"
+    if days <= 5:
+        return str(days)
+    return "6-10" if days <= 10 else "11-20" if days <= 20 else "over-20"
 
 
 STATES = {"open": pb.REQUEST_STATE_OPEN, "complete": pb.REQUEST_STATE_COMPLETE,
@@ -68,6 +82,7 @@ class RequestsService(HealthMixin):
     purpose_router = ServiceRpc("purpose_router")
 
     _last_asked: dict = {}  # request id -> when its outstanding units were last asked
+    _escalated_units: set = set()  # units ever exported as escalated by this process
 
     # -- providers ------------------------------------------------------------------
 
@@ -230,12 +245,17 @@ class RequestsService(HealthMixin):
         a query lost with a broker outage is sent again, and a unit that
         answers twice changes nothing."""
         counts: dict[str, int] = {}
+        on = today()
+        open_by_band = {(kind, band): 0 for kind in ("access", "correction")
+                        for band in DAYS_LEFT_BANDS}
         for doc in self.storage.open_requests():
+            band = days_left_band(domain.working_days_left(to_domain(doc), on))
+            open_by_band[(doc.kind, band)] = open_by_band.get((doc.kind, band), 0) + 1
             last = self._last_asked.get(doc.request_id, doc.opened_at)
             if time.time() - last > QUERY_AGAIN_AFTER:
                 self._query(doc, only_outstanding=True)
                 self._last_asked[doc.request_id] = time.time()
-            late = list(domain.escalated(to_domain(doc), today()))
+            late = list(domain.escalated(to_domain(doc), on))
             for unit in late:
                 counts[unit] = counts.get(unit, 0) + 1
             if late and late != list(doc.escalated):
@@ -244,8 +264,12 @@ class RequestsService(HealthMixin):
                     self.events(messages.UNIT_ESCALATED, {
                         "request_id": doc.request_id, "unit_id": unit,
                         "programme_id": doc.programme_id})
-        for unit, n in counts.items():
-            UNITS_ESCALATED.labels(unit).set(n)
+        # A unit no longer escalated reads 0, so its alert resolves.
+        for unit in self._escalated_units | set(counts):
+            UNITS_ESCALATED.labels(unit).set(counts.get(unit, 0))
+        self._escalated_units |= set(counts)
+        for (kind, band), n in open_by_band.items():
+            OPEN_REQUESTS.labels(kind, band).set(n)
 
     # -- the work -----------------------------------------------------------------------
 

@@ -1,0 +1,125 @@
+"""deploy/: the alert rules pass their promtool unit tests, the dashboards parse, and the
+static checks of tools/deploy_lint.py refuse what they exist to refuse."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import pytest
+import yaml
+
+from services.requests.service import DAYS_LEFT_BANDS, days_left_band
+from tools import deploy_lint
+
+
+def test_alert_rules_configs_and_unit_tests_pass():
+    assert deploy_lint.check_prometheus() == []
+
+
+def test_dashboards_are_valid_and_every_expression_parses():
+    assert deploy_lint.check_dashboards() == []
+
+
+def test_a_dashboard_with_a_broken_expression_is_refused(tmp_path, monkeypatch):
+    dash = json.loads((deploy_lint.DASHBOARDS / "tiaki-overview.json").read_text())
+    panel = next(p for p in dash["panels"] if p["type"] != "row")
+    panel["targets"][0]["expr"] = "sum by (unit (rate(tiaki_router_deliveries_total[5m]))"
+    panel["gridPos"]["w"] = 30
+    (tmp_path / "broken.json").write_text(json.dumps(dash))
+    monkeypatch.setattr(deploy_lint, "DASHBOARDS", tmp_path)
+    problems = deploy_lint.check_dashboards()
+    assert any("do not parse" in p for p in problems)
+    assert any("within 24 columns" in p for p in problems)
+
+
+def test_every_alert_needs_a_unit_test(tmp_path, monkeypatch):
+    shutil.copy(deploy_lint.PROMETHEUS / "alerts.yml", tmp_path)
+    tests = yaml.safe_load((deploy_lint.PROMETHEUS / "alerts_test.yml").read_text())
+    tests["tests"] = [t for t in tests["tests"]
+                      if all(a["alertname"] != "ServiceDown" for a in t.get("alert_rule_test", []))]
+    (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests))
+    monkeypatch.setattr(deploy_lint, "PROMETHEUS", tmp_path)
+    assert "alerts_test.yml: no unit test for alert ServiceDown" in deploy_lint.check_prometheus()
+
+
+def test_metric_names_in_promql():
+    names = deploy_lint.promql_metric_names
+    assert names('histogram_quantile(0.95, sum by (le, service) '
+                 '(rate(tiaki_worker_seconds_bucket{entrypoint=~"[A-Z].*"}[5m])))') == {
+        "tiaki_worker_seconds_bucket"}
+    assert names('tiaki:unit_queue_messages_ready / on (vhost, queue) clamp_min(sum by '
+                 '(vhost, queue) (rate(rabbitmq_detailed_channel_messages_delivered_ack_total'
+                 '[$__rate_interval])), 0.01) > 1e3 and up offset 5m') == {
+        "tiaki:unit_queue_messages_ready", "rabbitmq_detailed_channel_messages_delivered_ack_total",
+        "up"}
+
+
+def test_names_used_resolve_recording_rules_to_exported_metrics():
+    used = deploy_lint.exported_names_used()
+    assert "rabbitmq_detailed_queue_messages_ready" in used   # via tiaki:unit_queue_messages_ready
+    assert "tiaki_requests_open" in used                      # via tiaki:requests_open:max
+    assert not any(":" in n for n in used) and "up" not in used
+
+
+def deployment(name="intake") -> dict:
+    probe = {"grpc": {"port": 50051}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"template": {"spec": {
+                "serviceAccountName": name, "securityContext": {"runAsNonRoot": True},
+                "containers": [{"name": name, "readinessProbe": probe, "livenessProbe": probe,
+                                "securityContext": {"readOnlyRootFilesystem": True,
+                                                    "allowPrivilegeEscalation": False},
+                                "resources": {"requests": {"cpu": "1", "memory": "1Gi"},
+                                              "limits": {"cpu": "1", "memory": "1Gi"}}}]}}}}
+
+
+def complete_set(monkeypatch) -> list[dict]:
+    monkeypatch.setattr(deploy_lint, "SERVICES", ["intake"])
+    return [deployment(),
+            {"kind": "ServiceAccount", "metadata": {"name": "intake"}},
+            {"kind": "Service", "metadata": {"name": "intake"}},
+            {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "intake"},
+             "spec": {"scaleTargetRef": {"name": "intake"}}},
+            {"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "REPLACE_ME"}}]
+
+
+def test_kubernetes_policy_accepts_a_complete_service(monkeypatch):
+    assert deploy_lint.kubernetes_policy(complete_set(monkeypatch)) == []
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    (lambda o: o[0]["spec"]["template"]["spec"]["securityContext"].clear(), "runAsNonRoot"),
+    (lambda o: o[0]["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(
+        readOnlyRootFilesystem=False), "readOnlyRootFilesystem"),
+    (lambda o: o[0]["spec"]["template"]["spec"]["containers"][0]["resources"].pop("limits"),
+     "limits"),
+    (lambda o: o[0]["spec"]["template"]["spec"]["containers"][0].update(
+        livenessProbe={"tcpSocket": {"port": 50051}}), "gRPC health livenessProbe"),
+    (lambda o: o.pop(1), "own ServiceAccount"),
+    (lambda o: o.pop(3), "HorizontalPodAutoscaler"),
+    (lambda o: o[4]["stringData"].update(k="tk_provider_real"), "Secret"),
+    (lambda o: o[4].update(data={"k": "c2VjcmV0"}), "Secret"),
+])
+def test_kubernetes_policy_refuses(monkeypatch, breakage, expected):
+    objects = copy.deepcopy(complete_set(monkeypatch))
+    breakage(objects)
+    problems = deploy_lint.kubernetes_policy(objects)
+    assert problems and all(expected in p for p in problems), problems
+
+
+def test_compose_gives_every_service_its_own_database():
+    compose = yaml.safe_load(deploy_lint.COMPOSE.read_text())["services"]
+    uris = {s: [v for k, v in compose[s]["environment"].items() if k.endswith("_MONGO_URI")]
+            for s in deploy_lint.SERVICES}
+    assert sorted(deploy_lint.SERVICES) == ["insights", "intake", "purpose_router", "requests"]
+    assert len({u[0] for u in uris.values()}) == 4
+    assert all("replicaSet=rs0" in u[0] for u in uris.values())
+
+
+def test_open_requests_are_banded_by_working_days_left():
+    assert [days_left_band(d) for d in (-3, -1, 0, 3, 5, 6, 10, 11, 20, 21, 60)] == [
+        "overdue", "overdue", "0", "3", "5", "6-10", "6-10", "11-20", "11-20", "over-20",
+        "over-20"]
+    assert {days_left_band(d) for d in range(-5, 40)} == set(DAYS_LEFT_BANDS)

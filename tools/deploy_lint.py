@@ -1,0 +1,326 @@
+"""Static checks of everything in deploy/, run by `make lint`:
+
+- Prometheus: promtool check config (both configs), check rules, test rules.
+- Grafana: the dashboards are valid dashboard JSON and every PromQL expression in them
+  parses (promtool checks them as recording rules in a generated file).
+- Compose: dclint validates compose.yaml against the Compose Specification; each tiaki
+  service has its own database, runs read-only and not as root; the image is non-root.
+- Kubernetes: kubectl's kustomize renders every overlay; kubernetes-validate checks every
+  object against the Kubernetes schemas (strict: unknown fields fail); and each service
+  is non-root with a read-only root filesystem, requests and limits, gRPC health probes,
+  its own ServiceAccount, a Service and a HorizontalPodAutoscaler; no Secret has a value.
+
+Whether the metric names used exist in the services' real output is checked with the
+services running, in tests/e2e/test_metrics_exposition.py (names come from here).
+
+Usage: python tools/deploy_lint.py   (exit 1 and one line per problem when anything fails)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+PROMETHEUS = DEPLOY / "prometheus"
+DASHBOARDS = DEPLOY / "grafana" / "dashboards"
+COMPOSE = DEPLOY / "compose" / "compose.yaml"
+KUBERNETES = DEPLOY / "kubernetes"
+KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
+DCLINT = ROOT / ".tools" / "node_modules" / ".bin" / "dclint"
+# Kubernetes versions the manifests must be valid for: the oldest we support, the newest.
+KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
+PLACEHOLDER = "REPLACE_ME"
+# The services, from their nameko configs: config/<name>.yaml.
+SERVICES = sorted(p.stem for p in (ROOT / "config").glob("*.yaml"))
+# Grafana's own variables, given a value so promtool can parse the expression.
+GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
+PROMQL_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
+                   "group_right", "offset", "bool", "inf", "nan", "atan2"}
+
+
+# ------------------------------------------------------------------ PromQL names
+
+def promql_metric_names(expr: str) -> set[str]:
+    """Metric (and recording rule) names an expression selects. Good enough for our own
+    expressions: strings, label matchers, ranges and grouping clauses are removed, and
+    a name followed by "(" is a function or an aggregation."""
+    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', expr)
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        before = text[match.start() - 1] if match.start() else " "
+        if before.isdigit() or before == ".":   # 5m, 1e3, 0.5
+            continue
+        if text[match.end():].lstrip().startswith("("):
+            continue
+        if match.group(0).lower() in PROMQL_KEYWORDS:
+            continue
+        names.add(match.group(0))
+    return names
+
+
+def rule_groups() -> list[dict]:
+    return yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())["groups"]
+
+
+def recording_rules() -> dict[str, str]:
+    return {r["record"]: r["expr"] for g in rule_groups() for r in g["rules"] if "record" in r}
+
+
+def dashboards() -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json"))}
+
+
+def panels(dashboard: dict):
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])   # panels inside a collapsed row
+
+
+def dashboard_exprs() -> list[tuple[str, str, str]]:
+    """(dashboard file, panel title, expression) for every target."""
+    return [(name, panel.get("title", ""), target["expr"])
+            for name, dash in dashboards().items() for panel in panels(dash)
+            for target in panel.get("targets", []) if target.get("expr")]
+
+
+def exported_names_used() -> set[str]:
+    """Every metric name the dashboards and alert rules read from a scrape, recording
+    rules resolved to what they are computed from; `up` is Prometheus's own."""
+    records = recording_rules()
+    exprs = [e for _, _, e in dashboard_exprs()]
+    exprs += [r["expr"] for g in rule_groups() for r in g["rules"]]
+    names: set[str] = set()
+    pending = [n for e in exprs for n in promql_metric_names(e)]
+    while pending:
+        name = pending.pop()
+        if name in records:
+            pending.extend(promql_metric_names(records.pop(name)))
+        elif ":" not in name:
+            names.add(name)
+    return names - {"up"}
+
+
+# ------------------------------------------------------------------ checks
+
+def run(cmd: list, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
+
+
+def check_prometheus() -> list[str]:
+    problems = []
+    for config in sorted(PROMETHEUS.glob("prometheus*.yml")):
+        out = run(["promtool", "check", "config", config])
+        if out.returncode:
+            problems.append(f"promtool check config {config.name}: {out.stdout}{out.stderr}")
+    out = run(["promtool", "check", "rules", "alerts.yml"], cwd=PROMETHEUS)
+    if out.returncode:
+        problems.append(f"promtool check rules alerts.yml: {out.stdout}{out.stderr}")
+    out = run(["promtool", "test", "rules", "alerts_test.yml"], cwd=PROMETHEUS)
+    if out.returncode:
+        problems.append(f"promtool test rules alerts_test.yml: {out.stdout}{out.stderr}")
+    alerts = {r["alert"] for g in rule_groups() for r in g["rules"] if "alert" in r}
+    tested = {t["alertname"] for case in yaml.safe_load(
+        (PROMETHEUS / "alerts_test.yml").read_text())["tests"]
+        for t in case.get("alert_rule_test", [])}
+    problems += [f"alerts_test.yml: no unit test for alert {a}" for a in sorted(alerts - tested)]
+    return problems
+
+
+def check_dashboard(name: str, dash: dict) -> list[str]:
+    problems = []
+    for key in ("uid", "title", "panels", "schemaVersion"):
+        if key not in dash:
+            problems.append(f"{name}: no {key!r}")
+    variables = {v["name"] for v in dash.get("templating", {}).get("list", [])}
+    ids = [p.get("id") for p in panels(dash)]
+    if len(ids) != len(set(ids)) or None in ids:
+        problems.append(f"{name}: panel ids must be present and unique")
+    for panel in panels(dash):
+        title = panel.get("title") or f"panel {panel.get('id')}"
+        grid = panel.get("gridPos", {})
+        if not {"x", "y", "w", "h"} <= set(grid) or grid["x"] + grid["w"] > 24:
+            problems.append(f"{name}: {title}: gridPos must have x, y, w, h within 24 columns")
+        if panel.get("type") == "row":
+            continue
+        targets = panel.get("targets") or []
+        if not targets or not all(t.get("expr") for t in targets):
+            problems.append(f"{name}: {title}: every panel needs targets with an expression")
+        if len({t.get("refId") for t in targets}) != len(targets):
+            problems.append(f"{name}: {title}: refIds must be unique")
+        uid = (panel.get("datasource") or {}).get("uid", "")
+        if uid.startswith("${") and uid[2:-1] not in variables:
+            problems.append(f"{name}: {title}: data source variable {uid} is not defined")
+    return problems
+
+
+def check_dashboards() -> list[str]:
+    problems = []
+    try:
+        found = dashboards()
+    except json.JSONDecodeError as exc:
+        return [f"dashboard JSON: {exc}"]
+    if not found:
+        return [f"no dashboards in {DASHBOARDS}"]
+    for name, dash in found.items():
+        problems += check_dashboard(name, dash)
+    # Every expression as a recording rule, next to the real rules so that the
+    # recording rules' names resolve too; promtool parses each one.
+    rules = []
+    for i, (_, _, expr) in enumerate(dashboard_exprs()):
+        for variable, value in GRAFANA_VARIABLES.items():
+            expr = expr.replace(variable, value)
+        rules.append({"record": f"dashboard:expr_{i}", "expr": expr})
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as fh:
+        yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}, fh)
+        fh.flush()
+        out = run(["promtool", "check", "rules", fh.name])
+    if out.returncode:
+        problems.append(f"dashboard expressions do not parse: {out.stdout}{out.stderr}")
+    return problems
+
+
+def check_compose() -> list[str]:
+    problems = []
+    out = run([DCLINT, "-c", COMPOSE.parent / "dclint.json", "--max-warnings", "0", COMPOSE])
+    if out.returncode:
+        problems.append(f"dclint {COMPOSE.relative_to(ROOT)}: {out.stdout}{out.stderr}")
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    databases = {}
+    for name in SERVICES:
+        svc = services.get(name)
+        if svc is None:
+            problems.append(f"compose: no service {name}")
+            continue
+        uris = [v for k, v in (svc.get("environment") or {}).items() if k.endswith("_MONGO_URI")]
+        if len(uris) != 1:
+            problems.append(f"compose: {name} needs exactly one *_MONGO_URI")
+        else:
+            databases[name] = uris[0].split("/")[-1].split("?")[0]
+        if svc.get("read_only") is not True or str(svc.get("user", "0")).split(":")[0] in ("0", "root"):
+            problems.append(f"compose: {name} must run read-only and not as root")
+    if len(set(databases.values())) != len(databases):
+        problems.append(f"compose: services share a database: {databases}")
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    if not users or users[-1].split(":")[0] in ("0", "root"):
+        problems.append("deploy/Dockerfile: the image must end with a non-root USER")
+    return problems
+
+
+def render(overlay: Path) -> list[dict]:
+    out = run([KUBECTL, "kustomize", overlay])
+    if out.returncode:
+        raise ValueError(f"kustomize {overlay.relative_to(ROOT)}: {out.stderr}")
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def pod_spec(obj: dict) -> dict | None:
+    if obj["kind"] in ("Deployment", "StatefulSet", "Job", "DaemonSet"):
+        return obj["spec"]["template"]["spec"]
+    return None
+
+
+def kubernetes_policy(objects: list[dict]) -> list[str]:
+    """What every tiaki workload must be, beyond the schema."""
+    problems = []
+    by_kind: dict[str, dict[str, dict]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+    for obj in objects:
+        name = f"{obj['kind']}/{obj['metadata']['name']}"
+        if obj["kind"] == "Secret":
+            if obj.get("data") or any(v != PLACEHOLDER for v in (obj.get("stringData") or {}).values()):
+                problems.append(f"{name}: a committed Secret holds only {PLACEHOLDER} values")
+        spec = pod_spec(obj)
+        if spec is None:
+            continue
+        if not (spec.get("securityContext") or {}).get("runAsNonRoot"):
+            problems.append(f"{name}: pod must set securityContext.runAsNonRoot")
+        for c in spec.get("containers", []) + spec.get("initContainers", []):
+            sc = c.get("securityContext") or {}
+            if not sc.get("readOnlyRootFilesystem") or sc.get("allowPrivilegeEscalation", True):
+                problems.append(f"{name}/{c['name']}: needs readOnlyRootFilesystem and no "
+                                "privilege escalation")
+            resources = c.get("resources") or {}
+            for part in ("requests", "limits"):
+                if not {"cpu", "memory"} <= set(resources.get(part) or {}):
+                    problems.append(f"{name}/{c['name']}: needs cpu and memory {part}")
+    for service in SERVICES:
+        name = service.replace("_", "-")
+        deployment = by_kind.get("Deployment", {}).get(name)
+        if deployment is None:
+            problems.append(f"no Deployment for service {service}")
+            continue
+        spec = pod_spec(deployment)
+        container = spec["containers"][0]
+        for probe in ("readinessProbe", "livenessProbe"):
+            if "grpc" not in (container.get(probe) or {}):
+                problems.append(f"Deployment/{name}: needs a gRPC health {probe}")
+        if spec.get("serviceAccountName") != name or name not in by_kind.get("ServiceAccount", {}):
+            problems.append(f"Deployment/{name}: needs its own ServiceAccount {name}")
+        if name not in by_kind.get("Service", {}):
+            problems.append(f"no Service for {name}")
+        hpa = by_kind.get("HorizontalPodAutoscaler", {}).get(name)
+        if hpa is None or hpa["spec"]["scaleTargetRef"]["name"] != name:
+            problems.append(f"no HorizontalPodAutoscaler for Deployment/{name}")
+    return problems
+
+
+def check_kubernetes() -> list[str]:
+    import kubernetes_validate  # slow to import: only when this check runs
+
+    problems = []
+    overlays = sorted(p for p in (KUBERNETES / "overlays").iterdir() if p.is_dir())
+    if not overlays:
+        return ["no overlays in deploy/kubernetes/overlays/"]
+    for overlay in overlays:
+        try:
+            objects = render(overlay)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        for obj in objects:
+            for version in KUBERNETES_VERSIONS:
+                try:
+                    kubernetes_validate.validate(obj, version, strict=True)
+                except kubernetes_validate.ValidationError as exc:
+                    path = ".".join(str(p) for p in exc.path)
+                    problems.append(f"{overlay.name}: {obj['kind']}/{obj['metadata']['name']} "
+                                    f"(Kubernetes {version}): {path}: {exc.message}")
+                except kubernetes_validate.SchemaNotFoundError:
+                    problems.append(f"{overlay.name}: no Kubernetes {version} schema for "
+                                    f"{obj['apiVersion']} {obj['kind']}")
+        problems += [f"{overlay.name}: {p}" for p in kubernetes_policy(objects)]
+    return problems
+
+
+CHECKS = {"prometheus": check_prometheus, "dashboards": check_dashboards,
+          "compose": check_compose, "kubernetes": check_kubernetes}
+
+
+def main(argv=None) -> int:
+    names = (argv if argv is not None else sys.argv[1:]) or list(CHECKS)
+    failed = False
+    for name in names:
+        problems = CHECKS[name]()
+        for problem in problems:
+            print(f"deploy lint: {name}: {problem.rstrip()}")
+        if not problems:
+            print(f"deploy lint: {name}: ok")
+        failed |= bool(problems)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -147,7 +147,9 @@ _STREET_TYPES = ("Street|St|Road|Rd|Avenue|Ave|Drive|Dr|Place|Pl|Crescent|Cres|T
                  "Esplanade|Mews|Square|Sq|Track|Boulevard|Blvd|Loop|View|Glade|Green|Row|Walk|"
                  "Gardens|Valley|Crest|Ridge|Drive")
 _STREET_NAME = (rf"(?:(?:St|Mt|Te|Ngā|Nga|Saint|Mount|Upper|Lower|Old|Great|North|South|East|"
-                rf"West|State)\.?\s+)?(?:{_WORD}\s+){{1,3}}?(?:{_STREET_TYPES})\b\.?")
+                rf"West|State)\.?\s+)?(?:{_WORD}\s+){{1,3}}?(?:{_STREET_TYPES})\b"
+                # "Rd." is an abbreviation only when the sentence goes on after it
+                rf"(?:\.(?=,|\s+[a-zāēīōū0-9]))?")
 _UNIT = r"(?:(?:Flat|Unit|Apartment|Apt|Room|Lot)\s*\d+[A-Za-z]?\s*[,/]?\s*)?"
 _NUMBER = r"\d{1,5}[A-Za-z]?(?:\s*/\s*\d{1,5}[A-Za-z]?)?"
 STREET_ADDRESS = re.compile(

@@ -181,7 +181,10 @@ things, stuff, work, job, jobs, car, cars, house, home, motel, motels, rooms, ro
 nights, weekends, holidays, christmas, winter, summer, spring, autumn, both, neither, either,
 everyone, everybody, none, please, thank, sure, fine, yes, no, hello, goodbye, wellbeing, mental,
 physical, emotional, cultural, financial, legal, social, budget, budgeting, food, parcels, grant,
-grants, benefit, benefits, payment, payments, rates, costs, cost, prices, price, debts, loans, loan
+grants, benefit, benefits, payment, payments, rates, costs, cost, prices, price, debts, loans, loan,
+ring, call, text, phone, contact, visit, ask, tell, see, meet, send, give, take, bring, check,
+remind, invite, thank, pick, drop, book, arrange, refer, encourage, support, talk, speak, write,
+keep, make, get, let, go, come, try, ask, email, message, follow, update, confirm, collect
 """)
 
 TE_REO_WORDS = _words("""

@@ -264,21 +264,17 @@ def _addresses(text):
     for start, end in spans:
         # ", Suburb, Town 1234" after a street belongs to the address when it is a
         # known place, a rural delivery number, or ends the clause.
-        while True:
-            tail = _ADDRESS_TAIL.match(text, end)
-            if not tail or not tail.group().lstrip().startswith((",",)) and text[end:end + 1] != ",":
-                if tail and re.fullmatch(r",?\s*R\.?\s?D\.?\s?\d{1,2}", tail.group()):
-                    end = tail.end()
-                    continue
+        while tail := _ADDRESS_TAIL.match(text, end):
+            part = tail.group()
+            bare = re.sub(r"\s+\d{4}$", "", part.strip(", "))
+            if not part.startswith(","):
+                if not _RURAL.fullmatch(bare):  # only "RD 2" follows without a comma
+                    break
+            elif not (bare in words.BIG_PLACES or bare in words.SMALL_PLACES
+                      or _RURAL.fullmatch(bare) or re.search(r"\d{4}$", part)
+                      or text[tail.end():tail.end() + 1] in ("", ".", ",", ";", "\n", ")")):
                 break
-            part = tail.group().strip(", ")
-            bare = re.sub(r"\s+\d{4}$", "", part)
-            after = text[tail.end():tail.end() + 1]
-            if (bare in words.BIG_PLACES or bare in words.SMALL_PLACES or _RURAL.fullmatch(bare)
-                    or re.search(r"\d{4}$", part) or after in ("", ".", ",", ";", "\n", ")")):
-                end = tail.end()
-            else:
-                break
+            end = tail.end()
         out.append(("ADDRESS", start, end))
     return out
 
@@ -578,7 +574,6 @@ def _apply(text, identifiers, notes) -> Redaction:
             continue  # already replaced
         if kind == "check_digit":
             # Points at the placeholder that replaced it.
-            new_start = moved(start)
             hit = next(f for f in identifiers if f.start <= start < f.end)
             new_start, new_end = moved(hit.start), moved(hit.start) + len(hit.kind) + 2
         else:

@@ -64,6 +64,7 @@ lint: install proto
 
 bench: install proto infra ## end-to-end records/s against the raw broker ceiling
 	$(PY) -m tests.bench.pipeline
+	$(PY) -m tests.bench.stories_eval
 
 clean:
 	rm -rf $(VENV) .tools $(PROTO_STAMP)

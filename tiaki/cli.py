@@ -695,6 +695,11 @@ def requests_due_date(received: str, working_days: int) -> None:
     click.echo(due.isoformat())
 
 
+from tiaki.cli_stories import stories  # noqa: E402  (it builds on the helpers above)
+
+cli.add_command(stories)
+
+
 def main() -> None:
     """The `tiaki` console script."""
     cli(prog_name="tiaki")

@@ -30,6 +30,10 @@ SUBMISSION_SEALED = "submission_sealed"
 # payload: {submission_id, provider_id, programme_id, plan_version, period,
 #           batch_ids: [str], accepted_count}
 
+STORY_WITHDRAWN = "story_withdrawn"
+# payload: {story_id, provider_id, use, export_ids: [str], references: [str], withdrawn_at}
+# (a family withdrew consent to a use of a story the Agency already received)
+
 # nameko events dispatched by requests
 REQUESTS = "requests"
 UNIT_ESCALATED = "unit_escalated"      # {request_id, unit_id, programme_id}

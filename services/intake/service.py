@@ -23,6 +23,7 @@ from prometheus_client import Counter
 
 from services.intake import domain
 from services.intake.storage import IntakeStorage
+from services.intake.stories_service import StoriesMixin
 from tiaki import messages
 from tiaki.health import HealthMixin
 from tiaki.identity import Identities
@@ -85,7 +86,7 @@ class OpenSubmissions(DependencyProvider):
         self.guards.pop(submission_id, None)
 
 
-class IntakeService(HealthMixin):
+class IntakeService(StoriesMixin, HealthMixin):
     name = "intake"
 
     storage = Storage(IntakeStorage)

@@ -1,0 +1,117 @@
+"""Tender stories: the rules of their lifecycle (pure: no I/O).
+
+A story is de-identified on arrival and only its redacted text is kept. It can
+be used once a person has approved that text, and only for the uses (tender,
+reporting, publication) the family consented to and has not withdrawn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.intake.deidentify import Redaction, redact
+
+USES = ("tender", "reporting", "publication")
+MAX_STORY_CHARS = 20_000
+MAX_TITLE_CHARS = 200
+MAX_PERSON_CHARS = 200
+
+
+class Refused(ValueError):
+    """Bad input: which field, and why."""
+
+    def __init__(self, field_name: str, reason: str):
+        super().__init__(f"{field_name}: {reason}")
+        self.field = field_name
+        self.reason = reason
+
+
+def check_story(text: str, max_chars: int = MAX_STORY_CHARS) -> str:
+    """The story's text, or Refused when it is empty or too long."""
+    if not text.strip():
+        raise Refused("text", "the story is empty")
+    if len(text) > max_chars:
+        raise Refused("text", f"the story has {len(text):,} characters; at most "
+                              f"{max_chars:,} are taken (split it, or shorten it)")
+    return text
+
+
+def check_person(value: str, field_name: str) -> str:
+    """Who did something: required, one line, not too long."""
+    value = value.strip()
+    if not value:
+        raise Refused(field_name, "say who (a person's name or role at the provider)")
+    if len(value) > MAX_PERSON_CHARS or "\n" in value:
+        raise Refused(field_name, f"one line of at most {MAX_PERSON_CHARS} characters")
+    return value
+
+
+def check_use(use: str) -> str:
+    if use not in USES:
+        raise Refused("use", f"must be one of {', '.join(USES)}")
+    return use
+
+
+def deidentify(text: str) -> Redaction:
+    return redact(text)
+
+
+def check_approved_text(text: str) -> str:
+    """A reviewer's edit of the redacted text: it may remove more, never put a
+    direct identifier back (placeholders themselves are fine)."""
+    check_story(text)
+    again = redact(text)
+    if again.identifiers:
+        kinds = sorted({i.kind for i in again.identifiers})
+        raise Refused("approved_text", "it still holds what looks like a direct identifier "
+                                       f"({', '.join(kinds)}); replace it with its placeholder")
+    return text
+
+
+@dataclass
+class Consent:
+    use: str
+    recorded_by: str
+    how_given: str
+    recorded_at: float
+    withdrawn_at: float | None = None
+    withdrawn_recorded_by: str = ""
+    how_withdrawn: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.withdrawn_at is None
+
+
+@dataclass
+class StoryStatus:
+    """What the rules need to know about a stored story."""
+    story_id: str
+    approved: bool
+    consents: dict[str, Consent] = field(default_factory=dict)
+
+
+def why_not_usable(story: StoryStatus, use: str) -> str | None:
+    """None when the story may be used for `use`, else the reason it may not."""
+    consent = story.consents.get(use)
+    if not story.approved:
+        return "its redacted text has not been approved by a reviewer"
+    if consent is None:
+        return f"the family has not consented to its use for {use}"
+    if not consent.active:
+        return f"the family withdrew consent to its use for {use}"
+    return None
+
+
+def can_record_consent(story: StoryStatus, use: str) -> None:
+    consent = story.consents.get(use)
+    if consent is not None and consent.active:
+        raise Refused("use", f"consent for {use} is already recorded for story {story.story_id}")
+
+
+def can_withdraw(story: StoryStatus, use: str) -> Consent:
+    consent = story.consents.get(use)
+    if consent is None:
+        raise Refused("use", f"no consent for {use} was recorded for story {story.story_id}")
+    if not consent.active:
+        raise Refused("use", f"consent for {use} was already withdrawn for story {story.story_id}")
+    return consent

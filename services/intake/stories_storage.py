@@ -1,0 +1,146 @@
+"""Intake's stories: the redacted text, the review, the family's consents, the
+exports and the withdrawal notices still owed to the Agency.
+
+The original text is never stored: the provider keeps it in its own system.
+Times are epoch seconds (the embedded store turns a date written by $set into
+text)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import mongoengine as me
+
+from services.intake.deidentify import Redaction
+from services.intake.stories_domain import Consent, StoryStatus
+
+
+class StoredStory(me.Document):
+    meta = {"collection": "stories", "indexes": ["provider_id", "notice_pending"]}
+    story_id = me.StringField(primary_key=True)
+    provider_id = me.StringField(required=True)
+    title = me.StringField(default="")
+    state = me.StringField(required=True, choices=("awaiting_review", "approved"))
+    redacted_text = me.StringField(required=True)
+    replaced = me.DictField()  # {placeholder: count}
+    flags = me.ListField(me.DictField())  # [{kind, start, end, text, reason}]
+    submitted_by = me.StringField(required=True)
+    submitted_at = me.FloatField(required=True)
+    approved_by = me.StringField(default="")
+    approved_at = me.FloatField()
+    # {use: {recorded_by, how_given, recorded_at, withdrawn_at?, withdrawn_recorded_by?, how_withdrawn?}}
+    consents = me.DictField()
+    # A withdrawal after an export: the Agency is told through the broker.
+    notice_pending = me.BooleanField(default=False)
+    notice = me.DictField()  # the event payload while pending
+    agency_notified_at = me.FloatField()
+    history = me.ListField(me.StringField())  # who did what, when (plain lines)
+
+
+class StoryExport(me.Document):
+    """One export: which stories left, for which use, when and by whom."""
+    meta = {"collection": "story_exports", "indexes": ["provider_id", "story_ids"]}
+    export_id = me.StringField(primary_key=True)
+    provider_id = me.StringField(required=True)
+    use = me.StringField(required=True)
+    reference = me.StringField(default="")
+    exported_by = me.StringField(required=True)
+    exported_at = me.FloatField(required=True)
+    story_ids = me.ListField(me.StringField())
+
+
+class NotFound(LookupError):
+    pass
+
+
+def _line(who: str, what: str) -> str:
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {who}: {what}"
+
+
+def status(doc: StoredStory) -> StoryStatus:
+    return StoryStatus(doc.story_id, doc.state == "approved",
+                       {use: Consent(use=use, **c) for use, c in (doc.consents or {}).items()})
+
+
+class StoryStorage:
+    NotFound = NotFound
+
+    def ensure_indexes(self):
+        StoredStory.ensure_indexes()
+        StoryExport.ensure_indexes()
+
+    def create(self, provider_id: str, title: str, redaction: Redaction,
+               submitted_by: str) -> StoredStory:
+        doc = StoredStory(
+            story_id=str(uuid.uuid4()), provider_id=provider_id, title=title,
+            state="awaiting_review", redacted_text=redaction.text, replaced=redaction.counts(),
+            flags=[{"kind": f.kind, "start": f.start, "end": f.end, "text": f.text,
+                    "reason": f.reason} for f in redaction.flags],
+            submitted_by=submitted_by, submitted_at=time.time(),
+            history=[_line(submitted_by, "submitted the story (de-identified on arrival)")])
+        doc.save(force_insert=True)
+        return doc
+
+    def get(self, story_id: str) -> StoredStory:
+        doc = StoredStory.objects(story_id=story_id).first()
+        if doc is None:
+            raise NotFound(story_id)
+        return doc
+
+    def for_provider(self, provider_id: str) -> list[StoredStory]:
+        return list(StoredStory.objects(provider_id=provider_id).order_by("submitted_at"))
+
+    def approve(self, doc: StoredStory, approved_by: str, text: str) -> StoredStory | None:
+        """None when someone approved it first."""
+        changed = StoredStory.objects(story_id=doc.story_id, state="awaiting_review").update_one(
+            set__state="approved", set__approved_by=approved_by, set__approved_at=time.time(),
+            set__redacted_text=text,
+            push__history=_line(approved_by, "approved the redacted text"
+                                + ("" if text == doc.redacted_text else " (edited)")))
+        return self.get(doc.story_id) if changed else None
+
+    def record_consent(self, doc: StoredStory, use: str, recorded_by: str,
+                       how_given: str) -> StoredStory:
+        StoredStory.objects(story_id=doc.story_id).update_one(**{
+            f"set__consents__{use}": {"recorded_by": recorded_by, "how_given": how_given,
+                                      "recorded_at": time.time()},
+            "push__history": _line(recorded_by, f"recorded the family's consent for {use} "
+                                                f"({how_given})")})
+        return self.get(doc.story_id)
+
+    def withdraw(self, doc: StoredStory, use: str, recorded_by: str, how: str,
+                 notice: dict | None) -> StoredStory:
+        """Marks the consent withdrawn and, in the same write, the notice the
+        Agency is owed (so a crash cannot lose it)."""
+        consent = dict(doc.consents[use], withdrawn_at=time.time(),
+                       withdrawn_recorded_by=recorded_by, how_withdrawn=how)
+        updates = {f"set__consents__{use}": consent,
+                   "push__history": _line(recorded_by, f"recorded the family's withdrawal of "
+                                                       f"consent for {use} ({how})")}
+        if notice:
+            updates.update(set__notice_pending=True, set__notice=notice)
+        StoredStory.objects(story_id=doc.story_id).update_one(**updates)
+        return self.get(doc.story_id)
+
+    def mark_notified(self, story_id: str):
+        StoredStory.objects(story_id=story_id, notice_pending=True).update_one(
+            set__notice_pending=False, set__agency_notified_at=time.time(), set__notice={},
+            push__history=_line("tiaki", "told the Agency of the withdrawal"))
+
+    def pending_notices(self, limit: int = 100) -> list[StoredStory]:
+        return list(StoredStory.objects(notice_pending=True).limit(limit))
+
+    # -- exports -----------------------------------------------------------------------------
+
+    def exports_of(self, story_id: str) -> list[StoryExport]:
+        # $in, not equality: the embedded store cannot match an array element by equality.
+        return list(StoryExport.objects(story_ids__in=[story_id]).order_by("exported_at"))
+
+    def record_export(self, provider_id: str, use: str, reference: str, exported_by: str,
+                      story_ids: list[str]) -> StoryExport:
+        export = StoryExport(export_id=str(uuid.uuid4()), provider_id=provider_id, use=use,
+                             reference=reference, exported_by=exported_by,
+                             exported_at=time.time(), story_ids=story_ids)
+        export.save(force_insert=True)
+        return export

@@ -1,0 +1,256 @@
+"""Tender stories in intake, started on the real broker and store and called
+over gRPC: only de-identified, approved and consented stories leave in an
+export; a withdrawal after an export reaches the broker; bad input changes
+nothing; a provider sees only its own stories. Then, as a bare worker on the
+real store, a withdrawal while the broker is down is told later."""
+
+from __future__ import annotations
+
+import mongoengine
+import pytest
+from grpc import StatusCode
+from kombu import Connection, Queue
+from nameko import config
+from nameko.standalone.events import get_event_exchange
+from nameko.testing.services import worker_factory
+from nameko_grpc.client import Client
+from nameko_grpc.errors import GrpcError
+
+from services.intake.service import IntakeService
+from services.intake.stories_storage import StoryStorage
+from tiaki import messages
+from tiaki.identity import Caller
+from tiaki.intake.v1 import stories_pb2 as pb
+from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
+from tiaki.store import connect
+
+STORY = ("Aroha Ngata (NHI ZAC5361) lives at 2/14 Kauri Street, Ōtara with her son Losana. "
+         "Call her on 021 234 5678 or aroha.ngata@gmail.com. Her IRD number is 49-091-850. "
+         "The social worker from CCSS referred the whānau to Best foot forward, and Losana "
+         "now goes to Kaikohe Primary School.")
+SECRETS = ("Aroha", "Ngata", "ZAC5361", "Kauri", "Losana", "021 234 5678", "aroha.ngata",
+           "49-091-850")
+TENDER, REPORTING = pb.STORY_USE_TENDER, pb.STORY_USE_REPORTING
+
+
+@pytest.fixture
+def withdrawals(service_config):
+    """A queue on intake's story_withdrawn events in the test's vhost."""
+    queue = Queue("test-story-withdrawn", exchange=get_event_exchange(messages.INTAKE),
+                  routing_key=messages.STORY_WITHDRAWN)
+    with Connection(config["AMQP_URI"]) as conn:
+        queue(conn.default_channel).declare()
+    return queue
+
+
+def take_all(queue: Queue) -> list[dict]:
+    bodies = []
+    with Connection(config["AMQP_URI"]) as conn:
+        bound = queue(conn.default_channel)
+        while (message := bound.get(no_ack=True)) is not None:
+            bodies.append(message.payload)
+    return bodies
+
+
+@pytest.fixture
+def client(start_container, identities):
+    start_container(IntakeService)
+    _, tokens = identities
+    with Client(f"//127.0.0.1:{config['GRPC_BIND_PORT']}", StoriesServiceStub) as c:
+        c.ccss = [("authorization", f"Bearer {tokens[('provider', 'ccss')]}")]
+        c.other = [("authorization", f"Bearer {tokens[('provider', 'other-ngo')]}")]
+        yield c
+
+
+def submit(client, text=STORY, who="Sarah (social worker)"):
+    return client.SubmitStory(pb.SubmitStoryRequest(text=text, submitted_by=who),
+                              metadata=client.ccss).story
+
+
+def approve(client, story_id):
+    return client.ApproveStory(pb.ApproveStoryRequest(story_id=story_id, approved_by="Team lead"),
+                               metadata=client.ccss).story
+
+
+def consent(client, story_id, use=TENDER):
+    return client.RecordConsent(pb.RecordConsentRequest(
+        story_id=story_id, use=use, recorded_by="Sarah", how_given="signed consent form"),
+        metadata=client.ccss).story
+
+
+def export(client, metadata=None, story_ids=(), use=TENDER):
+    return client.ExportStories(pb.ExportStoriesRequest(
+        use=use, reference="Tender 2026-14", exported_by="Manager", story_ids=list(story_ids)),
+        metadata=metadata or client.ccss)
+
+
+def refused(call) -> GrpcError:
+    with pytest.raises(GrpcError) as caught:
+        call()
+    return caught.value
+
+
+class TestStoryLifecycle:
+    def test_only_approved_consented_stories_leave_and_a_withdrawal_reaches_the_broker(
+            self, client, withdrawals, store_db):
+        ready = submit(client)
+        unapproved = submit(client, "Mere Tipene finished all 8 sessions of Triple P.")
+        unconsented = submit(client, "Sione Taufa now volunteers at the Foodbank.")
+        reporting_only = submit(client, "Wiremu Parata found work at Fonterra.")
+
+        assert ready.state == pb.STORY_STATE_AWAITING_REVIEW
+        assert not any(s in ready.redacted_text for s in SECRETS)
+        assert dict(ready.replaced) == {"NAME": 3, "NHI": 1, "ADDRESS": 1, "PHONE": 1,
+                                        "EMAIL": 1, "IRD": 1}
+        assert "whānau" in ready.redacted_text and "Best foot forward" in ready.redacted_text
+        assert {f.kind for f in ready.flags} >= {"school", "place"}
+        stored = str(list(store_db.stories.find()))
+        assert not any(s in stored for s in SECRETS)  # the original is never stored
+
+        # Nothing is usable yet: unapproved and unconsented.
+        assert refused(lambda: export(client)).code == StatusCode.FAILED_PRECONDITION
+        approve(client, ready.story_id)
+        approve(client, unconsented.story_id)
+        approve(client, reporting_only.story_id)
+        consent(client, ready.story_id)
+        consent(client, unapproved.story_id)
+        consent(client, reporting_only.story_id, use=REPORTING)
+
+        pack = export(client)
+        assert [s.story_id for s in pack.stories] == [ready.story_id]
+        assert pack.stories[0].text == approve_text(client, ready.story_id)
+        named = refused(lambda: export(client, story_ids=[ready.story_id, unapproved.story_id]))
+        assert named.code == StatusCode.FAILED_PRECONDITION
+        assert "not been approved" in named.message
+        assert store_db.story_exports.count_documents({}) == 1  # the refused one left no trace
+
+        # Another provider sees none of it.
+        hidden = refused(lambda: client.GetStory(pb.GetStoryRequest(story_id=ready.story_id),
+                                                 metadata=client.other))
+        assert hidden.code == StatusCode.NOT_FOUND
+        assert list(client.ListStories(pb.ListStoriesRequest(), metadata=client.other).stories) == []
+        assert refused(lambda: export(client, client.other)).code == StatusCode.FAILED_PRECONDITION
+
+        # The family withdraws: the Agency is told, and it leaves no later export.
+        reply = client.WithdrawConsent(pb.WithdrawConsentRequest(
+            story_id=ready.story_id, use=TENDER, recorded_by="Sarah",
+            how_withdrawn="phone call from the mother"), metadata=client.ccss)
+        assert reply.agency_told
+        assert reply.story.agency_notified_at.seconds > 0 and not reply.story.agency_notice_pending
+        (event,) = take_all(withdrawals)
+        assert event["story_id"] == ready.story_id and event["use"] == "tender"
+        assert event["export_ids"] == [pack.export_id]
+        assert event["references"] == ["Tender 2026-14"]
+        assert refused(lambda: export(client)).code == StatusCode.FAILED_PRECONDITION
+        gone = refused(lambda: export(client, story_ids=[ready.story_id]))
+        assert "withdrew consent" in gone.message
+
+        # Reporting is a separate use: its export holds only the story consented for it.
+        assert [s.story_id for s in export(client, use=REPORTING).stories] == [
+            reporting_only.story_id]
+        # A withdrawal of something never exported tells no one.
+        quiet = client.WithdrawConsent(pb.WithdrawConsentRequest(
+            story_id=unapproved.story_id, use=TENDER, recorded_by="Sarah",
+            how_withdrawn="in person"), metadata=client.ccss)
+        assert not quiet.agency_told and take_all(withdrawals) == []
+
+    def test_bad_input_gets_a_precise_error_and_changes_nothing(self, client, store_db):
+        story = submit(client)
+        before = list(store_db.stories.find())
+
+        def code_and_message(call):
+            error = refused(call)
+            return error.code, error.message
+
+        empty = code_and_message(lambda: submit(client, "   \n"))
+        assert empty == (StatusCode.INVALID_ARGUMENT, "text: the story is empty")
+        with config.patch({"MAX_STORY_CHARS": 100}):
+            code, message = code_and_message(lambda: submit(client, "kōrero " * 30))
+        assert code == StatusCode.INVALID_ARGUMENT and "210 characters; at most 100" in message
+        code, message = code_and_message(lambda: client.RecordConsent(pb.RecordConsentRequest(
+            story_id="no-such-story", use=TENDER, recorded_by="Sarah", how_given="form"),
+            metadata=client.ccss))
+        assert (code, message) == (StatusCode.NOT_FOUND, "no story 'no-such-story'")
+        for use in (pb.STORY_USE_UNSPECIFIED, 42):
+            code, message = code_and_message(lambda u=use: client.RecordConsent(
+                pb.RecordConsentRequest(story_id=story.story_id, use=u, recorded_by="Sarah",
+                                        how_given="form"), metadata=client.ccss))
+            assert code == StatusCode.INVALID_ARGUMENT and message.startswith("use: must be one of")
+        code, message = code_and_message(lambda: client.RecordConsent(pb.RecordConsentRequest(
+            story_id=story.story_id, use=TENDER, recorded_by="", how_given="form"),
+            metadata=client.ccss))
+        assert code == StatusCode.INVALID_ARGUMENT and message.startswith("recorded_by:")
+        code, message = code_and_message(lambda: client.WithdrawConsent(
+            pb.WithdrawConsentRequest(story_id=story.story_id, use=TENDER, recorded_by="Sarah",
+                                      how_withdrawn="phone"), metadata=client.ccss))
+        assert code == StatusCode.FAILED_PRECONDITION and "no consent for tender" in message
+        code, message = code_and_message(lambda: client.ApproveStory(pb.ApproveStoryRequest(
+            story_id=story.story_id, approved_by="Lead",
+            approved_text="Ring [NAME] on 021 234 5678."), metadata=client.ccss))
+        assert code == StatusCode.INVALID_ARGUMENT and "PHONE" in message
+        code, _ = code_and_message(lambda: client.ApproveStory(pb.ApproveStoryRequest(
+            story_id=story.story_id, approved_by="Lead"), metadata=client.other))
+        assert code == StatusCode.NOT_FOUND
+
+        assert list(store_db.stories.find()) == before
+        assert store_db.story_exports.count_documents({}) == 0
+
+    def test_a_reviewer_may_remove_more_and_approves_once(self, client):
+        story = submit(client)
+        edited = story.redacted_text.replace("Kaikohe Primary School", "a local school")
+        approved = client.ApproveStory(pb.ApproveStoryRequest(
+            story_id=story.story_id, approved_by="Team lead", approved_text=edited),
+            metadata=client.ccss).story
+        assert approved.state == pb.STORY_STATE_APPROVED and approved.approved_by == "Team lead"
+        assert approved.redacted_text == edited and approved.approved_at.seconds > 0
+        again = refused(lambda: approve(client, story.story_id))
+        assert again.code == StatusCode.FAILED_PRECONDITION
+
+
+def approve_text(client, story_id):
+    return client.GetStory(pb.GetStoryRequest(story_id=story_id),
+                           metadata=client.ccss).story.redacted_text
+
+
+# -- the withdrawal notice survives a broker outage -------------------------------------------
+
+@pytest.fixture
+def stories_worker(store_uri):
+    connect(store_uri)
+    storage = StoryStorage()
+    storage.ensure_indexes()
+    service = worker_factory(IntakeService, stories=storage)
+    service.identities.require.return_value = Caller("provider", "ccss")
+    yield service
+    mongoengine.disconnect()
+
+
+def test_withdrawal_while_the_broker_is_down_is_told_later(stories_worker):
+    service = stories_worker
+    context = None
+    story = service.SubmitStory(pb.SubmitStoryRequest(text=STORY, submitted_by="Sarah"),
+                                context).story
+    service.ApproveStory(pb.ApproveStoryRequest(story_id=story.story_id, approved_by="Lead"),
+                         context)
+    service.RecordConsent(pb.RecordConsentRequest(story_id=story.story_id, use=TENDER,
+                                                  recorded_by="Sarah", how_given="form"), context)
+    pack = service.ExportStories(pb.ExportStoriesRequest(use=TENDER, exported_by="Manager"),
+                                 context)
+    service.dispatch.side_effect = ConnectionRefusedError("broker down")
+
+    reply = service.WithdrawConsent(pb.WithdrawConsentRequest(
+        story_id=story.story_id, use=TENDER, recorded_by="Sarah", how_withdrawn="phone"), context)
+
+    assert reply.agency_told and reply.story.agency_notice_pending
+    assert reply.story.agency_notified_at.seconds == 0
+    service.dispatch.side_effect = None
+    service.dispatch.reset_mock()
+    service.tell_agency_of_withdrawals()
+    ((event_type, payload),) = [c.args for c in service.dispatch.call_args_list]
+    assert event_type == messages.STORY_WITHDRAWN
+    assert payload["story_id"] == story.story_id and payload["export_ids"] == [pack.export_id]
+    after = service.GetStory(pb.GetStoryRequest(story_id=story.story_id), context).story
+    assert not after.agency_notice_pending and after.agency_notified_at.seconds > 0
+    service.dispatch.reset_mock()
+    service.tell_agency_of_withdrawals()  # told once
+    service.dispatch.assert_not_called()

@@ -1,0 +1,180 @@
+"""`tiaki stories ...`: tender stories from the command line.
+
+    tiaki stories redact story.txt          # offline: the redacted text on stdout
+    tiaki stories submit story.txt --by "Sarah (social worker)"
+    tiaki stories list
+    tiaki stories show STORY_ID
+    tiaki stories approve STORY_ID --by "Team lead" [--text edited.txt]
+    tiaki stories consent STORY_ID --use tender --by Sarah --how "signed form"
+    tiaki stories withdraw STORY_ID --use tender --by Sarah --how "phone call"
+    tiaki stories export --use tender --reference "Tender 2026-14" --by Manager -o pack.txt
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tiaki import cli as base
+from tiaki.intake.v1 import stories_pb2 as pb
+from tiaki.intake.v1 import stories_pb2_grpc
+
+base._STUBS["stories"] = ("intake", stories_pb2_grpc.StoriesServiceStub)
+USES = {"tender": pb.STORY_USE_TENDER, "reporting": pb.STORY_USE_REPORTING,
+        "publication": pb.STORY_USE_PUBLICATION}
+USE_NAMES = {v: k for k, v in USES.items()}
+use_option = click.option("--use", type=click.Choice(list(USES)), required=True,
+                          help="What the family consents to the story being used for.")
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{path} is not UTF-8 text: {exc.reason}") from None
+
+
+def _describe(s: pb.Story) -> str:
+    state = pb.StoryState.Name(s.state).removeprefix("STORY_STATE_").lower().replace("_", " ")
+    lines = [f"story {s.story_id}  ({state})" + (f"  {s.title}" if s.title else ""),
+             f"  submitted by {s.submitted_by}"]
+    if s.approved_by:
+        lines.append(f"  approved by {s.approved_by} at {s.approved_at.ToJsonString()}")
+    if s.replaced:
+        lines.append("  replaced: " + ", ".join(f"{k} {v}" for k, v in sorted(s.replaced.items())))
+    for c in s.consents:
+        line = (f"  consent for {USE_NAMES[c.use]}: recorded by {c.recorded_by} ({c.how_given}) "
+                f"at {c.recorded_at.ToJsonString()}")
+        if c.withdrawn_at.seconds:
+            line += (f"; WITHDRAWN at {c.withdrawn_at.ToJsonString()} by "
+                     f"{c.withdrawn_recorded_by} ({c.how_withdrawn})")
+        lines.append(line)
+    if s.export_ids:
+        lines.append(f"  exported in: {', '.join(s.export_ids)}")
+    if s.agency_notice_pending:
+        lines.append("  the Agency is yet to be told of a withdrawal (waiting for the broker)")
+    elif s.agency_notified_at.seconds:
+        lines.append(f"  the Agency was told of the withdrawal at {s.agency_notified_at.ToJsonString()}")
+    for f in s.flags:
+        lines.append(f"  check: {f.kind} {f.text!r}: {f.reason}")
+    return "\n".join(lines)
+
+
+@click.group()
+def stories() -> None:
+    """Client stories for tenders: de-identified, reviewed, used only with consent."""
+
+
+@stories.command("redact")
+@click.argument("story_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--flags", is_flag=True, help="Also list, on stderr, what a reviewer should check.")
+def stories_redact(story_file: str, flags: bool) -> None:
+    """Print the redacted text of a plain-text story (offline: nothing is sent)."""
+    from services.intake.deidentify import redact
+
+    result = redact(_read_text(story_file))
+    sys.stdout.write(result.text if result.text.endswith("\n") else result.text + "\n")
+    if flags:
+        for f in result.flags:
+            click.echo(f"check: {f.kind} {f.text!r}: {f.reason}", err=True)
+
+
+@stories.command("submit")
+@click.argument("story_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--by", "submitted_by", required=True, help="Who is submitting it.")
+@click.option("--title", default="", help="A short label for staff.")
+@base._rpc_errors
+def stories_submit(story_file: str, submitted_by: str, title: str) -> None:
+    """Submit a story: it is de-identified on arrival and waits for review."""
+    reply = base._stub("stories").SubmitStory(pb.SubmitStoryRequest(
+        text=_read_text(story_file), title=title, submitted_by=submitted_by),
+        metadata=base._metadata())
+    click.echo(_describe(reply.story))
+    click.echo("\n" + reply.story.redacted_text)
+
+
+@stories.command("list")
+@base._rpc_errors
+def stories_list() -> None:
+    """Your stories."""
+    for story in base._stub("stories").ListStories(pb.ListStoriesRequest(),
+                                                   metadata=base._metadata()).stories:
+        click.echo(_describe(story))
+
+
+@stories.command("show")
+@click.argument("story_id")
+@base._rpc_errors
+def stories_show(story_id: str) -> None:
+    """One story, its redacted text, consents and exports."""
+    story = base._stub("stories").GetStory(pb.GetStoryRequest(story_id=story_id),
+                                           metadata=base._metadata()).story
+    click.echo(_describe(story) + "\n\n" + story.redacted_text)
+
+
+@stories.command("approve")
+@click.argument("story_id")
+@click.option("--by", "approved_by", required=True, help="Who reviewed and approves it.")
+@click.option("--text", "text_file", type=click.Path(exists=True, dir_okay=False),
+              help="Your edit of the redacted text, if you removed more.")
+@base._rpc_errors
+def stories_approve(story_id: str, approved_by: str, text_file: str | None) -> None:
+    """Approve the redacted text for use."""
+    reply = base._stub("stories").ApproveStory(pb.ApproveStoryRequest(
+        story_id=story_id, approved_by=approved_by,
+        approved_text=_read_text(text_file) if text_file else ""), metadata=base._metadata())
+    click.echo(_describe(reply.story))
+
+
+@stories.command("consent")
+@click.argument("story_id")
+@use_option
+@click.option("--by", "recorded_by", required=True, help="Who is recording the consent.")
+@click.option("--how", "how_given", required=True, help="How the family gave it.")
+@base._rpc_errors
+def stories_consent(story_id: str, use: str, recorded_by: str, how_given: str) -> None:
+    """Record the family's consent to one use of the story."""
+    reply = base._stub("stories").RecordConsent(pb.RecordConsentRequest(
+        story_id=story_id, use=USES[use], recorded_by=recorded_by, how_given=how_given),
+        metadata=base._metadata())
+    click.echo(_describe(reply.story))
+
+
+@stories.command("withdraw")
+@click.argument("story_id")
+@use_option
+@click.option("--by", "recorded_by", required=True, help="Who is recording the withdrawal.")
+@click.option("--how", "how_withdrawn", required=True, help="How the family withdrew it.")
+@base._rpc_errors
+def stories_withdraw(story_id: str, use: str, recorded_by: str, how_withdrawn: str) -> None:
+    """Withdraw the family's consent to one use; the Agency is told if it has the story."""
+    reply = base._stub("stories").WithdrawConsent(pb.WithdrawConsentRequest(
+        story_id=story_id, use=USES[use], recorded_by=recorded_by, how_withdrawn=how_withdrawn),
+        metadata=base._metadata())
+    click.echo(_describe(reply.story))
+    if reply.agency_told:
+        click.echo("the Agency had received this story: it is being told of the withdrawal")
+
+
+@stories.command("export")
+@use_option
+@click.option("--reference", default="", help="E.g. the tender's reference.")
+@click.option("--by", "exported_by", required=True, help="Who is exporting.")
+@click.option("--story", "story_ids", multiple=True, help="Only these stories (repeatable).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="Where to write the pack (plain text).")
+@base._rpc_errors
+def stories_export(use: str, reference: str, exported_by: str, story_ids: tuple[str, ...],
+                   output: str) -> None:
+    """Export the stories approved and consented for a use (a tender pack for tender)."""
+    reply = base._stub("stories").ExportStories(pb.ExportStoriesRequest(
+        use=USES[use], reference=reference, exported_by=exported_by, story_ids=list(story_ids)),
+        metadata=base._metadata())
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write(f"{use} pack {reply.reference} (export {reply.export_id}, "
+                 f"{reply.exported_at.ToJsonString()})\n")
+        for story in reply.stories:
+            fh.write(f"\n--- {story.title or story.story_id}\n\n{story.text.strip()}\n")
+    click.echo(f"wrote {output}: {len(reply.stories)} stories, export {reply.export_id}")

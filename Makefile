@@ -62,9 +62,10 @@ lint: install proto
 	$(VENV)/bin/ruff check .
 	$(PY) tools/deploy_lint.py
 
-bench: install proto infra ## end-to-end records/s against the raw broker ceiling
-	$(PY) -m tests.bench.pipeline
+bench: install proto infra ## de-identification, access-request latency, then records/s vs the raw broker
 	$(PY) -m tests.bench.stories_eval
+	$(PY) -m tests.bench.requests_latency
+	$(PY) -m tests.bench.pipeline
 
 clean:
 	rm -rf $(VENV) .tools $(PROTO_STAMP)

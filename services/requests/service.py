@@ -181,7 +181,7 @@ class RequestsService(HealthMixin):
             waiting = ", ".join(u["unit_id"] for u in doc.units if not u.get("outcome"))
             raise GrpcError(StatusCode.FAILED_PRECONDITION,
                             f"request {doc.request_id} is still waiting for: {waiting}")
-        return pb.GetAnswerResponse(html=doc.answer_html)
+        return pb.GetAnswerResponse(html=self.storage.answer_html(doc))
 
     # -- units ------------------------------------------------------------------------
 
@@ -278,10 +278,11 @@ class RequestsService(HealthMixin):
         them (from the plan), and who used them (from the ledger)."""
         plan = Plan.from_dict(self.purpose_router.get_plan(doc.programme_id, 0))
         units = {u.unit_id: u.name for u in plan.units}
-        delivery_ids = [r["delivery_id"] for rs in doc.answers.values() for r in rs]
+        answers = self.storage.answers(doc)
+        delivery_ids = [r["delivery_id"] for rs in answers.values() for r in rs]
         accesses = self.purpose_router.accesses(delivery_ids) if delivery_ids else []
         holdings = []
-        for unit_id, records in sorted(doc.answers.items()):
+        for unit_id, records in sorted(answers.items()):
             for purpose_id in sorted({r["purpose_id"] for r in records}):
                 purpose = plan.purpose(purpose_id)
                 mine = [r for r in records if r["purpose_id"] == purpose_id]

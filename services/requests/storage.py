@@ -1,5 +1,7 @@
 """The requests service's own database: one document per family's request,
-with each step recorded (who, what, when) and each unit's answer."""
+with each step recorded (who, what, when); each unit's answer and the
+assembled answer for the family are documents of their own, so the request
+itself stays small for the many reads a request gets while it is open."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class StoredRequest(me.Document):
     transfer_due = me.StringField(required=True)
     # [{unit_id, due, outcome, purposes: [{purpose_id, pseudonym, delivery_ids}]}]
     units = me.ListField(me.DictField())
+    # Requests stored before unit answers had documents of their own:
     # {unit_id: [{delivery_id, purpose_id, period, fields, statements}]}
     answers = me.DictField()
     # Correction requests: {field, current_value, corrected_value, reason}
@@ -37,13 +40,30 @@ class StoredRequest(me.Document):
     state = me.StringField(required=True, choices=("open", "complete", "transferred"))
     transferred_to = me.StringField(default="")
     escalated = me.ListField(me.StringField())
-    answer_html = me.StringField()
+    answer_html = me.StringField()  # requests stored before AnswerDocument
     opened_at = me.FloatField(required=True)
     completed_at = me.FloatField()
     history = me.ListField(me.DictField())
     # Optimistic concurrency: two units answering at once must not overwrite
     # each other's outcome (each write names the version it read).
     version = me.IntField(default=0)
+
+
+class UnitAnswer(me.Document):
+    """What one unit holds about the person: [{delivery_id, purpose_id, period,
+    fields, statements}]."""
+    meta = {"collection": "unit_answers", "indexes": ["request_id"]}
+    answer_key = me.StringField(primary_key=True)  # "<request>:<unit>"
+    request_id = me.StringField(required=True)
+    unit_id = me.StringField(required=True)
+    records = me.ListField(me.DictField())
+
+
+class AnswerDocument(me.Document):
+    """The answer for the family, as rendered when the last unit answered."""
+    meta = {"collection": "answer_documents"}
+    request_id = me.StringField(primary_key=True)
+    html = me.StringField(required=True)
 
 
 class NotFound(LookupError):
@@ -65,7 +85,8 @@ class RequestsStorage:
     NotFound = NotFound
 
     def ensure_indexes(self):
-        StoredRequest.ensure_indexes()
+        for doc in (StoredRequest, UnitAnswer, AnswerDocument):
+            doc.ensure_indexes()
 
     def create(self, provider_id, programme_id, requester, authorisation,
                request: Request, holders: list[dict], who: str,
@@ -82,7 +103,7 @@ class RequestsStorage:
             transfer_due=request.transfer_due.isoformat(),
             units=[{"unit_id": u.unit_id, "due": u.due.isoformat(), "outcome": "",
                     "purposes": purposes[u.unit_id]} for u in request.units],
-            answers={}, correction=correction or {},
+            correction=correction or {},
             state="complete" if request.complete else "open",
             opened_at=time.time(), history=[step(who, "opened the request")])
         if request.complete:
@@ -104,22 +125,43 @@ class RequestsStorage:
 
     def record_answer(self, doc: StoredRequest, request: Request, unit_id: str,
                       records: list[dict], who: str) -> StoredRequest | None:
-        """Stores one unit's answer and its new outcome in one write; None when
-        the request changed since `doc` was read (read it again and retry)."""
+        """Stores one unit's answer, then its new outcome; None when the request
+        changed since `doc` was read (read it again and retry). The answer is
+        replaced whole, so a unit answering again after a crash leaves one."""
+        key = f"{doc.request_id}:{unit_id}"
+        # Upserts repeat _id in the replacement: the embedded store ignores the filter's.
+        UnitAnswer._get_collection().replace_one(
+            {"_id": key},
+            {"_id": key, "request_id": doc.request_id, "unit_id": unit_id, "records": records},
+            upsert=True)
         parts = {p.unit_id: p for p in request.units}
         units = [dict(u, outcome=parts[u["unit_id"]].outcome,
                       refusal_reason=parts[u["unit_id"]].refusal_reason) for u in doc.units]
         mine = StoredRequest.objects(request_id=doc.request_id, version=doc.version)
         changed = mine.update_one(
-            **{f"set__answers__{unit_id}": records}, set__units=units, inc__version=1,
+            set__units=units, inc__version=1,
             push__history=step(who, f"{parts[unit_id].outcome} ({len(records)} "
                                     f"record{'' if len(records) == 1 else 's'})"))
         return self.get(doc.request_id) if changed else None
 
+    def answers(self, doc: StoredRequest) -> dict[str, list[dict]]:
+        """{unit_id: records} of the units that answered (with an outcome)."""
+        answered = {u["unit_id"] for u in doc.units if u.get("outcome")}
+        found = {a["unit_id"]: a["records"] for a in
+                 UnitAnswer._get_collection().find({"request_id": doc.request_id})}
+        found = found or dict(doc.answers or {})
+        return {unit: records for unit, records in found.items() if unit in answered}
+
     def complete(self, doc: StoredRequest, html: str):
+        AnswerDocument._get_collection().replace_one(
+            {"_id": doc.request_id}, {"_id": doc.request_id, "html": html}, upsert=True)
         StoredRequest.objects(request_id=doc.request_id, state="open").update_one(
-            set__state="complete", set__answer_html=html, set__completed_at=time.time(),
+            set__state="complete", set__completed_at=time.time(),
             push__history=step("tiaki", "assembled the answer for the family"))
+
+    def answer_html(self, doc: StoredRequest) -> str:
+        found = AnswerDocument._get_collection().find_one({"_id": doc.request_id})
+        return found["html"] if found else (doc.answer_html or "")
 
     def extend(self, doc: StoredRequest, request: Request, who: str) -> StoredRequest:
         StoredRequest.objects(request_id=doc.request_id).update_one(

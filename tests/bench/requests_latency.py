@@ -253,6 +253,9 @@ def stored_request(stack: Stack, request_id: str) -> dict:
     doc = stack.mongo[f"{stack.name}_requests"]["requests"].find_one({"_id": request_id})
     # The embedded store keeps what $push added to a list as JSON text.
     doc["history"] = [json.loads(h) if isinstance(h, str) else h for h in doc["history"]]
+    doc["answers"] = {a["unit_id"]: a["records"] for a in
+                      stack.mongo[f"{stack.name}_requests"]["unit_answers"].find(
+                          {"request_id": request_id})}
     return doc
 
 

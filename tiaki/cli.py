@@ -695,6 +695,12 @@ def requests_due_date(received: str, working_days: int) -> None:
     click.echo(due.isoformat())
 
 
+from tiaki.cli_codesign import agreement, codesign  # noqa: E402 (needs cli defined above)
+
+cli.add_command(codesign)
+cli.add_command(agreement)
+
+
 def main() -> None:
     """The `tiaki` console script."""
     cli(prog_name="tiaki")

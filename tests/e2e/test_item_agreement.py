@@ -102,3 +102,50 @@ def test_a_changed_agreement_applies_from_the_next_period(stack, agreed):
     _, later = submit(stack, programme, 1, rows, provider="ccss", period=NEXT)
     assert {r.field for r in now.rejections} == {"goals_met"} and now.accepted_count == 0
     assert (later.accepted_count, later.rejected_count) == (3, 0)
+
+
+def test_the_command_line_codesigns_a_change_and_the_letter_follows_it(stack, agreed, tmp_path):
+    """The Agency opens version 2, a provider proposes removing an item, the
+    Agency accepts and publishes; the provider's letter for version 2 no longer
+    mentions the item its letter for version 1 explained."""
+    from click.testing import CliRunner
+
+    from services.purpose_router.family_document import reading_grade
+    from tiaki.cli import cli
+
+    programme = agreed["programme_id"]
+    runner = CliRunner()
+
+    def tiaki(who, *args):
+        result = runner.invoke(cli, ["--router", stack.address("purpose_router"), "--token",
+                                     stack.tokens[who], *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    agency, ccss = ("agency", "agency"), ("provider", "ccss")
+    letter = ["--provider-name", "City Centre Social Services", "--contact", "Phone 04 123 4567"]
+    tiaki(ccss, "agreement", "decide", programme, "--plan-version", "1", "--by", "Mere Tane",
+          "--accept-all")
+    tiaki(ccss, "agreement", "letter", programme, "--plan-version", "1", "-o",
+          str(tmp_path / "v1.html"), *letter)
+
+    opened = tiaki(agency, "codesign", "open", programme, "--invite", "provider:ccss")
+    assert f"{programme} version 2 (draft), drafted from version 1" in opened
+    assert "proposal 1: remove goals_met" in tiaki(
+        ccss, "codesign", "propose", programme, "--version", "2", "remove", "goals_met",
+        "--reason", "Families set goals with us; they do not want them scored.")
+    tiaki(agency, "codesign", "decide", programme, "--version", "2", "1", "accept",
+          "--reason", "Agreed after the hui.")
+    assert "published as agreed" in tiaki(agency, "codesign", "publish", programme,
+                                          "--version", "2")
+    assert "item goals_met: removed" in tiaki(ccss, "codesign", "diff", programme)
+    shown = tiaki(ccss, "codesign", "show", programme, "--version", "2")
+    assert "accepted by agency:agency: Agreed after the hui." in shown
+
+    decided = tiaki(ccss, "agreement", "decide", programme, "--by", "Mere Tane", "--accept-all")
+    assert "agreement version 1 to " + programme + " plan version 2" in decided
+    tiaki(ccss, "agreement", "letter", programme, "-o", str(tmp_path / "v2.html"), *letter)
+
+    v1, v2 = ((tmp_path / f"{v}.html").read_text() for v in ("v1", "v2"))
+    assert "goals were met" in v1 and "goals were met" not in v2
+    assert "plan version 2" in v2 and reading_grade(v2) <= 8

@@ -695,9 +695,12 @@ def requests_due_date(received: str, working_days: int) -> None:
     click.echo(due.isoformat())
 
 
-from tiaki.cli_stories import stories  # noqa: E402  (it builds on the helpers above)
+from tiaki.cli_codesign import agreement, codesign  # noqa: E402 (needs cli defined above)
+from tiaki.cli_stories import stories  # noqa: E402
 
 cli.add_command(stories)
+cli.add_command(codesign)
+cli.add_command(agreement)
 
 
 def main() -> None:

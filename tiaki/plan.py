@@ -44,6 +44,9 @@ class Purpose:
     measures: tuple[str, ...] = ()
     suppress_below: int = 6
     include_slk581: bool = False
+    # Why this purpose needs to tell who a person is ("" when it does not):
+    # co-design refuses identifying items or linkage keys without it.
+    identifiable_need: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class ItemUse:
     retention: str = ""
     legal_basis: str = ""
     explanation: str = ""
+    # Who will NOT see it (DPUP's template): unit ids of this plan or plain words.
+    not_seen_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,11 @@ class ScheduleItem:
     max: int = 0
     pattern: str = ""
     uses: tuple[ItemUse, ...] = ()
+    # The family's choice about this item, in plain words (DPUP's template).
+    choice: str = ""
+    # The value alone could point to one person (exact date of birth, address,
+    # free text): only a purpose with an identifiable_need may get it unit-level.
+    identifying: bool = False
 
     def purposes(self) -> tuple[str, ...]:
         return tuple(use.purpose_id for use in self.uses)
@@ -140,33 +150,43 @@ class Plan:
                     "measures": list(p.measures),
                     "suppress_below": p.suppress_below,
                     "include_slk581": p.include_slk581,
+                    "identifiable_need": p.identifiable_need,
                 }
                 for p in self.purposes
             ],
-            "items": [
-                {
-                    "name": i.name,
-                    "type": i.type,
-                    "description": i.description,
-                    "required": i.required,
-                    "allowed_values": list(i.allowed_values),
-                    "has_range": i.has_range,
-                    "min": i.min,
-                    "max": i.max,
-                    "pattern": i.pattern,
-                    "uses": [
-                        {
-                            "purpose_id": u.purpose_id,
-                            "retention": u.retention,
-                            "legal_basis": u.legal_basis,
-                            "explanation": u.explanation,
-                        }
-                        for u in i.uses
-                    ],
-                }
-                for i in self.items
-            ],
+            "items": [item_to_dict(i) for i in self.items],
         }
+
+
+def item_from_dict(i: dict) -> ScheduleItem:
+    """One schedule item from its dict (unchecked: check it inside a plan)."""
+    return _item(i)
+
+
+def item_to_dict(i: ScheduleItem) -> dict:
+    return {
+        "name": i.name,
+        "type": i.type,
+        "description": i.description,
+        "required": i.required,
+        "allowed_values": list(i.allowed_values),
+        "has_range": i.has_range,
+        "min": i.min,
+        "max": i.max,
+        "pattern": i.pattern,
+        "choice": i.choice,
+        "identifying": i.identifying,
+        "uses": [
+            {
+                "purpose_id": u.purpose_id,
+                "retention": u.retention,
+                "legal_basis": u.legal_basis,
+                "explanation": u.explanation,
+                "not_seen_by": list(u.not_seen_by),
+            }
+            for u in i.uses
+        ],
+    }
 
 
 def _purpose(p: dict) -> Purpose:
@@ -180,6 +200,7 @@ def _purpose(p: dict) -> Purpose:
         measures=tuple(str(m) for m in p.get("measures", []) or []),
         suppress_below=int(p.get("suppress_below", 6) or 0),
         include_slk581=bool(p.get("include_slk581", False)),
+        identifiable_need=str(p.get("identifiable_need", "") or ""),
     )
 
 
@@ -195,16 +216,28 @@ def _item(i: dict) -> ScheduleItem:
         min=int(i.get("min", 0) or 0),
         max=int(i.get("max", 0) or 0),
         pattern=str(i.get("pattern", "") or ""),
+        choice=str(i.get("choice", "") or ""),
+        identifying=bool(i.get("identifying", False)),
         uses=tuple(
             ItemUse(
                 purpose_id=str(u["purpose_id"]),
                 retention=str(u.get("retention", "")),
                 legal_basis=str(u.get("legal_basis", "")),
                 explanation=str(u.get("explanation", "")),
+                not_seen_by=_strings(u.get("not_seen_by")),
             )
             for u in i.get("uses", []) or []
         ),
     )
+
+
+def _strings(value) -> tuple[str, ...]:
+    """A list of words, or one string (a YAML author may write either)."""
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return (value.strip(),)
+    return tuple(str(v).strip() for v in value if str(v).strip())
 
 
 def check_plan(plan: Plan) -> list[str]:

@@ -19,6 +19,9 @@ MAX_VALUE_LENGTH = 1000
 MAX_REF_LENGTH = 200
 
 
+UNDECLARED = "not declared in the plan (never stored or forwarded)"
+
+
 class Rejected(ValueError):
     pass
 
@@ -65,8 +68,11 @@ def _validator(item: ScheduleItem) -> Validator:
 class RecordRules:
     """A plan's schedule items compiled once into validators for fast checking."""
 
-    def __init__(self, plan: Plan, declined: frozenset[str] = frozenset()):
+    def __init__(self, plan: Plan, declined: frozenset[str] = frozenset(),
+                 reasons: dict[str, str] | None = None):
         self.plan = plan
+        # Why a declined item is refused (the provider's agreement), by item.
+        self.reasons = reasons or {}
         self.validators = {i.name: _validator(i) for i in plan.items if i.name not in declined}
         self.required = tuple(i.name for i in plan.items if i.required and i.name not in declined)
         self.needs_slk581 = plan.needs_slk581()
@@ -85,7 +91,7 @@ class RecordRules:
             problems.append(("client_ref", f"required, at most {MAX_REF_LENGTH} characters"))
         typed = {}
         validators = self.validators
-        problems.extend((name, "not declared in the plan (never stored or forwarded)")
+        problems.extend((name, self.reasons.get(name, UNDECLARED))
                         for name in fields if name not in validators)
         for name, text in fields.items():
             check = validators.get(name)

@@ -46,6 +46,8 @@ BATCHES_PUBLISHED = Counter("tiaki_intake_batches_published_total",
                             "Batches confirmed by the broker", ["programme", "path"])
 
 PERIOD = re.compile(r"\d{4}Q[1-4]")
+NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
+              "not decided": "you have not accepted it"}
 STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED}
 
 
@@ -53,6 +55,8 @@ def reason_kind(reason: str) -> str:
     """A short label for metrics: never the value, never the person."""
     if reason.startswith("not declared"):
         return "undeclared_field"
+    if reason.startswith("not agreed"):
+        return "not_agreed"
     if reason.startswith("required"):
         return "missing"
     if "outside" in reason:
@@ -108,6 +112,7 @@ class IntakeService(StoriesMixin, HealthMixin):
                             f"period must look like 2026Q3, got {request.period[:20]!r}")
         # Version 0 means the latest; the submission is bound to the concrete version.
         plan = self._plan_rules(request.programme_id, request.plan_version).plan
+        self._withheld(provider.id, plan.programme_id, plan.version, request.period)
         sub = self.storage.open_submission(provider.id, request.programme_id,
                                            plan.version, request.period)
         return pb.OpenSubmissionResponse(submission=submission_message(self.storage, sub))
@@ -122,11 +127,14 @@ class IntakeService(StoriesMixin, HealthMixin):
         for batch in request_stream:
             if sub is None or batch.submission_id != sub.submission_id:
                 sub = self._own_submission(provider, batch.submission_id)
+                withheld = self._withheld(provider.id, sub.programme_id, sub.plan_version,
+                                          sub.period)
             if len(batch.records) > max_batch:
                 raise GrpcError(StatusCode.INVALID_ARGUMENT,
                                 f"a batch may hold at most {max_batch} records, this one has "
                                 f"{len(batch.records)}; earlier batches of this stream are stored")
-            accepted, duplicates, rejected, rejections = self._accept_batch(sub, batch.records)
+            accepted, duplicates, rejected, rejections = self._accept_batch(sub, batch.records,
+                                                                             withheld)
             summary.accepted_count += accepted
             summary.duplicate_count += duplicates
             summary.rejected_count += rejected
@@ -177,8 +185,8 @@ class IntakeService(StoriesMixin, HealthMixin):
 
     # -- the work ----------------------------------------------------------------
 
-    def _accept_batch(self, sub, records):
-        rules = self._plan_rules(sub.programme_id, sub.plan_version)
+    def _accept_batch(self, sub, records, withheld: dict | None = None):
+        rules = self._plan_rules(sub.programme_id, sub.plan_version, withheld)
         plan: Plan = rules.plan
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
@@ -262,7 +270,27 @@ class IntakeService(StoriesMixin, HealthMixin):
             return
         self.storage.mark_seal_published(sub.submission_id)
 
-    def _plan_rules(self, programme_id: str, version: int) -> domain.RecordRules:
+    def _withheld(self, provider_id: str, programme_id: str, version: int,
+                  period: str) -> dict[str, str]:
+        """The items of an agreed plan this provider's agreement does not
+        accept for the period, from purpose_router (which owns agreements)."""
+        terms = self.purpose_router.collection_terms(provider_id, programme_id, version, period)
+        if terms["agreement_required"] and not terms["agreement_version"]:
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            f"{provider_id} has no agreement to {programme_id} version {version} "
+                            f"for {period}: accept or decline its items first")
+        return terms["withheld"]
+
+    def _plan_rules(self, programme_id: str, version: int,
+                    withheld: dict | None = None) -> domain.RecordRules:
+        if withheld:
+            key = (programme_id, version, tuple(sorted(withheld.items())))
+            if key not in self._rules:
+                plan = self._plan_rules(programme_id, version).plan
+                self._rules[key] = domain.RecordRules(plan, frozenset(withheld), {
+                    name: f"not agreed: {NOT_AGREED.get(why, why)} in your agreement "
+                          "(never stored or forwarded)" for name, why in withheld.items()})
+            return self._rules[key]
         if (programme_id, version) in self._rules:
             return self._rules[(programme_id, version)]
         found = self.purpose_router.get_plan(programme_id, version)

@@ -19,6 +19,7 @@ from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
 
 from services.purpose_router import domain
+from services.purpose_router.codesign_service import CodesignEntrypoints
 from services.purpose_router.storage import RouterStorage, stored_secret
 from tiaki import messages, plan_proto
 from tiaki.health import HealthMixin
@@ -46,7 +47,7 @@ ENTRY_KINDS = {"delivery": ledger_pb2.ENTRY_KIND_DELIVERY,
                "access": ledger_pb2.ENTRY_KIND_ACCESS}
 
 
-class PurposeRouterService(HealthMixin):
+class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     name = "purpose_router"
 
     storage = Storage(RouterStorage)
@@ -110,6 +111,7 @@ class PurposeRouterService(HealthMixin):
         redelivered batch is delivered again under the same delivery id (units
         store by it) and its ledger entries are found, not appended twice."""
         plan = self._plan(batch["programme_id"], batch["plan_version"])
+        plan = self.as_agreed(plan, batch["provider_id"], batch["period"])  # its agreement's items
         records = batch["records"]
         unit_purposes = [p for p in plan.purposes if p.form != "aggregate"]
         self.storage.save_holdings(batch["batch_id"], batch["provider_id"], plan.programme_id,
@@ -129,8 +131,9 @@ class PurposeRouterService(HealthMixin):
     @event_handler(messages.INTAKE, messages.SUBMISSION_SEALED, requeue_on_error=True)
     def seal_submission(self, seal: dict):
         self.storage.save_seal(seal)
+        plan = self._plan(seal["programme_id"], seal["plan_version"])
         self._complete_aggregates(seal["submission_id"],
-                                  self._plan(seal["programme_id"], seal["plan_version"]))
+                                  self.as_agreed(plan, seal["provider_id"], seal["period"]))
 
     def _complete_aggregates(self, submission_id: str, plan: Plan):
         """Sends aggregates once the submission is sealed and every batch is in."""

@@ -53,6 +53,10 @@ def open_submission(**overrides) -> SimpleNamespace:
     return SimpleNamespace(**values)
 
 
+# The example plan was not agreed through co-design: intake needs no agreement for it.
+NO_AGREEMENT_NEEDED = {"agreement_required": False, "agreement_version": 0, "withheld": {}}
+
+
 @pytest.fixture
 def intake(plan):
     """An IntakeService worker: purpose_router knows the example plan, the
@@ -61,6 +65,7 @@ def intake(plan):
     open_submissions.setup()
     service = worker_factory(IntakeService, open_submissions=open_submissions)
     service.purpose_router.get_plan.return_value = plan.to_dict()
+    service.purpose_router.collection_terms.return_value = NO_AGREEMENT_NEEDED
     service.identities.require.return_value = Caller("provider", "ccss")
     service.storage.NotFound = LookupError
     service.storage.submission.return_value = open_submission()
@@ -248,6 +253,9 @@ class FakeRouter:
         if programme_id == self.plan.programme_id and version == self.plan.version:
             return self.plan.to_dict()
         return None
+
+    def collection_terms(self, provider_id, programme_id, version, period):
+        return NO_AGREEMENT_NEEDED  # the example plan is not a co-designed one
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ def router(plan):
     service.storage.entry.return_value = None
     service.storage.seal.return_value = None
     service.storage.partials.return_value = {}
+    service.codesign_store.is_agreed.return_value = False  # not a co-designed plan
     service.storage.append.side_effect = lambda key, entry: dict(entry, entry_key=key)
     return service
 

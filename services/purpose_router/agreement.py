@@ -1,0 +1,136 @@
+"""A provider's item-by-item agreement to an agreed plan, as plain rules (no I/O).
+
+For its contract, a provider accepts, declines or queries each schedule item.
+Only accepted items are ever collected from it: intake refuses the rest like
+undeclared fields and routing works from the plan without them. Every change
+makes a new agreement version; the first applies to every reporting period, a
+later one from the reporting period after the one in which it was made, so a
+quarter already under way is never collected under two sets of terms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import replace
+
+from services.purpose_router.codesign import Invalid, Unknown, require_text
+from tiaki.plan import Plan
+
+DECISIONS = ("accept", "decline", "query")
+WITHHELD_BECAUSE = {"decline": "declined", "query": "queried"}
+NOT_DECIDED = "not decided"
+PERIOD = re.compile(r"(\d{4})Q([1-4])")
+
+try:
+    from zoneinfo import ZoneInfo
+
+    _NZ: dt.tzinfo = ZoneInfo("Pacific/Auckland")
+except Exception:  # noqa: BLE001 - no time-zone data: New Zealand standard time
+    _NZ = dt.timezone(dt.timedelta(hours=12))
+
+
+def nz_today(now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(_NZ).date()
+
+
+def period_of(day: dt.date) -> str:
+    """The reporting period (calendar quarter, as intake uses) a day falls in."""
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def next_period(period: str) -> str:
+    year, quarter = _split(period)
+    return f"{year + 1}Q1" if quarter == 4 else f"{year}Q{quarter + 1}"
+
+
+def _split(period: str) -> tuple[int, int]:
+    match = PERIOD.fullmatch(period or "")
+    if not match:
+        raise Invalid("period", f"must look like 2026Q3, got {str(period)[:20]!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def check_period(period: str) -> str:
+    _split(period)
+    return period
+
+
+def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: str,
+           caller: str, now: dt.datetime) -> dict | None:
+    """The next agreement version after `previous` with these choices
+    ({item_name, decision, note}), or None when nothing changes. Each item
+    keeps who decided it and when until it is decided again."""
+    decided_by = require_text("decided_by", decided_by, 200)
+    if not choices:
+        raise Invalid("choices", "decide on at least one item")
+    seen: set[str] = set()
+    for c in choices:
+        name = c["item_name"]
+        if plan.item(name) is None:
+            raise Unknown("choices.item_name",
+                          f"no item {name!r} in {plan.programme_id} version {plan.version}")
+        if name in seen:
+            raise Invalid("choices.item_name", f"item {name!r} is decided twice in one request")
+        seen.add(name)
+        if c["decision"] not in DECISIONS:
+            raise Invalid("choices.decision", f"item {name!r}: decision must be accept, "
+                                              "decline or query")
+        if len(c.get("note") or "") > 2000:
+            raise Invalid("choices.note", f"item {name!r}: the note is longer than 2000 characters")
+    number = previous["number"] + 1 if previous else 1
+    items = {d["item_name"]: d for d in (previous["items"] if previous else [])}
+    at = now.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    changed = False
+    for c in choices:
+        note = (c.get("note") or "").strip()
+        old = items.get(c["item_name"])
+        if old and old["decision"] == c["decision"] and old["note"] == note:
+            continue
+        changed = True
+        items[c["item_name"]] = {"item_name": c["item_name"], "decision": c["decision"],
+                                 "note": note, "decided_by": decided_by, "caller": caller,
+                                 "decided_at": at, "since_version": number}
+    if not changed:
+        return None
+    order = [i.name for i in plan.items]
+    return {
+        "programme_id": plan.programme_id, "plan_version": plan.version, "number": number,
+        # The first version covers every period; a change waits for the next one.
+        "applies_from": "" if number == 1 else next_period(period_of(nz_today(now))),
+        "made_at": at, "made_by": decided_by, "caller": caller,
+        "items": sorted(items.values(), key=lambda d: order.index(d["item_name"])),
+    }
+
+
+def in_force(versions: list[dict], period: str) -> dict | None:
+    """The agreement version that governs a reporting period."""
+    found = None
+    for v in versions:
+        if v["applies_from"] <= period and (found is None or v["number"] > found["number"]):
+            found = v
+    return found
+
+
+def withheld(plan: Plan, agreement: dict | None) -> dict[str, str]:
+    """Every item this provider must not send, with why: only accepted items
+    are collected under an agreement."""
+    decided = {d["item_name"]: d["decision"] for d in (agreement or {}).get("items", [])}
+    return {i.name: WITHHELD_BECAUSE.get(decided.get(i.name), NOT_DECIDED)
+            for i in plan.items if decided.get(i.name) != "accept"}
+
+
+def effective_plan(plan: Plan, held_back) -> Plan:
+    """The plan as it applies to one provider: withheld items gone, aggregate
+    dimensions and measures without them, and purposes left with no item
+    dropped, so routing never expects what the provider does not send."""
+    held = set(held_back)
+    if not held:
+        return plan
+    items = tuple(i for i in plan.items if i.name not in held)
+    kept = {pid for i in items for pid in i.purposes()}
+    purposes = tuple(
+        replace(p, dimensions=tuple(d for d in p.dimensions if d not in held),
+                measures=tuple(m for m in p.measures if m not in held))
+        for p in plan.purposes if p.purpose_id in kept)
+    return replace(plan, items=items, purposes=purposes, _by_name=None)

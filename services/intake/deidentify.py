@@ -24,10 +24,6 @@ import phonenumbers
 
 from services.intake import story_words as words
 
-PLACEHOLDERS = ("NAME", "ADDRESS", "PHONE", "EMAIL", "DOB", "NHI", "IRD", "CLIENT_NUMBER", "PLATE")
-FLAG_KINDS = ("place", "school", "workplace", "age", "date", "rare_detail", "check_digit",
-              "freephone")
-
 # Overlapping findings: the higher priority wins (an email holding a name is an email).
 _PRIORITY = {"EMAIL": 9, "NHI": 8, "IRD": 8, "CLIENT_NUMBER": 8, "DOB": 7, "PHONE": 7,
              "PLATE": 7, "ADDRESS": 6, "NAME": 5}
@@ -359,7 +355,8 @@ def _protected(text, notes):
     # Runs of capitalised words ending in an organisation or school word.
     for suffixes, kind in ((words.SCHOOL_SUFFIXES, "school"), (words.ORG_SUFFIXES, None)):
         for m in _suffix_pattern(suffixes).finditer(text):
-            start = _skip_leading_common(text, m.start(), m.end())
+            start = _skip_leading_person(text, _skip_leading_common(text, m.start(), m.end()),
+                                         m.end())
             if start >= m.end() or text[start:m.end()] in suffixes:
                 continue
             spans.append((start, m.end()))
@@ -369,15 +366,39 @@ def _protected(text, notes):
                          rf"(?:\s+{_WORD}){{1,4}}", text):
         spans.append(m.span())
         notes.append(("school", m.start(), m.end(), "a school can narrow a family down"))
-    # Quoted titles ("Best foot forward") and workplaces after a cue.
+    # Quoted titles ("Best foot forward"), only when no word in them could be a
+    # name: "Kylie is settled" is someone's words, not a title.
     for m in re.finditer(r"[\"“]([^\"”\n]{2,60})[\"”]", text):
-        spans.append(m.span(1))
+        if not any(_capitalised(t.group()) and _name_like(t.group())
+                   for t in _TOKEN.finditer(m.group(1))):
+            spans.append(m.span(1))
     for m in _WORKPLACE_PHRASES.finditer(_low(text)):
         notes.append(("workplace", m.start(), m.end(), "a workplace can narrow a family down"))
+    # Workplaces after a cue; "works for"/"job with" may name an employer who is a
+    # person ("works for Mere Tipene"): known names in the run are kept as names
+    # (_names), and a run holding any name-like word is not protected after those.
     for m in _WORK_CUES.finditer(text):
-        spans.append(m.span(1))
         notes.append(("workplace", m.start(1), m.end(1), "a workplace can narrow a family down"))
+        cue = _low(m.group()).split()
+        if cue[1] in ("for", "with", "by") and any(
+                _name_like(t.group()) for t in _TOKEN.finditer(m.group(1))):
+            continue
+        spans.append(m.span(1))
     return spans
+
+
+_JOINS = re.compile(r"\s+(?:and|of|&)\s+")
+
+
+def _skip_leading_person(text: str, start: int, end: int) -> int:
+    """Ends an organisation run's front at the last name-like word joined to the
+    rest by and/of/& ("Sione and Work and Income", "Aroha Ngata of Kōkiri Marae"):
+    the person before the join is not part of the organisation."""
+    for join in _JOINS.finditer(text, start, end):
+        before = list(_TOKEN.finditer(text, start, join.start()))
+        if before and _name_like(before[-1].group()):
+            start = join.end()
+    return start
 
 
 def _skip_leading_common(text: str, start: int, end: int) -> int:
@@ -442,8 +463,9 @@ def _names(text, taken, protected):
             run = run[1:]
         while run and run[-1].text in _CONNECTORS:
             run = run[:-1]
-        run = [t for t in run if not _inside(protected, t.start, t.end) or
-               (_cue_before(text, run[0].start) and _low(t.text) not in _ORG_WORDS)]
+        run = [t for t in run if not _inside(protected, t.start, t.end)
+               or _low(t.text) not in _ORG_WORDS and (
+                   _cue_before(text, run[0].start) or _name_beside(t, run))]
         if not run:
             continue
         cued = _cue_before(text, run[0].start) or (
@@ -463,11 +485,21 @@ def _names(text, taken, protected):
             cued_names.update(t.text for t in keep if t.text not in _CONNECTORS)
         after_cued_name = keep[-1].end + (2 if keep[-1].possessive else 0)
 
-    # Every other mention of a name found once.
+    # Every other mention of a name found once; inside a protected span only a
+    # word the lists know as a name ("Henderson" after "Kylie Henderson").
     for tok in tokens:
-        if tok.text in cued_names or tok.text in names and not _inside(protected, tok.start, tok.end):
+        if tok.text in cued_names or tok.text in names and (
+                not _inside(protected, tok.start, tok.end)
+                or _known_name(tok.text) or _ambiguous(tok.text)):
             spans.append(("NAME", tok.start, tok.end))
     return spans
+
+
+def _name_beside(tok: _Token, run: list[_Token]) -> bool:
+    """A known or ambiguous name inside a place or organisation span is a name
+    when another name-like word stands in its run ("Kylie Henderson")."""
+    return (_known_name(tok.text) or _ambiguous(tok.text)) and any(
+        _name_like(o.text) for o in run if o is not tok and o.text not in _CONNECTORS)
 
 
 _ORG_WORDS = {_low(w) for w in words.ORG_SUFFIXES | words.SCHOOL_SUFFIXES}
@@ -573,8 +605,12 @@ def _apply(text, identifiers, notes) -> Redaction:
         if any(f.start < end and start < f.end for f in identifiers) and kind != "check_digit":
             continue  # already replaced
         if kind == "check_digit":
-            # Points at the placeholder that replaced it.
-            hit = next(f for f in identifiers if f.start <= start < f.end)
+            # Points at the placeholder that replaced it: the NHI's own, or the
+            # longer number that won the overlap ("NHI: case num1234 5678").
+            hit = next((f for f in identifiers if f.start <= start < f.end), None) or next(
+                (f for f in identifiers if f.start < end and start < f.end), None)
+            if hit is None:
+                continue
             new_start, new_end = moved(hit.start), moved(hit.start) + len(hit.kind) + 2
         else:
             new_start, new_end = moved(start), moved(end)

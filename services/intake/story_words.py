@@ -94,14 +94,16 @@ Holmes, Lawson, Matthews, Newton, Palmer, Pearson, Richardson, Shaw, Spencer, We
 NAMES = (MAORI_GIVEN | MAORI_FAMILY | PASIFIKA_GIVEN | PASIFIKA_FAMILY | ASIAN_GIVEN
          | ASIAN_FAMILY | PAKEHA_GIVEN | PAKEHA_FAMILY)
 
-# Names that are also everyday words or places: a name only next to another
-# name, after a title or relationship word, or where they were already found.
+# Names that are also everyday words or places (surnames such as Henderson, Gore
+# and Massey are suburbs and towns too): a name only next to another name, after
+# a title or relationship word, or where they were already found.
 AMBIGUOUS_NAMES = _words("""
 Grace, Hope, Faith, Joy, Rose, Sky, Summer, Young, White, Brown, King, Bell, Hunter, Cooper, Baker,
 Mason, Will, Mark, Bill, Mere, Moana, Rangi, Tama, Hine, Tui, Kahu, Marama, Manaia, Awhina, Aroha,
 Rua, Tia, Ana, Nelson, Napier, Hastings, Hamilton, Murray, Ruby, Lily, Jordan, Harper, Kelly,
 Dean, Grant, Hunt, Palmer, Marshall, Chase, Paris, Ma, Sun, He, Le, Ho, Lee, Park, Kim, Lam,
 Kiwi, Pounamu, Manawa, Rongo, Whetu, Huia, Nikau, Kauri, Li, Yu, Hao, Chen, Dung, Anh, Will
+Gore, Massey, Henderson, Stratford, Huntly, Levin, Marton, Elgin, Fairfield, Thames, Alexandra
 """)
 
 # -- context --------------------------------------------------------------------------

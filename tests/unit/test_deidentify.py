@@ -252,3 +252,45 @@ def test_a_reviewer_cannot_put_an_identifier_back():
     assert check_approved_text("[NAME] rang [PHONE] about Triple P.")
     with pytest.raises(Refused, match="EMAIL"):
         check_approved_text("[NAME] wrote from aroha@gmail.com.")
+
+
+# -- names inside what looks like an organisation, a place, a quote or a workplace -----------
+
+@pytest.mark.parametrize("text,expected", [
+    # a run running on through "and"/"of" into an organisation
+    ("Sione and Work and Income agreed on a plan.", "[NAME] and Work and Income agreed on a plan."),
+    ("Aroha Ngata of Kōkiri Marae rang us.", "[NAME] of Kōkiri Marae rang us."),
+    ("We met Hemi Parata and Oranga Tamariki at the hui.",
+     "We met [NAME] and Oranga Tamariki at the hui."),
+    # a quote holding a name
+    ('Mum said "Kylie is settled" at the hui.', 'Mum said "[NAME] is settled" at the hui.'),
+    # surnames that are also places
+    ("Kylie Henderson came in on Monday.", "[NAME] came in on Monday."),
+    ("Shane Gore rang the office.", "[NAME] rang the office."),
+    ("We met Tegan Massey at the marae.", "We met [NAME] at the marae."),
+    ("Corey Nelson and Jodie Hamilton joined the group.", "[NAME] and [NAME] joined the group."),
+    # a person after a work word
+    ("She works for Mere Tipene now.", "She works for [NAME] now."),
+    ("He got a job with Hemi Parata on the farm.", "He got a job with [NAME] on the farm."),
+])
+def test_names_next_to_organisations_places_quotes_and_work_words(text, expected):
+    assert redact(text).text == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Oranga Tamariki and Work and Income met with the kaumātua at the marae.",
+    "The whānau moved from Henderson to Massey last winter.",
+    'The programme is called "Best foot forward" and the kids love it.',
+    "She works at Silver Fern Farms in Hastings.",
+    "He works for Kāinga Ora now.",
+])
+def test_organisations_places_quotes_and_workplaces_without_a_person_are_kept(text):
+    assert redact(text).text == text
+
+
+def test_a_labelled_nhi_that_loses_to_a_longer_client_number_does_not_crash():
+    # The NHI-shaped "num1234" has a wrong check digit and is labelled; the client
+    # number "1234 5678" starts later and is longer, so it wins the overlap.
+    result = redact("NHI: case num1234 5678")
+    assert "1234" not in result.text and "5678" not in result.text
+    assert "[CLIENT_NUMBER]" in result.text

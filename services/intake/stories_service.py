@@ -19,7 +19,8 @@ from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
 
 from services.intake import stories_domain as rules
-from services.intake.stories_storage import StoredStory, StoryStorage, status
+from services.intake.deidentify import redact
+from services.intake.stories_storage import StoredStory, StoryStorage, consent_entries, status
 from tiaki import messages
 from tiaki.intake.v1 import stories_pb2 as pb
 from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
@@ -28,9 +29,9 @@ from tiaki.store import Storage
 log = logging.getLogger(__name__)
 stories_grpc = Grpc.implementing(StoriesServiceStub)
 
-USE_NAMES = {pb.STORY_USE_TENDER: "tender", pb.STORY_USE_REPORTING: "reporting",
-             pb.STORY_USE_PUBLICATION: "publication"}
-USE_VALUES = {name: value for value, name in USE_NAMES.items()}
+# The uses are the domain's; each must have its value in the contract (StoryUse).
+USE_VALUES = {use: pb.StoryUse.Value(f"STORY_USE_{use.upper()}") for use in rules.USES}
+USE_NAMES = {value: use for use, value in USE_VALUES.items()}
 STATES = {"awaiting_review": pb.STORY_STATE_AWAITING_REVIEW, "approved": pb.STORY_STATE_APPROVED}
 
 STORIES_SUBMITTED = Counter("tiaki_intake_stories_submitted_total", "Stories submitted")
@@ -68,8 +69,8 @@ class StoriesMixin:
                 raise rules.Refused("title", f"at most {rules.MAX_TITLE_CHARS} characters")
         except rules.Refused as exc:
             raise _invalid(exc) from None
-        redaction = rules.deidentify(text)
-        title = rules.deidentify(request.title).text if request.title.strip() else ""
+        redaction = redact(text)
+        title = redact(request.title).text if request.title.strip() else ""
         doc = self.stories.create(provider.id, title, redaction, who)
         STORIES_SUBMITTED.inc()
         for kind, n in redaction.counts().items():
@@ -91,13 +92,19 @@ class StoriesMixin:
     def ApproveStory(self, request, context):
         provider = self.identities.require(context, "provider")
         doc = self._own(provider, request.story_id)
+        max_chars = int(config.get("MAX_STORY_CHARS", rules.MAX_STORY_CHARS))
         try:
             who = rules.check_person(request.approved_by, "approved_by")
-            text = (rules.check_approved_text(request.approved_text)
+            text = (rules.check_approved_text(request.approved_text, max_chars)
                     if request.approved_text.strip() else doc.redacted_text)
         except rules.Refused as exc:
             raise _invalid(exc) from None
-        approved = self.stories.approve(doc, who, text) if doc.state == "awaiting_review" else None
+        # An edit moves what the flags pointed at: they are those of the text approved.
+        flags = (list(doc.flags or []) if text == doc.redacted_text else
+                 [{"kind": f.kind, "start": f.start, "end": f.end, "text": f.text,
+                   "reason": f.reason} for f in redact(text).flags])
+        approved = (self.stories.approve(doc, who, text, flags)
+                    if doc.state == "awaiting_review" else None)
         if approved is None:
             raise GrpcError(StatusCode.FAILED_PRECONDITION,
                             f"story {doc.story_id} is already approved")
@@ -110,15 +117,19 @@ class StoriesMixin:
         use = _use(request.use)
         try:
             who = rules.check_person(request.recorded_by, "recorded_by")
-            how = rules.check_person(request.how_given, "how_given")
+            how = rules.check_how(request.how_given, "how_given")
+            note = rules.check_note(request.note, "note")
         except rules.Refused as exc:
             raise _invalid(exc) from None
         try:
             rules.can_record_consent(status(doc), use)
         except rules.Refused as exc:
             raise GrpcError(StatusCode.FAILED_PRECONDITION, exc.reason) from None
-        doc = self.stories.record_consent(doc, use, who, how)
-        return pb.RecordConsentResponse(story=self._story_message(doc))
+        recorded = self.stories.record_consent(doc, use, who, how, note)
+        if recorded is None:
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            f"consent for {use} is already recorded for story {doc.story_id}")
+        return pb.RecordConsentResponse(story=self._story_message(recorded))
 
     @stories_grpc
     def WithdrawConsent(self, request, context):
@@ -127,26 +138,32 @@ class StoriesMixin:
         use = _use(request.use)
         try:
             who = rules.check_person(request.recorded_by, "recorded_by")
-            how = rules.check_person(request.how_withdrawn, "how_withdrawn")
+            how = rules.check_how(request.how_withdrawn, "how_withdrawn")
+            note = rules.check_note(request.note, "note")
         except rules.Refused as exc:
             raise _invalid(exc) from None
         try:
             rules.can_withdraw(status(doc), use)
         except rules.Refused as exc:
             raise GrpcError(StatusCode.FAILED_PRECONDITION, exc.reason) from None
-        exports = [e for e in self.stories.exports_of(doc.story_id) if e.use == use]
-        notice = None
-        if exports:
-            notice = {"story_id": doc.story_id, "provider_id": doc.provider_id, "use": use,
-                      "export_ids": [e.export_id for e in exports],
-                      "references": [e.reference for e in exports],
-                      "withdrawn_at": time.time()}
-        doc = self.stories.withdraw(doc, use, who, how, notice)
+        withdrawn_at = time.time()
+        exports = self._exports_for(doc, use)
+        withdrawn = self.stories.withdraw(doc, use, who, how, note,
+                                          self._notice(doc, use, exports, withdrawn_at))
+        if withdrawn is None:
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            f"consent for {use} was already withdrawn for story {doc.story_id}")
+        # The withdrawal is written first, the exports read after: an export that
+        # raced it either sees the withdrawal (and is undone) or is seen here.
+        later = self._exports_for(doc, use)
+        if {e.export_id for e in later} - {e.export_id for e in exports}:
+            exports = later
+            self.stories.owe_notice(doc.story_id, use,
+                                    self._notice(doc, use, exports, withdrawn_at))
         WITHDRAWALS.labels(use, str(bool(exports)).lower()).inc()
-        if notice:
-            self._tell_agency(doc)
-            doc = self.stories.get(doc.story_id)
-        return pb.WithdrawConsentResponse(story=self._story_message(doc), agency_told=bool(notice))
+        told = bool(exports) and self._tell_agency(self.stories.get(doc.story_id), use)
+        return pb.WithdrawConsentResponse(story=self._story_message(self.stories.get(doc.story_id)),
+                                          agency_told=told, agency_notice_owed=bool(exports))
 
     @stories_grpc
     def ExportStories(self, request, context):
@@ -154,6 +171,7 @@ class StoriesMixin:
         use = _use(request.use)
         try:
             who = rules.check_person(request.exported_by, "exported_by")
+            reference = rules.check_reference(request.reference)
         except rules.Refused as exc:
             raise _invalid(exc) from None
         if request.story_ids:
@@ -174,8 +192,16 @@ class StoriesMixin:
             if not wanted:
                 raise GrpcError(StatusCode.FAILED_PRECONDITION,
                                 f"no story is approved and consented for {use}; nothing exported")
-        export = self.stories.record_export(provider.id, use, request.reference.strip(), who,
+        export = self.stories.record_export(provider.id, use, reference, who,
                                             [d.story_id for d in wanted])
+        # Recorded first, checked again after: a withdrawal written meanwhile either
+        # sees this export (and tells the Agency) or is seen here, and nothing leaves.
+        problems = [f"story {d.story_id}: {why}" for d in wanted
+                    if (why := rules.why_not_usable(status(self.stories.get(d.story_id)), use))]
+        if problems:
+            self.stories.cancel_export(export)
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            "nothing exported; " + "; ".join(problems))
         STORIES_EXPORTED.labels(use).inc(len(wanted))
         reply = pb.ExportStoriesResponse(
             export_id=export.export_id, use=USE_VALUES[use], reference=export.reference,
@@ -190,16 +216,33 @@ class StoriesMixin:
     def tell_agency_of_withdrawals(self):
         """Sends the notices the broker did not take (it was down, or we crashed)."""
         for doc in self.stories.pending_notices():
-            self._tell_agency(doc)
+            for use in list(doc.notices_pending):
+                self._tell_agency(doc, use)
 
-    def _tell_agency(self, doc: StoredStory):
+    def _tell_agency(self, doc: StoredStory, use: str) -> bool:
+        """Whether the broker took the notice owed for `use`."""
+        notice = (doc.notices or {}).get(use)
+        if not notice:
+            return False
         try:
-            self.dispatch(messages.STORY_WITHDRAWN, dict(doc.notice))
+            self.dispatch(messages.STORY_WITHDRAWN, dict(notice))
         except Exception:  # the broker is down: the timer sends it later
             log.warning("withdrawal of story %s stored; telling the Agency later", doc.story_id,
                         exc_info=True)
-            return
-        self.stories.mark_notified(doc.story_id)
+            return False
+        self.stories.mark_notified(doc.story_id, use, notice["withdrawn_at"])
+        return True
+
+    def _exports_for(self, doc: StoredStory, use: str) -> list:
+        return [e for e in self.stories.exports_of(doc.story_id) if e.use == use]
+
+    @staticmethod
+    def _notice(doc: StoredStory, use: str, exports: list, withdrawn_at: float) -> dict | None:
+        if not exports:
+            return None
+        return {"story_id": doc.story_id, "provider_id": doc.provider_id, "use": use,
+                "export_ids": [e.export_id for e in exports],
+                "references": [e.reference for e in exports], "withdrawn_at": withdrawn_at}
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -223,19 +266,24 @@ class StoriesMixin:
             flags=[pb.StoryFlag(**f) for f in doc.flags or []],
             submitted_by=doc.submitted_by, approved_by=doc.approved_by or "",
             export_ids=[e.export_id for e in self.stories.exports_of(doc.story_id)],
-            agency_notice_pending=bool(doc.notice_pending))
+            agency_notice_pending=bool(doc.notices_pending))
         msg.submitted_at.FromNanoseconds(int(doc.submitted_at * 1e9))
         if doc.approved_at:
             msg.approved_at.FromNanoseconds(int(doc.approved_at * 1e9))
         if doc.agency_notified_at:
             msg.agency_notified_at.FromNanoseconds(int(doc.agency_notified_at * 1e9))
-        for use, c in sorted((doc.consents or {}).items()):
-            consent = pb.Consent(use=USE_VALUES[use], recorded_by=c["recorded_by"],
-                                 how_given=c["how_given"],
-                                 withdrawn_recorded_by=c.get("withdrawn_recorded_by", ""),
-                                 how_withdrawn=c.get("how_withdrawn", ""))
-            consent.recorded_at.FromNanoseconds(int(c["recorded_at"] * 1e9))
-            if c.get("withdrawn_at"):
-                consent.withdrawn_at.FromNanoseconds(int(c["withdrawn_at"] * 1e9))
-            msg.consents.append(consent)
+        # One Consent per consent given, with the withdrawal that followed it.
+        current: dict[str, pb.Consent] = {}
+        for entry in consent_entries(doc):
+            if entry.given:
+                consent = msg.consents.add(use=USE_VALUES[entry.use], recorded_by=entry.recorded_by,
+                                           how_given=entry.how, note_given=entry.note)
+                consent.recorded_at.FromNanoseconds(int(entry.at * 1e9))
+                current[entry.use] = consent
+            elif entry.use in current:
+                consent = current.pop(entry.use)
+                consent.withdrawn_recorded_by = entry.recorded_by
+                consent.how_withdrawn = entry.how
+                consent.note_withdrawn = entry.note
+                consent.withdrawn_at.FromNanoseconds(int(entry.at * 1e9))
         return msg

@@ -7,17 +7,18 @@ text)."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
 import mongoengine as me
 
 from services.intake.deidentify import Redaction
-from services.intake.stories_domain import Consent, StoryStatus
+from services.intake.stories_domain import USES, ConsentEntry, StoryStatus
 
 
 class StoredStory(me.Document):
-    meta = {"collection": "stories", "indexes": ["provider_id", "notice_pending"]}
+    meta = {"collection": "stories", "indexes": ["provider_id", "notices_pending"]}
     story_id = me.StringField(primary_key=True)
     provider_id = me.StringField(required=True)
     title = me.StringField(default="")
@@ -29,11 +30,15 @@ class StoredStory(me.Document):
     submitted_at = me.FloatField(required=True)
     approved_by = me.StringField(default="")
     approved_at = me.FloatField()
-    # {use: {recorded_by, how_given, recorded_at, withdrawn_at?, withdrawn_recorded_by?, how_withdrawn?}}
-    consents = me.DictField()
-    # A withdrawal after an export: the Agency is told through the broker.
-    notice_pending = me.BooleanField(default=False)
-    notice = me.DictField()  # the event payload while pending
+    # Every consent given or withdrawn, oldest first (JSON text per entry:
+    # {use, given, recorded_by, how, note, at}); never rewritten.
+    consent_log = me.ListField(me.StringField())
+    # {use: "given" | "withdrawn"}: what holds now, so a change is one compare-and-set.
+    consent_state = me.DictField()
+    # Withdrawals after an export, per use: the event payload the Agency is owed
+    # through the broker, kept until the broker takes it.
+    notices = me.DictField()
+    notices_pending = me.ListField(me.StringField())  # the uses with a notice in `notices`
     agency_notified_at = me.FloatField()
     history = me.ListField(me.StringField())  # who did what, when (plain lines)
 
@@ -58,9 +63,20 @@ def _line(who: str, what: str) -> str:
     return f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {who}: {what}"
 
 
+def consent_entries(doc: StoredStory) -> list[ConsentEntry]:
+    return [ConsentEntry(**json.loads(line)) for line in doc.consent_log or []]
+
+
 def status(doc: StoredStory) -> StoryStatus:
-    return StoryStatus(doc.story_id, doc.state == "approved",
-                       {use: Consent(use=use, **c) for use, c in (doc.consents or {}).items()})
+    consents: dict[str, list[ConsentEntry]] = {}
+    for entry in consent_entries(doc):
+        consents.setdefault(entry.use, []).append(entry)
+    return StoryStatus(doc.story_id, doc.state == "approved", consents)
+
+
+def _entry(use: str, given: bool, recorded_by: str, how: str, note: str) -> str:
+    return json.dumps({"use": use, "given": given, "recorded_by": recorded_by, "how": how,
+                       "note": note, "at": time.time()})
 
 
 class StoryStorage:
@@ -91,45 +107,61 @@ class StoryStorage:
     def for_provider(self, provider_id: str) -> list[StoredStory]:
         return list(StoredStory.objects(provider_id=provider_id).order_by("submitted_at"))
 
-    def approve(self, doc: StoredStory, approved_by: str, text: str) -> StoredStory | None:
-        """None when someone approved it first."""
+    def approve(self, doc: StoredStory, approved_by: str, text: str,
+                flags: list[dict]) -> StoredStory | None:
+        """None when someone approved it first. `flags` are those of `text` (an
+        edit moves what the first ones pointed at)."""
         changed = StoredStory.objects(story_id=doc.story_id, state="awaiting_review").update_one(
             set__state="approved", set__approved_by=approved_by, set__approved_at=time.time(),
-            set__redacted_text=text,
+            set__redacted_text=text, set__flags=flags,
             push__history=_line(approved_by, "approved the redacted text"
                                 + ("" if text == doc.redacted_text else " (edited)")))
         return self.get(doc.story_id) if changed else None
 
-    def record_consent(self, doc: StoredStory, use: str, recorded_by: str,
-                       how_given: str) -> StoredStory:
-        StoredStory.objects(story_id=doc.story_id).update_one(**{
-            f"set__consents__{use}": {"recorded_by": recorded_by, "how_given": how_given,
-                                      "recorded_at": time.time()},
+    def record_consent(self, doc: StoredStory, use: str, recorded_by: str, how: str,
+                       note: str) -> StoredStory | None:
+        """None when consent for `use` holds already (recorded meanwhile)."""
+        changed = StoredStory.objects(  # $in with None: the use may have no state yet
+            story_id=doc.story_id, **{f"consent_state__{use}__in": [None, "withdrawn"]}
+        ).update_one(**{
+            f"set__consent_state__{use}": "given",
+            "push__consent_log": _entry(use, True, recorded_by, how, note),
             "push__history": _line(recorded_by, f"recorded the family's consent for {use} "
-                                                f"({how_given})")})
-        return self.get(doc.story_id)
+                                                f"({how})")})
+        return self.get(doc.story_id) if changed else None
 
-    def withdraw(self, doc: StoredStory, use: str, recorded_by: str, how: str,
-                 notice: dict | None) -> StoredStory:
-        """Marks the consent withdrawn and, in the same write, the notice the
-        Agency is owed (so a crash cannot lose it)."""
-        consent = dict(doc.consents[use], withdrawn_at=time.time(),
-                       withdrawn_recorded_by=recorded_by, how_withdrawn=how)
-        updates = {f"set__consents__{use}": consent,
+    def withdraw(self, doc: StoredStory, use: str, recorded_by: str, how: str, note: str,
+                 notice: dict | None) -> StoredStory | None:
+        """Records the withdrawal and, in the same write, the notice the Agency is
+        owed (so a crash cannot lose it). None when it was withdrawn meanwhile."""
+        updates = {f"set__consent_state__{use}": "withdrawn",
+                   "push__consent_log": _entry(use, False, recorded_by, how, note),
                    "push__history": _line(recorded_by, f"recorded the family's withdrawal of "
                                                        f"consent for {use} ({how})")}
         if notice:
-            updates.update(set__notice_pending=True, set__notice=notice)
-        StoredStory.objects(story_id=doc.story_id).update_one(**updates)
-        return self.get(doc.story_id)
+            updates.update({f"set__notices__{use}": notice, "add_to_set__notices_pending": use})
+        changed = StoredStory.objects(story_id=doc.story_id,
+                                      **{f"consent_state__{use}": "given"}).update_one(**updates)
+        return self.get(doc.story_id) if changed else None
 
-    def mark_notified(self, story_id: str):
-        StoredStory.objects(story_id=story_id, notice_pending=True).update_one(
-            set__notice_pending=False, set__agency_notified_at=time.time(), set__notice={},
-            push__history=_line("tiaki", "told the Agency of the withdrawal"))
+    def owe_notice(self, story_id: str, use: str, notice: dict):
+        """A notice found owed after the withdrawal was written (an export raced it)."""
+        StoredStory.objects(story_id=story_id).update_one(**{
+            f"set__notices__{use}": notice, "add_to_set__notices_pending": use})
+
+    def mark_notified(self, story_id: str, use: str, withdrawn_at: float):
+        """Clears the notice for `use` only if it is still the one sent: a newer
+        withdrawal's notice, written meanwhile, stays owed."""
+        StoredStory.objects(story_id=story_id, **{f"notices__{use}__withdrawn_at": withdrawn_at}
+                            ).update_one(**{
+                                f"unset__notices__{use}": True, "pull__notices_pending": use,
+                                "set__agency_notified_at": time.time(),
+                                "push__history": _line("tiaki", "told the Agency of the "
+                                                                f"withdrawal for {use}")})
 
     def pending_notices(self, limit: int = 100) -> list[StoredStory]:
-        return list(StoredStory.objects(notice_pending=True).limit(limit))
+        # $in, not equality: the embedded store cannot match an array element by equality.
+        return list(StoredStory.objects(notices_pending__in=list(USES)).limit(limit))
 
     # -- exports -----------------------------------------------------------------------------
 
@@ -144,3 +176,7 @@ class StoryStorage:
                              exported_at=time.time(), story_ids=story_ids)
         export.save(force_insert=True)
         return export
+
+    def cancel_export(self, export: StoryExport):
+        """Undoes an export refused after it was recorded (a withdrawal raced it)."""
+        StoryExport.objects(export_id=export.export_id).delete()

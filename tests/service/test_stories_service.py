@@ -74,7 +74,7 @@ def approve(client, story_id):
 
 def consent(client, story_id, use=TENDER):
     return client.RecordConsent(pb.RecordConsentRequest(
-        story_id=story_id, use=use, recorded_by="Sarah", how_given="signed consent form"),
+        story_id=story_id, use=use, recorded_by="Sarah", how_given="signed form"),
         metadata=client.ccss).story
 
 
@@ -134,8 +134,8 @@ class TestStoryLifecycle:
         # The family withdraws: the Agency is told, and it leaves no later export.
         reply = client.WithdrawConsent(pb.WithdrawConsentRequest(
             story_id=ready.story_id, use=TENDER, recorded_by="Sarah",
-            how_withdrawn="phone call from the mother"), metadata=client.ccss)
-        assert reply.agency_told
+            how_withdrawn="phone call"), metadata=client.ccss)
+        assert reply.agency_told and reply.agency_notice_owed
         assert reply.story.agency_notified_at.seconds > 0 and not reply.story.agency_notice_pending
         (event,) = take_all(withdrawals)
         assert event["story_id"] == ready.story_id and event["use"] == "tender"
@@ -152,7 +152,7 @@ class TestStoryLifecycle:
         quiet = client.WithdrawConsent(pb.WithdrawConsentRequest(
             story_id=unapproved.story_id, use=TENDER, recorded_by="Sarah",
             how_withdrawn="in person"), metadata=client.ccss)
-        assert not quiet.agency_told and take_all(withdrawals) == []
+        assert not quiet.agency_told and not quiet.agency_notice_owed and take_all(withdrawals) == []
 
     def test_bad_input_gets_a_precise_error_and_changes_nothing(self, client, store_db):
         story = submit(client)
@@ -168,21 +168,21 @@ class TestStoryLifecycle:
             code, message = code_and_message(lambda: submit(client, "kōrero " * 30))
         assert code == StatusCode.INVALID_ARGUMENT and "210 characters; at most 100" in message
         code, message = code_and_message(lambda: client.RecordConsent(pb.RecordConsentRequest(
-            story_id="no-such-story", use=TENDER, recorded_by="Sarah", how_given="form"),
+            story_id="no-such-story", use=TENDER, recorded_by="Sarah", how_given="signed form"),
             metadata=client.ccss))
         assert (code, message) == (StatusCode.NOT_FOUND, "no story 'no-such-story'")
         for use in (pb.STORY_USE_UNSPECIFIED, 42):
             code, message = code_and_message(lambda u=use: client.RecordConsent(
                 pb.RecordConsentRequest(story_id=story.story_id, use=u, recorded_by="Sarah",
-                                        how_given="form"), metadata=client.ccss))
+                                        how_given="signed form"), metadata=client.ccss))
             assert code == StatusCode.INVALID_ARGUMENT and message.startswith("use: must be one of")
         code, message = code_and_message(lambda: client.RecordConsent(pb.RecordConsentRequest(
-            story_id=story.story_id, use=TENDER, recorded_by="", how_given="form"),
+            story_id=story.story_id, use=TENDER, recorded_by="", how_given="signed form"),
             metadata=client.ccss))
         assert code == StatusCode.INVALID_ARGUMENT and message.startswith("recorded_by:")
         code, message = code_and_message(lambda: client.WithdrawConsent(
             pb.WithdrawConsentRequest(story_id=story.story_id, use=TENDER, recorded_by="Sarah",
-                                      how_withdrawn="phone"), metadata=client.ccss))
+                                      how_withdrawn="phone call"), metadata=client.ccss))
         assert code == StatusCode.FAILED_PRECONDITION and "no consent for tender" in message
         code, message = code_and_message(lambda: client.ApproveStory(pb.ApproveStoryRequest(
             story_id=story.story_id, approved_by="Lead",
@@ -233,15 +233,16 @@ def test_withdrawal_while_the_broker_is_down_is_told_later(stories_worker):
     service.ApproveStory(pb.ApproveStoryRequest(story_id=story.story_id, approved_by="Lead"),
                          context)
     service.RecordConsent(pb.RecordConsentRequest(story_id=story.story_id, use=TENDER,
-                                                  recorded_by="Sarah", how_given="form"), context)
+                                                  recorded_by="Sarah", how_given="signed form"), context)
     pack = service.ExportStories(pb.ExportStoriesRequest(use=TENDER, exported_by="Manager"),
                                  context)
     service.dispatch.side_effect = ConnectionRefusedError("broker down")
 
     reply = service.WithdrawConsent(pb.WithdrawConsentRequest(
-        story_id=story.story_id, use=TENDER, recorded_by="Sarah", how_withdrawn="phone"), context)
+        story_id=story.story_id, use=TENDER, recorded_by="Sarah", how_withdrawn="phone call"), context)
 
-    assert reply.agency_told and reply.story.agency_notice_pending
+    assert reply.agency_notice_owed and not reply.agency_told
+    assert reply.story.agency_notice_pending
     assert reply.story.agency_notified_at.seconds == 0
     service.dispatch.side_effect = None
     service.dispatch.reset_mock()
@@ -254,3 +255,179 @@ def test_withdrawal_while_the_broker_is_down_is_told_later(stories_worker):
     service.dispatch.reset_mock()
     service.tell_agency_of_withdrawals()  # told once
     service.dispatch.assert_not_called()
+
+
+# -- review fixes: notices per use, races, free text, re-consent, replies -----------------------
+
+def ready_and_exported(service, uses=(TENDER,), text=STORY):
+    """A story approved, consented for `uses` and exported once for each."""
+    story = service.SubmitStory(pb.SubmitStoryRequest(text=text, submitted_by="Sarah"), None).story
+    service.ApproveStory(pb.ApproveStoryRequest(story_id=story.story_id, approved_by="Lead"), None)
+    packs = {}
+    for use in uses:
+        service.RecordConsent(pb.RecordConsentRequest(story_id=story.story_id, use=use,
+                                                      recorded_by="Sarah", how_given="signed form"),
+                              None)
+        packs[use] = service.ExportStories(pb.ExportStoriesRequest(
+            use=use, exported_by="Manager", story_ids=[story.story_id]), None)
+    return story, packs
+
+
+def withdraw(service, story_id, use=TENDER, how="phone call", note=""):
+    return service.WithdrawConsent(pb.WithdrawConsentRequest(
+        story_id=story_id, use=use, recorded_by="Sarah", how_withdrawn=how, note=note), None)
+
+
+def grpc_error(call) -> GrpcError:
+    with pytest.raises(GrpcError) as caught:
+        call()
+    return caught.value
+
+
+def test_two_withdrawals_while_the_broker_is_down_are_both_told_later(stories_worker):
+    service = stories_worker
+    story, packs = ready_and_exported(service, (TENDER, REPORTING))
+    service.dispatch.side_effect = ConnectionRefusedError("broker down")
+    first = withdraw(service, story.story_id, TENDER)
+    second = withdraw(service, story.story_id, REPORTING)
+    assert first.agency_notice_owed and not first.agency_told
+    assert second.agency_notice_owed and not second.agency_told
+
+    service.dispatch.side_effect = None
+    service.dispatch.reset_mock()
+    service.tell_agency_of_withdrawals()
+    sent = sorted((c.args[1]["use"], c.args[1]["export_ids"])
+                  for c in service.dispatch.call_args_list)
+    assert sent == sorted([("tender", [packs[TENDER].export_id]),
+                           ("reporting", [packs[REPORTING].export_id])])
+    assert not service.GetStory(pb.GetStoryRequest(story_id=story.story_id),
+                                None).story.agency_notice_pending
+    service.dispatch.reset_mock()
+    service.tell_agency_of_withdrawals()
+    service.dispatch.assert_not_called()
+
+
+def test_a_notice_written_after_the_one_sent_stays_owed(stories_worker):
+    service, storage = stories_worker, stories_worker.stories
+    story, _ = ready_and_exported(service)
+    service.dispatch.side_effect = ConnectionRefusedError("broker down")
+    withdraw(service, story.story_id)
+    sent = dict(storage.get(story.story_id).notices["tender"])
+    # The family consents again, the story leaves again, and is withdrawn again
+    # while the first notice is still on its way.
+    service.RecordConsent(pb.RecordConsentRequest(story_id=story.story_id, use=TENDER,
+                                                  recorded_by="Sarah", how_given="verbal"), None)
+    service.ExportStories(pb.ExportStoriesRequest(use=TENDER, exported_by="Manager",
+                                                  story_ids=[story.story_id]), None)
+    withdraw(service, story.story_id)
+    storage.mark_notified(story.story_id, "tender", sent["withdrawn_at"])  # the first one's ack
+    after = storage.get(story.story_id)
+    assert after.notices_pending == ["tender"]
+    assert after.notices["tender"]["withdrawn_at"] != sent["withdrawn_at"]
+    assert len(after.notices["tender"]["export_ids"]) == 2
+
+
+def test_an_export_racing_a_withdrawal_lets_nothing_out(stories_worker):
+    service, storage = stories_worker, stories_worker.stories
+    story, _ = ready_and_exported(service, ())
+    service.RecordConsent(pb.RecordConsentRequest(story_id=story.story_id, use=TENDER,
+                                                  recorded_by="Sarah", how_given="signed form"),
+                          None)
+    record_export = storage.record_export
+
+    def withdrawn_meanwhile(*args, **kwargs):  # the family withdraws as the export is written
+        export = record_export(*args, **kwargs)
+        withdraw(service, story.story_id)
+        return export
+
+    storage.record_export = withdrawn_meanwhile
+    error = grpc_error(lambda: service.ExportStories(pb.ExportStoriesRequest(
+        use=TENDER, exported_by="Manager"), None))
+    assert error.code == StatusCode.FAILED_PRECONDITION and "withdrew consent" in error.message
+    assert storage.exports_of(story.story_id) == []
+
+
+def test_a_withdrawal_racing_an_export_tells_the_agency(stories_worker):
+    service, storage = stories_worker, stories_worker.stories
+    story, _ = ready_and_exported(service, ())
+    service.RecordConsent(pb.RecordConsentRequest(story_id=story.story_id, use=TENDER,
+                                                  recorded_by="Sarah", how_given="signed form"),
+                          None)
+    storage_withdraw = storage.withdraw
+    raced = []
+
+    def exported_meanwhile(*args, **kwargs):  # an export slips in as the withdrawal is written
+        raced.append(storage.record_export("ccss", "tender", "T-9", "Manager", [story.story_id]))
+        return storage_withdraw(*args, **kwargs)
+
+    storage.withdraw = exported_meanwhile
+    reply = withdraw(service, story.story_id)
+    assert reply.agency_notice_owed and reply.agency_told
+    ((_, payload),) = [c.args for c in service.dispatch.call_args_list]
+    assert payload["export_ids"] == [raced[0].export_id]
+
+
+def test_how_notes_and_references_are_checked_and_nothing_is_stored(stories_worker):
+    service, storage = stories_worker, stories_worker.stories
+    story, _ = ready_and_exported(service, ())
+    before = storage.get(story.story_id).to_mongo().to_dict()
+
+    def consent(how="signed form", note=""):
+        return service.RecordConsent(pb.RecordConsentRequest(
+            story_id=story.story_id, use=TENDER, recorded_by="Sarah", how_given=how, note=note),
+            None)
+
+    free = grpc_error(lambda: consent(how="Aroha Ngata signed at 14 Kauri Street"))
+    assert free.code == StatusCode.INVALID_ARGUMENT
+    assert free.message == ("how_given: must be one of signed form, verbal, email, text message, "
+                            "phone call, letter, in person")
+    named = grpc_error(lambda: consent(note="rang Aroha on 021 234 5678"))
+    assert named.code == StatusCode.INVALID_ARGUMENT and named.message.startswith("note: ")
+    assert "PHONE" in named.message
+    assert storage.get(story.story_id).to_mongo().to_dict() == before
+    consent(note="the form is in the paper file")
+    gone = grpc_error(lambda: withdraw(service, story.story_id, how="told Mere Tipene at the door"))
+    assert gone.code == StatusCode.INVALID_ARGUMENT and gone.message.startswith("how_withdrawn:")
+    reference = grpc_error(lambda: service.ExportStories(pb.ExportStoriesRequest(
+        use=TENDER, exported_by="Manager", reference="T-1\nfor Aroha Ngata"), None))
+    assert reference.code == StatusCode.INVALID_ARGUMENT
+    assert reference.message.startswith("reference: one line")
+    assert storage.exports_of(story.story_id) == []
+
+
+def test_consenting_again_keeps_the_withdrawal(stories_worker):
+    service = stories_worker
+    story, _ = ready_and_exported(service)
+    withdraw(service, story.story_id, how="letter")
+    again = service.RecordConsent(pb.RecordConsentRequest(
+        story_id=story.story_id, use=TENDER, recorded_by="Sarah", how_given="in person"),
+        None).story
+    first, second = again.consents
+    assert (first.how_given, first.how_withdrawn) == ("signed form", "letter")
+    assert first.withdrawn_at.seconds > 0
+    assert (second.how_given, second.how_withdrawn, second.withdrawn_at.seconds) == (
+        "in person", "", 0)
+    pack = service.ExportStories(pb.ExportStoriesRequest(use=TENDER, exported_by="Manager"), None)
+    assert [s.story_id for s in pack.stories] == [story.story_id]
+
+
+def test_an_edited_approval_gets_the_flags_of_its_text(stories_worker):
+    service = stories_worker
+    story = service.SubmitStory(pb.SubmitStoryRequest(
+        text="Aroha Ngata lives in Kaikohe and works at Countdown.", submitted_by="Sarah"),
+        None).story
+    edited = "[NAME] works at Countdown."
+    approved = service.ApproveStory(pb.ApproveStoryRequest(
+        story_id=story.story_id, approved_by="Lead", approved_text=edited), None).story
+    assert [(f.kind, f.start, f.end, f.text) for f in approved.flags] == [
+        ("workplace", 16, 25, "Countdown")]
+
+
+def test_an_edited_approval_is_held_to_the_configured_length(stories_worker):
+    service = stories_worker
+    story = service.SubmitStory(pb.SubmitStoryRequest(text="Short story about kai.",
+                                                      submitted_by="Sarah"), None).story
+    with config.patch({"MAX_STORY_CHARS": 100}):
+        error = grpc_error(lambda: service.ApproveStory(pb.ApproveStoryRequest(
+            story_id=story.story_id, approved_by="Lead", approved_text="kai " * 40), None))
+    assert error.code == StatusCode.INVALID_ARGUMENT and "at most 100" in error.message

@@ -5,8 +5,8 @@
     tiaki stories list
     tiaki stories show STORY_ID
     tiaki stories approve STORY_ID --by "Team lead" [--text edited.txt]
-    tiaki stories consent STORY_ID --use tender --by Sarah --how "signed form"
-    tiaki stories withdraw STORY_ID --use tender --by Sarah --how "phone call"
+    tiaki stories consent STORY_ID --use tender --by Sarah --how "signed form" [--note ...]
+    tiaki stories withdraw STORY_ID --use tender --by Sarah --how "phone call" [--note ...]
     tiaki stories export --use tender --reference "Tender 2026-14" --by Manager -o pack.txt
 """
 
@@ -15,17 +15,31 @@ from __future__ import annotations
 import sys
 
 import click
+import grpc
 
+from services.intake.stories_domain import HOW, USES
 from tiaki import cli as base
 from tiaki.intake.v1 import stories_pb2 as pb
-from tiaki.intake.v1 import stories_pb2_grpc
+from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
 
-base._STUBS["stories"] = ("intake", stories_pb2_grpc.StoriesServiceStub)
-USES = {"tender": pb.STORY_USE_TENDER, "reporting": pb.STORY_USE_REPORTING,
-        "publication": pb.STORY_USE_PUBLICATION}
-USE_NAMES = {v: k for k, v in USES.items()}
-use_option = click.option("--use", type=click.Choice(list(USES)), required=True,
+# The uses are the domain's (as in the service), with their values in the contract.
+USE_VALUES = {use: pb.StoryUse.Value(f"STORY_USE_{use.upper()}") for use in USES}
+USE_NAMES = {value: use for use, value in USE_VALUES.items()}
+
+use_option = click.option("--use", type=click.Choice(list(USE_VALUES)), required=True,
                           help="What the family consents to the story being used for.")
+how_option = click.option("--how", type=click.Choice(HOW), required=True,
+                          help="How the family said it.")
+note_option = click.option("--note", default="",
+                           help="Optional, one line, without names or contact details.")
+
+
+def _stories_stub() -> StoriesServiceStub:
+    """The stories stub, on the channel the other intake calls share."""
+    settings = base._settings()
+    if "intake" not in settings.channels:
+        settings.channels["intake"] = grpc.insecure_channel(settings.intake)
+    return StoriesServiceStub(settings.channels["intake"])
 
 
 def _read_text(path: str) -> str:
@@ -45,11 +59,11 @@ def _describe(s: pb.Story) -> str:
     if s.replaced:
         lines.append("  replaced: " + ", ".join(f"{k} {v}" for k, v in sorted(s.replaced.items())))
     for c in s.consents:
-        line = (f"  consent for {USE_NAMES[c.use]}: recorded by {c.recorded_by} ({c.how_given}) "
-                f"at {c.recorded_at.ToJsonString()}")
+        line = (f"  consent for {USE_NAMES[c.use]}: recorded by {c.recorded_by} ({c.how_given}"
+                f"{'; ' + c.note_given if c.note_given else ''}) at {c.recorded_at.ToJsonString()}")
         if c.withdrawn_at.seconds:
-            line += (f"; WITHDRAWN at {c.withdrawn_at.ToJsonString()} by "
-                     f"{c.withdrawn_recorded_by} ({c.how_withdrawn})")
+            line += (f"; WITHDRAWN at {c.withdrawn_at.ToJsonString()} by {c.withdrawn_recorded_by} "
+                     f"({c.how_withdrawn}{'; ' + c.note_withdrawn if c.note_withdrawn else ''})")
         lines.append(line)
     if s.export_ids:
         lines.append(f"  exported in: {', '.join(s.export_ids)}")
@@ -88,7 +102,7 @@ def stories_redact(story_file: str, flags: bool) -> None:
 @base._rpc_errors
 def stories_submit(story_file: str, submitted_by: str, title: str) -> None:
     """Submit a story: it is de-identified on arrival and waits for review."""
-    reply = base._stub("stories").SubmitStory(pb.SubmitStoryRequest(
+    reply = _stories_stub().SubmitStory(pb.SubmitStoryRequest(
         text=_read_text(story_file), title=title, submitted_by=submitted_by),
         metadata=base._metadata())
     click.echo(_describe(reply.story))
@@ -99,7 +113,7 @@ def stories_submit(story_file: str, submitted_by: str, title: str) -> None:
 @base._rpc_errors
 def stories_list() -> None:
     """Your stories."""
-    for story in base._stub("stories").ListStories(pb.ListStoriesRequest(),
+    for story in _stories_stub().ListStories(pb.ListStoriesRequest(),
                                                    metadata=base._metadata()).stories:
         click.echo(_describe(story))
 
@@ -109,7 +123,7 @@ def stories_list() -> None:
 @base._rpc_errors
 def stories_show(story_id: str) -> None:
     """One story, its redacted text, consents and exports."""
-    story = base._stub("stories").GetStory(pb.GetStoryRequest(story_id=story_id),
+    story = _stories_stub().GetStory(pb.GetStoryRequest(story_id=story_id),
                                            metadata=base._metadata()).story
     click.echo(_describe(story) + "\n\n" + story.redacted_text)
 
@@ -122,7 +136,7 @@ def stories_show(story_id: str) -> None:
 @base._rpc_errors
 def stories_approve(story_id: str, approved_by: str, text_file: str | None) -> None:
     """Approve the redacted text for use."""
-    reply = base._stub("stories").ApproveStory(pb.ApproveStoryRequest(
+    reply = _stories_stub().ApproveStory(pb.ApproveStoryRequest(
         story_id=story_id, approved_by=approved_by,
         approved_text=_read_text(text_file) if text_file else ""), metadata=base._metadata())
     click.echo(_describe(reply.story))
@@ -132,13 +146,14 @@ def stories_approve(story_id: str, approved_by: str, text_file: str | None) -> N
 @click.argument("story_id")
 @use_option
 @click.option("--by", "recorded_by", required=True, help="Who is recording the consent.")
-@click.option("--how", "how_given", required=True, help="How the family gave it.")
+@how_option
+@note_option
 @base._rpc_errors
-def stories_consent(story_id: str, use: str, recorded_by: str, how_given: str) -> None:
+def stories_consent(story_id: str, use: str, recorded_by: str, how: str, note: str) -> None:
     """Record the family's consent to one use of the story."""
-    reply = base._stub("stories").RecordConsent(pb.RecordConsentRequest(
-        story_id=story_id, use=USES[use], recorded_by=recorded_by, how_given=how_given),
-        metadata=base._metadata())
+    reply = _stories_stub().RecordConsent(pb.RecordConsentRequest(
+        story_id=story_id, use=USE_VALUES[use], recorded_by=recorded_by, how_given=how,
+        note=note), metadata=base._metadata())
     click.echo(_describe(reply.story))
 
 
@@ -146,16 +161,20 @@ def stories_consent(story_id: str, use: str, recorded_by: str, how_given: str) -
 @click.argument("story_id")
 @use_option
 @click.option("--by", "recorded_by", required=True, help="Who is recording the withdrawal.")
-@click.option("--how", "how_withdrawn", required=True, help="How the family withdrew it.")
+@how_option
+@note_option
 @base._rpc_errors
-def stories_withdraw(story_id: str, use: str, recorded_by: str, how_withdrawn: str) -> None:
+def stories_withdraw(story_id: str, use: str, recorded_by: str, how: str, note: str) -> None:
     """Withdraw the family's consent to one use; the Agency is told if it has the story."""
-    reply = base._stub("stories").WithdrawConsent(pb.WithdrawConsentRequest(
-        story_id=story_id, use=USES[use], recorded_by=recorded_by, how_withdrawn=how_withdrawn),
-        metadata=base._metadata())
+    reply = _stories_stub().WithdrawConsent(pb.WithdrawConsentRequest(
+        story_id=story_id, use=USE_VALUES[use], recorded_by=recorded_by, how_withdrawn=how,
+        note=note), metadata=base._metadata())
     click.echo(_describe(reply.story))
     if reply.agency_told:
-        click.echo("the Agency had received this story: it is being told of the withdrawal")
+        click.echo("the Agency had received this story: it has been told of the withdrawal")
+    elif reply.agency_notice_owed:
+        click.echo("the Agency had received this story: it will be told of the withdrawal "
+                   "once the broker takes the notice")
 
 
 @stories.command("export")
@@ -169,8 +188,8 @@ def stories_withdraw(story_id: str, use: str, recorded_by: str, how_withdrawn: s
 def stories_export(use: str, reference: str, exported_by: str, story_ids: tuple[str, ...],
                    output: str) -> None:
     """Export the stories approved and consented for a use (a tender pack for tender)."""
-    reply = base._stub("stories").ExportStories(pb.ExportStoriesRequest(
-        use=USES[use], reference=reference, exported_by=exported_by, story_ids=list(story_ids)),
+    reply = _stories_stub().ExportStories(pb.ExportStoriesRequest(
+        use=USE_VALUES[use], reference=reference, exported_by=exported_by, story_ids=list(story_ids)),
         metadata=base._metadata())
     with open(output, "w", encoding="utf-8") as fh:
         fh.write(f"{use} pack {reply.reference} (export {reply.export_id}, "

@@ -21,3 +21,20 @@ def test_redact_refuses_a_file_that_is_not_text(tmp_path):
     story.write_bytes(b"\xff\xfe\x00bad")
     result = CliRunner().invoke(cli, ["stories", "redact", str(story)])
     assert result.exit_code == 2 and "not UTF-8 text" in result.output
+
+
+def test_the_stories_commands_leave_the_shared_cli_alone_and_take_the_domain_uses():
+    from services.intake.stories_domain import HOW, USES
+    from tiaki import cli as base
+    from tiaki import cli_stories
+
+    assert "stories" not in base._STUBS
+    consent = cli_stories.stories.commands["consent"]
+    choices = {p.name: list(p.type.choices) for p in consent.params if hasattr(p.type, "choices")}
+    assert choices == {"use": list(USES), "how": list(HOW)}
+
+
+def test_consent_refuses_a_free_text_how_before_sending(tmp_path):
+    result = CliRunner().invoke(cli, ["--token", "t", "stories", "consent", "S1", "--use", "tender",
+                                      "--by", "Sarah", "--how", "Aroha signed at home"])
+    assert result.exit_code == 2 and "'Aroha signed at home' is not one of" in result.output

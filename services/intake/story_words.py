@@ -276,7 +276,7 @@ Enderley, Nawton, Dinsdale, Cannons Creek, Waitangirua, Titahi Bay, Ascot Park, 
 Highbury, Castlecliff, Gonville, Maraenui, Flaxmere, Camberley, Kaiti, Elgin, Otangarei,
 Tikipunga, Raumanga, Kaikorai, Brockville, Corstorphine, Heidelberg, Glengarry, Tūākau, Moerewa,
 Whakarewarewa, Ngongotahā, Ngongotaha, Murupara, Minginui, Kaitaia, Pukekohe, Waiuku, Te Atatū,
-Te Atatu, Kelston, Sunnyvale, Weymouth, Randwick Park, Favona, Mangere East, Ōtaki, Paraparaumu
+Te Atatu, Kelston, Sunnyvale, Weymouth, Randwick Park, Favona, Mangere East, Māngere East, Ōtaki, Paraparaumu
 """)
 
 # Words that end the name of an organisation (kept), a school (flagged) or a

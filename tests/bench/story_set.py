@@ -9,6 +9,10 @@ The name pools are this module's own, written apart from the de-identifier's
 lists: about half the names are in neither, so the figures also measure what
 context rules catch (names at the start of a sentence, after "named", next to
 relationship words, possessives, Māori names that are also te reo words).
+Organisations, towns, schools, workplaces and rare details come in two pools:
+most are also in the de-identifier's lists, and a held-out part (HELD_OUT) is in
+none of them, so stories_eval.py reports apart how the rules do on words they
+were not written for.
 Every person, number and address here is made up; phone numbers follow the NZ
 numbering plan, NHI and IRD numbers carry correct check digits."""
 
@@ -54,8 +58,10 @@ FAMILY = {
                  "Vainikolo", "Lealaiauloto", "Tapueluelu", "Mataele", "Faʻafoi", "Afeaki"],
     "asian": ["Chen", "Singh", "Patel", "Nguyen", "Zhang", "Dhillon", "Sandhu", "Grewal",
               "Trinh", "Huynh", "Macaraeg", "Ocampo", "Xie", "Kapoor"],
+    # Henderson, Gore and Massey are suburbs and towns too.
     "pakeha": ["Smith", "Wilson", "Thompson", "O'Brien", "McDonald", "Hollings", "Pemberton",
-               "Goodwin", "Blackwell", "Fairbairn", "McAllister", "Crawshaw", "Haworth"],
+               "Goodwin", "Blackwell", "Fairbairn", "McAllister", "Crawshaw", "Haworth",
+               "Henderson", "Gore", "Massey"],
 }
 GROUPS = ("maori", "pasifika", "asian", "pakeha")
 
@@ -94,6 +100,21 @@ STREET_TYPES = ["Street", "St", "Road", "Rd", "Avenue", "Ave", "Drive", "Place",
 SUBURBS = ["Ōtara", "Māngere East", "Grey Lynn", "Hornby", "Naenae", "Flaxmere", "Kelston",
            "Fenton Park", "Glen Innes", "Linwood", "Enderley", "Owhata", "Castlecliff"]
 FREEPHONES = ["0800 611 116", "0800 559 009", "0800 543 354", "0508 828 865"]
+# In none of the de-identifier's lists (services/intake/story_words.py): a story
+# takes from these about a third of the time, and the figures on them are reported apart.
+HELD_OUT = {
+    "org": ["Waipareira Trust", "Emerge Aotearoa", "Raukura Hauora", "Aviva",
+            "Homebuilders Family Services", "Tuvalu Community Trust", "Fono Health Centre"],
+    "place": ["Ōhope", "Waipawa", "Ngātea", "Tuatapere", "Kurow", "Waimate", "Ōtautau",
+              "Mangawhai", "Whangamatā"],
+    "school": ["Māhurangi College", "Ōhope Beach School", "Waipawa Primary",
+               "Te Kura o Hirangi"],
+    "workplace": ["Alsco", "Bluebird Foods", "Tip Top", "Watties", "Inghams"],
+    "rare_detail": ["a prosthetic leg", "a guide dog", "albinism", "a tracheostomy"],
+}
+# Organisations whose name ends in an organisation word, for "X of Kōkiri Marae".
+SUFFIXED_ORGS = ["Kōkiri Marae", "Te Whare Awhina Trust", "Mahitahi Collective",
+                 "City Centre Social Services", "Tuvalu Community Trust", "Waipareira Trust"]
 CARS = ["silver Corolla", "blue Mazda", "white Hilux", "red Honda Fit", "van", "old Falcon"]
 
 
@@ -105,6 +126,7 @@ class Story:
     identifiers: list[tuple[str, int, int]]  # (kind, start, end) of every direct identifier
     quasi: list[tuple[str, int, int]]        # quasi-identifiers the reviewer should see
     names: list[str] = field(default_factory=list)  # every name used, for held-out figures
+    held_out: list[tuple[str, int, int]] = field(default_factory=list)  # HELD_OUT words used
 
 
 class _Builder:
@@ -113,8 +135,12 @@ class _Builder:
         self.length = 0
         self.identifiers: list[tuple[str, int, int]] = []
         self.quasi: list[tuple[str, int, int]] = []
+        self.held_out: list[tuple[str, int, int]] = []
 
     def add(self, text: str, kind: str | None = None, quasi: str | None = None):
+        for pool, held in HELD_OUT.items():
+            if text in held:
+                self.held_out.append((pool, self.length, self.length + len(text)))
         if kind:
             self.identifiers.append((kind, self.length, self.length + len(text)))
         if quasi:
@@ -308,6 +334,8 @@ def _sentences():
             ["{P}", " ", "{work}", " and only sees the kids on weekends."],
             ["Their youngest, ", "{C2}", ", has ", "{rare}", "."],
             ["{A}", " and ", "{P}", " have been together since school."],
+            ["{P}", " works for ", "{W_full}", " now, on the farm."],
+            ["{pro_cap}", " got a job with ", "{W_full}", " last spring."],
             ["Koro ", "{N}", " comes to every session and does the karakia."],
             ["{pro_poss_cap}", " sister ", "{S_full}", " moved up from ", "{town}", " to help."],
         ],
@@ -350,6 +378,9 @@ def _sentences():
             ["Aroha is what got this whānau through, and ", "{A}", " says so every week."],
             ["Kōrero with ", "{A}", " and ", "{P}", " happened at their kitchen table."],
             ["{A}", " quickly became the one other parents rang for advice."],
+            ["Mum said \"", "{C1}", " is settled now\" at the last hui."],
+            ["{A}", " and ", "{org}", " agreed on a plan for the winter."],
+            ["{W_full}", " of ", "{suffixed_org}", " rang us about the whānau."],
             ["For ", "{C1}", ", the best part was the kai and the waiata."],
             ["The ", "{family}", " whānau have been coming to the marae for ", "{n}", " years."],
             ["{A}", ", ", "{C1}", " and ", "{C2}", " went to the Matariki hui together."],
@@ -383,6 +414,11 @@ def _sentences():
     }
 
 
+def _pick(rng, listed: list[str], pool: str) -> str:
+    """From the listed pool, or about a third of the time from the held-out one."""
+    return rng.choice(HELD_OUT[pool] if rng.random() < 0.33 else listed)
+
+
 def _fill(rng, slot: str, cast: dict) -> list[tuple[str, str | None, str | None]]:
     """The pieces a slot becomes: (text, identifier kind, quasi kind)."""
     a, p, n, s = cast["A"], cast["P"], cast["N"], cast["S"]
@@ -411,7 +447,9 @@ def _fill(rng, slot: str, cast: dict) -> list[tuple[str, str | None, str | None]
     if slot in ("pro_poss", "pro_poss_cap"):
         return [(pronoun[1].capitalize() if slot.endswith("cap") else pronoun[1], None, None)]
     if slot == "org":
-        return [(rng.choice(ORGS), None, None)]
+        return [(_pick(rng, ORGS, "org"), None, None)]
+    if slot == "suffixed_org":
+        return [(rng.choice(SUFFIXED_ORGS), None, None)]
     if slot == "programme":
         return [(rng.choice(PROGRAMMES), None, None)]
     if slot in ("role", "role_cap"):
@@ -420,16 +458,16 @@ def _fill(rng, slot: str, cast: dict) -> list[tuple[str, str | None, str | None]
     if slot == "city":
         return [(rng.choice(CITIES), None, None)]
     if slot == "town":
-        return [(rng.choice(TOWNS), None, "place")]
+        return [(_pick(rng, TOWNS, "place"), None, "place")]
     if slot == "school":
-        return [(rng.choice(SCHOOLS), None, "school")]
+        return [(_pick(rng, SCHOOLS, "school"), None, "school")]
     if slot == "workplace":
-        return [(rng.choice(WORKPLACES), None, "workplace")]
+        return [(_pick(rng, WORKPLACES, "workplace"), None, "workplace")]
     if slot == "work":
         return [(rng.choice(["works at ", "has a job at ", "works nights at "]), None, None),
-                (rng.choice(WORKPLACES), None, "workplace")]
+                (_pick(rng, WORKPLACES, "workplace"), None, "workplace")]
     if slot == "rare":
-        return [(rng.choice(RARE), None, "rare_detail")]
+        return [(_pick(rng, RARE, "rare_detail"), None, "rare_detail")]
     if slot == "age_phrase":
         age = rng.randint(4, 58)
         return [(rng.choice([f"is {age} years old", f"aged {age}", f"is a {age}-year-old",
@@ -509,7 +547,7 @@ def _story(rng: random.Random) -> Story:
                 b.add(piece)
     text = "".join(b.parts)
     names = sorted({p.given for p in cast.values()} | {p.family for p in cast.values()})
-    return Story(text, b.identifiers, b.quasi, names)
+    return Story(text, b.identifiers, b.quasi, names, b.held_out)
 
 
 def stories(n: int = 240, seed: int = 20260401) -> list[Story]:

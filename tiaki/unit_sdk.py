@@ -45,6 +45,13 @@ DELIVERIES_REFUSED = Counter("tiaki_unit_deliveries_refused_total",
                              ["unit", "reason"])
 
 
+RECORD_BUCKETS = 64
+
+
+def record_bucket(pseudonym: str) -> str:
+    return f"{zlib.crc32(pseudonym.encode()) % RECORD_BUCKETS:02d}"
+
+
 def _pack(rows) -> Binary:
     return Binary(zlib.compress(json.dumps(rows, ensure_ascii=False).encode(), 1))
 
@@ -67,8 +74,8 @@ class UnitStore:
         db = self.client.get_default_database()
         self.deliveries = db["deliveries"]
         self.deliveries.create_index("acknowledged")
-        # A delivery's records, in 16 documents by the pseudonym's first hex
-        # digit: a family's request reads a sixteenth of each delivery.
+        # A delivery's records, in RECORD_BUCKETS documents by pseudonym: a
+        # family's request reads one small document per delivery.
         self.buckets = db["delivery_buckets"]
         # Corrections are kept beside the records they change, never written
         # over them: the record as received, and what changed it and why.
@@ -89,11 +96,12 @@ class UnitStore:
         if body["kind"] == "records":
             buckets: dict[str, list] = {}
             for record in body["records"]:
-                buckets.setdefault(record["pseudonym"][:1], []).append(record)
+                buckets.setdefault(record_bucket(record["pseudonym"]), []).append(record)
             # The buckets first and the delivery last: a crash in between leaves
             # the delivery unstored, so its redelivery stores it whole.
-            self._save_buckets([{"_id": f"{body['delivery_id']}:{key}", "rows": _pack(rows)}
-                                for key, rows in buckets.items()])
+            self._save_buckets([{"_id": f"{body['delivery_id']}:{key}",
+                                 "delivery_id": body["delivery_id"], "period": body["period"],
+                                 "rows": _pack(rows)} for key, rows in sorted(buckets.items())])
         else:
             doc["content"] = _pack(body["cells"])
         try:
@@ -111,51 +119,52 @@ class UnitStore:
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
 
-    def _rows(self, docs: list[dict], bucket: str | None) -> dict[str, list]:
-        """delivery id -> its packed rows in `bucket` (all buckets when None), in
-        bucket order; reads stores written before buckets were documents too."""
-        keys = [bucket] if bucket else [f"{i:x}" for i in range(16)]
-        found = {b["_id"]: b["rows"] for b in self.buckets.find(
-            {"_id": {"$in": [f"{d['_id']}:{k}" for d in docs for k in keys]}})}
-        out = {}
-        for d in docs:
-            old = d.get("buckets") or {}
-            packs = [found.get(f"{d['_id']}:{k}") or old.get(k) for k in keys]
-            out[d["_id"]] = [row for packed in packs if packed for row in _unpack(packed)]
-        return out
-
     def content(self, delivery_id: str):
         """Everything a delivery carried: its records (in bucket order) or cells."""
         doc = self.deliveries.find_one({"_id": delivery_id})
         if doc is None:
             return None
-        if doc["kind"] == "records":
-            return self._rows([doc], None)[delivery_id]
-        return _unpack(doc["content"])
+        if doc["kind"] != "records":
+            return _unpack(doc["content"])
+        if "buckets" in doc:  # stored before buckets were documents of their own
+            return [row for key in sorted(doc["buckets"]) for row in _unpack(doc["buckets"][key])]
+        ids = [f"{delivery_id}:{b:02d}" for b in range(RECORD_BUCKETS)]
+        return [row for b in sorted(self.buckets.find({"_id": {"$in": ids}}), key=lambda b: b["_id"])
+                for row in _unpack(b["rows"])]
 
     def held_about(self, delivery_ids: list[str], pseudonym: str) -> list[tuple[dict, dict, list]]:
         """(delivery, record, statements) for every record under this pseudonym
         in these deliveries, with applied corrections in the record and the
         statements of correction sought from refused ones beside it."""
+        bucket = record_bucket(pseudonym)
+        parts = {b["delivery_id"]: b for b in self.buckets.find(
+            {"_id": {"$in": [f"{d}:{bucket}" for d in delivery_ids]}})}
+        # Deliveries stored before buckets were documents keep them inside.
+        older = [d for d in delivery_ids if d not in parts]
+        for doc in self.deliveries.find({"_id": {"$in": older}, "kind": "records"},
+                                        {"period": 1, "buckets": 1}) if older else ():
+            packed = (doc.get("buckets") or {}).get(pseudonym[:1])
+            if packed:
+                parts[doc["_id"]] = {"period": doc["period"], "rows": packed}
         corrections = list(self.corrections.find({"pseudonym": pseudonym}).sort("recorded_at", 1))
         out = []
-        docs = list(self.deliveries.find({"_id": {"$in": delivery_ids}, "kind": "records"},
-                                         {"period": 1, "buckets": 1}))
-        rows = self._rows(docs, pseudonym[:1])
-        for doc in docs:
-            for record in rows[doc["_id"]]:
+        for delivery_id in delivery_ids:
+            if delivery_id not in parts:
+                continue
+            delivery = {"_id": delivery_id, "period": parts[delivery_id]["period"]}
+            for record in _unpack(parts[delivery_id]["rows"]):
                 if record.get("pseudonym") != pseudonym:
                     continue
                 statements = []
                 for c in corrections:
-                    if c["delivery_id"] != doc["_id"]:
+                    if c["delivery_id"] != delivery_id:
                         continue
                     if c["status"] == "applied":
                         record[c["field"]] = c["corrected_value"]
                     else:
                         statements.append({k: c[k] for k in (
                             "field", "corrected_value", "reason", "refused_because")})
-                out.append((doc, record, statements))
+                out.append((delivery, record, statements))
         return out
 
     def record_correction(self, request_id: str, delivery_id: str, pseudonym: str,

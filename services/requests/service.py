@@ -40,6 +40,7 @@ grpc = Grpc.implementing(RequestsServiceStub)
 unit_grpc = Grpc.implementing(UnitRequestsServiceStub)
 NZ = zoneinfo.ZoneInfo("Pacific/Auckland")
 QUERY_AGAIN_AFTER = 300  # seconds an open request waits before its units are asked again
+WATCH_LOOK_AGAIN = 0.25  # seconds a watcher waits for a change made by another instance
 
 REQUESTS_OPENED = Counter("tiaki_requests_opened_total", "Requests opened", ["programme", "kind"])
 REQUESTS_COMPLETED = Counter("tiaki_requests_completed_total", "Requests completed",
@@ -70,6 +71,32 @@ def today() -> dt.date:
     return dt.datetime.now(NZ).date()
 
 
+class RequestChanges:
+    """Wakes this process's WatchRequest streams as soon as this process
+    changes their request; a change made by another instance is seen at the
+    watcher's next look at the store."""
+
+    def __init__(self):
+        self._waiting: dict[str, list[eventlet.event.Event]] = {}
+
+    def wait(self, request_id: str, timeout: float):
+        event = eventlet.event.Event()
+        self._waiting.setdefault(request_id, []).append(event)
+        try:
+            with eventlet.Timeout(timeout, False):
+                event.wait()
+        finally:
+            waiting = self._waiting.get(request_id, [])
+            if event in waiting:
+                waiting.remove(event)
+            if not waiting:
+                self._waiting.pop(request_id, None)
+
+    def notify(self, request_id: str):
+        for event in self._waiting.pop(request_id, []):
+            event.send()
+
+
 class RequestsService(HealthMixin):
     name = "requests"
 
@@ -81,6 +108,7 @@ class RequestsService(HealthMixin):
     intake = ServiceRpc("intake")
     purpose_router = ServiceRpc("purpose_router")
 
+    _changes = RequestChanges()
     _last_asked: dict = {}  # request id -> when its outstanding units were last asked
     _escalated_units: set = set()  # units ever exported as escalated by this process
 
@@ -118,6 +146,7 @@ class RequestsService(HealthMixin):
         if moved is None:
             raise GrpcError(StatusCode.FAILED_PRECONDITION,
                             f"request {doc.request_id} is {doc.state}, not open")
+        self._changes.notify(moved.request_id)
         self.events(messages.REQUEST_TRANSFERRED, {
             "request_id": moved.request_id, "provider_id": moved.provider_id,
             "agency": moved.transferred_to})
@@ -138,8 +167,9 @@ class RequestsService(HealthMixin):
             late = today() > current.original_due  # too late is a state, not bad input
             raise GrpcError(StatusCode.FAILED_PRECONDITION if late
                             else StatusCode.INVALID_ARGUMENT, str(exc)) from None
-        return pb.ExtendRequestResponse(
-            request=request_message(self.storage.extend(doc, rules, provider.id)))
+        extended = self.storage.extend(doc, rules, provider.id)
+        self._changes.notify(extended.request_id)
+        return pb.ExtendRequestResponse(request=request_message(extended))
 
     @grpc
     def WatchRequest(self, request, context):
@@ -154,7 +184,7 @@ class RequestsService(HealthMixin):
                 seen = message
             if doc.state != "open":
                 return
-            eventlet.sleep(0.25)
+            self._changes.wait(doc.request_id, WATCH_LOOK_AGAIN)
             doc = self.storage.get(doc.request_id)
 
     @grpc
@@ -236,6 +266,7 @@ class RequestsService(HealthMixin):
             self.storage.complete(doc, render_answer(self._answer(doc)))
             REQUESTS_COMPLETED.labels(doc.programme_id, doc.kind).inc()
             doc = self.storage.get(doc.request_id)
+        self._changes.notify(doc.request_id)
         return pb.AnswerQueryResponse(request=request_message(doc))
 
     @timer(interval=60)
@@ -260,6 +291,7 @@ class RequestsService(HealthMixin):
                 counts[unit] = counts.get(unit, 0) + 1
             if late and late != list(doc.escalated):
                 self.storage.set_escalated(doc, late)
+                self._changes.notify(doc.request_id)
                 for unit in set(late) - set(doc.escalated):
                     self.events(messages.UNIT_ESCALATED, {
                         "request_id": doc.request_id, "unit_id": unit,

@@ -16,7 +16,7 @@ from nameko import config
 from nameko.extensions import DependencyProvider
 from nameko_grpc.errors import GrpcError
 
-KINDS = ("provider", "unit", "agency")
+KINDS = ("provider", "unit", "agency", "representative")  # representative: of service users
 
 
 @dataclass(frozen=True)

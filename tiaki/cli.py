@@ -695,6 +695,12 @@ def requests_due_date(received: str, working_days: int) -> None:
     click.echo(due.isoformat())
 
 
+from tiaki.cli_insights import measures, outcomes  # noqa: E402  (they use the helpers above)
+
+cli.add_command(outcomes)
+cli.add_command(measures)
+
+
 def main() -> None:
     """The `tiaki` console script."""
     cli(prog_name="tiaki")

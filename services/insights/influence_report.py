@@ -126,8 +126,8 @@ def _chart(outcomes: list[dict], date_from: str, date_to: str) -> str:
             h = plot_h * n / top
             y -= h
             parts.append(f'<rect class="bar {kind}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" '
-                         f'height="{h:.1f}" fill="{colour}"><title>{_e(label)}: {n} '
-                         f'{_e(klabel.lower())}</title></rect>')
+                         f'height="{h:.1f}" fill="{colour}"><title>{_e(label)}, '
+                         f'{_e(klabel.lower())}: {n}</title></rect>')
         if i % every == 0:
             cx = left + slot * i + slot / 2
             parts.append(f'<text class="month" x="{cx:.1f}" y="{above + plot_h + 16}" '

@@ -66,6 +66,7 @@ class RequestsService(HealthMixin):
     events = EventDispatcher()
     intake = ServiceRpc("intake")
     purpose_router = ServiceRpc("purpose_router")
+    insights = ServiceRpc("insights")
 
     _last_asked: dict = {}  # request id -> when its outstanding units were last asked
 
@@ -256,6 +257,8 @@ class RequestsService(HealthMixin):
         units = {u.unit_id: u.name for u in plan.units}
         delivery_ids = [r["delivery_id"] for rs in doc.answers.values() for r in rs]
         accesses = self.purpose_router.accesses(delivery_ids) if delivery_ids else []
+        outcomes = (self.insights.outcomes_informed_by(doc.provider_id, delivery_ids)
+                    if delivery_ids else [])
         holdings = []
         for unit_id, records in sorted(doc.answers.items()):
             for purpose_id in sorted({r["purpose_id"] for r in records}):
@@ -276,6 +279,8 @@ class RequestsService(HealthMixin):
                                  "statements": r.get("statements", [])}
                                 for r in mine],
                     "accesses": [a for a in accesses if a["delivery_id"] in ids],
+                    "outcomes": [o for o in outcomes
+                                 if ids & {c["delivery_id"] for c in o["informed_by"]}],
                 })
         counts_only = [{"unit_id": p.unit_id, "unit_name": units.get(p.unit_id, p.unit_id),
                         "purpose_name": p.name, "explanation": p.description}

@@ -123,6 +123,13 @@ class OutcomeFeed(DependencyProvider):
             self.watching[provider_id].discard(wake)
             WATCHERS.dec()
 
+    def serving(self) -> bool:
+        """False once the service is stopping. nameko stops entrypoints first and
+        then waits for workers, so an open feed must notice and end itself; a
+        stopped nameko-grpc entrypoint is no longer registered with its server."""
+        return any(e.grpc_server.entrypoints.get(e.method_path) is e
+                   for e in self.container.entrypoints if isinstance(e, Grpc))
+
     def notify(self, provider_id: str):
         for wake in list(self.watching.get(provider_id, ())):
             try:
@@ -258,7 +265,8 @@ class InsightsService(HealthMixin):
         scanned = since
         deadline = time.monotonic() + WATCH_SECONDS
         with self.feed.watch(provider.id) as wake:
-            while time.monotonic() < deadline and not context.response_stream.closed:
+            while (time.monotonic() < deadline and not context.response_stream.closed
+                   and self.feed.serving()):
                 read_at = time.time()
                 for doc in self.storage.changed_for_provider(
                         provider.id, max(since, scanned - WATCH_LOOKBACK)):

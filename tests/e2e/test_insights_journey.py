@@ -15,6 +15,7 @@ import uuid
 
 import grpc
 import pytest
+import requests
 from google.protobuf.timestamp_pb2 import Timestamp
 from kombu import Connection, Queue
 from nameko.standalone.events import get_event_exchange
@@ -107,6 +108,15 @@ def agreed_measure(stack, name: str) -> mpb.Measure:
     return m
 
 
+def metric(stack, name: str) -> float:
+    """A sample from insights' /metrics (its port is in the process's environment)."""
+    environ = open(f"/proc/{stack.procs['insights'].pid}/environ", "rb").read().split(b"\0")
+    port = dict(e.decode().split("=", 1) for e in environ if b"=" in e)["INSIGHTS_METRICS_PORT"]
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, flags=re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 class Feed:
     """A provider's WatchOutcomes stream read in a thread: what arrived, when."""
 
@@ -185,6 +195,10 @@ def test_a_providers_feed_shows_a_new_outcome_within_a_second_through_the_broker
     print(f"\nfeed delay over {len(delays)} outcomes: median {statistics.median(delays) * 1000:.0f} "
           f"ms, max {max(delays) * 1000:.0f} ms")
     assert max(delays) < 1.0, delays
+    assert metric(stack, "tiaki_insights_feed_delay_seconds_bucket{le=\"1.0\"}") >= 5
+    # A cancelled stream is noticed and its worker freed.
+    stack.wait_for(lambda: metric(stack, "tiaki_insights_watchers") == 0, timeout=5,
+                   what="the closed feeds to end")
 
     with Connection(stack.amqp_uri) as conn:
         bound = subscriber(conn.default_channel)

@@ -5,6 +5,8 @@ evaluation findings go through co-defined measures and the right of reply."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from grpc import StatusCode
 from kombu import Connection, Queue
@@ -277,3 +279,40 @@ class TestFindings:
             pb.PublishFindingRequest(outcome_id=decision.outcome_id),
             metadata=running.auth("unit", EVAL)))
         assert error.code == StatusCode.FAILED_PRECONDITION
+
+
+class TestFeed:
+    def test_a_watcher_gets_only_its_providers_outcomes_and_stopping_ends_it(self, running):
+        import eventlet
+        from google.protobuf.timestamp_pb2 import Timestamp
+
+        from services.insights.service import OutcomeFeed
+
+        feed = get_extension(running.container, OutcomeFeed)
+        since = Timestamp()
+        since.GetCurrentTime()
+        arrived = []
+        target = f"//127.0.0.1:{config['GRPC_BIND_PORT']}"
+        with Client(target, OutcomesServiceStub) as client:
+            def watch():
+                for reply in client.WatchOutcomes(pb.WatchOutcomesRequest(since=since),
+                                                  metadata=running.auth("provider", "other-ngo")):
+                    arrived.append(reply.outcome)
+
+            reader = eventlet.spawn(watch)
+            try:
+                running.record(title="Not theirs")
+                told = running.record(title="Theirs", submission_ids=["sub-3"], delivery_ids=[])
+                with eventlet.Timeout(5, False):
+                    while not arrived:
+                        eventlet.sleep(0.05)
+                assert [o.outcome_id for o in arrived] == [told.outcome_id]
+                assert sum(len(w) for w in feed.watching.values()) == 1
+                # A graceful stop waits for workers, and an open feed holds one:
+                # the feed notices the stop and ends, so the stop is prompt.
+                started = time.monotonic()
+                running.container.stop()
+                assert time.monotonic() - started < 10
+                assert not sum(len(w) for w in feed.watching.values())
+            finally:
+                reader.kill()

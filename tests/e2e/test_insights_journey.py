@@ -356,3 +356,26 @@ def test_right_of_reply_then_publication_and_a_restart_loses_nothing(stack, sent
                                                        metadata=ccss).outcomes
                 if o.outcome_id == answered.outcome_id]
     assert shown.reviews[0].responses[0].kind == pb.RESPONSE_KIND_ADD_CONTEXT
+
+
+def test_the_command_line_follows_outcomes_and_downloads_the_report(stack, sent, tmp_path):
+    from click.testing import CliRunner
+
+    from tiaki import cli as tcli
+
+    ccss_sub, _, _ = sent["ccss"]
+    told = record(stack, title="Advice on waiting lists", submission_ids=[ccss_sub])
+    base = ["--token", stack.tokens[("provider", "ccss")], "outcomes", "--insights",
+            stack.address("insights")]
+    listed = CliRunner().invoke(tcli.cli, base + ["list", "--kind", "advice"])
+    assert listed.exit_code == 0, listed.output
+    assert "advice: Advice on waiting lists" in listed.output
+    assert f"informed by submission {ccss_sub} (Programme evaluation; 1 delivery)" in listed.output
+    out = tmp_path / "board.html"
+    report = CliRunner().invoke(tcli.cli, base + ["report", "--from", "2026-01-01", "--to",
+                                                  today(), "-o", str(out)])
+    assert report.exit_code == 0, report.output
+    assert told.outcome_id in out.read_text() and "<svg" in out.read_text()
+    bad = CliRunner().invoke(tcli.cli, base + ["report", "--from", "2026-13-01", "--to", today(),
+                                               "-o", str(out)])
+    assert bad.exit_code == 1 and "INVALID_ARGUMENT: date_from: must be a date" in bad.output

@@ -316,3 +316,57 @@ class TestFeed:
                 assert not sum(len(w) for w in feed.watching.values())
             finally:
                 reader.kill()
+
+
+# -- worker_factory on the real store: the broker is down ---------------------------------
+
+
+@pytest.fixture
+def insights_worker(store_uri, plan):
+    """An InsightsService worker on its real storage, purpose_router answering
+    that the evaluation unit received one CCSS delivery."""
+    import mongoengine
+    from nameko.testing.services import worker_factory
+
+    from services.insights.storage import InsightsStorage
+    from tiaki.identity import Caller
+    from tiaki.store import connect
+
+    connect(store_uri)
+    storage = InsightsStorage()
+    storage.ensure_indexes()
+    service = worker_factory(InsightsService, storage=storage)
+    service.identities.require.return_value = Caller("unit", EVAL)
+    service.purpose_router.deliveries_received.return_value = [
+        {"delivery_id": f"b1:{EVAL}", "provider_id": "ccss", "programme_id": plan.programme_id,
+         "submission_id": "sub-1", "purpose_id": EVAL, "unit_id": EVAL}]
+    service.purpose_router.get_plan.return_value = plan.to_dict()
+    yield service
+    mongoengine.disconnect()
+
+
+class TestAnnouncements:
+    def test_an_outcome_recorded_while_the_broker_is_down_is_announced_later(
+            self, insights_worker, store_db):
+        from unittest import mock
+
+        service = insights_worker
+        service.events.side_effect = ConnectionRefusedError("broker down")
+        recorded = service.RecordOutcome(pb.RecordOutcomeRequest(
+            kind=pb.OUTCOME_KIND_REPORT, title="Annual report", summary="Published in June.",
+            date="2026-03-02", audience="Parliament", delivery_ids=[f"b1:{EVAL}"]),
+            mock.Mock()).outcome
+        assert store_db.outcomes.count_documents({"announce_pending": 1}) == 1
+
+        service.events.side_effect = None
+        service.events.reset_mock()
+        service.announce_pending()  # too soon: the inline attempt may still be under way
+        assert service.events.call_count == 0
+        with mock.patch("services.insights.service.time") as clock:
+            clock.time.return_value = time.time() + 10
+            service.announce_pending()
+        ((event_type, payload),) = [c.args for c in service.events.call_args_list]
+        assert event_type == messages.OUTCOME_RECORDED
+        assert payload["provider_id"] == "ccss"
+        assert payload["outcome"]["outcome_id"] == recorded.outcome_id
+        assert store_db.outcomes.count_documents({"announce_pending": 1}) == 0

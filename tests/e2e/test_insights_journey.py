@@ -348,8 +348,8 @@ def test_right_of_reply_then_publication_and_a_restart_loses_nothing(stack, sent
             units(stack).PublishFinding(pb.PublishFindingRequest(outcome_id=quiet.outcome_id),
                                         metadata=unit)
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    finally:
-        stack.kill("insights", signal.SIGTERM)
+    finally:  # back on today's date for the other tests
+        stack.kill("insights", signal.SIGKILL)
         monkeypatch.delenv("INSIGHTS_TODAY")
         stack.start("insights")
     (shown,) = [o for o in outcomes(stack).ListOutcomes(pb.ListOutcomesRequest(),

@@ -11,7 +11,7 @@ PROTO_STAMP := tiaki/.protos-generated
         test-e2e lint bench clean
 
 run: install proto infra ## everything, then what to try next
-	@$(PY) -m tiaki.tokens var provider:ccss agency:agency unit:evaluation unit:service-delivery >/dev/null
+	@$(PY) -m tiaki.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
 	@scripts/services.sh start
 	@scripts/prometheus.sh start
 	@$(MAKE) --no-print-directory example

@@ -8,7 +8,7 @@ tiaki is running:
   intake          gRPC 127.0.0.1:50051   metrics http://127.0.0.1:9101/metrics
   purpose_router  gRPC 127.0.0.1:50052   metrics http://127.0.0.1:9102/metrics
   requests        gRPC 127.0.0.1:50053   metrics http://127.0.0.1:9103/metrics
-  insights        gRPC 127.0.0.1:50054   (health only so far)
+  insights        gRPC 127.0.0.1:50054   metrics http://127.0.0.1:9104/metrics
   Agency units    evaluation (unit-level records), service-delivery (aggregates only)
   RabbitMQ        amqp://127.0.0.1:5672, management http://127.0.0.1:15672 (guest/guest)
   store           mongodb://127.0.0.1:27017 (data in var/store)
@@ -22,6 +22,9 @@ Try it, as the provider City Centre Social Services (CCSS):
   tiaki requests open --programme best-foot-forward --client CCSS-0000042 \
       --requester "the client" --authorisation "signed form"   # what does the Agency hold?
   tiaki requests answer REQUEST_ID -o answer.html                # the family's answer
+  tiaki outcomes watch                          # what the Agency's use of your data informed
+  tiaki outcomes report --from 2026-01-01 --to 2026-12-31 -o board.html   # for your Board
+  tiaki measures list --programme best-foot-forward   # co-defined evaluation measures
 
 make stop stops everything (data stays in var/); make test runs the suite.
 MSG

@@ -32,9 +32,11 @@ SERVICES = {
     "intake": ("services.intake.service:IntakeService", "INTAKE"),
     "purpose_router": ("services.purpose_router.service:PurposeRouterService", "ROUTER"),
     "requests": ("services.requests.service:RequestsService", "REQUESTS"),
+    "insights": ("services.insights.service:InsightsService", "INSIGHTS"),
 }
 UNITS = ("evaluation", "service-delivery")
-WHO = [("provider", "ccss"), ("provider", "other-ngo"), ("agency", "agency")] + [
+WHO = [("provider", "ccss"), ("provider", "other-ngo"), ("agency", "agency"),
+       ("representative", "whanau-voice")] + [
     ("unit", u) for u in UNITS]
 
 
@@ -196,6 +198,7 @@ def start_stack(tmp: Path, units: tuple[str, ...] = UNITS) -> Stack:
         s.start("purpose_router")
         s.start("intake")
         s.start("requests")
+        s.start("insights")
         for unit in units:
             s.start(f"unit-{unit}")
     except BaseException:

@@ -39,6 +39,17 @@ REQUESTS = "requests"
 UNIT_ESCALATED = "unit_escalated"      # {request_id, unit_id, programme_id}
 REQUEST_TRANSFERRED = "request_transferred"  # {request_id, provider_id, agency}
 
+# nameko events dispatched by insights, one per provider an outcome reached,
+# carrying only that provider's view (its own citations, its own review):
+# {provider_id, outcome: {outcome_id, outcome_ref, unit_id, kind, title, summary,
+#  date, audience, state, version, informed_by: [{delivery_id, provider_id,
+#  programme_id, submission_id, purpose_id, purpose_name}], measure_ids,
+#  reviews: [{provider_id, shared_on, respond_by, responses}], recorded_at,
+#  published_at}}. Redelivery is normal: subscribers key on (outcome_id, version).
+INSIGHTS = "insights"
+OUTCOME_RECORDED = "outcome_recorded"  # new: a decision, advice, report, change, draft finding
+OUTCOME_CHANGED = "outcome_changed"    # a provider replied to a draft finding, or it was published
+
 # the Agency units' queues
 UNITS_EXCHANGE = Exchange("tiaki.units", type="topic", durable=True)
 

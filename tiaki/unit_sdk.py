@@ -30,6 +30,8 @@ from kombu.mixins import ConsumerMixin
 from prometheus_client import Counter, start_http_server
 
 from tiaki import messages
+from tiaki.insights.v1 import outcomes_pb2
+from tiaki.insights.v1.outcomes_pb2_grpc import UnitOutcomesServiceStub
 from tiaki.requests.v1 import requests_pb2
 from tiaki.requests.v1.requests_pb2_grpc import UnitRequestsServiceStub
 from tiaki.router.v1 import ledger_pb2
@@ -324,6 +326,36 @@ class UnitClient(ConsumerMixin):
             delivery_id=delivery_id, accessor=accessor, fields=fields, reason=reason),
             metadata=self.metadata, timeout=30)
         return response.entry
+
+    # -- outcomes of use (insights) -------------------------------------------------
+
+    insights_address = "127.0.0.1:50054"  # set on the client before the first call to change
+
+    def _insights(self):
+        if getattr(self, "_insights_stub", None) is None:
+            self._insights_stub = UnitOutcomesServiceStub(
+                grpc.insecure_channel(self.insights_address))
+        return self._insights_stub
+
+    def record_outcome(self, kind: str, title: str, summary: str, date: str, audience: str,
+                       delivery_ids=(), submission_ids=(), measure_ids=(),
+                       outcome_ref: str = ""):
+        """Tells the providers whose data informed it what it informed: kind is
+        decision, advice, report, evaluation_finding or policy_or_service_change;
+        cite deliveries (or submissions) this unit received. Give your own
+        outcome_ref and a retry never records it twice. An evaluation finding
+        names agreed measures and starts as a draft for the providers' reply."""
+        response = self._insights().RecordOutcome(outcomes_pb2.RecordOutcomeRequest(
+            kind=outcomes_pb2.OutcomeKind.Value(f"OUTCOME_KIND_{kind.upper()}"), title=title,
+            summary=summary, date=date, audience=audience, delivery_ids=list(delivery_ids),
+            submission_ids=list(submission_ids), measure_ids=list(measure_ids),
+            outcome_ref=outcome_ref), metadata=self.metadata, timeout=30)
+        return response.outcome
+
+    def publish_finding(self, outcome_id: str):
+        """Publishes a draft finding once every provider replied or its window closed."""
+        return self._insights().PublishFinding(outcomes_pb2.PublishFindingRequest(
+            outcome_id=outcome_id), metadata=self.metadata, timeout=30).outcome
 
 
 def correct_when_current_value_matches(record: dict, correction: dict) -> tuple[bool, str]:

@@ -83,6 +83,15 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
         return [{k: e[k] for k in ("delivery_id", "accessor", "fields", "reason", "recorded_at")}
                 for e in self.storage.accesses(delivery_ids)]
 
+    @rpc
+    def deliveries_received(self, unit_id: str, delivery_ids: list[str],
+                            submission_ids: list[str]) -> list[dict]:
+        """Which of these deliveries (or deliveries of these submissions) the
+        unit actually received, from the ledger: what insights lets it cite."""
+        return [{k: e[k] for k in ("delivery_id", "provider_id", "programme_id",
+                                   "submission_id", "purpose_id", "unit_id")}
+                for e in self.storage.deliveries_to_unit(unit_id, delivery_ids, submission_ids)]
+
     @plan_grpc
     def CreatePlan(self, request, context):
         agency = self.identities.require(context, "agency")

@@ -162,6 +162,19 @@ class RouterStorage:
     def delivery(self, delivery_id: str) -> dict | None:
         return self.entry(f"delivery:{delivery_id}")
 
+    def deliveries_to_unit(self, unit_id: str, delivery_ids: list[str],
+                           submission_ids: list[str]) -> list[dict]:
+        """The unit's own delivery entries among these deliveries, and of these
+        submissions (two queries: the embedded store has no $or we rely on)."""
+        coll = LedgerEntry._get_collection()
+        found = {}
+        for key, ids in (("delivery_id", delivery_ids), ("submission_id", submission_ids)):
+            if ids:
+                for e in coll.find({"kind": "delivery", "unit_id": unit_id,
+                                    key: {"$in": list(ids)}}, {"_id": 0}):
+                    found[e["delivery_id"]] = e
+        return [found[d] for d in sorted(found)]
+
     # -- holdings -----------------------------------------------------------------
 
     def save_holdings(self, batch_id: str, provider_id: str, programme_id: str,

@@ -273,6 +273,25 @@ def _accesses(accesses: list[dict], fields: dict[str, dict]) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
+_OUTCOME_WORDS = {"decision": "A decision", "advice": "Advice", "report": "A report",
+                  "evaluation_finding": "A finding of the evaluation",
+                  "policy_or_service_change": "A change to policy or services"}
+
+
+def _outcomes(outcomes: list[dict]) -> str:
+    """What the information informed (told by insights), in plain words."""
+    if not outcomes:
+        return ("<p>The Agency has not told us of any decision or report this information "
+                "helped with yet.</p>")
+    items = "".join(
+        f"<li><strong>{_e(_OUTCOME_WORDS.get(o.get('kind'), 'An outcome'))}, "
+        f"{_e(_date(o.get('date')))}: {_e(o.get('title'))}.</strong> "
+        f"{_e(_sentence(o.get('summary')))} It was for {_e(o.get('audience'))}.</li>"
+        for o in outcomes)
+    return ("<p>Your information, together with other families' information, helped the "
+            f'Agency with this:</p><ul class="why">{items}</ul>')
+
+
 def _holding(unit: dict) -> str:
     name = unit.get("unit_name") or "A part of the Agency"
     field_list = [f for f in unit.get("fields") or [] if isinstance(f, dict)]
@@ -305,6 +324,9 @@ def _holding(unit: dict) -> str:
 
     out.append("<h3>Who has looked at it, and why</h3>")
     out.append(_accesses(unit.get("accesses") or [], fields))
+    if "outcomes" in unit:
+        out.append("<h3>What it helped the Agency do</h3>")
+        out.append(_outcomes(unit["outcomes"] or []))
     out.append("</section>")
     return "\n".join(out)
 

@@ -107,6 +107,7 @@ class RequestsService(HealthMixin):
     events = EventDispatcher()
     intake = ServiceRpc("intake")
     purpose_router = ServiceRpc("purpose_router")
+    insights = ServiceRpc("insights")
 
     _changes = RequestChanges()
     _last_asked: dict = {}  # request id -> when its outstanding units were last asked
@@ -313,6 +314,7 @@ class RequestsService(HealthMixin):
         answers = self.storage.answers(doc)
         delivery_ids = [r["delivery_id"] for rs in answers.values() for r in rs]
         accesses = self.purpose_router.accesses(delivery_ids) if delivery_ids else []
+        outcomes = self._outcomes(doc.provider_id, delivery_ids) if delivery_ids else []
         holdings = []
         for unit_id, records in sorted(answers.items()):
             for purpose_id in sorted({r["purpose_id"] for r in records}):
@@ -334,6 +336,9 @@ class RequestsService(HealthMixin):
                                 for r in mine],
                     "accesses": [a for a in accesses if a["delivery_id"] in ids],
                 })
+                if outcomes is not None:
+                    holdings[-1]["outcomes"] = [o for o in outcomes if ids & {
+                        c["delivery_id"] for c in o["informed_by"]}]
         counts_only = [{"unit_id": p.unit_id, "unit_name": units.get(p.unit_id, p.unit_id),
                         "purpose_name": p.name, "explanation": p.description}
                        for p in plan.purposes if p.form == "aggregate"]
@@ -342,6 +347,17 @@ class RequestsService(HealthMixin):
                 "received": doc.received, "due": doc.due,
                 "completed": today().isoformat(), "holdings": holdings,
                 "counts_only": counts_only}
+
+    def _outcomes(self, provider_id: str, delivery_ids: list[str]) -> list[dict] | None:
+        """What insights was told these deliveries informed; None when insights
+        does not answer: the family's answer (what is held) does not wait long for it."""
+        try:
+            with eventlet.Timeout(5):
+                return self.insights.outcomes_informed_by(provider_id, sorted(set(delivery_ids)))
+        except (eventlet.Timeout, Exception):
+            log.warning("insights did not say what these deliveries informed; the answer goes "
+                        "without it", exc_info=True)
+            return None
 
     def _open(self, provider, kind: str, request, correction: dict | None = None):
         """Opens a request and sends a query to exactly the units that hold the

@@ -1,0 +1,259 @@
+"""The rules of insights as plain functions: what an outcome of information
+use must say, which deliveries a unit may cite, when a draft evaluation
+finding may be published (the provider's right of reply, counted in Privacy
+Act working days), and when an evaluation measure is agreed.
+
+No I/O here: `today` (a New Zealand date) and `now` (epoch seconds) are always
+passed in, so every window can be tested on any day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from services.requests.working_days import add_working_days
+
+OUTCOME_KINDS = ("decision", "advice", "report", "evaluation_finding", "policy_or_service_change")
+FINDING = "evaluation_finding"
+RESPONSE_KINDS = ("agree", "correct_fact", "add_context")
+PARTY_KINDS = ("agency", "provider", "representative")
+STANCES = ("endorse", "object")
+
+# The right of reply, unless configured otherwise: two working weeks.
+REVIEW_WORKING_DAYS = 10
+TITLE_MAX, TEXT_MAX, AUDIENCE_MAX, REF_MAX = 200, 5000, 200, 100
+MAX_CITED = 1000
+
+
+class Invalid(ValueError):
+    """Bad input: names the field and why (INVALID_ARGUMENT)."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+class RuleBroken(ValueError):
+    """A step the rules do not allow now, with the reason (FAILED_PRECONDITION)."""
+
+
+def parse_date(text: str, field: str) -> dt.date:
+    try:
+        if len(text) != 10:  # fromisoformat also takes 20260302 and week dates
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(field, f"must be a date as YYYY-MM-DD, got {text[:20]!r}") from None
+
+
+def _text(value: str, field: str, limit: int, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise Invalid(field, "is required")
+    if len(value) > limit:
+        raise Invalid(field, f"is {len(value)} characters; at most {limit}")
+    return value
+
+
+# -- outcomes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutcomeDraft:
+    """What a unit says when it records an outcome."""
+    kind: str
+    title: str
+    summary: str
+    date: str
+    audience: str
+    delivery_ids: tuple[str, ...] = ()
+    submission_ids: tuple[str, ...] = ()
+    measure_ids: tuple[str, ...] = ()
+    outcome_ref: str = ""
+
+
+def check_outcome(draft: OutcomeDraft, today: dt.date) -> OutcomeDraft:
+    """The draft trimmed and checked; raises Invalid naming the first bad field."""
+    if draft.kind not in OUTCOME_KINDS:
+        raise Invalid("kind", f"must be one of {', '.join(OUTCOME_KINDS)}")
+    title = _text(draft.title, "title", TITLE_MAX)
+    summary = _text(draft.summary, "summary", TEXT_MAX)
+    audience = _text(draft.audience, "audience", AUDIENCE_MAX)
+    ref = _text(draft.outcome_ref, "outcome_ref", REF_MAX, required=False)
+    if parse_date(draft.date, "date") > today:
+        raise Invalid("date", f"{draft.date} is in the future; record an outcome once it has happened")
+    deliveries = _ids(draft.delivery_ids, "delivery_ids")
+    submissions = _ids(draft.submission_ids, "submission_ids")
+    if not deliveries and not submissions:
+        raise Invalid("delivery_ids", "name the deliveries or submissions that informed it")
+    if len(deliveries) + len(submissions) > MAX_CITED:
+        raise Invalid("delivery_ids", f"at most {MAX_CITED} deliveries and submissions")
+    measures = _ids(draft.measure_ids, "measure_ids")
+    if draft.kind == FINDING and not measures:
+        raise Invalid("measure_ids", "an evaluation finding names the agreed measures it uses")
+    if draft.kind != FINDING and measures:
+        raise Invalid("measure_ids", "only an evaluation finding names measures")
+    return replace(draft, title=title, summary=summary, audience=audience, outcome_ref=ref,
+                   delivery_ids=deliveries, submission_ids=submissions, measure_ids=measures)
+
+
+def _ids(values, field: str) -> tuple[str, ...]:
+    out = []
+    for value in values:
+        value = value.strip()
+        if not value:
+            raise Invalid(field, "has an empty entry")
+        if value not in out:
+            out.append(value)
+    return tuple(out)
+
+
+def unreceived(draft: OutcomeDraft, received: list[dict]) -> tuple[list[str], list[str]]:
+    """The cited deliveries and submissions the unit never received
+    (`received`: the unit's own delivery entries from the ledger)."""
+    deliveries = {d["delivery_id"] for d in received}
+    submissions = {d["submission_id"] for d in received}
+    return ([d for d in draft.delivery_ids if d not in deliveries],
+            [s for s in draft.submission_ids if s not in submissions])
+
+
+def citations(draft: OutcomeDraft, received: list[dict]) -> list[dict]:
+    """Every delivery the outcome cites, a whole submission standing for each
+    of its deliveries to the unit: once each, in delivery id order."""
+    wanted = set(draft.delivery_ids)
+    submissions = set(draft.submission_ids)
+    keep = {d["delivery_id"]: d for d in received
+            if d["delivery_id"] in wanted or d["submission_id"] in submissions}
+    return [{k: keep[i][k] for k in ("delivery_id", "provider_id", "programme_id",
+                                      "submission_id", "purpose_id")} for i in sorted(keep)]
+
+
+def check_finding_measures(measure_ids: tuple[str, ...], measures: dict[str, Measure],
+                           programme_ids: set[str]):
+    """A finding may use only agreed measures of a programme whose data informed it."""
+    for measure_id in measure_ids:
+        measure = measures.get(measure_id)
+        if measure is None or measure.programme_id not in programme_ids:
+            raise Invalid("measure_ids", f"no measure {measure_id!r} for "
+                                         f"{' or '.join(sorted(programme_ids))}")
+        if measure.state != "agreed":
+            raise RuleBroken(f"measure {measure_id} ({measure.name!r}) is not agreed yet; "
+                             "a finding may use only agreed measures")
+
+
+# -- the right of reply ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Response:
+    kind: str
+    text: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Review:
+    """One provider's right of reply on a draft finding about its data."""
+    provider_id: str
+    shared_on: dt.date
+    respond_by: dt.date
+    responses: tuple[Response, ...] = ()
+
+
+def open_reviews(provider_ids, today: dt.date,
+                 working_days: int = REVIEW_WORKING_DAYS) -> tuple[Review, ...]:
+    """A draft is shared with every provider whose data informed it on the
+    day it is recorded; each may respond until the window's last working day."""
+    respond_by = add_working_days(today, working_days)
+    return tuple(Review(p, today, respond_by) for p in sorted(set(provider_ids)))
+
+
+def respond(review: Review, kind: str, text: str, today: dt.date, now: float) -> Review:
+    if kind not in RESPONSE_KINDS:
+        raise Invalid("kind", f"must be one of {', '.join(RESPONSE_KINDS)}")
+    text = _text(text, "text", TEXT_MAX, required=kind != "agree")
+    if today > review.respond_by:
+        raise RuleBroken(f"the review window closed on {review.respond_by.isoformat()}")
+    return replace(review, responses=review.responses + (Response(kind, text, now),))
+
+
+def publication_blockers(state: str, reviews: tuple[Review, ...], today: dt.date) -> list[str]:
+    """Why the finding cannot be published today; empty when it can. A
+    provider's window must have closed, unless it has responded."""
+    if state != "draft":
+        return [f"it is {state}, not a draft"]
+    return [f"{r.provider_id} may respond until {r.respond_by.isoformat()} and has not yet"
+            for r in reviews if not r.responses and today <= r.respond_by]
+
+
+# -- evaluation measures -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Party:
+    kind: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Position:
+    party: Party
+    stance: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Measure:
+    measure_id: str
+    programme_id: str
+    name: str
+    definition: str
+    proposed_by: Party
+    positions: tuple[Position, ...] = ()
+    state: str = "proposed"
+    agreed_by: tuple[Party, ...] = ()
+    agreed_at: float | None = None
+
+
+def propose(measure_id: str, programme_id: str, name: str, definition: str, reason: str,
+            party: Party, now: float) -> Measure:
+    """A new measure; proposing it is the proposer's endorsement."""
+    if party.kind not in PARTY_KINDS:
+        raise Invalid("party", f"measures are co-defined by {', '.join(PARTY_KINDS)}")
+    measure = Measure(measure_id, programme_id, _text(name, "name", TITLE_MAX),
+                      _text(definition, "definition", TEXT_MAX), party)
+    return take_position(measure, party, "endorse", _text(reason, "reason", TEXT_MAX), now)
+
+
+def take_position(measure: Measure, party: Party, stance: str, reason: str,
+                  now: float) -> Measure:
+    """A party endorses or objects; its latest position replaces its earlier one."""
+    if stance not in STANCES:
+        raise Invalid("stance", f"must be one of {', '.join(STANCES)}")
+    reason = _text(reason, "reason", TEXT_MAX, required=stance == "object")
+    if measure.state == "agreed":
+        raise RuleBroken(f"measure {measure.measure_id} ({measure.name!r}) is already agreed; "
+                         "propose a new measure to change it")
+    positions = tuple(p for p in measure.positions if p.party != party) + (
+        Position(party, stance, reason, now),)
+    return settle(replace(measure, positions=positions), now)
+
+
+def still_needed(measure: Measure) -> list[str]:
+    """What stands between a measure and agreement, in words."""
+    endorsing = {p.party.kind for p in measure.positions if p.stance == "endorse"}
+    needed = [f"an endorsement from {'the Agency' if k == 'agency' else 'a ' + k}"
+              for k in PARTY_KINDS if k not in endorsing]
+    needed += [f"{p.party.kind} {p.party.id} objects: {p.reason}"
+               for p in measure.positions if p.stance == "object"]
+    return needed
+
+
+def settle(measure: Measure, now: float) -> Measure:
+    """Agreed once the Agency, a provider and a service-user representative
+    endorse it and nobody's objection stands."""
+    if measure.state == "agreed" or still_needed(measure):
+        return measure
+    return replace(measure, state="agreed", agreed_at=now,
+                   agreed_by=tuple(p.party for p in measure.positions))

@@ -1,0 +1,375 @@
+"""insights as a service, started with purpose_router on the real broker and
+store: outcomes cite only deliveries their unit received (purpose_router's
+ledger says which), reach only the providers whose data informed them, and
+evaluation findings go through co-defined measures and the right of reply."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from grpc import StatusCode
+from kombu import Connection, Queue
+from nameko import config
+from nameko.standalone.events import event_dispatcher, get_event_exchange
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from nameko.testing.utils import find_free_port, get_extension
+from nameko_grpc.client import Client
+from nameko_grpc.errors import GrpcError
+
+from services.insights.service import InsightsService
+from services.purpose_router.service import PurposeRouterService
+from tests.service.factories import WHO, accepted_batch
+from tiaki import messages
+from tiaki.insights.v1 import measures_pb2 as mpb
+from tiaki.insights.v1 import outcomes_pb2 as pb
+from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
+from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
+from tiaki.store import Storage
+from tiaki.tokens import ensure_tokens
+
+PEOPLE = WHO + [("representative", "whanau-voice")]
+EVAL = "evaluation"
+
+
+@pytest.fixture
+def identities(tmp_path):
+    """The usual identities, and a service-user representative."""
+    path = ensure_tokens(str(tmp_path), PEOPLE)
+    tokens = {(k, i): (tmp_path / "tokens" / f"{k}-{i}").read_text().strip() for k, i in PEOPLE}
+    return path, tokens
+
+
+@pytest.fixture(autouse=True)
+def clear_insights_cache():
+    InsightsService._plans.clear()
+    yield
+    InsightsService._plans.clear()
+
+
+@pytest.fixture
+def events_queue(service_config):
+    """Every insights event in the test's vhost, to look at what subscribers get."""
+    queue = Queue("test-insights-events", exchange=get_event_exchange(messages.INSIGHTS),
+                  routing_key="#")
+    with Connection(config["AMQP_URI"]) as conn:
+        queue(conn.default_channel).declare()
+    return queue
+
+
+def take_all(queue: Queue) -> list[dict]:
+    bodies = []
+    with Connection(config["AMQP_URI"]) as conn:
+        bound = queue(conn.default_channel)
+        while (message := bound.get(no_ack=True)) is not None:
+            bodies.append(message.payload)
+    return bodies
+
+
+@pytest.fixture
+def running(start_container, plan, plan_dict, identities):
+    """purpose_router with the example plan and three deliveries to the
+    evaluation unit (two of CCSS's submissions, one of another provider's),
+    and insights beside it."""
+    with config.patch({"GRPC_BIND_PORT": find_free_port()}):  # insights' port is its own
+        router = start_container(PurposeRouterService)
+    assert get_extension(router, Storage).storage.create_plan(plan_dict, "agency").version == 1
+    for batch in (accepted_batch(plan, n=2, batch_id="b1", submission_id="sub-1"),
+                  accepted_batch(plan, n=2, batch_id="b2", submission_id="sub-2"),
+                  dict(accepted_batch(plan, n=2, batch_id="b3", submission_id="sub-3"),
+                       provider_id="other-ngo")):
+        with entrypoint_waiter(router, "route_batch", timeout=15) as result:
+            event_dispatcher()(messages.INTAKE, messages.RECORDS_ACCEPTED, batch)
+        result.get()
+    insights = start_container(InsightsService)
+    _, tokens = identities
+    target = f"//127.0.0.1:{config['GRPC_BIND_PORT']}"
+    with Client(target, UnitOutcomesServiceStub) as units, \
+            Client(target, OutcomesServiceStub) as outcomes, \
+            Client(target, MeasuresServiceStub) as measures:
+        yield Running(insights, tokens, units, outcomes, measures)
+
+
+class Running:
+    def __init__(self, container, tokens, units, outcomes, measures):
+        self.container, self.tokens = container, tokens
+        self.units, self.outcomes, self.measures = units, outcomes, measures
+
+    def auth(self, kind, ident):
+        return [("authorization", f"Bearer {self.tokens[(kind, ident)]}")]
+
+    def record(self, unit=EVAL, **fields):
+        request = dict(kind=pb.OUTCOME_KIND_DECISION, title="Keep the parenting strand",
+                       summary="Funded for two more years.", date="2026-03-02",
+                       audience="Agency leadership", delivery_ids=[f"b1:{EVAL}"])
+        request.update(fields)
+        return self.units.RecordOutcome(pb.RecordOutcomeRequest(**request),
+                                        metadata=self.auth("unit", unit)).outcome
+
+    def listed(self, provider):
+        return list(self.outcomes.ListOutcomes(pb.ListOutcomesRequest(),
+                                               metadata=self.auth("provider", provider)).outcomes)
+
+    def agreed_measure(self, name="Goals met"):
+        m = self.measures.ProposeMeasure(mpb.ProposeMeasureRequest(
+            programme_id="best-foot-forward", name=name, definition="Share meeting most goals",
+            reason="Families say goals matter"), metadata=self.auth("agency", "agency")).measure
+        for who in (("provider", "ccss"), ("representative", "whanau-voice")):
+            m = self.measures.RespondToMeasure(mpb.RespondToMeasureRequest(
+                measure_id=m.measure_id, stance=mpb.STANCE_ENDORSE), metadata=self.auth(*who)).measure
+        assert m.state == mpb.MEASURE_STATE_AGREED
+        return m
+
+
+def refused(call) -> GrpcError:
+    with pytest.raises(GrpcError) as caught:
+        call()
+    return caught.value
+
+
+class TestOutcomes:
+    def test_an_outcome_reaches_only_the_providers_whose_data_informed_it(
+            self, running, store_db, events_queue):
+        both = running.record(delivery_ids=[f"b1:{EVAL}"], submission_ids=["sub-3"])
+        assert [(c.delivery_id, c.provider_id, c.purpose_name) for c in both.informed_by] == [
+            (f"b1:{EVAL}", "ccss", "Programme evaluation"),
+            (f"b3:{EVAL}", "other-ngo", "Programme evaluation")]
+        only_other = running.record(submission_ids=["sub-3"], delivery_ids=[], title="Other")
+
+        mine = running.listed("ccss")
+        theirs = running.listed("other-ngo")
+        assert [o.outcome_id for o in mine] == [both.outcome_id]
+        assert [c.provider_id for c in mine[0].informed_by] == ["ccss"]  # not the other's sources
+        assert [o.outcome_id for o in theirs] == [both.outcome_id, only_other.outcome_id]
+        assert {c.provider_id for o in theirs for c in o.informed_by} == {"other-ngo"}
+
+        events = take_all(events_queue)
+        assert sorted((e["provider_id"], e["outcome"]["title"]) for e in events) == [
+            ("ccss", "Keep the parenting strand"), ("other-ngo", "Keep the parenting strand"),
+            ("other-ngo", "Other")]
+        assert all({c["provider_id"] for c in e["outcome"]["informed_by"]} == {e["provider_id"]}
+                   for e in events)
+        assert store_db.outcomes.count_documents({"announce_pending": 1}) == 0
+
+    def test_a_delivery_the_unit_never_received_is_refused_and_nothing_kept(
+            self, running, store_db):
+        error = refused(lambda: running.record(unit="service-delivery"))
+        assert error.code == StatusCode.NOT_FOUND
+        assert f"unit service-delivery never received deliveries b1:{EVAL}" in error.message
+        error = refused(lambda: running.record(delivery_ids=[f"b1:{EVAL}", "b9:x"],
+                                               submission_ids=["sub-404"]))
+        assert "deliveries b9:x; nor submissions sub-404" in error.message
+        assert store_db.outcomes.count_documents({}) == 0
+
+    @pytest.mark.parametrize("fields, words", [
+        ({"kind": pb.OUTCOME_KIND_UNSPECIFIED}, "kind: must be one of"),
+        ({"title": " "}, "title: is required"),
+        ({"date": "02/03/2026"}, "date: must be a date as YYYY-MM-DD"),
+        ({"date": "2099-01-01"}, "date: 2099-01-01 is in the future"),
+        ({"delivery_ids": []}, "delivery_ids: name the deliveries"),
+        ({"measure_ids": ["m1"]}, "measure_ids: only an evaluation finding"),
+    ])
+    def test_bad_input_is_named_and_nothing_kept(self, running, store_db, fields, words):
+        error = refused(lambda: running.record(**fields))
+        assert error.code == StatusCode.INVALID_ARGUMENT and words in error.message
+        assert store_db.outcomes.count_documents({}) == 0
+
+    def test_only_units_record_and_only_providers_read(self, running):
+        error = refused(lambda: running.units.RecordOutcome(
+            pb.RecordOutcomeRequest(), metadata=running.auth("provider", "ccss")))
+        assert error.code == StatusCode.PERMISSION_DENIED
+        error = refused(lambda: running.outcomes.ListOutcomes(
+            pb.ListOutcomesRequest(), metadata=running.auth("unit", EVAL)))
+        assert error.code == StatusCode.PERMISSION_DENIED
+
+    def test_the_same_reference_records_once(self, running, store_db):
+        first = running.record(outcome_ref="eval-2026-007")
+        again = running.record(outcome_ref="eval-2026-007", title="Retried")
+        assert again.outcome_id == first.outcome_id and again.title == first.title
+        assert store_db.outcomes.count_documents({}) == 1
+
+    def test_family_answers_get_only_told_outcomes_citing_their_deliveries(self, running):
+        told = running.record()
+        running.record(delivery_ids=[f"b2:{EVAL}"], title="Another submission's")
+        with entrypoint_hook(running.container, "outcomes_informed_by") as informed_by:
+            found = informed_by("ccss", [f"b1:{EVAL}"])
+            other = informed_by("other-ngo", [f"b1:{EVAL}"])
+        assert [o["outcome_id"] for o in found] == [told.outcome_id]
+        assert other == []
+
+
+class TestFindings:
+    def test_a_finding_uses_only_agreed_measures(self, running, store_db):
+        proposed = running.measures.ProposeMeasure(mpb.ProposeMeasureRequest(
+            programme_id="best-foot-forward", name="Attendance", definition="Sessions attended",
+            reason="Easy to count"), metadata=running.auth("agency", "agency")).measure
+        objected = running.measures.RespondToMeasure(mpb.RespondToMeasureRequest(
+            measure_id=proposed.measure_id, stance=mpb.STANCE_OBJECT,
+            reason="Attending is not the same as helped"),
+            metadata=running.auth("representative", "whanau-voice")).measure
+        assert objected.state == mpb.MEASURE_STATE_PROPOSED
+        error = refused(lambda: running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING,
+                                               measure_ids=[proposed.measure_id]))
+        assert error.code == StatusCode.FAILED_PRECONDITION
+        assert "'Attendance') is not agreed yet" in error.message
+        error = refused(lambda: running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING,
+                                               measure_ids=["no-such"]))
+        assert error.code == StatusCode.INVALID_ARGUMENT
+        assert store_db.outcomes.count_documents({}) == 0
+
+        agreed = running.agreed_measure()
+        listed = running.measures.ListMeasures(mpb.ListMeasuresRequest(
+            programme_id="best-foot-forward", agreed_only=True),
+            metadata=running.auth("unit", EVAL)).measures
+        assert [m.name for m in listed] == ["Goals met"]
+        assert [(p.kind, p.id) for p in listed[0].agreed_by] == [
+            ("agency", "agency"), ("provider", "ccss"), ("representative", "whanau-voice")]
+        finding = running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING,
+                                 measure_ids=[agreed.measure_id])
+        assert finding.state == pb.OUTCOME_STATE_DRAFT
+
+    def test_right_of_reply_window_in_working_days(self, running):
+        measure = running.agreed_measure()
+        with config.patch({"TODAY": "2026-03-02", "REVIEW_WORKING_DAYS": 2}):
+            draft = running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING,
+                                   measure_ids=[measure.measure_id], submission_ids=["sub-3"],
+                                   delivery_ids=[f"b1:{EVAL}"])
+            assert [(r.provider_id, r.shared_on, r.respond_by) for r in draft.reviews] == [
+                ("ccss", "2026-03-02", "2026-03-04"), ("other-ngo", "2026-03-02", "2026-03-04")]
+            publish = pb.PublishFindingRequest(outcome_id=draft.outcome_id)
+            error = refused(lambda: running.units.PublishFinding(
+                publish, metadata=running.auth("unit", EVAL)))
+            assert error.code == StatusCode.FAILED_PRECONDITION
+            assert "ccss may respond until 2026-03-04" in error.message
+            replied = running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
+                outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_CORRECT_FACT,
+                text="We ran 12 sessions, not 10."), metadata=running.auth("provider", "ccss"))
+            assert [r.provider_id for r in replied.outcome.reviews] == ["ccss"]  # its own only
+            error = refused(lambda: running.units.PublishFinding(
+                publish, metadata=running.auth("unit", EVAL)))
+            assert "other-ngo may respond until" in error.message and "ccss" not in error.message
+        with config.patch({"TODAY": "2026-03-05"}):
+            late = refused(lambda: running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
+                outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_AGREE),
+                metadata=running.auth("provider", "other-ngo")))
+            assert late.code == StatusCode.FAILED_PRECONDITION
+            assert "closed on 2026-03-04" in late.message
+            published = running.units.PublishFinding(
+                publish, metadata=running.auth("unit", EVAL)).outcome
+        assert published.state == pb.OUTCOME_STATE_PUBLISHED
+        (ccss,) = [o for o in running.listed("ccss") if o.outcome_id == draft.outcome_id]
+        assert [(r.kind, r.text) for r in ccss.reviews[0].responses] == [
+            (pb.RESPONSE_KIND_CORRECT_FACT, "We ran 12 sessions, not 10.")]
+        assert ccss.state == pb.OUTCOME_STATE_PUBLISHED and ccss.version == 3
+
+    def test_replies_are_for_the_providers_the_finding_is_about(self, running):
+        measure = running.agreed_measure()
+        draft = running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING,
+                               measure_ids=[measure.measure_id])
+        error = refused(lambda: running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
+            outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_AGREE),
+            metadata=running.auth("provider", "other-ngo")))
+        assert error.code == StatusCode.NOT_FOUND
+        error = refused(lambda: running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
+            outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_ADD_CONTEXT, text=" "),
+            metadata=running.auth("provider", "ccss")))
+        assert error.code == StatusCode.INVALID_ARGUMENT and "text: is required" in error.message
+        decision = running.record()
+        error = refused(lambda: running.units.PublishFinding(
+            pb.PublishFindingRequest(outcome_id=decision.outcome_id),
+            metadata=running.auth("unit", EVAL)))
+        assert error.code == StatusCode.FAILED_PRECONDITION
+
+
+class TestFeed:
+    # nameko's own gRPC client tries to reconnect to the stopped service in a
+    # thread of its own, which fails loudly; that is the point of the test.
+    @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+    def test_a_watcher_gets_only_its_providers_outcomes_and_stopping_ends_it(self, running):
+        import eventlet
+        from google.protobuf.timestamp_pb2 import Timestamp
+
+        from services.insights.service import OutcomeFeed
+
+        feed = get_extension(running.container, OutcomeFeed)
+        since = Timestamp()
+        since.GetCurrentTime()
+        arrived = []
+        target = f"//127.0.0.1:{config['GRPC_BIND_PORT']}"
+        with Client(target, OutcomesServiceStub) as client:
+            def watch():
+                for reply in client.WatchOutcomes(pb.WatchOutcomesRequest(since=since),
+                                                  metadata=running.auth("provider", "other-ngo")):
+                    arrived.append(reply.outcome)
+
+            reader = eventlet.spawn(watch)
+            try:
+                running.record(title="Not theirs")
+                told = running.record(title="Theirs", submission_ids=["sub-3"], delivery_ids=[])
+                with eventlet.Timeout(5, False):
+                    while not arrived:
+                        eventlet.sleep(0.05)
+                assert [o.outcome_id for o in arrived] == [told.outcome_id]
+                assert sum(len(w) for w in feed.watching.values()) == 1
+                # A graceful stop waits for workers, and an open feed holds one:
+                # the feed notices the stop and ends, so the stop is prompt.
+                started = time.monotonic()
+                running.container.stop()
+                assert time.monotonic() - started < 10
+                assert not sum(len(w) for w in feed.watching.values())
+            finally:
+                reader.kill()
+
+
+# -- worker_factory on the real store: the broker is down ---------------------------------
+
+
+@pytest.fixture
+def insights_worker(store_uri, plan):
+    """An InsightsService worker on its real storage, purpose_router answering
+    that the evaluation unit received one CCSS delivery."""
+    import mongoengine
+    from nameko.testing.services import worker_factory
+
+    from services.insights.storage import InsightsStorage
+    from tiaki.identity import Caller
+    from tiaki.store import connect
+
+    connect(store_uri)
+    storage = InsightsStorage()
+    storage.ensure_indexes()
+    service = worker_factory(InsightsService, storage=storage)
+    service.identities.require.return_value = Caller("unit", EVAL)
+    service.purpose_router.deliveries_received.return_value = [
+        {"delivery_id": f"b1:{EVAL}", "provider_id": "ccss", "programme_id": plan.programme_id,
+         "submission_id": "sub-1", "purpose_id": EVAL, "unit_id": EVAL}]
+    service.purpose_router.get_plan.return_value = plan.to_dict()
+    yield service
+    mongoengine.disconnect()
+
+
+class TestAnnouncements:
+    def test_an_outcome_recorded_while_the_broker_is_down_is_announced_later(
+            self, insights_worker, store_db):
+        from unittest import mock
+
+        service = insights_worker
+        service.events.side_effect = ConnectionRefusedError("broker down")
+        recorded = service.RecordOutcome(pb.RecordOutcomeRequest(
+            kind=pb.OUTCOME_KIND_REPORT, title="Annual report", summary="Published in June.",
+            date="2026-03-02", audience="Parliament", delivery_ids=[f"b1:{EVAL}"]),
+            mock.Mock()).outcome
+        assert store_db.outcomes.count_documents({"announce_pending": 1}) == 1
+
+        service.events.side_effect = None
+        service.events.reset_mock()
+        service.announce_pending()  # too soon: the inline attempt may still be under way
+        assert service.events.call_count == 0
+        with mock.patch("services.insights.service.time") as clock:
+            clock.time.return_value = time.time() + 10
+            service.announce_pending()
+        ((event_type, payload),) = [c.args for c in service.events.call_args_list]
+        assert event_type == messages.OUTCOME_RECORDED
+        assert payload["provider_id"] == "ccss"
+        assert payload["outcome"]["outcome_id"] == recorded.outcome_id
+        assert store_db.outcomes.count_documents({"announce_pending": 1}) == 0

@@ -1,0 +1,122 @@
+"""The influence report as a provider's Board reads it: self-contained, a
+chart by kind over time, every outcome traced to its submissions and purposes."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from services.insights.influence_report import render_influence_report
+
+
+def outcome(n: int, kind: str, date: str, state: str = "recorded", **extra) -> dict:
+    base = {
+        "outcome_id": f"o{n}", "outcome_ref": "", "unit_id": "evaluation",
+        "unit_name": "Evaluation and Insights team", "kind": kind, "title": f"Outcome {n}",
+        "summary": f"What outcome {n} changed.", "date": date, "audience": "Agency leadership",
+        "state": state, "version": 1, "programme_names": ["Best foot forward"],
+        "measure_ids": [], "measures": [], "reviews": [], "recorded_at": 1.0,
+        "published_at": None,
+        "informed_by": [{"delivery_id": f"b{n}:evaluation", "provider_id": "ccss",
+                         "programme_id": "bff", "submission_id": f"sub-{n}",
+                         "purpose_id": "evaluation", "purpose_name": "Programme evaluation"}],
+    }
+    base.update(extra)
+    return base
+
+
+def report(outcomes, date_from="2026-01-01", date_to="2026-06-30") -> str:
+    return render_influence_report({"provider_id": "ccss", "date_from": date_from,
+                                    "date_to": date_to, "generated_on": "2026-07-01",
+                                    "outcomes": outcomes})
+
+
+class Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attrs = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs.extend(attrs)
+
+
+def parsed(html: str) -> Tags:
+    tags = Tags()
+    tags.feed(html)
+    return tags
+
+
+def test_the_chart_stacks_each_month_by_kind():
+    html = report([outcome(1, "decision", "2026-02-03"), outcome(2, "decision", "2026-02-20"),
+                   outcome(3, "report", "2026-02-21"), outcome(4, "advice", "2026-05-01")])
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    assert re.findall(r"<title>([^<]*)</title>", svg) == [
+        "Feb 2026, decisions: 2", "Feb 2026, reports: 1", "May 2026, advice: 1"]
+    assert [m for m in re.findall(r'class="month"[^>]*>([^<]*)<', svg)] == [
+        "Jan 2026", "Feb 2026", "Mar 2026", "Apr 2026", "May 2026", "Jun 2026"]
+    assert "4 outcomes from 1 January 2026 to 30 June 2026: Decisions: 2; Advice: 1; Reports: 1." in svg
+    assert "<strong>4 outcomes</strong>" in html and "4 of your submissions" in html
+
+
+def test_a_long_period_is_charted_by_quarter():
+    html = report([outcome(1, "decision", "2025-05-03")], date_from="2024-01-01",
+                  date_to="2026-12-31")
+    labels = re.findall(r'class="month"[^>]*>([^<]*)<', html)
+    assert labels[0] == "Q1 2024" and "Q2 2025" in labels and len(labels) == 12
+    assert "per quarter" in html
+
+
+def test_each_outcome_is_traced_to_its_submissions_and_purposes():
+    two_sources = outcome(1, "policy_or_service_change", "2026-03-01", informed_by=[
+        {"delivery_id": f"b{i}:evaluation", "provider_id": "ccss", "programme_id": "bff",
+         "submission_id": "sub-q3", "purpose_id": "evaluation",
+         "purpose_name": "Programme evaluation"} for i in range(3)] + [
+        {"delivery_id": "sub-q4:reporting", "provider_id": "ccss", "programme_id": "bff",
+         "submission_id": "sub-q4", "purpose_id": "reporting",
+         "purpose_name": "Service delivery reporting"}])
+    html = report([two_sources])
+    article = html[html.index('<article class="outcome" id="o-o1"'):]
+    article = article[:article.index("</article>")]
+    rows = re.findall(r"<tr><td><code>([^<]*)</code></td><td>([^<]*)</td>"
+                      r'<td class="n">(\d+)</td></tr>', article)
+    assert rows == [("sub-q3", "Programme evaluation", "3"),
+                    ("sub-q4", "Service delivery reporting", "1")]
+    assert "Policy or service changes" in html
+
+
+def test_findings_carry_their_measures_and_the_providers_reply():
+    published = outcome(1, "evaluation_finding", "2026-03-01", state="published",
+                        measures=[{"measure_id": "m1", "name": "Goals met"}], reviews=[{
+                            "provider_id": "ccss", "shared_on": "2026-03-02",
+                            "respond_by": "2026-03-16", "responses": [
+                                {"kind": "correct_fact", "text": "We ran 12 sessions, not 10.",
+                                 "at": 2.0}]}])
+    draft = outcome(2, "evaluation_finding", "2026-04-01", state="draft", reviews=[{
+        "provider_id": "ccss", "shared_on": "2026-04-01", "respond_by": "2026-04-16",
+        "responses": []}])
+    html = report([published, draft])
+    assert "Measures used</dt><dd>Goals met" in html
+    assert "You corrected a fact: We ran 12 sessions, not 10." in html
+    assert "you may respond until 16 April 2026" in html
+    # Only what was told counts in the chart; the draft is listed apart.
+    assert "<strong>1 outcome</strong>" in html
+    assert html.index("Draft findings awaiting publication") < html.index('id="o-o2"')
+
+
+def test_self_contained_and_escaped():
+    hostile = outcome(1, "advice", "2026-02-02", title='<script>alert("x")</script>',
+                      summary="<img src=https://evil.example/x.png>")
+    html = report([hostile])
+    tags = parsed(html)
+    assert "script" not in tags.tags and "img" not in tags.tags
+    assert not any(k in ("src", "href") for k, _ in tags.attrs)
+    assert "url(" not in html and "@import" not in html  # nothing fetched from elsewhere
+    assert "&lt;script&gt;" in html and "<svg" in html and "<style>" in html
+    assert "@page" in html and "@media print" in html
+
+
+def test_an_empty_period_still_renders():
+    html = report([])
+    assert "recorded no outcomes informed by ccss" in html
+    assert "<svg" in html and "0 outcomes" in html

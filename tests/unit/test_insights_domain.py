@@ -1,0 +1,192 @@
+"""insights' rules without I/O: what an outcome must say, what a unit may
+cite, the right of reply in working days, and co-defined measures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from services.insights import domain
+from services.insights.domain import Invalid, OutcomeDraft, Party, RuleBroken
+
+TODAY = dt.date(2026, 3, 2)  # a Monday
+AGENCY = Party("agency", "agency")
+CCSS = Party("provider", "ccss")
+OTHER = Party("provider", "other-ngo")
+WHANAU = Party("representative", "whanau-voice")
+
+
+def draft(**overrides) -> OutcomeDraft:
+    base = dict(kind="decision", title=" Extend the parenting strand ",
+                summary="Funding continues for two more years.", date="2026-02-27",
+                audience="Agency leadership", delivery_ids=("b1:evaluation",))
+    base.update(overrides)
+    return OutcomeDraft(**base)
+
+
+def received(*rows) -> list[dict]:
+    return [{"delivery_id": d, "submission_id": s, "provider_id": p, "programme_id": "bff",
+             "purpose_id": "evaluation", "unit_id": "evaluation"} for d, s, p in rows]
+
+
+# -- what an outcome must say ----------------------------------------------------------
+
+
+def test_a_good_outcome_is_trimmed_and_kept():
+    checked = domain.check_outcome(draft(delivery_ids=(" b1:evaluation", "b1:evaluation")), TODAY)
+    assert checked.title == "Extend the parenting strand"
+    assert checked.delivery_ids == ("b1:evaluation",)
+
+
+@pytest.mark.parametrize("overrides, field, words", [
+    ({"kind": "rumour"}, "kind", "must be one of decision"),
+    ({"title": "   "}, "title", "is required"),
+    ({"summary": ""}, "summary", "is required"),
+    ({"audience": ""}, "audience", "is required"),
+    ({"title": "x" * 201}, "title", "at most 200"),
+    ({"date": "2026-3-2"}, "date", "YYYY-MM-DD"),
+    ({"date": "2026-03-03"}, "date", "in the future"),
+    ({"delivery_ids": ()}, "delivery_ids", "name the deliveries or submissions"),
+    ({"delivery_ids": ("b1", " ")}, "delivery_ids", "empty entry"),
+    ({"measure_ids": ("m1",)}, "measure_ids", "only an evaluation finding"),
+    ({"kind": "evaluation_finding"}, "measure_ids", "names the agreed measures"),
+])
+def test_bad_outcomes_name_the_field_and_why(overrides, field, words):
+    with pytest.raises(Invalid) as caught:
+        domain.check_outcome(draft(**overrides), TODAY)
+    assert caught.value.field == field and words in caught.value.reason
+
+
+def test_an_outcome_dated_today_is_fine():
+    assert domain.check_outcome(draft(date="2026-03-02"), TODAY).date == "2026-03-02"
+
+
+# -- citations -----------------------------------------------------------------------------
+
+
+def test_citations_must_have_reached_the_unit():
+    got = received(("b1:evaluation", "s1", "ccss"))
+    d = draft(delivery_ids=("b1:evaluation", "b9:evaluation"), submission_ids=("s1", "s7"))
+    assert domain.unreceived(d, got) == (["b9:evaluation"], ["s7"])
+
+
+def test_a_submission_stands_for_each_of_its_deliveries_to_the_unit():
+    got = received(("b2:evaluation", "s1", "ccss"), ("b1:evaluation", "s1", "ccss"),
+                   ("b7:evaluation", "s2", "other-ngo"))
+    d = draft(delivery_ids=("b7:evaluation", "b1:evaluation"), submission_ids=("s1",))
+    cites = domain.citations(d, got)
+    assert [c["delivery_id"] for c in cites] == ["b1:evaluation", "b2:evaluation", "b7:evaluation"]
+    assert {c["provider_id"] for c in cites} == {"ccss", "other-ngo"}
+
+
+# -- the right of reply ----------------------------------------------------------------------
+
+
+def test_the_review_window_is_counted_in_working_days():
+    (review,) = domain.open_reviews(["ccss", "ccss"], TODAY, working_days=10)
+    assert review.shared_on == TODAY and review.respond_by == dt.date(2026, 3, 16)
+    # Shared on Christmas Eve: 25 Dec to 15 Jan are not working days.
+    (review,) = domain.open_reviews(["ccss"], dt.date(2026, 12, 24), working_days=1)
+    assert review.respond_by == dt.date(2027, 1, 18)
+
+
+def test_publication_waits_for_the_window_or_a_response():
+    (review,) = domain.open_reviews(["ccss"], TODAY, working_days=2)  # respond by Wed 4 March
+    assert domain.publication_blockers("draft", (review,), dt.date(2026, 3, 4)) == [
+        "ccss may respond until 2026-03-04 and has not yet"]
+    assert domain.publication_blockers("draft", (review,), dt.date(2026, 3, 5)) == []
+    answered = domain.respond(review, "agree", "", dt.date(2026, 3, 3), 1.0)
+    assert domain.publication_blockers("draft", (answered,), dt.date(2026, 3, 3)) == []
+    assert domain.publication_blockers("published", (answered,), dt.date(2026, 3, 9)) == [
+        "it is published, not a draft"]
+
+
+def test_every_provider_the_finding_is_about_has_its_own_window():
+    reviews = domain.open_reviews(["ccss", "other-ngo"], TODAY, working_days=2)
+    one = (domain.respond(reviews[0], "correct_fact", "We ran 12 sessions, not 10.", TODAY, 1.0),
+           reviews[1])
+    assert domain.publication_blockers("draft", one, TODAY) == [
+        "other-ngo may respond until 2026-03-04 and has not yet"]
+
+
+def test_responses_within_the_window_only_and_with_words_when_needed():
+    (review,) = domain.open_reviews(["ccss"], TODAY, working_days=2)
+    with pytest.raises(Invalid) as caught:
+        domain.respond(review, "add_context", "  ", TODAY, 1.0)
+    assert caught.value.field == "text"
+    with pytest.raises(Invalid) as caught:
+        domain.respond(review, "shrug", "", TODAY, 1.0)
+    assert caught.value.field == "kind"
+    with pytest.raises(RuleBroken, match="closed on 2026-03-04"):
+        domain.respond(review, "agree", "", dt.date(2026, 3, 5), 1.0)
+    twice = domain.respond(domain.respond(review, "correct_fact", "12 sessions", TODAY, 1.0),
+                           "add_context", "Staff changed mid-year", TODAY, 2.0)
+    assert [r.kind for r in twice.responses] == ["correct_fact", "add_context"]
+
+
+# -- co-defined measures ------------------------------------------------------------------------
+
+
+def proposed(by=AGENCY) -> domain.Measure:
+    return domain.propose("m1", "bff", "Goals met", "Share of families meeting most goals",
+                          "Families told us goals matter more than attendance", by, 1.0)
+
+
+def test_proposing_endorses_and_agreement_needs_all_three_voices():
+    m = proposed()
+    assert m.state == "proposed" and [p.party for p in m.positions] == [AGENCY]
+    assert domain.still_needed(m) == ["an endorsement from a provider",
+                                      "an endorsement from a representative"]
+    m = domain.take_position(m, CCSS, "endorse", "", 2.0)
+    assert m.state == "proposed"
+    m = domain.take_position(m, WHANAU, "endorse", "It is what whānau want", 3.0)
+    assert m.state == "agreed" and m.agreed_at == 3.0
+    assert m.agreed_by == (AGENCY, CCSS, WHANAU)
+
+
+def test_an_objection_needs_reasons_and_holds_agreement_until_withdrawn():
+    m = proposed(by=WHANAU)
+    with pytest.raises(Invalid) as caught:
+        domain.take_position(m, OTHER, "object", " ", 2.0)
+    assert caught.value.field == "reason"
+    m = domain.take_position(m, OTHER, "object", "Attendance is not success", 2.0)
+    m = domain.take_position(m, CCSS, "endorse", "", 3.0)
+    m = domain.take_position(m, AGENCY, "endorse", "", 4.0)
+    assert m.state == "proposed"
+    assert domain.still_needed(m) == ["provider other-ngo objects: Attendance is not success"]
+    m = domain.take_position(m, OTHER, "endorse", "Reworded; fine now", 5.0)
+    assert m.state == "agreed"
+    assert OTHER in m.agreed_by and len(m.positions) == 4  # its latest position only
+
+
+def test_an_agreed_measure_is_settled():
+    m = proposed()
+    for party in (CCSS, WHANAU):
+        m = domain.take_position(m, party, "endorse", "", 2.0)
+    with pytest.raises(RuleBroken, match="already agreed"):
+        domain.take_position(m, OTHER, "object", "too late", 3.0)
+
+
+def test_measures_are_co_defined_by_the_three_parties_only():
+    with pytest.raises(Invalid) as caught:
+        domain.propose("m2", "bff", "x", "y", "z", Party("unit", "evaluation"), 1.0)
+    assert caught.value.field == "party"
+    with pytest.raises(Invalid) as caught:
+        domain.propose("m2", "bff", "x", "y", "", AGENCY, 1.0)
+    assert caught.value.field == "reason"
+
+
+def test_findings_use_only_agreed_measures_of_their_programme():
+    agreed = domain.take_position(domain.take_position(proposed(), CCSS, "endorse", "", 2.0),
+                                  WHANAU, "endorse", "", 3.0)
+    pending = replace(proposed(), measure_id="m2", name="Attendance")
+    measures = {"m1": agreed, "m2": pending}
+    domain.check_finding_measures(("m1",), measures, {"bff"})
+    with pytest.raises(RuleBroken, match="m2 .*'Attendance'.* not agreed yet"):
+        domain.check_finding_measures(("m1", "m2"), measures, {"bff"})
+    with pytest.raises(Invalid, match="no measure 'm1' for other-programme"):
+        domain.check_finding_measures(("m1",), measures, {"other-programme"})
+    with pytest.raises(Invalid, match="no measure 'm9'"):
+        domain.check_finding_measures(("m9",), measures, {"bff"})

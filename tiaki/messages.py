@@ -24,11 +24,11 @@ register("json", lambda obj: json.dumps(obj, separators=(",", ":"), ensure_ascii
 INTAKE = "intake"
 RECORDS_ACCEPTED = "records_accepted"
 # payload: {submission_id, provider_id, programme_id, plan_version, period,
-#           batch_id, records: [{pseudonyms: {purpose_id: str},
+#           agreement_version (0: none needed), batch_id, records: [{pseudonyms: {purpose_id: str},
 #                                slk581?: str, fields: {name: value}}]}
 SUBMISSION_SEALED = "submission_sealed"
 # payload: {submission_id, provider_id, programme_id, plan_version, period,
-#           batch_ids: [str], accepted_count}
+#           agreement_version, batch_ids: [str], accepted_count}
 
 STORY_WITHDRAWN = "story_withdrawn"
 # payload: {story_id, provider_id, use, export_ids: [str], references: [str], withdrawn_at}

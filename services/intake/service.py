@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 
 from eventlet.semaphore import Semaphore
@@ -30,6 +29,7 @@ from tiaki.identity import Identities
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
 from tiaki.metrics import Metrics
+from tiaki.periods import PERIOD
 from tiaki.plan import Plan
 from tiaki.store import Storage
 
@@ -45,7 +45,6 @@ RECORDS_DUPLICATE = Counter("tiaki_intake_records_duplicate_total",
 BATCHES_PUBLISHED = Counter("tiaki_intake_batches_published_total",
                             "Batches confirmed by the broker", ["programme", "path"])
 
-PERIOD = re.compile(r"\d{4}Q[1-4]")
 NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
               "not decided": "you have not accepted it"}
 STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED}
@@ -112,9 +111,12 @@ class IntakeService(StoriesMixin, HealthMixin):
                             f"period must look like 2026Q3, got {request.period[:20]!r}")
         # Version 0 means the latest; the submission is bound to the concrete version.
         plan = self._plan_rules(request.programme_id, request.plan_version).plan
-        self._withheld(provider.id, plan.programme_id, plan.version, request.period)
+        terms = self._terms(provider.id, plan.programme_id, plan.version, request.period)
+        # The submission keeps the agreement version it opened under: its batches
+        # and its seal are checked and routed under those terms, whatever changes later.
         sub = self.storage.open_submission(provider.id, request.programme_id,
-                                           plan.version, request.period)
+                                           plan.version, request.period,
+                                           agreement_version=terms["agreement_version"])
         return pb.OpenSubmissionResponse(submission=submission_message(self.storage, sub))
 
     @grpc
@@ -127,8 +129,8 @@ class IntakeService(StoriesMixin, HealthMixin):
         for batch in request_stream:
             if sub is None or batch.submission_id != sub.submission_id:
                 sub = self._own_submission(provider, batch.submission_id)
-                withheld = self._withheld(provider.id, sub.programme_id, sub.plan_version,
-                                          sub.period)
+                withheld = self._terms(provider.id, sub.programme_id, sub.plan_version,
+                                       sub.period, sub.agreement_version)["withheld"]
             if len(batch.records) > max_batch:
                 raise GrpcError(StatusCode.INVALID_ARGUMENT,
                                 f"a batch may hold at most {max_batch} records, this one has "
@@ -233,7 +235,8 @@ class IntakeService(StoriesMixin, HealthMixin):
             payload = {
                 "submission_id": sub.submission_id, "provider_id": sub.provider_id,
                 "programme_id": sub.programme_id, "plan_version": sub.plan_version,
-                "period": sub.period, "records": accepted,
+                "period": sub.period, "agreement_version": sub.agreement_version,
+                "records": accepted,
             }
             batch_id, text = self.storage.store_batch(sub.submission_id, refs, rejected, payload)
             seen.update(refs)
@@ -262,7 +265,8 @@ class IntakeService(StoriesMixin, HealthMixin):
             self.dispatch(messages.SUBMISSION_SEALED, {
                 "submission_id": sub.submission_id, "provider_id": sub.provider_id,
                 "programme_id": sub.programme_id, "plan_version": sub.plan_version,
-                "period": sub.period, "accepted_count": accepted,
+                "period": sub.period, "agreement_version": sub.agreement_version,
+                "accepted_count": accepted,
                 "batch_ids": self.storage.published_batch_ids(sub.submission_id),
             })
         except Exception:
@@ -270,16 +274,20 @@ class IntakeService(StoriesMixin, HealthMixin):
             return
         self.storage.mark_seal_published(sub.submission_id)
 
-    def _withheld(self, provider_id: str, programme_id: str, version: int,
-                  period: str) -> dict[str, str]:
-        """The items of an agreed plan this provider's agreement does not
-        accept for the period, from purpose_router (which owns agreements)."""
-        terms = self.purpose_router.collection_terms(provider_id, programme_id, version, period)
-        if terms["agreement_required"] and not terms["agreement_version"]:
-            raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                            f"{provider_id} has no agreement to {programme_id} version {version} "
-                            f"for {period}: accept or decline its items first")
-        return terms["withheld"]
+    def _terms(self, provider_id: str, programme_id: str, version: int, period: str,
+               agreement_version: int = 0) -> dict:
+        """From purpose_router (which owns agreements): the agreement version
+        and the items of an agreed plan it does not accept; a submission
+        already open asks under its own agreement version."""
+        extra = {"agreement_version": agreement_version} if agreement_version else {}
+        terms = self.purpose_router.collection_terms(provider_id, programme_id, version, period,
+                                                     **extra)
+        if terms.get("problem") or (terms["agreement_required"]
+                                    and not terms["agreement_version"]):
+            raise GrpcError(StatusCode.FAILED_PRECONDITION, terms.get("problem") or (
+                f"{provider_id} has no agreement to {programme_id} version {version} "
+                f"for {period}: accept or decline its items first"))
+        return terms
 
     def _plan_rules(self, programme_id: str, version: int,
                     withheld: dict | None = None) -> domain.RecordRules:

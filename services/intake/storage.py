@@ -34,6 +34,8 @@ class Submission(me.Document):
     sealed_at = me.FloatField()
     # The seal event is in the outbox until published.
     seal_published = me.BooleanField(default=False)
+    # The provider's agreement version it was opened under (0: no agreement needed).
+    agreement_version = me.IntField(default=0)
 
 
 class Batch(me.Document):
@@ -85,10 +87,12 @@ class IntakeStorage:
 
     # -- submissions -----------------------------------------------------------
 
-    def open_submission(self, provider_id, programme_id, plan_version, period) -> Submission:
+    def open_submission(self, provider_id, programme_id, plan_version, period,
+                        agreement_version=0) -> Submission:
         sub = Submission(submission_id=str(uuid.uuid4()), provider_id=provider_id,
                          programme_id=programme_id, plan_version=plan_version, period=period,
-                         state="open", opened_at=time.time())
+                         agreement_version=agreement_version, state="open",
+                         opened_at=time.time())
         sub.save(force_insert=True)
         return sub
 

@@ -11,16 +11,15 @@ quarter already under way is never collected under two sets of terms.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import replace
 
 from services.purpose_router.codesign import Invalid, Unknown, require_text
+from tiaki.periods import PERIOD
 from tiaki.plan import Plan
 
 DECISIONS = ("accept", "decline", "query")
 WITHHELD_BECAUSE = {"decline": "declined", "query": "queried"}
 NOT_DECIDED = "not decided"
-PERIOD = re.compile(r"(\d{4})Q([1-4])")
 
 try:
     from zoneinfo import ZoneInfo

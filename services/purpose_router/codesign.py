@@ -242,21 +242,28 @@ BROAD_PURPOSE = re.compile(
     r"future[- ](uses?|purposes?|research|proof(ing|ed)?)|including but not limited to)\b",
     re.IGNORECASE)
 NEGATION = re.compile(r"\b(not|never|no|nor|cannot)\b|n't\b", re.IGNORECASE)
+# How far before a broad phrase a negation still rules it out ("never used for any other purpose").
+NEGATION_REACH = 4
+_COORDINATION = re.compile(r"\b(and|but|or|while|though|although|yet)\b|,", re.IGNORECASE)
 
 
 def broad_phrase(text: str) -> str:
     """The broad phrase a text uses as a purpose, or "" (a sentence that rules
-    it out, "never for any other purpose", is what we want, not a breach)."""
+    it out, "never for any other purpose", is what we want, not a breach).
+    Only a negation a few words before the phrase, in the same clause, rules
+    it out: "we do not sell it and may use it for any future purpose" is broad."""
     for sentence in re.split(r"(?<=[.!?;])\s+", text or ""):
-        match = BROAD_PURPOSE.search(sentence)
-        if match and not NEGATION.search(sentence[:match.start()]):
-            return match.group(0)
+        for match in BROAD_PURPOSE.finditer(sentence):
+            before = _COORDINATION.split(sentence[:match.start()])[-1]
+            if not NEGATION.search(" ".join(before.split()[-NEGATION_REACH:])):
+                return match.group(0)
     return ""
 
 
-def publish_problems(plan: Plan, check_reading: bool = True) -> list[Problem]:
-    """Everything that stops this plan being published as agreed: first what
-    is missing from each item's purpose statement, then each rule broken."""
+def publish_problems(plan: Plan) -> list[Problem]:
+    """What stops this plan being published as agreed: first what is missing
+    from each item's purpose statement, then each rule broken (the families'
+    document's reading grade is checked by family_document.publish_problems)."""
     missing: list[Problem] = []
     rules: list[Problem] = []
     units = {u.unit_id: u for u in plan.units}
@@ -325,10 +332,7 @@ def publish_problems(plan: Plan, check_reading: bool = True) -> list[Problem]:
                 if named and named in receivers:
                     rules.append(Problem("rule", at, "not_seen_by",
                                          f"says {who!r} will not see it, but that unit receives it"))
-    problems = missing + rules
-    if check_reading and not problems:
-        problems += reading_problems(plan)
-    return problems
+    return missing + rules
 
 
 def _unit_named(text: str, plan: Plan) -> str:
@@ -337,24 +341,6 @@ def _unit_named(text: str, plan: Plan) -> str:
         if lowered in (u.unit_id.lower(), u.name.strip().lower()):
             return u.unit_id
     return ""
-
-
-def reading_problems(plan: Plan) -> list[Problem]:
-    """The families' document made from this plan must read at grade 8 or below;
-    when it does not, the hardest explanations are named."""
-    from services.purpose_router.family_document import (
-        item_grades,
-        reading_grade,
-        render_family_document,
-    )
-
-    grade = reading_grade(render_family_document(plan, None, "Your provider", ""))
-    if grade <= MAX_READING_GRADE:
-        return []
-    hardest = [f"{name} ({g:.1f})" for name, g in item_grades(plan) if g > MAX_READING_GRADE]
-    return [Problem("rule", "plan", "explanation",
-                    f"the families' document reads at grade {grade:.1f}, above "
-                    f"{MAX_READING_GRADE:g}; simplify: {', '.join(hardest) or 'the explanations'}")]
 
 
 # -- the purpose statement of one item (DPUP's template) ---------------------------
@@ -386,7 +372,7 @@ def how_text(purpose) -> str:
             "The team gets only the items listed for this purpose.")
 
 
-def not_seen_by(plan: Plan, item: ScheduleItem, use) -> list[str]:
+def not_seen_by(plan: Plan, use) -> list[str]:
     """Who will not see it: the plan's own words, unit ids as unit names."""
     names = {u.unit_id: u.name for u in plan.units}
     return [names.get(who, who) for who in use.not_seen_by]
@@ -409,7 +395,7 @@ def purpose_statement(plan: Plan, item_name: str) -> dict:
             "why": purpose.description, "explanation": use.explanation,
             "how": how_text(purpose), "receiving_unit": purpose.unit_id,
             "who_will_see": units.get(purpose.unit_id, purpose.unit_id),
-            "who_will_not_see": not_seen_by(plan, item, use),
+            "who_will_not_see": not_seen_by(plan, use),
             "law": use.legal_basis, "retention": use.retention,
             "can_identify": can_identify(item, purpose),
         })

@@ -5,6 +5,7 @@ when a submission opens ("what may this provider send?")."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from google.protobuf import json_format
@@ -16,7 +17,11 @@ from prometheus_client import Counter
 
 from services.purpose_router import agreement, codesign
 from services.purpose_router.codesign_storage import CodesignStore, Conflict, now_iso
-from services.purpose_router.family_document import reading_grade, render_family_document
+from services.purpose_router.family_document import (
+    publish_problems,
+    reading_grade,
+    render_family_document,
+)
 from tiaki import plan_proto
 from tiaki.plan import Plan, PlanInvalid
 from tiaki.router.v1 import agreement_pb2 as apb
@@ -28,8 +33,9 @@ from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 codesign_grpc = Grpc.implementing(CodesignServiceStub)
 agreement_grpc = Grpc.implementing(AgreementServiceStub)
 
-CODESIGN_STEPS = Counter("tiaki_router_codesign_steps_total",
-                         "Co-design steps taken", ["programme", "step"])
+# No programme label: a draft's programme id is free text, and every distinct
+# value would be a new time series.
+CODESIGN_STEPS = Counter("tiaki_router_codesign_steps_total", "Co-design steps taken", ["step"])
 ITEM_DECISIONS = Counter("tiaki_router_item_decisions_total",
                          "Agreement decisions recorded", ["programme", "decision"])
 
@@ -93,6 +99,9 @@ class CodesignEntrypoints:
 
     codesign_store = CodesignStore()
 
+    # (programme, plan version, provider, agreement version) -> (withheld, plan)
+    _agreed_plans: dict = {}
+
     # -- drafts -----------------------------------------------------------------------
 
     @codesign_grpc
@@ -128,7 +137,7 @@ class CodesignEntrypoints:
         if not self.codesign_store.create_draft(draft):
             raise codesign.NotNow("version", f"a draft of {programme_id} version {version} is "
                                              "already open: propose changes to it")
-        CODESIGN_STEPS.labels(programme_id, "open").inc()
+        CODESIGN_STEPS.labels("open").inc()
         return cpb.OpenDraftResponse(draft=self._draft_message(
             self.codesign_store.draft(programme_id, version)))
 
@@ -166,12 +175,44 @@ class CodesignEntrypoints:
         if kind == "remove" and item is not None:
             raise codesign.Invalid("item", "a removal takes only item_name")
         codesign.apply_change(Plan.from_dict(draft["plan"]), kind, request.item_name, item)
-        stored = self.codesign_store.add_proposal(draft["_id"], {
-            "kind": kind, "item_name": request.item_name.strip(), "item": item,
-            "reason": reason, "proposed_by": caller, "role": codesign.role_of(caller.split(":")[0]),
-            "proposed_at": now_iso()})
-        CODESIGN_STEPS.labels(draft["programme_id"], "propose").inc()
+        proposal = {"kind": kind, "item_name": request.item_name.strip(), "item": item,
+                    "reason": reason, "proposed_by": caller,
+                    "role": codesign.role_of(caller.split(":")[0]), "proposed_at": now_iso()}
+        for _ in range(CAS_TRIES):
+            number = self._proposal_count(draft) + 1
+            stored = self.codesign_store.insert_proposal(draft["_id"], number, proposal)
+            if stored is not None:
+                break
+            draft = self._draft(context, request.programme_id, request.version, writing=True)
+        else:
+            raise codesign.NotNow("version", "the draft kept changing; try again")
+        self._count_proposal(draft, number)
+        CODESIGN_STEPS.labels("propose").inc()
         return cpb.ProposeChangeResponse(proposal=self._proposal_message(draft, stored))
+
+    def _proposal_count(self, draft: dict) -> int:
+        if "proposal_count" in draft:
+            return draft["proposal_count"]
+        return self.codesign_store.last_proposal_number(draft["_id"])  # a draft from before counts
+
+    def _count_proposal(self, draft: dict, number: int):
+        """Counts a stored proposal on the draft by compare-and-swap. A publish
+        checks the draft at one revision and publishes only that revision, so
+        either it saw this proposal (and waits for its decision) or it swapped
+        first, and the proposal, too late for the version, is taken back."""
+        for _ in range(CAS_TRIES):
+            if draft["state"] != "draft":
+                self.codesign_store.remove_proposal(draft["_id"], number)
+                raise codesign.NotNow("version", f"{draft['programme_id']} version "
+                                      f"{draft['version']} was published before the proposal "
+                                      "was made: open a new draft")
+            try:
+                self.codesign_store.replace_draft(
+                    dict(draft, proposal_count=max(self._proposal_count(draft), number)))
+                return
+            except Conflict:
+                draft = self.codesign_store.draft(draft["programme_id"], draft["version"])
+        raise codesign.NotNow("version", "the draft kept changing; try again")
 
     @codesign_grpc
     @_refusing
@@ -191,7 +232,7 @@ class CodesignEntrypoints:
         self.codesign_store.add_response(draft["_id"], {
             "proposal": proposal["number"], "kind": kind, "by": caller,
             "role": codesign.role_of(caller.split(":")[0]), "text": text, "at": now_iso()})
-        CODESIGN_STEPS.labels(draft["programme_id"], kind).inc()
+        CODESIGN_STEPS.labels(kind).inc()
         return cpb.RespondToProposalResponse(proposal=self._proposal_message(draft, proposal))
 
     @codesign_grpc
@@ -217,8 +258,7 @@ class CodesignEntrypoints:
                 draft = self.codesign_store.replace_draft(draft)
             except Conflict:
                 continue
-            CODESIGN_STEPS.labels(draft["programme_id"],
-                                  "accept" if request.accept else "decline").inc()
+            CODESIGN_STEPS.labels("accept" if request.accept else "decline").inc()
             return cpb.DecideProposalResponse(proposal=self._proposal_message(draft, proposal),
                                               draft=self._draft_message(draft))
         raise codesign.NotNow("version", "the draft kept changing; try again")
@@ -227,7 +267,7 @@ class CodesignEntrypoints:
     @_refusing
     def CheckDraft(self, request, context):
         draft = self._draft(context, request.programme_id, request.version)
-        problems = codesign.publish_problems(Plan.from_dict(draft["plan"]))
+        problems = publish_problems(Plan.from_dict(draft["plan"]))
         waiting = self._open_numbers(draft)
         return cpb.CheckDraftResponse(
             publishable=draft["state"] == "draft" and not problems and not waiting,
@@ -238,31 +278,56 @@ class CodesignEntrypoints:
     @_refusing
     def PublishDraft(self, request, context):
         agency = self.identities.require(context, "agency")
-        draft = self._draft(context, request.programme_id, request.version, writing=True)
+        for _ in range(CAS_TRIES):
+            draft = self._draft(context, request.programme_id, request.version, writing=True)
+            plan = self._publishable(draft)
+            try:
+                # Published exactly as checked: a proposal or decision that came in
+                # since changed the revision, and the swap fails.
+                draft = self.codesign_store.replace_draft(dict(
+                    draft, state="published", published_by=f"agency:{agency.id}",
+                    published_at=now_iso()))
+                break
+            except Conflict:
+                continue
+        else:
+            raise codesign.NotNow("version", "the draft kept changing; try again")
+        if not self.codesign_store.publish_plan(plan, agency.id):
+            self._unpublish(draft)
+            raise codesign.NotNow("version", f"{draft['programme_id']} version {draft['version']}"
+                                  " already exists, made outside co-design: open a new draft")
+        for unit in plan.units:
+            self.unit_queues.declare(unit.unit_id)
+        CODESIGN_STEPS.labels("publish").inc()
+        return cpb.PublishDraftResponse(draft=self._draft_message(draft))
+
+    def _publishable(self, draft: dict) -> Plan:
         where = f"{draft['programme_id']} version {draft['version']}"
         waiting = self._open_numbers(draft)
         if waiting:
             raise codesign.NotNow("proposals", f"{where} cannot be published: proposals "
                                   f"{', '.join(map(str, waiting))} still wait for a decision")
         plan = Plan.from_dict(draft["plan"])
-        problems = codesign.publish_problems(plan)
+        problems = publish_problems(plan)
         if problems:
             raise codesign.NotNow("plan", f"{where} cannot be published: {len(problems)} "
                                   "problem(s): " + "; ".join(p.text for p in problems))
         latest = self.codesign_store.plan_doc(draft["programme_id"], 0)
-        if (latest["version"] if latest else 0) != draft["base_version"] and not (
-                latest and latest["version"] == draft["version"]):
+        if (latest["version"] if latest else 0) != draft["base_version"]:
             raise codesign.NotNow("version", f"{where} was drafted from version "
                                   f"{draft['base_version']}, but version {latest['version']} "
                                   "was made since: open a new draft")
-        if not self.codesign_store.publish_plan(plan, agency.id):
-            raise codesign.NotNow("version", f"{where} already exists, made outside co-design: "
-                                             "open a new draft")
-        for unit in plan.units:
-            self.unit_queues.declare(unit.unit_id)
-        draft = self._mark_published(draft, f"agency:{agency.id}")
-        CODESIGN_STEPS.labels(draft["programme_id"], "publish").inc()
-        return cpb.PublishDraftResponse(draft=self._draft_message(draft))
+        return plan
+
+    def _unpublish(self, draft: dict):
+        """Back to a draft when its version was taken outside co-design."""
+        for _ in range(CAS_TRIES):
+            try:
+                self.codesign_store.replace_draft(dict(draft, state="draft", published_by="",
+                                                       published_at=""))
+                return
+            except Conflict:
+                draft = self.codesign_store.draft(draft["programme_id"], draft["version"])
 
     @codesign_grpc
     @_refusing
@@ -290,7 +355,7 @@ class CodesignEntrypoints:
                   "what_would_help": codesign.require_text("what_would_help", request.what_would_help),
                   "at": now_iso()}
         self.codesign_store.add_lesson(draft["_id"], lesson)
-        CODESIGN_STEPS.labels(draft["programme_id"], "lesson").inc()
+        CODESIGN_STEPS.labels("lesson").inc()
         return cpb.AttachLessonResponse(lesson=_lesson_message(lesson))
 
     # -- agreements -------------------------------------------------------------------
@@ -316,8 +381,9 @@ class CodesignEntrypoints:
             except Conflict:
                 continue
             current = dict(made, provider_id=provider.id)
-            for c in choices:
-                ITEM_DECISIONS.labels(plan.programme_id, c["decision"]).inc()
+            for d in made["items"]:  # only the choices that changed something
+                if d["since_version"] == made["number"]:
+                    ITEM_DECISIONS.labels(plan.programme_id, d["decision"]).inc()
             break
         else:
             raise codesign.NotNow("choices", "the agreement kept changing; try again")
@@ -329,10 +395,10 @@ class CodesignEntrypoints:
     @agreement_grpc
     @_refusing
     def GetAgreement(self, request, context):
-        provider = self.identities.require(context, "provider")
+        provider_id = self._whose(context, request.provider_id)
         plan = self._agreed_plan(request.programme_id, request.plan_version)
         period = self._period(request.period)
-        versions = self.codesign_store.agreements(provider.id, plan.programme_id, plan.version)
+        versions = self.codesign_store.agreements(provider_id, plan.programme_id, plan.version)
         found = agreement.in_force(versions, period)
         response = apb.GetAgreementResponse(versions=[_agreement_message(plan, v) for v in versions])
         if found is not None:
@@ -353,42 +419,100 @@ class CodesignEntrypoints:
     @agreement_grpc
     @_refusing
     def GetFamilyDocument(self, request, context):
-        provider = self.identities.require(context, "provider")
+        provider_id = self._whose(context, request.provider_id)
         plan = self._agreed_plan(request.programme_id, request.plan_version)
         period = self._period(request.period)
         found = agreement.in_force(
-            self.codesign_store.agreements(provider.id, plan.programme_id, plan.version), period)
+            self.codesign_store.agreements(provider_id, plan.programme_id, plan.version), period)
         if found is None:
-            raise codesign.NotNow("plan_version", f"{provider.id} has no agreement to "
+            raise codesign.NotNow("plan_version", f"{provider_id} has no agreement to "
                                   f"{plan.programme_id} version {plan.version} for {period}: "
                                   "decide on its items first")
-        html = render_family_document(plan, found, request.provider_name.strip() or provider.id,
+        html = render_family_document(plan, found, request.provider_name.strip() or provider_id,
                                       request.provider_contact, period)
         return apb.GetFamilyDocumentResponse(html=html, agreement_version=found["number"],
                                              reading_grade=reading_grade(html))
 
     @rpc
     def collection_terms(self, provider_id: str, programme_id: str, plan_version: int,
-                         period: str) -> dict:
+                         period: str, agreement_version: int | None = None) -> dict:
         """What intake may collect from a provider for one period: on an agreed
-        plan, only the items its agreement in force accepts."""
-        if not self.codesign_store.is_agreed(programme_id, plan_version):
-            return {"agreement_required": False, "agreement_version": 0, "withheld": {}}
-        plan = self.codesign_store.plan(programme_id, plan_version)
-        found = agreement.in_force(
-            self.codesign_store.agreements(provider_id, programme_id, plan_version), period)
-        return {"agreement_required": True,
-                "agreement_version": found["number"] if found else 0,
-                "withheld": agreement.withheld(plan, found)}
+        plan, only the items its agreement accepts. Without agreement_version
+        (a submission opening) the agreement in force for the period; with it
+        (a submission already open) exactly that version, so intake and routing
+        apply the same terms. `problem` says why nothing may be collected."""
+        terms = {"agreement_required": False, "agreement_version": 0, "withheld": {},
+                 "problem": ""}
+        plan = self._plan(programme_id, plan_version)
+        if plan is None:
+            return dict(terms, problem=f"no plan for {programme_id!r} version {plan_version}")
+        where = f"{plan.programme_id} version {plan.version}"
+        if not self.codesign_store.is_agreed(plan.programme_id, plan.version):
+            if self.codesign_store.codesigned(plan.programme_id):
+                return dict(terms, agreement_required=True, problem=(
+                    f"{where} was not agreed through co-design, and {plan.programme_id} is "
+                    "co-designed: submit on its co-designed version"))
+            return terms
+        terms["agreement_required"] = True
+        if agreement_version is None:
+            current = agreement.period_of(agreement.nz_today())
+            if agreement.check_period(period) > current:
+                # Its terms are not settled yet: a change made now applies from the next period.
+                return dict(terms, problem=f"period {period} has not started (it is {current}): "
+                                           "open its submission once it has")
+            found = agreement.in_force(self.codesign_store.agreements(
+                provider_id, plan.programme_id, plan.version), period)
+            if found is None:
+                return dict(terms, problem=f"{provider_id} has no agreement to {where} for "
+                                           f"{period}: accept or decline its items first")
+            agreement_version = found["number"]
+        held, _ = self._as_agreed(plan, provider_id, agreement_version)
+        return dict(terms, agreement_version=agreement_version, withheld=held)
 
-    def as_agreed(self, plan: Plan, provider_id: str, period: str) -> Plan:
-        """The plan as routing applies it to one provider's period: without the
-        items that provider does not send."""
+    def as_agreed(self, plan: Plan, provider_id: str, agreement_version: int | None,
+                  period: str) -> Plan:
+        """The plan as routing applies it to one provider's submission: without
+        the items its agreement (the version the submission was opened under)
+        does not accept. Raises when that agreement cannot be found, so the
+        message is requeued rather than routed to nobody."""
         if not self.codesign_store.is_agreed(plan.programme_id, plan.version):
             return plan
-        found = agreement.in_force(
-            self.codesign_store.agreements(provider_id, plan.programme_id, plan.version), period)
-        return agreement.effective_plan(plan, agreement.withheld(plan, found))
+        if agreement_version is None:  # a message from before submissions kept the version
+            found = agreement.in_force(self.codesign_store.agreements(
+                provider_id, plan.programme_id, plan.version), period)
+            if found is None:
+                raise LookupError(f"{provider_id} has no agreement to {plan.programme_id} "
+                                  f"version {plan.version} for {period}")
+            agreement_version = found["number"]
+        return self._as_agreed(plan, provider_id, agreement_version)[1]
+
+    def _as_agreed(self, plan: Plan, provider_id: str, number: int) -> tuple[dict, Plan]:
+        """(withheld items, reduced plan) under one agreement version, cached
+        forever: plan versions and agreement versions never change."""
+        key = (plan.programme_id, plan.version, provider_id, number)
+        if key not in self._agreed_plans:
+            found = self.codesign_store.agreement(provider_id, plan.programme_id, plan.version,
+                                                  number) if number else None
+            if found is None:
+                raise LookupError(f"{provider_id} has no agreement version {number} to "
+                                  f"{plan.programme_id} version {plan.version}")
+            held = agreement.withheld(plan, found)
+            self._agreed_plans[key] = (held, agreement.effective_plan(plan, held))
+        return self._agreed_plans[key]
+
+    def _whose(self, context, provider_id: str) -> str:
+        """Whose agreement a caller reads: the Agency any provider's it names;
+        a provider only its own (naming another is refused, not answered)."""
+        caller = self.identities.require(context, "provider", "agency")
+        provider_id = provider_id.strip()
+        if caller.kind == "agency":
+            if not provider_id:
+                raise codesign.Invalid("provider_id", "the Agency names the provider whose "
+                                                      "agreement it reads")
+            return provider_id
+        if provider_id and provider_id != caller.id:
+            raise codesign.Forbidden("provider_id", "a provider reads only its own agreement")
+        return caller.id
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -403,8 +527,11 @@ class CodesignEntrypoints:
         if draft is None:
             raise codesign.Unknown("version", f"no co-design draft of {programme_id!r}"
                                               + (f" version {version}" if version else ""))
-        if draft["state"] == "draft" and self.codesign_store.is_agreed(programme_id, draft["version"]):
-            draft = self._mark_published(draft, "agency:(recovered)")  # a publish cut short
+        if draft["state"] == "published" and not self.codesign_store.is_agreed(
+                programme_id, draft["version"]):
+            # A publish cut short between its two writes: write its plan now.
+            self.codesign_store.publish_plan(Plan.from_dict(draft["plan"]),
+                                             draft["published_by"].removeprefix("agency:"))
         if not caller.startswith("agency:") and caller not in draft["participants"]:
             raise codesign.Forbidden("version", f"{caller} is not a participant in the co-design "
                                                 f"of {programme_id} version {draft['version']}")
@@ -413,17 +540,6 @@ class CodesignEntrypoints:
                                   f"published on {draft['published_at'][:10]}; it cannot change: "
                                   "open a new draft")
         return draft
-
-    def _mark_published(self, draft: dict, by: str) -> dict:
-        for _ in range(CAS_TRIES):
-            if draft["state"] == "published":
-                return draft
-            try:
-                return self.codesign_store.replace_draft(
-                    dict(draft, state="published", published_by=by, published_at=now_iso()))
-            except Conflict:
-                draft = self.codesign_store.draft(draft["programme_id"], draft["version"])
-        raise codesign.NotNow("version", "the draft kept changing; try again")
 
     def _open_proposal(self, draft: dict, number: int) -> dict:
         proposal = self.codesign_store.proposal(draft["_id"], number)
@@ -481,9 +597,7 @@ class CodesignEntrypoints:
         return msg
 
 
-def _now():
-    import datetime as dt
-
+def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 

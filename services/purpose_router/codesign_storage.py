@@ -37,6 +37,10 @@ def draft_key(programme_id: str, version: int) -> str:
     return f"{programme_id}@{version}"
 
 
+def agreement_key(provider_id: str, programme_id: str, plan_version: int, number: int) -> str:
+    return f"{provider_id}|{programme_id}@{plan_version}#{number}"
+
+
 class DraftDoc(me.Document):
     meta = {"collection": "codesign_drafts", "indexes": [("programme_id", "-version")]}
     key = me.StringField(primary_key=True)
@@ -81,6 +85,8 @@ class CodesignStorage:
     def __init__(self):
         # Whether a plan version was agreed never changes once the version exists.
         self._agreed: dict[tuple[str, int], bool] = {}
+        # Once a programme is co-designed it stays so: its plans change only by co-design.
+        self._codesigned: set[str] = set()
 
     def ensure_indexes(self):
         for doc in (DraftDoc, ProposalDoc, ResponseDoc, LessonDoc, AgreementDoc):
@@ -106,6 +112,20 @@ class CodesignStorage:
                 return False  # not cached: the version may yet be created
             self._agreed[key] = str(doc.get("created_by", "")).startswith(AGREED_MARK)
         return self._agreed[key]
+
+    def codesigned(self, programme_id: str) -> bool:
+        """Whether the programme has a co-designed version, or a draft being
+        published (its plan version may be a moment from being written)."""
+        if programme_id in self._codesigned:
+            return True
+        plans = StoredPlan._get_collection().find({"programme_id": programme_id},
+                                                  {"created_by": 1})
+        if any(str(d.get("created_by", "")).startswith(AGREED_MARK) for d in plans) or \
+                DraftDoc._get_collection().find_one(
+                    {"programme_id": programme_id, "state": "published"}, {"_id": 1}):
+            self._codesigned.add(programme_id)
+            return True
+        return False
 
     def publish_plan(self, plan: Plan, agency_id: str) -> bool:
         """Writes the draft's plan as exactly its version. False when that
@@ -151,18 +171,23 @@ class CodesignStorage:
 
     # -- proposals, responses, lessons ------------------------------------------------
 
-    def add_proposal(self, key: str, proposal: dict) -> dict:
-        """Stores a proposal under the draft's next number."""
-        coll = ProposalDoc._get_collection()
-        while True:
-            last = coll.find_one({"draft": key}, sort=[("number", DESCENDING)])
-            number = last["number"] + 1 if last else 1
-            doc = dict(proposal, _id=f"{key}#{number}", draft=key, number=number)
-            try:
-                coll.insert_one(doc)
-                return doc
-            except DuplicateKeyError:
-                continue  # another proposal took this number
+    def insert_proposal(self, key: str, number: int, proposal: dict) -> dict | None:
+        """Stores a proposal under the number the draft's count gave it; None
+        when a concurrent proposal took that number first."""
+        doc = dict(proposal, _id=f"{key}#{number}", draft=key, number=number)
+        try:
+            ProposalDoc._get_collection().insert_one(doc)
+            return doc
+        except DuplicateKeyError:
+            return None
+
+    def remove_proposal(self, key: str, number: int):
+        """Takes back a proposal whose draft was published before it was counted."""
+        ProposalDoc._get_collection().delete_one({"_id": f"{key}#{number}"})
+
+    def last_proposal_number(self, key: str) -> int:
+        last = ProposalDoc._get_collection().find_one({"draft": key}, sort=[("number", DESCENDING)])
+        return last["number"] if last else 0
 
     def proposals(self, key: str) -> list[dict]:
         return list(ProposalDoc._get_collection().find({"draft": key}).sort("number", 1))
@@ -193,9 +218,16 @@ class CodesignStorage:
             {"provider_id": provider_id, "programme_id": programme_id,
              "plan_version": plan_version}).sort("number", 1))
 
+    def agreement(self, provider_id: str, programme_id: str, plan_version: int,
+                  number: int) -> dict | None:
+        """One agreement version (written once, never changed)."""
+        return AgreementDoc._get_collection().find_one(
+            {"_id": agreement_key(provider_id, programme_id, plan_version, number)})
+
     def add_agreement(self, provider_id: str, version: dict):
         """Stores an agreement version once; Conflict when its number is taken."""
-        key = f"{provider_id}|{version['programme_id']}@{version['plan_version']}#{version['number']}"
+        key = agreement_key(provider_id, version["programme_id"], version["plan_version"],
+                            version["number"])
         try:
             AgreementDoc._get_collection().insert_one(dict(version, _id=key, provider_id=provider_id))
         except DuplicateKeyError:

@@ -124,13 +124,14 @@ def protect(purpose: Purpose, cells: dict[str, list], seed: bytes) -> list[dict]
     out = []
     for key in sorted(cells):
         count, sums = cells[key]
-        dims = dict(zip(purpose.dimensions, json.loads(key)))
+        # strict: cells counted under other groupings must never go out under these names
+        dims = dict(zip(purpose.dimensions, json.loads(key), strict=True))
         if count < purpose.suppress_below:
             out.append({"dimensions": dims, "suppressed": True})
             continue
         row = {"dimensions": dims, "suppressed": False,
                "count": fixed_random_round(count, key, seed)}
-        row["sums"] = dict(zip(purpose.measures, sums))
+        row["sums"] = dict(zip(purpose.measures, sums, strict=True))
         out.append(row)
     return out
 

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 import textstat
 
 from services.purpose_router import codesign
+from services.purpose_router.agreement import withheld
 from tiaki.plan import Plan, ScheduleItem
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -73,7 +74,7 @@ def _item_section(plan: Plan, item: ScheduleItem) -> str:
     receivers = {plan.purpose(u.purpose_id).unit_id for u in item.uses}
     not_seen: list[str] = []
     for use in item.uses:
-        for who in codesign.not_seen_by(plan, item, use):
+        for who in codesign.not_seen_by(plan, use):
             if who not in not_seen:
                 not_seen.append(who)
     # Teams of this programme that get none of it are named too.
@@ -146,8 +147,6 @@ def render_family_document(plan: Plan, agreement: dict | None, provider_name: st
     """The letter for families of one provider. `agreement` is the provider's
     agreement in force (None: as if every item were accepted, which is how a
     plan's readability is checked before it is published)."""
-    from services.purpose_router.agreement import withheld
-
     provider = (provider_name or "").strip() or "your provider"
     held = withheld(plan, agreement) if agreement is not None else {}
     sent = [i for i in plan.items if i.name not in held]
@@ -287,3 +286,23 @@ def item_grades(plan: Plan) -> list[tuple[str, float]]:
         if text:
             out.append((item.name, float(textstat.flesch_kincaid_grade(text))))
     return sorted(out, key=lambda pair: -pair[1])
+
+
+def reading_problems(plan: Plan) -> list[codesign.Problem]:
+    """The families' document made from this plan must read at grade 8 or below;
+    when it does not, the hardest explanations are named."""
+    grade = reading_grade(render_family_document(plan, None, "Your provider", ""))
+    if grade <= codesign.MAX_READING_GRADE:
+        return []
+    hardest = [f"{name} ({g:.1f})" for name, g in item_grades(plan)
+               if g > codesign.MAX_READING_GRADE]
+    return [codesign.Problem(
+        "rule", "plan", "explanation",
+        f"the families' document reads at grade {grade:.1f}, above "
+        f"{codesign.MAX_READING_GRADE:g}; simplify: {', '.join(hardest) or 'the explanations'}")]
+
+
+def publish_problems(plan: Plan) -> list[codesign.Problem]:
+    """Everything that stops a plan being published: the co-design rules, then
+    (when they pass) the reading grade of the document families will get."""
+    return codesign.publish_problems(plan) or reading_problems(plan)

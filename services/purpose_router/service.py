@@ -95,6 +95,14 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     @plan_grpc
     def CreatePlan(self, request, context):
         agency = self.identities.require(context, "agency")
+        programme_id = request.plan.programme_id
+        if programme_id and self.codesign_store.codesigned(programme_id):
+            # A version made here would carry no agreements, so every item a
+            # provider declined would be collected again.
+            raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                            f"plan.programme_id: {programme_id} is co-designed; its next "
+                            "version is made through co-design (OpenDraft, PublishDraft): "
+                            "use co-design")
         try:
             plan = self.storage.create_plan(plan_proto.from_proto(request.plan), agency.id)
         except PlanInvalid as exc:
@@ -120,7 +128,9 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
         redelivered batch is delivered again under the same delivery id (units
         store by it) and its ledger entries are found, not appended twice."""
         plan = self._plan(batch["programme_id"], batch["plan_version"])
-        plan = self.as_agreed(plan, batch["provider_id"], batch["period"])  # its agreement's items
+        # The items of the agreement the submission was opened under, for its batches and its seal alike.
+        plan = self.as_agreed(plan, batch["provider_id"], batch.get("agreement_version"),
+                              batch["period"])
         records = batch["records"]
         unit_purposes = [p for p in plan.purposes if p.form != "aggregate"]
         self.storage.save_holdings(batch["batch_id"], batch["provider_id"], plan.programme_id,
@@ -141,8 +151,8 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     def seal_submission(self, seal: dict):
         self.storage.save_seal(seal)
         plan = self._plan(seal["programme_id"], seal["plan_version"])
-        self._complete_aggregates(seal["submission_id"],
-                                  self.as_agreed(plan, seal["provider_id"], seal["period"]))
+        self._complete_aggregates(seal["submission_id"], self.as_agreed(
+            plan, seal["provider_id"], seal.get("agreement_version"), seal["period"]))
 
     def _complete_aggregates(self, submission_id: str, plan: Plan):
         """Sends aggregates once the submission is sealed and every batch is in."""

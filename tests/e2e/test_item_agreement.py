@@ -99,9 +99,16 @@ def test_a_changed_agreement_applies_from_the_next_period(stack, agreed):
     assert second.version == first.version + 1 and second.applies_from == NEXT
 
     _, now = submit(stack, programme, 1, rows, provider="ccss", period=NOW)
-    _, later = submit(stack, programme, 1, rows, provider="ccss", period=NEXT)
     assert {r.field for r in now.rejections} == {"goals_met"} and now.accepted_count == 0
-    assert (later.accepted_count, later.rejected_count) == (3, 0)
+    # The next period's terms are not settled until it starts: nothing is collected for it yet.
+    with pytest.raises(grpc.RpcError) as caught:
+        open_submission(stack, programme, 1, provider="ccss", period=NEXT)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"period {NEXT} has not started" in caught.value.details()
+    terms = AgreementServiceStub(stack.channel("purpose_router")).GetAgreement(
+        apb.GetAgreementRequest(programme_id=programme, plan_version=1, period=NEXT),
+        metadata=stack.metadata("provider", "ccss"))
+    assert terms.in_force.version == second.version
 
 
 def test_the_command_line_codesigns_a_change_and_the_letter_follows_it(stack, agreed, tmp_path):

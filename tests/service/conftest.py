@@ -49,9 +49,11 @@ def clear_plan_caches():
     """Both services cache plans on the class (a plan version never changes);
     each test starts and ends with them empty, so no test sees another's plan."""
     PurposeRouterService._plans.clear()
+    PurposeRouterService._agreed_plans.clear()
     IntakeService._rules.clear()
     yield
     PurposeRouterService._plans.clear()
+    PurposeRouterService._agreed_plans.clear()
     IntakeService._rules.clear()
 
 

@@ -323,15 +323,72 @@ def test_agreements_are_item_by_item_and_each_providers_own(router, plan_dict):
     with entrypoint_hook(container, "collection_terms") as terms:
         ccss = terms("ccss", PROGRAMME, 1, "2026Q3")
         other = terms("other-ngo", PROGRAMME, 1, "2026Q3")
-    assert ccss == {"agreement_required": True, "agreement_version": 1,
-                    "withheld": {"wellbeing_end": "declined", "goals_met": "queried"}}
-    assert other["agreement_version"] == 0 and len(other["withheld"]) == len(plan_dict["items"])
+        # An open submission asks under the agreement version it opened with.
+        pinned = terms("ccss", PROGRAMME, 1, "2026Q3", agreement_version=1)
+        future = terms("ccss", PROGRAMME, 1, "2099Q1")
+    assert ccss == pinned == {"agreement_required": True, "agreement_version": 1, "problem": "",
+                              "withheld": {"wellbeing_end": "declined", "goals_met": "queried"}}
+    assert other["agreement_version"] == 0 and "other-ngo has no agreement" in other["problem"]
+    # A period not yet started has no settled terms: a change made now would apply to it.
+    assert future["agreement_version"] == 0 and "2099Q1 has not started" in future["problem"]
 
-    # A plan made outside co-design has no agreement schedule.
+    # Once co-designed, a programme's plan changes only by co-design: a version
+    # made outside it would carry no agreement, so declined items would be collected.
+    err = c.refused(c.plans.CreatePlan, plan_pb2.CreatePlanRequest(
+        plan=plan_proto.to_proto(plan_dict)), AGENCY)
+    assert err.code == StatusCode.FAILED_PRECONDITION and "use co-design" in err.message
+    err = c.refused(c.plans.GetPlan, plan_pb2.GetPlanRequest(programme_id=PROGRAMME, version=2),
+                    AGENCY)
+    assert err.code == StatusCode.NOT_FOUND
+
+
+def test_a_programme_made_outside_codesign_is_refused_once_codesigned(router, plan_dict):
+    """Version 1 made by CreatePlan, version 2 co-designed: nothing is collected
+    on version 1 any more, and no version 3 can be made outside co-design."""
+    container, c = router
     c.plans.CreatePlan(plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(plan_dict)),
                        metadata=c.auth(*AGENCY))
-    err = c.refused(ag.DecideItems, apb.DecideItemsRequest(
-        programme_id=PROGRAMME, plan_version=2, choices=choices, decided_by="Mere"), CCSS)
-    assert err.code == StatusCode.FAILED_PRECONDITION and "not agreed through co-design" in err.message
     with entrypoint_hook(container, "collection_terms") as terms:
-        assert terms("ccss", PROGRAMME, 2, "2026Q3")["agreement_required"] is False
+        assert terms("ccss", PROGRAMME, 1, "2026Q3")["agreement_required"] is False
+    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME), metadata=c.auth(*AGENCY))
+    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=2),
+                            metadata=c.auth(*AGENCY))
+    with entrypoint_hook(container, "collection_terms") as terms:
+        old = terms("ccss", PROGRAMME, 1, "2026Q3")
+    assert old["agreement_required"] is True and old["agreement_version"] == 0
+    assert "version 1 was not agreed through co-design" in old["problem"]
+    err = c.refused(c.plans.CreatePlan, plan_pb2.CreatePlanRequest(
+        plan=plan_proto.to_proto(plan_dict)), AGENCY)
+    assert err.code == StatusCode.FAILED_PRECONDITION and "use co-design" in err.message
+
+
+def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):
+    _, c = router
+    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
+                                              plan=plan_proto.to_proto(plan_dict)),
+                         metadata=c.auth(*AGENCY))
+    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=1),
+                            metadata=c.auth(*AGENCY))
+    ag = c.agreements
+    ag.DecideItems(apb.DecideItemsRequest(programme_id=PROGRAMME, decided_by="Mere Tane", choices=[
+        apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_DECLINE
+                       if i["name"] == "goals_met" else apb.ITEM_DECISION_ACCEPT)
+        for i in plan_dict["items"]]), metadata=c.auth(*CCSS))
+
+    read = ag.GetAgreement(apb.GetAgreementRequest(programme_id=PROGRAMME, provider_id="ccss"),
+                           metadata=c.auth(*AGENCY))
+    assert read.in_force.provider_id == "ccss" and read.in_force.version == 1
+    letter = ag.GetFamilyDocument(apb.GetFamilyDocumentRequest(
+        programme_id=PROGRAMME, provider_id="ccss"), metadata=c.auth(*AGENCY))
+    assert letter.agreement_version == 1 and "ccss" in letter.html
+
+    # The Agency must say whose; a provider cannot read another's.
+    err = c.refused(ag.GetAgreement, apb.GetAgreementRequest(programme_id=PROGRAMME), AGENCY)
+    assert err.code == StatusCode.INVALID_ARGUMENT and "provider_id" in err.message
+    for call, request in ((ag.GetAgreement, apb.GetAgreementRequest(
+            programme_id=PROGRAMME, provider_id="ccss")), (ag.GetFamilyDocument,
+            apb.GetFamilyDocumentRequest(programme_id=PROGRAMME, provider_id="ccss"))):
+        err = c.refused(call, request, OTHER)
+        assert err.code == StatusCode.PERMISSION_DENIED
+    err = c.refused(ag.GetAgreement, apb.GetAgreementRequest(programme_id=PROGRAMME), VOICE)
+    assert err.code == StatusCode.PERMISSION_DENIED

@@ -4,6 +4,7 @@ aggregates protect small numbers, and the ledger's hash chain shows tampering.""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 import statistics
@@ -523,3 +524,16 @@ def test_batch_holdings_name_every_unit_level_delivery_of_the_batch_per_bucket(p
 
 def test_a_batch_with_no_unit_level_purpose_holds_nothing_findable(plan):
     assert domain.batch_holdings("b1", [], [{"pseudonyms": {"x": "y"}, "fields": {}}]) == []
+
+
+def test_cells_counted_under_other_groupings_are_refused_not_relabelled(plan):
+    """A partial counted by (region, strand) cannot go out under a purpose now
+    grouped by strand alone: its values would be paired with the wrong names."""
+    purpose = plan.purpose("outcomes-report")
+    values = [f"v{i}" for i in range(len(purpose.dimensions))]
+    cells = {json.dumps(values): [9, [12] * len(purpose.measures)]}
+    assert domain.protect(purpose, cells, SEED)[0]["dimensions"] == dict(
+        zip(purpose.dimensions, values))
+    narrower = dataclasses.replace(purpose, dimensions=purpose.dimensions[1:])
+    with pytest.raises(ValueError):
+        domain.protect(narrower, cells, SEED)

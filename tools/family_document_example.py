@@ -1,0 +1,47 @@
+"""Writes docs/example-where-your-information-goes.html from the example
+programme (programmes/best-foot-forward.yaml), the letter a provider that
+declined one item gives families, so the example never drifts from the
+generator (tests/unit/test_family_document_example.py checks it).
+
+    python -m tools.family_document_example          # rewrite the example
+    python -m tools.family_document_example --check  # exit 1 when it is stale
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+from services.purpose_router.family_document import render_family_document
+from tiaki.plan import Plan
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = ROOT / "programmes" / "best-foot-forward.yaml"
+EXAMPLE = ROOT / "docs" / "example-where-your-information-goes.html"
+DECLINED = ("wellbeing_end",)
+
+
+def render() -> str:
+    plan = Plan.from_dict(yaml.safe_load(PLAN.read_text()), version=1)
+    agreement = {"number": 1, "applies_from": "", "items": [
+        {"item_name": i.name, "decision": "decline" if i.name in DECLINED else "accept"}
+        for i in plan.items]}
+    return render_family_document(plan, agreement, "City Centre Social Services",
+                                  "Phone 04 123 4567, or come to 12 Cuba Street", "2026Q3")
+
+
+def main(argv: list[str]) -> int:
+    html = render()
+    if "--check" in argv:
+        if EXAMPLE.read_text() != html:
+            print(f"{EXAMPLE.relative_to(ROOT)} is stale: python -m tools.family_document_example")
+            return 1
+        return 0
+    EXAMPLE.write_text(html)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

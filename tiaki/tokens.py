@@ -2,7 +2,8 @@
 
 Writes DIR/identities.yaml (SHA-256 hashes only: what the services read) and
 DIR/tokens/KIND-ID (the token itself, mode 600: what a client sends). Existing
-tokens are kept, so running it again changes nothing."""
+tokens and identities are kept, so running it again, or for one more identity,
+changes nothing else."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from tiaki.identity import KINDS, token_hash
 def ensure_tokens(directory: str, who: list[tuple[str, str]]) -> Path:
     root = Path(directory)
     (root / "tokens").mkdir(parents=True, exist_ok=True)
-    identities = []
+    out = root / "identities.yaml"
+    known = yaml.safe_load(out.read_text()) if out.exists() else None
+    identities = {(i["kind"], i["id"]): i for i in (known or {}).get("identities", [])}
     for kind, ident in who:
         if kind not in KINDS:
             raise SystemExit(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -29,10 +32,9 @@ def ensure_tokens(directory: str, who: list[tuple[str, str]]) -> Path:
             with os.fdopen(fd, "w") as fh:
                 fh.write(f"tk_{kind}_{secrets.token_urlsafe(24)}\n")
         token = path.read_text().strip()
-        identities.append({"kind": kind, "id": ident, "token_sha256": token_hash(token)})
-    out = root / "identities.yaml"
+        identities[(kind, ident)] = {"kind": kind, "id": ident, "token_sha256": token_hash(token)}
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump({"identities": identities}, sort_keys=False))
+    tmp.write_text(yaml.safe_dump({"identities": list(identities.values())}, sort_keys=False))
     tmp.replace(out)  # services never read a half-written file
     return out
 

@@ -194,8 +194,8 @@ class RequestsService(HealthMixin):
             raise GrpcError(StatusCode.NOT_FOUND, f"no request {request.request_id!r}") from None
         part = next((u for u in doc.units if u["unit_id"] == unit.id), None)
         if part is None:
-            raise GrpcError(StatusCode.NOT_FOUND,
-                            f"no request {request.request_id!r} for unit {unit.id}")
+            # Same answer as a missing one: another unit's requests do not exist for you.
+            raise GrpcError(StatusCode.NOT_FOUND, f"no request {request.request_id!r}")
         if part.get("outcome"):
             return pb.AnswerQueryResponse(request=request_message(doc))  # a repeated answer
         allowed = {d for p in part["purposes"] for d in p["delivery_ids"]}

@@ -249,12 +249,26 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     @ledger_grpc
     def VerifyLedger(self, request, context):
         provider = self.identities.require(context, "provider")
+        if request.kept_sequence < 0 or (request.kept_sequence and len(request.kept_hash) != 64):
+            raise GrpcError(StatusCode.INVALID_ARGUMENT, "a kept head is a sequence from 1 and "
+                                                         "its 64-character entry_hash")
         entries = self.storage.entries(provider.id)
-        intact, broken, problem = domain.verify_chain(entries)
+        intact, broken, problem = domain.verify_chain(
+            entries, (request.kept_sequence, request.kept_hash.lower()))
         return ledger_pb2.VerifyLedgerResponse(
             intact=intact, entry_count=len(entries),
             head_hash=entries[-1]["entry_hash"] if entries else domain.GENESIS,
             first_broken_sequence=broken, problem=problem)
+
+    @ledger_grpc
+    def GetChainHead(self, request, context):
+        provider = self.identities.require(context, "provider")
+        head = self.storage.chain_head(provider.id)
+        response = ledger_pb2.GetChainHeadResponse(sequence=0, entry_hash=domain.GENESIS)
+        if head is not None:
+            response.sequence, response.entry_hash = head["sequence"], head["entry_hash"]
+            response.recorded_at.FromJsonString(head["recorded_at"].replace("+00:00", "Z"))
+        return response
 
     def _plan(self, programme_id: str, version: int) -> Plan | None:
         if version and (programme_id, version) in self._plans:

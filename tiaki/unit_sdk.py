@@ -133,18 +133,25 @@ class UnitStore:
             return self._rows([doc], None)[delivery_id]
         return _unpack(doc["content"])
 
-    def held_about(self, delivery_ids: list[str], pseudonym: str) -> list[tuple[dict, dict, list]]:
-        """(delivery, record, statements) for every record under this pseudonym
-        in these deliveries, with applied corrections in the record and the
-        statements of correction sought from refused ones beside it."""
-        corrections = list(self.corrections.find({"pseudonym": pseudonym}).sort("recorded_at", 1))
+    def held_about(self, delivery_ids: list[str],
+                   pseudonyms: str | list[str]) -> list[tuple[dict, dict, list]]:
+        """(delivery, record, statements) for every record under these
+        pseudonyms (one person's, one per key generation) in these deliveries,
+        with applied corrections in the record and the statements of
+        correction sought from refused ones beside it."""
+        wanted = [pseudonyms] if isinstance(pseudonyms, str) else list(pseudonyms)
+        corrections = list(self.corrections.find({"pseudonym": {"$in": wanted}})
+                           .sort("recorded_at", 1))
         out = []
         docs = list(self.deliveries.find({"_id": {"$in": delivery_ids}, "kind": "records"},
                                          {"period": 1, "buckets": 1}))
-        rows = self._rows(docs, pseudonym[:1])
+        rows: dict[str, list] = {d["_id"]: [] for d in docs}
+        for bucket in sorted({p[:1] for p in wanted}):
+            for delivery_id, found in self._rows(docs, bucket).items():
+                rows[delivery_id].extend(found)
         for doc in docs:
             for record in rows[doc["_id"]]:
-                if record.get("pseudonym") != pseudonym:
+                if record.get("pseudonym") not in wanted:
                     continue
                 statements = []
                 for c in corrections:
@@ -242,7 +249,7 @@ class UnitClient(ConsumerMixin):
         held = []
         for purpose in body["purposes"]:
             for doc, record, statements in self.store.held_about(purpose["delivery_ids"],
-                                                                 purpose["pseudonym"]):
+                                                                 person(purpose)):
                 fields = {k: v for k, v in record.items() if k not in ("pseudonym", "slk581")}
                 held.append(requests_pb2.HeldRecord(
                     delivery_id=doc["_id"], purpose_id=purpose["purpose_id"],
@@ -264,10 +271,10 @@ class UnitClient(ConsumerMixin):
 
     def _correct(self, body: dict) -> tuple[str, str]:
         correction = body["correction"]
-        held = [(purpose["pseudonym"], doc, record)
+        held = [(record["pseudonym"], doc, record)
                 for purpose in body["purposes"]
                 for doc, record, _ in self.store.held_about(purpose["delivery_ids"],
-                                                            purpose["pseudonym"])]
+                                                            person(purpose))]
         refusals = [reason for _, _, record in held
                     for ok, reason in [self.decide_correction(record, correction)] if not ok]
         status = "refused" if refusals else "applied"
@@ -315,6 +322,12 @@ class UnitClient(ConsumerMixin):
             delivery_id=delivery_id, accessor=accessor, fields=fields, reason=reason),
             metadata=self.metadata, timeout=30)
         return response.entry
+
+
+def person(purpose: dict) -> list[str]:
+    """A query's pseudonyms for the person under one purpose: one per key
+    generation (`pseudonyms`), or the one a service from before key rotation sent."""
+    return list(purpose.get("pseudonyms") or [purpose["pseudonym"]])
 
 
 def correct_when_current_value_matches(record: dict, correction: dict) -> tuple[bool, str]:

@@ -67,13 +67,17 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     @rpc
     def holders(self, provider_id: str, programme_id: str, pseudonyms: dict) -> list[dict]:
         """The units holding records about one person, from their per-purpose
-        pseudonyms: [{unit_id, purpose_id, delivery_ids}], never anyone else.
-        Each purpose is tried as the anchor its batches were indexed under."""
+        pseudonyms, {purpose_id: [one per key generation]}: [{unit_id,
+        purpose_id, delivery_ids}], never anyone else. Each purpose is tried as
+        the anchor its batches were indexed under, with every pseudonym."""
         found: dict[tuple[str, str], set[str]] = {}
-        for purpose_id, pseudonym in sorted(pseudonyms.items()):
-            for delivery_id, unit_id, held_for in self.storage.holdings(
-                    provider_id, programme_id, purpose_id, pseudonym):
-                found.setdefault((unit_id, held_for), set()).add(delivery_id)
+        for purpose_id, per_generation in sorted(pseudonyms.items()):
+            if isinstance(per_generation, str):  # a caller from before key rotation
+                per_generation = [per_generation]
+            for pseudonym in per_generation:
+                for delivery_id, unit_id, held_for in self.storage.holdings(
+                        provider_id, programme_id, purpose_id, pseudonym):
+                    found.setdefault((unit_id, held_for), set()).add(delivery_id)
         return [{"unit_id": unit, "purpose_id": purpose, "delivery_ids": sorted(ids)}
                 for (unit, purpose), ids in sorted(found.items())]
 

@@ -342,7 +342,10 @@ class RequestsService(HealthMixin):
                 raise GrpcError(StatusCode.NOT_FOUND,
                                 f"no unit holds {correction['field']!r} about this client")
         for h in holders:
-            h["pseudonym"] = pseudonyms[h["purpose_id"]]
+            # Every generation's pseudonym: a unit holds records under each.
+            # `pseudonym`, the newest, is for units whose SDK predates rotation.
+            h["pseudonyms"] = pseudonyms[h["purpose_id"]]
+            h["pseudonym"] = h["pseudonyms"][-1]
         rules = domain.open_request(kind, received, sorted({h["unit_id"] for h in holders}))
         doc = self.storage.create(provider.id, request.programme_id, request.requester.strip(),
                                   request.authorisation.strip(), rules, holders, provider.id,

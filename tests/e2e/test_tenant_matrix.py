@@ -137,6 +137,8 @@ MATRIX = {
         "open_submission", lambda i, s: {"submission_id": i}),
     "tiaki.intake.v1.IntakeService/GetSubmission": Owned(
         "submission", lambda i, s: {"submission_id": i}),
+    "tiaki.intake.v1.KeysService/RotatePseudonymKeys": AgencyOnly(
+        lambda s: {"programme_id": PROGRAMME}),
     "tiaki.intake.v1.StoriesService/SubmitStory": OwnView(
         lambda s: {"text": "A whānau found their feet.", "submitted_by": "Sam"}),
     "tiaki.intake.v1.StoriesService/GetStory": Owned("story", lambda i, s: {"story_id": i}),

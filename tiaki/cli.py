@@ -707,6 +707,7 @@ def requests_due_date(received: str, working_days: int) -> None:
     click.echo(due.isoformat())
 
 
+from tiaki.broker_users import broker_users  # noqa: E402
 from tiaki.cli_codesign import agreement, codesign  # noqa: E402 (needs cli defined above)
 from tiaki.cli_keys import keys  # noqa: E402
 from tiaki.cli_stories import stories  # noqa: E402
@@ -715,6 +716,7 @@ cli.add_command(stories)
 cli.add_command(codesign)
 cli.add_command(agreement)
 cli.add_command(keys)
+cli.add_command(broker_users)
 
 
 def main() -> None:

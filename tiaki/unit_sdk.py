@@ -24,6 +24,7 @@ import zlib
 
 import grpc
 import pymongo
+from amqp.exceptions import ChannelError
 from bson import Binary
 from kombu import Connection
 from kombu.mixins import ConsumerMixin
@@ -194,7 +195,7 @@ class UnitStore:
 class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
                  token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
-                 decide_correction=None):
+                 decide_correction=None, declare_queue: bool = True):
         self.unit_id = unit_id
         self.connection = Connection(amqp_uri)
         self.store = UnitStore(store_uri)
@@ -205,12 +206,28 @@ class UnitClient(ConsumerMixin):
         self.requests = UnitRequestsServiceStub(grpc.insecure_channel(requests_address))
         self.decide_correction = decide_correction or correct_when_current_value_matches
         self._stopping = threading.Event()
+        # False for a broker user that may only read its queue (tiaki broker-users):
+        # the services declare and bind it; the unit waits for it and consumes.
+        self.declare_queue = declare_queue
 
     # -- consuming ---------------------------------------------------------------
 
     def get_consumers(self, Consumer, channel):
         return [Consumer(queues=[messages.unit_queue(self.unit_id)], callbacks=[self.on_delivery],
-                         accept=["json"], prefetch_count=self.prefetch)]
+                         accept=["json"], prefetch_count=self.prefetch,
+                         auto_declare=self.declare_queue)]
+
+    def wait_for_queue(self, every: float = 1.0) -> None:
+        """Until the unit's queue exists: a passive declare needs no permission."""
+        name = messages.unit_queue(self.unit_id).name
+        while not self._stopping.is_set():
+            try:
+                with self.connection.clone() as conn:
+                    conn.default_channel.queue_declare(queue=name, passive=True)
+                return
+            except ChannelError:
+                log.info("waiting for queue %s (the services declare it with the plan)", name)
+                self._stopping.wait(every)
 
     def on_delivery(self, body: dict, message):
         if body.get("kind") == "query" and body.get("unit_id") == self.unit_id:
@@ -284,6 +301,8 @@ class UnitClient(ConsumerMixin):
         return status, refusals[0] if refusals else ""
 
     def run(self, _tokens=1, **kwargs):
+        if not self.declare_queue:
+            self.wait_for_queue()
         acker = threading.Thread(target=self._acknowledge_loop, daemon=True)
         acker.start()
         try:
@@ -350,6 +369,8 @@ def main(argv=None):
     parser.add_argument("--requests", default="127.0.0.1:50053")
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--metrics-port", type=int, default=0)
+    parser.add_argument("--passive-queue", action="store_true",
+                        help="do not declare the queue (a broker user that may only read it)")
     parser.add_argument("--metrics-addr", default="127.0.0.1",
                         help="address /metrics listens on (0.0.0.0 in a container)")
     args = parser.parse_args(argv)
@@ -359,7 +380,7 @@ def main(argv=None):
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_addr)
     unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
-                      requests_address=args.requests)
+                      requests_address=args.requests, declare_queue=not args.passive_queue)
     log.info("unit %s consuming %s", args.unit, messages.unit_queue(args.unit).name)
     unit.run()
 

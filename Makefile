@@ -6,12 +6,14 @@ PY := $(VENV)/bin/python
 BUF := .tools/node_modules/.bin/buf
 PROTOS := $(shell find protos -name '*.proto')
 PROTO_STAMP := tiaki/.protos-generated
+export TIAKI_BROKER_USERS := $(BROKER_USERS)
 
 .PHONY: run stop status install proto infra services example test test-unit test-service \
         test-e2e lint bench clean
 
-run: install proto infra ## everything, then what to try next
+run: install proto infra ## everything, then what to try next (BROKER_USERS=1: least-privilege broker users)
 	@$(PY) -m tiaki.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
+	@if [ "$(BROKER_USERS)" = 1 ]; then $(VENV)/bin/tiaki broker-users >/dev/null; fi
 	@scripts/services.sh start
 	@scripts/prometheus.sh start
 	@$(MAKE) --no-print-directory example

@@ -11,6 +11,12 @@ PY=.venv/bin/python
 services="intake:IntakeService purpose_router:PurposeRouterService requests:RequestsService insights:InsightsService"
 units="evaluation:9111 service-delivery:9112"
 
+# `make run BROKER_USERS=1`: each process connects as its own broker user
+# (tiaki broker-users wrote their URIs); otherwise as guest, as before.
+amqp_for() {
+  if [ "${TIAKI_BROKER_USERS:-}" = 1 ] && [ -f "var/broker/tiaki-$1.uri" ]; then cat "var/broker/tiaki-$1.uri"; fi
+}
+
 alive() { [ -f "var/run/$1.pid" ] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
 
 start_one() {  # name, command...
@@ -37,16 +43,19 @@ case "${1:-}" in
   start)
     for s in $services; do
       name=${s%%:*}; cls=${s##*:}
-      start_one "$name" $PY -m tiaki.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
+      uri=$(amqp_for "svc-$name")
+      start_one "$name" env ${uri:+AMQP_URI=$uri} $PY -m tiaki.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
     done
     $PY -m tiaki.ops wait-healthy 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053 127.0.0.1:50054 || {
       tail -n 20 var/log/*.log; exit 1; }
     for u in $units; do
       unit=${u%%:*}; port=${u##*:}
       $PY -m tiaki.tokens var "unit:$unit" >/dev/null
+      uri=$(amqp_for "unit-$unit")
       start_one "unit-$unit" $PY -m tiaki.unit_sdk --unit "$unit" \
         --store-uri "mongodb://127.0.0.1:27017/tiaki_unit_${unit//-/_}" \
-        --token-file "var/tokens/unit-$unit" --metrics-port "$port"
+        --token-file "var/tokens/unit-$unit" --metrics-port "$port" \
+        ${uri:+--amqp-uri "$uri" --passive-queue}
     done
     ;;
   stop)

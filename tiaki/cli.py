@@ -6,6 +6,7 @@ token as `authorization: Bearer <token>` metadata.
     tiaki submit records.csv --programme best-foot-forward --period 2026Q3
     tiaki flows --submission <id>
     tiaki flows --verify
+    tiaki flows --head
     tiaki plan load plan.yaml
     tiaki plan show best-foot-forward
 """
@@ -28,6 +29,7 @@ import grpc
 import yaml
 from tqdm import tqdm
 
+from tiaki import cli_ledger
 from tiaki.intake.v1 import intake_pb2, intake_pb2_grpc
 from tiaki.plan import Plan, PlanInvalid
 from tiaki.plan_proto import to_proto
@@ -431,10 +433,17 @@ def _print_flows(entries: list[dict]) -> None:
               help="Only the flows of this submission.")
 @click.option("--verify", is_flag=True, help="Check the ledger's hash chain.")
 @click.option("--json", "as_json", is_flag=True, help="Print entries as JSON lines.")
+@click.option("--head", "head_only", is_flag=True, help="Print the chain head to keep.")
+@click.option("--kept-head", metavar="SEQ:HASH", help="With --verify: a head kept earlier.")
 @_rpc_errors
-def flows(submission_id: str, verify: bool, as_json: bool) -> None:
+def flows(submission_id: str, verify: bool, as_json: bool, head_only: bool = False,
+          kept_head: str | None = None) -> None:
     """Where your data went, who received it and who used it."""
     metadata = _metadata()
+    kept = cli_ledger.parse_kept_head(kept_head)
+    if head_only:
+        cli_ledger.show_head(_stub("ledger"), metadata)
+        return
     entries = [entry_dict(e) for e in _list_flows(submission_id, metadata)]
     if as_json:
         for entry in entries:
@@ -443,7 +452,8 @@ def flows(submission_id: str, verify: bool, as_json: bool) -> None:
         _print_flows(entries)
     if not verify:
         return
-    report = _stub("ledger").VerifyLedger(ledger_pb2.VerifyLedgerRequest(), metadata=metadata)
+    report = _stub("ledger").VerifyLedger(ledger_pb2.VerifyLedgerRequest(
+        kept_sequence=kept[0], kept_hash=kept[1]), metadata=metadata)
     broken = False
     if report.intact:
         click.echo(f"server: ledger intact: {report.entry_count} entries, "
@@ -457,6 +467,8 @@ def flows(submission_id: str, verify: bool, as_json: bool) -> None:
         head = entries[-1]["entry_hash"] if entries else GENESIS
         if ok and report.entry_count == len(entries) and report.head_hash != head:
             ok, problem = False, f"the server's head {report.head_hash} is not the listed head"
+        if ok and cli_ledger.check_kept_head(entries, kept):
+            ok, problem = False, cli_ledger.check_kept_head(entries, kept)
         if ok:
             click.echo(f"ledger intact: {len(entries)} entries, head {head}", err=as_json)
             if report.entry_count != len(entries):
@@ -695,8 +707,10 @@ def requests_due_date(received: str, working_days: int) -> None:
     click.echo(due.isoformat())
 
 
+from tiaki.broker_users import broker_users  # noqa: E402
 from tiaki.cli_codesign import agreement, codesign  # noqa: E402 (needs cli defined above)
 from tiaki.cli_insights import measures, outcomes  # noqa: E402
+from tiaki.cli_keys import keys  # noqa: E402
 from tiaki.cli_stories import stories  # noqa: E402
 
 cli.add_command(stories)
@@ -704,6 +718,8 @@ cli.add_command(codesign)
 cli.add_command(agreement)
 cli.add_command(outcomes)
 cli.add_command(measures)
+cli.add_command(keys)
+cli.add_command(broker_users)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from nameko.extensions import DependencyProvider
 from nameko_grpc.errors import GrpcError
 
 KINDS = ("provider", "unit", "agency", "representative")  # representative: of service users
+CREDENTIAL_METADATA = ("authorization",)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ class Identities(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self
+
+    def worker_setup(self, worker_ctx):
+        # nameko-grpc copies all call metadata into the worker's context data,
+        # which nameko forwards as headers on every RPC and event the worker
+        # sends: the caller's token would travel the broker. Identity is read
+        # from the call itself (`require`), so the copy is dropped here.
+        for key in CREDENTIAL_METADATA:
+            worker_ctx.context_data.pop(key, None)
 
     def require(self, context, *kinds: str) -> Caller:
         token = bearer_token(context.invocation_metadata())

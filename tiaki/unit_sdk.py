@@ -24,6 +24,7 @@ import zlib
 
 import grpc
 import pymongo
+from amqp.exceptions import ChannelError
 from bson import Binary
 from kombu import Connection
 from kombu.mixins import ConsumerMixin
@@ -134,39 +135,43 @@ class UnitStore:
         return [row for b in sorted(self.buckets.find({"_id": {"$in": ids}}), key=lambda b: b["_id"])
                 for row in _unpack(b["rows"])]
 
-    def held_about(self, delivery_ids: list[str], pseudonym: str) -> list[tuple[dict, dict, list]]:
-        """(delivery, record, statements) for every record under this pseudonym
-        in these deliveries, with applied corrections in the record and the
-        statements of correction sought from refused ones beside it."""
-        bucket = record_bucket(pseudonym)
-        parts = {b["delivery_id"]: b for b in self.buckets.find(
-            {"_id": {"$in": [f"{d}:{bucket}" for d in delivery_ids]}})}
+    def held_about(self, delivery_ids: list[str],
+                   pseudonyms: str | list[str]) -> list[tuple[dict, dict, list]]:
+        """(delivery, record, statements) for every record under these
+        pseudonyms (one person's, one per key generation) in these deliveries,
+        with applied corrections in the record and the statements of
+        correction sought from refused ones beside it."""
+        wanted = [pseudonyms] if isinstance(pseudonyms, str) else list(pseudonyms)
+        ids = [f"{d}:{record_bucket(p)}" for d in delivery_ids for p in wanted]
+        parts: dict[str, list[dict]] = {}
+        for b in self.buckets.find({"_id": {"$in": ids}}):
+            parts.setdefault(b["delivery_id"], []).append(b)
         # Deliveries stored before buckets were documents keep them inside.
         older = [d for d in delivery_ids if d not in parts]
         for doc in self.deliveries.find({"_id": {"$in": older}, "kind": "records"},
                                         {"period": 1, "buckets": 1}) if older else ():
-            packed = (doc.get("buckets") or {}).get(pseudonym[:1])
-            if packed:
-                parts[doc["_id"]] = {"period": doc["period"], "rows": packed}
-        corrections = list(self.corrections.find({"pseudonym": pseudonym}).sort("recorded_at", 1))
+            inside = doc.get("buckets") or {}
+            parts[doc["_id"]] = [{"period": doc["period"], "rows": inside[key]}
+                                 for key in sorted({p[:1] for p in wanted}) if key in inside]
+        corrections = list(self.corrections.find({"pseudonym": {"$in": wanted}})
+                           .sort("recorded_at", 1))
         out = []
         for delivery_id in delivery_ids:
-            if delivery_id not in parts:
-                continue
-            delivery = {"_id": delivery_id, "period": parts[delivery_id]["period"]}
-            for record in _unpack(parts[delivery_id]["rows"]):
-                if record.get("pseudonym") != pseudonym:
-                    continue
-                statements = []
-                for c in corrections:
-                    if c["delivery_id"] != delivery_id:
+            for part in parts.get(delivery_id, ()):
+                delivery = {"_id": delivery_id, "period": part["period"]}
+                for record in _unpack(part["rows"]):
+                    if record.get("pseudonym") not in wanted:
                         continue
-                    if c["status"] == "applied":
-                        record[c["field"]] = c["corrected_value"]
-                    else:
-                        statements.append({k: c[k] for k in (
-                            "field", "corrected_value", "reason", "refused_because")})
-                out.append((delivery, record, statements))
+                    statements = []
+                    for c in corrections:
+                        if c["delivery_id"] != delivery_id:
+                            continue
+                        if c["status"] == "applied":
+                            record[c["field"]] = c["corrected_value"]
+                        else:
+                            statements.append({k: c[k] for k in (
+                                "field", "corrected_value", "reason", "refused_because")})
+                    out.append((delivery, record, statements))
         return out
 
     def record_correction(self, request_id: str, delivery_id: str, pseudonym: str,
@@ -198,7 +203,7 @@ class UnitStore:
 class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
                  token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
-                 decide_correction=None):
+                 decide_correction=None, declare_queue: bool = True):
         self.unit_id = unit_id
         self.connection = Connection(amqp_uri)
         self.store = UnitStore(store_uri)
@@ -209,12 +214,28 @@ class UnitClient(ConsumerMixin):
         self.requests = UnitRequestsServiceStub(grpc.insecure_channel(requests_address))
         self.decide_correction = decide_correction or correct_when_current_value_matches
         self._stopping = threading.Event()
+        # False for a broker user that may only read its queue (tiaki broker-users):
+        # the services declare and bind it; the unit waits for it and consumes.
+        self.declare_queue = declare_queue
 
     # -- consuming ---------------------------------------------------------------
 
     def get_consumers(self, Consumer, channel):
         return [Consumer(queues=[messages.unit_queue(self.unit_id)], callbacks=[self.on_delivery],
-                         accept=["json"], prefetch_count=self.prefetch)]
+                         accept=["json"], prefetch_count=self.prefetch,
+                         auto_declare=self.declare_queue)]
+
+    def wait_for_queue(self, every: float = 1.0) -> None:
+        """Until the unit's queue exists: a passive declare needs no permission."""
+        name = messages.unit_queue(self.unit_id).name
+        while not self._stopping.is_set():
+            try:
+                with self.connection.clone() as conn:
+                    conn.default_channel.queue_declare(queue=name, passive=True)
+                return
+            except ChannelError:
+                log.info("waiting for queue %s (the services declare it with the plan)", name)
+                self._stopping.wait(every)
 
     def on_delivery(self, body: dict, message):
         if body.get("kind") == "query" and body.get("unit_id") == self.unit_id:
@@ -253,7 +274,7 @@ class UnitClient(ConsumerMixin):
         held = []
         for purpose in body["purposes"]:
             for doc, record, statements in self.store.held_about(purpose["delivery_ids"],
-                                                                 purpose["pseudonym"]):
+                                                                 person(purpose)):
                 fields = {k: v for k, v in record.items() if k not in ("pseudonym", "slk581")}
                 held.append(requests_pb2.HeldRecord(
                     delivery_id=doc["_id"], purpose_id=purpose["purpose_id"],
@@ -275,10 +296,10 @@ class UnitClient(ConsumerMixin):
 
     def _correct(self, body: dict) -> tuple[str, str]:
         correction = body["correction"]
-        held = [(purpose["pseudonym"], doc, record)
+        held = [(record["pseudonym"], doc, record)
                 for purpose in body["purposes"]
                 for doc, record, _ in self.store.held_about(purpose["delivery_ids"],
-                                                            purpose["pseudonym"])]
+                                                            person(purpose))]
         refusals = [reason for _, _, record in held
                     for ok, reason in [self.decide_correction(record, correction)] if not ok]
         status = "refused" if refusals else "applied"
@@ -288,6 +309,8 @@ class UnitClient(ConsumerMixin):
         return status, refusals[0] if refusals else ""
 
     def run(self, _tokens=1, **kwargs):
+        if not self.declare_queue:
+            self.wait_for_queue()
         acker = threading.Thread(target=self._acknowledge_loop, daemon=True)
         acker.start()
         try:
@@ -358,6 +381,12 @@ class UnitClient(ConsumerMixin):
             outcome_id=outcome_id), metadata=self.metadata, timeout=30).outcome
 
 
+def person(purpose: dict) -> list[str]:
+    """A query's pseudonyms for the person under one purpose: one per key
+    generation (`pseudonyms`), or the one a service from before key rotation sent."""
+    return list(purpose.get("pseudonyms") or [purpose["pseudonym"]])
+
+
 def correct_when_current_value_matches(record: dict, correction: dict) -> tuple[bool, str]:
     """The reference unit's rule: correct what the family says is wrong when
     the record says what they say it says; otherwise refuse, saying why. A
@@ -378,6 +407,8 @@ def main(argv=None):
     parser.add_argument("--requests", default="127.0.0.1:50053")
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--metrics-port", type=int, default=0)
+    parser.add_argument("--passive-queue", action="store_true",
+                        help="do not declare the queue (a broker user that may only read it)")
     parser.add_argument("--metrics-addr", default="127.0.0.1",
                         help="address /metrics listens on (0.0.0.0 in a container)")
     args = parser.parse_args(argv)
@@ -387,7 +418,7 @@ def main(argv=None):
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_addr)
     unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
-                      requests_address=args.requests)
+                      requests_address=args.requests, declare_queue=not args.passive_queue)
     log.info("unit %s consuming %s", args.unit, messages.unit_queue(args.unit).name)
     unit.run()
 

@@ -21,6 +21,7 @@ from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
 
 from services.intake import domain
+from services.intake.keys_service import KeysMixin
 from services.intake.storage import IntakeStorage
 from services.intake.stories_service import StoriesMixin
 from tiaki import messages
@@ -89,7 +90,7 @@ class OpenSubmissions(DependencyProvider):
         self.guards.pop(submission_id, None)
 
 
-class IntakeService(StoriesMixin, HealthMixin):
+class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
     name = "intake"
 
     storage = Storage(IntakeStorage)
@@ -166,10 +167,11 @@ class IntakeService(StoriesMixin, HealthMixin):
 
     @rpc
     def pseudonyms(self, provider_id: str, programme_id: str, client_ref: str) -> dict:
-        """A client's pseudonym for every purpose the programme has ever had a
-        key for. The keys never leave intake: only the pseudonyms do."""
-        return {purpose_id: domain.pseudonym(key, provider_id, client_ref)
-                for purpose_id, key in self.storage.programme_keys(programme_id).items()}
+        """A client's pseudonyms for every purpose the programme has ever had a
+        key for: {purpose_id: [one per key generation, oldest first]}. The keys
+        never leave intake: only the pseudonyms do."""
+        return {purpose_id: [domain.pseudonym(key, provider_id, client_ref) for key in keys]
+                for purpose_id, keys in self.storage.programme_keys(programme_id).items()}
 
     # -- the outbox --------------------------------------------------------------
 

@@ -80,9 +80,10 @@ class IntakeStorage:
 
     def __init__(self):
         self._keys: dict[str, bytes] = {}  # keys never change once made
+        self._generations: dict[str, tuple[int, float]] = {}  # programme -> (generation, read at)
 
     def ensure_indexes(self):
-        for doc in (Submission, Batch, OutboxEntry, PseudonymKey):
+        for doc in (Submission, Batch, OutboxEntry, PseudonymKey, KeyGeneration):
             doc.ensure_indexes()
 
     # -- submissions -----------------------------------------------------------
@@ -176,19 +177,39 @@ class IntakeStorage:
             {"submission_id": submission_id}, {"_id": 1}) is not None
 
     # -- pseudonym keys ----------------------------------------------------------
+    # A programme's keys come in generations: generation 1 is "<programme>/<purpose>"
+    # (as before rotation existed), generation n > 1 "<programme>/<purpose>#<n>".
+    # Key documents are insert-once (the embedded store cannot update binary);
+    # the programme's current generation is a small counter of its own.
 
-    def programme_keys(self, programme_id: str) -> dict[str, bytes]:
-        """{purpose_id: key} for every purpose of the programme with a key."""
+    def programme_keys(self, programme_id: str) -> dict[str, list[bytes]]:
+        """{purpose_id: [key, ...]}, oldest generation first, for every purpose
+        of the programme with a key: a person's pseudonyms under each."""
         prefix = f"{programme_id}/"
+        found: dict[str, list[tuple[int, bytes]]] = {}
         # A handful of keys per programme: filtered here, since the embedded
         # store cannot take the regular expression a prefix query sends.
-        return {doc.key_id[len(prefix):]: bytes(doc.secret)
-                for doc in PseudonymKey.objects() if doc.key_id.startswith(prefix)}
+        for doc in PseudonymKey.objects():
+            if doc.key_id.startswith(prefix):
+                purpose_id, generation = split_key_id(doc.key_id[len(prefix):])
+                found.setdefault(purpose_id, []).append((generation, bytes(doc.secret)))
+        return {purpose_id: [key for _, key in sorted(keys)] for purpose_id, keys in found.items()}
+
+    def key_generation(self, programme_id: str) -> int:
+        """The programme's current key generation, read again after a few
+        seconds so another instance's rotation reaches this one."""
+        cached = self._generations.get(programme_id)
+        if cached and time.monotonic() - cached[1] < GENERATION_TTL:
+            return cached[0]
+        doc = KeyGeneration._get_collection().find_one({"_id": programme_id})
+        generation = 1 + int(doc["rotations"]) if doc else 1
+        self._generations[programme_id] = (generation, time.monotonic())
+        return generation
 
     def pseudonym_key(self, programme_id: str, purpose_id: str) -> bytes:
-        """The purpose's key, made on first use. Two workers racing to make it
-        both end up with the one that was stored first."""
-        key_id = f"{programme_id}/{purpose_id}"
+        """The purpose's key of the current generation, made on first use. Two
+        workers racing to make it both end up with the one stored first."""
+        key_id = make_key_id(programme_id, purpose_id, self.key_generation(programme_id))
         if key_id in self._keys:
             return self._keys[key_id]
         found = PseudonymKey.objects(key_id=key_id).first()
@@ -201,3 +222,46 @@ class IntakeStorage:
             found = PseudonymKey.objects(key_id=key_id).first()
         self._keys[key_id] = bytes(found.secret)
         return self._keys[key_id]
+
+    def rotate_keys(self, programme_id: str, purpose_ids: list[str]) -> int:
+        """Starts the programme's next key generation: new keys for these
+        purposes, stored before the generation moves on, so no batch ever
+        finds the new generation without its keys. Returns the generation."""
+        current = KeyGeneration._get_collection().find_one({"_id": programme_id})
+        generation = 2 + int(current["rotations"]) if current else 2
+        for purpose_id in purpose_ids:
+            try:
+                PseudonymKey(key_id=make_key_id(programme_id, purpose_id, generation),
+                             secret=secrets.token_bytes(32), created_at=now()).save(
+                                 force_insert=True)
+            except (DuplicateKeyError, me.NotUniqueError):
+                pass  # a rotation racing this one made it: the same generation
+        # Upsert repeats _id: the embedded store ignores the filter's on upsert.
+        KeyGeneration._get_collection().replace_one(
+            {"_id": programme_id}, {"_id": programme_id, "rotations": generation - 1,
+                                    "rotated_at": time.time()}, upsert=True)
+        self._generations.pop(programme_id, None)
+        return generation
+
+
+GENERATION_TTL = 2.0  # seconds a key generation is trusted before it is read again
+
+
+class KeyGeneration(me.Document):
+    """How many times a programme's pseudonym keys were rotated (its current
+    generation is one more). Numbers only, so it can be updated in place."""
+    meta = {"collection": "pseudonym_key_generations"}
+    programme_id = me.StringField(primary_key=True)
+    rotations = me.IntField(required=True)
+    rotated_at = me.FloatField()
+
+
+def make_key_id(programme_id: str, purpose_id: str, generation: int) -> str:
+    base = f"{programme_id}/{purpose_id}"
+    return base if generation == 1 else f"{base}#{generation}"
+
+
+def split_key_id(rest: str) -> tuple[str, int]:
+    """'<purpose>' or '<purpose>#<n>' (after the programme prefix) as (purpose, generation)."""
+    purpose_id, _, generation = rest.partition("#")
+    return purpose_id, int(generation) if generation else 1

@@ -158,16 +158,34 @@ def entry_hash(entry: dict) -> str:
     return hashlib.sha256(canonical_json({k: entry[k] for k in HASHED_FIELDS})).hexdigest()
 
 
-def verify_chain(entries: list[dict]) -> tuple[bool, int, str]:
-    """Checks a provider's chain in sequence order: (intact, first broken sequence, problem)."""
+def verify_chain(entries: list[dict],
+                 kept: tuple[int, str] | None = None) -> tuple[bool, int, str]:
+    """Checks a provider's chain in sequence order: (intact, first broken sequence, problem).
+
+    With `kept`, a (sequence, entry_hash) head the provider kept earlier, the
+    chain must still reach that entry with that hash: the chain alone cannot
+    show that its last entries were removed."""
     previous = GENESIS
+    present = {e.get("sequence") for e in entries}
     for expected_seq, entry in enumerate(entries, start=1):
         seq = entry["sequence"]
         if seq != expected_seq:
+            if expected_seq in present:
+                return False, expected_seq, (f"entries are out of order: entry {seq} stands "
+                                             f"where entry {expected_seq} should")
             return False, expected_seq, f"entry {expected_seq} is missing (found {seq})"
         if entry["previous_hash"] != previous:
             return False, seq, "does not link to the entry before it"
         if entry_hash(entry) != entry["entry_hash"]:
             return False, seq, "its contents do not match its hash"
         previous = entry["entry_hash"]
+    if kept and kept[0] > 0:
+        kept_seq, kept_hash = kept
+        if kept_seq > len(entries):
+            return False, len(entries) + 1, (
+                f"the chain ends at entry {len(entries)}, before the head you kept "
+                f"(entry {kept_seq}): entries were removed")
+        if entries[kept_seq - 1]["entry_hash"] != kept_hash:
+            return False, kept_seq, (f"entry {kept_seq} is not the head you kept: the chain "
+                                     "was rewritten up to it")
     return True, 0, ""

@@ -67,13 +67,17 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     @rpc
     def holders(self, provider_id: str, programme_id: str, pseudonyms: dict) -> list[dict]:
         """The units holding records about one person, from their per-purpose
-        pseudonyms: [{unit_id, purpose_id, delivery_ids}], never anyone else.
-        Each purpose is tried as the anchor its batches were indexed under."""
+        pseudonyms, {purpose_id: [one per key generation]}: [{unit_id,
+        purpose_id, delivery_ids}], never anyone else. Each purpose is tried as
+        the anchor its batches were indexed under, with every pseudonym."""
         found: dict[tuple[str, str], set[str]] = {}
-        for purpose_id, pseudonym in sorted(pseudonyms.items()):
-            for delivery_id, unit_id, held_for in self.storage.holdings(
-                    provider_id, programme_id, purpose_id, pseudonym):
-                found.setdefault((unit_id, held_for), set()).add(delivery_id)
+        for purpose_id, per_generation in sorted(pseudonyms.items()):
+            if isinstance(per_generation, str):  # a caller from before key rotation
+                per_generation = [per_generation]
+            for pseudonym in per_generation:
+                for delivery_id, unit_id, held_for in self.storage.holdings(
+                        provider_id, programme_id, purpose_id, pseudonym):
+                    found.setdefault((unit_id, held_for), set()).add(delivery_id)
         return [{"unit_id": unit, "purpose_id": purpose, "delivery_ids": sorted(ids)}
                 for (unit, purpose), ids in sorted(found.items())]
 
@@ -268,12 +272,26 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     @ledger_grpc
     def VerifyLedger(self, request, context):
         provider = self.identities.require(context, "provider")
+        if request.kept_sequence < 0 or (request.kept_sequence and len(request.kept_hash) != 64):
+            raise GrpcError(StatusCode.INVALID_ARGUMENT, "a kept head is a sequence from 1 and "
+                                                         "its 64-character entry_hash")
         entries = self.storage.entries(provider.id)
-        intact, broken, problem = domain.verify_chain(entries)
+        intact, broken, problem = domain.verify_chain(
+            entries, (request.kept_sequence, request.kept_hash.lower()))
         return ledger_pb2.VerifyLedgerResponse(
             intact=intact, entry_count=len(entries),
             head_hash=entries[-1]["entry_hash"] if entries else domain.GENESIS,
             first_broken_sequence=broken, problem=problem)
+
+    @ledger_grpc
+    def GetChainHead(self, request, context):
+        provider = self.identities.require(context, "provider")
+        head = self.storage.chain_head(provider.id)
+        response = ledger_pb2.GetChainHeadResponse(sequence=0, entry_hash=domain.GENESIS)
+        if head is not None:
+            response.sequence, response.entry_hash = head["sequence"], head["entry_hash"]
+            response.recorded_at.FromJsonString(head["recorded_at"].replace("+00:00", "Z"))
+        return response
 
     def _plan(self, programme_id: str, version: int) -> Plan | None:
         if version and (programme_id, version) in self._plans:

@@ -149,6 +149,13 @@ class RouterStorage:
             self._heads[provider] = (last["sequence"], last["entry_hash"]) if last else (0, GENESIS)
         return self._heads[provider]
 
+    def chain_head(self, provider_id: str) -> dict | None:
+        """The provider's last entry, read from the store (another instance may
+        have appended since this one cached its head)."""
+        return LedgerEntry._get_collection().find_one(
+            {"provider_id": provider_id}, {"_id": 0, "sequence": 1, "entry_hash": 1,
+                                           "recorded_at": 1}, sort=[("sequence", DESCENDING)])
+
     def entries(self, provider_id: str, submission_id: str = "", after: int = 0,
                 limit: int = 0) -> list[dict]:
         query = {"provider_id": provider_id, "sequence": {"$gt": after}}

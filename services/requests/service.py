@@ -225,8 +225,8 @@ class RequestsService(HealthMixin):
             raise GrpcError(StatusCode.NOT_FOUND, f"no request {request.request_id!r}") from None
         part = next((u for u in doc.units if u["unit_id"] == unit.id), None)
         if part is None:
-            raise GrpcError(StatusCode.NOT_FOUND,
-                            f"no request {request.request_id!r} for unit {unit.id}")
+            # Same answer as a missing one: another unit's requests do not exist for you.
+            raise GrpcError(StatusCode.NOT_FOUND, f"no request {request.request_id!r}")
         if part.get("outcome"):
             return pb.AnswerQueryResponse(request=request_message(doc))  # a repeated answer
         allowed = {d for p in part["purposes"] for d in p["delivery_ids"]}
@@ -390,7 +390,10 @@ class RequestsService(HealthMixin):
                 raise GrpcError(StatusCode.NOT_FOUND,
                                 f"no unit holds {correction['field']!r} about this client")
         for h in holders:
-            h["pseudonym"] = pseudonyms[h["purpose_id"]]
+            # Every generation's pseudonym: a unit holds records under each.
+            # `pseudonym`, the newest, is for units whose SDK predates rotation.
+            h["pseudonyms"] = pseudonyms[h["purpose_id"]]
+            h["pseudonym"] = h["pseudonyms"][-1]
         rules = domain.open_request(kind, received, sorted({h["unit_id"] for h in holders}))
         doc = self.storage.create(provider.id, request.programme_id, request.requester.strip(),
                                   request.authorisation.strip(), rules, holders, provider.id,

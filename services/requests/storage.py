@@ -29,7 +29,7 @@ class StoredRequest(me.Document):
     due = me.StringField(required=True)
     original_due = me.StringField(required=True)
     transfer_due = me.StringField(required=True)
-    # [{unit_id, due, outcome, purposes: [{purpose_id, pseudonym, delivery_ids}]}]
+    # [{unit_id, due, outcome, purposes: [{purpose_id, pseudonym, pseudonyms, delivery_ids}]}]
     units = me.ListField(me.DictField())
     # Requests stored before unit answers had documents of their own:
     # {unit_id: [{delivery_id, purpose_id, period, fields, statements}]}
@@ -94,7 +94,7 @@ class RequestsStorage:
         purposes = {}
         for h in holders:
             purposes.setdefault(h["unit_id"], []).append(
-                {k: h[k] for k in ("purpose_id", "pseudonym", "delivery_ids")})
+                {k: h[k] for k in ("purpose_id", "pseudonym", "pseudonyms", "delivery_ids")})
         doc = StoredRequest(
             request_id=str(uuid.uuid4()), provider_id=provider_id, programme_id=programme_id,
             kind=request.kind, requester=requester, authorisation=authorisation,

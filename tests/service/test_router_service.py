@@ -274,16 +274,22 @@ class TestRouterContainer:
         route(router_container, accepted_batch(plan, n=1, batch_id="b2"))
         route(router_container, accepted_batch(plan, n=3, batch_id="b1"))  # redelivered
         with entrypoint_hook(router_container, "holders") as holders:
-            third = holders("ccss", plan.programme_id, {EVALUATION: f"{EVALUATION}-client-2"})
-            first = holders("ccss", plan.programme_id, {EVALUATION: f"{EVALUATION}-client-0"})
-            stranger = holders("ccss", plan.programme_id, {EVALUATION: f"{EVALUATION}-client-9"})
+            third = holders("ccss", plan.programme_id, {EVALUATION: [f"{EVALUATION}-client-2"]})
+            first = holders("ccss", plan.programme_id, {EVALUATION: [f"{EVALUATION}-client-0"]})
+            stranger = holders("ccss", plan.programme_id, {EVALUATION: [f"{EVALUATION}-client-9"]})
             other_provider = holders("other-ngo", plan.programme_id,
-                                     {EVALUATION: f"{EVALUATION}-client-0"})
+                                     {EVALUATION: [f"{EVALUATION}-client-0"]})
+            # One person under two key generations: both generations' batches.
+            rotated = holders("ccss", plan.programme_id, {EVALUATION: [
+                f"{EVALUATION}-client-9", f"{EVALUATION}-client-2"]})
+            # A caller from before key rotation sends one pseudonym per purpose.
+            single = holders("ccss", plan.programme_id, {EVALUATION: f"{EVALUATION}-client-2"})
         assert third == [{"unit_id": "evaluation", "purpose_id": EVALUATION,
                           "delivery_ids": [f"b1:{EVALUATION}"]}]
         assert first == [{"unit_id": "evaluation", "purpose_id": EVALUATION,
                           "delivery_ids": [f"b1:{EVALUATION}", f"b2:{EVALUATION}"]}]
         assert stranger == [] and other_provider == []
+        assert rotated == third == single
 
     def test_holdings_kept_one_document_per_delivery_are_moved_into_batch_buckets(
             self, router_container, plan, store_db):
@@ -298,9 +304,9 @@ class TestRouterContainer:
         storage.migrate_holdings()  # repeated after a crash: nothing twice
 
         with entrypoint_hook(router_container, "holders") as holders:
-            found = [holders("ccss", plan.programme_id, {EVALUATION: p, "research": "x"})
+            found = [holders("ccss", plan.programme_id, {EVALUATION: [p], "research": ["x"]})
                      for p in ("0abc", "fdef")]
-            unknown = holders("ccss", plan.programme_id, {EVALUATION: "1abc"})
+            unknown = holders("ccss", plan.programme_id, {EVALUATION: ["1abc"]})
         assert found == [[{"unit_id": "evaluation", "purpose_id": EVALUATION,
                            "delivery_ids": [f"old:{EVALUATION}"]},
                           {"unit_id": "research", "purpose_id": "research",

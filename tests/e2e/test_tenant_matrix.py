@@ -44,7 +44,8 @@ B = ("provider", "other-ngo")  # the other tenant
 UNIT_A = ("unit", "evaluation")
 UNIT_B = ("unit", "service-delivery")
 AGENCY = ("agency", "agency")
-SERVERS = {"intake": "intake", "router": "purpose_router", "requests": "requests"}
+SERVERS = {"intake": "intake", "router": "purpose_router", "requests": "requests",
+           "insights": "insights"}
 REFUSED = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
 
 
@@ -72,8 +73,8 @@ def invoke(stack, method, fields: dict, who: tuple[str, str]):
     meta = stack.metadata(*who)
     if method.client_streaming:
         return channel.stream_unary(path, **kwargs)(iter([request]), metadata=meta, timeout=20)
-    if method.server_streaming:
-        stream = channel.unary_stream(path, **kwargs)(request, metadata=meta, timeout=20)
+    if method.server_streaming:  # a feed with nothing for the caller sends nothing: 5 s
+        stream = channel.unary_stream(path, **kwargs)(request, metadata=meta, timeout=5)
         try:
             return next(iter(stream))
         finally:
@@ -113,6 +114,15 @@ class AgencyOnly:
 @dataclass
 class Participants:
     fields: Callable[[dict], dict]
+
+
+@dataclass
+class SharedByDesign:
+    """Every party of a programme sees and answers its evaluation measures:
+    defining success together is the point (issue 5). Only the wrong kind of
+    caller is refused."""
+    fields: Callable[[dict], dict]
+    wrong_kind: tuple[str, str] | None = UNIT_A
 
 
 def _records(sid, _):
@@ -220,7 +230,32 @@ MATRIX = {
                    "item_name": "goals_met"}, wrong_kind=None),
     "tiaki.router.v1.AgreementService/GetFamilyDocument": OwnView(
         lambda s: {"programme_id": s["draft_programme"], "plan_version": 1}),
+    # insights: outcomes of use, and evaluation measures
+    "tiaki.insights.v1.UnitOutcomesService/RecordOutcome": Owned(
+        "delivery", lambda i, s: _outcome([i]), intruder=UNIT_B, wrong_kind=A),
+    "tiaki.insights.v1.UnitOutcomesService/PublishFinding": Owned(
+        "outcome", lambda i, s: {"outcome_id": i}, intruder=UNIT_B, wrong_kind=A),
+    "tiaki.insights.v1.OutcomesService/ListOutcomes": OwnView(lambda s: {}),
+    "tiaki.insights.v1.OutcomesService/WatchOutcomes": OwnView(
+        lambda s: {"since": "2020-01-01T00:00:00Z"}),
+    "tiaki.insights.v1.OutcomesService/RespondToFinding": Owned(
+        "outcome", lambda i, s: {"outcome_id": i, "kind": "RESPONSE_KIND_AGREE"}),
+    "tiaki.insights.v1.OutcomesService/GetInfluenceReport": OwnView(
+        lambda s: {"date_from": "2026-01-01", "date_to": "2026-12-31"}),
+    "tiaki.insights.v1.MeasuresService/ProposeMeasure": SharedByDesign(
+        lambda s: {"programme_id": PROGRAMME, "name": "Goals met", "reason": "what families want",
+                   "definition": "Share of families meeting their own goals."}),
+    "tiaki.insights.v1.MeasuresService/RespondToMeasure": SharedByDesign(
+        lambda s: {"measure_id": s["measure"], "stance": "STANCE_ENDORSE"}),
+    "tiaki.insights.v1.MeasuresService/ListMeasures": SharedByDesign(
+        lambda s: {"programme_id": PROGRAMME}, wrong_kind=None),
 }
+
+
+def _outcome(delivery_ids: list[str]) -> dict:
+    return {"kind": "OUTCOME_KIND_DECISION", "title": "Funding kept for the parenting strand",
+            "summary": "The evaluation showed families meeting their goals.",
+            "date": "2026-11-01", "audience": "Agency leadership", "delivery_ids": delivery_ids}
 
 
 def test_every_rpc_has_a_matrix_entry():
@@ -246,6 +281,11 @@ def scene(stack, example_plan) -> dict:
         if e.unit_id == "evaluation"), None), what="a delivery to the evaluation unit")
     request = stack.requests().OpenAccessRequest(rpb.OpenAccessRequestRequest(
         **_access(rows[0]["client_ref"], {})), metadata=ccss).request.request_id
+    outcome = call(stack, "tiaki.insights.v1.UnitOutcomesService/RecordOutcome",
+                   _outcome([delivery]), UNIT_A).outcome.outcome_id
+    measure = call(stack, "tiaki.insights.v1.MeasuresService/ProposeMeasure",
+                   MATRIX["tiaki.insights.v1.MeasuresService/ProposeMeasure"].fields({}),
+                   A).measure.measure_id
     story = call(stack, "tiaki.intake.v1.StoriesService/SubmitStory",
                  {"text": "Mere came every week.", "submitted_by": "Aroha"}, A).story.story_id
 
@@ -264,7 +304,8 @@ def scene(stack, example_plan) -> dict:
     call(stack, codesign + "OpenDraft", {"programme_id": plan["programme_id"],
                                          "participants": ["provider:ccss"]}, AGENCY)
     return {"version": version, "submission": sealed, "open_submission": still_open,
-            "delivery": delivery, "request": request, "story": story,
+            "delivery": delivery, "request": request, "story": story, "outcome": outcome,
+            "measure": measure,
             "head": call(stack, "tiaki.router.v1.LedgerService/GetChainHead", {}, A).entry_hash,
             "client": rows[0]["client_ref"], "plan": plan,
             "draft_programme": plan["programme_id"]}
@@ -287,7 +328,7 @@ def made_up(thing: str, real: str) -> str:
 def owners_traces(scene) -> list[str]:
     """Strings that would show another tenant's data in an answer."""
     return ["ccss", scene["submission"], scene["open_submission"], scene["request"],
-            scene["story"], scene["delivery"], scene["client"], scene["head"]]
+            scene["story"], scene["delivery"], scene["client"], scene["head"], scene["outcome"]]
 
 
 METHODS = rpc_methods()
@@ -322,6 +363,10 @@ def test_another_tenant_is_refused(stack, scene, name):
         for who in (A, B, UNIT_A):
             refused = refusal(stack, method, entry.fields(scene), who)
             assert refused.code() == grpc.StatusCode.PERMISSION_DENIED, (who, refused.details())
+    elif isinstance(entry, SharedByDesign):
+        if entry.wrong_kind:
+            wrong = refusal(stack, method, entry.fields(scene), entry.wrong_kind)
+            assert wrong.code() == grpc.StatusCode.PERMISSION_DENIED, wrong.details()
     elif isinstance(entry, Participants):
         for who in (B, UNIT_A):
             refused = refusal(stack, method, entry.fields(scene), who)

@@ -127,7 +127,7 @@ class UnitStore:
         doc = self.deliveries.find_one({"_id": delivery_id})
         if doc is None:
             return None
-        if doc["kind"] != "records":
+        if "content" in doc:  # cells; or records stored before they were in buckets
             return _unpack(doc["content"])
         if "buckets" in doc:  # stored before buckets were documents of their own
             return [row for key in sorted(doc["buckets"]) for row in _unpack(doc["buckets"][key])]
@@ -146,13 +146,15 @@ class UnitStore:
         parts: dict[str, list[dict]] = {}
         for b in self.buckets.find({"_id": {"$in": ids}}):
             parts.setdefault(b["delivery_id"], []).append(b)
-        # Deliveries stored before buckets were documents keep them inside.
+        # Deliveries stored before buckets were documents keep their records
+        # inside: in 16 buckets by first hex digit, or earlier all in `content`.
         older = [d for d in delivery_ids if d not in parts]
         for doc in self.deliveries.find({"_id": {"$in": older}, "kind": "records"},
-                                        {"period": 1, "buckets": 1}) if older else ():
+                                        {"period": 1, "buckets": 1, "content": 1}) if older else ():
             inside = doc.get("buckets") or {}
-            parts[doc["_id"]] = [{"period": doc["period"], "rows": inside[key]}
-                                 for key in sorted({p[:1] for p in wanted}) if key in inside]
+            packs = ([doc["content"]] if "content" in doc else
+                     [inside[key] for key in sorted({p[:1] for p in wanted}) if key in inside])
+            parts[doc["_id"]] = [{"period": doc["period"], "rows": packed} for packed in packs]
         corrections = list(self.corrections.find({"pseudonym": {"$in": wanted}})
                            .sort("recorded_at", 1))
         out = []

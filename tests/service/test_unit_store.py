@@ -56,3 +56,16 @@ def test_deliveries_stored_with_buckets_inside_are_still_read(store_uri):
     assert [r["pseudonym"] for r in store.content("old:evaluation")] == ["a1", "f1"]
     (held,) = store.held_about(["old:evaluation"], "f1")
     assert held[1]["region"] == "Waikato"
+
+
+def test_deliveries_stored_whole_before_any_buckets_are_still_read(store_uri):
+    store = UnitStore(store_uri)
+    store.deliveries.insert_one({
+        "_id": "first:evaluation", "kind": "records", "period": "2026Q1", "acknowledged": True,
+        "record_count": 3, "content": _pack([{"pseudonym": "a1", "region": "Otago"},
+                                             {"pseudonym": "f1", "region": "Waikato"},
+                                             {"pseudonym": "a1", "region": "Northland"}])})
+    assert [r["pseudonym"] for r in store.content("first:evaluation")] == ["a1", "f1", "a1"]
+    held = store.held_about(["first:evaluation"], "a1")
+    assert [(doc["period"], record["region"]) for doc, record, _ in held] == [
+        ("2026Q1", "Otago"), ("2026Q1", "Northland")]

@@ -99,8 +99,7 @@ class Identities(DependencyProvider):
             raise GrpcError(StatusCode.UNAUTHENTICATED, "unknown API token")
         return caller
 
-    @staticmethod
-    def _certificate_caller(context) -> Caller:
+    def _certificate_caller(self, context) -> Caller:
         peer = getattr(getattr(context, "request_stream", None), "tiaki_peer", None)
         if peer is None:  # the TLS server sets it on every call; this is a bug, not a client
             raise GrpcError(StatusCode.UNAUTHENTICATED, "no client certificate on this call")
@@ -108,4 +107,9 @@ class Identities(DependencyProvider):
             raise GrpcError(StatusCode.UNAUTHENTICATED,
                             "the client certificate names no tiaki identity "
                             "(SAN URI tiaki:<kind>:<id>)")
+        # The identities file stays the list of who exists: removing someone
+        # from it ends their certificate too (no CRL needed for that).
+        if peer.caller not in self.callers.values():
+            raise GrpcError(StatusCode.UNAUTHENTICATED,
+                            "the client certificate names an identity this service does not know")
         return peer.caller

@@ -20,7 +20,8 @@ from tiaki.intake.v1 import stories_pb2, stories_pb2_grpc
 from tiaki.mtls import ClientTls, client_channel
 from tiaki.router.v1 import ledger_pb2, ledger_pb2_grpc
 
-IDENTITIES = ("provider:ccss", "provider:other-ngo", "unit:evaluation", "agency:agency")
+IDENTITIES = ("provider:ccss", "provider:other-ngo", "unit:evaluation", "agency:agency",
+              "provider:unlisted")  # signed by the CA, but not in the identities file
 
 
 def make_certs(directory, *who):
@@ -134,11 +135,15 @@ def test_a_unit_certificate_is_served_as_that_unit_on_unit_rpcs(as_cert):
     assert code == grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_a_certificate_naming_no_identity_can_only_check_health(as_cert):
+def test_a_certificate_naming_no_one_or_an_unknown_identity_is_refused(as_cert):
     server_cert = as_cert("server")  # the services' own: signed by the CA, names no one
     code, details = code_of(lambda: server_cert.stories.ListStories(
         stories_pb2.ListStoriesRequest(), timeout=20))
     assert code == grpc.StatusCode.UNAUTHENTICATED and "names no tiaki identity" in details
+    unlisted = as_cert("provider-unlisted")
+    code, details = code_of(lambda: unlisted.stories.ListStories(
+        stories_pb2.ListStoriesRequest(), timeout=20))
+    assert code == grpc.StatusCode.UNAUTHENTICATED and "does not know" in details
 
 
 def test_bad_clients_are_refused_and_the_server_keeps_serving(mtls_stack, tls, as_cert):

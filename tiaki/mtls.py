@@ -119,8 +119,9 @@ def serve(pool, sock, address):
     except Exception as exc:  # noqa: BLE001  any client's fault ends this connection only
         # The logger is looked up here, not at import: nameko's dictConfig runs
         # later and disables every logger that existed before it.
-        logging.getLogger(__name__).warning("gRPC TLS handshake with %s refused: %s", address[0],
-                    getattr(exc, "reason", None) or type(exc).__name__)
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        logging.getLogger(__name__).warning("gRPC TLS handshake with %s refused: %s",
+                                            address[0], reason)
         sock.close()
         return
     tls.settimeout(60)  # as nameko-grpc sets on its own connections

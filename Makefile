@@ -7,12 +7,16 @@ BUF := .tools/node_modules/.bin/buf
 PROTOS := $(shell find protos -name '*.proto')
 PROTO_STAMP := tiaki/.protos-generated
 export TIAKI_BROKER_USERS := $(BROKER_USERS)
+export TIAKI_TLS_ON := $(TLS)
+# TLS=1: the CLI in `make example` calls as the Agency's certificate (scripts/certs.sh).
+TLS_AGENCY := $(if $(filter 1,$(TLS)),TIAKI_TLS_CA=var/tls/ca.pem TIAKI_TLS_CERT=var/tls/agency-agency.pem TIAKI_TLS_KEY=var/tls/agency-agency.key)
 
 .PHONY: run stop status install proto infra services example test test-unit test-service \
         test-e2e lint bench clean
 
-run: install proto infra ## everything, then what to try next (BROKER_USERS=1: least-privilege broker users)
+run: install proto infra ## everything, then what to try next (BROKER_USERS=1: least-privilege broker users; TLS=1: gRPC mutual TLS)
 	@$(PY) -m tiaki.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
+	@if [ "$(TLS)" = 1 ]; then scripts/certs.sh var/tls provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null; fi
 	@if [ "$(BROKER_USERS)" = 1 ]; then $(VENV)/bin/tiaki broker-users >/dev/null; fi
 	@scripts/services.sh start
 	@scripts/prometheus.sh start
@@ -43,9 +47,9 @@ infra: install ## RabbitMQ and the store on loopback, data under var/
 	@scripts/infra.sh start
 
 example: ## load the example programme's plan (once)
-	@if TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan show best-foot-forward >/dev/null 2>&1; then \
+	@if $(TLS_AGENCY) TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan show best-foot-forward >/dev/null 2>&1; then \
 	  echo "tiaki: example programme best-foot-forward already loaded"; \
-	else TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan load programmes/best-foot-forward.yaml; fi
+	else $(TLS_AGENCY) TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan load programmes/best-foot-forward.yaml; fi
 
 test: install proto infra ## the whole suite against the real broker and store
 	@$(MAKE) --no-print-directory test-unit test-service test-e2e

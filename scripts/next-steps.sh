@@ -28,3 +28,8 @@ Try it, as the provider City Centre Social Services (CCSS):
 
 make stop stops everything (data stays in var/); make test runs the suite.
 MSG
+if [ "${TIAKI_TLS_ON:-}" = 1 ]; then cat <<MSG
+gRPC is mutual TLS (make run TLS=1): call with a certificate from var/tls, which names you:
+  export TIAKI_TLS_CA=var/tls/ca.pem TIAKI_TLS_CERT=var/tls/provider-ccss.pem TIAKI_TLS_KEY=var/tls/provider-ccss.key
+MSG
+fi

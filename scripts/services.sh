@@ -17,6 +17,15 @@ amqp_for() {
   if [ "${TIAKI_BROKER_USERS:-}" = 1 ] && [ -f "var/broker/tiaki-$1.uri" ]; then cat "var/broker/tiaki-$1.uri"; fi
 }
 
+# `make run TLS=1`: gRPC mutual TLS with the certificates scripts/certs.sh made in
+# var/tls (server.pem for every service; each unit calls with its own certificate).
+tls_server=() tls_probe=()
+if [ "${TIAKI_TLS_ON:-}" = 1 ]; then
+  tls_server=(TIAKI_TLS_CERT=var/tls/server.pem TIAKI_TLS_KEY=var/tls/server.key TIAKI_TLS_CLIENT_CA=var/tls/ca.pem)
+  tls_probe=(TIAKI_TLS_CA=var/tls/ca.pem TIAKI_TLS_CERT=var/tls/server.pem TIAKI_TLS_KEY=var/tls/server.key)
+fi
+tls_unit() { [ "${TIAKI_TLS_ON:-}" = 1 ] && echo "--tls-ca var/tls/ca.pem --tls-cert var/tls/unit-$1.pem --tls-key var/tls/unit-$1.key"; return 0; }
+
 alive() { [ -f "var/run/$1.pid" ] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/null; }
 
 start_one() {  # name, command...
@@ -44,9 +53,9 @@ case "${1:-}" in
     for s in $services; do
       name=${s%%:*}; cls=${s##*:}
       uri=$(amqp_for "svc-$name")
-      start_one "$name" env ${uri:+AMQP_URI=$uri} $PY -m tiaki.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
+      start_one "$name" env ${uri:+AMQP_URI=$uri} "${tls_server[@]}" $PY -m tiaki.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
     done
-    $PY -m tiaki.ops wait-healthy 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053 127.0.0.1:50054 || {
+    env "${tls_probe[@]}" $PY -m tiaki.ops wait-healthy 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053 127.0.0.1:50054 || {
       tail -n 20 var/log/*.log; exit 1; }
     for u in $units; do
       unit=${u%%:*}; port=${u##*:}
@@ -55,7 +64,7 @@ case "${1:-}" in
       start_one "unit-$unit" $PY -m tiaki.unit_sdk --unit "$unit" \
         --store-uri "mongodb://127.0.0.1:27017/tiaki_unit_${unit//-/_}" \
         --token-file "var/tokens/unit-$unit" --metrics-port "$port" \
-        ${uri:+--amqp-uri "$uri" --passive-queue}
+        ${uri:+--amqp-uri "$uri" --passive-queue} $(tls_unit "$unit")
     done
     ;;
   stop)

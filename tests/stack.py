@@ -19,6 +19,7 @@ import requests
 
 from tiaki import plan_proto
 from tiaki.intake.v1 import intake_pb2_grpc
+from tiaki.mtls import ClientTls, client_channel
 from tiaki.ops import wait_healthy
 from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.router.v1 import ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
@@ -49,8 +50,12 @@ def free_port() -> int:
 class Stack:
     """The running services of one test session, and ways to reach them."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, tls_dir: Path | None = None):
         self.tmp = tmp
+        # Mutual TLS (tiaki/mtls.py): certificates made by scripts/certs.sh in tls_dir.
+        self.tls_dir = tls_dir
+        self.tls = tls_dir and ClientTls(str(tls_dir / "ca.pem"), str(tls_dir / "server.pem"),
+                                         str(tls_dir / "server.key"))
         self.name = f"t{uuid.uuid4().hex[:8]}"
         self.vhost = self.name
         self.amqp_uri = f"pyamqp://guest:guest@{AMQP_HOST}/{self.vhost}"
@@ -75,6 +80,9 @@ class Stack:
             env[f"{prefix}_METRICS_PORT"] = str(self.metrics_ports[service])
             env[f"{prefix}_MONGO_URI"] = self.db_uri(service)
         env["MAX_BATCH_RECORDS"] = "2000"
+        if self.tls_dir:
+            env.update(TIAKI_TLS_CERT=str(self.tls_dir / "server.pem"), TIAKI_TLS_CLIENT_CA=str(
+                self.tls_dir / "ca.pem"), TIAKI_TLS_KEY=str(self.tls_dir / "server.key"))
         return env
 
     def start(self, service: str):
@@ -90,11 +98,15 @@ class Stack:
                    "--requests", self.address("requests"),
                    "--token-file", str(self.tmp / "tokens" / f"unit-{unit}"),
                    "--metrics-port", str(self.metrics_ports.setdefault(service, free_port()))]
+            if self.tls_dir:
+                cmd += ["--tls-ca", str(self.tls_dir / "ca.pem"), "--tls-cert",
+                        str(self.tls_dir / f"unit-{unit}.pem"),
+                        "--tls-key", str(self.tls_dir / f"unit-{unit}.key")]
         log = open(self.tmp / f"{service}.log", "ab")
         self.procs[service] = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=log,
                                                stderr=subprocess.STDOUT)
         if service in SERVICES:
-            missing = wait_healthy([self.address(service)], within=60)
+            missing = wait_healthy([self.address(service)], within=60, tls=self.tls)
             assert not missing, f"{service} did not start:\n{self.log_tail(service)}"
 
     def kill(self, service: str, sig=signal.SIGKILL):
@@ -130,7 +142,7 @@ class Stack:
     def channel(self, service: str) -> grpc.Channel:
         """One channel per service for the whole session, closed by stop()."""
         if service not in self.channels:
-            self.channels[service] = grpc.insecure_channel(self.address(service))
+            self.channels[service] = client_channel(self.address(service), self.tls)
         return self.channels[service]
 
     def intake(self):

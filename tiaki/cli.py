@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from tiaki import cli_ledger
 from tiaki.intake.v1 import intake_pb2, intake_pb2_grpc
+from tiaki.mtls import ClientTls, client_channel
 from tiaki.plan import Plan, PlanInvalid
 from tiaki.plan_proto import to_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
@@ -100,7 +101,11 @@ def _token() -> str:
 
 
 def _metadata() -> tuple[tuple[str, str], ...]:
-    """The call metadata every request carries."""
+    """The call metadata every request carries. With TIAKI_TLS_CA/CERT/KEY set
+    (mutual TLS, tiaki/mtls.py) the certificate names the caller; a token is optional."""
+    settings = _settings()
+    if ClientTls.from_env() and not (settings.token or settings.token_file):
+        return ()
     return (("authorization", f"Bearer {_token()}"),)
 
 
@@ -109,7 +114,7 @@ def _stub(kind: str):
     server, stub_class = _STUBS[kind]
     settings = _settings()
     if server not in settings.channels:
-        settings.channels[server] = grpc.insecure_channel(getattr(settings, server))
+        settings.channels[server] = client_channel(getattr(settings, server))
     return stub_class(settings.channels[server])
 
 

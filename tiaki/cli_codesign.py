@@ -23,6 +23,7 @@ import click
 import grpc
 import yaml
 
+from tiaki.mtls import client_channel
 from tiaki.plan import Plan, PlanInvalid
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
@@ -42,7 +43,7 @@ def _base():
 def _stub(stub_class):
     settings = _base()._settings()
     if "router" not in settings.channels:
-        settings.channels["router"] = grpc.insecure_channel(settings.router)
+        settings.channels["router"] = client_channel(settings.router)
     return stub_class(settings.channels["router"])
 
 

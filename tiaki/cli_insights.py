@@ -25,6 +25,7 @@ from tiaki.cli import _metadata, _rpc_errors, _settings
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import measures_pb2_grpc, outcomes_pb2_grpc
 from tiaki.insights.v1 import outcomes_pb2 as pb
+from tiaki.mtls import client_channel
 
 KIND_CHOICES = ("decision", "advice", "report", "evaluation_finding", "policy_or_service_change")
 INSIGHTS_OPTION = click.option(
@@ -37,7 +38,7 @@ def _channel() -> grpc.Channel:
     if "insights" not in settings.channels:
         address = click.get_current_context().find_root().meta.get("tiaki.insights",
                                                                     "127.0.0.1:50054")
-        settings.channels["insights"] = grpc.insecure_channel(address)
+        settings.channels["insights"] = client_channel(address)
     return settings.channels["insights"]
 
 

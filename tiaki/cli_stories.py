@@ -15,12 +15,12 @@ from __future__ import annotations
 import sys
 
 import click
-import grpc
 
 from services.intake.stories_domain import HOW, USES
 from tiaki import cli as base
 from tiaki.intake.v1 import stories_pb2 as pb
 from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
+from tiaki.mtls import client_channel
 
 # The uses are the domain's (as in the service), with their values in the contract.
 USE_VALUES = {use: pb.StoryUse.Value(f"STORY_USE_{use.upper()}") for use in USES}
@@ -38,7 +38,7 @@ def _stories_stub() -> StoriesServiceStub:
     """The stories stub, on the channel the other intake calls share."""
     settings = base._settings()
     if "intake" not in settings.channels:
-        settings.channels["intake"] = grpc.insecure_channel(settings.intake)
+        settings.channels["intake"] = client_channel(settings.intake)
     return StoriesServiceStub(settings.channels["intake"])
 
 

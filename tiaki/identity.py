@@ -2,7 +2,11 @@
 
 Tokens are never stored in clear: the identities file holds SHA-256 hashes
 (`tiaki tokens` writes them). A caller is a provider, an Agency unit or the
-Agency itself (which manages plans)."""
+Agency itself (which manages plans).
+
+With mutual TLS on (TLS_CLIENT_CA in the service's config, see tiaki/mtls.py)
+the caller is the one its client certificate names; a token is then optional,
+and one naming anyone else is refused."""
 
 from __future__ import annotations
 
@@ -54,6 +58,7 @@ class Identities(DependencyProvider):
 
     def setup(self):
         self.callers = load_identities(config["IDENTITIES_FILE"])
+        self.tls = bool((config.get("TLS_CLIENT_CA") or "").strip())
 
     def get_dependency(self, worker_ctx):
         return self
@@ -68,8 +73,23 @@ class Identities(DependencyProvider):
 
     def require(self, context, *kinds: str) -> Caller:
         token = bearer_token(context.invocation_metadata())
-        if not token:
+        if self.tls:
+            caller = self._certificate_caller(context)
+            # A token too must name the same caller: a provider's certificate
+            # with another's token is a mix-up or an attempt, never a call to serve.
+            if token and self._token_caller(token) != caller:
+                raise GrpcError(StatusCode.PERMISSION_DENIED,
+                                "the API token names another identity than the client certificate")
+        elif not token:
             raise GrpcError(StatusCode.UNAUTHENTICATED, "no API token: send 'authorization: Bearer <token>'")
+        else:
+            caller = self._token_caller(token)
+        if caller.kind not in kinds:
+            raise GrpcError(StatusCode.PERMISSION_DENIED,
+                            f"this call is for {' or '.join(kinds)} tokens, not a {caller.kind}")
+        return caller
+
+    def _token_caller(self, token: str) -> Caller:
         digest = token_hash(token)
         caller = None
         for known, who in self.callers.items():
@@ -77,7 +97,19 @@ class Identities(DependencyProvider):
                 caller = who
         if caller is None:
             raise GrpcError(StatusCode.UNAUTHENTICATED, "unknown API token")
-        if caller.kind not in kinds:
-            raise GrpcError(StatusCode.PERMISSION_DENIED,
-                            f"this call is for {' or '.join(kinds)} tokens, not a {caller.kind}")
         return caller
+
+    def _certificate_caller(self, context) -> Caller:
+        peer = getattr(getattr(context, "request_stream", None), "tiaki_peer", None)
+        if peer is None:  # the TLS server sets it on every call; this is a bug, not a client
+            raise GrpcError(StatusCode.UNAUTHENTICATED, "no client certificate on this call")
+        if peer.caller is None:
+            raise GrpcError(StatusCode.UNAUTHENTICATED,
+                            "the client certificate names no tiaki identity "
+                            "(SAN URI tiaki:<kind>:<id>)")
+        # The identities file stays the list of who exists: removing someone
+        # from it ends their certificate too (no CRL needed for that).
+        if peer.caller not in self.callers.values():
+            raise GrpcError(StatusCode.UNAUTHENTICATED,
+                            "the client certificate names an identity this service does not know")
+        return peer.caller

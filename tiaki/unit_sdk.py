@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import zlib
@@ -33,6 +34,7 @@ from prometheus_client import Counter, start_http_server
 from tiaki import messages
 from tiaki.insights.v1 import outcomes_pb2
 from tiaki.insights.v1.outcomes_pb2_grpc import UnitOutcomesServiceStub
+from tiaki.mtls import ClientTls, client_channel
 from tiaki.requests.v1 import requests_pb2
 from tiaki.requests.v1.requests_pb2_grpc import UnitRequestsServiceStub
 from tiaki.router.v1 import ledger_pb2
@@ -205,15 +207,19 @@ class UnitStore:
 class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
                  token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
-                 decide_correction=None, declare_queue: bool = True):
+                 decide_correction=None, declare_queue: bool = True,
+                 tls: ClientTls | None = None):
         self.unit_id = unit_id
         self.connection = Connection(amqp_uri)
         self.store = UnitStore(store_uri)
         self.prefetch = prefetch
-        self.metadata = (("authorization", f"Bearer {token}"),)
-        self.channel = grpc.insecure_channel(router_address)
+        # With mutual TLS (tls, or TIAKI_TLS_* set) the certificate names the unit
+        # and the token may be empty.
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.tls = tls
+        self.channel = client_channel(router_address, tls)
         self.router = UnitServiceStub(self.channel)
-        self.requests = UnitRequestsServiceStub(grpc.insecure_channel(requests_address))
+        self.requests = UnitRequestsServiceStub(client_channel(requests_address, tls))
         self.decide_correction = decide_correction or correct_when_current_value_matches
         self._stopping = threading.Event()
         # False for a broker user that may only read its queue (tiaki broker-users):
@@ -359,7 +365,7 @@ class UnitClient(ConsumerMixin):
     def _insights(self):
         if getattr(self, "_insights_stub", None) is None:
             self._insights_stub = UnitOutcomesServiceStub(
-                grpc.insecure_channel(self.insights_address))
+                client_channel(self.insights_address, self.tls))
         return self._insights_stub
 
     def record_outcome(self, kind: str, title: str, summary: str, date: str, audience: str,
@@ -407,7 +413,13 @@ def main(argv=None):
     parser.add_argument("--store-uri", required=True)
     parser.add_argument("--router", default="127.0.0.1:50052")
     parser.add_argument("--requests", default="127.0.0.1:50053")
-    parser.add_argument("--token-file", required=True)
+    parser.add_argument("--token-file", help="the unit's API token (not needed with --tls-*)")
+    parser.add_argument("--tls-ca", default=os.environ.get("TIAKI_TLS_CA", ""),
+                        help="mutual TLS: the CA of the servers' certificates (or TIAKI_TLS_CA)")
+    parser.add_argument("--tls-cert", default=os.environ.get("TIAKI_TLS_CERT", ""),
+                        help="mutual TLS: this unit's client certificate (or TIAKI_TLS_CERT)")
+    parser.add_argument("--tls-key", default=os.environ.get("TIAKI_TLS_KEY", ""),
+                        help="mutual TLS: its key (or TIAKI_TLS_KEY)")
     parser.add_argument("--metrics-port", type=int, default=0)
     parser.add_argument("--passive-queue", action="store_true",
                         help="do not declare the queue (a broker user that may only read it)")
@@ -415,12 +427,19 @@ def main(argv=None):
                         help="address /metrics listens on (0.0.0.0 in a container)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s unit %(message)s")
-    with open(args.token_file, encoding="utf-8") as fh:
-        token = fh.read().strip()
+    tls = ClientTls.from_env({"TIAKI_TLS_CA": args.tls_ca, "TIAKI_TLS_CERT": args.tls_cert,
+                              "TIAKI_TLS_KEY": args.tls_key})
+    if not args.token_file and tls is None:
+        parser.error("give --token-file, or --tls-ca, --tls-cert and --tls-key")
+    token = ""
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as fh:
+            token = fh.read().strip()
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_addr)
     unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
-                      requests_address=args.requests, declare_queue=not args.passive_queue)
+                      requests_address=args.requests, declare_queue=not args.passive_queue,
+                      tls=tls)
     log.info("unit %s consuming %s", args.unit, messages.unit_queue(args.unit).name)
     unit.run()
 

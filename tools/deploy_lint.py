@@ -231,6 +231,20 @@ def pod_spec(obj: dict) -> dict | None:
     return None
 
 
+def health_probe_problems(name: str, which: str, probe: dict, mtls: bool) -> list[str]:
+    """A gRPC health probe; with mutual TLS on, Kubernetes' own gRPC probe (no
+    client certificate) cannot pass: `python -m tiaki.ops healthy` as an exec probe."""
+    command = (probe.get("exec") or {}).get("command") or []
+    if command[:4] == ["python", "-m", "tiaki.ops", "healthy"]:
+        return []
+    if "grpc" in probe and not mtls:
+        return []
+    if "grpc" in probe:
+        return [f"{name}: serves mutual TLS, so its {which} must be the exec probe "
+                "`python -m tiaki.ops healthy HOST:PORT`"]
+    return [f"{name}: needs a gRPC health {which}"]
+
+
 def kubernetes_policy(objects: list[dict]) -> list[str]:
     """What every tiaki workload must be, beyond the schema."""
     problems = []
@@ -264,9 +278,14 @@ def kubernetes_policy(objects: list[dict]) -> list[str]:
             continue
         spec = pod_spec(deployment)
         container = spec["containers"][0]
+        mtls = any(e.get("name") == "TIAKI_TLS_CLIENT_CA" for e in container.get("env") or [])
         for probe in ("readinessProbe", "livenessProbe"):
-            if "grpc" not in (container.get(probe) or {}):
-                problems.append(f"Deployment/{name}: needs a gRPC health {probe}")
+            problems += health_probe_problems(f"Deployment/{name}", probe,
+                                              container.get(probe) or {}, mtls)
+        if mtls and any((v.get("secret") or {}).get("optional") for v in spec.get("volumes", [])
+                        if v.get("name") == "grpc-tls"):
+            problems.append(f"Deployment/{name}: serves mutual TLS; its grpc-tls secret "
+                            "volume must not be optional")
         if spec.get("serviceAccountName") != name or name not in by_kind.get("ServiceAccount", {}):
             problems.append(f"Deployment/{name}: needs its own ServiceAccount {name}")
         if name not in by_kind.get("Service", {}):

@@ -9,7 +9,6 @@ import functools
 
 from google.protobuf import json_format
 from grpc import StatusCode
-from nameko.rpc import rpc
 from nameko_grpc.entrypoint import Grpc
 from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
@@ -18,6 +17,7 @@ from services.purpose_router import agreement, codesign
 from services.purpose_router.codesign_storage import CodesignStore, Conflict, now_iso
 from services.purpose_router.family_document import reading_grade, render_family_document
 from tiaki import plan_proto
+from tiaki.dead_letter import rpc
 from tiaki.plan import Plan, PlanInvalid
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb

@@ -12,8 +12,6 @@ import logging
 import uuid
 
 from grpc import StatusCode
-from nameko.events import event_handler
-from nameko.rpc import rpc
 from nameko_grpc.entrypoint import Grpc
 from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
@@ -22,6 +20,7 @@ from services.purpose_router import domain
 from services.purpose_router.codesign_service import CodesignEntrypoints
 from services.purpose_router.storage import RouterStorage, stored_secret
 from tiaki import messages, plan_proto
+from tiaki.dead_letter import Poison, event_handler, rpc
 from tiaki.health import HealthMixin
 from tiaki.identity import Identities
 from tiaki.metrics import Metrics
@@ -105,33 +104,52 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
 
     # -- routing --------------------------------------------------------------------
 
-    @event_handler(messages.INTAKE, messages.RECORDS_ACCEPTED, requeue_on_error=True)
+    @event_handler(messages.INTAKE, messages.RECORDS_ACCEPTED)
     def route_batch(self, batch: dict):
         """Delivers one accepted batch to every purpose. Safe to repeat: a
         redelivered batch is delivered again under the same delivery id (units
         store by it) and its ledger entries are found, not appended twice."""
-        plan = self._plan(batch["programme_id"], batch["plan_version"])
+        problem = domain.batch_problem(batch)
+        plan = self._plan(batch["programme_id"], batch["plan_version"]) if not problem else None
+        if plan is None:
+            raise Poison(problem or f"no plan {batch['programme_id']!r} version "
+                                    f"{batch['plan_version']}")
         plan = self.as_agreed(plan, batch["provider_id"], batch["period"])  # its agreement's items
         records = batch["records"]
         unit_purposes = [p for p in plan.purposes if p.form != "aggregate"]
-        self.storage.save_holdings(batch["batch_id"], batch["provider_id"], plan.programme_id,
-                                   domain.batch_holdings(batch["batch_id"], unit_purposes, records))
+        if problem := domain.pseudonyms_problem(unit_purposes, records):
+            raise Poison(problem)
+        # Everything is worked out before anything is written or sent, so a
+        # batch that cannot be routed leaves nothing behind (and is parked).
+        holdings = domain.batch_holdings(batch["batch_id"], unit_purposes, records)
+        partials, deliveries = {}, []
         for purpose in plan.purposes:
             if purpose.form == "aggregate":
-                self.storage.save_partial(batch["batch_id"], batch["submission_id"],
-                                          purpose.purpose_id,
-                                          domain.partial_aggregate(purpose, records))
+                partials[purpose.purpose_id] = domain.partial_aggregate(purpose, records)
                 continue
             payload = domain.project(plan, purpose, records)
-            delivery_id = f"{batch['batch_id']}:{purpose.purpose_id}"
-            self._deliver(batch, plan, purpose, delivery_id,
-                          kind="records", content=payload, record_count=len(payload))
+            deliveries.append(self._delivery(batch, plan, purpose,
+                                             f"{batch['batch_id']}:{purpose.purpose_id}",
+                                             kind="records", content=payload,
+                                             record_count=len(payload)))
+        if problem := domain.partials_problem(partials):
+            raise Poison(problem)
+        self.storage.save_holdings(batch["batch_id"], batch["provider_id"], plan.programme_id,
+                                   holdings)
+        for purpose_id, cells in partials.items():
+            self.storage.save_partial(batch["batch_id"], batch["submission_id"], purpose_id, cells)
+        for delivery in deliveries:
+            self._deliver(*delivery)
         self._complete_aggregates(batch["submission_id"], plan)
 
-    @event_handler(messages.INTAKE, messages.SUBMISSION_SEALED, requeue_on_error=True)
+    @event_handler(messages.INTAKE, messages.SUBMISSION_SEALED)
     def seal_submission(self, seal: dict):
+        problem = domain.seal_problem(seal)
+        plan = self._plan(seal["programme_id"], seal["plan_version"]) if not problem else None
+        if plan is None:
+            raise Poison(problem or f"no plan {seal['programme_id']!r} version "
+                                    f"{seal['plan_version']}")
         self.storage.save_seal(seal)
-        plan = self._plan(seal["programme_id"], seal["plan_version"])
         self._complete_aggregates(seal["submission_id"],
                                   self.as_agreed(plan, seal["provider_id"], seal["period"]))
 
@@ -150,32 +168,34 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
             cells = domain.add_partials([partials[b] for b in seal["batch_ids"]])
             protected = domain.protect(purpose, cells, seed)
             total = sum(count for count, _ in cells.values())
-            self._deliver(seal, plan, purpose, f"{submission_id}:{purpose.purpose_id}",
-                          kind="aggregate", content=protected, record_count=total)
+            self._deliver(*self._delivery(seal, plan, purpose,
+                                          f"{submission_id}:{purpose.purpose_id}",
+                                          kind="aggregate", content=protected, record_count=total))
 
-    def _deliver(self, source, plan, purpose, delivery_id, kind, content, record_count):
+    def _delivery(self, source, plan, purpose, delivery_id, kind, content, record_count):
+        """(plan, purpose, body) of one delivery, its content hashed."""
         fields = (list(purpose.dimensions) + list(purpose.measures) if kind == "aggregate"
                   else list(domain.delivered_fields(plan, purpose)))
-        digest = domain.content_hash(content)
-        body = {
+        return plan, purpose, {
             "delivery_id": delivery_id, "kind": kind, "provider_id": source["provider_id"],
             "programme_id": plan.programme_id, "plan_version": plan.version,
             "submission_id": source["submission_id"], "period": source["period"],
             "purpose_id": purpose.purpose_id, "unit_id": purpose.unit_id, "fields": fields,
-            "record_count": record_count, "content_hash": digest,
+            "record_count": record_count, "content_hash": domain.content_hash(content),
             ("records" if kind == "records" else "cells"): content,
         }
+
+    def _deliver(self, plan, purpose, body):
         self.unit_queues.deliver(purpose.unit_id, body)
-        self._append("delivery", f"delivery:{delivery_id}", {
-            "delivery_id": delivery_id, "provider_id": source["provider_id"],
-            "programme_id": plan.programme_id, "submission_id": source["submission_id"],
-            "purpose_id": purpose.purpose_id, "unit_id": purpose.unit_id, "fields": fields,
-            "record_count": record_count, "content_hash": digest,
-        })
-        DELIVERIES.labels(plan.programme_id, purpose.purpose_id, purpose.unit_id, kind).inc()
-        if kind == "records":
+        self._append("delivery", f"delivery:{body['delivery_id']}", {
+            k: body[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
+                                 "purpose_id", "unit_id", "fields", "record_count",
+                                 "content_hash")})
+        DELIVERIES.labels(plan.programme_id, purpose.purpose_id, purpose.unit_id,
+                          body["kind"]).inc()
+        if body["kind"] == "records":
             RECORDS_ROUTED.labels(plan.programme_id, purpose.purpose_id,
-                                  purpose.unit_id).inc(record_count)
+                                  purpose.unit_id).inc(body["record_count"])
 
     def _append(self, kind: str, entry_key: str, fields: dict) -> dict:
         entry = {"kind": kind, "delivery_id": "", "provider_id": "", "programme_id": "",

@@ -696,11 +696,13 @@ def requests_due_date(received: str, working_days: int) -> None:
 
 
 from tiaki.cli_codesign import agreement, codesign  # noqa: E402 (needs cli defined above)
+from tiaki.cli_dead_letters import dead_letters  # noqa: E402
 from tiaki.cli_stories import stories  # noqa: E402
 
 cli.add_command(stories)
 cli.add_command(codesign)
 cli.add_command(agreement)
+cli.add_command(dead_letters)
 
 
 def main() -> None:

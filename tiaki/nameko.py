@@ -16,9 +16,10 @@ eventlet.monkey_patch()
 
 from nameko.cli import cli  # noqa: E402  (must come after the environment is set)
 
-from tiaki import grpc_tuning  # noqa: E402
+from tiaki import grpc_errors, grpc_tuning  # noqa: E402
 
 grpc_tuning.apply()
+grpc_errors.register()
 
 if __name__ == "__main__":
     sys.argv[0] = "nameko"

@@ -78,7 +78,7 @@ def _timestamp(message, iso: str):
 def item_from_proto(item: plan_pb2.ScheduleItem) -> dict:
     data = json_format.MessageToDict(item, preserving_proto_field_name=True,
                                      always_print_fields_with_no_presence=True)
-    data["type"] = data["type"].removeprefix("FIELD_TYPE_").lower()
+    data["type"] = plan_proto.enum_text(data["type"], "FIELD_TYPE_")
     data["min"], data["max"] = int(data["min"]), int(data["max"])
     return data
 

@@ -41,6 +41,8 @@ DELIVERIES = Counter("tiaki_router_deliveries_total", "Deliveries published to u
                      ["programme", "purpose", "unit", "kind"])
 LEDGER_ENTRIES = Counter("tiaki_router_ledger_entries_total", "Ledger entries appended", ["kind"])
 
+MAX_ACKNOWLEDGED = 1000  # delivery ids in one AcknowledgeDeliveries call (the SDK sends 500)
+
 ENTRY_KINDS = {"delivery": ledger_pb2.ENTRY_KIND_DELIVERY,
                "acknowledgement": ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT,
                "access": ledger_pb2.ENTRY_KIND_ACCESS}
@@ -214,15 +216,20 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     @unit_grpc
     def AcknowledgeDeliveries(self, request, context):
         unit = self.identities.require(context, "unit")
-        count = 0
-        for delivery_id in request.delivery_ids:
-            delivery = self._unit_delivery(unit, delivery_id)
-            self._append("acknowledgement", f"ack:{delivery_id}", {
+        if len(request.delivery_ids) > MAX_ACKNOWLEDGED:
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            f"acknowledge at most {MAX_ACKNOWLEDGED} deliveries in one call, "
+                            f"not {len(request.delivery_ids)}")
+        # All found before any is acknowledged: one unknown id refuses the call whole.
+        deliveries = [self._unit_delivery(unit, delivery_id)
+                      for delivery_id in dict.fromkeys(request.delivery_ids)]
+        for delivery in deliveries:
+            self._append("acknowledgement", f"ack:{delivery['delivery_id']}", {
                 k: delivery[k] for k in ("delivery_id", "provider_id", "programme_id",
                                          "submission_id", "purpose_id", "unit_id",
                                          "record_count", "content_hash")})
-            count += 1
-        return ledger_pb2.AcknowledgeDeliveriesResponse(acknowledged_count=count)
+        return ledger_pb2.AcknowledgeDeliveriesResponse(
+            acknowledged_count=len(request.delivery_ids))
 
     @unit_grpc
     def RecordAccess(self, request, context):
@@ -254,9 +261,14 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     @ledger_grpc
     def ListFlows(self, request, context):
         provider = self.identities.require(context, "provider")
+        if request.page_size < 0:
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            f"page_size must be 0 (the default) or more, got {request.page_size}")
         size = min(request.page_size or 500, 1000)
         try:
             after = int(request.page_token or 0)
+            if not 0 <= after < 2 ** 63:
+                raise ValueError(after)
         except ValueError:
             raise GrpcError(StatusCode.INVALID_ARGUMENT, "page_token is not one we gave out") from None
         entries = self.storage.entries(provider.id, request.submission_id, after, size + 1)

@@ -63,15 +63,19 @@ INTS = {d.FieldDescriptor.TYPE_INT32: (-2**31, 2**31 - 1),
         d.FieldDescriptor.TYPE_SFIXED64: (-2**63, 2**63 - 1),
         d.FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1), d.FieldDescriptor.TYPE_FIXED32: (0, 2**32 - 1),
         d.FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1), d.FieldDescriptor.TYPE_FIXED64: (0, 2**64 - 1)}
-TEXT = st.one_of(st.sampled_from(WORDS),
-                 st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
-HUGE_TEXT = st.one_of(TEXT, st.just("x" * 70_000))  # only at the top, like huge lists
+KNOWN: list[str] = []  # ids that exist in the stack (see `known_ids`), so calls get past lookups
+
+
+def text(huge: bool = False) -> st.SearchStrategy:
+    words = st.sampled_from(WORDS + KNOWN)
+    strings = [words, words, st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)]
+    return st.one_of(*strings, *[st.just("x" * 70_000)] * huge)  # huge only at the top
 
 
 def scalar(field: d.FieldDescriptor, depth: int = 1) -> st.SearchStrategy:
     t = field.type
     if t == d.FieldDescriptor.TYPE_STRING:
-        return TEXT if depth else HUGE_TEXT
+        return text(huge=not depth)
     if t == d.FieldDescriptor.TYPE_BYTES:
         return st.one_of(st.binary(max_size=40), st.sampled_from(INVALID_UTF8))
     if t == d.FieldDescriptor.TYPE_BOOL:
@@ -111,8 +115,9 @@ def message_values(desc: d.Descriptor, depth: int = 0) -> st.SearchStrategy:
                 fields[field.name] = few
             elif field.type == d.FieldDescriptor.TYPE_MESSAGE:
                 fields[field.name] = st.one_of(few, st.builds(lambda v: [v] * 300, one))
-            else:
-                fields[field.name] = st.one_of(few, st.builds(lambda v: [v] * 20_000, one))
+            else:  # of short values: 20,000 huge strings would be over a gigabyte
+                fields[field.name] = st.one_of(few, st.builds(lambda v: [v] * 20_000,
+                                                              value(field, depth + 1)))
         else:
             fields[field.name] = value(field, depth)
     return st.fixed_dictionaries({}, optional=fields)
@@ -230,6 +235,20 @@ def callers(stack, server, method) -> list:
                    if call(stack, server, method, [b""], who)[0] != grpc.StatusCode.PERMISSION_DENIED]
         _callers[key] = allowed or CALLERS[:1]
     return _callers[key]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def known_ids(stack):
+    """A programme with a plan and an open submission of ccss's to aim at."""
+    from tests.e2e.journey import open_submission
+    from tests.e2e.test_bad_input import new_programme, plan_dict
+
+    programme_id = new_programme("fuzz")
+    version = stack.create_plan(plan_dict(programme_id))
+    KNOWN.extend([programme_id, open_submission(stack, programme_id, version), "eval", "counts",
+                  "region", "sessions", "North"])
+    yield
+    KNOWN.clear()
 
 
 @pytest.mark.parametrize("server,method", METHODS, ids=[m.full_name for _, m in METHODS])

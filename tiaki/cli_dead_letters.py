@@ -124,9 +124,12 @@ def replay(amqp_uri: str, queue: str, count: int | None) -> None:
         for name in (queue, dlq):
             try:
                 with conn.channel() as channel:
-                    channel.queue_declare(name, passive=True)
+                    _, waiting, _ = channel.queue_declare(name, passive=True)
             except amqp.exceptions.NotFound:
                 raise click.ClickException(f"no queue {name!r} in this vhost") from None
+        # At most what is parked now: a message that fails again comes straight
+        # back to the dead-letter queue, and must not be replayed round and round.
+        limit = min(count, waiting) if count else waiting
         with conn.channel() as channel:
-            moved = dead_letter.move(channel, dlq, queue, limit=count, rewrite=fresh)
+            moved = dead_letter.move(channel, dlq, queue, limit=limit, rewrite=fresh)
     click.echo(f"replayed {moved} message(s) from {dlq} to {queue}")

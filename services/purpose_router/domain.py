@@ -62,7 +62,7 @@ def _events_problem(event, text: tuple[str, ...]) -> str | None:
     if missing:
         return f"needs text in {', '.join(missing)}"
     version = event.get("plan_version")
-    if type(version) is not int or version < 1:
+    if type(version) is not int or not 1 <= version < 2 ** 31:
         return "plan_version must be a version number"
     return None
 

@@ -130,9 +130,10 @@ def dead_letter_queue(queue_name: str) -> Queue:
                  durable=True, queue_arguments=args)
 
 
-def _holding_queue(queue_name: str) -> Queue:
-    args = {"x-queue-type": "quorum"} if quorum_queues() else {}
-    return Queue(queue_name + HOLDING_SUFFIX, durable=True, queue_arguments=args)
+def _holding_queue(queue: Queue) -> Queue:
+    # Classic: quorum queues cannot be deleted only-if-empty, which this one is.
+    return Queue(queue.name + HOLDING_SUFFIX, exchange=queue.exchange,
+                 routing_key=queue.routing_key, durable=True)
 
 
 def declare(connection: Connection, queue: Queue) -> None:
@@ -159,31 +160,31 @@ def _passive(connection: Connection, name: str):
 
 
 def _migrate(connection: Connection, queue: Queue, refused: Exception) -> None:
+    """Replaces a queue of another form, keeping its messages: a holding queue
+    takes the queue's binding (so nothing published meanwhile is lost) and its
+    messages, the queue is replaced, and the messages move back. A message can
+    arrive twice (consumers are idempotent), never not at all."""
     messages, consumers = _passive(connection, queue.name) or (0, 0)
     if consumers:
         raise QueueInOlderForm(
             f"queue {queue.name!r} exists in an older form ({refused}) and {consumers} "
             f"consumer(s) still read it. Stop every process consuming it (older versions of "
             f"the service or unit), then start this one again: it moves the queue's "
-            f"{messages} message(s) into the new queue (quorum, dead-lettering to "
+            f"{messages} message(s) into the new queue (dead-lettering to "
             f"{dlq_name(queue.name)!r}). See README, 'Dead letters'.") from None
     log.warning("queue %s exists in an older form (%s); migrating its %d message(s)",
                 queue.name, refused, messages)
-    holding = _holding_queue(queue.name)
+    holding = _holding_queue(queue)
     with connection.channel() as channel:
-        holding(channel).declare()
-    for _ in range(10):  # a publisher may add a message between our move and delete
+        holding(channel).declare()  # bound as the queue is: new messages land here too
+        channel.queue_unbind(queue.name, queue.exchange.name, queue.routing_key)
+        move(channel, queue.name, holding.name)
+    try:
         with connection.channel() as channel:
-            move(channel, queue.name, holding.name)
-        try:
-            with connection.channel() as channel:
-                channel.queue_delete(queue.name, if_unused=True, if_empty=True)
-            break
-        except amqp.exceptions.PreconditionFailed:
-            continue
-    else:
-        raise QueueInOlderForm(f"queue {queue.name!r} kept receiving messages or gained a "
-                               "consumer while being migrated; start again")
+            channel.queue_delete(queue.name, if_unused=True)
+    except amqp.exceptions.PreconditionFailed:
+        raise QueueInOlderForm(f"queue {queue.name!r} gained a consumer while being migrated; "
+                               "stop it and start again") from None
     with connection.channel() as channel:
         queue(channel).declare()
     log.warning("queue %s is now %s", queue.name, queue.queue_arguments)
@@ -191,13 +192,13 @@ def _migrate(connection: Connection, queue: Queue, refused: Exception) -> None:
 
 def _restore_held(connection: Connection, queue: Queue) -> None:
     """Moves messages kept aside by a migration (maybe interrupted) back."""
-    holding = queue.name + HOLDING_SUFFIX
-    if _passive(connection, holding) is None:
+    holding = _holding_queue(queue)
+    if _passive(connection, holding.name) is None:
         return
     with connection.channel() as channel:
-        moved = move(channel, holding, queue.name)
-    with connection.channel() as channel:
-        channel.queue_delete(holding, if_empty=True)
+        channel.queue_unbind(holding.name, queue.exchange.name, queue.routing_key)
+        moved = move(channel, holding.name, queue.name)
+        channel.queue_delete(holding.name, if_empty=True)
     log.warning("queue %s: %d message(s) moved back after its migration", queue.name, moved)
 
 

@@ -219,3 +219,24 @@ def test_rpc_queue_dead_letters_but_stays_classic(container_factory, conn):
     Producer(conn.channel(), exchange=Exchange("")).publish(
         {"args": [], "kwargs": {}}, routing_key="rpc-answering", serializer="json")  # no reply_to
     wait_until(lambda: depth(conn, "rpc-answering.dlq") == 1, what="unanswerable call parked")
+
+
+def test_purpose_router_starts_on_a_broker_with_the_older_classic_queues(start_container, conn):
+    """`make run` data from before: the service's queues are classic. It starts,
+    they become what they should be, and a message waiting in one is kept (and
+    here, being no batch at all, parked)."""
+    from services.purpose_router.service import PurposeRouterService
+
+    events = "evt-intake-records_accepted--purpose_router.route_batch"
+    with conn.channel() as channel:
+        for name, exchange, key in (
+                (events, Exchange("intake.events", type="topic", durable=True), "records_accepted"),
+                ("rpc-purpose_router", Exchange("nameko-rpc", type="topic", durable=True),
+                 "purpose_router.*")):
+            Queue(name, exchange=exchange, routing_key=key, durable=True)(channel).declare()
+        Producer(channel).publish({"left": "over"}, exchange="", routing_key=events,
+                                  serializer="json", delivery_mode=2)
+    start_container(PurposeRouterService)
+    assert arguments(events)["type"] == "quorum"
+    assert arguments("rpc-purpose_router")["arguments"]["x-dead-letter-exchange"]
+    wait_until(lambda: depth(conn, f"{events}.dlq") == 1, what="the leftover message parked")

@@ -268,6 +268,8 @@ def test_method_survives_fuzzing(stack, server, method):
         if code is None:
             return
         assert code in PRECISE, f"{method.full_name} answered {code.name}: {details[:500]}"
+        if len(requests) > 1:
+            return  # a stream's earlier messages may be stored before a later one is refused
         assert documents(stack, server) == before, (
             f"{method.full_name} refused a call ({code.name}: {details[:200]}) "
             "but stored something")

@@ -225,7 +225,12 @@ def move(channel, source: str, target: str, limit: int | None = None, rewrite=No
 def _park(message, queue: str, reason: str, detail: str):
     PARKED.labels(queue, reason).inc()
     log.error("parked a message from %s in %s: %s", queue, dlq_name(queue), detail)
-    message.reject(requeue=False)
+    # As nameko acknowledges: with the connection gone the broker has it back already.
+    if message.channel.connection:
+        try:
+            message.reject(requeue=False)
+        except amqp.exceptions.ConnectionError:
+            pass
 
 
 class ParkingConsumer(Consumer):
@@ -318,7 +323,8 @@ class ParkingRpcConsumer(_Declaring, RpcConsumer):
         if problem is None:
             super().handle_message(body, message)
             return
-        if reply_to:  # the caller gets nameko's own error for it, rather than waiting
+        if reply_to and message.content_type == "application/json":
+            # The caller gets nameko's own error for it, rather than waiting.
             try:
                 raise MalformedRequest(problem)
             except MalformedRequest:

@@ -15,6 +15,7 @@ import pickle
 import time
 import uuid
 
+import amqp
 import grpc
 import pytest
 import requests
@@ -147,6 +148,11 @@ def test_poison_is_parked_and_consumers_carry_on(stack, programme):
                                  content_type=content_type, content_encoding="binary",
                                  headers={"poison": name}, delivery_mode=2)
             sent[queue] = len(messages)
+        raw = conn.channel()  # no properties at all (no content type, no headers): raw AMQP
+        for queue in queues:
+            raw.basic_publish(amqp.Message(b"\x00\x01 no content type", reply_to="nowhere"),
+                              exchange="", routing_key=queue)
+            sent[queue] += 1
         for queue in queues:
             stack.wait_for(lambda q=queue: parked(conn, q) - start[q] >= sent[q], timeout=90,
                            what=f"{sent[queue]} messages parked in {dlq_name(queue)}")

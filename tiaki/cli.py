@@ -714,6 +714,7 @@ def requests_due_date(received: str, working_days: int) -> None:
 
 from tiaki.broker_users import broker_users  # noqa: E402
 from tiaki.cli_codesign import agreement, codesign  # noqa: E402 (needs cli defined above)
+from tiaki.cli_dead_letters import dead_letters  # noqa: E402
 from tiaki.cli_insights import measures, outcomes  # noqa: E402
 from tiaki.cli_keys import keys  # noqa: E402
 from tiaki.cli_stories import stories  # noqa: E402
@@ -725,6 +726,7 @@ cli.add_command(outcomes)
 cli.add_command(measures)
 cli.add_command(keys)
 cli.add_command(broker_users)
+cli.add_command(dead_letters)
 
 
 def main() -> None:

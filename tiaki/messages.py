@@ -14,6 +14,8 @@ from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
 from nameko.messaging import encode_to_headers
 
+from tiaki import dead_letter
+
 # Every payload here is plain JSON (str, int, bool, lists, dicts), so the
 # standard library's codec serves: it is about twice as fast as kombu's own,
 # which spends its time on types we never send (make bench: ~15 us/record).
@@ -59,13 +61,10 @@ def unit_routing_key(unit_id: str) -> str:
 
 
 def unit_queue(unit_id: str) -> Queue:
-    """One durable queue per unit; only that unit consumes it."""
-    return Queue(
-        f"tiaki.unit.{unit_id}",
-        exchange=UNITS_EXCHANGE,
-        routing_key=unit_routing_key(unit_id),
-        durable=True,
-    )
+    """One durable (quorum) queue per unit; only that unit consumes it. What it
+    cannot take is parked in `tiaki.unit.<unit>.dlq` (tiaki/dead_letter.py)."""
+    return dead_letter.parking_queue(f"tiaki.unit.{unit_id}", UNITS_EXCHANGE,
+                                     unit_routing_key(unit_id))
 
 # A delivery message body (kind "records" or "aggregate"):
 # {delivery_id, kind: "records" | "aggregate", provider_id, programme_id,
@@ -108,7 +107,7 @@ class UnitQueues(DependencyProvider):
     def declare(self, unit_id: str):
         if unit_id not in self.declared:
             with Connection(self.amqp_uri) as conn:
-                unit_queue(unit_id)(conn.default_channel).declare()
+                dead_letter.declare(conn, unit_queue(unit_id))
             self.declared.add(unit_id)
 
     def deliver(self, unit_id: str, body: dict):

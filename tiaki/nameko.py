@@ -16,10 +16,11 @@ eventlet.monkey_patch()
 
 from nameko.cli import cli  # noqa: E402  (must come after the environment is set)
 
-from tiaki import grpc_tuning, mtls  # noqa: E402
+from tiaki import grpc_errors, grpc_tuning, mtls  # noqa: E402
 
 grpc_tuning.apply()
 mtls.apply()
+grpc_errors.register()
 
 if __name__ == "__main__":
     sys.argv[0] = "nameko"

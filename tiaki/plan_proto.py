@@ -15,12 +15,18 @@ def to_proto(plan_dict: dict) -> plan_pb2.Plan:
     return json_format.ParseDict(data, plan_pb2.Plan())
 
 
+def enum_text(value, prefix: str) -> str:
+    """An enum value as the plan writes it; a number this version does not know
+    (proto3 enums are open) stays a number, which the plan's checks refuse."""
+    return value.removeprefix(prefix).lower() if isinstance(value, str) else str(value)
+
+
 def from_proto(message: plan_pb2.Plan) -> dict:
     data = json_format.MessageToDict(message, preserving_proto_field_name=True,
                                      always_print_fields_with_no_presence=True)
     for p in data.get("purposes", []):
-        p["form"] = p["form"].removeprefix("FORM_").lower()
+        p["form"] = enum_text(p["form"], "FORM_")
     for i in data.get("items", []):
-        i["type"] = i["type"].removeprefix("FIELD_TYPE_").lower()
+        i["type"] = enum_text(i["type"], "FIELD_TYPE_")
         i["min"], i["max"] = int(i["min"]), int(i["max"])
     return data

@@ -31,7 +31,7 @@ from kombu import Connection
 from kombu.mixins import ConsumerMixin
 from prometheus_client import Counter, start_http_server
 
-from tiaki import messages
+from tiaki import dead_letter, messages
 from tiaki.insights.v1 import outcomes_pb2
 from tiaki.insights.v1.outcomes_pb2_grpc import UnitOutcomesServiceStub
 from tiaki.mtls import ClientTls, client_channel
@@ -229,7 +229,7 @@ class UnitClient(ConsumerMixin):
     # -- consuming ---------------------------------------------------------------
 
     def get_consumers(self, Consumer, channel):
-        return [Consumer(queues=[messages.unit_queue(self.unit_id)], callbacks=[self.on_delivery],
+        return [Consumer(queues=[messages.unit_queue(self.unit_id)], callbacks=[self.on_message],
                          accept=["json"], prefetch_count=self.prefetch,
                          auto_declare=self.declare_queue)]
 
@@ -245,10 +245,45 @@ class UnitClient(ConsumerMixin):
                 log.info("waiting for queue %s (the services declare it with the plan)", name)
                 self._stopping.wait(every)
 
+    def on_message(self, body, message):
+        """Stores a delivery or answers a query; parks (dead-letters) a message
+        that is not one, and returns one whose handling failed in a way that
+        may pass after a pause (the queue's delivery limit bounds the tries)."""
+        queue = messages.unit_queue(self.unit_id).name
+        try:
+            problem = message_problem(body)
+            if problem:
+                raise dead_letter.Poison(problem)
+            if body["kind"] == "query" and body["unit_id"] == self.unit_id:
+                self.on_query(body, message)
+            else:
+                self.on_delivery(body, message)
+        except Exception as exc:
+            if message.acknowledged:
+                raise
+            if dead_letter.is_poison(exc):
+                DELIVERIES_REFUSED.labels(self.unit_id, "malformed").inc()
+                dead_letter.PARKED.labels(queue, "cannot_handle").inc()
+                log.error("parked a message in %s: %s: %s", dead_letter.dlq_name(queue),
+                          type(exc).__name__, str(exc)[:300])
+                message.reject(requeue=False)
+                return
+            delay = dead_letter.retry_delay(message.headers,
+                                            message.delivery_info.get("redelivered", False))
+            log.warning("handling a message failed (%s: %s); returning it in %.0f s",
+                        type(exc).__name__, str(exc)[:200], delay)
+            time.sleep(delay)
+            message.requeue()
+
+    def on_decode_error(self, message, exc):
+        queue = messages.unit_queue(self.unit_id).name
+        DELIVERIES_REFUSED.labels(self.unit_id, "malformed").inc()
+        dead_letter.PARKED.labels(queue, "undecodable").inc()
+        log.error("parked an undecodable message (%s, %d bytes) in %s: %s", message.content_type,
+                  len(message.body or b""), dead_letter.dlq_name(queue), str(exc)[:200])
+        message.reject(requeue=False)
+
     def on_delivery(self, body: dict, message):
-        if body.get("kind") == "query" and body.get("unit_id") == self.unit_id:
-            self.on_query(body, message)
-            return
         if body.get("unit_id") != self.unit_id:
             DELIVERIES_REFUSED.labels(self.unit_id, "wrong_unit").inc()
             log.error("delivery %s is addressed to %s; not stored", body.get("delivery_id"),
@@ -293,8 +328,11 @@ class UnitClient(ConsumerMixin):
                 request_id=body["request_id"], records=held, outcome=outcome,
                 refusal_reason=refused_because), metadata=self.metadata, timeout=30)
         except grpc.RpcError as exc:
-            log.warning("answering request %s later: %s", body["request_id"], exc.code().name)
-            time.sleep(1)  # the requests service is down: try again, not in a hot loop
+            delay = dead_letter.retry_delay(message.headers,
+                                            message.delivery_info.get("redelivered", False))
+            log.warning("answering request %s in %.0f s: %s", body["request_id"], delay,
+                        exc.code().name)
+            time.sleep(delay)  # the requests service is down: try again, not in a hot loop
             message.requeue()
             return
         message.ack()
@@ -317,8 +355,11 @@ class UnitClient(ConsumerMixin):
         return status, refusals[0] if refusals else ""
 
     def run(self, _tokens=1, **kwargs):
-        if not self.declare_queue:
+        if not self.declare_queue:  # a least-privilege unit user: the services declare it
             self.wait_for_queue()
+        else:
+            with self.connection.clone() as conn:  # kombu would retry a refused declaration forever
+                dead_letter.declare(conn, messages.unit_queue(self.unit_id))
         acker = threading.Thread(target=self._acknowledge_loop, daemon=True)
         acker.start()
         try:
@@ -393,6 +434,66 @@ def person(purpose: dict) -> list[str]:
     """A query's pseudonyms for the person under one purpose: one per key
     generation (`pseudonyms`), or the one a service from before key rotation sent."""
     return list(purpose.get("pseudonyms") or [purpose["pseudonym"]])
+
+
+def _text(value, empty_ok: bool = False) -> bool:
+    if not isinstance(value, str) or not (value or empty_ok):
+        return False
+    try:
+        value.encode("utf-8")  # a lone surrogate from JSON cannot be stored
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+DELIVERY_TEXT = ("delivery_id", "provider_id", "programme_id", "submission_id", "period",
+                 "purpose_id", "unit_id", "content_hash")
+CORRECTION_TEXT = ("field", "current_value", "corrected_value", "reason")
+
+
+def message_problem(body) -> str | None:
+    """Why `body` is not a delivery or a query this SDK can keep or answer
+    (None when it is one); checked before anything is stored, so a malformed
+    message leaves nothing half-written."""
+    if not isinstance(body, dict):
+        return f"a message is a JSON object, not {type(body).__name__}"
+    kind = body.get("kind")
+    if kind == "query":
+        if not _text(body.get("request_id")) or not _text(body.get("unit_id")):
+            return "a query needs request_id and unit_id"
+        if body.get("request_kind") not in ("access", "correction"):
+            return f"unknown request_kind {str(body.get('request_kind'))[:40]!r}"
+        purposes = body.get("purposes")
+        if not isinstance(purposes, list) or not all(
+                isinstance(p, dict) and _text(p.get("purpose_id")) and _text(p.get("pseudonym"))
+                and isinstance(p.get("delivery_ids"), list)
+                and all(_text(d) for d in p["delivery_ids"]) for p in purposes):
+            return "purposes must be [{purpose_id, pseudonym, delivery_ids: [text]}]"
+        correction = body.get("correction")
+        if body["request_kind"] == "correction" and not (
+                isinstance(correction, dict)
+                and all(_text(correction.get(k), k == "current_value") for k in CORRECTION_TEXT)):
+            return f"a correction query needs correction {{{', '.join(CORRECTION_TEXT)}}}"
+        return None
+    if kind not in ("records", "aggregate"):
+        return f"unknown kind {str(kind)[:40]!r}"
+    missing = [name for name in DELIVERY_TEXT if not _text(body.get(name))]
+    if missing:
+        return f"a delivery needs text in {', '.join(missing)}"
+    fields = body.get("fields")
+    if not isinstance(fields, list) or not all(_text(f) for f in fields):
+        return "fields must be a list of field names"
+    count = body.get("record_count")
+    if type(count) is not int or not 0 <= count < 2 ** 63:
+        return "record_count must be a whole number"
+    if kind == "records":
+        records = body.get("records")
+        if not isinstance(records, list) or not all(
+                isinstance(r, dict) and _text(r.get("pseudonym")) for r in records):
+            return "records must be a list of records, each with a pseudonym"
+    elif not isinstance(body.get("cells"), list):
+        return "cells must be a list"
+    return None
 
 
 def correct_when_current_value_matches(record: dict, correction: dict) -> tuple[bool, str]:

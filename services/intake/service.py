@@ -14,7 +14,7 @@ from eventlet.semaphore import Semaphore
 from grpc import StatusCode
 from nameko import config
 from nameko.extensions import DependencyProvider
-from nameko.rpc import ServiceRpc, rpc
+from nameko.rpc import ServiceRpc
 from nameko.timer import timer
 from nameko_grpc.entrypoint import Grpc
 from nameko_grpc.errors import GrpcError
@@ -25,6 +25,7 @@ from services.intake.keys_service import KeysMixin
 from services.intake.storage import IntakeStorage
 from services.intake.stories_service import StoriesMixin
 from tiaki import messages
+from tiaki.dead_letter import rpc
 from tiaki.health import HealthMixin
 from tiaki.identity import Identities
 from tiaki.intake.v1 import intake_pb2 as pb

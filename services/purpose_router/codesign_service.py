@@ -10,7 +10,6 @@ import functools
 
 from google.protobuf import json_format
 from grpc import StatusCode
-from nameko.rpc import rpc
 from nameko_grpc.entrypoint import Grpc
 from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
@@ -23,6 +22,7 @@ from services.purpose_router.family_document import (
     render_family_document,
 )
 from tiaki import plan_proto
+from tiaki.dead_letter import rpc
 from tiaki.plan import Plan, PlanInvalid
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
@@ -84,7 +84,7 @@ def _timestamp(message, iso: str):
 def item_from_proto(item: plan_pb2.ScheduleItem) -> dict:
     data = json_format.MessageToDict(item, preserving_proto_field_name=True,
                                      always_print_fields_with_no_presence=True)
-    data["type"] = data["type"].removeprefix("FIELD_TYPE_").lower()
+    data["type"] = plan_proto.enum_text(data["type"], "FIELD_TYPE_")
     data["min"], data["max"] = int(data["min"]), int(data["max"])
     return data
 

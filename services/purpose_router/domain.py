@@ -43,6 +43,72 @@ def project(plan: Plan, purpose: Purpose, records: list[dict]) -> list[dict]:
     return out
 
 
+# -- what an event must carry (checked before anything is stored) ---------------
+
+def _text(value) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        value.encode("utf-8")  # a lone surrogate from JSON cannot be stored
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _events_problem(event, text: tuple[str, ...]) -> str | None:
+    if not isinstance(event, dict):
+        return f"an event is a JSON object, not {type(event).__name__}"
+    missing = [name for name in text if not _text(event.get(name))]
+    if missing:
+        return f"needs text in {', '.join(missing)}"
+    version = event.get("plan_version")
+    if type(version) is not int or not 1 <= version < 2 ** 31:
+        return "plan_version must be a version number"
+    return None
+
+
+def batch_problem(batch) -> str | None:
+    """Why an accepted batch cannot be routed (None when it can)."""
+    problem = _events_problem(batch, ("submission_id", "provider_id", "programme_id", "period",
+                                      "batch_id"))
+    if problem:
+        return f"a batch {problem}"
+    records = batch.get("records")
+    if not isinstance(records, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("pseudonyms"), dict)
+            and isinstance(r.get("fields"), dict)
+            and (r.get("slk581") is None or _text(r["slk581"])) for r in records):
+        return "a batch's records are each {pseudonyms: {...}, fields: {...}, slk581?: text}"
+    return None
+
+
+def pseudonyms_problem(unit_purposes: list[Purpose], records: list[dict]) -> str | None:
+    for i, record in enumerate(records):
+        for p in unit_purposes:
+            if not _text(record["pseudonyms"].get(p.purpose_id)):
+                return f"record {i} has no pseudonym for purpose {p.purpose_id!r}"
+    return None
+
+
+def partials_problem(partials: dict[str, dict[str, list]]) -> str | None:
+    """A measure's sum the store cannot hold (beyond 64 bits) is not a real one."""
+    for cells in partials.values():
+        for _, sums in cells.values():
+            if any(not -2 ** 63 <= s < 2 ** 63 for s in sums):
+                return "a measure's sum is out of range"
+    return None
+
+
+def seal_problem(seal) -> str | None:
+    problem = _events_problem(seal, ("submission_id", "provider_id", "programme_id", "period"))
+    if problem:
+        return f"a seal {problem}"
+    ids = seal.get("batch_ids")
+    if not isinstance(ids, list) or not all(_text(b) for b in ids):
+        return "a seal's batch_ids are a list of batch ids"
+    return None
+
+
 # -- holdings: who holds what about a person -----------------------------------
 
 HOLDING_BUCKETS = 64

@@ -12,8 +12,6 @@ import logging
 import uuid
 
 from grpc import StatusCode
-from nameko.events import event_handler
-from nameko.rpc import rpc
 from nameko_grpc.entrypoint import Grpc
 from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
@@ -22,6 +20,7 @@ from services.purpose_router import domain
 from services.purpose_router.codesign_service import CodesignEntrypoints
 from services.purpose_router.storage import RouterStorage, stored_secret
 from tiaki import messages, plan_proto
+from tiaki.dead_letter import Poison, event_handler, rpc
 from tiaki.health import HealthMixin
 from tiaki.identity import Identities
 from tiaki.metrics import Metrics
@@ -41,6 +40,8 @@ RECORDS_ROUTED = Counter("tiaki_router_records_routed_total",
 DELIVERIES = Counter("tiaki_router_deliveries_total", "Deliveries published to unit queues",
                      ["programme", "purpose", "unit", "kind"])
 LEDGER_ENTRIES = Counter("tiaki_router_ledger_entries_total", "Ledger entries appended", ["kind"])
+
+MAX_ACKNOWLEDGED = 1000  # delivery ids in one AcknowledgeDeliveries call (the SDK sends 500)
 
 ENTRY_KINDS = {"delivery": ledger_pb2.ENTRY_KIND_DELIVERY,
                "acknowledgement": ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT,
@@ -126,35 +127,54 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
 
     # -- routing --------------------------------------------------------------------
 
-    @event_handler(messages.INTAKE, messages.RECORDS_ACCEPTED, requeue_on_error=True)
+    @event_handler(messages.INTAKE, messages.RECORDS_ACCEPTED)
     def route_batch(self, batch: dict):
         """Delivers one accepted batch to every purpose. Safe to repeat: a
         redelivered batch is delivered again under the same delivery id (units
         store by it) and its ledger entries are found, not appended twice."""
-        plan = self._plan(batch["programme_id"], batch["plan_version"])
+        problem = domain.batch_problem(batch)
+        plan = self._plan(batch["programme_id"], batch["plan_version"]) if not problem else None
+        if plan is None:
+            raise Poison(problem or f"no plan {batch['programme_id']!r} version "
+                                    f"{batch['plan_version']}")
         # The items of the agreement the submission was opened under, for its batches and its seal alike.
         plan = self.as_agreed(plan, batch["provider_id"], batch.get("agreement_version"),
                               batch["period"])
         records = batch["records"]
         unit_purposes = [p for p in plan.purposes if p.form != "aggregate"]
-        self.storage.save_holdings(batch["batch_id"], batch["provider_id"], plan.programme_id,
-                                   domain.batch_holdings(batch["batch_id"], unit_purposes, records))
+        if problem := domain.pseudonyms_problem(unit_purposes, records):
+            raise Poison(problem)
+        # Everything is worked out before anything is written or sent, so a
+        # batch that cannot be routed leaves nothing behind (and is parked).
+        holdings = domain.batch_holdings(batch["batch_id"], unit_purposes, records)
+        partials, deliveries = {}, []
         for purpose in plan.purposes:
             if purpose.form == "aggregate":
-                self.storage.save_partial(batch["batch_id"], batch["submission_id"],
-                                          purpose.purpose_id,
-                                          domain.partial_aggregate(purpose, records))
+                partials[purpose.purpose_id] = domain.partial_aggregate(purpose, records)
                 continue
             payload = domain.project(plan, purpose, records)
-            delivery_id = f"{batch['batch_id']}:{purpose.purpose_id}"
-            self._deliver(batch, plan, purpose, delivery_id,
-                          kind="records", content=payload, record_count=len(payload))
+            deliveries.append(self._delivery(batch, plan, purpose,
+                                             f"{batch['batch_id']}:{purpose.purpose_id}",
+                                             kind="records", content=payload,
+                                             record_count=len(payload)))
+        if problem := domain.partials_problem(partials):
+            raise Poison(problem)
+        self.storage.save_holdings(batch["batch_id"], batch["provider_id"], plan.programme_id,
+                                   holdings)
+        for purpose_id, cells in partials.items():
+            self.storage.save_partial(batch["batch_id"], batch["submission_id"], purpose_id, cells)
+        for delivery in deliveries:
+            self._deliver(*delivery)
         self._complete_aggregates(batch["submission_id"], plan)
 
-    @event_handler(messages.INTAKE, messages.SUBMISSION_SEALED, requeue_on_error=True)
+    @event_handler(messages.INTAKE, messages.SUBMISSION_SEALED)
     def seal_submission(self, seal: dict):
+        problem = domain.seal_problem(seal)
+        plan = self._plan(seal["programme_id"], seal["plan_version"]) if not problem else None
+        if plan is None:
+            raise Poison(problem or f"no plan {seal['programme_id']!r} version "
+                                    f"{seal['plan_version']}")
         self.storage.save_seal(seal)
-        plan = self._plan(seal["programme_id"], seal["plan_version"])
         self._complete_aggregates(seal["submission_id"], self.as_agreed(
             plan, seal["provider_id"], seal.get("agreement_version"), seal["period"]))
 
@@ -173,32 +193,34 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
             cells = domain.add_partials([partials[b] for b in seal["batch_ids"]])
             protected = domain.protect(purpose, cells, seed)
             total = sum(count for count, _ in cells.values())
-            self._deliver(seal, plan, purpose, f"{submission_id}:{purpose.purpose_id}",
-                          kind="aggregate", content=protected, record_count=total)
+            self._deliver(*self._delivery(seal, plan, purpose,
+                                          f"{submission_id}:{purpose.purpose_id}",
+                                          kind="aggregate", content=protected, record_count=total))
 
-    def _deliver(self, source, plan, purpose, delivery_id, kind, content, record_count):
+    def _delivery(self, source, plan, purpose, delivery_id, kind, content, record_count):
+        """(plan, purpose, body) of one delivery, its content hashed."""
         fields = (list(purpose.dimensions) + list(purpose.measures) if kind == "aggregate"
                   else list(domain.delivered_fields(plan, purpose)))
-        digest = domain.content_hash(content)
-        body = {
+        return plan, purpose, {
             "delivery_id": delivery_id, "kind": kind, "provider_id": source["provider_id"],
             "programme_id": plan.programme_id, "plan_version": plan.version,
             "submission_id": source["submission_id"], "period": source["period"],
             "purpose_id": purpose.purpose_id, "unit_id": purpose.unit_id, "fields": fields,
-            "record_count": record_count, "content_hash": digest,
+            "record_count": record_count, "content_hash": domain.content_hash(content),
             ("records" if kind == "records" else "cells"): content,
         }
+
+    def _deliver(self, plan, purpose, body):
         self.unit_queues.deliver(purpose.unit_id, body)
-        self._append("delivery", f"delivery:{delivery_id}", {
-            "delivery_id": delivery_id, "provider_id": source["provider_id"],
-            "programme_id": plan.programme_id, "submission_id": source["submission_id"],
-            "purpose_id": purpose.purpose_id, "unit_id": purpose.unit_id, "fields": fields,
-            "record_count": record_count, "content_hash": digest,
-        })
-        DELIVERIES.labels(plan.programme_id, purpose.purpose_id, purpose.unit_id, kind).inc()
-        if kind == "records":
+        self._append("delivery", f"delivery:{body['delivery_id']}", {
+            k: body[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
+                                 "purpose_id", "unit_id", "fields", "record_count",
+                                 "content_hash")})
+        DELIVERIES.labels(plan.programme_id, purpose.purpose_id, purpose.unit_id,
+                          body["kind"]).inc()
+        if body["kind"] == "records":
             RECORDS_ROUTED.labels(plan.programme_id, purpose.purpose_id,
-                                  purpose.unit_id).inc(record_count)
+                                  purpose.unit_id).inc(body["record_count"])
 
     def _append(self, kind: str, entry_key: str, fields: dict) -> dict:
         entry = {"kind": kind, "delivery_id": "", "provider_id": "", "programme_id": "",
@@ -217,15 +239,20 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     @unit_grpc
     def AcknowledgeDeliveries(self, request, context):
         unit = self.identities.require(context, "unit")
-        count = 0
-        for delivery_id in request.delivery_ids:
-            delivery = self._unit_delivery(unit, delivery_id)
-            self._append("acknowledgement", f"ack:{delivery_id}", {
+        if len(request.delivery_ids) > MAX_ACKNOWLEDGED:
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            f"acknowledge at most {MAX_ACKNOWLEDGED} deliveries in one call, "
+                            f"not {len(request.delivery_ids)}")
+        # All found before any is acknowledged: one unknown id refuses the call whole.
+        deliveries = [self._unit_delivery(unit, delivery_id)
+                      for delivery_id in dict.fromkeys(request.delivery_ids)]
+        for delivery in deliveries:
+            self._append("acknowledgement", f"ack:{delivery['delivery_id']}", {
                 k: delivery[k] for k in ("delivery_id", "provider_id", "programme_id",
                                          "submission_id", "purpose_id", "unit_id",
                                          "record_count", "content_hash")})
-            count += 1
-        return ledger_pb2.AcknowledgeDeliveriesResponse(acknowledged_count=count)
+        return ledger_pb2.AcknowledgeDeliveriesResponse(
+            acknowledged_count=len(request.delivery_ids))
 
     @unit_grpc
     def RecordAccess(self, request, context):
@@ -257,9 +284,14 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     @ledger_grpc
     def ListFlows(self, request, context):
         provider = self.identities.require(context, "provider")
+        if request.page_size < 0:
+            raise GrpcError(StatusCode.INVALID_ARGUMENT,
+                            f"page_size must be 0 (the default) or more, got {request.page_size}")
         size = min(request.page_size or 500, 1000)
         try:
             after = int(request.page_token or 0)
+            if not 0 <= after < 2 ** 63:
+                raise ValueError(after)
         except ValueError:
             raise GrpcError(StatusCode.INVALID_ARGUMENT, "page_token is not one we gave out") from None
         entries = self.storage.entries(provider.id, request.submission_id, after, size + 1)

@@ -10,10 +10,13 @@ regular expressions, in the one vhost):
 
 - a unit: nothing to configure or write; read only `tiaki.unit.<unit>`. It
   cannot bind its queue to another unit's routing key, publish, or consume
-  another unit's queue: its queue is declared and bound by the services, and
-  the unit SDK consumes it without declaring (`--passive-queue`).
+  another unit's queue: its queue (with its dead-letter queue) is declared and
+  bound here, by the administrator, and the unit SDK consumes it without
+  declaring (`--passive-queue`).
 - a service: what nameko needs (its RPC, reply and event queues and
-  exchanges, and declaring unit queues), but reading no unit's queue."""
+  exchanges, publishing to unit queues), but reading no unit's queue; since
+  declaring a dead-lettering queue takes reading it, services only check that
+  the unit queues made here exist."""
 
 from __future__ import annotations
 
@@ -25,6 +28,9 @@ from pathlib import Path
 
 import click
 import requests
+from kombu import Connection
+
+from tiaki import dead_letter, messages
 
 SERVICES = ("intake", "purpose_router", "requests", "insights")
 UNIT_QUEUE_PREFIX = "tiaki.unit."  # messages.unit_queue's names
@@ -67,6 +73,15 @@ def ensure_broker_users(mgmt: str, admin: tuple[str, str], vhost: str, units: li
         with os.fdopen(fd, "w") as fh:
             fh.write(uri + "\n")
         out[user] = uri
+    # The unit queues, with their dead-letter queues, made here by the
+    # administrator: declaring a dead-lettering queue takes reading it, which
+    # no service user may do.
+    admin_uri = (f"pyamqp://{urllib.parse.quote(admin[0], safe='')}:"
+                 f"{urllib.parse.quote(admin[1], safe='')}@{amqp_hostport}/"
+                 f"{quoted_vhost if vhost != '/' else ''}")
+    with Connection(admin_uri) as conn:
+        for unit in units:
+            dead_letter.declare(conn, messages.unit_queue(unit))
     return out
 
 

@@ -62,6 +62,10 @@ class Poison(ValueError):
     """A message that is not what its queue carries: retrying cannot help."""
 
 
+class QueueNotProvisioned(RuntimeError):
+    """A least-privilege user found no queue an administrator should have made."""
+
+
 class QueueInOlderForm(RuntimeError):
     """A queue exists with other arguments and cannot be migrated now."""
 
@@ -138,14 +142,24 @@ def _holding_queue(queue: Queue) -> Queue:
 
 def declare(connection: Connection, queue: Queue) -> None:
     """Declares `queue` and its dead-letter queue (that one first, so nothing
-    is dead-lettered into nowhere), migrating a queue of an older form."""
-    with connection.channel() as channel:
-        dead_letter_queue(queue.name)(channel).declare()
+    is dead-lettered into nowhere), migrating a queue of an older form. A
+    least-privilege broker user may not declare a dead-lettering queue (that
+    takes reading it): an administrator's `tiaki broker-users` made it, and it
+    only has to be there."""
     try:
         with connection.channel() as channel:
-            queue(channel).declare()
-    except amqp.exceptions.PreconditionFailed as exc:
-        _migrate(connection, queue, exc)
+            dead_letter_queue(queue.name)(channel).declare()
+        try:
+            with connection.channel() as channel:
+                queue(channel).declare()
+        except amqp.exceptions.PreconditionFailed as exc:
+            _migrate(connection, queue, exc)
+    except amqp.exceptions.AccessRefused:
+        if _passive(connection, queue.name) is None:
+            raise QueueNotProvisioned(
+                f"queue {queue.name} does not exist and this broker user may not create it: "
+                "an administrator creates unit queues with `tiaki broker-users`") from None
+        return
     _restore_held(connection, queue)
 
 

@@ -16,7 +16,7 @@ from amqp.exceptions import AccessRefused
 from kombu import Connection, Producer
 
 from tests.stack import AMQP_HOST, RABBIT_MGMT, STORE_URI
-from tiaki import messages
+from tiaki import dead_letter, messages
 from tiaki.broker_users import delete_users, ensure_broker_users
 from tiaki.unit_sdk import UnitClient
 
@@ -33,11 +33,12 @@ def broker(tmp_path_factory):
     directory = tmp_path_factory.mktemp("broker")
     uris = ensure_broker_users(RABBIT_MGMT, ADMIN, vhost, ["evaluation", "service-delivery"],
                                ["purpose_router"], str(directory), AMQP_HOST, prefix=prefix)
-    # The service declares and binds both units' queues, as purpose_router does.
+    # The administrator's step made both units' queues; the service finds them
+    # as purpose_router does (it may not declare a dead-lettering queue itself).
     service = uris[f"{prefix}svc-purpose_router"]
     with Connection(service) as conn:
         for unit in ("evaluation", "service-delivery"):
-            messages.unit_queue(unit)(conn.default_channel).declare()
+            dead_letter.declare(conn, messages.unit_queue(unit))
     try:
         yield {"vhost": vhost, "dir": directory, "service": service,
                "evaluation": uris[f"{prefix}unit-evaluation"],
@@ -104,7 +105,7 @@ def test_the_unit_sdk_consumes_its_queue_without_declaring_it(broker):
         message.ack()
         seen.set()
 
-    unit.on_delivery = on_delivery
+    unit.on_message = on_delivery
     runner = threading.Thread(target=unit.run, daemon=True)
     runner.start()
     try:

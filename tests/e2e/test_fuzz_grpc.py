@@ -29,7 +29,7 @@ PRECISE = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
            grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.FAILED_PRECONDITION,
            grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 SERVERS = {"tiaki.intake": "intake", "tiaki.router": "purpose_router",
-           "tiaki.requests": "requests"}
+           "tiaki.requests": "requests", "tiaki.insights": "insights"}
 CALLERS = [("provider", "ccss"), ("agency", "agency"), ("unit", "evaluation")]
 
 

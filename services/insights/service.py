@@ -23,7 +23,7 @@ from grpc import StatusCode
 from nameko import config
 from nameko.events import BROADCAST, EventDispatcher, event_handler
 from nameko.extensions import DependencyProvider
-from nameko.rpc import ServiceRpc, rpc
+from nameko.rpc import ServiceRpc
 from nameko.timer import timer
 from nameko_grpc.entrypoint import Grpc
 from nameko_grpc.errors import GrpcError
@@ -40,6 +40,7 @@ from services.insights.storage import (
     step,
 )
 from tiaki import messages
+from tiaki.dead_letter import rpc
 from tiaki.health import HealthMixin
 from tiaki.identity import Identities
 from tiaki.insights.v1 import measures_pb2 as mpb
@@ -260,7 +261,12 @@ class InsightsService(HealthMixin):
     @outcomes_grpc
     def WatchOutcomes(self, request, context):
         provider = self.identities.require(context, "provider")
-        since = request.since.ToNanoseconds() / 1e9 if request.HasField("since") else time.time()
+        since = time.time()
+        if request.HasField("since"):
+            try:
+                since = request.since.ToNanoseconds() / 1e9
+            except ValueError as exc:  # seconds outside years 1 to 9999
+                raise GrpcError(StatusCode.INVALID_ARGUMENT, f"since: {exc}") from None
         seen: dict[str, int] = {}
         scanned = since
         deadline = time.monotonic() + WATCH_SECONDS
@@ -412,12 +418,19 @@ class InsightsService(HealthMixin):
     @event_handler(messages.INSIGHTS, messages.OUTCOME_RECORDED, handler_type=BROADCAST,
                    reliable_delivery=False)
     def wake_on_recorded(self, event: dict):
-        self.feed.notify(event["provider_id"])
+        self._wake(event)
 
     @event_handler(messages.INSIGHTS, messages.OUTCOME_CHANGED, handler_type=BROADCAST,
                    reliable_delivery=False)
     def wake_on_changed(self, event: dict):
-        self.feed.notify(event["provider_id"])
+        self._wake(event)
+
+    def _wake(self, event):
+        """Wakes the provider's open feeds; a malformed signal wakes no one
+        (the feeds read the store, never the event)."""
+        provider_id = event.get("provider_id") if isinstance(event, dict) else None
+        if isinstance(provider_id, str):
+            self.feed.notify(provider_id)
 
     @timer(interval=2)
     def announce_pending(self):

@@ -58,12 +58,14 @@ COMMON = [
 
 def consumed_queues(stack) -> dict[str, int]:
     """Queue -> consumers, for every queue something consumes in the stack's vhost
-    (not reply queues, which belong to one caller, nor the .dlq queues)."""
+    (not reply queues, which belong to one caller, nor the .dlq queues, nor an
+    instance's own auto-delete wake-up queue: it carries signals, acked on
+    receipt, so a malformed one is dropped, never redelivered)."""
     reply = requests.get(f"{RABBIT_MGMT}/api/queues/{stack.vhost}", auth=AUTH, timeout=10)
     reply.raise_for_status()
     return {q["name"]: q.get("consumers", 0) for q in reply.json()
             if not q["name"].startswith("rpc.reply-") and not q["name"].endswith(".dlq")
-            and q.get("consumers", 0)}
+            and not q.get("auto_delete") and q.get("consumers", 0)}
 
 
 def parked(conn, queue: str) -> int:

@@ -34,6 +34,7 @@ class StoredStory(me.Document):
     # A withdrawal after an export: the Agency is told through the broker.
     notice_pending = me.BooleanField(default=False)
     notice = me.DictField()  # the event payload while pending
+    notice_claimed_until = me.FloatField()  # one relay (of several instances) sends it
     agency_notified_at = me.FloatField()
     history = me.ListField(me.StringField())  # who did what, when (plain lines)
 
@@ -128,8 +129,20 @@ class StoryStorage:
             set__notice_pending=False, set__agency_notified_at=time.time(), set__notice={},
             push__history=_line("tiaki", "told the Agency of the withdrawal"))
 
-    def pending_notices(self, limit: int = 100) -> list[StoredStory]:
-        return list(StoredStory.objects(notice_pending=True).limit(limit))
+    def pending_notices(self, limit: int = 100, claim_for: float = 30) -> list[StoredStory]:
+        """Pending notices, each claimed for this caller for `claim_for`
+        seconds: every intake instance runs the relay, one sends each."""
+        now = time.time()
+        claimed = []
+        for doc in StoredStory.objects(notice_pending=True).limit(limit):
+            if (doc.notice_claimed_until or 0) >= now:
+                continue
+            # Conditional on the value read (None matches a field never written).
+            if StoredStory.objects(story_id=doc.story_id, notice_pending=True,
+                                   notice_claimed_until=doc.notice_claimed_until).update_one(
+                    set__notice_claimed_until=now + claim_for):
+                claimed.append(doc)
+        return claimed
 
     # -- exports -----------------------------------------------------------------------------
 

@@ -81,7 +81,6 @@ class RequestsService(HealthMixin):
     intake = ServiceRpc("intake")
     purpose_router = ServiceRpc("purpose_router")
 
-    _last_asked: dict = {}  # request id -> when its outstanding units were last asked
     _escalated_units: set = set()  # units ever exported as escalated by this process
 
     # -- providers ------------------------------------------------------------------
@@ -251,15 +250,13 @@ class RequestsService(HealthMixin):
         for doc in self.storage.open_requests():
             band = days_left_band(domain.working_days_left(to_domain(doc), on))
             open_by_band[(doc.kind, band)] = open_by_band.get((doc.kind, band), 0) + 1
-            last = self._last_asked.get(doc.request_id, doc.opened_at)
-            if time.time() - last > QUERY_AGAIN_AFTER:
+            # Claimed in the store: every instance runs this timer, one asks.
+            if self.storage.claim_asking(doc, QUERY_AGAIN_AFTER):
                 self._query(doc, only_outstanding=True)
-                self._last_asked[doc.request_id] = time.time()
             late = list(domain.escalated(to_domain(doc), on))
             for unit in late:
                 counts[unit] = counts.get(unit, 0) + 1
-            if late and late != list(doc.escalated):
-                self.storage.set_escalated(doc, late)
+            if late and late != list(doc.escalated) and self.storage.set_escalated(doc, late):
                 for unit in set(late) - set(doc.escalated):
                     self.events(messages.UNIT_ESCALATED, {
                         "request_id": doc.request_id, "unit_id": unit,

@@ -6,13 +6,15 @@ PY := $(VENV)/bin/python
 BUF := .tools/node_modules/.bin/buf
 PROTOS := $(shell find protos -name '*.proto')
 PROTO_STAMP := tiaki/.protos-generated
+# make run SCALE=2: two instances of each service on one broker and store
+SCALE ?= 1
 
 .PHONY: run stop status install proto infra services example test test-unit test-service \
         test-e2e lint bench clean
 
 run: install proto infra ## everything, then what to try next
 	@$(PY) -m tiaki.tokens var provider:ccss agency:agency unit:evaluation unit:service-delivery >/dev/null
-	@scripts/services.sh start
+	@TIAKI_SCALE=$(SCALE) scripts/services.sh start
 	@scripts/prometheus.sh start
 	@$(MAKE) --no-print-directory example
 	@scripts/next-steps.sh

@@ -193,9 +193,13 @@ class UnitClient(ConsumerMixin):
         self.store = UnitStore(store_uri)
         self.prefetch = prefetch
         self.metadata = (("authorization", f"Bearer {token}"),)
-        self.channel = grpc.insecure_channel(router_address)
+        # An address may name several instances ("ipv4:host:port,host:port"): each call
+        # goes to the next one that is up.
+        balanced = [("grpc.lb_policy_name", "round_robin")]
+        self.channel = grpc.insecure_channel(router_address, options=balanced)
         self.router = UnitServiceStub(self.channel)
-        self.requests = UnitRequestsServiceStub(grpc.insecure_channel(requests_address))
+        self.requests = UnitRequestsServiceStub(grpc.insecure_channel(requests_address,
+                                                                      options=balanced))
         self.decide_correction = decide_correction or correct_when_current_value_matches
         self._stopping = threading.Event()
 

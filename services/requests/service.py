@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 import zoneinfo
 
@@ -39,7 +40,11 @@ log = logging.getLogger(__name__)
 grpc = Grpc.implementing(RequestsServiceStub)
 unit_grpc = Grpc.implementing(UnitRequestsServiceStub)
 NZ = zoneinfo.ZoneInfo("Pacific/Auckland")
-QUERY_AGAIN_AFTER = 300  # seconds an open request waits before its units are asked again
+# Seconds an open request waits before its units are asked again, and between
+# escalation rounds. From the environment (read when the module loads, as the
+# timer's interval must be): the fault suite asks again within seconds.
+QUERY_AGAIN_AFTER = float(os.environ.get("REQUESTS_QUERY_AGAIN_AFTER", "300"))
+ESCALATE_EVERY = float(os.environ.get("REQUESTS_ESCALATE_EVERY", "60"))
 
 REQUESTS_OPENED = Counter("tiaki_requests_opened_total", "Requests opened", ["programme", "kind"])
 REQUESTS_COMPLETED = Counter("tiaki_requests_completed_total", "Requests completed",
@@ -237,7 +242,7 @@ class RequestsService(HealthMixin):
             doc = self.storage.get(doc.request_id)
         return pb.AnswerQueryResponse(request=request_message(doc))
 
-    @timer(interval=60)
+    @timer(interval=ESCALATE_EVERY)
     def escalate(self):
         """Marks holding units past their internal due date (the request stays
         open), and asks units that have not answered again every few minutes:

@@ -10,7 +10,7 @@ PROTO_STAMP := tiaki/.protos-generated
 SCALE ?= 1
 
 .PHONY: run stop status install proto infra services example test test-unit test-service \
-        test-e2e lint bench clean
+        test-e2e test-faults test-faults-ci lint bench clean
 
 run: install proto infra ## everything, then what to try next
 	@$(PY) -m tiaki.tokens var provider:ccss agency:agency unit:evaluation unit:service-delivery >/dev/null
@@ -48,7 +48,7 @@ example: ## load the example programme's plan (once)
 	else TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan load programmes/best-foot-forward.yaml; fi
 
 test: install proto infra ## the whole suite against the real broker and store
-	@$(MAKE) --no-print-directory test-unit test-service test-e2e
+	@$(MAKE) --no-print-directory test-unit test-service test-e2e test-faults-ci
 
 test-unit:
 	$(PY) -m pytest -q tests/unit
@@ -59,6 +59,14 @@ test-service:
 test-e2e:
 	$(PY) -m pytest -q tests/e2e
 
+# The fault suite on a broker and store of its own: every service killed, RabbitMQ
+# restarted, the store restarted, mid-submission and with requests open (figures printed).
+test-faults: install proto ## the fault suite at full scale: 100,000 records
+	FAULT_RECORDS=100000 $(PY) -m pytest -q -s tests/faults
+
+test-faults-ci: # the same faults on a smaller submission, inside `make test`
+	FAULT_RECORDS=10000 FAULT_REQUESTS=6 $(PY) -m pytest -q -s tests/faults
+
 lint: install proto
 	$(BUF) lint
 	$(VENV)/bin/ruff check .
@@ -67,6 +75,7 @@ lint: install proto
 bench: install proto infra ## de-identification, access-request latency, then records/s vs the raw broker
 	$(PY) -m tests.bench.stories_eval
 	$(PY) -m tests.bench.requests_latency
+	$(PY) -m tests.bench.soak
 	$(PY) -m tests.bench.pipeline
 
 clean:

@@ -167,6 +167,15 @@ class FaultStack(Stack):
         return f"{self.store_uri}/{self.name}_{db}?serverSelectionTimeoutMS=5000"
 
 
+    def env(self, process: str = "") -> dict:
+        env = super().env(process)
+        # A query lost with a killed requests instance or a restarted broker is
+        # asked again within seconds, not the production five minutes.
+        env.setdefault("REQUESTS_QUERY_AGAIN_AFTER", "10")
+        env.setdefault("REQUESTS_ESCALATE_EVERY", "3")
+        return env
+
+
 def start_fault_stack(tmp: Path, rabbit: RabbitNode, store: StoreNode,
                       instances: int = 1) -> FaultStack:
     s = FaultStack(tmp, rabbit, store, instances)

@@ -52,8 +52,6 @@ def figure(label: str, value):
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory):
-    os.environ.setdefault("REQUESTS_QUERY_AGAIN_AFTER", "10")
-    os.environ.setdefault("REQUESTS_ESCALATE_EVERY", "3")
     rabbit = RabbitNode(tmp_path_factory.mktemp("rabbit"))
     store = StoreNode(tmp_path_factory.mktemp("store"))
     rabbit.start()

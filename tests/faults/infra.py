@@ -64,7 +64,7 @@ class RabbitNode:
                                      stdout=open(self.tmp / "server.log", "ab"))
         self.wait_up(within)
 
-    def wait_up(self, within: float = 120):
+    def wait_up(self, within: float = 240):
         deadline = time.monotonic() + within
         while True:
             try:
@@ -111,7 +111,7 @@ class StoreNode:
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}"
 
-    def start(self, within: float = 30):
+    def start(self, within: float = 120):
         self.proc = subprocess.Popen(
             [str(NX), "--data-dir", str(self.tmp / "data"), "--host", "127.0.0.1",
              "-p", str(self.port), "--log-file", str(self.tmp / "store.log"),
@@ -126,11 +126,17 @@ class StoreNode:
                     client.admin.command("ping")
                     return
                 except pymongo.errors.PyMongoError:
-                    assert self.proc.poll() is None, "nx-27017 exited during startup"
-                    assert time.monotonic() < deadline, f"store not up within {within}s"
+                    assert self.proc.poll() is None, f"nx-27017 exited:\n{self.log_tail()}"
+                    assert time.monotonic() < deadline, (
+                        f"store not up within {within}s:\n{self.log_tail()}")
                     time.sleep(0.2)
         finally:
             client.close()
+
+    def log_tail(self) -> str:
+        logs = [self.tmp / "store.log", self.tmp / "stdout.log"]
+        return "\n".join("\n".join(f.read_text(errors="replace").splitlines()[-10:])
+                         for f in logs if f.exists())
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc is None:

@@ -60,12 +60,13 @@ test-e2e:
 	$(PY) -m pytest -q tests/e2e
 
 # The fault suite on a broker and store of its own: every service killed, RabbitMQ
-# restarted, the store restarted, mid-submission and with requests open (figures printed).
+# restarted, the store restarted, mid-submission and with requests open (figures printed;
+# the services' logs stay in var/test-faults/ until the next run).
 test-faults: install proto ## the fault suite at full scale: 100,000 records
-	FAULT_RECORDS=100000 $(PY) -m pytest -q -s tests/faults
+	FAULT_RECORDS=100000 $(PY) -m pytest -q -s --basetemp=var/test-faults tests/faults
 
 test-faults-ci: # the same faults on a smaller submission, inside `make test`
-	FAULT_RECORDS=10000 FAULT_REQUESTS=6 $(PY) -m pytest -q -s tests/faults
+	FAULT_RECORDS=10000 FAULT_REQUESTS=6 $(PY) -m pytest -q -s --basetemp=var/test-faults tests/faults
 
 lint: install proto
 	$(BUF) lint

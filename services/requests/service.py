@@ -200,8 +200,8 @@ class RequestsService(HealthMixin):
         if part is None:
             raise GrpcError(StatusCode.NOT_FOUND,
                             f"no request {request.request_id!r} for unit {unit.id}")
-        if part.get("outcome"):
-            return pb.AnswerQueryResponse(request=request_message(doc))  # a repeated answer
+        if part.get("outcome"):  # a repeated answer: perhaps the answer was never assembled
+            return pb.AnswerQueryResponse(request=request_message(self._finish(doc)))
         allowed = {d for p in part["purposes"] for d in p["delivery_ids"]}
         records = []
         for held in request.records:
@@ -236,11 +236,18 @@ class RequestsService(HealthMixin):
         else:
             raise GrpcError(StatusCode.ABORTED, f"request {doc.request_id} kept changing; "
                                                 "answer again")
-        if rules.complete:
-            self.storage.complete(doc, render_answer(self._answer(doc)))
+        return pb.AnswerQueryResponse(request=request_message(self._finish(doc)))
+
+    def _finish(self, doc):
+        """Assembles the family's answer once every holding unit has answered.
+        Safe to repeat, and repeated: an instance that died (or lost
+        purpose_router) between storing the last answer and assembling this
+        one leaves it to the unit's repeated answer or the escalation round."""
+        if doc.state != "open" or not to_domain(doc).complete:
+            return doc
+        if self.storage.complete(doc, render_answer(self._answer(doc))):
             REQUESTS_COMPLETED.labels(doc.programme_id, doc.kind).inc()
-            doc = self.storage.get(doc.request_id)
-        return pb.AnswerQueryResponse(request=request_message(doc))
+        return self.storage.get(doc.request_id)
 
     @timer(interval=ESCALATE_EVERY)
     def escalate(self):
@@ -253,6 +260,13 @@ class RequestsService(HealthMixin):
         open_by_band = {(kind, band): 0 for kind in ("access", "correction")
                         for band in DAYS_LEFT_BANDS}
         for doc in self.storage.open_requests():
+            if to_domain(doc).complete:  # every unit answered; the answer was not assembled
+                try:
+                    self._finish(doc)
+                except Exception:
+                    log.warning("answer to %s not assembled; next round", doc.request_id,
+                                exc_info=True)
+                continue
             band = days_left_band(domain.working_days_left(to_domain(doc), on))
             open_by_band[(doc.kind, band)] = open_by_band.get((doc.kind, band), 0) + 1
             # Claimed in the store: every instance runs this timer, one asks.

@@ -155,12 +155,13 @@ class RequestsStorage:
         found = found or dict(doc.answers or {})
         return {unit: records for unit, records in found.items() if unit in answered}
 
-    def complete(self, doc: StoredRequest, html: str):
+    def complete(self, doc: StoredRequest, html: str) -> bool:
+        """False when it was already complete (another instance assembled it)."""
         AnswerDocument._get_collection().replace_one(
             {"_id": doc.request_id}, {"_id": doc.request_id, "html": html}, upsert=True)
-        StoredRequest.objects(request_id=doc.request_id, state="open").update_one(
+        return bool(StoredRequest.objects(request_id=doc.request_id, state="open").update_one(
             set__state="complete", set__completed_at=time.time(),
-            push__history=step("tiaki", "assembled the answer for the family"))
+            push__history=step("tiaki", "assembled the answer for the family")))
 
     def answer_html(self, doc: StoredRequest) -> str:
         found = AnswerDocument._get_collection().find_one({"_id": doc.request_id})

@@ -243,8 +243,16 @@ def test_nothing_lost_or_doubled_whatever_fails(faulty):
             rpb.ListRequestsRequest(), metadata=meta, timeout=30))
         return listed.requests
 
-    stack.wait_for(lambda: all(r.state == rpb.REQUEST_STATE_COMPLETE for r in every_request()),
-                   timeout=180, what="every request complete")
+    try:
+        stack.wait_for(lambda: all(r.state == rpb.REQUEST_STATE_COMPLETE
+                                   for r in every_request()),
+                       timeout=180, what="every request complete")
+    except AssertionError:
+        for r in every_request():
+            if r.state != rpb.REQUEST_STATE_COMPLETE:
+                print("not complete:", r.request_id, [(u.unit_id, u.outcome) for u in r.units],
+                      [h.what for h in r.history])
+        raise
     requests = every_request()
     for name, took in faults.done:
         figure(f"fault: {name} (s to restart)", f"{took:.1f}")

@@ -13,7 +13,7 @@ from nameko.testing.services import worker_factory
 
 from services.requests import domain
 from services.requests.service import QUERY_AGAIN_AFTER, RequestsService
-from services.requests.storage import RequestsStorage, StoredRequest
+from services.requests.storage import RequestsStorage, StoredRequest, to_domain
 from tiaki import messages
 from tiaki.store import connect
 
@@ -69,3 +69,20 @@ def test_a_late_unit_is_escalated_once(two_instances):
     doc = a.storage.get(late)
     assert list(doc.escalated) == ["evaluation"]
     assert sum("escalated" in str(h) for h in doc.history) == 1
+
+
+def test_an_answer_a_dead_instance_left_unassembled_is_assembled_next_round(two_instances,
+                                                                              plan):
+    a, b = two_instances
+    request_id = open_request(a.storage, dt.date.today(), opened_ago=10)
+    doc = a.storage.get(request_id)
+    rules = domain.record_unit_outcome(to_domain(doc), "evaluation", "answered", "")
+    a.storage.record_answer(doc, rules, "evaluation", [], "evaluation")  # ...and `a` died here
+    b.purpose_router.get_plan.return_value = plan.to_dict()
+    b.purpose_router.accesses.return_value = []
+
+    b.escalate()
+
+    done = b.storage.get(request_id)
+    assert done.state == "complete"
+    assert "<html" in b.storage.answer_html(done).lower()

@@ -161,6 +161,12 @@ def run(stack, records, clients):
         stack.wait_for(lambda: evaluation.record_count() >= submitted, timeout=300,
                        what="every record at the evaluation unit")
         drained = time.monotonic() - started
+        # Answered before the stack stops: a request still being answered holds
+        # requests' graceful stop on its call to purpose_router.
+        stack.wait_for(lambda: all(
+            r.state == rpb.REQUEST_STATE_COMPLETE for r in stack.requests().ListRequests(
+                rpb.ListRequestsRequest(), metadata=meta, timeout=60).requests),
+            timeout=120, what="every access request answered")
     finally:
         sampler.done.set()
         sampler.join()

@@ -104,11 +104,24 @@ class Faults(threading.Thread):
             self.error = exc
 
 
+RESTARTS_AGAIN: list[str] = []  # restarts that did not come up within 60 s, tried again
+
+
 def kill_and_restart(stack, process):
     def fault():
         stack.kill(process, signal.SIGKILL)
         time.sleep(0.5)
-        stack.start(process)
+        for attempt in range(3):
+            try:
+                stack.start(process)
+                return
+            except AssertionError as exc:
+                # Not healthy within 60 s (seen once on a machine under heavy load):
+                # counted in the figures, and started again, at most twice.
+                if attempt == 2:
+                    raise
+                RESTARTS_AGAIN.append(f"{process}: {str(exc).splitlines()[0]}")
+                stack.kill(process, signal.SIGKILL)
     return fault
 
 
@@ -271,6 +284,7 @@ def test_nothing_lost_or_doubled_whatever_fails(faulty):
         answer, _ = retrying("GetAnswer", lambda r=request_id: stack.requests().GetAnswer(
             rpb.GetAnswerRequest(request_id=r), metadata=meta, timeout=30))
         assert "<html" in answer.html.lower()
+    figure("restarts that had to be tried again", RESTARTS_AGAIN or 0)
     final, _ = retrying("VerifyLedger", lambda: stack.ledger().VerifyLedger(
         ledger_pb2.VerifyLedgerRequest(), metadata=meta, timeout=60))
     figure("ledger verifies after the requests", final.intact)

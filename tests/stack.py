@@ -152,10 +152,12 @@ class Stack:
     def channel(self, service: str) -> grpc.Channel:
         """One channel per service for the whole session, closed by stop()."""
         if service not in self.channels:
-            # Round robin: with several instances, successive calls go to each in turn.
-            self.channels[service] = grpc.insecure_channel(
-                self.target(service) if service in SERVICES else self.address(service),
-                options=[("grpc.lb_policy_name", "round_robin")])
+            if service in SERVICES and self.instances > 1:
+                # Round robin: successive calls go to each instance in turn.
+                self.channels[service] = grpc.insecure_channel(
+                    self.target(service), options=[("grpc.lb_policy_name", "round_robin")])
+            else:  # pick_first reconnects at once to a restarted service (no backoff)
+                self.channels[service] = grpc.insecure_channel(self.address(service))
         return self.channels[service]
 
     def intake(self):

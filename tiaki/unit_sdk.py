@@ -184,6 +184,15 @@ class UnitStore:
         return next((int(r["n"]) for r in rows), 0)
 
 
+def balanced_channel(address: str) -> grpc.Channel:
+    """A channel to a service. An address naming several instances
+    ("ipv4:host:port,host:port") sends each call to the next one that is up;
+    one instance keeps grpc's default, which reconnects at once when it restarts."""
+    if "," in address:
+        return grpc.insecure_channel(address, options=[("grpc.lb_policy_name", "round_robin")])
+    return grpc.insecure_channel(address)
+
+
 class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
                  token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
@@ -193,13 +202,9 @@ class UnitClient(ConsumerMixin):
         self.store = UnitStore(store_uri)
         self.prefetch = prefetch
         self.metadata = (("authorization", f"Bearer {token}"),)
-        # An address may name several instances ("ipv4:host:port,host:port"): each call
-        # goes to the next one that is up.
-        balanced = [("grpc.lb_policy_name", "round_robin")]
-        self.channel = grpc.insecure_channel(router_address, options=balanced)
+        self.channel = balanced_channel(router_address)
         self.router = UnitServiceStub(self.channel)
-        self.requests = UnitRequestsServiceStub(grpc.insecure_channel(requests_address,
-                                                                      options=balanced))
+        self.requests = UnitRequestsServiceStub(balanced_channel(requests_address))
         self.decide_correction = decide_correction or correct_when_current_value_matches
         self._stopping = threading.Event()
 

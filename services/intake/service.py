@@ -78,11 +78,13 @@ class SubmissionView:
         self.lock = Semaphore()
         self.slot: int | None = None  # None: nothing read yet
         self.refs: set[str] = set()
+        self.closed = False  # the seal's slot is among those read
 
     def refresh(self, storage: IntakeStorage):
         """Adds the batches other instances (or streams) stored since."""
-        self.slot, new = storage.refs_after(self.submission_id, self.slot)
+        self.slot, new, closed = storage.refs_after(self.submission_id, self.slot)
         self.refs |= new
+        self.closed |= closed
 
 
 class OpenSubmissions(DependencyProvider):
@@ -224,11 +226,14 @@ class IntakeService(StoriesMixin, HealthMixin):
         checked: dict[int, tuple[dict | None, list]] = {}  # kept if the slot must be taken again
         view = self.open_submissions.view(sub.submission_id)
         with view.lock:
-            for _ in range(SLOT_ATTEMPTS):
-                # The slots first, then the state: a seal takes a slot after
-                # marking the submission sealed (see IntakeStorage.close_batches).
-                view.refresh(self.storage)
-                if self.storage.submission(sub.submission_id).state != "open":
+            for attempt in range(SLOT_ATTEMPTS):
+                # Read again only when a slot was lost: slots are taken in order,
+                # so taking the next one proves no other batch came since (and
+                # the seal's slot, taken after it marks the submission sealed,
+                # is not before ours: the seal lists this batch).
+                if view.slot is None or attempt:
+                    view.refresh(self.storage)
+                if view.closed or self.storage.submission(sub.submission_id).state != "open":
                     raise GrpcError(StatusCode.FAILED_PRECONDITION,
                                     f"submission {sub.submission_id} is sealed; open a new one")
                 rejections, reasons, accepted, refs = [], [], [], []

@@ -157,17 +157,20 @@ class IntakeStorage:
 
     # -- batches (the outbox) ----------------------------------------------------
 
-    def refs_after(self, submission_id: str, after: int | None) -> tuple[int, set[str]]:
+    def refs_after(self, submission_id: str, after: int | None) -> tuple[int, set[str], bool]:
         """(the highest slot stored, the record refs of the batches in slots
-        after `after`); None reads every batch, those stored before slots too."""
+        after `after`, whether the seal's slot is among them); None reads every
+        batch, those stored before slots too."""
         query = {"submission_id": submission_id}
         if after is not None:
             query["seq"] = {"$gt": after}
-        highest, refs = after or 0, set()
-        for doc in Batch._get_collection().find(query, {"record_refs": 1, "seq": 1}):
+        highest, refs, closed = after or 0, set(), False
+        for doc in Batch._get_collection().find(query, {"record_refs": 1, "seq": 1,
+                                                        "closes": 1}):
             refs.update(doc.get("record_refs") or ())
             highest = max(highest, doc.get("seq") or 0)
-        return highest, refs
+            closed |= bool(doc.get("closes"))
+        return highest, refs, closed
 
     def store_batch(self, submission_id, slot, record_refs, rejected_count, payload):
         """Stores the batch in the submission's slot `slot`, with its event

@@ -69,7 +69,7 @@ def intake(plan):
     service.identities.require.return_value = Caller("provider", "ccss")
     service.storage.NotFound = LookupError
     service.storage.submission.return_value = open_submission()
-    service.storage.refs_after.return_value = (0, set())
+    service.storage.refs_after.return_value = (0, set(), False)
     service.storage.SlotTaken = IntakeStorage.SlotTaken
     service.storage.pseudonym_key.side_effect = key_for
     service.storage.store_batch.side_effect = stored_batch
@@ -102,15 +102,15 @@ class TestSubmitRecordsWorker:
         assert (refs, rejected) == (["r1", "r2"], 0)
 
     def test_refs_already_in_the_submission_are_duplicates(self, intake):
-        intake.storage.refs_after.side_effect = lambda sid, after: (
-            (0, {"r1"}) if after is None else (after, set()))
+        intake.storage.refs_after.return_value = (0, {"r1"}, False)
         first = intake.SubmitRecords(stream([record("r1"), record("r2")]), mock.Mock())
         again = intake.SubmitRecords(stream([record("r2"), record("r3")]), mock.Mock())
 
         assert (first.accepted_count, first.duplicate_count) == (1, 1)
         assert (again.accepted_count, again.duplicate_count) == (1, 1)
-        # Read whole once, then only the slots after the last one seen.
-        assert [c.args[1] for c in intake.storage.refs_after.call_args_list] == [None, 1]
+        # Read once; then each batch taking the next slot proves none came between.
+        intake.storage.refs_after.assert_called_once_with("sub-1", None)
+        assert [c.args[1] for c in intake.storage.store_batch.call_args_list] == [1, 2]
 
     def test_rejected_record_is_not_in_the_dispatched_payload(self, intake, plan):
         good = record("r1", client="whanau-42")

@@ -89,9 +89,9 @@ class SubmissionView:
 
 class OpenSubmissions(DependencyProvider):
     """A cache, per process, of the record refs each open submission has
-    accepted, brought up to date from the store before every batch. The store
-    decides: each batch takes the submission's next numbered slot, and of two
-    instances taking the same slot one loses and checks its records again (see
+    accepted. The store decides: each batch takes the submission's next
+    numbered slot, and of two instances taking the same slot one loses, reads
+    the batches it missed and checks its records again (see
     IntakeStorage.store_batch), so any number of intake instances can take
     batches of one submission. The lock only keeps two streams of this process
     from racing for a slot. Views are dropped least recently used first: a

@@ -10,15 +10,17 @@ export TIAKI_BROKER_USERS := $(BROKER_USERS)
 export TIAKI_TLS_ON := $(TLS)
 # TLS=1: the CLI in `make example` calls as the Agency's certificate (scripts/certs.sh).
 TLS_AGENCY := $(if $(filter 1,$(TLS)),TIAKI_TLS_CA=var/tls/ca.pem TIAKI_TLS_CERT=var/tls/agency-agency.pem TIAKI_TLS_KEY=var/tls/agency-agency.key)
+# make run SCALE=2: two instances of each service on one broker and store
+SCALE ?= 1
 
 .PHONY: run stop status install proto infra services example test test-unit test-service \
-        test-e2e lint bench clean
+        test-e2e test-faults test-faults-ci lint bench clean
 
-run: install proto infra ## everything, then what to try next (BROKER_USERS=1: least-privilege broker users; TLS=1: gRPC mutual TLS)
+run: install proto infra ## everything, then what to try next (BROKER_USERS=1: least-privilege broker users; TLS=1: gRPC mutual TLS; SCALE=2: two instances of each service)
 	@$(PY) -m tiaki.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
 	@if [ "$(TLS)" = 1 ]; then scripts/certs.sh var/tls provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null; fi
 	@if [ "$(BROKER_USERS)" = 1 ]; then $(VENV)/bin/tiaki broker-users >/dev/null; fi
-	@scripts/services.sh start
+	@TIAKI_SCALE=$(SCALE) scripts/services.sh start
 	@scripts/prometheus.sh start
 	@$(MAKE) --no-print-directory example
 	@scripts/next-steps.sh
@@ -52,7 +54,7 @@ example: ## load the example programme's plan (once)
 	else $(TLS_AGENCY) TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan load programmes/best-foot-forward.yaml; fi
 
 test: install proto infra ## the whole suite against the real broker and store
-	@$(MAKE) --no-print-directory test-unit test-service test-e2e
+	@$(MAKE) --no-print-directory test-unit test-service test-e2e test-faults-ci
 
 test-unit:
 	$(PY) -m pytest -q tests/unit
@@ -63,6 +65,15 @@ test-service:
 test-e2e:
 	$(PY) -m pytest -q tests/e2e
 
+# The fault suite on a broker and store of its own: every service killed, RabbitMQ
+# restarted, the store restarted, mid-submission and with requests open (figures printed;
+# the services' logs stay in var/test-faults/ until the next run).
+test-faults: install proto ## the fault suite at full scale: 100,000 records
+	FAULT_RECORDS=100000 $(PY) -m pytest -q -s --basetemp=var/test-faults tests/faults
+
+test-faults-ci: # the same faults on a smaller submission, inside `make test`
+	FAULT_RECORDS=10000 FAULT_REQUESTS=6 $(PY) -m pytest -q -s --basetemp=var/test-faults tests/faults
+
 lint: install proto
 	$(BUF) lint
 	$(VENV)/bin/ruff check .
@@ -71,6 +82,7 @@ lint: install proto
 bench: install proto infra ## de-identification, access-request latency, then records/s vs the raw broker
 	$(PY) -m tests.bench.stories_eval
 	$(PY) -m tests.bench.requests_latency
+	$(PY) -m tests.bench.soak
 	$(PY) -m tests.bench.pipeline
 
 clean:

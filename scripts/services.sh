@@ -2,6 +2,9 @@
 # Starts and stops tiaki's four services and a reference Agency unit per unit
 # of the example programme, as background processes with logs and pids under
 # var/. Usage: scripts/services.sh start|stop|status
+# TIAKI_SCALE=N (make run SCALE=N) starts N instances of each service against the
+# one broker and store: instance n>1 is "<service>-n", on gRPC port 50051+10(n-1)...
+# and metrics port 9101+20(n-1)...; the units call every instance in turn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -10,6 +13,17 @@ PY=.venv/bin/python
 
 services="intake:IntakeService purpose_router:PurposeRouterService requests:RequestsService insights:InsightsService"
 units="evaluation:9111 service-delivery:9112"
+scale=${TIAKI_SCALE:-1}
+[[ "$scale" =~ ^[1-9][0-9]*$ ]] || { echo "TIAKI_SCALE must be a whole number >= 1, got '$scale'" >&2; exit 2; }
+declare -A prefix=([intake]=INTAKE [purpose_router]=ROUTER [requests]=REQUESTS [insights]=INSIGHTS)
+declare -A grpc_port=([intake]=50051 [purpose_router]=50052 [requests]=50053 [insights]=50054)
+declare -A metrics_port=([intake]=9101 [purpose_router]=9102 [requests]=9103 [insights]=9104)
+instance_name() { [ "$2" -eq 1 ] && echo "$1" || echo "$1-$2"; }
+every_instance() {  # the addresses of every instance of a service, as one gRPC target
+  local out="" n
+  for n in $(seq 1 "$scale"); do out+="${out:+,}127.0.0.1:$((grpc_port[$1] + 10 * (n - 1)))"; done
+  [ "$scale" -eq 1 ] && echo "$out" || echo "ipv4:$out"
+}
 
 # `make run BROKER_USERS=1`: each process connects as its own broker user
 # (tiaki broker-users wrote their URIs); otherwise as guest, as before.
@@ -50,12 +64,19 @@ stop_one() {
 
 case "${1:-}" in
   start)
+    addresses=()
     for s in $services; do
       name=${s%%:*}; cls=${s##*:}
       uri=$(amqp_for "svc-$name")
-      start_one "$name" env ${uri:+AMQP_URI=$uri} "${tls_server[@]}" $PY -m tiaki.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
+      for n in $(seq 1 "$scale"); do
+        p=${prefix[$name]}; g=$((grpc_port[$name] + 10 * (n - 1))); m=$((metrics_port[$name] + 20 * (n - 1)))
+        start_one "$(instance_name "$name" "$n")" env "${p}_GRPC_PORT=$g" "${p}_METRICS_PORT=$m" \
+          ${uri:+AMQP_URI=$uri} "${tls_server[@]}" \
+          $PY -m tiaki.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
+        addresses+=("127.0.0.1:$g")
+      done
     done
-    env "${tls_probe[@]}" $PY -m tiaki.ops wait-healthy 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053 127.0.0.1:50054 || {
+    env "${tls_probe[@]}" $PY -m tiaki.ops wait-healthy "${addresses[@]}" || {
       tail -n 20 var/log/*.log; exit 1; }
     for u in $units; do
       unit=${u%%:*}; port=${u##*:}
@@ -64,15 +85,25 @@ case "${1:-}" in
       start_one "unit-$unit" $PY -m tiaki.unit_sdk --unit "$unit" \
         --store-uri "mongodb://127.0.0.1:27017/tiaki_unit_${unit//-/_}" \
         --token-file "var/tokens/unit-$unit" --metrics-port "$port" \
+        --router "$(every_instance purpose_router)" --requests "$(every_instance requests)" \
         ${uri:+--amqp-uri "$uri" --passive-queue} $(tls_unit "$unit")
     done
     ;;
   stop)
     for u in $units; do stop_one "unit-${u%%:*}"; done
-    for s in $services; do stop_one "${s%%:*}"; done
+    for s in $services; do
+      for pidfile in var/run/"${s%%:*}"-[0-9]*.pid; do  # instances started with a larger scale
+        [ -e "$pidfile" ] && stop_one "$(basename "$pidfile" .pid)"
+      done
+      stop_one "${s%%:*}"
+    done
     ;;
   status)
-    for s in $services; do n=${s%%:*}; alive "$n" && echo "$n: running" || echo "$n: stopped"; done
+    for s in $services; do
+      for n in "${s%%:*}" $(cd var/run && ls "${s%%:*}"-[0-9]*.pid 2>/dev/null | sed 's/\.pid$//'); do
+        alive "$n" && echo "$n: running" || echo "$n: stopped"
+      done
+    done
     for u in $units; do n=unit-${u%%:*}; alive "$n" && echo "$n: running" || echo "$n: stopped"; done
     ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;

@@ -47,11 +47,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Stack:
-    """The running services of one test session, and ways to reach them."""
+def instance_of(name: str) -> tuple[str, int]:
+    """("intake", 2) for the process "intake-2"; ("intake", 1) for "intake"."""
+    base, _, number = name.rpartition("-")
+    return (base, int(number)) if base in SERVICES and number.isdigit() else (name, 1)
 
-    def __init__(self, tmp: Path, tls_dir: Path | None = None):
+
+class Stack:
+    """The running services of one test session, and ways to reach them.
+    With `instances` > 1, every service runs that many times (processes
+    "intake", "intake-2", ...) against the one broker and store, and clients
+    spread their calls over the instances."""
+
+    def __init__(self, tmp: Path, instances: int = 1, tls_dir: Path | None = None):
         self.tmp = tmp
+        self.instances = instances
         # Mutual TLS (tiaki/mtls.py): certificates made by scripts/certs.sh in tls_dir.
         self.tls_dir = tls_dir
         self.tls = tls_dir and ClientTls(str(tls_dir / "ca.pem"), str(tls_dir / "server.pem"),
@@ -59,25 +69,31 @@ class Stack:
         self.name = f"t{uuid.uuid4().hex[:8]}"
         self.vhost = self.name
         self.amqp_uri = f"pyamqp://guest:guest@{AMQP_HOST}/{self.vhost}"
-        self.ports = {s: free_port() for s in SERVICES}
-        self.metrics_ports = {s: free_port() for s in SERVICES}  # units' added as they start
+        self.ports = {s: free_port() for s in self.service_processes()}
+        self.metrics_ports = {s: free_port() for s in self.service_processes()}  # and units'
         self.procs: dict[str, subprocess.Popen] = {}
         self.channels: dict[str, grpc.Channel] = {}
         self.identities = ensure_tokens(str(tmp), WHO)
         self.tokens = {(k, i): (tmp / "tokens" / f"{k}-{i}").read_text().strip() for k, i in WHO}
         self.mongo = pymongo.MongoClient(STORE_URI)
 
+    def service_processes(self, service: str = "") -> list[str]:
+        """Every service instance's process name (or just `service`'s)."""
+        return [s if i == 1 else f"{s}-{i}" for s in SERVICES if service in ("", s)
+                for i in range(1, self.instances + 1)]
+
     # -- lifecycle -------------------------------------------------------------
 
     def db_uri(self, db: str) -> str:
         return f"{STORE_URI}/{self.name}_{db}"
 
-    def env(self) -> dict:
+    def env(self, process: str = "") -> dict:
         env = dict(os.environ, AMQP_URI=self.amqp_uri, IDENTITIES_FILE=str(self.identities),
                    PYTHONPATH=str(ROOT))
         for service, (_, prefix) in SERVICES.items():
-            env[f"{prefix}_GRPC_PORT"] = str(self.ports[service])
-            env[f"{prefix}_METRICS_PORT"] = str(self.metrics_ports[service])
+            name = process if instance_of(process)[0] == service else service
+            env[f"{prefix}_GRPC_PORT"] = str(self.ports[name])
+            env[f"{prefix}_METRICS_PORT"] = str(self.metrics_ports[name])
             env[f"{prefix}_MONGO_URI"] = self.db_uri(service)
         env["MAX_BATCH_RECORDS"] = "2000"
         if self.tls_dir:
@@ -86,16 +102,17 @@ class Stack:
         return env
 
     def start(self, service: str):
-        if service in SERVICES:
-            target = SERVICES[service][0]
+        base = instance_of(service)[0]
+        if base in SERVICES:
+            target = SERVICES[base][0]
             cmd = [sys.executable, "-m", "tiaki.nameko", "run", "--config",
-                   str(ROOT / "config" / f"{service}.yaml"), target]
+                   str(ROOT / "config" / f"{base}.yaml"), target]
         else:
             unit = service.removeprefix("unit-")
             cmd = [sys.executable, "-m", "tiaki.unit_sdk", "--unit", unit, "--amqp-uri",
                    self.amqp_uri, "--store-uri", self.db_uri(f"unit_{unit}"),
-                   "--router", self.address("purpose_router"),
-                   "--requests", self.address("requests"),
+                   "--router", self.target("purpose_router"),
+                   "--requests", self.target("requests"),
                    "--token-file", str(self.tmp / "tokens" / f"unit-{unit}"),
                    "--metrics-port", str(self.metrics_ports.setdefault(service, free_port()))]
             if self.tls_dir:
@@ -103,9 +120,9 @@ class Stack:
                         str(self.tls_dir / f"unit-{unit}.pem"),
                         "--tls-key", str(self.tls_dir / f"unit-{unit}.key")]
         log = open(self.tmp / f"{service}.log", "ab")
-        self.procs[service] = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=log,
+        self.procs[service] = subprocess.Popen(cmd, cwd=ROOT, env=self.env(service), stdout=log,
                                                stderr=subprocess.STDOUT)
-        if service in SERVICES:
+        if base in SERVICES:
             missing = wait_healthy([self.address(service)], within=60, tls=self.tls)
             assert not missing, f"{service} did not start:\n{self.log_tail(service)}"
 
@@ -136,13 +153,27 @@ class Stack:
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
 
+    def target(self, service: str) -> str:
+        """A gRPC target naming every instance of the service (one address when one)."""
+        names = self.service_processes(service)
+        if len(names) == 1:
+            return self.address(service)
+        return "ipv4:" + ",".join(self.address(n) for n in names)
+
     def metadata(self, kind: str, ident: str):
         return (("authorization", f"Bearer {self.tokens[(kind, ident)]}"),)
 
     def channel(self, service: str) -> grpc.Channel:
         """One channel per service for the whole session, closed by stop()."""
         if service not in self.channels:
-            self.channels[service] = client_channel(self.address(service), self.tls)
+            if self.tls:
+                self.channels[service] = client_channel(self.address(service), self.tls)
+            elif service in SERVICES and self.instances > 1:
+                # Round robin: successive calls go to each instance in turn.
+                self.channels[service] = grpc.insecure_channel(
+                    self.target(service), options=[("grpc.lb_policy_name", "round_robin")])
+            else:  # pick_first reconnects at once to a restarted service (no backoff)
+                self.channels[service] = grpc.insecure_channel(self.address(service))
         return self.channels[service]
 
     def intake(self):
@@ -199,18 +230,18 @@ def drop(s: Stack):
                         timeout=10)
 
 
-def start_stack(tmp: Path, units: tuple[str, ...] = UNITS) -> Stack:
-    """A fresh stack: the services and a reference consumer per unit."""
-    s = Stack(tmp)
+def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1) -> Stack:
+    """A fresh stack: the services (`instances` of each) and a reference
+    consumer per unit."""
+    s = Stack(tmp, instances)
     # Before any service starts: they read the identities file once, at start.
     s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in units
                                                   if ("unit", u) not in WHO])
     make_vhost(s.vhost)
     try:
-        s.start("purpose_router")
-        s.start("intake")
-        s.start("requests")
-        s.start("insights")
+        for service in ("purpose_router", "intake", "requests", "insights"):
+            for process in s.service_processes(service):
+                s.start(process)
         for unit in units:
             s.start(f"unit-{unit}")
     except BaseException:

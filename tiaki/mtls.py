@@ -163,10 +163,11 @@ class ClientTls:
         return grpc.ssl_channel_credentials(read(self.ca), read(self.key), read(self.cert))
 
 
-def client_channel(address: str, tls: ClientTls | None = None) -> grpc.Channel:
+def client_channel(address: str, tls: ClientTls | None = None,
+                   options: list | None = None) -> grpc.Channel:
     """A channel to a tiaki server: TLS with a client certificate when `tls` is
     given or TIAKI_TLS_* are set, else plaintext."""
     tls = tls or ClientTls.from_env()
     if tls is None:
-        return grpc.insecure_channel(address)
-    return grpc.secure_channel(address, tls.credentials())
+        return grpc.insecure_channel(address, options=options)
+    return grpc.secure_channel(address, tls.credentials(), options=options)

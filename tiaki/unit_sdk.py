@@ -204,6 +204,14 @@ class UnitStore:
         return next((int(r["n"]) for r in rows), 0)
 
 
+def balanced_channel(address: str, tls: ClientTls | None = None) -> grpc.Channel:
+    """A channel to a service. An address naming several instances
+    ("ipv4:host:port,host:port") sends each call to the next one that is up;
+    one instance keeps grpc's default, which reconnects at once when it restarts."""
+    several = [("grpc.lb_policy_name", "round_robin")] if "," in address else None
+    return client_channel(address, tls, options=several)
+
+
 class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
                  token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
@@ -217,9 +225,9 @@ class UnitClient(ConsumerMixin):
         # and the token may be empty.
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.tls = tls
-        self.channel = client_channel(router_address, tls)
+        self.channel = balanced_channel(router_address, tls)
         self.router = UnitServiceStub(self.channel)
-        self.requests = UnitRequestsServiceStub(client_channel(requests_address, tls))
+        self.requests = UnitRequestsServiceStub(balanced_channel(requests_address, tls))
         self.decide_correction = decide_correction or correct_when_current_value_matches
         self._stopping = threading.Event()
         # False for a broker user that may only read its queue (tiaki broker-users):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import OrderedDict
 
 from eventlet.semaphore import Semaphore
 from grpc import StatusCode
@@ -47,6 +48,8 @@ RECORDS_DUPLICATE = Counter("tiaki_intake_records_duplicate_total",
 BATCHES_PUBLISHED = Counter("tiaki_intake_batches_published_total",
                             "Batches confirmed by the broker", ["programme", "path"])
 
+SLOT_ATTEMPTS = 20  # of taking a batch slot other instances keep taking first
+
 NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
               "not decided": "you have not accepted it"}
 STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED}
@@ -67,28 +70,56 @@ def reason_kind(reason: str) -> str:
     return "bad_format"
 
 
+class SubmissionView:
+    """What this process knows of one submission's accepted record refs, and
+    the highest batch slot it has seen."""
+
+    def __init__(self, submission_id: str):
+        self.submission_id = submission_id
+        self.lock = Semaphore()
+        self.slot: int | None = None  # None: nothing read yet
+        self.refs: set[str] = set()
+        self.closed = False  # the seal's slot is among those read
+
+    def refresh(self, storage: IntakeStorage):
+        """Adds the batches other instances (or streams) stored since."""
+        self.slot, new, closed = storage.refs_after(self.submission_id, self.slot)
+        self.refs |= new
+        self.closed |= closed
+
+
 class OpenSubmissions(DependencyProvider):
-    """Per submission: a lock, so two streams cannot accept the same record
-    twice, and the record references already accepted (loaded once)."""
+    """A cache, per process, of the record refs each open submission has
+    accepted. The store decides: each batch takes the submission's next
+    numbered slot, and of two instances taking the same slot one loses, reads
+    the batches it missed and checks its records again (see
+    IntakeStorage.store_batch), so any number of intake instances can take
+    batches of one submission. The lock only keeps two streams of this process
+    from racing for a slot. Views are dropped least recently used first: a
+    submission sealed by another instance is never `forget`-ed here."""
+
+    KEPT = 16
 
     def setup(self):
-        self.guards: dict[str, tuple[Semaphore, set | None]] = {}
+        self.views: OrderedDict[str, SubmissionView] = OrderedDict()
 
     def get_dependency(self, worker_ctx):
         return self
 
-    def lock(self, submission_id: str) -> Semaphore:
-        return self.guards.setdefault(submission_id, (Semaphore(), None))[0]
+    def view(self, submission_id: str) -> SubmissionView:
+        view = self.views.pop(submission_id, None)
+        if view is None:
+            view = SubmissionView(submission_id)
+        self.views[submission_id] = view
+        while len(self.views) > self.KEPT:
+            self.views.popitem(last=False)
+        return view
 
-    def refs(self, submission_id: str, load) -> set:
-        lock, refs = self.guards.setdefault(submission_id, (Semaphore(), None))
-        if refs is None:
-            refs = load()
-            self.guards[submission_id] = (lock, refs)
-        return refs
+    def lock(self, submission_id: str) -> Semaphore:
+        return self.view(submission_id).lock
 
     def forget(self, submission_id: str):
-        self.guards.pop(submission_id, None)
+        self.views.pop(submission_id, None)
 
 
 class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
@@ -155,6 +186,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             if not self.storage.seal(sub.submission_id):
                 raise GrpcError(StatusCode.FAILED_PRECONDITION,
                                 f"submission {sub.submission_id} is already sealed")
+            self.storage.close_batches(sub.submission_id)
         self.open_submissions.forget(sub.submission_id)
         self._publish_seal(self.storage.submission(sub.submission_id))
         return pb.SealSubmissionResponse(
@@ -180,13 +212,14 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
     def publish_outbox(self):
         """Publishes what the broker has not confirmed (it was down, or we crashed)."""
         older_than = time.time() - 5
-        for batch_id, text in self.storage.unpublished_batches(older_than):
+        # Claimed one by one: every instance runs this timer, one publishes each.
+        for entry_id, batch_id, text in self.storage.claim_unpublished_batches(older_than):
             self.dispatch(messages.RECORDS_ACCEPTED, text)
+            self.storage.drop_outbox_entry(entry_id)
             self.storage.mark_published(batch_id)
             BATCHES_PUBLISHED.labels(json.loads(text)["programme_id"], "outbox").inc()
-        for sub in self.storage.unpublished_seals():
-            if time.time() - sub.sealed_at > 5:
-                self._publish_seal(sub)
+        for sub in self.storage.claim_unpublished_seals(older_than):
+            self._publish_seal(sub)
 
     # -- the work ----------------------------------------------------------------
 
@@ -195,59 +228,88 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         plan: Plan = rules.plan
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
-        rejections, accepted, refs = [], [], []
-        duplicates = rejected = 0
-        with self.open_submissions.lock(sub.submission_id):
-            if self.storage.submission(sub.submission_id).state != "open":
-                raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                                f"submission {sub.submission_id} is sealed; open a new one")
-            seen = self.open_submissions.refs(
-                sub.submission_id, lambda: self.storage.record_refs(sub.submission_id))
-            in_batch = set()
-            for record in records:
-                ref = record.record_ref
-                if ref in seen or ref in in_batch:
-                    duplicates += 1
+        checked: dict[int, tuple[dict | None, list]] = {}  # kept if the slot must be taken again
+        view = self.open_submissions.view(sub.submission_id)
+        with view.lock:
+            for attempt in range(SLOT_ATTEMPTS):
+                # Read again only when a slot was lost: slots are taken in order,
+                # so taking the next one proves no other batch came since (and
+                # the seal's slot, taken after it marks the submission sealed,
+                # is not before ours: the seal lists this batch).
+                if view.slot is None or attempt:
+                    view.refresh(self.storage)
+                if view.closed or self.storage.submission(sub.submission_id).state != "open":
+                    raise GrpcError(StatusCode.FAILED_PRECONDITION,
+                                    f"submission {sub.submission_id} is sealed; open a new one")
+                rejections, reasons, accepted, refs = [], [], [], []
+                duplicates = 0
+                in_batch = set()
+                for i, record in enumerate(records):
+                    ref = record.record_ref
+                    if ref in view.refs or ref in in_batch:
+                        duplicates += 1
+                        continue
+                    if i not in checked:
+                        checked[i] = self._check_record(rules, keys, sub, record)
+                    row, problems = checked[i]
+                    if problems:
+                        rejections.extend(pb.RecordRejection(record_ref=ref, field=f, reason=r)
+                                          for f, r in problems)
+                        reasons.append(reason_kind(problems[0][1]))
+                        continue
+                    in_batch.add(ref)
+                    accepted.append(row)
+                    refs.append(ref)
+                if not accepted and not reasons:
+                    return 0, duplicates, 0, []
+                payload = {
+                    "submission_id": sub.submission_id, "provider_id": sub.provider_id,
+                    "programme_id": sub.programme_id, "plan_version": sub.plan_version,
+                    "period": sub.period, "agreement_version": sub.agreement_version,
+                    "records": accepted,
+                }
+                slot = view.slot + 1
+                try:
+                    batch_id, text = self.storage.store_batch(sub.submission_id, slot, refs,
+                                                              len(reasons), payload)
+                except self.storage.SlotTaken:
+                    log.info("slot %s of %s taken by another instance; checking again",
+                             slot, sub.submission_id)
                     continue
-                fields, problems = rules.check(ref, record.client_ref, dict(record.fields))
-                slk = None
-                if not problems and rules.needs_slk581 and record.HasField("identity"):
-                    ident = record.identity
-                    try:
-                        slk = domain.slk581(ident.family_name, ident.given_name,
-                                            ident.date_of_birth, ident.sex)
-                    except domain.Rejected as exc:
-                        problems.append(("identity", str(exc)))
-                if problems:
-                    rejections.extend(pb.RecordRejection(record_ref=ref, field=f, reason=r)
-                                      for f, r in problems)
-                    RECORDS_REJECTED.labels(plan.programme_id, reason_kind(problems[0][1])).inc()
-                    rejected += 1
-                    continue
-                in_batch.add(ref)
-                row = {"pseudonyms": {pid: domain.pseudonym(key, sub.provider_id,
-                                                         record.client_ref)
-                                      for pid, key in keys.items()},
-                       "fields": fields}
-                if slk:
-                    row["slk581"] = slk
-                accepted.append(row)
-                refs.append(ref)
-            if not accepted and not rejected:
-                return 0, duplicates, 0, []
-            payload = {
-                "submission_id": sub.submission_id, "provider_id": sub.provider_id,
-                "programme_id": sub.programme_id, "plan_version": sub.plan_version,
-                "period": sub.period, "agreement_version": sub.agreement_version,
-                "records": accepted,
-            }
-            batch_id, text = self.storage.store_batch(sub.submission_id, refs, rejected, payload)
-            seen.update(refs)
+                view.slot = slot
+                view.refs.update(refs)
+                break
+            else:
+                raise GrpcError(StatusCode.ABORTED,
+                                f"submission {sub.submission_id} is taking batches too fast to "
+                                "store this one; send it again (its duplicates are counted)")
+        for reason in reasons:
+            RECORDS_REJECTED.labels(plan.programme_id, reason).inc()
         RECORDS_ACCEPTED.labels(plan.programme_id).inc(len(accepted))
         RECORDS_DUPLICATE.labels(plan.programme_id).inc(duplicates)
         if accepted:
             self._publish_batch(batch_id, plan.programme_id, text)
-        return len(accepted), duplicates, rejected, rejections
+        return len(accepted), duplicates, len(reasons), rejections
+
+    def _check_record(self, rules, keys, sub, record) -> tuple[dict | None, list]:
+        """(the row to send, []) or (None, [(field, reason)])."""
+        fields, problems = rules.check(record.record_ref, record.client_ref, dict(record.fields))
+        slk = None
+        if not problems and rules.needs_slk581 and record.HasField("identity"):
+            ident = record.identity
+            try:
+                slk = domain.slk581(ident.family_name, ident.given_name,
+                                    ident.date_of_birth, ident.sex)
+            except domain.Rejected as exc:
+                problems.append(("identity", str(exc)))
+        if problems:
+            return None, problems
+        row = {"pseudonyms": {pid: domain.pseudonym(key, sub.provider_id, record.client_ref)
+                              for pid, key in keys.items()},
+               "fields": fields}
+        if slk:
+            row["slk581"] = slk
+        return row, []
 
     def _publish_batch(self, batch_id, programme_id, text):
         try:
@@ -259,6 +321,9 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         BATCHES_PUBLISHED.labels(programme_id, "inline").inc()
 
     def _publish_seal(self, sub):
+        # No batch is stored after the seal (repeated here for a seal whose
+        # instance died between marking it sealed and taking the last slot).
+        self.storage.close_batches(sub.submission_id)
         # Every batch is published before the seal, so purpose_router never
         # waits on a batch that is still only in our outbox.
         if self.storage.has_unpublished(sub.submission_id):

@@ -13,6 +13,7 @@ import zlib
 
 import mongoengine as me
 from bson import Binary
+from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 
@@ -36,13 +37,21 @@ class Submission(me.Document):
     seal_published = me.BooleanField(default=False)
     # The provider's agreement version it was opened under (0: no agreement needed).
     agreement_version = me.IntField(default=0)
+    seal_claimed_until = me.FloatField()  # one relay at a time publishes it
 
 
 class Batch(me.Document):
-    """One stored batch: the event payload that goes to purpose_router."""
-    meta = {"collection": "batches", "indexes": ["submission_id"]}
+    """One stored batch: the event payload that goes to purpose_router.
+
+    A submission's batches take numbered slots, 1, 2, 3, ...: the id is
+    "<submission>.<slot>", so two intake instances storing the same slot
+    collide on the primary key and the loser checks its records again against
+    the winner's. Batches stored before slots have a uuid and no `seq`."""
+    meta = {"collection": "batches", "indexes": ["submission_id", ("submission_id", "seq")]}
     batch_id = me.StringField(primary_key=True)
     submission_id = me.StringField(required=True)
+    seq = me.IntField()  # the slot; absent on batches stored before slots
+    closes = me.BooleanField()  # the slot taken by the seal: no batch comes after it
     record_refs = me.ListField(me.StringField())
     accepted_count = me.IntField(required=True)
     rejected_count = me.IntField(required=True)
@@ -57,10 +66,13 @@ class OutboxEntry(me.Document):
     Written before its batch and deleted once published; an entry whose batch
     was never stored (a crash in between, so the call was never acknowledged)
     is dropped by the outbox relay."""
-    meta = {"collection": "outbox", "indexes": ["submission_id", "stored_at"]}
-    batch_id = me.StringField(primary_key=True)
+    meta = {"collection": "outbox", "indexes": ["submission_id", "stored_at", "batch_id"]}
+    entry_id = me.StringField(primary_key=True)  # the batch id in entries stored before slots
+    batch_id = me.StringField()
     submission_id = me.StringField(required=True)
     stored_at = me.FloatField(required=True)
+    # Until when one relay (of several instances) has taken it to publish.
+    claimed_until = me.FloatField()
 
 
 class PseudonymKey(me.Document):
@@ -75,8 +87,16 @@ class NotFound(LookupError):
     pass
 
 
+class SlotTaken(Exception):
+    """Another writer (another intake instance) stored this batch slot first."""
+
+
+CLAIM_SECONDS = 30  # how long a relay's claim on an outbox entry holds if it dies
+
+
 class IntakeStorage:
     NotFound = NotFound
+    SlotTaken = SlotTaken
 
     def __init__(self):
         self._keys: dict[str, bytes] = {}  # keys never change once made
@@ -112,8 +132,22 @@ class IntakeStorage:
     def mark_seal_published(self, submission_id: str):
         Submission.objects(submission_id=submission_id).update_one(set__seal_published=True)
 
-    def unpublished_seals(self, limit=100) -> list[Submission]:
-        return list(Submission.objects(state="sealed", seal_published=False).limit(limit))
+    def claim_unpublished_seals(self, older_than: float, limit=100) -> list[Submission]:
+        """Sealed submissions whose seal event is unpublished, each claimed for
+        this caller, so the relays of several instances do not all send it."""
+        now = time.time()
+        claimed = []
+        for sub in Submission.objects(state="sealed", seal_published=False).limit(limit):
+            if not sub.sealed_at or sub.sealed_at >= older_than or (
+                    sub.seal_claimed_until or 0) >= now:
+                continue
+            # Conditional on the value read: one of two relays wins. (None also
+            # matches a field never written, on MongoDB and the embedded store.)
+            if Submission.objects(submission_id=sub.submission_id, seal_published=False,
+                                  seal_claimed_until=sub.seal_claimed_until).update_one(
+                    set__seal_claimed_until=now + CLAIM_SECONDS):
+                claimed.append(sub)
+        return claimed
 
     def counts(self, submission_id: str) -> tuple[int, int]:
         """(accepted, rejected), summed from the stored batches (never drifts)."""
@@ -128,44 +162,98 @@ class IntakeStorage:
 
     # -- batches (the outbox) ----------------------------------------------------
 
-    def record_refs(self, submission_id: str) -> set[str]:
-        refs: set[str] = set()
-        for doc in Batch._get_collection().find({"submission_id": submission_id},
-                                                {"record_refs": 1}):
+    def refs_after(self, submission_id: str, after: int | None) -> tuple[int, set[str], bool]:
+        """(the highest slot stored, the record refs of the batches in slots
+        after `after`, whether the seal's slot is among them); None reads every
+        batch, those stored before slots too."""
+        query = {"submission_id": submission_id}
+        if after is not None:
+            query["seq"] = {"$gt": after}
+        highest, refs, closed = after or 0, set(), False
+        for doc in Batch._get_collection().find(query, {"record_refs": 1, "seq": 1,
+                                                        "closes": 1}):
             refs.update(doc.get("record_refs") or ())
-        return refs
+            highest = max(highest, doc.get("seq") or 0)
+            closed |= bool(doc.get("closes"))
+        return highest, refs, closed
 
-    def store_batch(self, submission_id, record_refs, rejected_count, payload):
-        """Stores the batch, with its event payload (given its batch_id), and
-        puts it in the outbox when it has records to send. Returns the batch id
-        and the payload as JSON text, encoded once for the store and the broker."""
-        batch_id = payload["batch_id"] = str(uuid.uuid4())
+    def store_batch(self, submission_id, slot, record_refs, rejected_count, payload):
+        """Stores the batch in the submission's slot `slot`, with its event
+        payload (given its batch_id), and puts it in the outbox when it has
+        records to send. Returns the batch id and the payload as JSON text,
+        encoded once for the store and the broker. SlotTaken when another
+        writer stored that slot first: nothing of this batch stays stored."""
+        batch_id = payload["batch_id"] = f"{submission_id}.{slot}"
         text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         now = time.time()
-        if record_refs:
+        entry_id = None
+        if record_refs:  # the outbox entry first: a crash after the batch still publishes it
+            entry_id = str(uuid.uuid4())
             OutboxEntry._get_collection().insert_one(
-                {"_id": batch_id, "submission_id": submission_id, "stored_at": now})
-        Batch._get_collection().insert_one({
-            "_id": batch_id, "submission_id": submission_id, "record_refs": record_refs,
-            "accepted_count": len(record_refs), "rejected_count": rejected_count,
-            "payload": Binary(zlib.compress(text.encode(), 1)), "stored_at": now,
-        })
+                {"_id": entry_id, "batch_id": batch_id, "submission_id": submission_id,
+                 "stored_at": now})
+        try:
+            Batch._get_collection().insert_one({
+                "_id": batch_id, "submission_id": submission_id, "seq": slot,
+                "record_refs": record_refs, "accepted_count": len(record_refs),
+                "rejected_count": rejected_count,
+                "payload": Binary(zlib.compress(text.encode(), 1)), "stored_at": now,
+            })
+        except DuplicateKeyError:
+            if entry_id:
+                OutboxEntry._get_collection().delete_one({"_id": entry_id})
+            raise SlotTaken(batch_id) from None
         return batch_id, text
 
-    def mark_published(self, batch_id: str):
-        OutboxEntry._get_collection().delete_one({"_id": batch_id})
+    def close_batches(self, submission_id: str):
+        """Takes the submission's next slot with a batch of nothing, after the
+        submission is marked sealed: an instance that read it open a moment
+        before can then store no batch after the seal lists the batches (its
+        slot is taken, and reading again it finds the submission sealed).
+        Safe to repeat."""
+        coll = Batch._get_collection()
+        while coll.find_one({"submission_id": submission_id, "closes": True}, {"_id": 1}) is None:
+            last = coll.find_one({"submission_id": submission_id, "seq": {"$gt": 0}},
+                                 {"seq": 1}, sort=[("seq", DESCENDING)])
+            slot = (last["seq"] if last else 0) + 1
+            try:
+                coll.insert_one({"_id": f"{submission_id}.{slot}", "submission_id": submission_id,
+                                 "seq": slot, "closes": True, "record_refs": [],
+                                 "accepted_count": 0, "rejected_count": 0,
+                                 "stored_at": time.time()})
+            except DuplicateKeyError:
+                continue  # a batch took that slot a moment before: it is in, look again
 
-    def unpublished_batches(self, older_than: float, limit=50):
-        """(batch_id, payload text) of batches the broker has not confirmed yet."""
+    def mark_published(self, batch_id: str):
+        OutboxEntry._get_collection().delete_many({"batch_id": batch_id})
+
+    def claim_unpublished_batches(self, older_than: float, limit=50):
+        """(batch_id, payload text) of batches the broker has not confirmed yet,
+        each claimed for CLAIM_SECONDS so the relays of several instances do
+        not all publish it (one that dies leaves it to another afterwards)."""
+        outbox = OutboxEntry._get_collection()
         out = []
-        for entry in OutboxEntry._get_collection().find(
-                {"stored_at": {"$lt": older_than}}).limit(limit):
-            batch = Batch._get_collection().find_one({"_id": entry["_id"]}, {"payload": 1})
-            if batch is None:  # never stored, never acknowledged: nothing to send
-                self.mark_published(entry["_id"])
+        for _ in range(limit):
+            now = time.time()
+            entry = outbox.find_one_and_update(
+                {"stored_at": {"$lt": older_than},
+                 "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": now}}]},
+                {"$set": {"claimed_until": now + CLAIM_SECONDS}})
+            if entry is None:
+                break
+            batch_id = entry.get("batch_id") or entry["_id"]
+            batch = Batch._get_collection().find_one({"_id": batch_id}, {"payload": 1})
+            if batch is None:
+                # Never stored, so never acknowledged: nothing to send. Left a
+                # while first, in case its batch is still being written.
+                if entry["stored_at"] < now - 60:
+                    outbox.delete_one({"_id": entry["_id"]})
                 continue
-            out.append((entry["_id"], zlib.decompress(batch["payload"]).decode()))
+            out.append((entry["_id"], batch_id, zlib.decompress(batch["payload"]).decode()))
         return out
+
+    def drop_outbox_entry(self, entry_id: str):
+        OutboxEntry._get_collection().delete_one({"_id": entry_id})
 
     def published_batch_ids(self, submission_id: str) -> list[str]:
         cursor = Batch._get_collection().find(

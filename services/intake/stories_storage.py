@@ -39,6 +39,7 @@ class StoredStory(me.Document):
     # through the broker, kept until the broker takes it.
     notices = me.DictField()
     notices_pending = me.ListField(me.StringField())  # the uses with a notice in `notices`
+    notice_claimed_until = me.FloatField()  # one relay (of several instances) sends them
     agency_notified_at = me.FloatField()
     history = me.ListField(me.StringField())  # who did what, when (plain lines)
 
@@ -159,9 +160,21 @@ class StoryStorage:
                                 "push__history": _line("tiaki", "told the Agency of the "
                                                                 f"withdrawal for {use}")})
 
-    def pending_notices(self, limit: int = 100) -> list[StoredStory]:
+    def pending_notices(self, limit: int = 100, claim_for: float = 30) -> list[StoredStory]:
+        """Stories with notices owed, each claimed for this caller for
+        `claim_for` seconds: every intake instance runs the relay, one sends each."""
+        now = time.time()
+        claimed = []
         # $in, not equality: the embedded store cannot match an array element by equality.
-        return list(StoredStory.objects(notices_pending__in=list(USES)).limit(limit))
+        for doc in StoredStory.objects(notices_pending__in=list(USES)).limit(limit):
+            if (doc.notice_claimed_until or 0) >= now:
+                continue
+            # Conditional on the value read (None matches a field never written).
+            if StoredStory.objects(story_id=doc.story_id,
+                                   notice_claimed_until=doc.notice_claimed_until).update_one(
+                    set__notice_claimed_until=now + claim_for):
+                claimed.append(doc)
+        return claimed
 
     # -- exports -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 import zoneinfo
 
@@ -39,7 +40,11 @@ log = logging.getLogger(__name__)
 grpc = Grpc.implementing(RequestsServiceStub)
 unit_grpc = Grpc.implementing(UnitRequestsServiceStub)
 NZ = zoneinfo.ZoneInfo("Pacific/Auckland")
-QUERY_AGAIN_AFTER = 300  # seconds an open request waits before its units are asked again
+# Seconds an open request waits before its units are asked again, and between
+# escalation rounds. From the environment (read when the module loads, as the
+# timer's interval must be): the fault suite asks again within seconds.
+QUERY_AGAIN_AFTER = float(os.environ.get("REQUESTS_QUERY_AGAIN_AFTER", "300"))
+ESCALATE_EVERY = float(os.environ.get("REQUESTS_ESCALATE_EVERY", "60"))
 WATCH_LOOK_AGAIN = 0.25  # seconds a watcher waits for a change made by another instance
 
 REQUESTS_OPENED = Counter("tiaki_requests_opened_total", "Requests opened", ["programme", "kind"])
@@ -110,7 +115,6 @@ class RequestsService(HealthMixin):
     insights = ServiceRpc("insights")
 
     _changes = RequestChanges()
-    _last_asked: dict = {}  # request id -> when its outstanding units were last asked
     _escalated_units: set = set()  # units ever exported as escalated by this process
 
     # -- providers ------------------------------------------------------------------
@@ -227,8 +231,8 @@ class RequestsService(HealthMixin):
         if part is None:
             # Same answer as a missing one: another unit's requests do not exist for you.
             raise GrpcError(StatusCode.NOT_FOUND, f"no request {request.request_id!r}")
-        if part.get("outcome"):
-            return pb.AnswerQueryResponse(request=request_message(doc))  # a repeated answer
+        if part.get("outcome"):  # a repeated answer: perhaps the answer was never assembled
+            return pb.AnswerQueryResponse(request=request_message(self._finish(doc)))
         allowed = {d for p in part["purposes"] for d in p["delivery_ids"]}
         records = []
         for held in request.records:
@@ -263,14 +267,22 @@ class RequestsService(HealthMixin):
         else:
             raise GrpcError(StatusCode.ABORTED, f"request {doc.request_id} kept changing; "
                                                 "answer again")
-        if rules.complete:
-            self.storage.complete(doc, render_answer(self._answer(doc)))
-            REQUESTS_COMPLETED.labels(doc.programme_id, doc.kind).inc()
-            doc = self.storage.get(doc.request_id)
+        doc = self._finish(doc)
         self._changes.notify(doc.request_id)
         return pb.AnswerQueryResponse(request=request_message(doc))
 
-    @timer(interval=60)
+    def _finish(self, doc):
+        """Assembles the family's answer once every holding unit has answered.
+        Safe to repeat, and repeated: an instance that died (or lost
+        purpose_router) between storing the last answer and assembling this
+        one leaves it to the unit's repeated answer or the escalation round."""
+        if doc.state != "open" or not to_domain(doc).complete:
+            return doc
+        if self.storage.complete(doc, render_answer(self._answer(doc))):
+            REQUESTS_COMPLETED.labels(doc.programme_id, doc.kind).inc()
+        return self.storage.get(doc.request_id)
+
+    @timer(interval=ESCALATE_EVERY)
     def escalate(self):
         """Marks holding units past their internal due date (the request stays
         open), and asks units that have not answered again every few minutes:
@@ -281,17 +293,22 @@ class RequestsService(HealthMixin):
         open_by_band = {(kind, band): 0 for kind in ("access", "correction")
                         for band in DAYS_LEFT_BANDS}
         for doc in self.storage.open_requests():
+            if to_domain(doc).complete:  # every unit answered; the answer was not assembled
+                try:
+                    self._finish(doc)
+                except Exception:
+                    log.warning("answer to %s not assembled; next round", doc.request_id,
+                                exc_info=True)
+                continue
             band = days_left_band(domain.working_days_left(to_domain(doc), on))
             open_by_band[(doc.kind, band)] = open_by_band.get((doc.kind, band), 0) + 1
-            last = self._last_asked.get(doc.request_id, doc.opened_at)
-            if time.time() - last > QUERY_AGAIN_AFTER:
+            # Claimed in the store: every instance runs this timer, one asks.
+            if self.storage.claim_asking(doc, QUERY_AGAIN_AFTER):
                 self._query(doc, only_outstanding=True)
-                self._last_asked[doc.request_id] = time.time()
             late = list(domain.escalated(to_domain(doc), on))
             for unit in late:
                 counts[unit] = counts.get(unit, 0) + 1
-            if late and late != list(doc.escalated):
-                self.storage.set_escalated(doc, late)
+            if late and late != list(doc.escalated) and self.storage.set_escalated(doc, late):
                 self._changes.notify(doc.request_id)
                 for unit in set(late) - set(doc.escalated):
                     self.events(messages.UNIT_ESCALATED, {

@@ -47,6 +47,9 @@ class StoredRequest(me.Document):
     # Optimistic concurrency: two units answering at once must not overwrite
     # each other's outcome (each write names the version it read).
     version = me.IntField(default=0)
+    # When its outstanding units were last asked: every requests instance runs
+    # the escalation timer, and the one that moves this on asks (absent: opened_at).
+    asked_at = me.FloatField()
 
 
 class UnitAnswer(me.Document):
@@ -152,12 +155,13 @@ class RequestsStorage:
         found = found or dict(doc.answers or {})
         return {unit: records for unit, records in found.items() if unit in answered}
 
-    def complete(self, doc: StoredRequest, html: str):
+    def complete(self, doc: StoredRequest, html: str) -> bool:
+        """False when it was already complete (another instance assembled it)."""
         AnswerDocument._get_collection().replace_one(
             {"_id": doc.request_id}, {"_id": doc.request_id, "html": html}, upsert=True)
-        StoredRequest.objects(request_id=doc.request_id, state="open").update_one(
+        return bool(StoredRequest.objects(request_id=doc.request_id, state="open").update_one(
             set__state="complete", set__completed_at=time.time(),
-            push__history=step("tiaki", "assembled the answer for the family"))
+            push__history=step("tiaki", "assembled the answer for the family")))
 
     def answer_html(self, doc: StoredRequest) -> str:
         found = AnswerDocument._get_collection().find_one({"_id": doc.request_id})
@@ -179,10 +183,24 @@ class RequestsStorage:
                                     "the requester is told"))
         return self.get(doc.request_id) if changed else None
 
-    def set_escalated(self, doc: StoredRequest, units: list[str]):
-        StoredRequest.objects(request_id=doc.request_id).update_one(
-            set__escalated=units,
-            push__history=step("tiaki", f"escalated {', '.join(units)}: past their due date"))
+    def set_escalated(self, doc: StoredRequest, units: list[str]) -> bool:
+        """False when the request changed since `doc` was read (another
+        instance escalated it first, or a unit answered): the caller tells
+        no one, and looks again on its next round."""
+        return bool(StoredRequest.objects(request_id=doc.request_id,
+                                          version=doc.version).update_one(
+            set__escalated=units, inc__version=1,
+            push__history=step("tiaki", f"escalated {', '.join(units)}: past their due date")))
+
+    def claim_asking(self, doc: StoredRequest, every: float) -> bool:
+        """True when the request's units are due to be asked again and this
+        caller, of all the instances, is the one to ask them."""
+        now = time.time()
+        if (doc.asked_at or doc.opened_at) > now - every:
+            return False
+        # Conditional on the value read (None matches a field never written).
+        return bool(StoredRequest.objects(request_id=doc.request_id,
+                                          asked_at=doc.asked_at).update_one(set__asked_at=now))
 
 
 def history(doc: StoredRequest) -> list[dict]:

@@ -69,13 +69,14 @@ def intake(plan):
     service.identities.require.return_value = Caller("provider", "ccss")
     service.storage.NotFound = LookupError
     service.storage.submission.return_value = open_submission()
-    service.storage.record_refs.return_value = set()
+    service.storage.refs_after.return_value = (0, set(), False)
+    service.storage.SlotTaken = IntakeStorage.SlotTaken
     service.storage.pseudonym_key.side_effect = key_for
     service.storage.store_batch.side_effect = stored_batch
     return service
 
 
-def stored_batch(submission_id, refs, rejected, payload):
+def stored_batch(submission_id, slot, refs, rejected, payload):
     """Like the real storage: the payload gets its batch id and is encoded once."""
     payload["batch_id"] = "batch-1"
     return "batch-1", json.dumps(payload)
@@ -97,17 +98,19 @@ class TestSubmitRecordsWorker:
         assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (2, 1, 0)
         (payload,) = dispatched(intake)
         assert len(payload["records"]) == 2
-        _, refs, rejected, _ = intake.storage.store_batch.call_args.args
+        _, _, refs, rejected, _ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == (["r1", "r2"], 0)
 
     def test_refs_already_in_the_submission_are_duplicates(self, intake):
-        intake.storage.record_refs.return_value = {"r1"}
+        intake.storage.refs_after.return_value = (0, {"r1"}, False)
         first = intake.SubmitRecords(stream([record("r1"), record("r2")]), mock.Mock())
         again = intake.SubmitRecords(stream([record("r2"), record("r3")]), mock.Mock())
 
         assert (first.accepted_count, first.duplicate_count) == (1, 1)
         assert (again.accepted_count, again.duplicate_count) == (1, 1)
-        intake.storage.record_refs.assert_called_once()  # loaded once, then kept
+        # Read once; then each batch taking the next slot proves none came between.
+        intake.storage.refs_after.assert_called_once_with("sub-1", None)
+        assert [c.args[1] for c in intake.storage.store_batch.call_args_list] == [1, 2]
 
     def test_rejected_record_is_not_in_the_dispatched_payload(self, intake, plan):
         good = record("r1", client="whanau-42")
@@ -126,7 +129,7 @@ class TestSubmitRecordsWorker:
             for p in plan.purposes}
         assert row["fields"]["sessions_attended"] == 7  # typed, not text
         assert "whanau-42" not in str(payload) and "Moana" not in str(payload)
-        _, refs, rejected, _ = intake.storage.store_batch.call_args.args
+        _, _, refs, rejected, _ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == (["r1"], 1)
 
     def test_a_batch_with_only_rejections_is_counted_but_not_dispatched(self, intake):

@@ -1,0 +1,198 @@
+"""A broker and a store of the fault suite's own, to stop and restart at will:
+the shared ones serve other people's work. A throwaway RabbitMQ node
+(Debian's rabbitmq-server, loopback, its own ports, node name and data under
+a temporary directory) and a throwaway nx-27017 store (its own port and data
+directory), and the services of tests/stack.py started against them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pymongo
+from kombu import Connection
+
+from tests.stack import UNITS, WHO, Stack, free_port
+from tiaki.tokens import ensure_tokens
+
+SBIN = Path("/usr/lib/rabbitmq/bin")
+NX = Path(sys.executable).parent / "nx-27017"
+
+
+class RabbitNode:
+    """One RabbitMQ node; stop_app/start_app restart the broker (connections
+    drop, durable queues and persistent messages stay), as an operator would."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.port = free_port()
+        self.node = f"tiaki-faults-{self.port}@localhost"
+        home = tmp / "home"
+        for d in ("mnesia", "log", "home"):
+            (tmp / d).mkdir(parents=True, exist_ok=True)
+        cookie = home / ".erlang.cookie"
+        cookie.write_text(secrets.token_hex(16))
+        cookie.chmod(0o400)
+        (tmp / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nlog.console = false\n")
+        (tmp / "enabled_plugins").write_text("[].\n")
+        (tmp / "rabbitmq-env.conf").write_text("")
+        self.env = dict(
+            os.environ, RABBITMQ_NODENAME=self.node, RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.port), RABBITMQ_DIST_PORT=str(free_port()),
+            RABBITMQ_MNESIA_BASE=str(tmp / "mnesia"), RABBITMQ_LOG_BASE=str(tmp / "log"),
+            RABBITMQ_PID_FILE=str(tmp / "pid"), RABBITMQ_CONFIG_FILE=str(tmp / "rabbitmq.conf"),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(tmp / "advanced.config"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(tmp / "enabled_plugins"),
+            RABBITMQ_CONF_ENV_FILE=str(tmp / "rabbitmq-env.conf"),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+            ERL_EPMD_ADDRESS="127.0.0.1", HOME=str(home))
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def amqp_uri(self) -> str:
+        return f"pyamqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def start(self, within: float = 120):
+        self.proc = subprocess.Popen([str(SBIN / "rabbitmq-server")], env=self.env,
+                                     start_new_session=True, stderr=subprocess.STDOUT,
+                                     stdout=open(self.tmp / "server.log", "ab"))
+        self.wait_up(within)
+
+    def wait_up(self, within: float = 240):
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                with Connection(self.amqp_uri, connect_timeout=2) as conn:
+                    conn.connect()
+                    return
+            except Exception:
+                assert self.proc.poll() is None, (
+                    f"rabbitmq-server exited:\n{(self.tmp / 'server.log').read_text()}")
+                assert time.monotonic() < deadline, f"RabbitMQ not up within {within}s"
+                time.sleep(0.5)
+
+    def ctl(self, *args) -> subprocess.CompletedProcess:
+        return subprocess.run([str(SBIN / "rabbitmqctl"), "-n", self.node, *args], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+
+    def restart_app(self, down_for: float = 3):
+        stopped = self.ctl("stop_app")
+        assert stopped.returncode == 0, stopped.stderr
+        time.sleep(down_for)
+        started = self.ctl("start_app")
+        assert started.returncode == 0, started.stderr
+        self.wait_up()
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.ctl("stop", str(self.tmp / "pid")).returncode != 0 and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self.proc = None
+
+
+class StoreNode:
+    """One nx-27017 store on its own port and data directory."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.port = free_port()
+        (tmp / "data").mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}"
+
+    def start(self, within: float = 120):
+        self.proc = subprocess.Popen(
+            [str(NX), "--data-dir", str(self.tmp / "data"), "--host", "127.0.0.1",
+             "-p", str(self.port), "--log-file", str(self.tmp / "store.log"),
+             "--pid-file", str(self.tmp / "store.pid")],
+            stdout=open(self.tmp / "stdout.log", "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        client = pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=500)
+        deadline = time.monotonic() + within
+        try:
+            while True:
+                try:
+                    client.admin.command("ping")
+                    return
+                except pymongo.errors.PyMongoError:
+                    assert self.proc.poll() is None, f"nx-27017 exited:\n{self.log_tail()}"
+                    assert time.monotonic() < deadline, (
+                        f"store not up within {within}s:\n{self.log_tail()}")
+                    time.sleep(0.2)
+        finally:
+            client.close()
+
+    def log_tail(self) -> str:
+        logs = [self.tmp / "store.log", self.tmp / "stdout.log"]
+        return "\n".join("\n".join(f.read_text(errors="replace").splitlines()[-10:])
+                         for f in logs if f.exists())
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def restart(self, down_for: float = 3):
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+
+class FaultStack(Stack):
+    """tests/stack.py's services, on the suite's own broker (its default vhost)
+    and store."""
+
+    def __init__(self, tmp: Path, rabbit: RabbitNode, store: StoreNode, instances: int = 1):
+        super().__init__(tmp, instances)
+        self.mongo.close()
+        self.store_uri = store.uri
+        self.amqp_uri = rabbit.amqp_uri
+        self.mongo = pymongo.MongoClient(store.uri)
+
+    def db_uri(self, db: str) -> str:
+        # Every store call gives up after 5 s of the store being away (not
+        # pymongo's 30): a stopped store costs a retried call or a redelivered
+        # message, not half a minute of each.
+        return f"{self.store_uri}/{self.name}_{db}?serverSelectionTimeoutMS=5000"
+
+
+    def env(self, process: str = "") -> dict:
+        env = super().env(process)
+        # A query lost with a killed requests instance or a restarted broker is
+        # asked again within seconds, not the production five minutes.
+        env.setdefault("REQUESTS_QUERY_AGAIN_AFTER", "10")
+        env.setdefault("REQUESTS_ESCALATE_EVERY", "3")
+        return env
+
+
+def start_fault_stack(tmp: Path, rabbit: RabbitNode, store: StoreNode,
+                      instances: int = 1) -> FaultStack:
+    s = FaultStack(tmp, rabbit, store, instances)
+    s.identities = ensure_tokens(str(tmp), WHO)
+    try:
+        for service in ("purpose_router", "intake", "requests"):
+            for process in s.service_processes(service):
+                s.start(process)
+        for unit in UNITS:
+            s.start(f"unit-{unit}")
+    except BaseException:
+        s.stop()
+        raise
+    return s

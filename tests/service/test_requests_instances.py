@@ -1,0 +1,88 @@
+"""Two requests instances running the escalation timer over one store: a
+request's outstanding units are asked again by one of them, not both, and a
+unit that became late is escalated (and announced) once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import mongoengine
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.requests import domain
+from services.requests.service import QUERY_AGAIN_AFTER, RequestsService
+from services.requests.storage import RequestsStorage, StoredRequest, to_domain
+from tiaki import messages
+from tiaki.store import connect
+
+
+@pytest.fixture
+def two_instances(store_uri):
+    connect(store_uri)
+    a, b = RequestsStorage(), RequestsStorage()
+    a.ensure_indexes()
+    yield worker_factory(RequestsService, storage=a), worker_factory(RequestsService, storage=b)
+    mongoengine.disconnect()
+
+
+def open_request(storage: RequestsStorage, received: dt.date, opened_ago: float):
+    rules = domain.open_request("access", received, ["evaluation"])
+    doc = storage.create("ccss", "best-foot-forward", "the client", "signed form", rules,
+                         [{"unit_id": "evaluation", "purpose_id": "outcomes",
+                           "pseudonym": "ab12", "delivery_ids": ["b.1:outcomes"]}], "ccss")
+    StoredRequest.objects(request_id=doc.request_id).update_one(
+        set__opened_at=time.time() - opened_ago)
+    return doc.request_id
+
+
+def queries(service) -> list[str]:
+    return [c.args[1]["request_id"] for c in service.unit_queues.deliver.call_args_list]
+
+
+def test_units_are_asked_again_by_one_instance(two_instances):
+    a, b = two_instances
+    waiting = open_request(a.storage, dt.date.today(), opened_ago=QUERY_AGAIN_AFTER + 60)
+    open_request(a.storage, dt.date.today(), opened_ago=10)  # asked just now: not again
+
+    a.escalate()
+    b.escalate()
+    a.escalate()
+
+    assert queries(a) + queries(b) == [waiting]
+
+
+def test_a_late_unit_is_escalated_once(two_instances):
+    a, b = two_instances
+    long_ago = dt.date.today() - dt.timedelta(days=60)
+    late = open_request(a.storage, long_ago, opened_ago=10)
+    stale = a.storage.get(late)  # what b read before a escalated it
+
+    a.escalate()
+    b.storage.set_escalated(stale, ["evaluation"])  # b's write loses: the request changed
+    b.escalate()
+
+    announced = [c.args[1] for s in (a, b) for c in s.events.call_args_list
+                 if c.args[0] == messages.UNIT_ESCALATED]
+    assert [(e["request_id"], e["unit_id"]) for e in announced] == [(late, "evaluation")]
+    doc = a.storage.get(late)
+    assert list(doc.escalated) == ["evaluation"]
+    assert sum("escalated" in str(h) for h in doc.history) == 1
+
+
+def test_an_answer_a_dead_instance_left_unassembled_is_assembled_next_round(two_instances,
+                                                                              plan):
+    a, b = two_instances
+    request_id = open_request(a.storage, dt.date.today(), opened_ago=10)
+    doc = a.storage.get(request_id)
+    rules = domain.record_unit_outcome(to_domain(doc), "evaluation", "answered", "")
+    a.storage.record_answer(doc, rules, "evaluation", [], "evaluation")  # ...and `a` died here
+    b.purpose_router.get_plan.return_value = plan.to_dict()
+    b.purpose_router.accesses.return_value = []
+
+    b.escalate()
+
+    done = b.storage.get(request_id)
+    assert done.state == "complete"
+    assert "<html" in b.storage.answer_html(done).lower()

@@ -31,7 +31,8 @@ def open_request(storage: RequestsStorage, received: dt.date, opened_ago: float)
     rules = domain.open_request("access", received, ["evaluation"])
     doc = storage.create("ccss", "best-foot-forward", "the client", "signed form", rules,
                          [{"unit_id": "evaluation", "purpose_id": "outcomes",
-                           "pseudonym": "ab12", "delivery_ids": ["b.1:outcomes"]}], "ccss")
+                           "pseudonym": "ab12", "pseudonyms": ["ab12"],
+                           "delivery_ids": ["b.1:outcomes"]}], "ccss")
     StoredRequest.objects(request_id=doc.request_id).update_one(
         set__opened_at=time.time() - opened_ago)
     return doc.request_id

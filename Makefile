@@ -69,9 +69,11 @@ test-e2e:
 # restarted, the store restarted, mid-submission and with requests open (figures printed;
 # the services' logs stay in var/test-faults/ until the next run).
 test-faults: install proto ## the fault suite at full scale: 100,000 records
+	@mkdir -p var
 	FAULT_RECORDS=100000 $(PY) -m pytest -q -s --basetemp=var/test-faults tests/faults
 
 test-faults-ci: # the same faults on a smaller submission, inside `make test`
+	@mkdir -p var
 	FAULT_RECORDS=10000 FAULT_REQUESTS=6 $(PY) -m pytest -q -s --basetemp=var/test-faults tests/faults
 
 lint: install proto

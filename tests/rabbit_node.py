@@ -19,23 +19,26 @@ from tests.stack import free_port
 SBIN = Path("/usr/lib/rabbitmq/bin")
 
 
+def prepare_node(tmp: Path, config: str, plugins: list[str]) -> None:
+    """A throwaway node's directories, a fresh Erlang cookie, its config and plugins."""
+    for d in ("mnesia", "log", "home"):
+        (tmp / d).mkdir(parents=True, exist_ok=True)
+    cookie = tmp / "home" / ".erlang.cookie"
+    cookie.write_text(secrets.token_hex(16))
+    cookie.chmod(0o400)
+    (tmp / "rabbitmq.conf").write_text(config + "log.console = false\n")
+    (tmp / "enabled_plugins").write_text(f"[{','.join(plugins)}].\n")
+    (tmp / "rabbitmq-env.conf").write_text("")
+
+
 @contextmanager
 def rabbit_node(tmp: Path, within: float = 90.0):
     """Yields (amqp port, prometheus plugin base URL); stops the node afterwards."""
     amqp, prom, mgmt = free_port(), free_port(), free_port()
-    home = tmp / "home"
-    for d in ("mnesia", "log", "home"):
-        (tmp / d).mkdir(parents=True, exist_ok=True)
-    cookie = home / ".erlang.cookie"
-    cookie.write_text(secrets.token_hex(16))
-    cookie.chmod(0o400)
-    (tmp / "rabbitmq.conf").write_text(
-        f"listeners.tcp.default = 127.0.0.1:{amqp}\n"
-        f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {mgmt}\n"
-        f"prometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = {prom}\n"
-        "log.console = false\n")
-    (tmp / "enabled_plugins").write_text("[rabbitmq_management,rabbitmq_prometheus].\n")
-    (tmp / "rabbitmq-env.conf").write_text("")
+    prepare_node(tmp, f"listeners.tcp.default = 127.0.0.1:{amqp}\n"
+                      f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {mgmt}\n"
+                      f"prometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = {prom}\n",
+                 ["rabbitmq_management", "rabbitmq_prometheus"])
     node = f"tiaki-test-{amqp}@localhost"
     env = dict(os.environ, RABBITMQ_NODENAME=node, RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
                RABBITMQ_NODE_PORT=str(amqp), RABBITMQ_DIST_PORT=str(free_port()),
@@ -45,7 +48,7 @@ def rabbit_node(tmp: Path, within: float = 90.0):
                RABBITMQ_ENABLED_PLUGINS_FILE=str(tmp / "enabled_plugins"),
                RABBITMQ_CONF_ENV_FILE=str(tmp / "rabbitmq-env.conf"),
                RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
-               ERL_EPMD_ADDRESS="127.0.0.1", HOME=str(home))
+               ERL_EPMD_ADDRESS="127.0.0.1", HOME=str(tmp / "home"))
     proc = subprocess.Popen([str(SBIN / "rabbitmq-server")], env=env, start_new_session=True,
                             stdout=open(tmp / "server.log", "ab"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{prom}"

@@ -56,6 +56,18 @@ OUTCOME_CHANGED = "outcome_changed"    # a provider replied to a draft finding, 
 UNITS_EXCHANGE = Exchange("tiaki.units", type="topic", durable=True)
 
 
+def is_text(value, empty_ok: bool = False) -> bool:
+    """A message field that can be stored as text: a non-empty string (or an
+    empty one, with empty_ok) with no lone surrogate, which JSON lets through."""
+    if not isinstance(value, str) or not (value or empty_ok):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def unit_routing_key(unit_id: str) -> str:
     return f"unit.{unit_id}"
 

@@ -34,6 +34,7 @@ from prometheus_client import Counter, start_http_server
 from tiaki import dead_letter, messages
 from tiaki.insights.v1 import outcomes_pb2
 from tiaki.insights.v1.outcomes_pb2_grpc import UnitOutcomesServiceStub
+from tiaki.messages import is_text
 from tiaki.mtls import ClientTls, client_channel
 from tiaki.requests.v1 import requests_pb2
 from tiaki.requests.v1.requests_pb2_grpc import UnitRequestsServiceStub
@@ -444,16 +445,6 @@ def person(purpose: dict) -> list[str]:
     return list(purpose.get("pseudonyms") or [purpose["pseudonym"]])
 
 
-def _text(value, empty_ok: bool = False) -> bool:
-    if not isinstance(value, str) or not (value or empty_ok):
-        return False
-    try:
-        value.encode("utf-8")  # a lone surrogate from JSON cannot be stored
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 DELIVERY_TEXT = ("delivery_id", "provider_id", "programme_id", "submission_id", "period",
                  "purpose_id", "unit_id", "content_hash")
 CORRECTION_TEXT = ("field", "current_value", "corrected_value", "reason")
@@ -467,29 +458,29 @@ def message_problem(body) -> str | None:
         return f"a message is a JSON object, not {type(body).__name__}"
     kind = body.get("kind")
     if kind == "query":
-        if not _text(body.get("request_id")) or not _text(body.get("unit_id")):
+        if not is_text(body.get("request_id")) or not is_text(body.get("unit_id")):
             return "a query needs request_id and unit_id"
         if body.get("request_kind") not in ("access", "correction"):
             return f"unknown request_kind {str(body.get('request_kind'))[:40]!r}"
         purposes = body.get("purposes")
         if not isinstance(purposes, list) or not all(
-                isinstance(p, dict) and _text(p.get("purpose_id")) and _text(p.get("pseudonym"))
+                isinstance(p, dict) and is_text(p.get("purpose_id")) and is_text(p.get("pseudonym"))
                 and isinstance(p.get("delivery_ids"), list)
-                and all(_text(d) for d in p["delivery_ids"]) for p in purposes):
+                and all(is_text(d) for d in p["delivery_ids"]) for p in purposes):
             return "purposes must be [{purpose_id, pseudonym, delivery_ids: [text]}]"
         correction = body.get("correction")
         if body["request_kind"] == "correction" and not (
                 isinstance(correction, dict)
-                and all(_text(correction.get(k), k == "current_value") for k in CORRECTION_TEXT)):
+                and all(is_text(correction.get(k), k == "current_value") for k in CORRECTION_TEXT)):
             return f"a correction query needs correction {{{', '.join(CORRECTION_TEXT)}}}"
         return None
     if kind not in ("records", "aggregate"):
         return f"unknown kind {str(kind)[:40]!r}"
-    missing = [name for name in DELIVERY_TEXT if not _text(body.get(name))]
+    missing = [name for name in DELIVERY_TEXT if not is_text(body.get(name))]
     if missing:
         return f"a delivery needs text in {', '.join(missing)}"
     fields = body.get("fields")
-    if not isinstance(fields, list) or not all(_text(f) for f in fields):
+    if not isinstance(fields, list) or not all(is_text(f) for f in fields):
         return "fields must be a list of field names"
     count = body.get("record_count")
     if type(count) is not int or not 0 <= count < 2 ** 63:
@@ -497,7 +488,7 @@ def message_problem(body) -> str | None:
     if kind == "records":
         records = body.get("records")
         if not isinstance(records, list) or not all(
-                isinstance(r, dict) and _text(r.get("pseudonym")) for r in records):
+                isinstance(r, dict) and is_text(r.get("pseudonym")) for r in records):
             return "records must be a list of records, each with a pseudonym"
     elif not isinstance(body.get("cells"), list):
         return "cells must be a list"

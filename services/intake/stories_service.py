@@ -110,21 +110,29 @@ class StoriesMixin:
                             f"story {doc.story_id} is already approved")
         return pb.ApproveStoryResponse(story=self._story_message(approved))
 
-    @stories_grpc
-    def RecordConsent(self, request, context):
+    def _consent_change(self, context, request, how_field: str, allowed):
+        """The checked parts of a consent given or withdrawn: (story, use, who
+        recorded it, how, note); bad input is INVALID_ARGUMENT, a change the
+        story's state does not allow FAILED_PRECONDITION."""
         provider = self.identities.require(context, "provider")
         doc = self._own(provider, request.story_id)
         use = _use(request.use)
         try:
             who = rules.check_person(request.recorded_by, "recorded_by")
-            how = rules.check_how(request.how_given, "how_given")
+            how = rules.check_how(getattr(request, how_field), how_field)
             note = rules.check_note(request.note, "note")
         except rules.Refused as exc:
             raise _invalid(exc) from None
         try:
-            rules.can_record_consent(status(doc), use)
+            allowed(status(doc), use)
         except rules.Refused as exc:
             raise GrpcError(StatusCode.FAILED_PRECONDITION, exc.reason) from None
+        return doc, use, who, how, note
+
+    @stories_grpc
+    def RecordConsent(self, request, context):
+        doc, use, who, how, note = self._consent_change(
+            context, request, "how_given", rules.can_record_consent)
         recorded = self.stories.record_consent(doc, use, who, how, note)
         if recorded is None:
             raise GrpcError(StatusCode.FAILED_PRECONDITION,
@@ -133,19 +141,8 @@ class StoriesMixin:
 
     @stories_grpc
     def WithdrawConsent(self, request, context):
-        provider = self.identities.require(context, "provider")
-        doc = self._own(provider, request.story_id)
-        use = _use(request.use)
-        try:
-            who = rules.check_person(request.recorded_by, "recorded_by")
-            how = rules.check_how(request.how_withdrawn, "how_withdrawn")
-            note = rules.check_note(request.note, "note")
-        except rules.Refused as exc:
-            raise _invalid(exc) from None
-        try:
-            rules.can_withdraw(status(doc), use)
-        except rules.Refused as exc:
-            raise GrpcError(StatusCode.FAILED_PRECONDITION, exc.reason) from None
+        doc, use, who, how, note = self._consent_change(
+            context, request, "how_withdrawn", rules.can_withdraw)
         withdrawn_at = time.time()
         exports = self._exports_for(doc, use)
         withdrawn = self.stories.withdraw(doc, use, who, how, note,

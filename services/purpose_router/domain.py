@@ -10,6 +10,7 @@ import json
 import zlib
 from collections import defaultdict
 
+from tiaki.messages import is_text
 from tiaki.plan import Plan, Purpose
 
 NOT_RECORDED = "not recorded"
@@ -45,20 +46,10 @@ def project(plan: Plan, purpose: Purpose, records: list[dict]) -> list[dict]:
 
 # -- what an event must carry (checked before anything is stored) ---------------
 
-def _text(value) -> bool:
-    if not isinstance(value, str) or not value:
-        return False
-    try:
-        value.encode("utf-8")  # a lone surrogate from JSON cannot be stored
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _events_problem(event, text: tuple[str, ...]) -> str | None:
     if not isinstance(event, dict):
         return f"an event is a JSON object, not {type(event).__name__}"
-    missing = [name for name in text if not _text(event.get(name))]
+    missing = [name for name in text if not is_text(event.get(name))]
     if missing:
         return f"needs text in {', '.join(missing)}"
     version = event.get("plan_version")
@@ -77,7 +68,7 @@ def batch_problem(batch) -> str | None:
     if not isinstance(records, list) or not all(
             isinstance(r, dict) and isinstance(r.get("pseudonyms"), dict)
             and isinstance(r.get("fields"), dict)
-            and (r.get("slk581") is None or _text(r["slk581"])) for r in records):
+            and (r.get("slk581") is None or is_text(r["slk581"])) for r in records):
         return "a batch's records are each {pseudonyms: {...}, fields: {...}, slk581?: text}"
     return None
 
@@ -85,7 +76,7 @@ def batch_problem(batch) -> str | None:
 def pseudonyms_problem(unit_purposes: list[Purpose], records: list[dict]) -> str | None:
     for i, record in enumerate(records):
         for p in unit_purposes:
-            if not _text(record["pseudonyms"].get(p.purpose_id)):
+            if not is_text(record["pseudonyms"].get(p.purpose_id)):
                 return f"record {i} has no pseudonym for purpose {p.purpose_id!r}"
     return None
 
@@ -104,7 +95,7 @@ def seal_problem(seal) -> str | None:
     if problem:
         return f"a seal {problem}"
     ids = seal.get("batch_ids")
-    if not isinstance(ids, list) or not all(_text(b) for b in ids):
+    if not isinstance(ids, list) or not all(is_text(b) for b in ids):
         return "a seal's batch_ids are a list of batch ids"
     return None
 

@@ -7,7 +7,6 @@ directory), and the services of tests/stack.py started against them."""
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pymongo
 from kombu import Connection
 
+from tests.rabbit_node import prepare_node
 from tests.stack import UNITS, WHO, Stack, free_port
 from tiaki.tokens import ensure_tokens
 
@@ -32,16 +32,7 @@ class RabbitNode:
         self.tmp = tmp
         self.port = free_port()
         self.node = f"tiaki-faults-{self.port}@localhost"
-        home = tmp / "home"
-        for d in ("mnesia", "log", "home"):
-            (tmp / d).mkdir(parents=True, exist_ok=True)
-        cookie = home / ".erlang.cookie"
-        cookie.write_text(secrets.token_hex(16))
-        cookie.chmod(0o400)
-        (tmp / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = 127.0.0.1:{self.port}\nlog.console = false\n")
-        (tmp / "enabled_plugins").write_text("[].\n")
-        (tmp / "rabbitmq-env.conf").write_text("")
+        prepare_node(tmp, f"listeners.tcp.default = 127.0.0.1:{self.port}\n", [])
         self.env = dict(
             os.environ, RABBITMQ_NODENAME=self.node, RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
             RABBITMQ_NODE_PORT=str(self.port), RABBITMQ_DIST_PORT=str(free_port()),
@@ -51,7 +42,7 @@ class RabbitNode:
             RABBITMQ_ENABLED_PLUGINS_FILE=str(tmp / "enabled_plugins"),
             RABBITMQ_CONF_ENV_FILE=str(tmp / "rabbitmq-env.conf"),
             RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
-            ERL_EPMD_ADDRESS="127.0.0.1", HOME=str(home))
+            ERL_EPMD_ADDRESS="127.0.0.1", HOME=str(tmp / "home"))
         self.proc: subprocess.Popen | None = None
 
     @property

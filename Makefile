@@ -17,7 +17,7 @@ SCALE ?= 1
         test-e2e test-faults test-faults-ci lint bench clean
 
 run: install proto infra ## everything, then what to try next (BROKER_USERS=1: least-privilege broker users; TLS=1: gRPC mutual TLS; SCALE=2: two instances of each service)
-	@$(PY) -m tiaki.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
+	@$(PY) -m tiaki.plumbing.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
 	@if [ "$(TLS)" = 1 ]; then scripts/certs.sh var/tls provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null; fi
 	@if [ "$(BROKER_USERS)" = 1 ]; then $(VENV)/bin/tiaki broker-users >/dev/null; fi
 	@TIAKI_SCALE=$(SCALE) scripts/services.sh start
@@ -40,6 +40,9 @@ install: ## pinned Python packages in .venv, rabbitmq-server, buf
 
 $(PROTO_STAMP): $(PROTOS)
 	@$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+	@# packages, not namespace directories, so import-linter sees the contract layer
+	@for d in $$(dirname $(PROTOS) | sort -u | sed 's#^protos/##'); do \
+	  touch "$$d/__init__.py" "$$(dirname $$d)/__init__.py"; done
 	@touch $@
 	@echo "tiaki: generated gRPC code from protos/"
 
@@ -60,7 +63,7 @@ test-unit:
 	$(PY) -m pytest -q tests/unit
 
 test-service:
-	$(PY) -m tiaki.nameko test -q -p no:cacheprovider tests/service
+	$(PY) -m tiaki.plumbing.nameko test -q -p no:cacheprovider tests/service
 
 test-e2e:
 	$(PY) -m pytest -q tests/e2e
@@ -79,6 +82,7 @@ test-faults-ci: # the same faults on a smaller submission, inside `make test`
 lint: install proto
 	$(BUF) lint
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) tools/deploy_lint.py
 
 bench: install proto infra ## de-identification, access-request latency, then records/s vs the raw broker

@@ -72,17 +72,17 @@ case "${1:-}" in
         p=${prefix[$name]}; g=$((grpc_port[$name] + 10 * (n - 1))); m=$((metrics_port[$name] + 20 * (n - 1)))
         start_one "$(instance_name "$name" "$n")" env "${p}_GRPC_PORT=$g" "${p}_METRICS_PORT=$m" \
           ${uri:+AMQP_URI=$uri} "${tls_server[@]}" \
-          $PY -m tiaki.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
+          $PY -m tiaki.plumbing.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
         addresses+=("127.0.0.1:$g")
       done
     done
-    env "${tls_probe[@]}" $PY -m tiaki.ops wait-healthy "${addresses[@]}" || {
+    env "${tls_probe[@]}" $PY -m tiaki.plumbing.ops wait-healthy "${addresses[@]}" || {
       tail -n 20 var/log/*.log; exit 1; }
     for u in $units; do
       unit=${u%%:*}; port=${u##*:}
-      $PY -m tiaki.tokens var "unit:$unit" >/dev/null
+      $PY -m tiaki.plumbing.tokens var "unit:$unit" >/dev/null
       uri=$(amqp_for "unit-$unit")
-      start_one "unit-$unit" $PY -m tiaki.unit_sdk --unit "$unit" \
+      start_one "unit-$unit" $PY -m tiaki.unit.sdk --unit "$unit" \
         --store-uri "mongodb://127.0.0.1:27017/tiaki_unit_${unit//-/_}" \
         --token-file "var/tokens/unit-$unit" --metrics-port "$port" \
         --router "$(every_instance purpose_router)" --requests "$(every_instance requests)" \

@@ -17,13 +17,13 @@ import grpc
 import pymongo
 import requests
 
-from tiaki import plan_proto
+from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.intake.v1 import intake_pb2_grpc
-from tiaki.mtls import ClientTls, client_channel
-from tiaki.ops import wait_healthy
+from tiaki.plumbing import plan_proto
+from tiaki.plumbing.ops import wait_healthy
+from tiaki.plumbing.tokens import ensure_tokens
 from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.router.v1 import ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
-from tiaki.tokens import ensure_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE_URI = os.environ.get("TIAKI_STORE_URI", "mongodb://127.0.0.1:27017")
@@ -62,7 +62,7 @@ class Stack:
     def __init__(self, tmp: Path, instances: int = 1, tls_dir: Path | None = None):
         self.tmp = tmp
         self.instances = instances
-        # Mutual TLS (tiaki/mtls.py): certificates made by scripts/certs.sh in tls_dir.
+        # Mutual TLS (tiaki/plumbing/mtls.py): certificates made by scripts/certs.sh in tls_dir.
         self.tls_dir = tls_dir
         self.tls = tls_dir and ClientTls(str(tls_dir / "ca.pem"), str(tls_dir / "server.pem"),
                                          str(tls_dir / "server.key"))
@@ -105,11 +105,11 @@ class Stack:
         base = instance_of(service)[0]
         if base in SERVICES:
             target = SERVICES[base][0]
-            cmd = [sys.executable, "-m", "tiaki.nameko", "run", "--config",
+            cmd = [sys.executable, "-m", "tiaki.plumbing.nameko", "run", "--config",
                    str(ROOT / "config" / f"{base}.yaml"), target]
         else:
             unit = service.removeprefix("unit-")
-            cmd = [sys.executable, "-m", "tiaki.unit_sdk", "--unit", unit, "--amqp-uri",
+            cmd = [sys.executable, "-m", "tiaki.unit.sdk", "--unit", unit, "--amqp-uri",
                    self.amqp_uri, "--store-uri", self.db_uri(f"unit_{unit}"),
                    "--router", self.target("purpose_router"),
                    "--requests", self.target("requests"),

@@ -233,15 +233,15 @@ def pod_spec(obj: dict) -> dict | None:
 
 def health_probe_problems(name: str, which: str, probe: dict, mtls: bool) -> list[str]:
     """A gRPC health probe; with mutual TLS on, Kubernetes' own gRPC probe (no
-    client certificate) cannot pass: `python -m tiaki.ops healthy` as an exec probe."""
+    client certificate) cannot pass: `python -m tiaki.plumbing.ops healthy` as an exec probe."""
     command = (probe.get("exec") or {}).get("command") or []
-    if command[:4] == ["python", "-m", "tiaki.ops", "healthy"]:
+    if command[:4] == ["python", "-m", "tiaki.plumbing.ops", "healthy"]:
         return []
     if "grpc" in probe and not mtls:
         return []
     if "grpc" in probe:
         return [f"{name}: serves mutual TLS, so its {which} must be the exec probe "
-                "`python -m tiaki.ops healthy HOST:PORT`"]
+                "`python -m tiaki.plumbing.ops healthy HOST:PORT`"]
     return [f"{name}: needs a gRPC health {which}"]
 
 

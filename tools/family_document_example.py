@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from services.purpose_router.family_document import render_family_document
-from tiaki.plan import Plan
+from tiaki.core.plan import Plan
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "programmes" / "best-foot-forward.yaml"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from services.requests.working_days import add_working_days
+from tiaki.core.working_days import add_working_days
 
 OUTCOME_KINDS = ("decision", "advice", "report", "evaluation_finding", "policy_or_service_change")
 FINDING = "evaluation_finding"

@@ -39,16 +39,16 @@ from services.insights.storage import (
     reviews_from,
     step,
 )
-from tiaki import messages
-from tiaki.dead_letter import rpc
-from tiaki.health import HealthMixin
-from tiaki.identity import Identities
+from tiaki.core import messages
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
-from tiaki.metrics import Metrics
-from tiaki.store import Storage
+from tiaki.plumbing.dead_letter import rpc
+from tiaki.plumbing.health import HealthMixin
+from tiaki.plumbing.identity import Identities
+from tiaki.plumbing.metrics import Metrics
+from tiaki.plumbing.store import Storage
 
 log = logging.getLogger(__name__)
 unit_grpc = Grpc.implementing(UnitOutcomesServiceStub)

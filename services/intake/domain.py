@@ -10,7 +10,7 @@ import re
 import unicodedata
 from typing import Callable
 
-from tiaki.plan import Plan, ScheduleItem
+from tiaki.core.plan import Plan, ScheduleItem
 
 # A validator turns the text a provider sent into the stored value, or raises
 # Rejected with a reason a person can act on.

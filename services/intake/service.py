@@ -25,16 +25,17 @@ from services.intake import domain
 from services.intake.keys_service import KeysMixin
 from services.intake.storage import IntakeStorage
 from services.intake.stories_service import StoriesMixin
-from tiaki import messages
-from tiaki.dead_letter import rpc
-from tiaki.health import HealthMixin
-from tiaki.identity import Identities
+from tiaki.core import messages
+from tiaki.core.periods import PERIOD
+from tiaki.core.plan import Plan
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
-from tiaki.metrics import Metrics
-from tiaki.periods import PERIOD
-from tiaki.plan import Plan
-from tiaki.store import Storage
+from tiaki.plumbing import broker
+from tiaki.plumbing.dead_letter import rpc
+from tiaki.plumbing.health import HealthMixin
+from tiaki.plumbing.identity import Identities
+from tiaki.plumbing.metrics import Metrics
+from tiaki.plumbing.store import Storage
 
 log = logging.getLogger(__name__)
 grpc = Grpc.implementing(IntakeServiceStub)
@@ -128,7 +129,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
     storage = Storage(IntakeStorage)
     identities = Identities()
     metrics = Metrics()
-    dispatch = messages.JsonEventDispatcher()
+    dispatch = broker.JsonEventDispatcher()
     purpose_router = ServiceRpc("purpose_router")
     open_submissions = OpenSubmissions()
 

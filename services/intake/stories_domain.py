@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.intake.deidentify import redact
+from tiaki.core.deidentify import redact
+from tiaki.core.stories import HOW, USES
 
-USES = ("tender", "reporting", "publication")
 MAX_STORY_CHARS = 20_000
 MAX_TITLE_CHARS = 200
 MAX_PERSON_CHARS = 200
 MAX_NOTE_CHARS = 200
 MAX_REFERENCE_CHARS = 200
-# How the family gave or withdrew consent: a fixed choice, so no free text about
-# the family lands in the record (a note may add more, without identifiers).
-HOW = ("signed form", "verbal", "email", "text message", "phone call", "letter", "in person")
 
 
 class Refused(ValueError):

@@ -19,12 +19,12 @@ from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
 
 from services.intake import stories_domain as rules
-from services.intake.deidentify import redact
 from services.intake.stories_storage import StoredStory, StoryStorage, consent_entries, status
-from tiaki import messages
+from tiaki.core import messages
+from tiaki.core.deidentify import redact
 from tiaki.intake.v1 import stories_pb2 as pb
 from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
-from tiaki.store import Storage
+from tiaki.plumbing.store import Storage
 
 log = logging.getLogger(__name__)
 stories_grpc = Grpc.implementing(StoriesServiceStub)

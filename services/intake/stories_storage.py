@@ -13,8 +13,8 @@ import uuid
 
 import mongoengine as me
 
-from services.intake.deidentify import Redaction
 from services.intake.stories_domain import USES, ConsentEntry, StoryStatus
+from tiaki.core.deidentify import Redaction
 
 
 class StoredStory(me.Document):

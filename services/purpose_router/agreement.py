@@ -14,8 +14,8 @@ import datetime as dt
 from dataclasses import replace
 
 from services.purpose_router.codesign import Invalid, Unknown, require_text
-from tiaki.periods import PERIOD
-from tiaki.plan import Plan
+from tiaki.core.periods import PERIOD
+from tiaki.core.plan import Plan
 
 DECISIONS = ("accept", "decline", "query")
 WITHHELD_BECAUSE = {"decline": "declined", "query": "queried"}

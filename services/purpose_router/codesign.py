@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tiaki.plan import Plan, PlanInvalid, ScheduleItem, item_from_dict, item_to_dict
+from tiaki.core.plan import Plan, PlanInvalid, ScheduleItem, item_from_dict, item_to_dict
 
 # Who may take part, by the kind of their API token.
 ROLES = {"agency": "agency", "provider": "provider",

@@ -21,9 +21,9 @@ from services.purpose_router.family_document import (
     reading_grade,
     render_family_document,
 )
-from tiaki import plan_proto
-from tiaki.dead_letter import rpc
-from tiaki.plan import Plan, PlanInvalid
+from tiaki.core.plan import Plan, PlanInvalid
+from tiaki.plumbing import plan_proto
+from tiaki.plumbing.dead_letter import rpc
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1 import plan_pb2

@@ -23,8 +23,8 @@ from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.purpose_router.storage import StoredPlan
-from tiaki.plan import Plan
-from tiaki.store import connect
+from tiaki.core.plan import Plan
+from tiaki.plumbing.store import connect
 
 AGREED_MARK = "codesign:"
 
@@ -236,7 +236,7 @@ class CodesignStorage:
 
 class CodesignStore(DependencyProvider):
     """Gives workers the CodesignStorage, in the service's own database. It
-    connects like tiaki.store.Storage (the same settings reuse the one
+    connects like tiaki.plumbing.store.Storage (the same settings reuse the one
     connection) and leaves disconnecting to that Storage."""
 
     def setup(self):

@@ -10,8 +10,8 @@ import json
 import zlib
 from collections import defaultdict
 
-from tiaki.messages import is_text
-from tiaki.plan import Plan, Purpose
+from tiaki.core.messages import is_text
+from tiaki.core.plan import Plan, Purpose
 
 NOT_RECORDED = "not recorded"
 

@@ -17,7 +17,7 @@ import textstat
 
 from services.purpose_router import codesign
 from services.purpose_router.agreement import withheld
-from tiaki.plan import Plan, ScheduleItem
+from tiaki.core.plan import Plan, ScheduleItem
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")

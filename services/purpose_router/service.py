@@ -19,16 +19,17 @@ from prometheus_client import Counter
 from services.purpose_router import domain
 from services.purpose_router.codesign_service import CodesignEntrypoints
 from services.purpose_router.storage import RouterStorage, stored_secret
-from tiaki import messages, plan_proto
-from tiaki.dead_letter import Poison, event_handler, rpc
-from tiaki.health import HealthMixin
-from tiaki.identity import Identities
-from tiaki.metrics import Metrics
-from tiaki.plan import Plan, PlanInvalid
+from tiaki.core import messages
+from tiaki.core.plan import Plan, PlanInvalid
+from tiaki.plumbing import broker, plan_proto
+from tiaki.plumbing.dead_letter import Poison, event_handler, rpc
+from tiaki.plumbing.health import HealthMixin
+from tiaki.plumbing.identity import Identities
+from tiaki.plumbing.metrics import Metrics
+from tiaki.plumbing.store import Storage
 from tiaki.router.v1 import ledger_pb2, plan_pb2
 from tiaki.router.v1.ledger_pb2_grpc import LedgerServiceStub, UnitServiceStub
 from tiaki.router.v1.plan_pb2_grpc import PlanServiceStub
-from tiaki.store import Storage
 
 log = logging.getLogger(__name__)
 plan_grpc = Grpc.implementing(PlanServiceStub)
@@ -54,7 +55,7 @@ class PurposeRouterService(CodesignEntrypoints, HealthMixin):
     storage = Storage(RouterStorage)
     identities = Identities()
     metrics = Metrics()
-    unit_queues = messages.UnitQueues()
+    unit_queues = broker.UnitQueues()
 
     _plans: dict = {}  # plan versions never change once created, so cache forever
 

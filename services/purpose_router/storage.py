@@ -12,7 +12,7 @@ from pymongo import DESCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.purpose_router.domain import GENESIS, entry_hash, holding_bucket
-from tiaki.plan import Plan
+from tiaki.core.plan import Plan
 
 
 def now_iso() -> str:

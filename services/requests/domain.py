@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from services.requests.working_days import add_working_days, is_working_day
+from tiaki.core.working_days import add_working_days, is_working_day
 
 DECISION_WORKING_DAYS = 20   # s 44
 TRANSFER_WORKING_DAYS = 10   # s 43

@@ -27,14 +27,15 @@ from prometheus_client import Counter, Gauge
 from services.requests import domain
 from services.requests.answer_document import render_answer
 from services.requests.storage import RequestsStorage, history, to_domain
-from tiaki import messages
-from tiaki.health import HealthMixin
-from tiaki.identity import Identities
-from tiaki.metrics import Metrics
-from tiaki.plan import Plan
+from tiaki.core import messages
+from tiaki.core.plan import Plan
+from tiaki.plumbing import broker
+from tiaki.plumbing.health import HealthMixin
+from tiaki.plumbing.identity import Identities
+from tiaki.plumbing.metrics import Metrics
+from tiaki.plumbing.store import Storage
 from tiaki.requests.v1 import requests_pb2 as pb
 from tiaki.requests.v1.requests_pb2_grpc import RequestsServiceStub, UnitRequestsServiceStub
-from tiaki.store import Storage
 
 log = logging.getLogger(__name__)
 grpc = Grpc.implementing(RequestsServiceStub)
@@ -108,7 +109,7 @@ class RequestsService(HealthMixin):
     storage = Storage(RequestsStorage)
     identities = Identities()
     metrics = Metrics()
-    unit_queues = messages.UnitQueues()
+    unit_queues = broker.UnitQueues()
     events = EventDispatcher()
     intake = ServiceRpc("intake")
     purpose_router = ServiceRpc("purpose_router")

@@ -40,8 +40,8 @@ class Intake(intake_pb2_grpc.IntakeServiceServicer):
 class SameWorkIntake(intake_pb2_grpc.IntakeServiceServicer):
     def __init__(self, store_uri: str, identities_file: str):
         from services.intake.storage import IntakeStorage
-        from tiaki.identity import load_identities
-        from tiaki.store import connect
+        from tiaki.plumbing.identity import load_identities
+        from tiaki.plumbing.store import connect
 
         connect(store_uri)
         self.storage = IntakeStorage()
@@ -49,7 +49,7 @@ class SameWorkIntake(intake_pb2_grpc.IntakeServiceServicer):
 
     def GetSubmission(self, request, context):
         from services.intake.service import submission_message
-        from tiaki.identity import bearer_token, token_hash
+        from tiaki.plumbing.identity import bearer_token, token_hash
 
         caller = self.callers.get(token_hash(bearer_token(context.invocation_metadata()) or ""))
         if caller is None or caller.kind != "provider":

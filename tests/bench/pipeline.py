@@ -41,10 +41,10 @@ from kombu import Connection, Queue
 
 from tests.e2e.journey import open_submission, to_record
 from tests.stack import AMQP_HOST, ROOT, STORE_URI, drop, free_port, start_stack
+from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1 import intake_pb2_grpc
-from tiaki.synthetic import records as synthetic_records
-from tiaki.unit_sdk import UnitStore
+from tiaki.unit.sdk import UnitStore
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "200000"))
 STREAMS = int(os.environ.get("BENCH_STREAMS", "2"))

@@ -35,10 +35,10 @@ import yaml
 from tests.bench.pipeline import vm_kb
 from tests.e2e.journey import open_submission, to_record
 from tests.stack import ROOT, drop, start_stack
+from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.requests.v1 import requests_pb2 as rpb
-from tiaki.synthetic import records as synthetic_records
-from tiaki.unit_sdk import UnitStore
+from tiaki.unit.sdk import UnitStore
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
 SUBMISSION = int(os.environ.get("SOAK_SUBMISSION", "20000"))

@@ -33,9 +33,9 @@ import sys
 import time
 from collections import defaultdict
 
-from services.intake import story_words
-from services.intake.deidentify import redact
 from tests.bench.story_set import DIRECT, HELD_OUT, QUASI, Story, stories
+from tiaki.core import story_words
+from tiaki.core.deidentify import redact
 
 TARGET_RECALL = 0.98
 TARGET_KEPT = 0.90

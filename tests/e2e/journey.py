@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.intake.v1 import intake_pb2 as pb
-from tiaki.synthetic import records as synthetic_records
 
 IDENTITY = ("family_name", "given_name", "date_of_birth", "sex")
 

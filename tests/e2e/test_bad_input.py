@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from tiaki import plan_proto
 from tiaki.intake.v1 import intake_pb2 as pb
+from tiaki.plumbing import plan_proto
 from tiaki.router.v1 import ledger_pb2, plan_pb2
-from tiaki.unit_sdk import UnitStore
+from tiaki.unit.sdk import UnitStore
 
 REGIONS = ["North", "South"]
 TIMEOUT = 60  # seconds for one call: a call that hangs fails as DEADLINE_EXCEEDED

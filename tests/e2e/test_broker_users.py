@@ -16,9 +16,10 @@ from amqp.exceptions import AccessRefused
 from kombu import Connection, Producer
 
 from tests.stack import AMQP_HOST, RABBIT_MGMT, STORE_URI
-from tiaki import dead_letter, messages
-from tiaki.broker_users import delete_users, ensure_broker_users
-from tiaki.unit_sdk import UnitClient
+from tiaki.connect import queues
+from tiaki.core import messages
+from tiaki.plumbing.broker_users import delete_users, ensure_broker_users
+from tiaki.unit.sdk import UnitClient
 
 ADMIN = ("guest", "guest")
 
@@ -38,7 +39,7 @@ def broker(tmp_path_factory):
     service = uris[f"{prefix}svc-purpose_router"]
     with Connection(service) as conn:
         for unit in ("evaluation", "service-delivery"):
-            dead_letter.declare(conn, messages.unit_queue(unit))
+            queues.declare(conn, queues.unit_queue(unit))
     try:
         yield {"vhost": vhost, "dir": directory, "service": service,
                "evaluation": uris[f"{prefix}unit-evaluation"],
@@ -52,14 +53,14 @@ def publish(uri: str, unit: str, body: dict):
     with Connection(uri) as conn:
         channel = conn.channel()
         channel.confirm_select()
-        Producer(channel, exchange=messages.UNITS_EXCHANGE).publish(
+        Producer(channel, exchange=queues.UNITS_EXCHANGE).publish(
             body, routing_key=messages.unit_routing_key(unit), serializer="json", mandatory=True)
         channel.close()
 
 
 def take(uri: str, unit: str):
     with Connection(uri) as conn:
-        return conn.default_channel.basic_get(messages.unit_queue(unit).name, no_ack=False)
+        return conn.default_channel.basic_get(queues.unit_queue(unit).name, no_ack=False)
 
 
 def test_a_service_publishes_to_unit_queues_and_each_unit_reads_its_own(broker):
@@ -75,14 +76,14 @@ def test_a_unit_cannot_consume_another_units_queue(broker):
         take(broker["evaluation"], "service-delivery")
     assert refused.value.code == 403 and "ACCESS_REFUSED" in str(refused.value)
     with pytest.raises(AccessRefused), Connection(broker["evaluation"]) as conn:
-        conn.default_channel.basic_consume(messages.unit_queue("service-delivery").name,
+        conn.default_channel.basic_consume(queues.unit_queue("service-delivery").name,
                                            callback=lambda m: None)
 
 
 def test_a_unit_cannot_bind_itself_to_another_units_deliveries_or_publish(broker):
     with pytest.raises(AccessRefused), Connection(broker["evaluation"]) as conn:
-        conn.default_channel.queue_bind(messages.unit_queue("evaluation").name,
-                                        messages.UNITS_EXCHANGE.name,
+        conn.default_channel.queue_bind(queues.unit_queue("evaluation").name,
+                                        queues.UNITS_EXCHANGE.name,
                                         messages.unit_routing_key("service-delivery"))
     with pytest.raises(AccessRefused), Connection(broker["evaluation"]) as conn:
         conn.default_channel.queue_declare(queue="my-own-tap", auto_delete=True)

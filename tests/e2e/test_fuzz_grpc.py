@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.stack import ROOT
-from tiaki.ops import wait_healthy
+from tiaki.plumbing.ops import wait_healthy
 
 EXAMPLES = int(os.environ.get("TIAKI_FUZZ_EXAMPLES", "12"))  # per method
 TIMEOUT = 20  # a call that hangs fails as DEADLINE_EXCEEDED, which is not allowed

@@ -22,14 +22,14 @@ from nameko.standalone.events import get_event_exchange
 
 from tests.e2e.journey import quarter as synthetic_quarter
 from tests.e2e.journey import submit
-from tiaki import messages
+from tiaki.core import messages
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import ledger_pb2
-from tiaki.unit_sdk import UnitClient
+from tiaki.unit.sdk import UnitClient
 
 PROGRAMME = "best-foot-forward"
 
@@ -361,7 +361,7 @@ def test_right_of_reply_then_publication_and_a_restart_loses_nothing(stack, sent
 def test_the_command_line_follows_outcomes_and_downloads_the_report(stack, sent, tmp_path):
     from click.testing import CliRunner
 
-    from tiaki import cli as tcli
+    from tiaki.cli import app as tcli
 
     ccss_sub, _, _ = sent["ccss"]
     told = record(stack, title="Advice on waiting lists", submission_ids=[ccss_sub])

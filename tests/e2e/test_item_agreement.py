@@ -14,12 +14,12 @@ import pytest
 
 from services.purpose_router.agreement import next_period, nz_today, period_of
 from tests.e2e.journey import open_submission, quarter, submit
-from tiaki import plan_proto
+from tiaki.plumbing import plan_proto
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
-from tiaki.unit_sdk import UnitStore
+from tiaki.unit.sdk import UnitStore
 
 NOW = period_of(nz_today())
 NEXT = next_period(NOW)
@@ -118,7 +118,7 @@ def test_the_command_line_codesigns_a_change_and_the_letter_follows_it(stack, ag
     from click.testing import CliRunner
 
     from services.purpose_router.family_document import reading_grade
-    from tiaki.cli import cli
+    from tiaki.cli.app import cli
 
     programme = agreed["programme_id"]
     runner = CliRunner()

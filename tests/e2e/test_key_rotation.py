@@ -32,12 +32,12 @@ def shows(html: str, iso: str) -> bool:
 def tiaki(stack, *args, who="agency-agency") -> subprocess.CompletedProcess:
     env = dict(os.environ, TIAKI_INTAKE=stack.address("intake"),
                TIAKI_TOKEN_FILE=str(stack.tmp / "tokens" / who))
-    return subprocess.run([sys.executable, "-c", "from tiaki.cli import main; main()", *args],
+    return subprocess.run([sys.executable, "-c", "from tiaki.cli.app import main; main()", *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 def evaluation_pseudonyms(stack, submission_id) -> set[str]:
-    from tiaki.unit_sdk import UnitStore
+    from tiaki.unit.sdk import UnitStore
 
     store = UnitStore(stack.db_uri("unit_evaluation"))
     try:

@@ -16,8 +16,8 @@ from kombu import Connection
 
 from tests.rabbit_node import rabbit_node
 from tests.stack import AMQP_HOST, ROOT, SERVICES, free_port
-from tiaki import messages
-from tiaki.ops import wait_healthy
+from tiaki.connect import queues
+from tiaki.plumbing.ops import wait_healthy
 from tools.deploy_lint import exported_names_used
 
 RABBIT_PROMETHEUS = os.environ.get("TIAKI_RABBIT_PROMETHEUS", "http://127.0.0.1:15692")
@@ -52,7 +52,7 @@ def insights(stack):
     env = dict(stack.env(), INSIGHTS_GRPC_PORT=str(grpc_port),
                INSIGHTS_METRICS_PORT=str(metrics_port), INSIGHTS_MONGO_URI=stack.db_uri("insights"))
     log = open(stack.tmp / "insights.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "tiaki.nameko", "run", "--config",
+    proc = subprocess.Popen([sys.executable, "-m", "tiaki.plumbing.nameko", "run", "--config",
                              str(ROOT / "config" / "insights.yaml"),
                              "services.insights.service:InsightsService"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -105,7 +105,7 @@ def rabbitmq_names(base: str, amqp_hostport: str, vhost: str) -> set[str]:
     so that per-queue families have samples."""
     with Connection(f"pyamqp://guest:guest@{amqp_hostport}/{vhost}") as conn:
         channel = conn.default_channel
-        messages.unit_queue("metrics-probe")(channel).declare()
+        queues.unit_queue("metrics-probe")(channel).declare()
         channel.queue_declare("tiaki.unit.metrics-probe.dlq", durable=False, auto_delete=False)
         try:
             text = requests.get(f"{base}/metrics", timeout=10).text

@@ -1,4 +1,4 @@
-"""Mutual TLS on the gRPC servers (tiaki/mtls.py): intake and purpose_router
+"""Mutual TLS on the gRPC servers (tiaki/plumbing/mtls.py): intake and purpose_router
 run with TLS_CERT/TLS_KEY/TLS_CLIENT_CA set and certificates from
 scripts/certs.sh. A client certificate from the CA names who calls; clients
 without one, or with one from another CA, are refused at the handshake and the
@@ -16,8 +16,8 @@ import grpc
 import pytest
 
 from tests.stack import ROOT, Stack, drop, make_vhost
+from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.intake.v1 import stories_pb2, stories_pb2_grpc
-from tiaki.mtls import ClientTls, client_channel
 from tiaki.router.v1 import ledger_pb2, ledger_pb2_grpc
 
 IDENTITIES = ("provider:ccss", "provider:other-ngo", "unit:evaluation", "agency:agency",
@@ -195,7 +195,7 @@ def test_the_cli_and_health_checks_connect_with_certificates(mtls_stack, tls):
     env = {"TIAKI_TLS_CA": str(ca / "ca.pem"), "PATH": "/usr/bin:/bin",
            "TIAKI_TLS_CERT": str(ca / "server.pem"), "TIAKI_TLS_KEY": str(ca / "server.key")}
     # The Kubernetes exec probe: the service's own certificate, one health check.
-    probe = subprocess.run([sys.executable, "-m", "tiaki.ops", "healthy",
+    probe = subprocess.run([sys.executable, "-m", "tiaki.plumbing.ops", "healthy",
                             mtls_stack.address("intake")], cwd=ROOT, env=env)
     assert probe.returncode == 0
     env.update(TIAKI_TLS_CERT=str(ca / "provider-ccss.pem"),

@@ -20,7 +20,7 @@ from kombu import Connection, Exchange, Queue
 
 from tests.e2e.journey import quarter, submit
 from tests.stack import RABBIT_MGMT, ROOT
-from tiaki import messages
+from tiaki.connect import queues
 from tiaki.intake.v1 import intake_pb2 as ipb
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import ledger_pb2
@@ -68,7 +68,7 @@ def tap(stack):
     name = f"tap-{uuid.uuid4().hex[:8]}"
     with Connection(stack.amqp_uri) as conn:
         channel = conn.default_channel
-        units = messages.UNITS_EXCHANGE(channel)
+        units = queues.UNITS_EXCHANGE(channel)
         units.declare()  # not there until the first delivery on a fresh stack
         exchanges[units.name] = units.type
         queue = Queue(name, durable=False, auto_delete=False)(channel)
@@ -99,7 +99,7 @@ def cli(stack, *args, token_file=None) -> str:
                TIAKI_ROUTER=stack.address("purpose_router"),
                TIAKI_REQUESTS=stack.address("requests"),
                TIAKI_TOKEN_FILE=str(token_file or stack.tmp / "tokens" / "provider-ccss"))
-    done = subprocess.run([sys.executable, "-c", "from tiaki.cli import main; main()", *args],
+    done = subprocess.run([sys.executable, "-c", "from tiaki.cli.app import main; main()", *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     return done.stdout + done.stderr
 

@@ -25,8 +25,8 @@ from kombu import Connection, Exchange, Producer, Queue
 from tests.e2e.journey import submit
 from tests.e2e.test_bad_input import new_programme, plan_dict
 from tests.stack import RABBIT_MGMT
-from tiaki.cli import cli
-from tiaki.dead_letter import dlq_name
+from tiaki.cli.app import cli
+from tiaki.plumbing.dead_letter import dlq_name
 from tiaki.requests.v1 import requests_pb2 as rpb
 
 AUTH = ("guest", "guest")

@@ -34,7 +34,7 @@ from google.protobuf import json_format, message_factory
 
 from tests.e2e.journey import quarter, submit
 from tests.stack import ROOT
-from tiaki import plan_proto
+from tiaki.plumbing import plan_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import ledger_pb2
 

@@ -8,7 +8,7 @@ import grpc
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from tiaki import messages
+from tiaki.core import messages
 from tiaki.intake.v1 import stories_pb2 as pb
 from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
 

@@ -18,7 +18,7 @@ from kombu import Connection
 
 from tests.rabbit_node import prepare_node
 from tests.stack import UNITS, WHO, Stack, free_port
-from tiaki.tokens import ensure_tokens
+from tiaki.plumbing.tokens import ensure_tokens
 
 SBIN = Path("/usr/lib/rabbitmq/bin")
 NX = Path(sys.executable).parent / "nx-27017"

@@ -4,7 +4,7 @@ container on the real broker (a throwaway vhost from nameko's `rabbit_config`)
 and the real store (a database of its own per test).
 
 Run under nameko's pytest plugin with eventlet monkey-patched:
-`python -m tiaki.nameko test tests/service` (what `make test-service` runs)."""
+`python -m tiaki.plumbing.nameko test tests/service` (what `make test-service` runs)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from nameko.testing.utils import find_free_port
 from services.intake.service import IntakeService
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import EXAMPLE, WHO
-from tiaki.plan import Plan
-from tiaki.tokens import ensure_tokens
+from tiaki.core.plan import Plan
+from tiaki.plumbing.tokens import ensure_tokens
 
 STORE_URI = os.environ.get("TIAKI_STORE_URI", "mongodb://127.0.0.1:27017")
 

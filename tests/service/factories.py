@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tiaki.plan import Plan
+from tiaki.core.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "programmes" / "best-foot-forward.yaml"

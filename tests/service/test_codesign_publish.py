@@ -14,7 +14,7 @@ from tests.service.test_codesign_service import (  # noqa: F401 - fixtures
     identities,
     router,
 )
-from tiaki import plan_proto
+from tiaki.plumbing import plan_proto
 from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1 import plan_pb2
 

@@ -17,14 +17,14 @@ from nameko_grpc.errors import GrpcError
 
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import WHO
-from tiaki import plan_proto
+from tiaki.plumbing import plan_proto
+from tiaki.plumbing.tokens import ensure_tokens
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1 import plan_pb2
 from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 from tiaki.router.v1.plan_pb2_grpc import PlanServiceStub
-from tiaki.tokens import ensure_tokens
 
 PROGRAMME = "best-foot-forward"
 PEOPLE = WHO + [("representative", "whanau-voice")]

@@ -1,4 +1,4 @@
-"""tiaki/dead_letter.py on the real broker (a throwaway vhost from nameko's
+"""tiaki/connect/queues.py on the real broker (a throwaway vhost from nameko's
 `rabbit_config`): the queues it declares, an event handler that parks poison
 at once and retries a passing failure until the delivery limit, and the
 migration of a queue declared in an older (classic) form."""
@@ -13,7 +13,8 @@ from nameko import config
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 
-from tiaki import dead_letter, messages
+from tiaki.connect import queues
+from tiaki.plumbing import dead_letter
 
 SOURCE = "poison_source"
 
@@ -58,27 +59,27 @@ def wait_until(predicate, timeout=20.0, what="condition"):
 
 
 def test_unit_queue_is_quorum_with_a_delivery_limit_and_a_dlq():
-    queue = messages.unit_queue("evaluation")
+    queue = queues.unit_queue("evaluation")
     assert queue.name == "tiaki.unit.evaluation"
     assert queue.queue_arguments == {
         "x-queue-type": "quorum", "x-delivery-limit": 10,
         "x-dead-letter-exchange": "tiaki.dead-letters",
         "x-dead-letter-routing-key": "tiaki.unit.evaluation"}
-    dlq = dead_letter.dead_letter_queue(queue.name)
+    dlq = queues.dead_letter_queue(queue.name)
     assert dlq.name == "tiaki.unit.evaluation.dlq" and dlq.routing_key == queue.name
 
 
 def test_classic_queues_when_asked(monkeypatch):
     monkeypatch.setenv("TIAKI_QUORUM_QUEUES", "0")
-    assert "x-queue-type" not in messages.unit_queue("evaluation").queue_arguments
-    assert messages.unit_queue("evaluation").queue_arguments["x-dead-letter-exchange"]
+    assert "x-queue-type" not in queues.unit_queue("evaluation").queue_arguments
+    assert queues.unit_queue("evaluation").queue_arguments["x-dead-letter-exchange"]
 
 
 def test_retry_delay_doubles_with_each_delivery(monkeypatch):
     monkeypatch.setenv("TIAKI_RETRY_DELAY", "1")
-    assert [dead_letter.retry_delay({"x-delivery-count": n}) for n in (0, 1, 2, 3, 9)] == [
-        1, 2, 4, 8, dead_letter.MAX_RETRY_DELAY]
-    assert dead_letter.retry_delay({}, redelivered=True) == 2
+    assert [queues.retry_delay({"x-delivery-count": n}) for n in (0, 1, 2, 3, 9)] == [
+        1, 2, 4, 8, queues.MAX_RETRY_DELAY]
+    assert queues.retry_delay({}, redelivered=True) == 2
 
 
 def test_poison_is_parked_at_once_and_a_passing_failure_after_the_limit(
@@ -90,17 +91,17 @@ def test_poison_is_parked_at_once_and_a_passing_failure_after_the_limit(
     dispatch = event_dispatcher()
 
     dispatch(SOURCE, "happened", {"fail": "poison", "n": 1})
-    wait_until(lambda: depth(conn, dead_letter.dlq_name(queue)) == 1, what="poison parked")
+    wait_until(lambda: depth(conn, queues.dlq_name(queue)) == 1, what="poison parked")
 
     dispatch(SOURCE, "happened", {"fail": "passing", "n": 2})
-    wait_until(lambda: depth(conn, dead_letter.dlq_name(queue)) == 2, what="limit reached")
+    wait_until(lambda: depth(conn, queues.dlq_name(queue)) == 2, what="limit reached")
 
     with conn.channel() as channel:  # why each was parked, as the broker tells it
         reasons = []
-        while (message := channel.basic_get(dead_letter.dlq_name(queue), no_ack=True)):
+        while (message := channel.basic_get(queues.dlq_name(queue), no_ack=True)):
             reasons.append(message.properties["application_headers"]["x-first-death-reason"])
     assert reasons == ["rejected", "delivery_limit"]
-    assert dead_letter.RETRIED.labels(queue)._value.get() >= 3
+    assert queues.RETRIED.labels(queue)._value.get() >= 3
 
     with entrypoint_waiter(container, "handle"):  # and the next good event is handled
         dispatch(SOURCE, "happened", {"fail": "no", "n": 3})
@@ -114,14 +115,14 @@ def test_undecodable_event_is_parked(container_factory, conn):
     Producer(conn.channel()).publish(b"\x80\x81 not json", exchange="", routing_key=queue,
                                      serializer=None, content_type="application/json",
                                      content_encoding="binary")
-    wait_until(lambda: depth(conn, dead_letter.dlq_name(queue)) == 1, what="undecodable parked")
+    wait_until(lambda: depth(conn, queues.dlq_name(queue)) == 1, what="undecodable parked")
 
 
 # -- migrating an older queue ------------------------------------------------------------
 
 def classic(conn, name: str, messages_in: int) -> Queue:
     """The queue as tiaki declared it before dead-lettering: classic, no arguments."""
-    old = Queue(name, exchange=messages.UNITS_EXCHANGE, routing_key=f"unit.{name}",
+    old = Queue(name, exchange=queues.UNITS_EXCHANGE, routing_key=f"unit.{name}",
                 durable=True)
     with conn.channel() as channel:
         old(channel).declare()
@@ -143,7 +144,7 @@ def arguments(name: str) -> dict:
 
 def test_classic_queue_is_migrated_with_its_messages(conn):
     classic(conn, "tiaki.unit.old", 3)
-    dead_letter.declare(conn, messages.unit_queue("old"))
+    queues.declare(conn, queues.unit_queue("old"))
     found = arguments("tiaki.unit.old")
     assert found["type"] == "quorum" and found["arguments"]["x-delivery-limit"] == 10
     assert depth(conn, "tiaki.unit.old") == 3
@@ -151,7 +152,7 @@ def test_classic_queue_is_migrated_with_its_messages(conn):
     with conn.channel() as channel:  # the holding queue is gone
         with pytest.raises(Exception, match="NOT_FOUND"):
             channel.queue_declare("tiaki.unit.old.migrating", passive=True)
-    dead_letter.declare(conn, messages.unit_queue("old"))  # and declaring again changes nothing
+    queues.declare(conn, queues.unit_queue("old"))  # and declaring again changes nothing
     assert depth(conn, "tiaki.unit.old") == 3
 
 
@@ -159,8 +160,8 @@ def test_consumed_classic_queue_is_left_alone_with_a_clear_error(conn):
     classic(conn, "tiaki.unit.busy", 2)
     with conn.channel() as channel:
         channel.basic_consume("tiaki.unit.busy", callback=lambda m: None)
-        with pytest.raises(dead_letter.QueueInOlderForm) as refused:
-            dead_letter.declare(conn, messages.unit_queue("busy"))
+        with pytest.raises(queues.QueueInOlderForm) as refused:
+            queues.declare(conn, queues.unit_queue("busy"))
     assert "1 consumer(s) still read it" in str(refused.value)
     assert arguments("tiaki.unit.busy")["type"] == "classic"
     assert depth(conn, "tiaki.unit.busy") == 2  # back once its consumer went
@@ -169,14 +170,14 @@ def test_consumed_classic_queue_is_left_alone_with_a_clear_error(conn):
 def test_a_migration_cut_short_is_finished_on_the_next_start(conn):
     """Crashed after moving messages aside and replacing the queue: the next
     declaration moves them back."""
-    holding = Queue("tiaki.unit.cut.migrating", exchange=messages.UNITS_EXCHANGE,
+    holding = Queue("tiaki.unit.cut.migrating", exchange=queues.UNITS_EXCHANGE,
                     routing_key="unit.cut", durable=True)
     with conn.channel() as channel:
         holding(channel).declare()
         for n in range(4):
             Producer(channel).publish({"n": n}, exchange="", routing_key=holding.name,
                                       serializer="json", delivery_mode=2)
-    dead_letter.declare(conn, messages.unit_queue("cut"))
+    queues.declare(conn, queues.unit_queue("cut"))
     assert depth(conn, "tiaki.unit.cut") == 4
     with conn.channel() as channel:
         with pytest.raises(Exception, match="NOT_FOUND"):
@@ -187,20 +188,20 @@ def test_messages_published_during_a_migration_are_kept(conn):
     """Between moving the messages aside and declaring the new queue, the
     holding queue is bound as the old one was."""
     classic(conn, "tiaki.unit.live", 1)
-    real_move = dead_letter.move
+    real_move = queues.move
 
     def move_and_publish(channel, source, target, **kwargs):
         if source == "tiaki.unit.live":  # mid-migration, a delivery is published
             with conn.channel() as other:
-                Producer(other, exchange=messages.UNITS_EXCHANGE).publish(
+                Producer(other, exchange=queues.UNITS_EXCHANGE).publish(
                     {"n": "late"}, routing_key="unit.live", serializer="json", mandatory=True)
         return real_move(channel, source, target, **kwargs)
 
-    dead_letter.move = move_and_publish
+    queues.move = move_and_publish
     try:
-        dead_letter.declare(conn, messages.unit_queue("live"))
+        queues.declare(conn, queues.unit_queue("live"))
     finally:
-        dead_letter.move = real_move
+        queues.move = real_move
     assert depth(conn, "tiaki.unit.live") == 2
 
 

@@ -20,13 +20,13 @@ from nameko_grpc.errors import GrpcError
 from services.insights.service import InsightsService
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import WHO, accepted_batch
-from tiaki import messages
+from tiaki.core import messages
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
-from tiaki.store import Storage
-from tiaki.tokens import ensure_tokens
+from tiaki.plumbing.store import Storage
+from tiaki.plumbing.tokens import ensure_tokens
 
 PEOPLE = WHO + [("representative", "whanau-voice")]
 EVAL = "evaluation"
@@ -332,8 +332,8 @@ def insights_worker(store_uri, plan):
     from nameko.testing.services import worker_factory
 
     from services.insights.storage import InsightsStorage
-    from tiaki.identity import Caller
-    from tiaki.store import connect
+    from tiaki.plumbing.identity import Caller
+    from tiaki.plumbing.store import connect
 
     connect(store_uri)
     storage = InsightsStorage()

@@ -18,9 +18,9 @@ from nameko_grpc.errors import GrpcError
 from services.intake.service import IntakeService, OpenSubmissions
 from services.intake.storage import Batch, IntakeStorage
 from tests.service.test_intake_service import NO_AGREEMENT_NEEDED, key_for, record, stream
-from tiaki.identity import Caller
 from tiaki.intake.v1 import intake_pb2 as pb
-from tiaki.store import connect
+from tiaki.plumbing.identity import Caller
+from tiaki.plumbing.store import connect
 
 
 class Storage(IntakeStorage):

@@ -25,11 +25,11 @@ from services.intake import domain
 from services.intake.service import IntakeService, OpenSubmissions
 from services.intake.storage import IntakeStorage
 from tests.service.factories import valid_fields
-from tiaki import messages
-from tiaki.identity import Caller
+from tiaki.core import messages
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
-from tiaki.store import connect
+from tiaki.plumbing.identity import Caller
+from tiaki.plumbing.store import connect
 
 
 def key_for(programme_id: str, purpose_id: str) -> bytes:

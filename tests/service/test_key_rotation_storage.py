@@ -11,7 +11,7 @@ import pytest
 from services.intake import storage as intake_storage
 from services.intake.domain import pseudonym
 from services.intake.storage import IntakeStorage
-from tiaki.store import connect
+from tiaki.plumbing.store import connect
 
 
 @pytest.fixture

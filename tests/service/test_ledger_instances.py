@@ -12,7 +12,7 @@ import pytest
 
 from services.purpose_router.domain import verify_chain
 from services.purpose_router.storage import RouterStorage
-from tiaki.store import connect
+from tiaki.plumbing.store import connect
 
 ENTRIES = 40
 

@@ -16,10 +16,10 @@ from nameko_grpc.errors import GrpcError
 
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import accepted_batch
-from tiaki import messages
+from tiaki.core import messages
+from tiaki.plumbing.store import Storage
 from tiaki.router.v1 import ledger_pb2
 from tiaki.router.v1.ledger_pb2_grpc import LedgerServiceStub
-from tiaki.store import Storage
 
 
 @pytest.fixture

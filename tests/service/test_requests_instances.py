@@ -14,8 +14,8 @@ from nameko.testing.services import worker_factory
 from services.requests import domain
 from services.requests.service import QUERY_AGAIN_AFTER, RequestsService
 from services.requests.storage import RequestsStorage, StoredRequest, to_domain
-from tiaki import messages
-from tiaki.store import connect
+from tiaki.core import messages
+from tiaki.plumbing.store import connect
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ from nameko.testing.utils import get_extension
 from services.purpose_router import domain
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import accepted_batch
-from tiaki import messages
-from tiaki.messages import UnitQueues
-from tiaki.store import Storage
+from tiaki.connect import queues
+from tiaki.core import messages
+from tiaki.plumbing.broker import UnitQueues
+from tiaki.plumbing.store import Storage
 
 EVALUATION = "evaluation"
 REPORTING = "service_delivery_reporting"
@@ -165,7 +166,7 @@ def take_all(amqp_uri: str, unit_id: str) -> list[dict]:
     """Every message waiting on the unit's queue in the test's vhost (acked)."""
     bodies = []
     with Connection(amqp_uri) as conn:
-        queue = messages.unit_queue(unit_id)(conn.default_channel)
+        queue = queues.unit_queue(unit_id)(conn.default_channel)
         queue.declare()  # a unit that was never delivered to has no queue yet
         while (message := queue.get(no_ack=True)) is not None:
             bodies.append(message.payload)
@@ -261,10 +262,10 @@ class TestRouterContainer:
     def test_unit_queue_is_durable_and_declared_once(self, router_container, plan):
         route(router_container, accepted_batch(plan, n=1, batch_id="b1"))
         route(router_container, accepted_batch(plan, n=1, batch_id="b2"))
-        queues = get_extension(router_container, UnitQueues)
-        assert queues.declared == {"evaluation"}
+        unit_queues = get_extension(router_container, UnitQueues)
+        assert unit_queues.declared == {"evaluation"}
         with Connection(config["AMQP_URI"]) as conn:
-            declared = messages.unit_queue("evaluation")(conn.default_channel)
+            declared = queues.unit_queue("evaluation")(conn.default_channel)
             _, count, _ = declared.queue_declare(passive=True)
         assert count == 2
 

@@ -18,11 +18,11 @@ from nameko_grpc.errors import GrpcError
 
 from services.intake.service import IntakeService
 from services.intake.stories_storage import StoryStorage
-from tiaki import messages
-from tiaki.identity import Caller
+from tiaki.core import messages
 from tiaki.intake.v1 import stories_pb2 as pb
 from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
-from tiaki.store import connect
+from tiaki.plumbing.identity import Caller
+from tiaki.plumbing.store import connect
 
 STORY = ("Aroha Ngata (NHI ZAC5361) lives at 2/14 Kauri Street, Ōtara with her son Losana. "
          "Call her on 021 234 5678 or aroha.ngata@gmail.com. Her IRD number is 49-091-850. "

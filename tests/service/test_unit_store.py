@@ -4,7 +4,7 @@ person's records, whichever layout they were stored in."""
 
 from __future__ import annotations
 
-from tiaki.unit_sdk import UnitStore, _pack, record_bucket
+from tiaki.unit.sdk import UnitStore, _pack, record_bucket
 
 
 def delivery(delivery_id: str, pseudonyms: list[str]) -> dict:

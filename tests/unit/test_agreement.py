@@ -10,7 +10,7 @@ import yaml
 
 from services.purpose_router import agreement, codesign
 from tests.service.factories import EXAMPLE
-from tiaki.plan import Plan
+from tiaki.core.plan import Plan
 
 JULY = dt.datetime(2026, 7, 10, 1, 0, tzinfo=dt.timezone.utc)       # 2026Q3 in New Zealand
 NOVEMBER = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.timezone.utc)   # 2026Q4

@@ -7,7 +7,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from tiaki import cli as tcli
+from tiaki.cli import app as tcli
 from tiaki.router.v1 import ledger_pb2
 
 GENESIS = "0" * 64

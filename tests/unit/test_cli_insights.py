@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from tiaki import cli as tcli
-from tiaki.cli_insights import describe_measure, describe_outcome
+from tiaki.cli import app as tcli
+from tiaki.cli.insights import describe_measure, describe_outcome
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
 

@@ -10,7 +10,7 @@ import yaml
 
 from services.purpose_router import codesign, family_document
 from tests.service.factories import EXAMPLE
-from tiaki.plan import Plan
+from tiaki.core.plan import Plan
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.intake.deidentify import ird_valid, nhi_valid, redact
 from services.intake.stories_domain import Refused, check_approved_text, check_story
 from tests.bench import story_set
+from tiaki.core.deidentify import ird_valid, nhi_valid, redact
 
 
 def kinds(text: str) -> list[str]:

@@ -9,7 +9,7 @@ import yaml
 from tests.unit.test_deploy import complete_set
 from tools import deploy_lint
 
-PROBE = {"exec": {"command": ["python", "-m", "tiaki.ops", "healthy", "127.0.0.1:50051"]}}
+PROBE = {"exec": {"command": ["python", "-m", "tiaki.plumbing.ops", "healthy", "127.0.0.1:50051"]}}
 
 
 def with_mtls(objects, probe=PROBE, optional=False):
@@ -29,7 +29,7 @@ def test_an_mtls_service_with_exec_probes_and_its_certificates_passes(monkeypatc
 def test_an_mtls_service_with_kubernetes_grpc_probes_is_refused(monkeypatch):
     problems = deploy_lint.kubernetes_policy(
         with_mtls(complete_set(monkeypatch), probe={"grpc": {"port": 50051}}))
-    assert len(problems) == 2 and all("tiaki.ops healthy" in p for p in problems), problems
+    assert len(problems) == 2 and all("tiaki.plumbing.ops healthy" in p for p in problems), problems
 
 
 def test_an_mtls_service_with_optional_certificates_is_refused(monkeypatch):

@@ -19,7 +19,7 @@ from services.purpose_router.family_document import (
     visible_text,
 )
 from tests.service.factories import EXAMPLE
-from tiaki.plan import Plan
+from tiaki.core.plan import Plan
 
 NOW = dt.datetime(2026, 7, 10, tzinfo=dt.timezone.utc)
 

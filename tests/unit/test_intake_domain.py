@@ -17,7 +17,7 @@ from services.intake.domain import (
     pseudonym,
     slk581,
 )
-from tiaki.plan import Plan
+from tiaki.core.plan import Plan
 
 BASE_PLAN = {
     "programme_id": "housing-support",

@@ -8,7 +8,8 @@ import click
 import pytest
 
 from services.purpose_router.domain import GENESIS, entry_hash, verify_chain
-from tiaki import cli, cli_ledger
+from tiaki.cli import app as cli
+from tiaki.cli import ledger as cli_ledger
 
 
 def chain(n: int) -> list[dict]:

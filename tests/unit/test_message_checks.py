@@ -8,8 +8,8 @@ import pymongo.errors
 import pytest
 
 from services.purpose_router import domain
-from tiaki import dead_letter
-from tiaki.unit_sdk import message_problem
+from tiaki.connect import queues
+from tiaki.unit.sdk import message_problem
 
 
 def delivery(**changes) -> dict:
@@ -76,11 +76,11 @@ def test_batch_and_seal_checks():
 
 
 @pytest.mark.parametrize("exc,poison", [
-    (KeyError("records"), True), (TypeError("x"), True), (dead_letter.Poison("x"), True),
+    (KeyError("records"), True), (TypeError("x"), True), (queues.Poison("x"), True),
     (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogate"), True),
     (ConnectionRefusedError(), False), (pymongo.errors.AutoReconnect(), False),
     (pymongo.errors.DuplicateKeyError("race between instances"), False),
-    (dead_letter.QueueInOlderForm("x"), False), (RuntimeError("x"), False),
+    (queues.QueueInOlderForm("x"), False), (RuntimeError("x"), False),
 ])
 def test_what_is_parked_at_once(exc, poison):
-    assert dead_letter.is_poison(exc) is poison
+    assert queues.is_poison(exc) is poison

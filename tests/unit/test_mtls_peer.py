@@ -1,11 +1,12 @@
-"""Which caller a verified client certificate names, and the TLS switch (tiaki/mtls.py)."""
+"""Which caller a verified client certificate names, and the TLS switch (tiaki/plumbing/mtls.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tiaki.identity import Caller
-from tiaki.mtls import ClientTls, peer_from_certificate, server_context
+from tiaki.connect.channel import ClientTls
+from tiaki.plumbing.identity import Caller
+from tiaki.plumbing.mtls import peer_from_certificate, server_context
 
 
 def cert(*uris, cn="x"):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tiaki.plan import RESERVED_FIELDS, Plan, PlanInvalid, check_plan
+from tiaki.core.plan import RESERVED_FIELDS, Plan, PlanInvalid, check_plan
 
 BASE_PLAN = {
     "programme_id": "housing-support",

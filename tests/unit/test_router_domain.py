@@ -27,7 +27,7 @@ from services.purpose_router.domain import (
     protect,
     verify_chain,
 )
-from tiaki.plan import RESERVED_FIELDS, Plan
+from tiaki.core.plan import RESERVED_FIELDS, Plan
 
 BASE_PLAN = {
     "programme_id": "housing-support",

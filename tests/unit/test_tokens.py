@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import yaml
 
-from tiaki.identity import token_hash
-from tiaki.tokens import ensure_tokens
+from tiaki.plumbing.identity import token_hash
+from tiaki.plumbing.tokens import ensure_tokens
 
 
 def identities(path) -> dict:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from services.requests.working_days import add_working_days, is_working_day
+from tiaki.core.working_days import add_working_days, is_working_day
 
 D = dt.date
 

@@ -15,10 +15,10 @@ import hmac
 from dataclasses import dataclass
 
 import yaml
-from grpc import StatusCode
 from nameko import config
 from nameko.extensions import DependencyProvider
-from nameko_grpc.errors import GrpcError
+
+from tiaki.core.errors import Forbidden, Unauthenticated
 
 KINDS = ("provider", "unit", "agency", "representative")  # representative: of service users
 CREDENTIAL_METADATA = ("authorization",)
@@ -78,15 +78,13 @@ class Identities(DependencyProvider):
             # A token too must name the same caller: a provider's certificate
             # with another's token is a mix-up or an attempt, never a call to serve.
             if token and self._token_caller(token) != caller:
-                raise GrpcError(StatusCode.PERMISSION_DENIED,
-                                "the API token names another identity than the client certificate")
+                raise Forbidden("", "the API token names another identity than the client certificate")
         elif not token:
-            raise GrpcError(StatusCode.UNAUTHENTICATED, "no API token: send 'authorization: Bearer <token>'")
+            raise Unauthenticated("", "no API token: send 'authorization: Bearer <token>'")
         else:
             caller = self._token_caller(token)
         if caller.kind not in kinds:
-            raise GrpcError(StatusCode.PERMISSION_DENIED,
-                            f"this call is for {' or '.join(kinds)} tokens, not a {caller.kind}")
+            raise Forbidden("", f"this call is for {' or '.join(kinds)} tokens, not a {caller.kind}")
         return caller
 
     def _token_caller(self, token: str) -> Caller:
@@ -96,20 +94,18 @@ class Identities(DependencyProvider):
             if hmac.compare_digest(known, digest):
                 caller = who
         if caller is None:
-            raise GrpcError(StatusCode.UNAUTHENTICATED, "unknown API token")
+            raise Unauthenticated("", "unknown API token")
         return caller
 
     def _certificate_caller(self, context) -> Caller:
         peer = getattr(getattr(context, "request_stream", None), "tiaki_peer", None)
         if peer is None:  # the TLS server sets it on every call; this is a bug, not a client
-            raise GrpcError(StatusCode.UNAUTHENTICATED, "no client certificate on this call")
+            raise Unauthenticated("", "no client certificate on this call")
         if peer.caller is None:
-            raise GrpcError(StatusCode.UNAUTHENTICATED,
-                            "the client certificate names no tiaki identity "
+            raise Unauthenticated("", "the client certificate names no tiaki identity "
                             "(SAN URI tiaki:<kind>:<id>)")
         # The identities file stays the list of who exists: removing someone
         # from it ends their certificate too (no CRL needed for that).
         if peer.caller not in self.callers.values():
-            raise GrpcError(StatusCode.UNAUTHENTICATED,
-                            "the client certificate names an identity this service does not know")
+            raise Unauthenticated("", "the client certificate names an identity this service does not know")
         return peer.caller

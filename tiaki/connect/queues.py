@@ -1,5 +1,6 @@
-"""Parking poison messages: every queue a service or a unit consumes has a
-dead-letter queue `<queue>.dlq`, and no message is redelivered forever.
+"""The broker's queues as services and Agency units both declare them, with
+no nameko: every queue a service or a unit consumes has a dead-letter queue
+`<queue>.dlq`, and no message is redelivered forever.
 
 - Unit queues and event-handler queues are quorum queues (TIAKI_QUORUM_QUEUES=0
   gives classic ones) with a delivery limit (TIAKI_DELIVERY_LIMIT, default 10):
@@ -9,44 +10,31 @@ dead-letter queue `<queue>.dlq`, and no message is redelivered forever.
   shape, or failing with an error that retrying cannot change) is rejected at
   once, and so dead-lettered; a failure that may pass (store or broker down) is
   retried after a growing pause, up to the delivery limit.
-- RPC queues stay classic (a call is answered within seconds or not at all, so
-  a replicated queue buys nothing) but dead-letter a request nobody can answer.
 
 Dead-lettered messages go through the direct exchange `tiaki.dead-letters`
 under their queue's name to `<queue>.dlq` (the alert rules and dashboards in
 deploy/ read that name). `tiaki dead-letters list|replay QUEUE` reads them and
-puts them back once the cause is fixed.
-
-A queue that exists in an older form (a classic queue from before this, in a
-broker with data under var/) cannot be redeclared with new arguments: when
-nothing consumes it, it is migrated on start, its messages kept (moved to
-`<queue>.migrating` and back); when something still consumes it, starting stops
-with a message saying what to do.
+puts them back once the cause is fixed. The nameko side (parking consumers)
+is tiaki/plumbing/dead_letter.py.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 
 import amqp.exceptions
-import eventlet
 import kombu.exceptions
 import pymongo.errors
 from kombu import Connection, Exchange, Queue
-from nameko import config
-from nameko.amqp.consume import Consumer
-from nameko.amqp.publish import UndeliverableMessage
-from nameko.constants import AMQP_SSL_CONFIG_KEY
-from nameko.events import EventHandler
-from nameko.exceptions import MalformedRequest, RpcTimeout
-from nameko.rpc import Responder, Rpc, RpcConsumer, get_rpc_exchange
 from prometheus_client import Counter
+
+from tiaki.core import messages
 
 log = logging.getLogger("tiaki.dead_letter")
 
 DEAD_LETTERS = Exchange("tiaki.dead-letters", type="direct", durable=True)
+UNITS_EXCHANGE = Exchange(messages.UNITS_EXCHANGE, type="topic", durable=True)
 DLQ_SUFFIX = ".dlq"
 HOLDING_SUFFIX = ".migrating"
 MAX_RETRY_DELAY = 30.0
@@ -77,12 +65,12 @@ POISON_ERRORS = (Poison, KeyError, IndexError, TypeError, AttributeError, ValueE
                  UnicodeError, RecursionError, OverflowError)
 # Never poison, whatever else they are (some are OSError or ValueError subclasses).
 PASSING_ERRORS = (OSError, pymongo.errors.ConnectionFailure, kombu.exceptions.OperationalError,
-                  amqp.exceptions.ConnectionError, UndeliverableMessage, RpcTimeout,
-                  eventlet.Timeout, QueueInOlderForm)
+                  amqp.exceptions.ConnectionError, QueueInOlderForm)
 
 
-def is_poison(exc: BaseException) -> bool:
-    return isinstance(exc, POISON_ERRORS) and not isinstance(exc, PASSING_ERRORS)
+def is_poison(exc: BaseException, passing: tuple = ()) -> bool:
+    """Whether retrying cannot help; `passing` adds errors that may pass (nameko's)."""
+    return isinstance(exc, POISON_ERRORS) and not isinstance(exc, PASSING_ERRORS + passing)
 
 
 # -- settings, read from the environment so services, units and the CLI agree ---
@@ -234,122 +222,10 @@ def move(channel, source: str, target: str, limit: int | None = None, rewrite=No
     return moved
 
 
-# -- nameko consumers -------------------------------------------------------------
-
-def _park(message, queue: str, reason: str, detail: str):
-    PARKED.labels(queue, reason).inc()
-    log.error("parked a message from %s in %s: %s", queue, dlq_name(queue), detail)
-    # As nameko acknowledges: with the connection gone the broker has it back already.
-    if message.channel.connection:
-        try:
-            message.reject(requeue=False)
-        except amqp.exceptions.ConnectionError:
-            pass
 
 
-class ParkingConsumer(Consumer):
-    """nameko's consumer, parking a message it cannot decode (kombu's default
-    acknowledges it: gone, with only a log line to say so)."""
-
-    def on_decode_error(self, message, exc):
-        queue = message.delivery_info.get("routing_key", "?")
-        if self.queues:
-            queue = self.queues[0].name
-        _park(message, queue, "undecodable",
-              f"cannot decode a {message.content_type!r} body of {len(message.body or b'')} "
-              f"bytes: {str(exc)[:200]}")
-
-
-class _Declaring:
-    """Declares the queue (and its .dlq, migrating an older form) before the
-    consumer starts: kombu's own declaration would retry a refused one forever."""
-
-    def start(self):
-        with Connection(self.amqp_uri) as connection:
-            declare(connection, self.queue)
-        super().start()
-
-
-class ParkingEventHandler(_Declaring, EventHandler):
-    """nameko's event handler on a quorum queue with a delivery limit: an event
-    the handler cannot take is parked at once, one whose handling failed in a
-    way that may pass is returned after a pause (and parked by the broker once
-    it was delivered `TIAKI_DELIVERY_LIMIT` times)."""
-
-    consumer_cls = ParkingConsumer
-
-    def setup(self):
-        super().setup()
-        self.queue = parking_queue(self.queue.name, self.queue.exchange, self.queue.routing_key)
-        self.consumer.queues = [self.queue]
-
-    def handle_message(self, body, message):
-        if not isinstance(body, dict):
-            _park(message, self.queue.name, "not_an_object",
-                  f"an event is a JSON object, not {type(body).__name__}")
-            return
-        super().handle_message(body, message)
-
-    def handle_message_processed(self, message, result=None, exc_info=None):
-        if exc_info is None:
-            self.consumer.ack_message(message)
-            return
-        exc = exc_info[1]
-        if is_poison(exc):
-            _park(message, self.queue.name, "cannot_handle",
-                  f"{self.method_name} failed with {type(exc).__name__}: {str(exc)[:300]}")
-            return
-        delay = retry_delay(message.headers, message.delivery_info.get("redelivered", False))
-        log.warning("%s failed with %s (%s); returning the message in %.0f s", self.method_name,
-                    type(exc).__name__, str(exc)[:200], delay)
-        RETRIED.labels(self.queue.name).inc()
-
-        def later():
-            eventlet.sleep(delay)
-            self.consumer.requeue_message(message)
-
-        self.container.spawn_managed_thread(later)
-
-
-event_handler = ParkingEventHandler.decorator
-
-
-class ParkingRpcConsumer(_Declaring, RpcConsumer):
-    """nameko's RPC queue, dead-lettering a request that is not a call at all
-    (nameko's own would end the service on one without a reply address)."""
-
-    consumer_cls = ParkingConsumer
-
-    def setup(self):
-        super().setup()
-        self.queue = parking_queue(self.queue.name, self.queue.exchange, self.queue.routing_key,
-                                   quorum=False)
-        self.consumer.queues = [self.queue]
-
-    def handle_message(self, body, message):
-        problem = None
-        reply_to = message.properties.get("reply_to")
-        if not reply_to:
-            problem = "no reply_to: nobody to answer"
-        elif not (isinstance(body, dict) and isinstance(body.get("args"), list)
-                  and isinstance(body.get("kwargs"), dict)):
-            problem = "not a call: a JSON object with args (a list) and kwargs (an object)"
-        if problem is None:
-            super().handle_message(body, message)
-            return
-        if reply_to and message.content_type == "application/json":
-            # The caller gets nameko's own error for it, rather than waiting.
-            try:
-                raise MalformedRequest(problem)
-            except MalformedRequest:
-                Responder(self.amqp_uri, get_rpc_exchange(), message,
-                          ssl=config.get(AMQP_SSL_CONFIG_KEY)).send_response(None, sys.exc_info())
-        _park(message, self.queue.name, "not_a_call", problem)
-
-
-class ParkingRpc(Rpc):
-    rpc_consumer = ParkingRpcConsumer()
-
-
-rpc = ParkingRpc.decorator
-
+def unit_queue(unit_id: str) -> Queue:
+    """One durable (quorum) queue per unit; only that unit consumes it. What it
+    cannot take is parked in `tiaki.unit.<unit>.dlq`."""
+    return parking_queue(messages.unit_queue_name(unit_id), UNITS_EXCHANGE,
+                         messages.unit_routing_key(unit_id))

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tiaki.core.records import RESERVED_FIELDS  # a plan may not declare the fields tiaki adds
+
 FORMS = ("unit_level", "aggregate")
 FIELD_TYPES = ("string", "integer", "date", "enum", "boolean")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-# Field names intake adds itself; a plan may not declare them.
-RESERVED_FIELDS = ("pseudonym", "slk581", "record_ref", "client_ref")
 
 
 class PlanInvalid(ValueError):

@@ -16,11 +16,11 @@ import sys
 
 import click
 
-from services.intake.stories_domain import HOW, USES
-from tiaki import cli as base
+from tiaki.cli import app as base
+from tiaki.connect.channel import client_channel
+from tiaki.core.stories import HOW, USES
 from tiaki.intake.v1 import stories_pb2 as pb
 from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
-from tiaki.mtls import client_channel
 
 # The uses are the domain's (as in the service), with their values in the contract.
 USE_VALUES = {use: pb.StoryUse.Value(f"STORY_USE_{use.upper()}") for use in USES}
@@ -86,7 +86,7 @@ def stories() -> None:
 @click.option("--flags", is_flag=True, help="Also list, on stderr, what a reviewer should check.")
 def stories_redact(story_file: str, flags: bool) -> None:
     """Print the redacted text of a plain-text story (offline: nothing is sent)."""
-    from services.intake.deidentify import redact
+    from tiaki.core.deidentify import redact
 
     result = redact(_read_text(story_file))
     sys.stdout.write(result.text if result.text.endswith("\n") else result.text + "\n")

@@ -20,12 +20,9 @@ when TIAKI_TLS_CA, TIAKI_TLS_CERT and TIAKI_TLS_KEY are set, else a plaintext on
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 import weakref
 from dataclasses import dataclass
-
-import grpc
 
 HANDSHAKE_SECONDS = 10.0  # a client that connects and never speaks holds a thread this long
 SAN_SCHEME = "tiaki:"
@@ -60,7 +57,7 @@ def server_context(config) -> ssl.SSLContext | None:
 def peer_from_certificate(cert: dict | None) -> Peer:
     """The tiaki identity a verified certificate names (exactly one SAN URI
     `tiaki:<kind>:<id>` of a known kind), else a Peer naming no one."""
-    from tiaki.identity import KINDS, Caller
+    from tiaki.plumbing.identity import KINDS, Caller
 
     cert = cert or {}
     subject = ",".join("=".join(pair) for rdn in cert.get("subject", ()) for pair in rdn)
@@ -137,37 +134,3 @@ def serve(pool, sock, address):
 
 
 # -- clients --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClientTls:
-    ca: str    # the CA that signed the servers' certificates
-    cert: str  # this client's certificate (names its identity)
-    key: str
-
-    @classmethod
-    def from_env(cls, env=None) -> ClientTls | None:
-        env = os.environ if env is None else env
-        values = [env.get(f"TIAKI_TLS_{k}", "").strip() for k in ("CA", "CERT", "KEY")]
-        if not any(values):
-            return None
-        if not all(values):
-            raise ValueError("TLS to tiaki needs TIAKI_TLS_CA, TIAKI_TLS_CERT and TIAKI_TLS_KEY")
-        return cls(*values)
-
-    def credentials(self) -> grpc.ChannelCredentials:
-        def read(path):
-            with open(path, "rb") as fh:
-                return fh.read()
-
-        return grpc.ssl_channel_credentials(read(self.ca), read(self.key), read(self.cert))
-
-
-def client_channel(address: str, tls: ClientTls | None = None,
-                   options: list | None = None) -> grpc.Channel:
-    """A channel to a tiaki server: TLS with a client certificate when `tls` is
-    given or TIAKI_TLS_* are set, else plaintext."""
-    tls = tls or ClientTls.from_env()
-    if tls is None:
-        return grpc.insecure_channel(address, options=options)
-    return grpc.secure_channel(address, tls.credentials(), options=options)

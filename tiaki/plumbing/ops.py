@@ -9,7 +9,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tiaki.mtls import client_channel
+from tiaki.connect.channel import client_channel
 
 
 def healthy(address: str, timeout: float = 1.0, tls=None) -> bool:

@@ -23,8 +23,8 @@ import click
 import grpc
 import yaml
 
-from tiaki.mtls import client_channel
-from tiaki.plan import Plan, PlanInvalid
+from tiaki.connect.channel import client_channel
+from tiaki.core.plan import Plan, PlanInvalid
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
@@ -35,7 +35,7 @@ CHANGES = {"add": cpb.CHANGE_KIND_ADD, "change": cpb.CHANGE_KIND_CHANGE,
 
 
 def _base():
-    import tiaki.cli as base  # imported late: tiaki.cli registers this module
+    import tiaki.cli.app as base  # imported late: tiaki.cli registers this module
 
     return base
 
@@ -123,7 +123,7 @@ _version = click.option("--version", type=click.IntRange(min=0), default=0, show
               help="A participant: provider:ID or representative:ID (repeatable).")
 def codesign_open(programme: str, plan_file: str | None, invite: tuple[str, ...]) -> None:
     """Open a draft of the programme's next plan version (Agency token)."""
-    from tiaki.plan_proto import to_proto
+    from tiaki.plumbing.plan_proto import to_proto
 
     request = cpb.OpenDraftRequest(programme_id=programme, participants=list(invite))
     if plan_file:
@@ -172,7 +172,7 @@ def codesign_invite(programme: str, version: int, participants: tuple[str, ...])
 def codesign_propose(programme: str, version: int, kind: str, item_name: str,
                      item_file: str | None, reason: str) -> None:
     """Propose adding, changing or removing one item of a draft."""
-    from tiaki.plan_proto import to_proto
+    from tiaki.plumbing.plan_proto import to_proto
 
     request = cpb.ProposeChangeRequest(programme_id=programme, version=version,
                                        kind=CHANGES[kind], item_name=item_name, reason=reason)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from tiaki.identity import KINDS, token_hash
+from tiaki.plumbing.identity import KINDS, token_hash
 
 
 def ensure_tokens(directory: str, who: list[tuple[str, str]]) -> Path:

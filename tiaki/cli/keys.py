@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from tiaki import cli as base
+from tiaki.cli import app as base
 from tiaki.intake.v1 import keys_pb2 as pb
 from tiaki.intake.v1 import keys_pb2_grpc
 

@@ -29,11 +29,11 @@ import grpc
 import yaml
 from tqdm import tqdm
 
-from tiaki import cli_ledger
+from tiaki.cli import ledger as cli_ledger
+from tiaki.connect.channel import ClientTls, client_channel
+from tiaki.core.plan import Plan, PlanInvalid
 from tiaki.intake.v1 import intake_pb2, intake_pb2_grpc
-from tiaki.mtls import ClientTls, client_channel
-from tiaki.plan import Plan, PlanInvalid
-from tiaki.plan_proto import to_proto
+from tiaki.plumbing.plan_proto import to_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.router.v1 import ledger_pb2, ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
@@ -698,7 +698,7 @@ def requests_due_date(received: str, working_days: int) -> None:
 
     Weekends, the public holidays the Act lists (Waitangi and Anzac Days
     Mondayised) and 25 December to 15 January are not working days."""
-    from services.requests.working_days import add_working_days
+    from tiaki.core.working_days import add_working_days
 
     try:
         if len(received) != 10:  # fromisoformat also takes 20260101 and week dates
@@ -712,12 +712,12 @@ def requests_due_date(received: str, working_days: int) -> None:
     click.echo(due.isoformat())
 
 
-from tiaki.broker_users import broker_users  # noqa: E402
-from tiaki.cli_codesign import agreement, codesign  # noqa: E402 (needs cli defined above)
-from tiaki.cli_dead_letters import dead_letters  # noqa: E402
-from tiaki.cli_insights import measures, outcomes  # noqa: E402
-from tiaki.cli_keys import keys  # noqa: E402
-from tiaki.cli_stories import stories  # noqa: E402
+from tiaki.cli.codesign import agreement, codesign  # noqa: E402 (needs cli defined above)
+from tiaki.cli.dead_letters import dead_letters  # noqa: E402
+from tiaki.cli.insights import measures, outcomes  # noqa: E402
+from tiaki.cli.keys import keys  # noqa: E402
+from tiaki.cli.stories import stories  # noqa: E402
+from tiaki.plumbing.broker_users import broker_users  # noqa: E402
 
 cli.add_command(stories)
 cli.add_command(codesign)

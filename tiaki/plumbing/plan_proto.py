@@ -1,4 +1,4 @@
-"""Converts plans between their dict form (tiaki.plan) and the gRPC message."""
+"""Converts plans between their dict form (tiaki.core.plan) and the gRPC message."""
 
 from google.protobuf import json_format
 

@@ -31,11 +31,11 @@ from kombu import Connection
 from kombu.mixins import ConsumerMixin
 from prometheus_client import Counter, start_http_server
 
-from tiaki import dead_letter, messages
+from tiaki.connect import queues
+from tiaki.connect.channel import ClientTls, client_channel
+from tiaki.core.messages import is_text
 from tiaki.insights.v1 import outcomes_pb2
 from tiaki.insights.v1.outcomes_pb2_grpc import UnitOutcomesServiceStub
-from tiaki.messages import is_text
-from tiaki.mtls import ClientTls, client_channel
 from tiaki.requests.v1 import requests_pb2
 from tiaki.requests.v1.requests_pb2_grpc import UnitRequestsServiceStub
 from tiaki.router.v1 import ledger_pb2
@@ -238,13 +238,13 @@ class UnitClient(ConsumerMixin):
     # -- consuming ---------------------------------------------------------------
 
     def get_consumers(self, Consumer, channel):
-        return [Consumer(queues=[messages.unit_queue(self.unit_id)], callbacks=[self.on_message],
+        return [Consumer(queues=[queues.unit_queue(self.unit_id)], callbacks=[self.on_message],
                          accept=["json"], prefetch_count=self.prefetch,
                          auto_declare=self.declare_queue)]
 
     def wait_for_queue(self, every: float = 1.0) -> None:
         """Until the unit's queue exists: a passive declare needs no permission."""
-        name = messages.unit_queue(self.unit_id).name
+        name = queues.unit_queue(self.unit_id).name
         while not self._stopping.is_set():
             try:
                 with self.connection.clone() as conn:
@@ -258,11 +258,11 @@ class UnitClient(ConsumerMixin):
         """Stores a delivery or answers a query; parks (dead-letters) a message
         that is not one, and returns one whose handling failed in a way that
         may pass after a pause (the queue's delivery limit bounds the tries)."""
-        queue = messages.unit_queue(self.unit_id).name
+        queue = queues.unit_queue(self.unit_id).name
         try:
             problem = message_problem(body)
             if problem:
-                raise dead_letter.Poison(problem)
+                raise queues.Poison(problem)
             if body["kind"] == "query" and body["unit_id"] == self.unit_id:
                 self.on_query(body, message)
             else:
@@ -270,14 +270,14 @@ class UnitClient(ConsumerMixin):
         except Exception as exc:
             if message.acknowledged:
                 raise
-            if dead_letter.is_poison(exc):
+            if queues.is_poison(exc):
                 DELIVERIES_REFUSED.labels(self.unit_id, "malformed").inc()
-                dead_letter.PARKED.labels(queue, "cannot_handle").inc()
-                log.error("parked a message in %s: %s: %s", dead_letter.dlq_name(queue),
+                queues.PARKED.labels(queue, "cannot_handle").inc()
+                log.error("parked a message in %s: %s: %s", queues.dlq_name(queue),
                           type(exc).__name__, str(exc)[:300])
                 message.reject(requeue=False)
                 return
-            delay = dead_letter.retry_delay(message.headers,
+            delay = queues.retry_delay(message.headers,
                                             message.delivery_info.get("redelivered", False))
             log.warning("handling a message failed (%s: %s); returning it in %.0f s",
                         type(exc).__name__, str(exc)[:200], delay)
@@ -285,11 +285,11 @@ class UnitClient(ConsumerMixin):
             message.requeue()
 
     def on_decode_error(self, message, exc):
-        queue = messages.unit_queue(self.unit_id).name
+        queue = queues.unit_queue(self.unit_id).name
         DELIVERIES_REFUSED.labels(self.unit_id, "malformed").inc()
-        dead_letter.PARKED.labels(queue, "undecodable").inc()
+        queues.PARKED.labels(queue, "undecodable").inc()
         log.error("parked an undecodable message (%s, %d bytes) in %s: %s", message.content_type,
-                  len(message.body or b""), dead_letter.dlq_name(queue), str(exc)[:200])
+                  len(message.body or b""), queues.dlq_name(queue), str(exc)[:200])
         message.reject(requeue=False)
 
     def on_delivery(self, body: dict, message):
@@ -337,7 +337,7 @@ class UnitClient(ConsumerMixin):
                 request_id=body["request_id"], records=held, outcome=outcome,
                 refusal_reason=refused_because), metadata=self.metadata, timeout=30)
         except grpc.RpcError as exc:
-            delay = dead_letter.retry_delay(message.headers,
+            delay = queues.retry_delay(message.headers,
                                             message.delivery_info.get("redelivered", False))
             log.warning("answering request %s in %.0f s: %s", body["request_id"], delay,
                         exc.code().name)
@@ -368,7 +368,7 @@ class UnitClient(ConsumerMixin):
             self.wait_for_queue()
         else:
             with self.connection.clone() as conn:  # kombu would retry a refused declaration forever
-                dead_letter.declare(conn, messages.unit_queue(self.unit_id))
+                queues.declare(conn, queues.unit_queue(self.unit_id))
         acker = threading.Thread(target=self._acknowledge_loop, daemon=True)
         acker.start()
         try:
@@ -540,7 +540,7 @@ def main(argv=None):
     unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
                       requests_address=args.requests, declare_queue=not args.passive_queue,
                       tls=tls)
-    log.info("unit %s consuming %s", args.unit, messages.unit_queue(args.unit).name)
+    log.info("unit %s consuming %s", args.unit, queues.unit_queue(args.unit).name)
     unit.run()
 
 

@@ -30,20 +30,20 @@ import click
 import requests
 from kombu import Connection
 
-from tiaki import dead_letter, messages
+from tiaki.connect import queues
+from tiaki.core import messages
 
 SERVICES = ("intake", "purpose_router", "requests", "insights")
-UNIT_QUEUE_PREFIX = "tiaki.unit."  # messages.unit_queue's names
 
 
 def unit_permissions(unit_id: str) -> dict:
     return {"configure": "^$", "write": "^$",
-            "read": f"^{re.escape(UNIT_QUEUE_PREFIX + unit_id)}$"}
+            "read": f"^{re.escape(messages.UNIT_QUEUE_PREFIX + unit_id)}$"}
 
 
 def service_permissions() -> dict:
     # Everything but reading a unit's queue ("tiaki.units", the exchange, stays readable).
-    return {"configure": ".*", "write": ".*", "read": f"^(?!{re.escape(UNIT_QUEUE_PREFIX)}).*"}
+    return {"configure": ".*", "write": ".*", "read": f"^(?!{re.escape(messages.UNIT_QUEUE_PREFIX)}).*"}
 
 
 def ensure_broker_users(mgmt: str, admin: tuple[str, str], vhost: str, units: list[str],
@@ -81,7 +81,7 @@ def ensure_broker_users(mgmt: str, admin: tuple[str, str], vhost: str, units: li
                  f"{quoted_vhost if vhost != '/' else ''}")
     with Connection(admin_uri) as conn:
         for unit in units:
-            dead_letter.declare(conn, messages.unit_queue(unit))
+            queues.declare(conn, queues.unit_queue(unit))
     return out
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from services.intake import story_words as words
+from tiaki.core import story_words as words
 
 # Overlapping findings: the higher priority wins (an email holding a name is an email).
 _PRIORITY = {"EMAIL": 9, "NHI": 8, "IRD": 8, "CLIENT_NUMBER": 8, "DOB": 7, "PHONE": 7,

@@ -16,7 +16,7 @@ eventlet.monkey_patch()
 
 from nameko.cli import cli  # noqa: E402  (must come after the environment is set)
 
-from tiaki import grpc_errors, grpc_tuning, mtls  # noqa: E402
+from tiaki.plumbing import grpc_errors, grpc_tuning, mtls  # noqa: E402
 
 grpc_tuning.apply()
 mtls.apply()

@@ -21,11 +21,11 @@ import click
 import grpc
 from google.protobuf.json_format import MessageToDict
 
-from tiaki.cli import _metadata, _rpc_errors, _settings
+from tiaki.cli.app import _metadata, _rpc_errors, _settings
+from tiaki.connect.channel import client_channel
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import measures_pb2_grpc, outcomes_pb2_grpc
 from tiaki.insights.v1 import outcomes_pb2 as pb
-from tiaki.mtls import client_channel
 
 KIND_CHOICES = ("decision", "advice", "report", "evaluation_finding", "policy_or_service_change")
 INSIGHTS_OPTION = click.option(

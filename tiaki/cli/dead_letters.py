@@ -21,7 +21,7 @@ import amqp.exceptions
 import click
 from kombu import Connection
 
-from tiaki import dead_letter
+from tiaki.connect import queues
 
 PREVIEW = 300
 # Headers the broker adds when it dead-letters; a replayed message starts clean.
@@ -32,8 +32,8 @@ DEATH_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue",
 
 def _names(queue: str) -> tuple[str, str]:
     """(queue, its dead-letter queue) from either name."""
-    queue = queue.removesuffix(dead_letter.DLQ_SUFFIX)
-    return queue, dead_letter.dlq_name(queue)
+    queue = queue.removesuffix(queues.DLQ_SUFFIX)
+    return queue, queues.dlq_name(queue)
 
 
 def _connect(uri: str) -> Connection:
@@ -131,5 +131,5 @@ def replay(amqp_uri: str, queue: str, count: int | None) -> None:
         # back to the dead-letter queue, and must not be replayed round and round.
         limit = min(count, waiting) if count else waiting
         with conn.channel() as channel:
-            moved = dead_letter.move(channel, dlq, queue, limit=limit, rewrite=fresh)
+            moved = queues.move(channel, dlq, queue, limit=limit, rewrite=fresh)
     click.echo(f"replayed {moved} message(s) from {dlq} to {queue}")

@@ -1,0 +1,1 @@
+"""The `tiaki` command line: one module per command group, registered in app.py."""

@@ -1,0 +1,211 @@
+"""The store adapter: the one place services touch their database.
+
+Each service declares its documents and indexes with mongoengine (the design's
+choice) and reads and writes them through `Collection`, which speaks plain
+dicts to storage classes (they turn them into the domain's dataclasses). Every
+quirk of the embedded store (nx-27017, a MongoDB wire-protocol server on
+SQLite that `make run` starts) is handled here and nowhere else, each in a
+way that is also correct on MongoDB, which production uses:
+
+- An upsert ignores the filter's `_id`: `put` repeats `_id` in the document.
+- `$setOnInsert` is ignored on upsert: `insert` inserts and reports a taken
+  key instead; nothing here upserts with it.
+- A document added with `$push` comes back as JSON text: `append` pushes
+  JSON text on every store and `appended` reads it back as documents.
+- A datetime written by `$set` comes back as text and a boolean as 0/1:
+  `update` refuses a datetime (store epoch seconds or ISO text) and writes
+  booleans as 0/1 on every store, so reads see the same on both.
+- An array member is matched only with `$in`: `contains(value)` builds it.
+- There is no `$or` we rely on: `find_any` runs each query and merges.
+- Binary fields cannot be updated in place: documents holding bytes are
+  written once (`insert`) and replaced whole (`put`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import mongoengine
+from nameko import config
+from nameko.extensions import DependencyProvider
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from tiaki.core.errors import Conflict
+
+T = TypeVar("T")
+DUPLICATE_KEY = 11000
+CAS_TRIES = 20
+
+
+def connect(uri: str, alias: str = "default"):
+    # uuidRepresentation is explicit so ids read back the same on MongoDB and the embedded store.
+    return mongoengine.connect(host=uri, alias=alias, uuidRepresentation="standard", tz_aware=True)
+
+
+def contains(value) -> dict:
+    """A query condition matching an array holding `value` (`{"tags": contains("x")}`)."""
+    return {"$in": [value]}
+
+
+def appended(values: Iterable) -> list[dict]:
+    """The documents `append` added to a list, as documents on either store."""
+    return [json.loads(v) if isinstance(v, str) else v for v in values or ()]
+
+
+def _stored(updates: dict) -> dict:
+    out = {}
+    for key, value in updates.items():
+        if isinstance(value, dt.datetime | dt.date):
+            raise TypeError(f"{key}: store a time as epoch seconds or ISO text, not {value!r}")
+        out[key] = int(value) if isinstance(value, bool) else value
+    return out
+
+
+class Collection:
+    """One collection of a service's database, as plain dicts keyed by `_id`."""
+
+    def __init__(self, document: type[mongoengine.Document]):
+        self.document = document
+
+    @property
+    def _coll(self):
+        # Looked up on each use: mongoengine reconnects after a disconnect.
+        return self.document._get_collection()
+
+    # -- reads -----------------------------------------------------------------------
+
+    def get(self, key, fields: Iterable[str] | None = None) -> dict | None:
+        return self._coll.find_one({"_id": key}, self._projection(fields))
+
+    def find_one(self, query: dict, sort: list[tuple[str, int]] | None = None,
+                 fields: Iterable[str] | None = None) -> dict | None:
+        return self._coll.find_one(query, self._projection(fields), sort=sort)
+
+    def latest(self, query: dict, by: str, fields: Iterable[str] | None = None) -> dict | None:
+        """The document matching `query` with the highest `by`."""
+        return self.find_one(query, sort=[(by, DESCENDING)], fields=fields)
+
+    def find(self, query: dict | None = None, sort: list[tuple[str, int]] | str | None = None,
+             limit: int = 0, skip: int = 0, fields: Iterable[str] | None = None) -> list[dict]:
+        cursor = self._coll.find(query or {}, self._projection(fields))
+        if sort:
+            cursor = cursor.sort([(sort, ASCENDING)] if isinstance(sort, str) else sort)
+        if skip:
+            cursor = cursor.skip(skip)
+        if limit:
+            cursor = cursor.limit(limit)
+        return list(cursor)
+
+    def find_any(self, queries: Iterable[dict], fields: Iterable[str] | None = None) -> list[dict]:
+        """Documents matching any of `queries` (each at most once), in `_id` order."""
+        found = {}
+        for query in queries:
+            for doc in self.find(query, fields=None if fields is None else {*fields, "_id"}):
+                found[doc["_id"]] = doc
+        return [found[k] for k in sorted(found)]
+
+    def count(self, query: dict | None = None) -> int:
+        return self._coll.count_documents(query or {})
+
+    def aggregate(self, pipeline: list[dict]) -> list[dict]:
+        return list(self._coll.aggregate(pipeline))
+
+    # -- writes ----------------------------------------------------------------------
+
+    def insert(self, doc: dict) -> bool:
+        """Inserts once; False when a document with its key (or a unique index value) exists."""
+        try:
+            self._coll.insert_one(dict(doc))
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def insert_new(self, docs: list[dict]) -> None:
+        """Inserts many, skipping those already there (a redelivery writes the same
+        ones again); any other failure raises, so the caller's message is retried."""
+        if not docs:
+            return
+        try:
+            self._coll.insert_many([dict(d) for d in docs], ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+
+    def put(self, key, doc: dict) -> None:
+        """Writes the whole document under `key`, new or replacing."""
+        self._coll.replace_one({"_id": key}, dict(doc, _id=key), upsert=True)
+
+    def swap(self, doc: dict, field: str = "revision") -> dict:
+        """Replaces `doc` if nobody changed it since it was read (its `field` is
+        unchanged), counting `field` on; raises Conflict otherwise."""
+        new = dict(doc, **{field: doc.get(field, 0) + 1})
+        if self._coll.replace_one({"_id": doc["_id"], field: doc.get(field, 0)},
+                                  new).matched_count != 1:
+            raise Conflict(field, f"{self.document.__name__} {doc['_id']!r} changed meanwhile")
+        return new
+
+    def update(self, query: dict, set: dict | None = None, inc: dict | None = None,
+               push: dict | None = None, many: bool = False) -> int:
+        """Changes the fields named, of one document (or all, with many) matching
+        `query`; how many matched. `push` appends documents to lists (see module)."""
+        change = {}
+        if set:
+            change["$set"] = _stored(set)
+        if inc:
+            change["$inc"] = inc
+        if push:
+            change["$push"] = {k: json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+                               for k, v in push.items()}
+        if many:
+            return self._coll.update_many(query, change).matched_count
+        return self._coll.update_one(query, change).matched_count
+
+    def claim(self, query: dict, set: dict, sort: list[tuple[str, int]] | None = None) -> dict | None:
+        """Atomically changes one document matching `query` and returns it as it was."""
+        return self._coll.find_one_and_update(query, {"$set": _stored(set)}, sort=sort)
+
+    def delete(self, key) -> bool:
+        return self._coll.delete_one({"_id": key}).deleted_count == 1
+
+    def delete_many(self, query: dict) -> int:
+        return self._coll.delete_many(query).deleted_count
+
+    @staticmethod
+    def _projection(fields):
+        return None if fields is None else {f: 1 for f in fields}
+
+
+def retrying(attempt: Callable[[], T], tries: int = CAS_TRIES,
+             field: str = "version", what: str = "it kept changing; try again") -> T:
+    """Runs a read-decide-write `attempt` until it writes without a Conflict (each
+    try reads afresh); after `tries`, Conflict naming `field`. The one
+    compare-and-swap loop every service uses."""
+    for _ in range(tries):
+        try:
+            return attempt()
+        except Conflict:
+            continue
+    raise Conflict(field, what)
+
+
+class Storage(DependencyProvider):
+    """Opens the service's database in setup() and hands each worker the
+    service's storage object (its small domain API)."""
+
+    def __init__(self, storage_class):
+        self.storage_class = storage_class
+
+    def setup(self):
+        connect(config["MONGO_URI"])
+        self.storage = self.storage_class()
+        self.storage.ensure_indexes()
+
+    def stop(self):
+        mongoengine.disconnect()
+
+    def get_dependency(self, worker_ctx):
+        return self.storage

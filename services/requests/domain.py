@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
+from tiaki.core.errors import Invalid, NotNow
 from tiaki.core.working_days import add_working_days, is_working_day
 
 DECISION_WORKING_DAYS = 20   # s 44
@@ -16,10 +17,6 @@ UNIT_WORKING_DAYS = 5        # our own internal deadline for each holding unit
 
 KINDS = ("access", "correction")
 UNIT_OUTCOMES = ("answered", "applied", "refused")
-
-
-class RuleBroken(ValueError):
-    """A step the law or the protocol does not allow, with the reason."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +56,9 @@ def open_request(kind: str, received: dt.date, holders: list[str],
     information. A request nobody holds anything for is still a request: it
     completes with the answer that the Agency holds nothing."""
     if kind not in KINDS:
-        raise RuleBroken(f"kind must be one of {', '.join(KINDS)}")
+        raise Invalid("", f"kind must be one of {', '.join(KINDS)}")
     if len(set(holders)) != len(holders):
-        raise RuleBroken("a unit is listed twice")
+        raise Invalid("", "a unit is listed twice")
     unit_due = add_working_days(received, unit_working_days)
     due = add_working_days(received, DECISION_WORKING_DAYS)
     return Request(kind=kind, received=received, due=due, original_due=due,
@@ -73,14 +70,14 @@ def record_unit_outcome(request: Request, unit_id: str, outcome: str,
                         refusal_reason: str = "") -> Request:
     part = next((u for u in request.units if u.unit_id == unit_id), None)
     if part is None:
-        raise RuleBroken(f"unit {unit_id} holds nothing for this request")
+        raise Invalid("", f"unit {unit_id} holds nothing for this request")
     if part.outcome:
-        raise RuleBroken(f"unit {unit_id} has already answered ({part.outcome})")
+        raise Invalid("", f"unit {unit_id} has already answered ({part.outcome})")
     allowed = ("answered",) if request.kind == "access" else ("applied", "refused")
     if outcome not in allowed:
-        raise RuleBroken(f"a {request.kind} request is answered with {' or '.join(allowed)}")
+        raise Invalid("", f"a {request.kind} request is answered with {' or '.join(allowed)}")
     if outcome == "refused" and not refusal_reason.strip():
-        raise RuleBroken("a refused correction needs the reasons")
+        raise Invalid("", "a refused correction needs the reasons")
     parts = tuple(replace(u, outcome=outcome, refusal_reason=refusal_reason.strip())
                   if u.unit_id == unit_id else u for u in request.units)
     return replace(request, units=parts)
@@ -109,20 +106,21 @@ def working_days_left(request: Request, today: dt.date) -> int:
 def extend(request: Request, today: dt.date, new_due: dt.date, reasons: str) -> Request:
     """An extension (s 48 access, s 65 correction) must be notified within the
     original period, with the new due date and the reasons."""
-    if today > request.original_due:
-        raise RuleBroken(f"an extension must be made by the original due date "
+    if today > request.original_due:  # too late is the request's state, not bad input
+        raise NotNow("", f"an extension must be made by the original due date "
                          f"{request.original_due.isoformat()}")
     if new_due <= request.due:
-        raise RuleBroken(f"the new due date must be after {request.due.isoformat()}")
+        raise Invalid("", f"the new due date must be after {request.due.isoformat()}")
     if not reasons.strip():
-        raise RuleBroken("an extension needs the reasons, told to the requester")
+        raise Invalid("", "an extension needs the reasons, told to the requester")
     return replace(request, due=new_due, extension_reasons=reasons.strip())
 
 
 def transfer(request: Request, today: dt.date, agency: str) -> Request:
     """Transferring to another agency (s 43) is due within 10 working days."""
-    if today > request.transfer_due:
-        raise RuleBroken(f"a transfer had to be made by {request.transfer_due.isoformat()}")
+    # Unnamed is bad input whenever it comes; too late is the request's state.
     if not agency.strip():
-        raise RuleBroken("name the agency the request is transferred to")
+        raise Invalid("", "name the agency the request is transferred to")
+    if today > request.transfer_due:
+        raise NotNow("", f"a transfer had to be made by {request.transfer_due.isoformat()}")
     return replace(request, transferred_to=agency.strip())

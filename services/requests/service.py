@@ -8,7 +8,6 @@ holder has answered, the family's answer is assembled and rendered."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import time
@@ -26,7 +25,7 @@ from services.requests.answer_document import render_answer
 from services.requests.domain import FamilyRequest
 from services.requests.storage import RequestsStorage
 from tiaki.core import messages
-from tiaki.core.clock import nz_today
+from tiaki.core.clock import nz_today, parse_day
 from tiaki.core.errors import Conflict, Invalid, NotFound
 from tiaki.core.plan import Plan
 from tiaki.plumbing import broker
@@ -162,7 +161,7 @@ class RequestsService(HealthMixin):
         provider = self.identities.require(context, "provider")
         found = self._own(provider, request.request_id)
         domain.must_be_open(found, then="only an open one is extended")
-        new_due = parse_date(request.new_due, "new_due")
+        new_due = parse_day(request.new_due, "new_due")
         rules = domain.extend(found.rules, nz_today(), new_due, request.reasons)
         extended = self.storage.extend(found, rules, provider.id)
         self._changes.notify(extended.request_id)
@@ -312,7 +311,7 @@ class RequestsService(HealthMixin):
               correction: dict | None = None) -> FamilyRequest:
         """Opens a request and sends a query to exactly the units that hold the
         person's information (for a correction: that hold the field)."""
-        received = parse_date(request.received, "received") if request.received else nz_today()
+        received = parse_day(request.received, "received") if request.received else nz_today()
         if not request.client_ref.strip():
             raise Invalid("", "client_ref is required")
         if not request.requester.strip() or not request.authorisation.strip():
@@ -351,15 +350,6 @@ class RequestsService(HealthMixin):
         if found.provider_id != provider.id:  # the same answer as a missing one
             raise NotFound("", f"no request {request_id!r}")
         return found
-
-
-def parse_date(text: str, name: str) -> dt.date:
-    try:
-        if len(text) != 10:  # fromisoformat also takes 20260302 and week dates
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise Invalid("", f"{name} must be a date as YYYY-MM-DD, got {text[:20]!r}") from None
 
 
 def unit_records(part: domain.UnitPart, held) -> list[dict]:

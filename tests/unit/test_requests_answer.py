@@ -13,6 +13,7 @@ from services.requests import answer, domain
 from services.requests.answer_document import render_answer
 from services.requests.domain import FamilyRequest, Step
 from tests.service.factories import EXAMPLE
+from tiaki.core.clock import parse_day
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.plan import Plan
 
@@ -148,3 +149,10 @@ def test_the_answer_is_read_once_complete_and_assembled_once():
         domain.must_be_open(held(state="complete"))
     with pytest.raises(NotNow, match="is complete; only an open one is extended"):
         domain.must_be_open(held(state="complete"), then="only an open one is extended")
+
+
+def test_a_day_is_given_as_yyyy_mm_dd_exactly():
+    assert parse_day("2026-03-02", "received") == D(2026, 3, 2)
+    for bad in ("02/03/2026", "20260302", "2026-03-2", ""):
+        with pytest.raises(Invalid, match="^received: must be a date as YYYY-MM-DD"):
+            parse_day(bad, "received")

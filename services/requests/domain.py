@@ -106,6 +106,7 @@ class FamilyRequest:
 
 
 def must_be_open(found: FamilyRequest, then: str = "") -> None:
+    """Only an open request is extended or transferred (`then` says which)."""
     if found.state != "open":
         raise NotNow("", f"request {found.request_id} is {found.state}"
                          + (f"; {then}" if then else ", not open"))

@@ -11,7 +11,7 @@ import uuid
 
 import mongoengine as me
 
-from services.requests.domain import FamilyRequest, Request, Step, UnitPart, must_be_open
+from services.requests.domain import STATES, FamilyRequest, Request, Step, UnitPart, must_be_open
 from tiaki.core.errors import Conflict, NotFound
 from tiaki.plumbing.store import Collection, appended
 
@@ -36,7 +36,7 @@ class StoredRequest(me.Document):
     # Correction requests: {field, current_value, corrected_value, reason}
     correction = me.DictField()
     extension_reasons = me.StringField(default="")
-    state = me.StringField(required=True, choices=("open", "complete", "transferred"))
+    state = me.StringField(required=True, choices=STATES)
     transferred_to = me.StringField(default="")
     escalated = me.ListField(me.StringField())
     opened_at = me.FloatField(required=True)

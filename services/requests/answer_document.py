@@ -13,18 +13,8 @@ import re
 from html import escape
 from typing import Any
 
-try:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from tiaki.core.clock import MONTHS, NZ, nz_date_words
 
-    try:
-        _NZ: dt.tzinfo | None = ZoneInfo("Pacific/Auckland")
-    except ZoneInfoNotFoundError:  # no time-zone data on this machine
-        _NZ = None
-except ImportError:  # pragma: no cover
-    _NZ = None
-
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 PRIVACY_WEB = "www.privacy.org.nz"
@@ -48,12 +38,12 @@ def _date(value: Any) -> str:
             day = dt.date.fromisoformat(text)
         else:
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is not None and _NZ is not None:
-                moment = moment.astimezone(_NZ)
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(NZ)
             day = moment.date()
     except ValueError:
         return text
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return nz_date_words(day)
 
 
 def _period(value: Any) -> str:

@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 
 from services.requests.domain import (
-    RuleBroken,
     escalated,
     extend,
     open_request,
@@ -15,6 +14,7 @@ from services.requests.domain import (
     transfer,
     working_days_left,
 )
+from tiaki.core.errors import Invalid, NotNow
 
 D = dt.date
 
@@ -49,9 +49,9 @@ def test_a_request_nobody_holds_anything_for_completes_at_once():
 
 def test_corrections_are_applied_or_refused_with_reasons():
     request = open_request("correction", D(2026, 3, 2), ["evaluation", "service-delivery"])
-    with pytest.raises(RuleBroken, match="applied or refused"):
+    with pytest.raises(Invalid, match="applied or refused"):
         record_unit_outcome(request, "evaluation", "answered")
-    with pytest.raises(RuleBroken, match="reasons"):
+    with pytest.raises(Invalid, match="reasons"):
         record_unit_outcome(request, "evaluation", "refused", "  ")
     request = record_unit_outcome(request, "evaluation", "refused", "the record is accurate")
     request = record_unit_outcome(request, "service-delivery", "applied")
@@ -62,10 +62,10 @@ def test_corrections_are_applied_or_refused_with_reasons():
 
 def test_a_unit_answers_once_and_only_for_requests_it_holds_data_for():
     request = open_request("access", D(2026, 3, 2), ["evaluation"])
-    with pytest.raises(RuleBroken, match="holds nothing"):
+    with pytest.raises(Invalid, match="holds nothing"):
         record_unit_outcome(request, "service-delivery", "answered")
     request = record_unit_outcome(request, "evaluation", "answered")
-    with pytest.raises(RuleBroken, match="already answered"):
+    with pytest.raises(Invalid, match="already answered"):
         record_unit_outcome(request, "evaluation", "answered")
 
 
@@ -74,14 +74,14 @@ def test_an_extension_is_made_within_the_original_period_with_reasons():
     assert request.due == D(2026, 3, 30)
     extended = extend(request, D(2026, 3, 30), D(2026, 4, 28), "large volume of records")
     assert extended.due == D(2026, 4, 28) and extended.original_due == D(2026, 3, 30)
-    with pytest.raises(RuleBroken, match="original due date"):
+    with pytest.raises(NotNow, match="original due date"):
         extend(request, D(2026, 3, 31), D(2026, 4, 28), "too late")
-    with pytest.raises(RuleBroken, match="reasons"):
+    with pytest.raises(Invalid, match="reasons"):
         extend(request, D(2026, 3, 10), D(2026, 4, 28), "")
-    with pytest.raises(RuleBroken, match="after"):
+    with pytest.raises(Invalid, match="after"):
         extend(request, D(2026, 3, 10), D(2026, 3, 30), "not later")
     # A second extension is still bound to the original period.
-    with pytest.raises(RuleBroken, match="original due date"):
+    with pytest.raises(NotNow, match="original due date"):
         extend(extended, D(2026, 4, 1), D(2026, 5, 29), "more time")
 
 
@@ -90,8 +90,10 @@ def test_a_transfer_is_made_within_10_working_days():
     assert request.transfer_due == D(2026, 4, 17)
     moved = transfer(request, D(2026, 4, 17), "Ministry of Health")
     assert moved.transferred_to == "Ministry of Health" and not moved.complete
-    with pytest.raises(RuleBroken, match="2026-04-17"):
+    with pytest.raises(NotNow, match="2026-04-17"):
         transfer(request, D(2026, 4, 20), "Ministry of Health")
+    with pytest.raises(Invalid, match="name the agency"):   # unnamed is bad input, late or not
+        transfer(request, D(2026, 4, 20), " ")
 
 
 def test_working_days_left_counts_down_to_zero_on_the_due_date_then_goes_negative():
@@ -104,7 +106,7 @@ def test_working_days_left_counts_down_to_zero_on_the_due_date_then_goes_negativ
 
 
 def test_bad_requests_are_refused():
-    with pytest.raises(RuleBroken):
+    with pytest.raises(Invalid):
         open_request("erasure", D(2026, 3, 2), ["evaluation"])
-    with pytest.raises(RuleBroken):
+    with pytest.raises(Invalid):
         open_request("access", D(2026, 3, 2), ["evaluation", "evaluation"])

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from tiaki.core.errors import Invalid
+
 NZ = ZoneInfo("Pacific/Auckland")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
@@ -32,3 +34,13 @@ def nz_today(now: dt.datetime | None = None) -> dt.date:
 def nz_date_words(day: dt.date) -> str:
     """'3 December 2026', as letters to families write a date."""
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def parse_day(text: str, field: str) -> dt.date:
+    """A day given as YYYY-MM-DD; Invalid naming `field` otherwise."""
+    try:
+        if len(text) != 10:  # fromisoformat also takes 20260302 and week dates
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(field, f"must be a date as YYYY-MM-DD, got {text[:20]!r}") from None

@@ -14,8 +14,7 @@ import datetime as dt
 from html import escape
 from typing import Any
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+from tiaki.core.clock import MONTHS, nz_date_words
 # Kinds in the order a Board reads them, with a label and a colour each
 # (colour-blind-safe palette, and every bar is also labelled in the table).
 KINDS = (
@@ -39,7 +38,7 @@ def _date(text: str) -> str:
         day = dt.date.fromisoformat(str(text)[:10])
     except ValueError:
         return str(text)
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return nz_date_words(day)
 
 
 def _months(date_from: str, date_to: str) -> list[tuple[int, int]]:

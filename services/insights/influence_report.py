@@ -14,7 +14,9 @@ import datetime as dt
 from html import escape
 from typing import Any
 
+from services.insights.domain import Measure, Outcome, view
 from tiaki.core.clock import MONTHS, nz_date_words
+
 # Kinds in the order a Board reads them, with a label and a colour each
 # (colour-blind-safe palette, and every bar is also labelled in the table).
 KINDS = (
@@ -226,6 +228,27 @@ svg text { font-family: inherit; font-size: 11px; fill: #333; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
+
+
+def influence_report(provider_id: str, date_from: str, date_to: str, outcomes: list[Outcome],
+                     plans: dict[str, dict], measures: dict[str, Measure],
+                     today: dt.date) -> dict:
+    """What `render_influence_report` shows a provider: its view of each outcome,
+    named as the plans (by programme id) and measures (by id) name them."""
+    programmes = {p: plans.get(p) or {} for p in sorted({p for o in outcomes
+                                                         for p in o.programme_ids})}
+    units = {u["unit_id"]: u.get("name") or u["unit_id"]
+             for plan in programmes.values() for u in plan.get("units", [])}
+    shown = []
+    for outcome in outcomes:
+        v = view(outcome, provider_id)
+        v["unit_name"] = units.get(outcome.unit_id, outcome.unit_id)
+        v["programme_names"] = [programmes[p].get("name") or p for p in outcome.programme_ids]
+        v["measures"] = [{"measure_id": m, "name": measures[m].name if m in measures else m}
+                         for m in outcome.measure_ids]
+        shown.append(v)
+    return {"provider_id": provider_id, "date_from": date_from, "date_to": date_to,
+            "generated_on": today.isoformat(), "outcomes": shown}
 
 
 def render_influence_report(report: dict) -> str:

@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 
 from services.insights import domain
-from services.insights.domain import Invalid, OutcomeDraft, Party, RuleBroken
+from services.insights.domain import OutcomeDraft, Party
+from tiaki.core.errors import Invalid, NotNow
 
 TODAY = dt.date(2026, 3, 2)  # a Monday
 AGENCY = Party("agency", "agency")
@@ -77,8 +78,8 @@ def test_a_submission_stands_for_each_of_its_deliveries_to_the_unit():
                    ("b7:evaluation", "s2", "other-ngo"))
     d = draft(delivery_ids=("b7:evaluation", "b1:evaluation"), submission_ids=("s1",))
     cites = domain.citations(d, got)
-    assert [c["delivery_id"] for c in cites] == ["b1:evaluation", "b2:evaluation", "b7:evaluation"]
-    assert {c["provider_id"] for c in cites} == {"ccss", "other-ngo"}
+    assert [c.delivery_id for c in cites] == ["b1:evaluation", "b2:evaluation", "b7:evaluation"]
+    assert {c.provider_id for c in cites} == {"ccss", "other-ngo"}
 
 
 # -- the right of reply ----------------------------------------------------------------------
@@ -119,7 +120,7 @@ def test_responses_within_the_window_only_and_with_words_when_needed():
     with pytest.raises(Invalid) as caught:
         domain.respond(review, "shrug", "", TODAY, 1.0)
     assert caught.value.field == "kind"
-    with pytest.raises(RuleBroken, match="closed on 2026-03-04"):
+    with pytest.raises(NotNow, match="closed on 2026-03-04"):
         domain.respond(review, "agree", "", dt.date(2026, 3, 5), 1.0)
     twice = domain.respond(domain.respond(review, "correct_fact", "12 sessions", TODAY, 1.0),
                            "add_context", "Staff changed mid-year", TODAY, 2.0)
@@ -165,7 +166,7 @@ def test_an_agreed_measure_is_settled():
     m = proposed()
     for party in (CCSS, WHANAU):
         m = domain.take_position(m, party, "endorse", "", 2.0)
-    with pytest.raises(RuleBroken, match="already agreed"):
+    with pytest.raises(NotNow, match="already agreed"):
         domain.take_position(m, OTHER, "object", "too late", 3.0)
 
 
@@ -184,7 +185,7 @@ def test_findings_use_only_agreed_measures_of_their_programme():
     pending = replace(proposed(), measure_id="m2", name="Attendance")
     measures = {"m1": agreed, "m2": pending}
     domain.check_finding_measures(("m1",), measures, {"bff"})
-    with pytest.raises(RuleBroken, match="m2 .*'Attendance'.* not agreed yet"):
+    with pytest.raises(NotNow, match="m2 .*'Attendance'.* not agreed yet"):
         domain.check_finding_measures(("m1", "m2"), measures, {"bff"})
     with pytest.raises(Invalid, match="no measure 'm1' for other-programme"):
         domain.check_finding_measures(("m1",), measures, {"other-programme"})

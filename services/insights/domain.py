@@ -404,7 +404,7 @@ def respond_to_measure(measure: Measure, party: Party, stance: str, reason: str,
                        now: float) -> Measure:
     """A party's position taken, and written in the measure's history."""
     changed = take_position(measure, party, stance, reason, now)
-    what = f"{stance}d" + (f": {reason.strip()}" if reason.strip() else "")
+    what = f"{stance.removesuffix('e')}ed" + (f": {reason.strip()}" if reason.strip() else "")
     return replace(changed, history=changed.history + (Step(now, str(party), what),))
 
 

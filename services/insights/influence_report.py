@@ -254,7 +254,7 @@ def influence_report(provider_id: str, date_from: str, date_to: str, outcomes: l
 def render_influence_report(report: dict) -> str:
     """report: {provider_id, date_from, date_to, generated_on, outcomes: [an
     outcome's provider view with unit_name, programme_names, measures]}."""
-    provider = report.get("provider_name") or report["provider_id"]
+    provider = report["provider_id"]
     date_from, date_to = report["date_from"], report["date_to"]
     outcomes = sorted(report.get("outcomes") or [], key=lambda o: (o["date"], o["outcome_id"]))
     told = [o for o in outcomes if o["state"] != "draft"]

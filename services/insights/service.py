@@ -135,11 +135,12 @@ class InsightsService(HealthMixin):
     @unit_grpc
     def RecordOutcome(self, request, context):
         unit = self.identities.require(context, "unit")
+        today = nz_today()
         draft = domain.check_outcome(domain.OutcomeDraft(
             kind=KINDS.get(request.kind, ""), title=request.title, summary=request.summary,
             date=request.date, audience=request.audience,
             delivery_ids=tuple(request.delivery_ids), submission_ids=tuple(request.submission_ids),
-            measure_ids=tuple(request.measure_ids), outcome_ref=request.outcome_ref), nz_today())
+            measure_ids=tuple(request.measure_ids), outcome_ref=request.outcome_ref), today)
         outcome_id = outcome_id_for(unit.id, draft.outcome_ref)
         if draft.outcome_ref and (existing := self.storage.outcome(outcome_id)):
             return pb.RecordOutcomeResponse(outcome=outcome_message(view(existing)))
@@ -150,7 +151,7 @@ class InsightsService(HealthMixin):
                 outcome_id, unit.id, draft, received,
                 lambda programme, purpose: domain.purpose_name(self._plan(programme), purpose),
                 self.storage.measures_by_id(draft.measure_ids) if draft.measure_ids else {},
-                nz_today(), int(config.get("REVIEW_WORKING_DAYS") or domain.REVIEW_WORKING_DAYS),
+                today, int(config.get("REVIEW_WORKING_DAYS") or domain.REVIEW_WORKING_DAYS),
                 time.time())
         except NotFound:
             CITATIONS_REFUSED.labels(unit.id).inc()

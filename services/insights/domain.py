@@ -4,13 +4,16 @@ finding may be published (the provider's right of reply, counted in Privacy
 Act working days), and when an evaluation measure is agreed.
 
 No I/O here: `today` (a New Zealand date) and `now` (epoch seconds) are always
-passed in, so every window can be tested on any day."""
+passed in, so every window can be tested on any day. Refusals are tiaki's
+error kinds (tiaki/core/errors.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
 
+from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.working_days import add_working_days
 
 OUTCOME_KINDS = ("decision", "advice", "report", "evaluation_finding", "policy_or_service_change")
@@ -25,16 +28,12 @@ TITLE_MAX, TEXT_MAX, AUDIENCE_MAX, REF_MAX = 200, 5000, 200, 100
 MAX_CITED = 1000
 
 
-class Invalid(ValueError):
-    """Bad input: names the field and why (INVALID_ARGUMENT)."""
-
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
-
-
-class RuleBroken(ValueError):
-    """A step the rules do not allow now, with the reason (FAILED_PRECONDITION)."""
+@dataclass(frozen=True)
+class Step:
+    """One line of a record's history: who did what, when (epoch seconds)."""
+    at: float
+    who: str
+    what: str
 
 
 def parse_date(text: str, field: str) -> dt.date:
@@ -44,6 +43,19 @@ def parse_date(text: str, field: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise Invalid(field, f"must be a date as YYYY-MM-DD, got {text[:20]!r}") from None
+
+
+def period(date_from: str, date_to: str, required: bool) -> tuple[str, str]:
+    """A period of dates as YYYY-MM-DD (either end open unless `required`)."""
+    if required and not date_from:
+        raise Invalid("date_from", "is required")
+    if required and not date_to:
+        raise Invalid("date_to", "is required")
+    start = parse_date(date_from, "date_from") if date_from else None
+    end = parse_date(date_to, "date_to") if date_to else None
+    if start and end and start > end:
+        raise Invalid("date_to", f"{date_to} is before date_from {date_from}")
+    return date_from, date_to
 
 
 def _text(value: str, field: str, limit: int, required: bool = True) -> str:
@@ -117,19 +129,39 @@ def unreceived(draft: OutcomeDraft, received: list[dict]) -> tuple[list[str], li
             [s for s in draft.submission_ids if s not in submissions])
 
 
-def citations(draft: OutcomeDraft, received: list[dict]) -> list[dict]:
+@dataclass(frozen=True)
+class Citation:
+    """One delivery an outcome cites, and the purpose it was delivered for."""
+    delivery_id: str
+    provider_id: str
+    programme_id: str
+    submission_id: str
+    purpose_id: str
+    purpose_name: str = ""
+
+
+def citations(draft: OutcomeDraft, received: list[dict]) -> tuple[Citation, ...]:
     """Every delivery the outcome cites, a whole submission standing for each
     of its deliveries to the unit: once each, in delivery id order."""
     wanted = set(draft.delivery_ids)
     submissions = set(draft.submission_ids)
     keep = {d["delivery_id"]: d for d in received
             if d["delivery_id"] in wanted or d["submission_id"] in submissions}
-    return [{k: keep[i][k] for k in ("delivery_id", "provider_id", "programme_id",
-                                      "submission_id", "purpose_id")} for i in sorted(keep)]
+    return tuple(Citation(**{k: keep[i][k] for k in ("delivery_id", "provider_id",
+                                                       "programme_id", "submission_id",
+                                                       "purpose_id")}) for i in sorted(keep))
+
+
+def purpose_name(plan: dict, purpose_id: str) -> str:
+    """A purpose's name in a plan (its id when the plan does not name it)."""
+    for purpose in plan.get("purposes", []):
+        if purpose["purpose_id"] == purpose_id:
+            return purpose.get("name") or purpose_id
+    return purpose_id
 
 
 def check_finding_measures(measure_ids: tuple[str, ...], measures: dict[str, Measure],
-                           programme_ids: set[str]):
+                           programme_ids: set[str]) -> None:
     """A finding may use only agreed measures of a programme whose data informed it."""
     for measure_id in measure_ids:
         measure = measures.get(measure_id)
@@ -137,8 +169,8 @@ def check_finding_measures(measure_ids: tuple[str, ...], measures: dict[str, Mea
             raise Invalid("measure_ids", f"no measure {measure_id!r} for "
                                          f"{' or '.join(sorted(programme_ids))}")
         if measure.state != "agreed":
-            raise RuleBroken(f"measure {measure_id} ({measure.name!r}) is not agreed yet; "
-                             "a finding may use only agreed measures")
+            raise NotNow("measure_ids", f"measure {measure_id} ({measure.name!r}) is not agreed "
+                                        "yet; a finding may use only agreed measures")
 
 
 # -- the right of reply ---------------------------------------------------------------
@@ -160,7 +192,7 @@ class Review:
     responses: tuple[Response, ...] = ()
 
 
-def open_reviews(provider_ids, today: dt.date,
+def open_reviews(provider_ids: Iterable[str], today: dt.date,
                  working_days: int = REVIEW_WORKING_DAYS) -> tuple[Review, ...]:
     """A draft is shared with every provider whose data informed it on the
     day it is recorded; each may respond until the window's last working day."""
@@ -173,7 +205,7 @@ def respond(review: Review, kind: str, text: str, today: dt.date, now: float) ->
         raise Invalid("kind", f"must be one of {', '.join(RESPONSE_KINDS)}")
     text = _text(text, "text", TEXT_MAX, required=kind != "agree")
     if today > review.respond_by:
-        raise RuleBroken(f"the review window closed on {review.respond_by.isoformat()}")
+        raise NotNow("", f"the review window closed on {review.respond_by.isoformat()}")
     return replace(review, responses=review.responses + (Response(kind, text, now),))
 
 
@@ -186,6 +218,128 @@ def publication_blockers(state: str, reviews: tuple[Review, ...], today: dt.date
             for r in reviews if not r.responses and today <= r.respond_by]
 
 
+# -- an outcome, recorded and changed ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An outcome as kept: what the unit said, whom it reaches, and its history.
+    `version` counts its changes; every change is told to its providers again."""
+    outcome_id: str
+    outcome_ref: str
+    unit_id: str
+    kind: str
+    title: str
+    summary: str
+    date: str
+    audience: str
+    citations: tuple[Citation, ...]
+    provider_ids: tuple[str, ...]
+    programme_ids: tuple[str, ...]
+    measure_ids: tuple[str, ...]
+    state: str
+    recorded_at: float
+    changed_at: float
+    reviews: tuple[Review, ...] = ()
+    history: tuple[Step, ...] = ()
+    published_at: float | None = None
+    version: int = 1
+
+
+def new_outcome(outcome_id: str, unit_id: str, draft: OutcomeDraft, received: list[dict],
+                purpose_name: Callable[[str, str], str], measures: dict[str, Measure],
+                today: dt.date, review_days: int, now: float) -> Outcome:
+    """The outcome a checked draft records. `received`: the unit's delivery
+    entries for what it cites; `purpose_name(programme_id, purpose_id)`;
+    `measures`: the measures the draft names. An evaluation finding starts as
+    a draft shared with each provider for reply; any other outcome is told."""
+    deliveries, submissions = unreceived(draft, received)
+    if deliveries or submissions:
+        never = ([f"deliveries {', '.join(deliveries)}"] if deliveries else []) + (
+            [f"submissions {', '.join(submissions)}"] if submissions else [])
+        raise NotFound("", f"unit {unit_id} never received {'; nor '.join(never)}: an outcome "
+                           "cites only deliveries its unit received")
+    cites = tuple(replace(c, purpose_name=purpose_name(c.programme_id, c.purpose_id))
+                  for c in citations(draft, received))
+    programmes = tuple(sorted({c.programme_id for c in cites}))
+    providers = tuple(sorted({c.provider_id for c in cites}))
+    state, reviews, what = "recorded", (), "recorded the outcome"
+    if draft.kind == FINDING:
+        check_finding_measures(draft.measure_ids, measures, set(programmes))
+        state, what = "draft", "shared the draft finding for reply"
+        reviews = open_reviews(providers, today, review_days)
+    return Outcome(
+        outcome_id=outcome_id, outcome_ref=draft.outcome_ref, unit_id=unit_id, kind=draft.kind,
+        title=draft.title, summary=draft.summary, date=draft.date, audience=draft.audience,
+        citations=cites, provider_ids=providers, programme_ids=programmes,
+        measure_ids=draft.measure_ids, state=state, recorded_at=now, changed_at=now,
+        reviews=reviews, history=(Step(now, unit_id, what),))
+
+
+def _changed(outcome: Outcome, step: Step, **changes) -> Outcome:
+    return replace(outcome, **changes, changed_at=step.at, history=outcome.history + (step,))
+
+
+def publish(outcome: Outcome | None, outcome_id: str, unit_id: str, today: dt.date,
+            now: float) -> Outcome:
+    """The unit's draft finding, published with the providers' responses once
+    each provider has responded or its window has closed."""
+    if outcome is None or outcome.unit_id != unit_id:
+        raise NotFound("", f"no outcome {outcome_id!r} recorded by unit {unit_id}")
+    if outcome.kind != FINDING:
+        raise NotNow("", f"outcome {outcome.outcome_id} is a {outcome.kind}, told to providers "
+                         "when recorded; only an evaluation finding is published")
+    blockers = publication_blockers(outcome.state, outcome.reviews, today)
+    if blockers:
+        raise NotNow("", f"finding {outcome.outcome_id} cannot be published yet: "
+                         + "; ".join(blockers))
+    return _changed(outcome, Step(now, unit_id, "published the finding with the providers' "
+                                                "responses"),
+                    state="published", published_at=now)
+
+
+def reply(outcome: Outcome | None, outcome_id: str, provider_id: str, kind: str, text: str,
+          today: dt.date, now: float) -> Outcome:
+    """A provider's response to a draft finding about its data, within its window."""
+    if outcome is None or provider_id not in outcome.provider_ids:
+        raise NotFound("", f"no outcome {outcome_id!r}")
+    if outcome.kind != FINDING:
+        raise NotNow("", f"outcome {outcome.outcome_id} is a {outcome.kind}; only a draft "
+                         "evaluation finding takes a reply")
+    if outcome.state != "draft":
+        raise NotNow("", f"finding {outcome.outcome_id} is already {outcome.state}")
+    reviews = tuple(respond(r, kind, text, today, now) if r.provider_id == provider_id else r
+                    for r in outcome.reviews)
+    return _changed(outcome, Step(now, provider_id, f"responded: {kind.replace('_', ' ')}"),
+                    reviews=reviews)
+
+
+def view(outcome: Outcome, provider_id: str | None = None) -> dict:
+    """An outcome as plain data, as events and other services carry it. A
+    provider's view holds only its own citations and its own review; a unit's
+    (provider_id None) holds all."""
+    def mine(item) -> bool:
+        return provider_id is None or item.provider_id == provider_id
+
+    return {
+        "outcome_id": outcome.outcome_id, "outcome_ref": outcome.outcome_ref,
+        "unit_id": outcome.unit_id, "kind": outcome.kind, "title": outcome.title,
+        "summary": outcome.summary, "date": outcome.date, "audience": outcome.audience,
+        "state": outcome.state, "version": outcome.version,
+        "informed_by": [asdict(c) for c in outcome.citations if mine(c)],
+        "measure_ids": list(outcome.measure_ids),
+        "reviews": [review_data(r) for r in outcome.reviews if mine(r)],
+        "recorded_at": outcome.recorded_at, "published_at": outcome.published_at,
+    }
+
+
+def review_data(review: Review) -> dict:
+    """A review as plain data: dates as YYYY-MM-DD."""
+    return {"provider_id": review.provider_id, "shared_on": review.shared_on.isoformat(),
+            "respond_by": review.respond_by.isoformat(),
+            "responses": [asdict(x) for x in review.responses]}
+
+
 # -- evaluation measures -----------------------------------------------------------------
 
 
@@ -193,6 +347,9 @@ def publication_blockers(state: str, reviews: tuple[Review, ...], today: dt.date
 class Party:
     kind: str
     id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
 
 
 @dataclass(frozen=True)
@@ -214,6 +371,8 @@ class Measure:
     state: str = "proposed"
     agreed_by: tuple[Party, ...] = ()
     agreed_at: float | None = None
+    history: tuple[Step, ...] = ()
+    version: int = 1
 
 
 def propose(measure_id: str, programme_id: str, name: str, definition: str, reason: str,
@@ -222,7 +381,8 @@ def propose(measure_id: str, programme_id: str, name: str, definition: str, reas
     if party.kind not in PARTY_KINDS:
         raise Invalid("party", f"measures are co-defined by {', '.join(PARTY_KINDS)}")
     measure = Measure(measure_id, programme_id, _text(name, "name", TITLE_MAX),
-                      _text(definition, "definition", TEXT_MAX), party)
+                      _text(definition, "definition", TEXT_MAX), party,
+                      history=(Step(now, str(party), "proposed the measure"),))
     return take_position(measure, party, "endorse", _text(reason, "reason", TEXT_MAX), now)
 
 
@@ -233,11 +393,19 @@ def take_position(measure: Measure, party: Party, stance: str, reason: str,
         raise Invalid("stance", f"must be one of {', '.join(STANCES)}")
     reason = _text(reason, "reason", TEXT_MAX, required=stance == "object")
     if measure.state == "agreed":
-        raise RuleBroken(f"measure {measure.measure_id} ({measure.name!r}) is already agreed; "
+        raise NotNow("", f"measure {measure.measure_id} ({measure.name!r}) is already agreed; "
                          "propose a new measure to change it")
     positions = tuple(p for p in measure.positions if p.party != party) + (
         Position(party, stance, reason, now),)
     return settle(replace(measure, positions=positions), now)
+
+
+def respond_to_measure(measure: Measure, party: Party, stance: str, reason: str,
+                       now: float) -> Measure:
+    """A party's position taken, and written in the measure's history."""
+    changed = take_position(measure, party, stance, reason, now)
+    what = f"{stance.removesuffix('e')}ed" + (f": {reason.strip()}" if reason.strip() else "")
+    return replace(changed, history=changed.history + (Step(now, str(party), what),))
 
 
 def still_needed(measure: Measure) -> list[str]:

@@ -14,8 +14,9 @@ import datetime as dt
 from html import escape
 from typing import Any
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+from services.insights.domain import Measure, Outcome, view
+from tiaki.core.clock import MONTHS, nz_date_words
+
 # Kinds in the order a Board reads them, with a label and a colour each
 # (colour-blind-safe palette, and every bar is also labelled in the table).
 KINDS = (
@@ -39,7 +40,7 @@ def _date(text: str) -> str:
         day = dt.date.fromisoformat(str(text)[:10])
     except ValueError:
         return str(text)
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return nz_date_words(day)
 
 
 def _months(date_from: str, date_to: str) -> list[tuple[int, int]]:
@@ -229,10 +230,31 @@ svg text { font-family: inherit; font-size: 11px; fill: #333; }
 """
 
 
+def influence_report(provider_id: str, date_from: str, date_to: str, outcomes: list[Outcome],
+                     plans: dict[str, dict], measures: dict[str, Measure],
+                     today: dt.date) -> dict:
+    """What `render_influence_report` shows a provider: its view of each outcome,
+    named as the plans (by programme id) and measures (by id) name them."""
+    programmes = {p: plans.get(p) or {} for p in sorted({p for o in outcomes
+                                                         for p in o.programme_ids})}
+    units = {u["unit_id"]: u.get("name") or u["unit_id"]
+             for plan in programmes.values() for u in plan.get("units", [])}
+    shown = []
+    for outcome in outcomes:
+        v = view(outcome, provider_id)
+        v["unit_name"] = units.get(outcome.unit_id, outcome.unit_id)
+        v["programme_names"] = [programmes[p].get("name") or p for p in outcome.programme_ids]
+        v["measures"] = [{"measure_id": m, "name": measures[m].name if m in measures else m}
+                         for m in outcome.measure_ids]
+        shown.append(v)
+    return {"provider_id": provider_id, "date_from": date_from, "date_to": date_to,
+            "generated_on": today.isoformat(), "outcomes": shown}
+
+
 def render_influence_report(report: dict) -> str:
     """report: {provider_id, date_from, date_to, generated_on, outcomes: [an
     outcome's provider view with unit_name, programme_names, measures]}."""
-    provider = report.get("provider_name") or report["provider_id"]
+    provider = report["provider_id"]
     date_from, date_to = report["date_from"], report["date_to"]
     outcomes = sorted(report.get("outcomes") or [], key=lambda o: (o["date"], o["outcome_id"]))
     told = [o for o in outcomes if o["state"] != "draft"]

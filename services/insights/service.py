@@ -11,35 +11,27 @@ the Agency, providers and service-user representatives agreed."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import time
 import uuid
-import zoneinfo
 
 import eventlet
 from eventlet.queue import Empty, Full, LightQueue
-from grpc import StatusCode
 from nameko import config
 from nameko.events import BROADCAST, EventDispatcher, event_handler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ServiceRpc
 from nameko.timer import timer
 from nameko_grpc.entrypoint import Grpc
-from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.insights import domain
-from services.insights.influence_report import render_influence_report
-from services.insights.storage import (
-    InsightsStorage,
-    measure_from,
-    outcome_id_for,
-    reviews_doc,
-    reviews_from,
-    step,
-)
+from services.insights.domain import Measure, Outcome, view
+from services.insights.influence_report import influence_report, render_influence_report
+from services.insights.storage import InsightsStorage, outcome_id_for
 from tiaki.core import messages
+from tiaki.core.clock import nz_today
+from tiaki.core.errors import Exhausted, Invalid, NotFound, Unavailable
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
@@ -48,13 +40,12 @@ from tiaki.plumbing.dead_letter import rpc
 from tiaki.plumbing.health import HealthMixin
 from tiaki.plumbing.identity import Identities
 from tiaki.plumbing.metrics import Metrics
-from tiaki.plumbing.store import Storage
+from tiaki.plumbing.store import Storage, retrying
 
 log = logging.getLogger(__name__)
 unit_grpc = Grpc.implementing(UnitOutcomesServiceStub)
 outcomes_grpc = Grpc.implementing(OutcomesServiceStub)
 measures_grpc = Grpc.implementing(MeasuresServiceStub)
-NZ = zoneinfo.ZoneInfo("Pacific/Auckland")
 
 WATCH_SECONDS = 3600   # a watcher reconnects after an hour
 WATCH_POLL = 2.0       # the store is read again this often even without a broker event
@@ -87,17 +78,6 @@ STANCES = {mpb.STANCE_ENDORSE: "endorse", mpb.STANCE_OBJECT: "object"}
 MEASURE_STATES = {"proposed": mpb.MEASURE_STATE_PROPOSED, "agreed": mpb.MEASURE_STATE_AGREED}
 
 
-def today() -> dt.date:
-    """Today in New Zealand, or the configured TODAY (demonstrations and
-    tests of the review window only; empty in production)."""
-    fixed = str(config.get("TODAY") or "").strip()
-    return dt.date.fromisoformat(fixed) if fixed else dt.datetime.now(NZ).date()
-
-
-def invalid(exc: domain.Invalid) -> GrpcError:
-    return GrpcError(StatusCode.INVALID_ARGUMENT, str(exc))
-
-
 class OutcomeFeed(DependencyProvider):
     """The open WatchOutcomes streams of this instance, woken when the broker
     says one of their provider's outcomes changed. Each open stream holds a
@@ -113,8 +93,7 @@ class OutcomeFeed(DependencyProvider):
     @contextlib.contextmanager
     def watch(self, provider_id: str):
         if sum(len(w) for w in self.watching.values()) >= self.limit:
-            raise GrpcError(StatusCode.RESOURCE_EXHAUSTED,
-                            f"{self.limit} feeds are open here already; try again shortly")
+            raise Exhausted("", f"{self.limit} feeds are open here already; try again shortly")
         wake = LightQueue(maxsize=1)
         self.watching.setdefault(provider_id, set()).add(wake)
         WATCHERS.inc()
@@ -156,107 +135,64 @@ class InsightsService(HealthMixin):
     @unit_grpc
     def RecordOutcome(self, request, context):
         unit = self.identities.require(context, "unit")
-        try:
-            draft = domain.check_outcome(domain.OutcomeDraft(
-                kind=KINDS.get(request.kind, ""), title=request.title, summary=request.summary,
-                date=request.date, audience=request.audience,
-                delivery_ids=tuple(request.delivery_ids),
-                submission_ids=tuple(request.submission_ids),
-                measure_ids=tuple(request.measure_ids), outcome_ref=request.outcome_ref), today())
-        except domain.Invalid as exc:
-            raise invalid(exc) from None
+        today = nz_today()
+        draft = domain.check_outcome(domain.OutcomeDraft(
+            kind=KINDS.get(request.kind, ""), title=request.title, summary=request.summary,
+            date=request.date, audience=request.audience,
+            delivery_ids=tuple(request.delivery_ids), submission_ids=tuple(request.submission_ids),
+            measure_ids=tuple(request.measure_ids), outcome_ref=request.outcome_ref), today)
         outcome_id = outcome_id_for(unit.id, draft.outcome_ref)
         if draft.outcome_ref and (existing := self.storage.outcome(outcome_id)):
             return pb.RecordOutcomeResponse(outcome=outcome_message(view(existing)))
         received = self._router("deliveries_received", unit.id, list(draft.delivery_ids),
                                 list(draft.submission_ids))
-        deliveries, submissions = domain.unreceived(draft, received)
-        if deliveries or submissions:
+        try:
+            outcome = domain.new_outcome(
+                outcome_id, unit.id, draft, received,
+                lambda programme, purpose: domain.purpose_name(self._plan(programme), purpose),
+                self.storage.measures_by_id(draft.measure_ids) if draft.measure_ids else {},
+                today, int(config.get("REVIEW_WORKING_DAYS") or domain.REVIEW_WORKING_DAYS),
+                time.time())
+        except NotFound:
             CITATIONS_REFUSED.labels(unit.id).inc()
-            never = ([f"deliveries {', '.join(deliveries)}"] if deliveries else []) + (
-                [f"submissions {', '.join(submissions)}"] if submissions else [])
-            raise GrpcError(StatusCode.NOT_FOUND,
-                            f"unit {unit.id} never received {'; nor '.join(never)}: an outcome "
-                            "cites only deliveries its unit received")
-        cites = domain.citations(draft, received)
-        for cite in cites:
-            cite["purpose_name"] = self._purpose_name(cite["programme_id"], cite["purpose_id"])
-        programmes = sorted({c["programme_id"] for c in cites})
-        providers = sorted({c["provider_id"] for c in cites})
-        state, reviews = "recorded", ()
-        if draft.kind == domain.FINDING:
-            try:
-                domain.check_finding_measures(draft.measure_ids,
-                                              self.storage.measures_by_id(draft.measure_ids),
-                                              set(programmes))
-            except domain.Invalid as exc:
-                raise invalid(exc) from None
-            except domain.RuleBroken as exc:
-                raise GrpcError(StatusCode.FAILED_PRECONDITION, f"measure_ids: {exc}") from None
-            state = "draft"
-            reviews = domain.open_reviews(providers, today(),
-                                          int(config.get("REVIEW_WORKING_DAYS") or
-                                              domain.REVIEW_WORKING_DAYS))
-        doc, created = self.storage.add_outcome({
-            "_id": outcome_id, "outcome_ref": draft.outcome_ref, "unit_id": unit.id,
-            "kind": draft.kind, "title": draft.title, "summary": draft.summary,
-            "date": draft.date, "audience": draft.audience,
-            "cited": {"delivery_ids": list(draft.delivery_ids),
-                      "submission_ids": list(draft.submission_ids)},
-            "citations": cites, "delivery_ids": [c["delivery_id"] for c in cites],
-            "provider_ids": providers, "programme_ids": programmes,
-            "measure_ids": list(draft.measure_ids), "state": state,
-            "reviews": reviews_doc(reviews),
-            "history": [step(unit.id, "recorded the outcome" if state == "recorded"
-                             else "shared the draft finding for reply")]})
+            raise
+        outcome, created = self.storage.add_outcome(outcome)
         if created:
-            for programme in programmes:
-                OUTCOMES_RECORDED.labels(programme, unit.id, draft.kind).inc()
-            self._announce(doc)
-        return pb.RecordOutcomeResponse(outcome=outcome_message(view(doc)))
+            for programme in outcome.programme_ids:
+                OUTCOMES_RECORDED.labels(programme, unit.id, outcome.kind).inc()
+            self._announce(outcome)
+        return pb.RecordOutcomeResponse(outcome=outcome_message(view(outcome)))
 
     @unit_grpc
     def PublishFinding(self, request, context):
         unit = self.identities.require(context, "unit")
-        doc = self.storage.outcome(request.outcome_id)
-        if doc is None or doc["unit_id"] != unit.id:
-            raise GrpcError(StatusCode.NOT_FOUND,
-                            f"no outcome {request.outcome_id!r} recorded by unit {unit.id}")
-        if doc["kind"] != domain.FINDING:
-            raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                            f"outcome {doc['_id']} is a {doc['kind']}, told to providers when "
-                            "recorded; only an evaluation finding is published")
-        for _ in range(20):
-            blockers = domain.publication_blockers(doc["state"], reviews_from(doc), today())
-            if blockers:
-                raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                                f"finding {doc['_id']} cannot be published yet: "
-                                + "; ".join(blockers))
-            changed = self.storage.change_outcome(
-                doc, {"state": "published", "published_at": time.time()},
-                step(unit.id, "published the finding with the providers' responses"))
-            if changed:
-                for programme in doc["programme_ids"]:
-                    FINDINGS_PUBLISHED.labels(programme, unit.id).inc()
-                self._announce(changed)
-                return pb.PublishFindingResponse(outcome=outcome_message(view(changed)))
-            doc = self.storage.outcome(doc["_id"])  # a reply landed meanwhile: decide again
-        raise GrpcError(StatusCode.ABORTED, f"finding {doc['_id']} kept changing; publish again")
+
+        def attempt() -> Outcome:  # a reply landing meanwhile means deciding again
+            return self.storage.change_outcome(domain.publish(
+                self.storage.outcome(request.outcome_id), request.outcome_id, unit.id,
+                nz_today(), time.time()))
+
+        published = retrying(attempt, field="", what=f"finding {request.outcome_id} kept "
+                                                      "changing; publish again")
+        for programme in published.programme_ids:
+            FINDINGS_PUBLISHED.labels(programme, unit.id).inc()
+        self._announce(published)
+        return pb.PublishFindingResponse(outcome=outcome_message(view(published)))
 
     # -- providers follow them ------------------------------------------------------------
 
     @outcomes_grpc
     def ListOutcomes(self, request, context):
         provider = self.identities.require(context, "provider")
-        date_from, date_to = self._period(request.date_from, request.date_to, required=False)
+        date_from, date_to = domain.period(request.date_from, request.date_to, required=False)
         kind = ""
         if request.kind:
             kind = KINDS.get(request.kind)
             if kind is None:
-                raise GrpcError(StatusCode.INVALID_ARGUMENT, f"kind: unknown kind {request.kind}")
-        docs = self.storage.for_provider(provider.id, date_from, date_to, kind)
+                raise Invalid("kind", f"unknown kind {request.kind}")
+        found = self.storage.for_provider(provider.id, date_from, date_to, kind)
         return pb.ListOutcomesResponse(
-            outcomes=[outcome_message(view(d, provider.id)) for d in docs])
+            outcomes=[outcome_message(view(o, provider.id)) for o in found])
 
     @outcomes_grpc
     def WatchOutcomes(self, request, context):
@@ -266,7 +202,7 @@ class InsightsService(HealthMixin):
             try:
                 since = request.since.ToNanoseconds() / 1e9
             except ValueError as exc:  # seconds outside years 1 to 9999
-                raise GrpcError(StatusCode.INVALID_ARGUMENT, f"since: {exc}") from None
+                raise Invalid("since", str(exc)) from None
         seen: dict[str, int] = {}
         scanned = since
         deadline = time.monotonic() + WATCH_SECONDS
@@ -274,13 +210,14 @@ class InsightsService(HealthMixin):
             while (time.monotonic() < deadline and not context.response_stream.closed
                    and self.feed.serving()):
                 read_at = time.time()
-                for doc in self.storage.changed_for_provider(
+                for outcome in self.storage.changed_for_provider(
                         provider.id, max(since, scanned - WATCH_LOOKBACK)):
-                    if seen.get(doc["_id"], 0) >= doc["version"]:
+                    if seen.get(outcome.outcome_id, 0) >= outcome.version:
                         continue
-                    seen[doc["_id"]] = doc["version"]
-                    FEED_DELAY.observe(max(0.0, time.time() - doc["changed_at"]))
-                    yield pb.WatchOutcomesResponse(outcome=outcome_message(view(doc, provider.id)))
+                    seen[outcome.outcome_id] = outcome.version
+                    FEED_DELAY.observe(max(0.0, time.time() - outcome.changed_at))
+                    yield pb.WatchOutcomesResponse(
+                        outcome=outcome_message(view(outcome, provider.id)))
                 scanned = read_at
                 try:
                     wake.get(timeout=WATCH_POLL)
@@ -290,66 +227,28 @@ class InsightsService(HealthMixin):
     @outcomes_grpc
     def RespondToFinding(self, request, context):
         provider = self.identities.require(context, "provider")
-        doc = self.storage.outcome(request.outcome_id)
-        if doc is None or provider.id not in doc["provider_ids"]:
-            raise GrpcError(StatusCode.NOT_FOUND, f"no outcome {request.outcome_id!r}")
-        if doc["kind"] != domain.FINDING:
-            raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                            f"outcome {doc['_id']} is a {doc['kind']}; only a draft evaluation "
-                            "finding takes a reply")
-        if doc["state"] != "draft":
-            raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                            f"finding {doc['_id']} is already {doc['state']}")
         kind = RESPONSES.get(request.kind, "")
-        for _ in range(20):
-            reviews = reviews_from(doc)
-            mine = next(r for r in reviews if r.provider_id == provider.id)
-            try:
-                answered = domain.respond(mine, kind, request.text, today(), time.time())
-            except domain.Invalid as exc:
-                raise invalid(exc) from None
-            except domain.RuleBroken as exc:
-                raise GrpcError(StatusCode.FAILED_PRECONDITION, str(exc)) from None
-            reviews = tuple(answered if r.provider_id == provider.id else r for r in reviews)
-            changed = self.storage.change_outcome(
-                doc, {"reviews": reviews_doc(reviews)},
-                step(provider.id, f"responded: {kind.replace('_', ' ')}"))
-            if changed:
-                FINDING_RESPONSES.labels(kind).inc()
-                self._announce(changed)
-                return pb.RespondToFindingResponse(
-                    outcome=outcome_message(view(changed, provider.id)))
-            doc = self.storage.outcome(doc["_id"])
-            if doc["state"] != "draft":
-                raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                                f"finding {doc['_id']} was {doc['state']} meanwhile")
-        raise GrpcError(StatusCode.ABORTED, f"finding {doc['_id']} kept changing; respond again")
+
+        def attempt() -> Outcome:
+            return self.storage.change_outcome(domain.reply(
+                self.storage.outcome(request.outcome_id), request.outcome_id, provider.id, kind,
+                request.text, nz_today(), time.time()))
+
+        answered = retrying(attempt, field="", what=f"finding {request.outcome_id} kept "
+                                                     "changing; respond again")
+        FINDING_RESPONSES.labels(kind).inc()
+        self._announce(answered)
+        return pb.RespondToFindingResponse(outcome=outcome_message(view(answered, provider.id)))
 
     @outcomes_grpc
     def GetInfluenceReport(self, request, context):
         provider = self.identities.require(context, "provider")
-        date_from, date_to = self._period(request.date_from, request.date_to, required=True)
-        docs = self.storage.for_provider(provider.id, date_from, date_to)
-        measures = self.storage.measures_by_id({m for d in docs for m in d["measure_ids"]})
-        programmes = {}
-        for programme in sorted({p for d in docs for p in d["programme_ids"]}):
-            plan = self._plan(programme)
-            programmes[programme] = {"name": plan.get("name") or programme,
-                                     "units": {u["unit_id"]: u.get("name") or u["unit_id"]
-                                               for u in plan.get("units", [])}}
-        units = {u: n for p in programmes.values() for u, n in p["units"].items()}
-        outcomes = []
-        for doc in docs:
-            v = view(doc, provider.id)
-            v["unit_name"] = units.get(v["unit_id"], v["unit_id"])
-            v["programme_names"] = [programmes[p]["name"] for p in doc["programme_ids"]]
-            v["measures"] = [{"measure_id": m, "name": measures[m].name if m in measures else m}
-                             for m in doc["measure_ids"]]
-            outcomes.append(v)
-        html = render_influence_report({
-            "provider_id": provider.id, "date_from": date_from, "date_to": date_to,
-            "generated_on": today().isoformat(), "outcomes": outcomes})
-        return pb.GetInfluenceReportResponse(html=html)
+        date_from, date_to = domain.period(request.date_from, request.date_to, required=True)
+        found = self.storage.for_provider(provider.id, date_from, date_to)
+        plans = {p: self._plan(p) for p in sorted({p for o in found for p in o.programme_ids})}
+        measures = self.storage.measures_by_id({m for o in found for m in o.measure_ids})
+        return pb.GetInfluenceReportResponse(html=render_influence_report(influence_report(
+            provider.id, date_from, date_to, found, plans, measures, nz_today())))
 
     # -- evaluation measures, co-defined -------------------------------------------------
 
@@ -357,53 +256,43 @@ class InsightsService(HealthMixin):
     def ProposeMeasure(self, request, context):
         caller = self.identities.require(context, *domain.PARTY_KINDS)
         if not request.programme_id.strip():
-            raise GrpcError(StatusCode.INVALID_ARGUMENT, "programme_id: is required")
+            raise Invalid("programme_id", "is required")
         if not self._plan(request.programme_id, must_exist=False):
-            raise GrpcError(StatusCode.NOT_FOUND, f"no programme {request.programme_id!r}")
-        try:
-            measure = domain.propose(str(uuid.uuid4()), request.programme_id, request.name,
-                                     request.definition, request.reason,
-                                     domain.Party(caller.kind, caller.id), time.time())
-        except domain.Invalid as exc:
-            raise invalid(exc) from None
+            raise NotFound("", f"no programme {request.programme_id!r}")
+        measure = self.storage.add_measure(domain.propose(
+            str(uuid.uuid4()), request.programme_id, request.name, request.definition,
+            request.reason, domain.Party(caller.kind, caller.id), time.time()))
         MEASURE_POSITIONS.labels(caller.kind, "endorse").inc()
-        doc = self.storage.add_measure(measure, f"{caller.kind} {caller.id}")
-        return mpb.ProposeMeasureResponse(measure=measure_message(doc))
+        return mpb.ProposeMeasureResponse(measure=measure_message(measure))
 
     @measures_grpc
     def RespondToMeasure(self, request, context):
         caller = self.identities.require(context, *domain.PARTY_KINDS)
-        doc = self.storage.measure(request.measure_id)
-        if doc is None:
-            raise GrpcError(StatusCode.NOT_FOUND, f"no measure {request.measure_id!r}")
         stance = STANCES.get(request.stance, "")
-        for _ in range(20):
-            try:
-                measure = domain.take_position(measure_from(doc), domain.Party(caller.kind, caller.id),
-                                               stance, request.reason, time.time())
-            except domain.Invalid as exc:
-                raise invalid(exc) from None
-            except domain.RuleBroken as exc:
-                raise GrpcError(StatusCode.FAILED_PRECONDITION, str(exc)) from None
-            what = f"{stance}d" + (f": {request.reason.strip()}" if request.reason.strip() else "")
-            changed = self.storage.change_measure(doc, measure, step(f"{caller.kind} {caller.id}",
-                                                                     what))
-            if changed:
-                MEASURE_POSITIONS.labels(caller.kind, stance).inc()
-                if measure.state == "agreed":
-                    MEASURES_AGREED.labels(measure.programme_id).inc()
-                return mpb.RespondToMeasureResponse(measure=measure_message(changed))
-            doc = self.storage.measure(doc["_id"])
-        raise GrpcError(StatusCode.ABORTED, f"measure {doc['_id']} kept changing; respond again")
+
+        def attempt() -> Measure:
+            measure = self.storage.measure(request.measure_id)
+            if measure is None:
+                raise NotFound("", f"no measure {request.measure_id!r}")
+            return self.storage.change_measure(domain.respond_to_measure(
+                measure, domain.Party(caller.kind, caller.id), stance, request.reason,
+                time.time()))
+
+        measure = retrying(attempt, field="", what=f"measure {request.measure_id} kept "
+                                                    "changing; respond again")
+        MEASURE_POSITIONS.labels(caller.kind, stance).inc()
+        if measure.state == "agreed":
+            MEASURES_AGREED.labels(measure.programme_id).inc()
+        return mpb.RespondToMeasureResponse(measure=measure_message(measure))
 
     @measures_grpc
     def ListMeasures(self, request, context):
         self.identities.require(context, "unit", *domain.PARTY_KINDS)
         if not request.programme_id.strip():
-            raise GrpcError(StatusCode.INVALID_ARGUMENT, "programme_id: is required")
+            raise Invalid("programme_id", "is required")
         return mpb.ListMeasuresResponse(measures=[
-            measure_message(d) for d in self.storage.measures(request.programme_id,
-                                                              request.agreed_only)])
+            measure_message(m) for m in self.storage.measures_of(request.programme_id,
+                                                                 request.agreed_only)])
 
     # -- other services, and the broker ---------------------------------------------------
 
@@ -413,7 +302,7 @@ class InsightsService(HealthMixin):
         family's access answer): the provider's view, never a draft."""
         if not delivery_ids:
             return []
-        return [view(d, provider_id) for d in self.storage.told_citing(provider_id, delivery_ids)]
+        return [view(o, provider_id) for o in self.storage.told_citing(provider_id, delivery_ids)]
 
     @event_handler(messages.INSIGHTS, messages.OUTCOME_RECORDED, handler_type=BROADCAST,
                    reliable_delivery=False)
@@ -435,32 +324,32 @@ class InsightsService(HealthMixin):
     @timer(interval=2)
     def announce_pending(self):
         """Announces again what a broker outage left unannounced."""
-        for doc in self.storage.pending_announcements(older_than=time.time() - 2):
-            self._announce(doc)
+        for outcome in self.storage.pending_announcements(older_than=time.time() - 2):
+            self._announce(outcome)
 
     # -- the work -----------------------------------------------------------------------
 
-    def _announce(self, doc: dict):
+    def _announce(self, outcome: Outcome):
         """One event per provider reached, with that provider's view; the
         outcome is marked announced only once every event is confirmed."""
-        event = messages.OUTCOME_RECORDED if doc["version"] == 1 else messages.OUTCOME_CHANGED
+        event = messages.OUTCOME_RECORDED if outcome.version == 1 else messages.OUTCOME_CHANGED
         try:
-            for provider_id in doc["provider_ids"]:
+            for provider_id in outcome.provider_ids:
                 self.events(event, {"provider_id": provider_id,
-                                    "outcome": view(doc, provider_id)})
+                                    "outcome": view(outcome, provider_id)})
         except Exception:  # the broker is down: announce_pending sends it later
-            log.warning("outcome %s v%s not announced yet", doc["_id"], doc["version"],
+            log.warning("outcome %s v%s not announced yet", outcome.outcome_id, outcome.version,
                         exc_info=True)
             return
-        self.storage.announced(doc)
+        self.storage.announced(outcome)
 
     def _router(self, method: str, *args):
         try:
             with eventlet.Timeout(ROUTER_TIMEOUT):
                 return getattr(self.purpose_router, method)(*args)
         except eventlet.Timeout:
-            raise GrpcError(StatusCode.UNAVAILABLE, "purpose_router did not answer; nothing was "
-                                                    "recorded, try again") from None
+            raise Unavailable("", "purpose_router did not answer; nothing was recorded, "
+                                  "try again") from None
 
     def _plan(self, programme_id: str, must_exist: bool = True) -> dict:
         cached = self._plans.get(programme_id)
@@ -474,50 +363,12 @@ class InsightsService(HealthMixin):
         self._plans[programme_id] = (time.monotonic() + 60, plan)
         return plan
 
-    def _purpose_name(self, programme_id: str, purpose_id: str) -> str:
-        for purpose in self._plan(programme_id).get("purposes", []):
-            if purpose["purpose_id"] == purpose_id:
-                return purpose.get("name") or purpose_id
-        return purpose_id
 
-    def _period(self, date_from: str, date_to: str, required: bool) -> tuple[str, str]:
-        try:
-            if required and not date_from:
-                raise domain.Invalid("date_from", "is required")
-            if required and not date_to:
-                raise domain.Invalid("date_to", "is required")
-            start = domain.parse_date(date_from, "date_from") if date_from else None
-            end = domain.parse_date(date_to, "date_to") if date_to else None
-        except domain.Invalid as exc:
-            raise invalid(exc) from None
-        if start and end and start > end:
-            raise GrpcError(StatusCode.INVALID_ARGUMENT,
-                            f"date_to: {date_to} is before date_from {date_from}")
-        return date_from, date_to
-
-
-# -- views and messages ------------------------------------------------------------------
-
-
-def view(doc: dict, provider_id: str | None = None) -> dict:
-    """An outcome as plain data. A provider's view holds only its own
-    citations and its own review; a unit's (provider_id None) holds all."""
-    def mine(item):
-        return provider_id is None or item["provider_id"] == provider_id
-
-    return {
-        "outcome_id": doc["_id"], "outcome_ref": doc.get("outcome_ref", ""),
-        "unit_id": doc["unit_id"], "kind": doc["kind"], "title": doc["title"],
-        "summary": doc["summary"], "date": doc["date"], "audience": doc["audience"],
-        "state": doc["state"], "version": doc["version"],
-        "informed_by": [c for c in doc["citations"] if mine(c)],
-        "measure_ids": list(doc["measure_ids"]),
-        "reviews": [r for r in doc.get("reviews") or [] if mine(r)],
-        "recorded_at": doc["recorded_at"], "published_at": doc.get("published_at"),
-    }
+# -- messages ----------------------------------------------------------------------------
 
 
 def outcome_message(v: dict) -> pb.Outcome:
+    """An outcome's view (domain.view) as the contract's message."""
     kinds = {name: number for number, name in KINDS.items()}
     responses = {name: number for number, name in RESPONSES.items()}
     msg = pb.Outcome(
@@ -538,17 +389,18 @@ def outcome_message(v: dict) -> pb.Outcome:
     return msg
 
 
-def measure_message(doc: dict) -> mpb.Measure:
+def measure_message(measure: Measure) -> mpb.Measure:
     stances = {name: number for number, name in STANCES.items()}
     msg = mpb.Measure(
-        measure_id=doc["_id"], programme_id=doc["programme_id"], name=doc["name"],
-        definition=doc["definition"], proposed_by=mpb.Party(**doc["proposed_by"]),
-        state=MEASURE_STATES[doc["state"]], version=doc["version"],
-        agreed_by=[mpb.Party(**p) for p in doc.get("agreed_by") or []])
-    for p in doc["positions"]:
-        position = msg.positions.add(party=mpb.Party(kind=p["kind"], id=p["id"]),
-                                     stance=stances[p["stance"]], reason=p["reason"])
-        position.at.FromNanoseconds(int(p["at"] * 1e9))
-    if doc.get("agreed_at"):
-        msg.agreed_at.FromNanoseconds(int(doc["agreed_at"] * 1e9))
+        measure_id=measure.measure_id, programme_id=measure.programme_id, name=measure.name,
+        definition=measure.definition,
+        proposed_by=mpb.Party(kind=measure.proposed_by.kind, id=measure.proposed_by.id),
+        state=MEASURE_STATES[measure.state], version=measure.version,
+        agreed_by=[mpb.Party(kind=p.kind, id=p.id) for p in measure.agreed_by])
+    for p in measure.positions:
+        position = msg.positions.add(party=mpb.Party(kind=p.party.kind, id=p.party.id),
+                                     stance=stances[p.stance], reason=p.reason)
+        position.at.FromNanoseconds(int(p.at * 1e9))
+    if measure.agreed_at:
+        msg.agreed_at.FromNanoseconds(int(measure.agreed_at * 1e9))
     return msg

@@ -2,23 +2,33 @@
 the right of reply on draft findings) and evaluation measures.
 
 Every change is one whole-document write naming the version it read
-(optimistic concurrency), so two replies at once never lose one. Times are
-epoch seconds and dates ISO text; flags are 0/1 numbers: the embedded store
-turns a datetime written by $set into text and a boolean into 0/1 (MongoDB
-would not), and it keeps a document added with $push as JSON text, so lists
-are written whole instead."""
+(optimistic concurrency, `Collection.swap`), so two replies at once never
+lose one. Times are epoch seconds and dates ISO text; lists are written whole
+(see tiaki/plumbing/store.py). Storage hands out the domain's dataclasses."""
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
+from collections.abc import Iterable
+from dataclasses import asdict
 
 import mongoengine as me
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
 
-from services.insights.domain import Measure, Party, Position, Response, Review
+from services.insights.domain import (
+    Citation,
+    Measure,
+    Outcome,
+    Party,
+    Position,
+    Response,
+    Review,
+    Step,
+    review_data,
+)
+from tiaki.core.errors import Conflict
+from tiaki.plumbing.store import Collection, contains
 
 # Outcome ids from a unit's own reference are stable, so a retry finds the first.
 OUTCOME_REF_NAMESPACE = uuid.UUID("7b0b8a52-5d0e-4a47-9a53-6f1f3c1b7c11")
@@ -49,38 +59,66 @@ def outcome_id_for(unit_id: str, outcome_ref: str) -> str:
     return str(uuid.uuid4())
 
 
-def step(who: str, what: str) -> dict:
-    return {"at": time.time(), "who": who, "what": what}
-
-
 # -- conversions between stored documents and the domain -----------------------------------
 
 
-def reviews_from(doc: dict) -> tuple[Review, ...]:
-    return tuple(Review(r["provider_id"], dt.date.fromisoformat(r["shared_on"]),
-                        dt.date.fromisoformat(r["respond_by"]),
-                        tuple(Response(x["kind"], x["text"], x["at"]) for x in r["responses"]))
-                 for r in doc.get("reviews") or [])
+def _steps(doc: dict) -> tuple[Step, ...]:
+    return tuple(Step(s["at"], s["who"], s["what"]) for s in doc.get("history") or [])
 
 
-def reviews_doc(reviews: tuple[Review, ...]) -> list[dict]:
-    return [{"provider_id": r.provider_id, "shared_on": r.shared_on.isoformat(),
-             "respond_by": r.respond_by.isoformat(),
-             "responses": [{"kind": x.kind, "text": x.text, "at": x.at} for x in r.responses]}
-            for r in reviews]
+def _steps_doc(steps: tuple[Step, ...]) -> list[dict]:
+    return [{"at": s.at, "who": s.who, "what": s.what} for s in steps]
+
+
+def outcome_from(doc: dict) -> Outcome:
+    return Outcome(
+        outcome_id=doc["_id"], outcome_ref=doc["outcome_ref"], unit_id=doc["unit_id"],
+        kind=doc["kind"], title=doc["title"], summary=doc["summary"], date=doc["date"],
+        audience=doc["audience"], citations=tuple(Citation(**c) for c in doc["citations"]),
+        provider_ids=tuple(doc["provider_ids"]), programme_ids=tuple(doc["programme_ids"]),
+        measure_ids=tuple(doc["measure_ids"]), state=doc["state"],
+        recorded_at=doc["recorded_at"], changed_at=doc["changed_at"],
+        reviews=tuple(Review(r["provider_id"], dt.date.fromisoformat(r["shared_on"]),
+                             dt.date.fromisoformat(r["respond_by"]),
+                             tuple(Response(x["kind"], x["text"], x["at"])
+                                   for x in r["responses"]))
+                      for r in doc["reviews"]),
+        history=_steps(doc), published_at=doc["published_at"], version=doc["version"])
+
+
+def outcome_doc(outcome: Outcome) -> dict:
+    """The stored document, to be announced (`announce_pending`) to its providers."""
+    return {
+        "_id": outcome.outcome_id, "outcome_ref": outcome.outcome_ref,
+        "unit_id": outcome.unit_id, "kind": outcome.kind, "title": outcome.title,
+        "summary": outcome.summary, "date": outcome.date, "audience": outcome.audience,
+        "citations": [asdict(c) for c in outcome.citations],
+        # the cited deliveries again, as a flat list the index and queries use
+        "delivery_ids": [c.delivery_id for c in outcome.citations],
+        "provider_ids": list(outcome.provider_ids),
+        "programme_ids": list(outcome.programme_ids),
+        "measure_ids": list(outcome.measure_ids), "state": outcome.state,
+        "reviews": [review_data(r) for r in outcome.reviews],
+        "history": _steps_doc(outcome.history), "recorded_at": outcome.recorded_at,
+        "changed_at": outcome.changed_at, "published_at": outcome.published_at,
+        "version": outcome.version, "announce_pending": 1}
+
+
+def _party(data: dict) -> Party:
+    return Party(data["kind"], data["id"])
 
 
 def measure_from(doc: dict) -> Measure:
     return Measure(
         measure_id=doc["_id"], programme_id=doc["programme_id"], name=doc["name"],
-        definition=doc["definition"], proposed_by=Party(**doc["proposed_by"]),
-        positions=tuple(Position(Party(p["kind"], p["id"]), p["stance"], p["reason"], p["at"])
+        definition=doc["definition"], proposed_by=_party(doc["proposed_by"]),
+        positions=tuple(Position(_party(p), p["stance"], p["reason"], p["at"])
                         for p in doc["positions"]),
-        state=doc["state"], agreed_by=tuple(Party(**p) for p in doc.get("agreed_by") or []),
-        agreed_at=doc.get("agreed_at"))
+        state=doc["state"], agreed_by=tuple(_party(p) for p in doc["agreed_by"]),
+        agreed_at=doc["agreed_at"], history=_steps(doc), version=doc["version"])
 
 
-def measure_doc(measure: Measure, version: int, history: list[dict]) -> dict:
+def measure_doc(measure: Measure) -> dict:
     return {"_id": measure.measure_id, "programme_id": measure.programme_id,
             "name": measure.name, "definition": measure.definition,
             "proposed_by": {"kind": measure.proposed_by.kind, "id": measure.proposed_by.id},
@@ -88,99 +126,91 @@ def measure_doc(measure: Measure, version: int, history: list[dict]) -> dict:
                            "reason": p.reason, "at": p.at} for p in measure.positions],
             "state": measure.state, "agreed_at": measure.agreed_at,
             "agreed_by": [{"kind": p.kind, "id": p.id} for p in measure.agreed_by],
-            "version": version, "history": history}
+            "version": measure.version, "history": _steps_doc(measure.history)}
 
 
 class InsightsStorage:
-    def ensure_indexes(self):
+    def __init__(self):
+        self.outcomes = Collection(StoredOutcome)
+        self.measures = Collection(StoredMeasure)
+
+    def ensure_indexes(self) -> None:
         StoredOutcome.ensure_indexes()
         StoredMeasure.ensure_indexes()
 
-    @property
-    def _outcomes(self):
-        return StoredOutcome._get_collection()
-
-    @property
-    def _measures(self):
-        return StoredMeasure._get_collection()
-
     # -- outcomes --------------------------------------------------------------------
 
-    def add_outcome(self, doc: dict) -> tuple[dict, bool]:
+    def add_outcome(self, outcome: Outcome) -> tuple[Outcome, bool]:
         """Stores a new outcome, to be announced; (stored, created). An outcome
         already stored under the same id (a retry) is returned unchanged."""
-        now = time.time()
-        doc = dict(doc, recorded_at=now, changed_at=now, published_at=None, version=1,
-                   announce_pending=1)
-        try:
-            self._outcomes.insert_one(dict(doc))
-        except DuplicateKeyError:
-            return self.outcome(doc["_id"]), False
-        return doc, True
+        if self.outcomes.insert(outcome_doc(outcome)):
+            return outcome, True
+        return self.outcome(outcome.outcome_id), False
 
-    def outcome(self, outcome_id: str) -> dict | None:
-        return self._outcomes.find_one({"_id": outcome_id})
+    def outcome(self, outcome_id: str) -> Outcome | None:
+        doc = self.outcomes.get(outcome_id)
+        return None if doc is None else outcome_from(doc)
 
-    def change_outcome(self, doc: dict, changes: dict, history: dict) -> dict | None:
-        """Writes the changed outcome if nobody changed it since `doc` was read
-        (then it is announced again); None when somebody did."""
-        new = dict(doc, **changes, version=doc["version"] + 1, changed_at=time.time(),
-                   announce_pending=1, history=list(doc.get("history") or []) + [history])
-        done = self._outcomes.replace_one({"_id": doc["_id"], "version": doc["version"]}, new)
-        return new if done.modified_count else None
+    def change_outcome(self, outcome: Outcome) -> Outcome:
+        """Writes the changed outcome (to be announced again) if nobody changed
+        it since the version it was read at; raises Conflict if somebody did."""
+        return outcome_from(self.outcomes.swap(outcome_doc(outcome), field="version"))
 
     def for_provider(self, provider_id: str, date_from: str = "", date_to: str = "",
-                     kind: str = "") -> list[dict]:
-        query: dict = {"provider_ids": {"$in": [provider_id]}}
+                     kind: str = "") -> list[Outcome]:
+        query: dict = {"provider_ids": contains(provider_id)}
         if date_from or date_to:
             query["date"] = {**({"$gte": date_from} if date_from else {}),
                              **({"$lte": date_to} if date_to else {})}
         if kind:
             query["kind"] = kind
-        return list(self._outcomes.find(query).sort([("date", ASCENDING),
-                                                     ("recorded_at", ASCENDING)]))
+        return [outcome_from(d) for d in self.outcomes.find(
+            query, sort=[("date", ASCENDING), ("recorded_at", ASCENDING)])]
 
-    def changed_for_provider(self, provider_id: str, after: float) -> list[dict]:
-        return list(self._outcomes.find({"provider_ids": {"$in": [provider_id]},
-                                         "changed_at": {"$gt": after}}).sort("changed_at", 1))
+    def changed_for_provider(self, provider_id: str, after: float) -> list[Outcome]:
+        return [outcome_from(d) for d in self.outcomes.find(
+            {"provider_ids": contains(provider_id), "changed_at": {"$gt": after}},
+            sort="changed_at")]
 
-    def told_citing(self, provider_id: str, delivery_ids: list[str]) -> list[dict]:
+    def told_citing(self, provider_id: str, delivery_ids: Iterable[str]) -> list[Outcome]:
         """Outcomes told to the provider (never a draft) citing these deliveries."""
-        return list(self._outcomes.find({
+        return [outcome_from(d) for d in self.outcomes.find({
             "delivery_ids": {"$in": list(delivery_ids)},
-            "provider_ids": {"$in": [provider_id]},
-            "state": {"$in": ["recorded", "published"]}}).sort("date", 1))
+            "provider_ids": contains(provider_id),
+            "state": {"$in": ["recorded", "published"]}}, sort="date")]
 
-    def pending_announcements(self, older_than: float) -> list[dict]:
-        return [d for d in self._outcomes.find({"announce_pending": 1})
+    def pending_announcements(self, older_than: float) -> list[Outcome]:
+        return [outcome_from(d) for d in self.outcomes.find({"announce_pending": 1})
                 if d["changed_at"] < older_than]
 
-    def announced(self, doc: dict):
+    def announced(self, outcome: Outcome) -> None:
         """Clears the flag only if the outcome has not changed again since."""
-        self._outcomes.update_one({"_id": doc["_id"], "version": doc["version"]},
-                                  {"$set": {"announce_pending": 0}})
+        self.outcomes.update({"_id": outcome.outcome_id, "version": outcome.version},
+                             set={"announce_pending": 0})
 
     # -- measures ------------------------------------------------------------------------
 
-    def add_measure(self, measure: Measure, who: str) -> dict:
-        doc = measure_doc(measure, 1, [step(who, "proposed the measure")])
-        self._measures.insert_one(dict(doc))
-        return doc
+    def add_measure(self, measure: Measure) -> Measure:
+        if not self.measures.insert(measure_doc(measure)):
+            raise Conflict("measure_id", f"{measure.measure_id} is taken")
+        return measure
 
-    def measure(self, measure_id: str) -> dict | None:
-        return self._measures.find_one({"_id": measure_id})
+    def measure(self, measure_id: str) -> Measure | None:
+        doc = self.measures.get(measure_id)
+        return None if doc is None else measure_from(doc)
 
-    def change_measure(self, doc: dict, measure: Measure, history: dict) -> dict | None:
-        new = measure_doc(measure, doc["version"] + 1, list(doc["history"]) + [history])
-        done = self._measures.replace_one({"_id": doc["_id"], "version": doc["version"]}, new)
-        return new if done.modified_count else None
+    def change_measure(self, measure: Measure) -> Measure:
+        """Writes the changed measure if nobody changed it since the version it
+        was read at; raises Conflict if somebody did."""
+        return measure_from(self.measures.swap(measure_doc(measure), field="version"))
 
-    def measures(self, programme_id: str, agreed_only: bool = False) -> list[dict]:
+    def measures_of(self, programme_id: str, agreed_only: bool = False) -> list[Measure]:
         query = {"programme_id": programme_id}
         if agreed_only:
             query["state"] = "agreed"
-        return sorted(self._measures.find(query), key=lambda d: (d["history"][0]["at"], d["_id"]))
+        found = [measure_from(d) for d in self.measures.find(query)]
+        return sorted(found, key=lambda m: (m.history[0].at, m.measure_id))
 
-    def measures_by_id(self, measure_ids) -> dict[str, Measure]:
+    def measures_by_id(self, measure_ids: Iterable[str]) -> dict[str, Measure]:
         return {d["_id"]: measure_from(d)
-                for d in self._measures.find({"_id": {"$in": list(measure_ids)}})}
+                for d in self.measures.find({"_id": {"$in": list(measure_ids)}})}

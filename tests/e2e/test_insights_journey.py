@@ -23,6 +23,8 @@ from nameko.standalone.events import get_event_exchange
 from tests.e2e.journey import quarter as synthetic_quarter
 from tests.e2e.journey import submit
 from tiaki.core import messages
+from tiaki.core.clock import nz_today
+from tiaki.core.working_days import add_working_days
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
@@ -304,7 +306,7 @@ def test_measures_are_agreed_by_all_three_voices_and_findings_use_only_agreed_on
     assert finding.state == pb.OUTCOME_STATE_DRAFT
 
 
-def test_right_of_reply_then_publication_and_a_restart_loses_nothing(stack, sent, monkeypatch):
+def test_right_of_reply_then_publication_and_a_restart_loses_nothing(stack, sent):
     ccss_sub, _, _ = sent["ccss"]
     measure = agreed_measure(stack, "Wellbeing change")
     finding = dict(kind=pb.OUTCOME_KIND_EVALUATION_FINDING, submission_ids=[ccss_sub],
@@ -333,25 +335,28 @@ def test_right_of_reply_then_publication_and_a_restart_loses_nothing(stack, sent
 
     ccss = stack.metadata("provider", "ccss")
     before = outcomes(stack).ListOutcomes(pb.ListOutcomesRequest(), metadata=ccss).outcomes
-    # insights killed outright, and back as on the day after the window closed
-    day_after = dt.date.fromisoformat(review.respond_by) + dt.timedelta(days=1)
-    stack.kill("insights", signal.SIGKILL)
-    monkeypatch.setenv("INSIGHTS_TODAY", day_after.isoformat())
+    stack.kill("insights", signal.SIGKILL)  # insights killed outright, and back
     stack.start("insights")
-    try:
-        after = outcomes(stack).ListOutcomes(pb.ListOutcomesRequest(), metadata=ccss).outcomes
-        assert list(after) == list(before)
-        late = units(stack).PublishFinding(pb.PublishFindingRequest(
-            outcome_id=quiet.outcome_id), metadata=unit).outcome
-        assert late.state == pb.OUTCOME_STATE_PUBLISHED and not late.reviews[0].responses
-        with pytest.raises(grpc.RpcError) as err:
-            units(stack).PublishFinding(pb.PublishFindingRequest(outcome_id=quiet.outcome_id),
-                                        metadata=unit)
-        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    finally:  # back on today's date for the other tests
-        stack.kill("insights", signal.SIGKILL)
-        monkeypatch.delenv("INSIGHTS_TODAY")
-        stack.start("insights")
+    after = outcomes(stack).ListOutcomes(pb.ListOutcomesRequest(), metadata=ccss).outcomes
+    assert list(after) == list(before)
+
+    # The quiet finding as if shared two months ago: its window (the same working
+    # days, counted as insights counts them) closed weeks ago, and CCSS never replied.
+    shared_on = nz_today() - dt.timedelta(days=60)
+    respond_by = add_working_days(shared_on, 10)
+    assert respond_by < nz_today()
+    stored = stack.mongo[f"{stack.name}_insights"]["outcomes"]
+    doc = stored.find_one({"_id": quiet.outcome_id})
+    doc["reviews"] = [dict(r, shared_on=shared_on.isoformat(), respond_by=respond_by.isoformat())
+                      for r in doc["reviews"]]
+    assert stored.replace_one({"_id": quiet.outcome_id}, doc).matched_count == 1
+    late = units(stack).PublishFinding(pb.PublishFindingRequest(
+        outcome_id=quiet.outcome_id), metadata=unit).outcome
+    assert late.state == pb.OUTCOME_STATE_PUBLISHED and not late.reviews[0].responses
+    with pytest.raises(grpc.RpcError) as err:
+        units(stack).PublishFinding(pb.PublishFindingRequest(outcome_id=quiet.outcome_id),
+                                    metadata=unit)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     (shown,) = [o for o in outcomes(stack).ListOutcomes(pb.ListOutcomesRequest(),
                                                        metadata=ccss).outcomes
                 if o.outcome_id == answered.outcome_id]

@@ -5,6 +5,7 @@ evaluation findings go through co-defined measures and the right of reply."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -17,6 +18,7 @@ from nameko.testing.utils import find_free_port, get_extension
 from nameko_grpc.client import Client
 from nameko_grpc.errors import GrpcError
 
+from services.insights import service as insights_service
 from services.insights.service import InsightsService
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import WHO, accepted_batch
@@ -228,9 +230,13 @@ class TestFindings:
                                  measure_ids=[agreed.measure_id])
         assert finding.state == pb.OUTCOME_STATE_DRAFT
 
-    def test_right_of_reply_window_in_working_days(self, running):
+    def test_right_of_reply_window_in_working_days(self, running, monkeypatch):
+        def on(day: dt.date):  # the service's clock says it is `day` in New Zealand
+            monkeypatch.setattr(insights_service, "nz_today", lambda: day)
+
         measure = running.agreed_measure()
-        with config.patch({"TODAY": "2026-03-02", "REVIEW_WORKING_DAYS": 2}):
+        on(dt.date(2026, 3, 2))
+        with config.patch({"REVIEW_WORKING_DAYS": 2}):
             draft = running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING,
                                    measure_ids=[measure.measure_id], submission_ids=["sub-3"],
                                    delivery_ids=[f"b1:{EVAL}"])
@@ -248,14 +254,14 @@ class TestFindings:
             error = refused(lambda: running.units.PublishFinding(
                 publish, metadata=running.auth("unit", EVAL)))
             assert "other-ngo may respond until" in error.message and "ccss" not in error.message
-        with config.patch({"TODAY": "2026-03-05"}):
-            late = refused(lambda: running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
-                outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_AGREE),
-                metadata=running.auth("provider", "other-ngo")))
-            assert late.code == StatusCode.FAILED_PRECONDITION
-            assert "closed on 2026-03-04" in late.message
-            published = running.units.PublishFinding(
-                publish, metadata=running.auth("unit", EVAL)).outcome
+        on(dt.date(2026, 3, 5))
+        late = refused(lambda: running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
+            outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_AGREE),
+            metadata=running.auth("provider", "other-ngo")))
+        assert late.code == StatusCode.FAILED_PRECONDITION
+        assert "closed on 2026-03-04" in late.message
+        published = running.units.PublishFinding(
+            publish, metadata=running.auth("unit", EVAL)).outcome
         assert published.state == pb.OUTCOME_STATE_PUBLISHED
         (ccss,) = [o for o in running.listed("ccss") if o.outcome_id == draft.outcome_id]
         assert [(r.kind, r.text) for r in ccss.reviews[0].responses] == [

@@ -4,6 +4,7 @@ chart by kind over time, every outcome traced to its submissions and purposes.""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
 from services.insights.influence_report import render_influence_report
@@ -120,3 +121,36 @@ def test_an_empty_period_still_renders():
     html = report([])
     assert "recorded no outcomes informed by ccss" in html
     assert "<svg" in html and "0 outcomes" in html
+
+
+def test_the_report_names_units_programmes_and_measures_as_their_plans_do():
+    import datetime as dt
+
+    from services.insights import domain
+    from services.insights.influence_report import influence_report
+
+    recorded = domain.new_outcome(
+        "o1", "evaluation",
+        domain.OutcomeDraft(kind="advice", title="Keep it", summary="Funded.", date="2026-03-02",
+                            audience="Minister", delivery_ids=("b1:evaluation", "b2:x")),
+        [{"delivery_id": "b1:evaluation", "submission_id": "s1", "provider_id": "ccss",
+          "programme_id": "bff", "purpose_id": "evaluation"},
+         {"delivery_id": "b2:x", "submission_id": "s2", "provider_id": "other-ngo",
+          "programme_id": "gone", "purpose_id": "x"}],
+        lambda programme, purpose: purpose, {}, dt.date(2026, 3, 2), 10, 1.0)
+    measure = domain.Measure("m1", "bff", "Goals met", "", domain.Party("agency", "agency"))
+    plans = {"bff": {"name": "Best foot forward",
+                     "units": [{"unit_id": "evaluation", "name": "Evaluation team"}]},
+             "gone": {"programme_id": "gone", "name": "gone"}}
+    data = influence_report("ccss", "2026-01-01", "2026-06-30",
+                            [recorded, replace(recorded, outcome_id="o2", unit_id="audit",
+                                               measure_ids=("m1", "m9"))],
+                            plans, {"m1": measure}, dt.date(2026, 7, 1))
+    assert data["generated_on"] == "2026-07-01" and data["provider_id"] == "ccss"
+    first, second = data["outcomes"]
+    assert [c["delivery_id"] for c in first["informed_by"]] == ["b1:evaluation"]  # its own only
+    assert first["unit_name"] == "Evaluation team" and second["unit_name"] == "audit"
+    assert first["programme_names"] == ["Best foot forward", "gone"]
+    assert second["measures"] == [{"measure_id": "m1", "name": "Goals met"},
+                                  {"measure_id": "m9", "name": "m9"}]
+    assert "Evaluation team" in render_influence_report(data)

@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 
 from services.insights import domain
-from services.insights.domain import Invalid, OutcomeDraft, Party, RuleBroken
+from services.insights.domain import OutcomeDraft, Party
+from tiaki.core.errors import Invalid, NotFound, NotNow
 
 TODAY = dt.date(2026, 3, 2)  # a Monday
 AGENCY = Party("agency", "agency")
@@ -77,8 +78,8 @@ def test_a_submission_stands_for_each_of_its_deliveries_to_the_unit():
                    ("b7:evaluation", "s2", "other-ngo"))
     d = draft(delivery_ids=("b7:evaluation", "b1:evaluation"), submission_ids=("s1",))
     cites = domain.citations(d, got)
-    assert [c["delivery_id"] for c in cites] == ["b1:evaluation", "b2:evaluation", "b7:evaluation"]
-    assert {c["provider_id"] for c in cites} == {"ccss", "other-ngo"}
+    assert [c.delivery_id for c in cites] == ["b1:evaluation", "b2:evaluation", "b7:evaluation"]
+    assert {c.provider_id for c in cites} == {"ccss", "other-ngo"}
 
 
 # -- the right of reply ----------------------------------------------------------------------
@@ -119,7 +120,7 @@ def test_responses_within_the_window_only_and_with_words_when_needed():
     with pytest.raises(Invalid) as caught:
         domain.respond(review, "shrug", "", TODAY, 1.0)
     assert caught.value.field == "kind"
-    with pytest.raises(RuleBroken, match="closed on 2026-03-04"):
+    with pytest.raises(NotNow, match="closed on 2026-03-04"):
         domain.respond(review, "agree", "", dt.date(2026, 3, 5), 1.0)
     twice = domain.respond(domain.respond(review, "correct_fact", "12 sessions", TODAY, 1.0),
                            "add_context", "Staff changed mid-year", TODAY, 2.0)
@@ -165,7 +166,7 @@ def test_an_agreed_measure_is_settled():
     m = proposed()
     for party in (CCSS, WHANAU):
         m = domain.take_position(m, party, "endorse", "", 2.0)
-    with pytest.raises(RuleBroken, match="already agreed"):
+    with pytest.raises(NotNow, match="already agreed"):
         domain.take_position(m, OTHER, "object", "too late", 3.0)
 
 
@@ -184,9 +185,147 @@ def test_findings_use_only_agreed_measures_of_their_programme():
     pending = replace(proposed(), measure_id="m2", name="Attendance")
     measures = {"m1": agreed, "m2": pending}
     domain.check_finding_measures(("m1",), measures, {"bff"})
-    with pytest.raises(RuleBroken, match="m2 .*'Attendance'.* not agreed yet"):
+    with pytest.raises(NotNow, match="m2 .*'Attendance'.* not agreed yet"):
         domain.check_finding_measures(("m1", "m2"), measures, {"bff"})
     with pytest.raises(Invalid, match="no measure 'm1' for other-programme"):
         domain.check_finding_measures(("m1",), measures, {"other-programme"})
     with pytest.raises(Invalid, match="no measure 'm9'"):
         domain.check_finding_measures(("m9",), measures, {"bff"})
+
+
+# -- recording, publishing and replying, as the service does -----------------------------------
+
+
+def plan_names(programme_id: str, purpose_id: str) -> str:
+    return {"evaluation": "Programme evaluation"}.get(purpose_id, purpose_id)
+
+
+def agreed(measure_id: str = "m1") -> domain.Measure:
+    m = replace(proposed(), measure_id=measure_id)
+    for party in (CCSS, WHANAU):
+        m = domain.take_position(m, party, "endorse", "", 2.0)
+    return m
+
+
+def finding(working_days: int = 2) -> domain.Outcome:
+    got = received(("b1:evaluation", "s1", "ccss"), ("b7:evaluation", "s2", "other-ngo"))
+    return domain.new_outcome(
+        "o1", "evaluation", draft(kind="evaluation_finding", measure_ids=("m1",),
+                                  delivery_ids=("b1:evaluation", "b7:evaluation")),
+        got, plan_names, {"m1": agreed()}, TODAY, working_days, 10.0)
+
+
+def test_an_outcome_names_its_purposes_and_reaches_the_providers_whose_data_informed_it():
+    got = received(("b2:evaluation", "s1", "ccss"), ("b7:evaluation", "s2", "other-ngo"))
+    outcome = domain.new_outcome("o1", "evaluation", draft(submission_ids=("s1", "s2"),
+                                                           delivery_ids=()),
+                                 got, plan_names, {}, TODAY, 10, 5.0)
+    assert outcome.state == "recorded" and outcome.reviews == () and outcome.version == 1
+    assert outcome.provider_ids == ("ccss", "other-ngo") and outcome.programme_ids == ("bff",)
+    assert [(c.delivery_id, c.purpose_name) for c in outcome.citations] == [
+        ("b2:evaluation", "Programme evaluation"), ("b7:evaluation", "Programme evaluation")]
+    assert outcome.recorded_at == outcome.changed_at == 5.0
+    assert outcome.history == (domain.Step(5.0, "evaluation", "recorded the outcome"),)
+
+
+def test_an_outcome_citing_what_its_unit_never_received_is_refused():
+    got = received(("b1:evaluation", "s1", "ccss"))
+    with pytest.raises(NotFound) as caught:
+        domain.new_outcome("o1", "evaluation", draft(delivery_ids=("b1:evaluation", "b9:x"),
+                                                     submission_ids=("s7",)),
+                           got, plan_names, {}, TODAY, 10, 1.0)
+    assert str(caught.value) == ("unit evaluation never received deliveries b9:x; nor "
+                                 "submissions s7: an outcome cites only deliveries its unit "
+                                 "received")
+
+
+def test_a_finding_starts_as_a_draft_shared_with_each_provider():
+    draft_finding = finding()
+    assert draft_finding.state == "draft"
+    assert [(r.provider_id, r.shared_on, r.respond_by) for r in draft_finding.reviews] == [
+        ("ccss", TODAY, dt.date(2026, 3, 4)), ("other-ngo", TODAY, dt.date(2026, 3, 4))]
+    assert draft_finding.history[-1].what == "shared the draft finding for reply"
+    with pytest.raises(NotNow, match="not agreed yet"):
+        domain.new_outcome("o2", "evaluation", draft(kind="evaluation_finding",
+                                                     measure_ids=("m1",)),
+                           received(("b1:evaluation", "s1", "ccss")), plan_names,
+                           {"m1": proposed()}, TODAY, 2, 1.0)
+
+
+def test_publication_after_replies_or_the_window():
+    outcome = finding()
+    with pytest.raises(NotFound, match="no outcome 'o1' recorded by unit service-delivery"):
+        domain.publish(outcome, "o1", "service-delivery", TODAY, 20.0)
+    with pytest.raises(NotFound):
+        domain.publish(None, "o1", "evaluation", TODAY, 20.0)
+    with pytest.raises(NotNow, match="o1 cannot be published yet: ccss may respond until"):
+        domain.publish(outcome, "o1", "evaluation", TODAY, 20.0)
+    published = domain.publish(outcome, "o1", "evaluation", dt.date(2026, 3, 5), 20.0)
+    assert published.state == "published" and published.published_at == 20.0
+    assert published.changed_at == 20.0 and len(published.history) == 2
+    assert published.version == outcome.version  # the store counts versions on
+    with pytest.raises(NotNow, match="it is published, not a draft"):
+        domain.publish(published, "o1", "evaluation", dt.date(2026, 3, 5), 21.0)
+    decision = replace(outcome, kind="decision", state="recorded")
+    with pytest.raises(NotNow, match="only an evaluation finding is published"):
+        domain.publish(decision, "o1", "evaluation", TODAY, 20.0)
+
+
+def test_a_reply_changes_only_the_providers_own_review():
+    outcome = finding()
+    with pytest.raises(NotFound, match="no outcome 'o1'"):
+        domain.reply(outcome, "o1", "stranger", "agree", "", TODAY, 11.0)
+    replied = domain.reply(outcome, "o1", "ccss", "correct_fact", "12 sessions", TODAY, 11.0)
+    assert [len(r.responses) for r in replied.reviews] == [1, 0]
+    assert replied.history[-1] == domain.Step(11.0, "ccss", "responded: correct fact")
+    with pytest.raises(NotNow, match="closed on 2026-03-04"):
+        domain.reply(outcome, "o1", "other-ngo", "agree", "", dt.date(2026, 3, 5), 12.0)
+    published = domain.publish(replied, "o1", "evaluation", dt.date(2026, 3, 5), 13.0)
+    with pytest.raises(NotNow, match="o1 is already published"):
+        domain.reply(published, "o1", "ccss", "agree", "", dt.date(2026, 3, 5), 14.0)
+    with pytest.raises(NotNow, match="only a draft evaluation finding takes a reply"):
+        domain.reply(replace(outcome, kind="advice"), "o1", "ccss", "agree", "", TODAY, 14.0)
+
+
+def test_a_providers_view_holds_only_its_own_citations_and_review():
+    outcome = domain.reply(finding(), "o1", "ccss", "agree", "", TODAY, 11.0)
+    mine = domain.view(outcome, "ccss")
+    assert [c["delivery_id"] for c in mine["informed_by"]] == ["b1:evaluation"]
+    assert mine["informed_by"][0] == {
+        "delivery_id": "b1:evaluation", "provider_id": "ccss", "programme_id": "bff",
+        "submission_id": "s1", "purpose_id": "evaluation", "purpose_name": "Programme evaluation"}
+    assert mine["reviews"] == [{"provider_id": "ccss", "shared_on": "2026-03-02",
+                                "respond_by": "2026-03-04",
+                                "responses": [{"kind": "agree", "text": "", "at": 11.0}]}]
+    everything = domain.view(outcome)
+    assert len(everything["informed_by"]) == 2 and len(everything["reviews"]) == 2
+    assert everything["measure_ids"] == ["m1"] and everything["published_at"] is None
+
+
+def test_periods_are_dates_in_order():
+    assert domain.period("", "", required=False) == ("", "")
+    assert domain.period("2026-01-01", "2026-03-31", required=True) == ("2026-01-01", "2026-03-31")
+    for date_from, date_to, words in (("", "2026-03-31", "date_from: is required"),
+                                      ("2026-01-01", "", "date_to: is required"),
+                                      ("2026-13-01", "2026-03-31", "date_from: must be a date"),
+                                      ("2026-03-01", "2026-01-01",
+                                       "date_to: 2026-01-01 is before date_from 2026-03-01")):
+        with pytest.raises(Invalid, match=words):
+            domain.period(date_from, date_to, required=True)
+
+
+def test_a_purpose_is_named_as_its_plan_names_it():
+    plan = {"purposes": [{"purpose_id": "evaluation", "name": "Programme evaluation"},
+                         {"purpose_id": "audit"}]}
+    assert domain.purpose_name(plan, "evaluation") == "Programme evaluation"
+    assert domain.purpose_name(plan, "audit") == "audit"
+    assert domain.purpose_name({}, "evaluation") == "evaluation"
+
+
+def test_positions_on_a_measure_are_written_in_its_history():
+    m = proposed()
+    assert m.history == (domain.Step(1.0, "agency agency", "proposed the measure"),)
+    m = domain.respond_to_measure(m, OTHER, "object", " Too vague ", 2.0)
+    m = domain.respond_to_measure(m, CCSS, "endorse", "", 3.0)
+    assert [(s.who, s.what) for s in m.history[1:]] == [
+        ("provider other-ngo", "objected: Too vague"), ("provider ccss", "endorsed")]

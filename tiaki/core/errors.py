@@ -58,3 +58,9 @@ class Exhausted(Refused):
     """A limit was reached: fewer, smaller or later."""
 
     kind = "exhausted"
+
+
+class Unavailable(Refused):
+    """Something it depends on did not answer in time: nothing was done; try again."""
+
+    kind = "unavailable"

@@ -21,6 +21,7 @@ STATUS = {
     errors.Unauthenticated: StatusCode.UNAUTHENTICATED,
     errors.Conflict: StatusCode.ABORTED,
     errors.Exhausted: StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: StatusCode.UNAVAILABLE,
 }
 
 

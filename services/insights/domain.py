@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 
+from tiaki.core.clock import parse_day
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.working_days import add_working_days
 
@@ -36,23 +37,14 @@ class Step:
     what: str
 
 
-def parse_date(text: str, field: str) -> dt.date:
-    try:
-        if len(text) != 10:  # fromisoformat also takes 20260302 and week dates
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise Invalid(field, f"must be a date as YYYY-MM-DD, got {text[:20]!r}") from None
-
-
 def period(date_from: str, date_to: str, required: bool) -> tuple[str, str]:
     """A period of dates as YYYY-MM-DD (either end open unless `required`)."""
     if required and not date_from:
         raise Invalid("date_from", "is required")
     if required and not date_to:
         raise Invalid("date_to", "is required")
-    start = parse_date(date_from, "date_from") if date_from else None
-    end = parse_date(date_to, "date_to") if date_to else None
+    start = parse_day(date_from, "date_from") if date_from else None
+    end = parse_day(date_to, "date_to") if date_to else None
     if start and end and start > end:
         raise Invalid("date_to", f"{date_to} is before date_from {date_from}")
     return date_from, date_to
@@ -92,7 +84,7 @@ def check_outcome(draft: OutcomeDraft, today: dt.date) -> OutcomeDraft:
     summary = _text(draft.summary, "summary", TEXT_MAX)
     audience = _text(draft.audience, "audience", AUDIENCE_MAX)
     ref = _text(draft.outcome_ref, "outcome_ref", REF_MAX, required=False)
-    if parse_date(draft.date, "date") > today:
+    if parse_day(draft.date, "date") > today:
         raise Invalid("date", f"{draft.date} is in the future; record an outcome once it has happened")
     deliveries = _ids(draft.delivery_ids, "delivery_ids")
     submissions = _ids(draft.submission_ids, "submission_ids")

@@ -9,6 +9,7 @@ argument; only entrypoints ask the clock. The zone data ships with the
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 from tiaki.core.errors import Invalid
@@ -39,7 +40,8 @@ def nz_date_words(day: dt.date) -> str:
 def parse_day(text: str, field: str) -> dt.date:
     """A day given as YYYY-MM-DD; Invalid naming `field` otherwise."""
     try:
-        if len(text) != 10:  # fromisoformat also takes 20260302 and week dates
+        # fromisoformat also takes 20260302 and week dates (2026-W10-1): only YYYY-MM-DD here
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:

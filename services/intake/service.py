@@ -211,7 +211,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         refs = [r.record_ref for r in records]
         checked: dict[int, tuple] = {}  # kept if the slot must be taken again
 
-        def check(i: int) -> tuple:
+        def check(i: int) -> tuple[dict | None, list[tuple[str, str]]]:
             if i not in checked:
                 r = records[i]
                 identity = (domain.Identity(r.identity.family_name, r.identity.given_name,
@@ -222,16 +222,16 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             return checked[i]
 
         view = self.open_submissions.view(sub.submission_id)
-        tries = []
+        lost = False  # a slot was lost: what took it must be read
 
-        def take_slot():
+        def take_slot() -> tuple[domain.SortedBatch, str | None, str | None]:
+            nonlocal lost
             # Read again only when a slot was lost: slots are taken in order,
             # so taking the next one proves no other batch came since (and
             # the seal's slot, taken after it marks the submission sealed,
             # is not before ours: the seal lists this batch).
-            if view.slot is None or tries:
+            if view.slot is None or lost:
                 view.refresh(self.storage)
-            tries.append(1)
             if view.closed or self.storage.submission(sub.submission_id).state != "open":
                 raise NotNow("", f"submission {sub.submission_id} is sealed; open a new one")
             batch = domain.sort_batch(refs, view.refs, check)
@@ -245,6 +245,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             except Conflict:
                 log.info("slot %s of %s taken by another instance; checking again",
                          slot, sub.submission_id)
+                lost = True
                 raise
             view.slot = slot
             view.refs.update(batch.refs)
@@ -255,6 +256,8 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
                 take_slot, tries=SLOT_ATTEMPTS, field="",
                 what=f"submission {sub.submission_id} is taking batches too fast to store "
                      "this one; send it again (its duplicates are counted)")
+        if batch.empty:
+            return 0, batch.duplicates, 0, []
         for reason in batch.reasons:
             RECORDS_REJECTED.labels(plan.programme_id, reason).inc()
         RECORDS_ACCEPTED.labels(plan.programme_id).inc(len(batch.rows))

@@ -75,7 +75,8 @@ def _story(doc: dict) -> Story:
         flags=list(doc.get("flags") or []), submitted_by=doc["submitted_by"],
         submitted_at=doc["submitted_at"], approved_by=doc.get("approved_by") or "",
         approved_at=doc.get("approved_at"),
-        consents=[ConsentEntry(**e) for e in doc.get("consent_log") or []],
+        consents=[ConsentEntry(**dict(e, given=bool(e["given"])))
+                  for e in doc.get("consent_log") or []],
         notices=dict(doc.get("notices") or {}),
         notices_pending=list(doc.get("notices_pending") or []),
         agency_notified_at=doc.get("agency_notified_at"), history=list(doc.get("history") or []))

@@ -1,5 +1,6 @@
 """Intake's rules, as plain functions: validating records against the plan,
-per-purpose pseudonyms and the SLK-581 linkage key. No I/O here."""
+sorting a batch into accepted, duplicate and rejected records, the events a
+submission sends, per-purpose pseudonyms and the SLK-581 linkage key. No I/O here."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from tiaki.core.errors import NotNow
 from tiaki.core.plan import Plan, ScheduleItem
+from tiaki.core.records import SLK581
 
 # A validator turns the text a provider sent into the stored value, or raises
 # Rejected with a reason a person can act on.
@@ -149,3 +153,142 @@ def slk581(family_name: str, given_name: str, date_of_birth: str, sex: str) -> s
         raise Rejected(f"sex must be male, female, other or not_stated, got {sex[:20]!r}")
     return (letters(family_name, (2, 3, 5), "999") + letters(given_name, (2, 3), "99")
             + born.strftime("%d%m%Y") + code)
+
+
+# -- submissions and their batches -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One provider's submission of a period's records under one plan version."""
+    submission_id: str
+    provider_id: str
+    programme_id: str
+    plan_version: int
+    period: str
+    state: str  # "open" | "sealed"
+    opened_at: float
+    sealed_at: float | None = None
+    # The provider's agreement version it was opened under (0: no agreement needed):
+    # its batches and its seal are checked and routed under those terms.
+    agreement_version: int = 0
+
+
+NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
+              "not decided": "you have not accepted it"}
+
+
+def check_terms(terms: dict, provider_id: str, programme_id: str, version: int,
+                period: str) -> dict:
+    """The collection terms purpose_router gave, or NotNow when they do not let
+    the provider submit (no agreement where one is needed)."""
+    if terms.get("problem") or (terms["agreement_required"] and not terms["agreement_version"]):
+        raise NotNow("", terms.get("problem") or (
+            f"{provider_id} has no agreement to {programme_id} version {version} "
+            f"for {period}: accept or decline its items first"))
+    return terms
+
+
+def agreed_rules(plan: Plan, withheld: dict[str, str]) -> RecordRules:
+    """The plan's rules without the items the provider's agreement does not accept."""
+    return RecordRules(plan, frozenset(withheld), {
+        name: f"not agreed: {NOT_AGREED.get(why, why)} in your agreement "
+              "(never stored or forwarded)" for name, why in withheld.items()})
+
+
+def reason_kind(reason: str) -> str:
+    """A short label for metrics: never the value, never the person."""
+    if reason.startswith("not declared"):
+        return "undeclared_field"
+    if reason.startswith("not agreed"):
+        return "not_agreed"
+    if reason.startswith("required"):
+        return "missing"
+    if "outside" in reason:
+        return "out_of_range"
+    if "is not one of" in reason:
+        return "not_allowed_value"
+    return "bad_format"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a provider sends for the SLK-581 linkage key, when the plan asks for it."""
+    family_name: str
+    given_name: str
+    date_of_birth: str
+    sex: str
+
+
+def check_record(rules: RecordRules, keys: dict[str, bytes], provider_id: str,
+                 record_ref: str, client_ref: str, fields: dict[str, str],
+                 identity: Identity | None) -> tuple[dict | None, list[tuple[str, str]]]:
+    """(the row to send, []) or (None, [(field, reason)]). The row holds the
+    client's pseudonym per purpose (`keys`: purpose -> key), never its reference."""
+    typed, problems = rules.check(record_ref, client_ref, fields)
+    slk = None
+    if not problems and rules.needs_slk581 and identity is not None:
+        try:
+            slk = slk581(identity.family_name, identity.given_name, identity.date_of_birth,
+                         identity.sex)
+        except Rejected as exc:
+            problems.append(("identity", str(exc)))
+    if problems:
+        return None, problems
+    row = {"pseudonyms": {pid: pseudonym(key, provider_id, client_ref)
+                          for pid, key in keys.items()},
+           "fields": typed}
+    if slk:
+        row[SLK581] = slk
+    return row, []
+
+
+@dataclass
+class SortedBatch:
+    """A batch sorted against the refs its submission already holds."""
+    rows: list[dict] = field(default_factory=list)  # to send, in the order received
+    refs: list[str] = field(default_factory=list)  # their record refs
+    rejections: list[tuple[str, str, str]] = field(default_factory=list)  # (ref, field, reason)
+    reasons: list[str] = field(default_factory=list)  # per rejected record, its first reason's kind
+    duplicates: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to store: every record was a duplicate."""
+        return not self.rows and not self.reasons
+
+
+def sort_batch(refs: list[str], seen: set[str],
+               check: Callable[[int], tuple[dict | None, list[tuple[str, str]]]]) -> SortedBatch:
+    """Sorts records (by their refs, in order) into duplicates (a ref in `seen`
+    or earlier in the batch), rejections and rows; `check(i)` checks the i-th."""
+    out = SortedBatch()
+    in_batch: set[str] = set()
+    for i, ref in enumerate(refs):
+        if ref in seen or ref in in_batch:
+            out.duplicates += 1
+            continue
+        row, problems = check(i)
+        if problems:
+            out.rejections.extend((ref, f, r) for f, r in problems)
+            out.reasons.append(reason_kind(problems[0][1]))
+            continue
+        in_batch.add(ref)
+        out.rows.append(row)
+        out.refs.append(ref)
+    return out
+
+
+def batch_event(sub: Submission, rows: list[dict]) -> dict:
+    """The records_accepted payload of a batch (its batch_id is added when stored)."""
+    return {"submission_id": sub.submission_id, "provider_id": sub.provider_id,
+            "programme_id": sub.programme_id, "plan_version": sub.plan_version,
+            "period": sub.period, "agreement_version": sub.agreement_version, "records": rows}
+
+
+def seal_event(sub: Submission, accepted: int, batch_ids: list[str]) -> dict:
+    """The submission_sealed payload: every batch purpose_router must have seen."""
+    return {"submission_id": sub.submission_id, "provider_id": sub.provider_id,
+            "programme_id": sub.programme_id, "plan_version": sub.plan_version,
+            "period": sub.period, "agreement_version": sub.agreement_version,
+            "accepted_count": accepted, "batch_ids": batch_ids}

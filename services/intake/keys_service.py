@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 import time
 
-from grpc import StatusCode
 from nameko_grpc.entrypoint import Grpc
-from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
 
+from tiaki.core.errors import Invalid, NotFound
 from tiaki.intake.v1 import keys_pb2 as pb
 from tiaki.intake.v1.keys_pb2_grpc import KeysServiceStub
 
@@ -26,17 +25,18 @@ KEY_ROTATIONS = Counter("tiaki_intake_key_rotations_total", "Pseudonym key rotat
 
 
 class KeysMixin:
-    """Needs the service's `identities`, `storage` and `purpose_router`."""
+    """The keys' gRPC entrypoint. Uses the host service's declared dependencies
+    `identities`, `storage` (IntakeStorage) and `purpose_router`, nothing else of it."""
 
     @keys_grpc
     def RotatePseudonymKeys(self, request, context):
         agency = self.identities.require(context, "agency")
         programme_id = request.programme_id.strip()
         if not programme_id:
-            raise GrpcError(StatusCode.INVALID_ARGUMENT, "programme_id: required")
+            raise Invalid("programme_id", "required")
         plan = self.purpose_router.get_plan(programme_id, 0)
         if plan is None:
-            raise GrpcError(StatusCode.NOT_FOUND, f"no programme {programme_id!r}")
+            raise NotFound("", f"no programme {programme_id!r}")
         # Every purpose of the latest plan, and any older one that still has keys.
         purposes = sorted({p["purpose_id"] for p in plan["purposes"]}
                           | set(self.storage.programme_keys(programme_id)))

@@ -12,21 +12,21 @@ import time
 from collections import OrderedDict
 
 from eventlet.semaphore import Semaphore
-from grpc import StatusCode
 from nameko import config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ServiceRpc
 from nameko.timer import timer
 from nameko_grpc.entrypoint import Grpc
-from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
 
 from services.intake import domain
+from services.intake.domain import Submission
 from services.intake.keys_service import KeysMixin
 from services.intake.storage import IntakeStorage
 from services.intake.stories_service import StoriesMixin
 from tiaki.core import messages
-from tiaki.core.periods import PERIOD
+from tiaki.core.errors import Conflict, Invalid, NotFound, NotNow
+from tiaki.core.periods import check_period
 from tiaki.core.plan import Plan
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
@@ -35,7 +35,7 @@ from tiaki.plumbing.dead_letter import rpc
 from tiaki.plumbing.health import HealthMixin
 from tiaki.plumbing.identity import Identities
 from tiaki.plumbing.metrics import Metrics
-from tiaki.plumbing.store import Storage
+from tiaki.plumbing.store import Storage, retrying
 
 log = logging.getLogger(__name__)
 grpc = Grpc.implementing(IntakeServiceStub)
@@ -51,24 +51,7 @@ BATCHES_PUBLISHED = Counter("tiaki_intake_batches_published_total",
 
 SLOT_ATTEMPTS = 20  # of taking a batch slot other instances keep taking first
 
-NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
-              "not decided": "you have not accepted it"}
 STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED}
-
-
-def reason_kind(reason: str) -> str:
-    """A short label for metrics: never the value, never the person."""
-    if reason.startswith("not declared"):
-        return "undeclared_field"
-    if reason.startswith("not agreed"):
-        return "not_agreed"
-    if reason.startswith("required"):
-        return "missing"
-    if "outside" in reason:
-        return "out_of_range"
-    if "is not one of" in reason:
-        return "not_allowed_value"
-    return "bad_format"
 
 
 class SubmissionView:
@@ -140,9 +123,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
     @grpc
     def OpenSubmission(self, request, context):
         provider = self.identities.require(context, "provider")
-        if not PERIOD.fullmatch(request.period):
-            raise GrpcError(StatusCode.INVALID_ARGUMENT,
-                            f"period must look like 2026Q3, got {request.period[:20]!r}")
+        check_period(request.period)
         # Version 0 means the latest; the submission is bound to the concrete version.
         plan = self._plan_rules(request.programme_id, request.plan_version).plan
         terms = self._terms(provider.id, plan.programme_id, plan.version, request.period)
@@ -166,9 +147,8 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
                 withheld = self._terms(provider.id, sub.programme_id, sub.plan_version,
                                        sub.period, sub.agreement_version)["withheld"]
             if len(batch.records) > max_batch:
-                raise GrpcError(StatusCode.INVALID_ARGUMENT,
-                                f"a batch may hold at most {max_batch} records, this one has "
-                                f"{len(batch.records)}; earlier batches of this stream are stored")
+                raise Invalid("", f"a batch may hold at most {max_batch} records, this one has "
+                                  f"{len(batch.records)}; earlier batches of this stream are stored")
             accepted, duplicates, rejected, rejections = self._accept_batch(sub, batch.records,
                                                                              withheld)
             summary.accepted_count += accepted
@@ -185,8 +165,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         sub = self._own_submission(provider, request.submission_id)
         with self.open_submissions.lock(sub.submission_id):
             if not self.storage.seal(sub.submission_id):
-                raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                                f"submission {sub.submission_id} is already sealed")
+                raise NotNow("", f"submission {sub.submission_id} is already sealed")
             self.storage.close_batches(sub.submission_id)
         self.open_submissions.forget(sub.submission_id)
         self._publish_seal(self.storage.submission(sub.submission_id))
@@ -224,93 +203,70 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
 
     # -- the work ----------------------------------------------------------------
 
-    def _accept_batch(self, sub, records, withheld: dict | None = None):
+    def _accept_batch(self, sub: Submission, records, withheld: dict | None = None):
         rules = self._plan_rules(sub.programme_id, sub.plan_version, withheld)
         plan: Plan = rules.plan
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
-        checked: dict[int, tuple[dict | None, list]] = {}  # kept if the slot must be taken again
-        view = self.open_submissions.view(sub.submission_id)
-        with view.lock:
-            for attempt in range(SLOT_ATTEMPTS):
-                # Read again only when a slot was lost: slots are taken in order,
-                # so taking the next one proves no other batch came since (and
-                # the seal's slot, taken after it marks the submission sealed,
-                # is not before ours: the seal lists this batch).
-                if view.slot is None or attempt:
-                    view.refresh(self.storage)
-                if view.closed or self.storage.submission(sub.submission_id).state != "open":
-                    raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                                    f"submission {sub.submission_id} is sealed; open a new one")
-                rejections, reasons, accepted, refs = [], [], [], []
-                duplicates = 0
-                in_batch = set()
-                for i, record in enumerate(records):
-                    ref = record.record_ref
-                    if ref in view.refs or ref in in_batch:
-                        duplicates += 1
-                        continue
-                    if i not in checked:
-                        checked[i] = self._check_record(rules, keys, sub, record)
-                    row, problems = checked[i]
-                    if problems:
-                        rejections.extend(pb.RecordRejection(record_ref=ref, field=f, reason=r)
-                                          for f, r in problems)
-                        reasons.append(reason_kind(problems[0][1]))
-                        continue
-                    in_batch.add(ref)
-                    accepted.append(row)
-                    refs.append(ref)
-                if not accepted and not reasons:
-                    return 0, duplicates, 0, []
-                payload = {
-                    "submission_id": sub.submission_id, "provider_id": sub.provider_id,
-                    "programme_id": sub.programme_id, "plan_version": sub.plan_version,
-                    "period": sub.period, "agreement_version": sub.agreement_version,
-                    "records": accepted,
-                }
-                slot = view.slot + 1
-                try:
-                    batch_id, text = self.storage.store_batch(sub.submission_id, slot, refs,
-                                                              len(reasons), payload)
-                except self.storage.SlotTaken:
-                    log.info("slot %s of %s taken by another instance; checking again",
-                             slot, sub.submission_id)
-                    continue
-                view.slot = slot
-                view.refs.update(refs)
-                break
-            else:
-                raise GrpcError(StatusCode.ABORTED,
-                                f"submission {sub.submission_id} is taking batches too fast to "
-                                "store this one; send it again (its duplicates are counted)")
-        for reason in reasons:
-            RECORDS_REJECTED.labels(plan.programme_id, reason).inc()
-        RECORDS_ACCEPTED.labels(plan.programme_id).inc(len(accepted))
-        RECORDS_DUPLICATE.labels(plan.programme_id).inc(duplicates)
-        if accepted:
-            self._publish_batch(batch_id, plan.programme_id, text)
-        return len(accepted), duplicates, len(reasons), rejections
+        refs = [r.record_ref for r in records]
+        checked: dict[int, tuple] = {}  # kept if the slot must be taken again
 
-    def _check_record(self, rules, keys, sub, record) -> tuple[dict | None, list]:
-        """(the row to send, []) or (None, [(field, reason)])."""
-        fields, problems = rules.check(record.record_ref, record.client_ref, dict(record.fields))
-        slk = None
-        if not problems and rules.needs_slk581 and record.HasField("identity"):
-            ident = record.identity
+        def check(i: int) -> tuple[dict | None, list[tuple[str, str]]]:
+            if i not in checked:
+                r = records[i]
+                identity = (domain.Identity(r.identity.family_name, r.identity.given_name,
+                                            r.identity.date_of_birth, r.identity.sex)
+                            if r.HasField("identity") else None)
+                checked[i] = domain.check_record(rules, keys, sub.provider_id, r.record_ref,
+                                                 r.client_ref, dict(r.fields), identity)
+            return checked[i]
+
+        view = self.open_submissions.view(sub.submission_id)
+        lost = False  # a slot was lost: what took it must be read
+
+        def take_slot() -> tuple[domain.SortedBatch, str | None, str | None]:
+            nonlocal lost
+            # Read again only when a slot was lost: slots are taken in order,
+            # so taking the next one proves no other batch came since (and
+            # the seal's slot, taken after it marks the submission sealed,
+            # is not before ours: the seal lists this batch).
+            if view.slot is None or lost:
+                view.refresh(self.storage)
+            if view.closed or self.storage.submission(sub.submission_id).state != "open":
+                raise NotNow("", f"submission {sub.submission_id} is sealed; open a new one")
+            batch = domain.sort_batch(refs, view.refs, check)
+            if batch.empty:
+                return batch, None, None
+            slot = view.slot + 1
             try:
-                slk = domain.slk581(ident.family_name, ident.given_name,
-                                    ident.date_of_birth, ident.sex)
-            except domain.Rejected as exc:
-                problems.append(("identity", str(exc)))
-        if problems:
-            return None, problems
-        row = {"pseudonyms": {pid: domain.pseudonym(key, sub.provider_id, record.client_ref)
-                              for pid, key in keys.items()},
-               "fields": fields}
-        if slk:
-            row["slk581"] = slk
-        return row, []
+                batch_id, text = self.storage.store_batch(
+                    sub.submission_id, slot, batch.refs, len(batch.reasons),
+                    domain.batch_event(sub, batch.rows))
+            except Conflict:
+                log.info("slot %s of %s taken by another instance; checking again",
+                         slot, sub.submission_id)
+                lost = True
+                raise
+            view.slot = slot
+            view.refs.update(batch.refs)
+            return batch, batch_id, text
+
+        with view.lock:
+            batch, batch_id, text = retrying(
+                take_slot, tries=SLOT_ATTEMPTS, field="",
+                what=f"submission {sub.submission_id} is taking batches too fast to store "
+                     "this one; send it again (its duplicates are counted)")
+        if batch.empty:
+            return 0, batch.duplicates, 0, []
+        for reason in batch.reasons:
+            RECORDS_REJECTED.labels(plan.programme_id, reason).inc()
+        RECORDS_ACCEPTED.labels(plan.programme_id).inc(len(batch.rows))
+        RECORDS_DUPLICATE.labels(plan.programme_id).inc(batch.duplicates)
+        if batch.rows:
+            self._publish_batch(batch_id, plan.programme_id, text)
+        rejections = [pb.RecordRejection(record_ref=ref, field=f, reason=r)
+                      for ref, f, r in batch.rejections]
+        return len(batch.rows), batch.duplicates, len(batch.reasons), rejections
 
     def _publish_batch(self, batch_id, programme_id, text):
         try:
@@ -331,13 +287,8 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             return
         accepted, _ = self.storage.counts(sub.submission_id)
         try:
-            self.dispatch(messages.SUBMISSION_SEALED, {
-                "submission_id": sub.submission_id, "provider_id": sub.provider_id,
-                "programme_id": sub.programme_id, "plan_version": sub.plan_version,
-                "period": sub.period, "agreement_version": sub.agreement_version,
-                "accepted_count": accepted,
-                "batch_ids": self.storage.published_batch_ids(sub.submission_id),
-            })
+            self.dispatch(messages.SUBMISSION_SEALED, domain.seal_event(
+                sub, accepted, self.storage.published_batch_ids(sub.submission_id)))
         except Exception:
             log.warning("seal of %s stored; publishing later", sub.submission_id, exc_info=True)
             return
@@ -351,48 +302,36 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         extra = {"agreement_version": agreement_version} if agreement_version else {}
         terms = self.purpose_router.collection_terms(provider_id, programme_id, version, period,
                                                      **extra)
-        if terms.get("problem") or (terms["agreement_required"]
-                                    and not terms["agreement_version"]):
-            raise GrpcError(StatusCode.FAILED_PRECONDITION, terms.get("problem") or (
-                f"{provider_id} has no agreement to {programme_id} version {version} "
-                f"for {period}: accept or decline its items first"))
-        return terms
+        return domain.check_terms(terms, provider_id, programme_id, version, period)
 
     def _plan_rules(self, programme_id: str, version: int,
                     withheld: dict | None = None) -> domain.RecordRules:
         if withheld:
             key = (programme_id, version, tuple(sorted(withheld.items())))
             if key not in self._rules:
-                plan = self._plan_rules(programme_id, version).plan
-                self._rules[key] = domain.RecordRules(plan, frozenset(withheld), {
-                    name: f"not agreed: {NOT_AGREED.get(why, why)} in your agreement "
-                          "(never stored or forwarded)" for name, why in withheld.items()})
+                self._rules[key] = domain.agreed_rules(self._plan_rules(programme_id, version).plan,
+                                                       withheld)
             return self._rules[key]
         if (programme_id, version) in self._rules:
             return self._rules[(programme_id, version)]
         found = self.purpose_router.get_plan(programme_id, version)
         if found is None:
-            raise GrpcError(StatusCode.NOT_FOUND,
-                            f"programme {programme_id!r} has no plan version {version}")
+            raise NotFound("", f"programme {programme_id!r} has no plan version {version}")
         rules = domain.RecordRules(Plan.from_dict(found))
         self._rules[(programme_id, rules.plan.version)] = rules  # never under 0 ("latest")
         return rules
 
-    def _own_submission(self, provider, submission_id, for_writing=True):
-        try:
-            sub = self.storage.submission(submission_id)
-        except self.storage.NotFound:
-            raise GrpcError(StatusCode.NOT_FOUND, f"no submission {submission_id!r}") from None
+    def _own_submission(self, provider, submission_id: str, for_writing: bool = True) -> Submission:
+        sub = self.storage.submission(submission_id)
         if sub.provider_id != provider.id:
             # Same answer as a missing one: another provider's submissions do not exist for you.
-            raise GrpcError(StatusCode.NOT_FOUND, f"no submission {submission_id!r}")
+            raise NotFound("", f"no submission {submission_id!r}")
         if for_writing and sub.state != "open":
-            raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                            f"submission {submission_id} is sealed; open a new one")
+            raise NotNow("", f"submission {submission_id} is sealed; open a new one")
         return sub
 
 
-def submission_message(storage: IntakeStorage, sub) -> pb.Submission:
+def submission_message(storage: IntakeStorage, sub: Submission) -> pb.Submission:
     accepted, rejected = storage.counts(sub.submission_id)
     msg = pb.Submission(
         submission_id=sub.submission_id, provider_id=sub.provider_id,

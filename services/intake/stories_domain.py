@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tiaki.core.deidentify import redact
-from tiaki.core.stories import HOW, USES
+from tiaki.core.deidentify import Redaction, redact
+from tiaki.core.errors import Invalid, NotNow
+from tiaki.core.stories import HOW, USES  # noqa: F401 (USES: the service and the CLI test read it here)
 
 MAX_STORY_CHARS = 20_000
 MAX_TITLE_CHARS = 200
@@ -22,21 +23,12 @@ MAX_NOTE_CHARS = 200
 MAX_REFERENCE_CHARS = 200
 
 
-class Refused(ValueError):
-    """Bad input: which field, and why."""
-
-    def __init__(self, field_name: str, reason: str):
-        super().__init__(f"{field_name}: {reason}")
-        self.field = field_name
-        self.reason = reason
-
-
 def check_story(text: str, max_chars: int = MAX_STORY_CHARS) -> str:
-    """The story's text, or Refused when it is empty or too long."""
+    """The story's text, or Invalid when it is empty or too long."""
     if not text.strip():
-        raise Refused("text", "the story is empty")
+        raise Invalid("text", "the story is empty")
     if len(text) > max_chars:
-        raise Refused("text", f"the story has {len(text):,} characters; at most "
+        raise Invalid("text", f"the story has {len(text):,} characters; at most "
                               f"{max_chars:,} are taken (split it, or shorten it)")
     return text
 
@@ -45,9 +37,9 @@ def check_person(value: str, field_name: str) -> str:
     """Who did something: required, one line, not too long."""
     value = value.strip()
     if not value:
-        raise Refused(field_name, "say who (a person's name or role at the provider)")
+        raise Invalid(field_name, "say who (a person's name or role at the provider)")
     if len(value) > MAX_PERSON_CHARS or "\n" in value:
-        raise Refused(field_name, f"one line of at most {MAX_PERSON_CHARS} characters")
+        raise Invalid(field_name, f"one line of at most {MAX_PERSON_CHARS} characters")
     return value
 
 
@@ -55,7 +47,7 @@ def check_how(value: str, field_name: str) -> str:
     """How consent was given or withdrawn: one of HOW."""
     value = value.strip().lower()
     if value not in HOW:
-        raise Refused(field_name, f"must be one of {', '.join(HOW)}")
+        raise Invalid(field_name, f"must be one of {', '.join(HOW)}")
     return value
 
 
@@ -65,11 +57,11 @@ def check_note(value: str, field_name: str) -> str:
     than stored."""
     value = value.strip()
     if len(value) > MAX_NOTE_CHARS or "\n" in value:
-        raise Refused(field_name, f"one line of at most {MAX_NOTE_CHARS} characters")
+        raise Invalid(field_name, f"one line of at most {MAX_NOTE_CHARS} characters")
     found = redact(value).identifiers if value else ()
     if found:
         kinds = ", ".join(sorted({i.kind for i in found}))
-        raise Refused(field_name, f"it holds what looks like a direct identifier ({kinds}); "
+        raise Invalid(field_name, f"it holds what looks like a direct identifier ({kinds}); "
                                   "describe how without naming or contacting anyone")
     return value
 
@@ -79,14 +71,8 @@ def check_reference(value: str) -> str:
     goes to the Agency with any withdrawal notice."""
     value = value.strip()
     if len(value) > MAX_REFERENCE_CHARS or "\n" in value:
-        raise Refused("reference", f"one line of at most {MAX_REFERENCE_CHARS} characters")
+        raise Invalid("reference", f"one line of at most {MAX_REFERENCE_CHARS} characters")
     return value
-
-
-def check_use(use: str) -> str:
-    if use not in USES:
-        raise Refused("use", f"must be one of {', '.join(USES)}")
-    return use
 
 
 def check_approved_text(text: str, max_chars: int = MAX_STORY_CHARS) -> str:
@@ -96,7 +82,7 @@ def check_approved_text(text: str, max_chars: int = MAX_STORY_CHARS) -> str:
     again = redact(text)
     if again.identifiers:
         kinds = sorted({i.kind for i in again.identifiers})
-        raise Refused("approved_text", "it still holds what looks like a direct identifier "
+        raise Invalid("approved_text", "it still holds what looks like a direct identifier "
                                        f"({', '.join(kinds)}); replace it with its placeholder")
     return text
 
@@ -140,13 +126,98 @@ def why_not_usable(story: StoryStatus, use: str) -> str | None:
 def can_record_consent(story: StoryStatus, use: str) -> None:
     consent = story.consent(use)
     if consent is not None and consent.given:
-        raise Refused("use", f"consent for {use} is already recorded for story {story.story_id}")
+        raise NotNow("", f"consent for {use} is already recorded for story {story.story_id}")
 
 
 def can_withdraw(story: StoryStatus, use: str) -> ConsentEntry:
     consent = story.consent(use)
     if consent is None:
-        raise Refused("use", f"no consent for {use} was recorded for story {story.story_id}")
+        raise NotNow("", f"no consent for {use} was recorded for story {story.story_id}")
     if not consent.given:
-        raise Refused("use", f"consent for {use} was already withdrawn for story {story.story_id}")
+        raise NotNow("", f"consent for {use} was already withdrawn for story {story.story_id}")
     return consent
+
+
+def check_title(title: str) -> str:
+    if len(title) > MAX_TITLE_CHARS:
+        raise Invalid("title", f"at most {MAX_TITLE_CHARS} characters")
+    return title
+
+
+def flags_of(redaction: Redaction) -> list[dict]:
+    """What a reviewer should look at again, as kept with the story."""
+    return [{"kind": f.kind, "start": f.start, "end": f.end, "text": f.text, "reason": f.reason}
+            for f in redaction.flags]
+
+
+@dataclass(frozen=True)
+class Story:
+    """A stored story: only its redacted text, the review, and what the family said."""
+    story_id: str
+    provider_id: str
+    title: str
+    state: str  # "awaiting_review" | "approved"
+    redacted_text: str
+    replaced: dict[str, int]
+    flags: list[dict]
+    submitted_by: str
+    submitted_at: float
+    approved_by: str = ""
+    approved_at: float | None = None
+    consents: list[ConsentEntry] = field(default_factory=list)  # oldest first
+    # Withdrawals after an export, per use: the event payload the Agency is owed.
+    notices: dict[str, dict] = field(default_factory=dict)
+    notices_pending: list[str] = field(default_factory=list)
+    agency_notified_at: float | None = None
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> StoryStatus:
+        consents: dict[str, list[ConsentEntry]] = {}
+        for entry in self.consents:
+            consents.setdefault(entry.use, []).append(entry)
+        return StoryStatus(self.story_id, self.state == "approved", consents)
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export: which stories left, for which use, when and by whom."""
+    export_id: str
+    provider_id: str
+    use: str
+    reference: str
+    exported_by: str
+    exported_at: float
+    story_ids: list[str]
+
+
+def approved_flags(story: Story, text: str) -> list[dict]:
+    """The flags of the text approved: an edit moves what the first ones pointed at."""
+    return list(story.flags) if text == story.redacted_text else flags_of(redact(text))
+
+
+def check_exportable(stories: list[StoryStatus], use: str) -> None:
+    """NotNow naming every story of an export that may not leave for `use`."""
+    problems = [f"story {s.story_id}: {why}" for s in stories
+                if (why := why_not_usable(s, use))]
+    if problems:
+        raise NotNow("", "nothing exported; " + "; ".join(problems))
+
+
+def usable(stories: list[Story], use: str) -> list[Story]:
+    """The stories that may leave for `use`; NotNow when there is none."""
+    found = [s for s in stories if why_not_usable(s.status, use) is None]
+    if not found:
+        raise NotNow("", f"no story is approved and consented for {use}; nothing exported")
+    return found
+
+
+def withdrawal_notice(story: Story, use: str, exports: list[Export],
+                      withdrawn_at: float) -> dict | None:
+    """The event payload the Agency is owed for a withdrawal (None when the
+    story never left for `use`)."""
+    if not exports:
+        return None
+    return {"story_id": story.story_id, "provider_id": story.provider_id, "use": use,
+            "export_ids": [e.export_id for e in exports],
+            "references": [e.reference for e in exports], "withdrawn_at": withdrawn_at}

@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 import time
 
-from grpc import StatusCode
 from nameko import config
 from nameko.timer import timer
 from nameko_grpc.entrypoint import Grpc
-from nameko_grpc.errors import GrpcError
 from prometheus_client import Counter
 
 from services.intake import stories_domain as rules
-from services.intake.stories_storage import StoredStory, StoryStorage, consent_entries, status
+from services.intake.stories_domain import Story
+from services.intake.stories_storage import StoryStorage
 from tiaki.core import messages
 from tiaki.core.deidentify import redact
+from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.intake.v1 import stories_pb2 as pb
 from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
 from tiaki.plumbing.store import Storage
@@ -42,40 +42,35 @@ WITHDRAWALS = Counter("tiaki_intake_story_withdrawals_total", "Consents withdraw
                       ["use", "after_export"])
 
 
-def _invalid(exc: rules.Refused) -> GrpcError:
-    return GrpcError(StatusCode.INVALID_ARGUMENT, f"{exc.field}: {exc.reason}")
-
-
 def _use(value: int) -> str:
     if value not in USE_NAMES:
-        raise GrpcError(StatusCode.INVALID_ARGUMENT,
-                        f"use: must be one of {', '.join(rules.USES)} (got {value})")
+        raise Invalid("use", f"must be one of {', '.join(rules.USES)} (got {value})")
     return USE_NAMES[value]
 
 
+def _max_chars() -> int:
+    return int(config.get("MAX_STORY_CHARS", rules.MAX_STORY_CHARS))
+
+
 class StoriesMixin:
-    """Needs the service's `identities` and `dispatch` dependencies."""
+    """The stories' gRPC entrypoints. Uses the host service's declared
+    dependencies `identities` and `dispatch`, and declares its own `stories`."""
 
     stories = Storage(StoryStorage)
 
     @stories_grpc
     def SubmitStory(self, request, context):
         provider = self.identities.require(context, "provider")
-        max_chars = int(config.get("MAX_STORY_CHARS", rules.MAX_STORY_CHARS))
-        try:
-            text = rules.check_story(request.text, max_chars)
-            who = rules.check_person(request.submitted_by, "submitted_by")
-            if len(request.title) > rules.MAX_TITLE_CHARS:
-                raise rules.Refused("title", f"at most {rules.MAX_TITLE_CHARS} characters")
-        except rules.Refused as exc:
-            raise _invalid(exc) from None
+        text = rules.check_story(request.text, _max_chars())
+        who = rules.check_person(request.submitted_by, "submitted_by")
+        rules.check_title(request.title)
         redaction = redact(text)
         title = redact(request.title).text if request.title.strip() else ""
-        doc = self.stories.create(provider.id, title, redaction, who)
+        story = self.stories.create(provider.id, title, redaction, rules.flags_of(redaction), who)
         STORIES_SUBMITTED.inc()
         for kind, n in redaction.counts().items():
             IDENTIFIERS_REPLACED.labels(kind).inc(n)
-        return pb.SubmitStoryResponse(story=self._story_message(doc))
+        return pb.SubmitStoryResponse(story=self._story_message(story))
 
     @stories_grpc
     def GetStory(self, request, context):
@@ -85,125 +80,93 @@ class StoriesMixin:
     @stories_grpc
     def ListStories(self, request, context):
         provider = self.identities.require(context, "provider")
-        return pb.ListStoriesResponse(stories=[self._story_message(d)
-                                               for d in self.stories.for_provider(provider.id)])
+        return pb.ListStoriesResponse(stories=[self._story_message(s)
+                                               for s in self.stories.for_provider(provider.id)])
 
     @stories_grpc
     def ApproveStory(self, request, context):
         provider = self.identities.require(context, "provider")
-        doc = self._own(provider, request.story_id)
-        max_chars = int(config.get("MAX_STORY_CHARS", rules.MAX_STORY_CHARS))
-        try:
-            who = rules.check_person(request.approved_by, "approved_by")
-            text = (rules.check_approved_text(request.approved_text, max_chars)
-                    if request.approved_text.strip() else doc.redacted_text)
-        except rules.Refused as exc:
-            raise _invalid(exc) from None
-        # An edit moves what the flags pointed at: they are those of the text approved.
-        flags = (list(doc.flags or []) if text == doc.redacted_text else
-                 [{"kind": f.kind, "start": f.start, "end": f.end, "text": f.text,
-                   "reason": f.reason} for f in redact(text).flags])
-        approved = (self.stories.approve(doc, who, text, flags)
-                    if doc.state == "awaiting_review" else None)
+        story = self._own(provider, request.story_id)
+        who = rules.check_person(request.approved_by, "approved_by")
+        text = (rules.check_approved_text(request.approved_text, _max_chars())
+                if request.approved_text.strip() else story.redacted_text)
+        approved = (self.stories.approve(story, who, text, rules.approved_flags(story, text))
+                    if story.state == "awaiting_review" else None)
         if approved is None:
-            raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                            f"story {doc.story_id} is already approved")
+            raise NotNow("", f"story {story.story_id} is already approved")
         return pb.ApproveStoryResponse(story=self._story_message(approved))
 
     def _consent_change(self, context, request, how_field: str, allowed):
         """The checked parts of a consent given or withdrawn: (story, use, who
-        recorded it, how, note); bad input is INVALID_ARGUMENT, a change the
-        story's state does not allow FAILED_PRECONDITION."""
+        recorded it, how, note); bad input is Invalid, a change the story's
+        state does not allow NotNow."""
         provider = self.identities.require(context, "provider")
-        doc = self._own(provider, request.story_id)
+        story = self._own(provider, request.story_id)
         use = _use(request.use)
-        try:
-            who = rules.check_person(request.recorded_by, "recorded_by")
-            how = rules.check_how(getattr(request, how_field), how_field)
-            note = rules.check_note(request.note, "note")
-        except rules.Refused as exc:
-            raise _invalid(exc) from None
-        try:
-            allowed(status(doc), use)
-        except rules.Refused as exc:
-            raise GrpcError(StatusCode.FAILED_PRECONDITION, exc.reason) from None
-        return doc, use, who, how, note
+        who = rules.check_person(request.recorded_by, "recorded_by")
+        how = rules.check_how(getattr(request, how_field), how_field)
+        note = rules.check_note(request.note, "note")
+        allowed(story.status, use)
+        return story, use, who, how, note
 
     @stories_grpc
     def RecordConsent(self, request, context):
-        doc, use, who, how, note = self._consent_change(
+        story, use, who, how, note = self._consent_change(
             context, request, "how_given", rules.can_record_consent)
-        recorded = self.stories.record_consent(doc, use, who, how, note)
+        recorded = self.stories.record_consent(story, use, who, how, note)
         if recorded is None:
-            raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                            f"consent for {use} is already recorded for story {doc.story_id}")
+            raise NotNow("", f"consent for {use} is already recorded for story {story.story_id}")
         return pb.RecordConsentResponse(story=self._story_message(recorded))
 
     @stories_grpc
     def WithdrawConsent(self, request, context):
-        doc, use, who, how, note = self._consent_change(
+        story, use, who, how, note = self._consent_change(
             context, request, "how_withdrawn", rules.can_withdraw)
         withdrawn_at = time.time()
-        exports = self._exports_for(doc, use)
-        withdrawn = self.stories.withdraw(doc, use, who, how, note,
-                                          self._notice(doc, use, exports, withdrawn_at))
+        exports = self._exports_for(story, use)
+        withdrawn = self.stories.withdraw(
+            story, use, who, how, note, rules.withdrawal_notice(story, use, exports, withdrawn_at))
         if withdrawn is None:
-            raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                            f"consent for {use} was already withdrawn for story {doc.story_id}")
+            raise NotNow("", f"consent for {use} was already withdrawn for story {story.story_id}")
         # The withdrawal is written first, the exports read after: an export that
         # raced it either sees the withdrawal (and is undone) or is seen here.
-        later = self._exports_for(doc, use)
+        later = self._exports_for(story, use)
         if {e.export_id for e in later} - {e.export_id for e in exports}:
             exports = later
-            self.stories.owe_notice(doc.story_id, use,
-                                    self._notice(doc, use, exports, withdrawn_at))
+            self.stories.owe_notice(story.story_id, use,
+                                    rules.withdrawal_notice(story, use, exports, withdrawn_at))
         WITHDRAWALS.labels(use, str(bool(exports)).lower()).inc()
-        told = bool(exports) and self._tell_agency(self.stories.get(doc.story_id), use)
-        return pb.WithdrawConsentResponse(story=self._story_message(self.stories.get(doc.story_id)),
-                                          agency_told=told, agency_notice_owed=bool(exports))
+        told = bool(exports) and self._tell_agency(self.stories.get(story.story_id), use)
+        return pb.WithdrawConsentResponse(
+            story=self._story_message(self.stories.get(story.story_id)),
+            agency_told=told, agency_notice_owed=bool(exports))
 
     @stories_grpc
     def ExportStories(self, request, context):
         provider = self.identities.require(context, "provider")
         use = _use(request.use)
-        try:
-            who = rules.check_person(request.exported_by, "exported_by")
-            reference = rules.check_reference(request.reference)
-        except rules.Refused as exc:
-            raise _invalid(exc) from None
+        who = rules.check_person(request.exported_by, "exported_by")
+        reference = rules.check_reference(request.reference)
         if request.story_ids:
-            wanted = []
-            problems = []
-            for story_id in dict.fromkeys(request.story_ids):
-                doc = self._own(provider, story_id)
-                why = rules.why_not_usable(status(doc), use)
-                if why:
-                    problems.append(f"story {story_id}: {why}")
-                wanted.append(doc)
-            if problems:
-                raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                                "nothing exported; " + "; ".join(problems))
+            wanted = [self._own(provider, story_id)
+                      for story_id in dict.fromkeys(request.story_ids)]
+            rules.check_exportable([s.status for s in wanted], use)
         else:
-            wanted = [d for d in self.stories.for_provider(provider.id)
-                      if rules.why_not_usable(status(d), use) is None]
-            if not wanted:
-                raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                                f"no story is approved and consented for {use}; nothing exported")
+            wanted = rules.usable(self.stories.for_provider(provider.id), use)
         export = self.stories.record_export(provider.id, use, reference, who,
-                                            [d.story_id for d in wanted])
+                                            [s.story_id for s in wanted])
         # Recorded first, checked again after: a withdrawal written meanwhile either
         # sees this export (and tells the Agency) or is seen here, and nothing leaves.
-        problems = [f"story {d.story_id}: {why}" for d in wanted
-                    if (why := rules.why_not_usable(status(self.stories.get(d.story_id)), use))]
-        if problems:
+        try:
+            rules.check_exportable([self.stories.get(s.story_id).status for s in wanted], use)
+        except NotNow:
             self.stories.cancel_export(export)
-            raise GrpcError(StatusCode.FAILED_PRECONDITION,
-                            "nothing exported; " + "; ".join(problems))
+            raise
         STORIES_EXPORTED.labels(use).inc(len(wanted))
         reply = pb.ExportStoriesResponse(
             export_id=export.export_id, use=USE_VALUES[use], reference=export.reference,
-            stories=[pb.ExportedStory(story_id=d.story_id, title=d.title, text=d.redacted_text)
-                     for d in wanted])
+            stories=[pb.ExportedStory(story_id=s.story_id, title=s.title, text=s.redacted_text)
+                     for s in wanted])
         reply.exported_at.FromNanoseconds(int(export.exported_at * 1e9))
         return reply
 
@@ -212,66 +175,54 @@ class StoriesMixin:
     @timer(interval=5)
     def tell_agency_of_withdrawals(self):
         """Sends the notices the broker did not take (it was down, or we crashed)."""
-        for doc in self.stories.pending_notices():
-            for use in list(doc.notices_pending):
-                self._tell_agency(doc, use)
+        for story in self.stories.pending_notices():
+            for use in list(story.notices_pending):
+                self._tell_agency(story, use)
 
-    def _tell_agency(self, doc: StoredStory, use: str) -> bool:
+    def _tell_agency(self, story: Story, use: str) -> bool:
         """Whether the broker took the notice owed for `use`."""
-        notice = (doc.notices or {}).get(use)
+        notice = story.notices.get(use)
         if not notice:
             return False
         try:
             self.dispatch(messages.STORY_WITHDRAWN, dict(notice))
         except Exception:  # the broker is down: the timer sends it later
-            log.warning("withdrawal of story %s stored; telling the Agency later", doc.story_id,
+            log.warning("withdrawal of story %s stored; telling the Agency later", story.story_id,
                         exc_info=True)
             return False
-        self.stories.mark_notified(doc.story_id, use, notice["withdrawn_at"])
+        self.stories.mark_notified(story.story_id, use, notice["withdrawn_at"])
         return True
 
-    def _exports_for(self, doc: StoredStory, use: str) -> list:
-        return [e for e in self.stories.exports_of(doc.story_id) if e.use == use]
-
-    @staticmethod
-    def _notice(doc: StoredStory, use: str, exports: list, withdrawn_at: float) -> dict | None:
-        if not exports:
-            return None
-        return {"story_id": doc.story_id, "provider_id": doc.provider_id, "use": use,
-                "export_ids": [e.export_id for e in exports],
-                "references": [e.reference for e in exports], "withdrawn_at": withdrawn_at}
+    def _exports_for(self, story: Story, use: str) -> list:
+        return [e for e in self.stories.exports_of(story.story_id) if e.use == use]
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _own(self, provider, story_id: str) -> StoredStory:
+    def _own(self, provider, story_id: str) -> Story:
         if not story_id.strip():
-            raise GrpcError(StatusCode.INVALID_ARGUMENT, "story_id: required")
-        try:
-            doc = self.stories.get(story_id)
-        except self.stories.NotFound:
-            raise GrpcError(StatusCode.NOT_FOUND, f"no story {story_id!r}") from None
-        if doc.provider_id != provider.id:
+            raise Invalid("story_id", "required")
+        story = self.stories.get(story_id)
+        if story.provider_id != provider.id:
             # Another provider's stories do not exist for you.
-            raise GrpcError(StatusCode.NOT_FOUND, f"no story {story_id!r}")
-        return doc
+            raise NotFound("", f"no story {story_id!r}")
+        return story
 
-    def _story_message(self, doc: StoredStory) -> pb.Story:
+    def _story_message(self, story: Story) -> pb.Story:
         msg = pb.Story(
-            story_id=doc.story_id, provider_id=doc.provider_id, title=doc.title or "",
-            state=STATES[doc.state], redacted_text=doc.redacted_text,
-            replaced={k: int(v) for k, v in (doc.replaced or {}).items()},
-            flags=[pb.StoryFlag(**f) for f in doc.flags or []],
-            submitted_by=doc.submitted_by, approved_by=doc.approved_by or "",
-            export_ids=[e.export_id for e in self.stories.exports_of(doc.story_id)],
-            agency_notice_pending=bool(doc.notices_pending))
-        msg.submitted_at.FromNanoseconds(int(doc.submitted_at * 1e9))
-        if doc.approved_at:
-            msg.approved_at.FromNanoseconds(int(doc.approved_at * 1e9))
-        if doc.agency_notified_at:
-            msg.agency_notified_at.FromNanoseconds(int(doc.agency_notified_at * 1e9))
+            story_id=story.story_id, provider_id=story.provider_id, title=story.title,
+            state=STATES[story.state], redacted_text=story.redacted_text,
+            replaced=story.replaced, flags=[pb.StoryFlag(**f) for f in story.flags],
+            submitted_by=story.submitted_by, approved_by=story.approved_by,
+            export_ids=[e.export_id for e in self.stories.exports_of(story.story_id)],
+            agency_notice_pending=bool(story.notices_pending))
+        msg.submitted_at.FromNanoseconds(int(story.submitted_at * 1e9))
+        if story.approved_at:
+            msg.approved_at.FromNanoseconds(int(story.approved_at * 1e9))
+        if story.agency_notified_at:
+            msg.agency_notified_at.FromNanoseconds(int(story.agency_notified_at * 1e9))
         # One Consent per consent given, with the withdrawal that followed it.
         current: dict[str, pb.Consent] = {}
-        for entry in consent_entries(doc):
+        for entry in story.consents:
             if entry.given:
                 consent = msg.consents.add(use=USE_VALUES[entry.use], recorded_by=entry.recorded_by,
                                            how_given=entry.how, note_given=entry.note)

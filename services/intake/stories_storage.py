@@ -3,23 +3,27 @@ exports and the withdrawal notices still owed to the Agency.
 
 The original text is never stored: the provider keeps it in its own system.
 Times are epoch seconds (the embedded store turns a date written by $set into
-text)."""
+text). A story changes by compare-and-swap of the whole document (its
+`revision`), so each change is checked against the story as it is now."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
+from collections.abc import Callable
 
 import mongoengine as me
 
-from services.intake.stories_domain import USES, ConsentEntry, StoryStatus
+from services.intake.stories_domain import USES, ConsentEntry, Export, Story
 from tiaki.core.deidentify import Redaction
+from tiaki.core.errors import Conflict, NotFound
+from tiaki.plumbing.store import Collection, contains, retrying
 
 
 class StoredStory(me.Document):
     meta = {"collection": "stories", "indexes": ["provider_id", "notices_pending"]}
     story_id = me.StringField(primary_key=True)
+    revision = me.IntField(required=True)  # counted on by every change (compare-and-swap)
     provider_id = me.StringField(required=True)
     title = me.StringField(default="")
     state = me.StringField(required=True, choices=("awaiting_review", "approved"))
@@ -30,11 +34,9 @@ class StoredStory(me.Document):
     submitted_at = me.FloatField(required=True)
     approved_by = me.StringField(default="")
     approved_at = me.FloatField()
-    # Every consent given or withdrawn, oldest first (JSON text per entry:
-    # {use, given, recorded_by, how, note, at}); never rewritten.
-    consent_log = me.ListField(me.StringField())
-    # {use: "given" | "withdrawn"}: what holds now, so a change is one compare-and-set.
-    consent_state = me.DictField()
+    # Every consent given or withdrawn, oldest first ({use, given, recorded_by,
+    # how, note, at}); never rewritten.
+    consent_log = me.ListField(me.DictField())
     # Withdrawals after an export, per use: the event payload the Agency is owed
     # through the broker, kept until the broker takes it.
     notices = me.DictField()
@@ -56,140 +58,181 @@ class StoryExport(me.Document):
     story_ids = me.ListField(me.StringField())
 
 
-class NotFound(LookupError):
-    pass
-
-
 def _line(who: str, what: str) -> str:
     return f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {who}: {what}"
 
 
-def consent_entries(doc: StoredStory) -> list[ConsentEntry]:
-    return [ConsentEntry(**json.loads(line)) for line in doc.consent_log or []]
+def _entry(use: str, given: bool, recorded_by: str, how: str, note: str) -> dict:
+    return {"use": use, "given": given, "recorded_by": recorded_by, "how": how, "note": note,
+            "at": time.time()}
 
 
-def status(doc: StoredStory) -> StoryStatus:
-    consents: dict[str, list[ConsentEntry]] = {}
-    for entry in consent_entries(doc):
-        consents.setdefault(entry.use, []).append(entry)
-    return StoryStatus(doc.story_id, doc.state == "approved", consents)
+def _story(doc: dict) -> Story:
+    return Story(
+        story_id=doc["_id"], provider_id=doc["provider_id"], title=doc.get("title") or "",
+        state=doc["state"], redacted_text=doc["redacted_text"],
+        replaced={k: int(v) for k, v in (doc.get("replaced") or {}).items()},
+        flags=list(doc.get("flags") or []), submitted_by=doc["submitted_by"],
+        submitted_at=doc["submitted_at"], approved_by=doc.get("approved_by") or "",
+        approved_at=doc.get("approved_at"),
+        consents=[ConsentEntry(**dict(e, given=bool(e["given"])))
+                  for e in doc.get("consent_log") or []],
+        notices=dict(doc.get("notices") or {}),
+        notices_pending=list(doc.get("notices_pending") or []),
+        agency_notified_at=doc.get("agency_notified_at"), history=list(doc.get("history") or []))
 
 
-def _entry(use: str, given: bool, recorded_by: str, how: str, note: str) -> str:
-    return json.dumps({"use": use, "given": given, "recorded_by": recorded_by, "how": how,
-                       "note": note, "at": time.time()})
+def _export(doc: dict) -> Export:
+    return Export(export_id=doc["_id"], provider_id=doc["provider_id"], use=doc["use"],
+                  reference=doc.get("reference") or "", exported_by=doc["exported_by"],
+                  exported_at=doc["exported_at"], story_ids=list(doc.get("story_ids") or []))
 
 
 class StoryStorage:
-    NotFound = NotFound
+    def __init__(self):
+        self.stories = Collection(StoredStory)
+        self.exports = Collection(StoryExport)
 
     def ensure_indexes(self):
         StoredStory.ensure_indexes()
         StoryExport.ensure_indexes()
 
-    def create(self, provider_id: str, title: str, redaction: Redaction,
-               submitted_by: str) -> StoredStory:
-        doc = StoredStory(
-            story_id=str(uuid.uuid4()), provider_id=provider_id, title=title,
-            state="awaiting_review", redacted_text=redaction.text, replaced=redaction.counts(),
-            flags=[{"kind": f.kind, "start": f.start, "end": f.end, "text": f.text,
-                    "reason": f.reason} for f in redaction.flags],
-            submitted_by=submitted_by, submitted_at=time.time(),
-            history=[_line(submitted_by, "submitted the story (de-identified on arrival)")])
-        doc.save(force_insert=True)
-        return doc
+    def create(self, provider_id: str, title: str, redaction: Redaction, flags: list[dict],
+               submitted_by: str) -> Story:
+        doc = {"_id": str(uuid.uuid4()), "revision": 0, "provider_id": provider_id,
+               "title": title, "state": "awaiting_review", "redacted_text": redaction.text,
+               "replaced": redaction.counts(), "flags": flags, "submitted_by": submitted_by,
+               "submitted_at": time.time(), "consent_log": [], "notices": {},
+               "notices_pending": [],
+               "history": [_line(submitted_by, "submitted the story (de-identified on arrival)")]}
+        self.stories.insert(doc)
+        return _story(doc)
 
-    def get(self, story_id: str) -> StoredStory:
-        doc = StoredStory.objects(story_id=story_id).first()
+    def get(self, story_id: str) -> Story:
+        """The story; NotFound when there is none by that id."""
+        return _story(self._doc(story_id))
+
+    def for_provider(self, provider_id: str) -> list[Story]:
+        return [_story(d) for d in self.stories.find({"provider_id": provider_id},
+                                                     sort="submitted_at")]
+
+    def _doc(self, story_id: str) -> dict:
+        doc = self.stories.get(story_id)
         if doc is None:
-            raise NotFound(story_id)
+            raise NotFound("", f"no story {story_id!r}")
         return doc
 
-    def for_provider(self, provider_id: str) -> list[StoredStory]:
-        return list(StoredStory.objects(provider_id=provider_id).order_by("submitted_at"))
+    def _change(self, story_id: str, change: Callable[[dict], bool]) -> Story | None:
+        """Applies `change` to the story as it is now and writes it if it says
+        so (True); None when it does not. Retried when the story changed meanwhile."""
+        def attempt() -> Story | None:
+            doc = self._doc(story_id)
+            if not change(doc):
+                return None
+            return _story(self.stories.swap(doc))
+        return retrying(attempt, field="story_id", what="the story kept changing; try again")
 
-    def approve(self, doc: StoredStory, approved_by: str, text: str,
-                flags: list[dict]) -> StoredStory | None:
+    def approve(self, story: Story, approved_by: str, text: str,
+                flags: list[dict]) -> Story | None:
         """None when someone approved it first. `flags` are those of `text` (an
         edit moves what the first ones pointed at)."""
-        changed = StoredStory.objects(story_id=doc.story_id, state="awaiting_review").update_one(
-            set__state="approved", set__approved_by=approved_by, set__approved_at=time.time(),
-            set__redacted_text=text, set__flags=flags,
-            push__history=_line(approved_by, "approved the redacted text"
-                                + ("" if text == doc.redacted_text else " (edited)")))
-        return self.get(doc.story_id) if changed else None
+        def change(doc: dict) -> bool:
+            if doc["state"] != "awaiting_review":
+                return False
+            doc.update(state="approved", approved_by=approved_by, approved_at=time.time(),
+                       redacted_text=text, flags=flags)
+            doc["history"].append(_line(approved_by, "approved the redacted text" + (
+                "" if text == story.redacted_text else " (edited)")))
+            return True
+        return self._change(story.story_id, change)
 
-    def record_consent(self, doc: StoredStory, use: str, recorded_by: str, how: str,
-                       note: str) -> StoredStory | None:
+    def record_consent(self, story: Story, use: str, recorded_by: str, how: str,
+                       note: str) -> Story | None:
         """None when consent for `use` holds already (recorded meanwhile)."""
-        changed = StoredStory.objects(  # $in with None: the use may have no state yet
-            story_id=doc.story_id, **{f"consent_state__{use}__in": [None, "withdrawn"]}
-        ).update_one(**{
-            f"set__consent_state__{use}": "given",
-            "push__consent_log": _entry(use, True, recorded_by, how, note),
-            "push__history": _line(recorded_by, f"recorded the family's consent for {use} "
-                                                f"({how})")})
-        return self.get(doc.story_id) if changed else None
+        def change(doc: dict) -> bool:
+            if _holds(doc, use):
+                return False
+            doc["consent_log"].append(_entry(use, True, recorded_by, how, note))
+            doc["history"].append(_line(recorded_by, f"recorded the family's consent for {use} "
+                                                     f"({how})"))
+            return True
+        return self._change(story.story_id, change)
 
-    def withdraw(self, doc: StoredStory, use: str, recorded_by: str, how: str, note: str,
-                 notice: dict | None) -> StoredStory | None:
+    def withdraw(self, story: Story, use: str, recorded_by: str, how: str, note: str,
+                 notice: dict | None) -> Story | None:
         """Records the withdrawal and, in the same write, the notice the Agency is
         owed (so a crash cannot lose it). None when it was withdrawn meanwhile."""
-        updates = {f"set__consent_state__{use}": "withdrawn",
-                   "push__consent_log": _entry(use, False, recorded_by, how, note),
-                   "push__history": _line(recorded_by, f"recorded the family's withdrawal of "
-                                                       f"consent for {use} ({how})")}
-        if notice:
-            updates.update({f"set__notices__{use}": notice, "add_to_set__notices_pending": use})
-        changed = StoredStory.objects(story_id=doc.story_id,
-                                      **{f"consent_state__{use}": "given"}).update_one(**updates)
-        return self.get(doc.story_id) if changed else None
+        def change(doc: dict) -> bool:
+            if not _holds(doc, use):
+                return False
+            doc["consent_log"].append(_entry(use, False, recorded_by, how, note))
+            doc["history"].append(_line(recorded_by, f"recorded the family's withdrawal of "
+                                                     f"consent for {use} ({how})"))
+            if notice:
+                _owe(doc, use, notice)
+            return True
+        return self._change(story.story_id, change)
 
-    def owe_notice(self, story_id: str, use: str, notice: dict):
+    def owe_notice(self, story_id: str, use: str, notice: dict) -> None:
         """A notice found owed after the withdrawal was written (an export raced it)."""
-        StoredStory.objects(story_id=story_id).update_one(**{
-            f"set__notices__{use}": notice, "add_to_set__notices_pending": use})
+        self._change(story_id, lambda doc: _owe(doc, use, notice))
 
-    def mark_notified(self, story_id: str, use: str, withdrawn_at: float):
+    def mark_notified(self, story_id: str, use: str, withdrawn_at: float) -> None:
         """Clears the notice for `use` only if it is still the one sent: a newer
         withdrawal's notice, written meanwhile, stays owed."""
-        StoredStory.objects(story_id=story_id, **{f"notices__{use}__withdrawn_at": withdrawn_at}
-                            ).update_one(**{
-                                f"unset__notices__{use}": True, "pull__notices_pending": use,
-                                "set__agency_notified_at": time.time(),
-                                "push__history": _line("tiaki", "told the Agency of the "
-                                                                f"withdrawal for {use}")})
+        def change(doc: dict) -> bool:
+            if (doc.get("notices") or {}).get(use, {}).get("withdrawn_at") != withdrawn_at:
+                return False
+            del doc["notices"][use]
+            doc["notices_pending"] = [u for u in doc["notices_pending"] if u != use]
+            doc["agency_notified_at"] = time.time()
+            doc["history"].append(_line("tiaki", f"told the Agency of the withdrawal for {use}"))
+            return True
+        self._change(story_id, change)
 
-    def pending_notices(self, limit: int = 100, claim_for: float = 30) -> list[StoredStory]:
+    def pending_notices(self, limit: int = 100, claim_for: float = 30) -> list[Story]:
         """Stories with notices owed, each claimed for this caller for
         `claim_for` seconds: every intake instance runs the relay, one sends each."""
         now = time.time()
         claimed = []
-        # $in, not equality: the embedded store cannot match an array element by equality.
-        for doc in StoredStory.objects(notices_pending__in=list(USES)).limit(limit):
-            if (doc.notice_claimed_until or 0) >= now:
+        for doc in self.stories.find_any([{"notices_pending": contains(u)} for u in USES])[:limit]:
+            if (doc.get("notice_claimed_until") or 0) >= now:
                 continue
-            # Conditional on the value read (None matches a field never written).
-            if StoredStory.objects(story_id=doc.story_id,
-                                   notice_claimed_until=doc.notice_claimed_until).update_one(
-                    set__notice_claimed_until=now + claim_for):
-                claimed.append(doc)
+            try:  # of two relays claiming it, the one that swaps first sends it
+                claimed.append(_story(self.stories.swap(dict(doc,
+                                                             notice_claimed_until=now + claim_for))))
+            except Conflict:
+                continue
         return claimed
 
     # -- exports -----------------------------------------------------------------------------
 
-    def exports_of(self, story_id: str) -> list[StoryExport]:
-        # $in, not equality: the embedded store cannot match an array element by equality.
-        return list(StoryExport.objects(story_ids__in=[story_id]).order_by("exported_at"))
+    def exports_of(self, story_id: str) -> list[Export]:
+        return [_export(d) for d in self.exports.find({"story_ids": contains(story_id)},
+                                                      sort="exported_at")]
 
     def record_export(self, provider_id: str, use: str, reference: str, exported_by: str,
-                      story_ids: list[str]) -> StoryExport:
-        export = StoryExport(export_id=str(uuid.uuid4()), provider_id=provider_id, use=use,
-                             reference=reference, exported_by=exported_by,
-                             exported_at=time.time(), story_ids=story_ids)
-        export.save(force_insert=True)
-        return export
+                      story_ids: list[str]) -> Export:
+        doc = {"_id": str(uuid.uuid4()), "provider_id": provider_id, "use": use,
+               "reference": reference, "exported_by": exported_by, "exported_at": time.time(),
+               "story_ids": story_ids}
+        self.exports.insert(doc)
+        return _export(doc)
 
-    def cancel_export(self, export: StoryExport):
+    def cancel_export(self, export: Export) -> None:
         """Undoes an export refused after it was recorded (a withdrawal raced it)."""
-        StoryExport.objects(export_id=export.export_id).delete()
+        self.exports.delete(export.export_id)
+
+
+def _holds(doc: dict, use: str) -> bool:
+    """Whether the family's consent for `use` holds now (its last word was yes)."""
+    said = [e for e in doc.get("consent_log") or [] if e["use"] == use]
+    return bool(said) and said[-1]["given"]
+
+
+def _owe(doc: dict, use: str, notice: dict) -> bool:
+    doc.setdefault("notices", {})[use] = notice
+    if use not in doc["notices_pending"]:
+        doc["notices_pending"].append(use)
+    return True
+

@@ -26,8 +26,10 @@ from services.intake.service import IntakeService, OpenSubmissions
 from services.intake.storage import IntakeStorage
 from tests.service.factories import valid_fields
 from tiaki.core import messages
+from tiaki.core.errors import Refused
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
+from tiaki.plumbing.grpc_errors import to_grpc
 from tiaki.plumbing.identity import Caller
 from tiaki.plumbing.store import connect
 
@@ -67,13 +69,19 @@ def intake(plan):
     service.purpose_router.get_plan.return_value = plan.to_dict()
     service.purpose_router.collection_terms.return_value = NO_AGREEMENT_NEEDED
     service.identities.require.return_value = Caller("provider", "ccss")
-    service.storage.NotFound = LookupError
     service.storage.submission.return_value = open_submission()
     service.storage.refs_after.return_value = (0, set(), False)
-    service.storage.SlotTaken = IntakeStorage.SlotTaken
     service.storage.pseudonym_key.side_effect = key_for
     service.storage.store_batch.side_effect = stored_batch
     return service
+
+
+def refused(call) -> GrpcError:
+    """What a caller over gRPC gets for a refusal of a bare worker: the one
+    table of tiaki/plumbing/grpc_errors.py maps it, as in a running service."""
+    with pytest.raises(Refused) as caught:
+        call()
+    return to_grpc(caught.value)
 
 
 def stored_batch(submission_id, slot, refs, rejected, payload):
@@ -155,23 +163,20 @@ class TestSubmitRecordsWorker:
 
     def test_sealed_submission_takes_no_records(self, intake):
         intake.storage.submission.return_value = open_submission(state="sealed")
-        with pytest.raises(GrpcError) as caught:
-            intake.SubmitRecords(stream([record("r1")]), mock.Mock())
-        assert caught.value.code == StatusCode.FAILED_PRECONDITION
+        error = refused(lambda: intake.SubmitRecords(stream([record("r1")]), mock.Mock()))
+        assert error.code == StatusCode.FAILED_PRECONDITION
         intake.storage.store_batch.assert_not_called()
 
     def test_another_providers_submission_does_not_exist(self, intake):
         intake.storage.submission.return_value = open_submission(provider_id="other-ngo")
-        with pytest.raises(GrpcError) as caught:
-            intake.SubmitRecords(stream([record("r1")]), mock.Mock())
-        assert caught.value.code == StatusCode.NOT_FOUND
+        error = refused(lambda: intake.SubmitRecords(stream([record("r1")]), mock.Mock()))
+        assert error.code == StatusCode.NOT_FOUND
 
     def test_oversized_batch_is_refused_before_anything_is_stored(self, intake):
         with config.patch({"MAX_BATCH_RECORDS": 2}):
-            with pytest.raises(GrpcError) as caught:
-                intake.SubmitRecords(stream([record("r1"), record("r2"), record("r3")]),
-                                     mock.Mock())
-        assert caught.value.code == StatusCode.INVALID_ARGUMENT
+            error = refused(lambda: intake.SubmitRecords(
+                stream([record("r1"), record("r2"), record("r3")]), mock.Mock()))
+        assert error.code == StatusCode.INVALID_ARGUMENT
         intake.storage.store_batch.assert_not_called()
 
     def test_submission_is_bound_to_a_concrete_plan_version(self, intake, plan):
@@ -180,8 +185,8 @@ class TestSubmitRecordsWorker:
         request = pb.OpenSubmissionRequest(programme_id=plan.programme_id, period="2026Q3")
         try:
             intake.OpenSubmission(request, mock.Mock())
-        except GrpcError as exc:  # refusing version 0 would be as good as resolving it
-            assert exc.code == StatusCode.INVALID_ARGUMENT
+        except Refused as exc:  # refusing version 0 would be as good as resolving it
+            assert to_grpc(exc).code == StatusCode.INVALID_ARGUMENT
             return
         assert intake.storage.open_submission.call_args.args[2] == plan.version
 

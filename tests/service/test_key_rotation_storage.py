@@ -1,6 +1,6 @@
 """Intake's pseudonym keys in the real store, across rotations: the current
 generation's key for new batches, every generation's keys for finding a
-person, keys made before rotation existed read as generation 1, and another
+person, generation 1's key under the plain "<programme>/<purpose>" id, and another
 instance sees a rotation within the generation's TTL."""
 
 from __future__ import annotations

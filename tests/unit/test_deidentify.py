@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.intake.stories_domain import Refused, check_approved_text, check_story
+from services.intake.stories_domain import check_approved_text, check_story
 from tests.bench import story_set
 from tiaki.core.deidentify import ird_valid, nhi_valid, redact
+from tiaki.core.errors import Invalid
 
 
 def kinds(text: str) -> list[str]:
@@ -262,15 +263,15 @@ def test_any_text_redacts_without_error_and_flags_point_into_it(text):
 # -- the story rules -----------------------------------------------------------------------------
 
 def test_empty_and_oversized_stories_are_refused():
-    with pytest.raises(Refused, match="text: the story is empty"):
+    with pytest.raises(Invalid, match="text: the story is empty"):
         check_story(" \n\t")
-    with pytest.raises(Refused, match="11 characters; at most 10"):
+    with pytest.raises(Invalid, match="11 characters; at most 10"):
         check_story("x" * 11, max_chars=10)
 
 
 def test_a_reviewer_cannot_put_an_identifier_back():
     assert check_approved_text("[NAME] rang [PHONE] about Triple P.")
-    with pytest.raises(Refused, match="EMAIL"):
+    with pytest.raises(Invalid, match="EMAIL"):
         check_approved_text("[NAME] wrote from aroha@gmail.com.")
 
 

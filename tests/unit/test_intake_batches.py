@@ -1,0 +1,99 @@
+"""Intake's batch rules, without a broker or store: a batch sorted into
+duplicates, rejections and rows; the rows carry pseudonyms, never the client's
+reference; the agreement's terms; the events a submission sends."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake import domain
+from services.intake.domain import Identity, Submission
+from tests.unit.test_intake_domain import GOOD_RECORD, make_plan
+from tiaki.core.errors import NotNow
+from tiaki.core.plan import Plan
+
+KEYS = {"service-planning": b"k" * 32, "outcomes-report": b"o" * 32}
+UNDECLARED = domain.UNDECLARED
+SUB = Submission("sub-1", "ccss", "housing-support", 1, "2026Q3", "open", 1.0,
+                 agreement_version=3)
+
+
+@pytest.fixture(scope="module")
+def rules() -> domain.RecordRules:
+    return domain.RecordRules(Plan.from_dict(make_plan()))
+
+
+def test_a_good_record_becomes_a_row_of_pseudonyms_and_typed_fields(rules):
+    row, problems = domain.check_record(rules, KEYS, "ccss", "r1", "C-1", dict(GOOD_RECORD), None)
+    assert problems == []
+    assert row["pseudonyms"] == {p: domain.pseudonym(k, "ccss", "C-1") for p, k in KEYS.items()}
+    assert row["fields"]["age"] == 34 and "C-1" not in str(row) and "slk581" not in row
+
+
+def test_a_bad_record_gives_no_row(rules):
+    row, problems = domain.check_record(rules, KEYS, "ccss", "r1", "C-1",
+                                        dict(GOOD_RECORD, age="old"), None)
+    assert row is None and [f for f, _ in problems] == ["age"]
+
+
+def test_the_linkage_key_is_added_when_the_plan_asks_and_refused_when_unreadable():
+    data = make_plan()
+    data["purposes"][0]["include_slk581"] = True
+    rules = domain.RecordRules(Plan.from_dict(data))
+    assert rules.needs_slk581
+    good = Identity("Smith", "John", "1970-01-01", "male")
+    row, _ = domain.check_record(rules, KEYS, "ccss", "r1", "C-1", dict(GOOD_RECORD), good)
+    assert row["slk581"] == domain.slk581("Smith", "John", "1970-01-01", "male")
+    bad = Identity("Smith", "John", "01/01/1970", "male")
+    row, problems = domain.check_record(rules, KEYS, "ccss", "r1", "C-1", dict(GOOD_RECORD), bad)
+    assert row is None and problems[0][0] == "identity"
+
+
+def test_a_batch_is_sorted_into_duplicates_rejections_and_rows():
+    checks = {0: ({"n": 0}, []), 2: (None, [("age", "required by the plan"),
+                                            ("x", UNDECLARED)]), 3: ({"n": 3}, [])}
+    asked = []
+
+    def check(i):
+        asked.append(i)
+        return checks[i]
+
+    batch = domain.sort_batch(["a", "seen", "b", "c", "a"], {"seen"}, check)
+    assert (batch.rows, batch.refs, batch.duplicates) == ([{"n": 0}, {"n": 3}], ["a", "c"], 2)
+    assert batch.rejections == [("b", "age", "required by the plan"), ("b", "x", UNDECLARED)]
+    assert batch.reasons == ["missing"] and asked == [0, 2, 3] and not batch.empty
+    assert domain.sort_batch(["seen"], {"seen"}, check).empty
+
+
+@pytest.mark.parametrize("reason, kind", [
+    (UNDECLARED, "undeclared_field"), ("not agreed: you declined it", "not_agreed"),
+    ("required by the plan", "missing"), ("130 is outside 0..120", "out_of_range"),
+    ("'x' is not one of: a", "not_allowed_value"), ("expected a date", "bad_format")])
+def test_a_rejection_is_labelled_by_kind_for_metrics(reason, kind):
+    assert domain.reason_kind(reason) == kind
+
+
+def test_items_the_agreement_withholds_are_refused_with_the_reason():
+    rules = domain.agreed_rules(Plan.from_dict(make_plan()), {"age": "declined"})
+    _, problems = rules.check("r1", "C-1", dict(GOOD_RECORD))
+    assert problems == [("age", "not agreed: you declined it in your agreement "
+                                "(never stored or forwarded)")]
+
+
+def test_terms_without_a_needed_agreement_are_not_now():
+    ok = {"agreement_required": True, "agreement_version": 2, "withheld": {}}
+    assert domain.check_terms(ok, "ccss", "p", 1, "2026Q3") is ok
+    with pytest.raises(NotNow, match="ccss has no agreement to p version 1 for 2026Q3"):
+        domain.check_terms(dict(ok, agreement_version=0), "ccss", "p", 1, "2026Q3")
+    with pytest.raises(NotNow, match="^the plan is withdrawn$"):
+        domain.check_terms(dict(ok, problem="the plan is withdrawn"), "ccss", "p", 1, "2026Q3")
+
+
+def test_the_events_carry_the_submission_and_its_agreement_version():
+    batch = domain.batch_event(SUB, [{"n": 1}])
+    assert batch == {"submission_id": "sub-1", "provider_id": "ccss",
+                     "programme_id": "housing-support", "plan_version": 1, "period": "2026Q3",
+                     "agreement_version": 3, "records": [{"n": 1}]}
+    del batch["records"]
+    assert domain.seal_event(SUB, 5, ["sub-1.1"]) == dict(batch, accepted_count=5,
+                                                          batch_ids=["sub-1.1"])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from grpc import StatusCode
 from nameko.testing.utils import get_extension
-
 from services.purpose_router.codesign_storage import CodesignStore
+
 from tests.service.test_codesign_service import (  # noqa: F401 - fixtures
     AGENCY,
     PROGRAMME,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import eventlet
 import mongoengine
 import pytest
-
 from services.purpose_router.domain import verify_chain
 from services.purpose_router.storage import RouterStorage
+
 from tiaki.plumbing.store import connect
 
 ENTRIES = 40

@@ -303,11 +303,7 @@ class CodesignEntrypoints:
 
     @codesign_grpc
     def DiffPlan(self, request, context):
-        self.identities.require(context, *PARTICIPANT_KINDS, "unit")
-        plan = self.plans.plan(request.programme_id, request.version)
-        if plan is None:
-            raise NotFound("version", f"no plan for {request.programme_id!r} version "
-                                      f"{request.version}")
+        plan = self._readable_plan(context, request.programme_id, request.version, "version")
         before = self.plans.plan(plan.programme_id, plan.version - 1) \
             if plan.version > 1 else None
         return cpb.DiffPlanResponse(
@@ -374,11 +370,8 @@ class CodesignEntrypoints:
 
     @agreement_grpc
     def GetPurposeStatement(self, request, context):
-        self.identities.require(context, *PARTICIPANT_KINDS, "unit")
-        plan = self.plans.plan(request.programme_id, request.plan_version)
-        if plan is None:
-            raise NotFound("plan_version", f"no plan for {request.programme_id!r} "
-                                           f"version {request.plan_version}")
+        plan = self._readable_plan(context, request.programme_id, request.plan_version,
+                                   "plan_version")
         return apb.GetPurposeStatementResponse(statement=_statement_message(
             codesign.purpose_statement(plan, request.item_name.strip())))
 
@@ -485,6 +478,14 @@ class CodesignEntrypoints:
     def _open_numbers(self, draft: Draft) -> list[int]:
         return [p["number"] for p in self.codesign_store.proposals(draft.key)
                 if codesign.proposal_state(p["number"], draft.decisions) == "open"]
+
+    def _readable_plan(self, context, programme_id: str, version: int, field: str) -> Plan:
+        """A plan version any participant (or unit) may read; NotFound naming `field`."""
+        self.identities.require(context, *PARTICIPANT_KINDS, "unit")
+        plan = self.plans.plan(programme_id, version)
+        if plan is None:
+            raise NotFound(field, f"no plan for {programme_id!r} version {version}")
+        return plan
 
     def _agreed_plan(self, programme_id: str, version: int) -> Plan:
         plan = self.plans.plan(programme_id, version)

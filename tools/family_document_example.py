@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from services.purpose_router.family_document import render_family_document
+from services.purpose_router.codesign.family_document import render_family_document
 from tiaki.core.plan import Plan
 
 ROOT = Path(__file__).resolve().parent.parent

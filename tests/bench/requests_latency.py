@@ -46,10 +46,10 @@ from pathlib import Path
 
 import grpc
 
-from services.purpose_router.domain import holding_bucket
-from services.purpose_router.storage import bucket_key
+from services.purpose_router.routing.storage import bucket_key
 from tests.bench.pipeline import stream
 from tests.stack import Stack, drop, start_stack
+from tiaki.core.records import bucket
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.unit.sdk import UnitStore
@@ -359,7 +359,7 @@ def lookups(stack: Stack, docs: list[dict]):
             for purpose in unit["purposes"]:
                 t = time.perf_counter()
                 key = bucket_key("ccss", PROGRAMME, purpose["purpose_id"],
-                                 holding_bucket(purpose["pseudonym"]))
+                                 bucket(purpose["pseudonym"]))
                 list(holdings.find({"bucket_key": key,
                                     "pseudonyms": {"$in": [purpose["pseudonym"]]}},
                                    {"deliveries": 1, "_id": 0}))

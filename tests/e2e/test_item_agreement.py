@@ -12,8 +12,9 @@ import uuid
 import grpc
 import pytest
 
-from services.purpose_router.agreement import next_period, nz_today, period_of
 from tests.e2e.journey import open_submission, quarter, submit
+from tiaki.core.clock import nz_today
+from tiaki.core.periods import next_period, period_of
 from tiaki.plumbing import plan_proto
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
@@ -116,8 +117,8 @@ def test_the_command_line_codesigns_a_change_and_the_letter_follows_it(stack, ag
     Agency accepts and publishes; the provider's letter for version 2 no longer
     mentions the item its letter for version 1 explained."""
     from click.testing import CliRunner
+    from services.purpose_router.codesign.family_document import reading_grade
 
-    from services.purpose_router.family_document import reading_grade
     from tiaki.cli.app import cli
 
     programme = agreed["programme_id"]

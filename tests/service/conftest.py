@@ -20,7 +20,6 @@ from nameko.testing.services import replace_dependencies
 from nameko.testing.utils import find_free_port
 
 from services.intake.service import IntakeService
-from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import EXAMPLE, WHO
 from tiaki.core.plan import Plan
 from tiaki.plumbing.tokens import ensure_tokens
@@ -46,14 +45,11 @@ def plan(plan_dict) -> Plan:
 
 @pytest.fixture(autouse=True)
 def clear_plan_caches():
-    """Both services cache plans on the class (a plan version never changes);
-    each test starts and ends with them empty, so no test sees another's plan."""
-    PurposeRouterService._plans.clear()
-    PurposeRouterService._agreed_plans.clear()
+    """intake caches plans on the class (a plan version never changes; purpose_router's
+    plan repository caches them per container); each test starts and ends with the
+    cache empty, so no test sees another's plan."""
     IntakeService._rules.clear()
     yield
-    PurposeRouterService._plans.clear()
-    PurposeRouterService._agreed_plans.clear()
     IntakeService._rules.clear()
 
 

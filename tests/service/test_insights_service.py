@@ -20,6 +20,7 @@ from nameko_grpc.errors import GrpcError
 
 from services.insights import service as insights_service
 from services.insights.service import InsightsService
+from services.purpose_router.plans import PlanRepository
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import WHO, accepted_batch
 from tiaki.core import messages
@@ -75,7 +76,8 @@ def running(start_container, plan, plan_dict, identities):
     and insights beside it."""
     with config.patch({"GRPC_BIND_PORT": find_free_port()}):  # insights' port is its own
         router = start_container(PurposeRouterService)
-    assert get_extension(router, Storage).storage.create_plan(plan_dict, "agency").version == 1
+    assert get_extension(router, Storage, storage_class=PlanRepository).storage.create(
+        plan_dict, "agency").version == 1
     for batch in (accepted_batch(plan, n=2, batch_id="b1", submission_id="sub-1"),
                   accepted_batch(plan, n=2, batch_id="b2", submission_id="sub-2"),
                   dict(accepted_batch(plan, n=2, batch_id="b3", submission_id="sub-3"),

@@ -1,5 +1,5 @@
 """Two purpose_router instances appending to one provider's ledger at once:
-each has its own lock and cached chain head (a RouterStorage of its own), and
+each has its own lock and cached chain head (a Ledger of its own), and
 the store's unique (provider, sequence) index makes the loser of a race read
 the new head and append after it. The chain never forks: one entry per
 sequence, each linked to the one before, each entry key once."""
@@ -10,8 +10,8 @@ import eventlet
 import mongoengine
 import pytest
 
-from services.purpose_router.domain import verify_chain
-from services.purpose_router.storage import RouterStorage
+from services.purpose_router.routing.ledger import Ledger
+from tiaki.core.ledger import verify_chain
 from tiaki.plumbing.store import connect
 
 ENTRIES = 40
@@ -20,7 +20,7 @@ ENTRIES = 40
 @pytest.fixture
 def two_instances(store_uri):
     connect(store_uri)
-    a, b = RouterStorage(), RouterStorage()
+    a, b = Ledger(), Ledger()
     a.ensure_indexes()
     yield a, b
     mongoengine.disconnect()
@@ -50,8 +50,8 @@ def test_two_instances_appending_at_once_keep_one_chain(two_instances):
     pool.waitall()
 
     entries = a.entries("ccss")
-    intact, broken, problem = verify_chain(entries)
-    assert intact, (broken, problem)
+    verdict = verify_chain(entries)
+    assert verdict.intact, verdict
     assert [e["sequence"] for e in entries] == list(range(1, ENTRIES + 2))
     assert sorted(e["entry_key"] for e in entries) == sorted(
         f"delivery:d{n}" for n in range(-1, ENTRIES))

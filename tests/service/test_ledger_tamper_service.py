@@ -14,6 +14,7 @@ from nameko.testing.utils import get_extension
 from nameko_grpc.client import Client
 from nameko_grpc.errors import GrpcError
 
+from services.purpose_router.plans import PlanRepository
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import accepted_batch
 from tiaki.core import messages
@@ -27,7 +28,8 @@ def ledger(start_container, plan, plan_dict, identities, store_db):
     """purpose_router with five batches routed for ccss (five chain entries),
     and a LedgerService client that carries ccss's token."""
     container = start_container(PurposeRouterService)
-    get_extension(container, Storage).storage.create_plan(plan_dict, "agency")
+    get_extension(container, Storage, storage_class=PlanRepository).storage.create(plan_dict,
+                                                                                  "agency")
     for n in range(5):
         with entrypoint_waiter(container, "route_batch", timeout=15) as result:
             event_dispatcher()(messages.INTAKE, messages.RECORDS_ACCEPTED,

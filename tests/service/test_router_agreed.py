@@ -11,11 +11,12 @@ from unittest import mock
 import pytest
 from nameko.testing.services import worker_factory
 
+from services.purpose_router.codesign import CodesignStorage
+from services.purpose_router.plans import PlanRepository, PlanVersion
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import accepted_batch
 
 REPORTING = "service_delivery_reporting"
-SECRET = mock.patch("services.purpose_router.service.stored_secret", return_value=b"k" * 32)
 
 
 def agreement_version(plan, number: int, declined=(), applies_from="") -> dict:
@@ -30,19 +31,20 @@ def agreement_version(plan, number: int, declined=(), applies_from="") -> dict:
 def router(plan):
     """A worker for an agreed plan: ccss's agreement version 1 declines `region`;
     its version 2, made later and in force for the same period, accepts it."""
-    service = worker_factory(PurposeRouterService)
-    service.storage.plan.side_effect = (
-        lambda programme_id, version: plan if version in (0, plan.version) else None)
-    service.storage.entry.return_value = None
-    service.storage.seal.return_value = None
-    service.storage.append.side_effect = lambda key, entry: dict(entry, entry_key=key)
+    plans = PlanRepository()
+    plans.stored = mock.Mock(side_effect=lambda programme_id, version: (
+        PlanVersion(plan, agreed=True) if version in (0, plan.version) else None))
     versions = {1: agreement_version(plan, 1, declined={"region"}),
                 2: agreement_version(plan, 2, applies_from="2026Q3")}
-    store = service.codesign_store
-    store.is_agreed.return_value = True
-    store.agreement.side_effect = lambda provider, programme, plan_version, number: (
-        versions.get(number) if provider == "ccss" else None)
-    store.agreements.return_value = list(versions.values())
+    store = CodesignStorage()
+    store.agreement = mock.Mock(side_effect=lambda provider, programme, plan_version, number: (
+        versions.get(number) if provider == "ccss" else None))
+    store.agreements = mock.Mock(return_value=list(versions.values()))
+    service = worker_factory(PurposeRouterService, plans=plans, codesign_store=store)
+    service.ledger.entry.return_value = None
+    service.storage.seal.return_value = None
+    service.storage.secret.return_value = b"k" * 32
+    service.ledger.append.side_effect = lambda key, entry: dict(entry, entry_key=key)
     return service
 
 
@@ -68,8 +70,7 @@ def test_declined_grouping_leaves_the_totals_and_the_seal_completes(router, plan
     router.storage.partials.return_value = partials_saved(router)
     router.storage.seal.return_value = seal_of(plan, batches, 1)
 
-    with SECRET:
-        router.seal_submission(seal_of(plan, batches, 1))
+    router.seal_submission(seal_of(plan, batches, 1))
 
     sent = [c.args[1] for c in router.unit_queues.deliver.call_args_list]
     (totals,) = [b for b in sent if b["kind"] == "aggregate"]
@@ -91,8 +92,7 @@ def test_a_later_agreement_does_not_change_an_open_submission(router, plan):
     assert set(cells) == {json.dumps(["joint"])}
     router.storage.seal.return_value = seal_of(plan, [batch], 1)
 
-    with SECRET:
-        router.seal_submission(seal_of(plan, [batch], 1))
+    router.seal_submission(seal_of(plan, [batch], 1))
 
     (totals,) = [c.args[1] for c in router.unit_queues.deliver.call_args_list
                  if c.args[1]["kind"] == "aggregate"]

@@ -15,11 +15,12 @@ from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter, worker_factory
 from nameko.testing.utils import get_extension
 
-from services.purpose_router import domain
+from services.purpose_router.plans import PlanRepository, PlanVersion
+from services.purpose_router.routing import domain
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import accepted_batch
 from tiaki.connect import queues
-from tiaki.core import messages
+from tiaki.core import ledger, messages
 from tiaki.plumbing.broker import UnitQueues
 from tiaki.plumbing.store import Storage
 
@@ -31,15 +32,16 @@ REPORTING = "service_delivery_reporting"
 def router(plan):
     """A PurposeRouterService worker whose storage knows the example plan and
     has an empty ledger, no seals and no partials."""
-    service = worker_factory(PurposeRouterService)
-    service.storage.plan.side_effect = (
-        lambda programme_id, version: plan if programme_id == plan.programme_id
-        and version in (0, plan.version) else None)
-    service.storage.entry.return_value = None
+    plans = PlanRepository()
+    plans.stored = mock.Mock(side_effect=(  # not a co-designed plan
+        lambda programme_id, version: PlanVersion(plan, agreed=False)
+        if programme_id == plan.programme_id and version in (0, plan.version) else None))
+    service = worker_factory(PurposeRouterService, plans=plans)
+    service.ledger.entry.return_value = None
     service.storage.seal.return_value = None
     service.storage.partials.return_value = {}
-    service.codesign_store.is_agreed.return_value = False  # not a co-designed plan
-    service.storage.append.side_effect = lambda key, entry: dict(entry, entry_key=key)
+    service.storage.secret.return_value = b"k" * 32
+    service.ledger.append.side_effect = lambda key, entry: dict(entry, entry_key=key)
     return service
 
 
@@ -66,7 +68,7 @@ class TestRouteBatchWorker:
             assert "client_name" not in row and "record_ref" not in row
             # its own purpose's pseudonym, never another purpose's
             assert row["pseudonym"] == f"{EVALUATION}-client-{i}"
-        assert body["content_hash"] == domain.content_hash(body["records"])
+        assert body["content_hash"] == ledger.content_hash(body["records"])
 
     def test_aggregate_purpose_gets_a_partial_not_a_delivery(self, router, plan):
         router.route_batch(accepted_batch(plan, n=3))
@@ -83,8 +85,8 @@ class TestRouteBatchWorker:
         router.route_batch(accepted_batch(plan, n=2))
 
         (body,) = deliveries_to(router, "evaluation")
-        router.storage.append.assert_called_once()
-        key, entry = router.storage.append.call_args.args
+        router.ledger.append.assert_called_once()
+        key, entry = router.ledger.append.call_args.args
         assert key == f"delivery:{body['delivery_id']}"
         assert entry["kind"] == "delivery"
         assert {k: entry[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
@@ -96,15 +98,15 @@ class TestRouteBatchWorker:
     def test_redelivered_batch_is_delivered_again_but_not_appended_twice(self, router, plan):
         batch = accepted_batch(plan, n=2)
         router.route_batch(batch)
-        first = router.storage.append.call_args.args
-        router.storage.entry.side_effect = (
+        first = router.ledger.append.call_args.args
+        router.ledger.entry.side_effect = (
             lambda key: dict(first[1], entry_key=key) if key == first[0] else None)
 
         router.route_batch(batch)
 
         bodies = deliveries_to(router, "evaluation")
         assert len(bodies) == 2 and bodies[0] == bodies[1]
-        assert router.storage.append.call_count == 1
+        assert router.ledger.append.call_count == 1
 
     def test_sealed_submission_with_every_partial_in_gets_its_aggregate(self, router, plan):
         purpose = plan.purpose(REPORTING)
@@ -116,8 +118,7 @@ class TestRouteBatchWorker:
             "plan_version": 1, "period": "2026Q3", "batch_ids": ["b1", "b2"], "accepted_count": 6}
         router.storage.partials.return_value = partials
 
-        with mock.patch("services.purpose_router.service.stored_secret", return_value=b"k" * 32):
-            router.route_batch(b2)
+        router.route_batch(b2)
 
         (body,) = deliveries_to(router, "service-delivery")
         assert body["kind"] == "aggregate" and body["record_count"] == 6
@@ -129,7 +130,7 @@ class TestRouteBatchWorker:
             {"dimensions": {"region": "Otago", "programme_strand": "joint"}, "suppressed": True},
             {"dimensions": {"region": "Waikato", "programme_strand": "joint"}, "suppressed": True},
         ]
-        keys = [c.args[0] for c in router.storage.append.call_args_list]
+        keys = [c.args[0] for c in router.ledger.append.call_args_list]
         assert keys == [f"delivery:b2:{EVALUATION}", f"delivery:sub-1:{REPORTING}"]
 
     def test_no_aggregate_while_a_sealed_batch_is_still_on_its_way(self, router, plan):
@@ -140,8 +141,7 @@ class TestRouteBatchWorker:
             "plan_version": 1, "period": "2026Q3", "batch_ids": ["b1", "b2"], "accepted_count": 6}
         router.storage.partials.return_value = {"b1": domain.partial_aggregate(purpose, b1["records"])}
 
-        with mock.patch("services.purpose_router.service.stored_secret", return_value=b"k" * 32):
-            router.route_batch(b1)
+        router.route_batch(b1)
 
         assert deliveries_to(router, "service-delivery") == []
 
@@ -157,7 +157,7 @@ class TestGetPlanWorker:
     def test_a_version_is_read_from_storage_once(self, router, plan):
         router.get_plan(plan.programme_id, 1)
         router.get_plan(plan.programme_id, 1)
-        assert router.storage.plan.call_count == 1
+        assert router.plans.stored.call_count == 1
 
 
 # -- container_factory: the real broker and store ------------------------------------
@@ -177,8 +177,8 @@ def take_all(amqp_uri: str, unit_id: str) -> list[dict]:
 def router_container(start_container, plan_dict):
     """purpose_router started, with the example plan stored as version 1."""
     container = start_container(PurposeRouterService)
-    storage = get_extension(container, Storage).storage
-    assert storage.create_plan(plan_dict, "agency").version == 1
+    plans = get_extension(container, Storage, storage_class=PlanRepository).storage
+    assert plans.create(plan_dict, "agency").version == 1
     return container
 
 
@@ -214,7 +214,7 @@ class TestRouterContainer:
         assert [(e["kind"], e["delivery_id"], e["unit_id"]) for e in entries] == [
             ("delivery", body["delivery_id"], "evaluation")]
         assert entries[0]["content_hash"] == body["content_hash"]
-        assert domain.verify_chain(entries) == (True, 0, "")
+        assert ledger.verify_chain(entries) == ledger.Verdict(True, 0, "")
         assert store_db.partials.count_documents({"submission_id": "sub-1"}) == 1
 
     def test_redelivered_batch_one_ledger_entry_two_messages(self, router_container, plan, store_db):
@@ -255,9 +255,9 @@ class TestRouterContainer:
                  store_db.ledger.find({"provider_id": "ccss"}).sort("sequence")]
         assert kinds == [(EVALUATION, f"b1:{EVALUATION}"), (EVALUATION, f"b2:{EVALUATION}"),
                          (REPORTING, f"sub-1:{REPORTING}")]
-        assert domain.verify_chain(
+        assert ledger.verify_chain(
             list(store_db.ledger.find({"provider_id": "ccss"}, {"_id": 0}).sort("sequence"))
-        ) == (True, 0, "")
+        ) == ledger.Verdict(True, 0, "")
 
     def test_unit_queue_is_durable_and_declared_once(self, router_container, plan):
         route(router_container, accepted_batch(plan, n=1, batch_id="b1"))
@@ -283,34 +283,9 @@ class TestRouterContainer:
             # One person under two key generations: both generations' batches.
             rotated = holders("ccss", plan.programme_id, {EVALUATION: [
                 f"{EVALUATION}-client-9", f"{EVALUATION}-client-2"]})
-            # A caller from before key rotation sends one pseudonym per purpose.
-            single = holders("ccss", plan.programme_id, {EVALUATION: f"{EVALUATION}-client-2"})
         assert third == [{"unit_id": "evaluation", "purpose_id": EVALUATION,
                           "delivery_ids": [f"b1:{EVALUATION}"]}]
         assert first == [{"unit_id": "evaluation", "purpose_id": EVALUATION,
                           "delivery_ids": [f"b1:{EVALUATION}", f"b2:{EVALUATION}"]}]
         assert stranger == [] and other_provider == []
-        assert rotated == third == single
-
-    def test_holdings_kept_one_document_per_delivery_are_moved_into_batch_buckets(
-            self, router_container, plan, store_db):
-        for purpose_id, unit_id, people in ((EVALUATION, "evaluation", ["0abc", "fdef"]),
-                                            ("research", "research", ["1abc", "2def"])):
-            store_db.holdings.insert_one({
-                "_id": f"old:{purpose_id}", "provider_id": "ccss",
-                "programme_id": plan.programme_id, "purpose_id": purpose_id,
-                "unit_id": unit_id, "pseudonyms": people})
-        storage = get_extension(router_container, Storage).storage
-        storage.migrate_holdings()
-        storage.migrate_holdings()  # repeated after a crash: nothing twice
-
-        with entrypoint_hook(router_container, "holders") as holders:
-            found = [holders("ccss", plan.programme_id, {EVALUATION: [p], "research": ["x"]})
-                     for p in ("0abc", "fdef")]
-            unknown = holders("ccss", plan.programme_id, {EVALUATION: ["1abc"]})
-        assert found == [[{"unit_id": "evaluation", "purpose_id": EVALUATION,
-                           "delivery_ids": [f"old:{EVALUATION}"]},
-                          {"unit_id": "research", "purpose_id": "research",
-                           "delivery_ids": ["old:research"]}]] * 2
-        assert unknown == []
-        assert store_db.holdings.count_documents({}) == 0
+        assert rotated == third

@@ -8,8 +8,9 @@ import datetime as dt
 import pytest
 import yaml
 
-from services.purpose_router import agreement, codesign
+from services.purpose_router.codesign import agreement
 from tests.service.factories import EXAMPLE
+from tiaki.core import clock, errors, periods
 from tiaki.core.plan import Plan
 
 JULY = dt.datetime(2026, 7, 10, 1, 0, tzinfo=dt.timezone.utc)       # 2026Q3 in New Zealand
@@ -30,15 +31,15 @@ def everything_but(plan: Plan, **special) -> list[dict]:
 
 
 def test_periods():
-    assert agreement.period_of(dt.date(2026, 3, 31)) == "2026Q1"
-    assert agreement.period_of(dt.date(2026, 10, 1)) == "2026Q4"
-    assert agreement.next_period("2026Q4") == "2027Q1"
-    assert agreement.next_period("2026Q2") == "2026Q3"
+    assert periods.period_of(dt.date(2026, 3, 31)) == "2026Q1"
+    assert periods.period_of(dt.date(2026, 10, 1)) == "2026Q4"
+    assert periods.next_period("2026Q4") == "2027Q1"
+    assert periods.next_period("2026Q2") == "2026Q3"
     # 31 December 2026, 13:00 UTC is already 1 January 2027 in New Zealand
-    assert agreement.nz_today(dt.datetime(2026, 12, 31, 13, 0, tzinfo=dt.timezone.utc)) == \
+    assert clock.nz_today(dt.datetime(2026, 12, 31, 13, 0, tzinfo=dt.timezone.utc)) == \
         dt.date(2027, 1, 1)
-    with pytest.raises(codesign.Invalid):
-        agreement.check_period("2026-Q3")
+    with pytest.raises(errors.Invalid):
+        periods.check_period("2026-Q3")
 
 
 def test_first_version_applies_to_every_period_and_records_who(plan):
@@ -89,10 +90,10 @@ def test_undecided_and_queried_items_are_withheld(plan):
 
 
 @pytest.mark.parametrize("bad, error, field", [
-    (choices(shoe_size="accept"), codesign.Unknown, "choices.item_name"),
-    (choices(age_band="maybe"), codesign.Invalid, "choices.decision"),
-    (choices(age_band="accept") * 2, codesign.Invalid, "choices.item_name"),
-    ([], codesign.Invalid, "choices"),
+    (choices(shoe_size="accept"), errors.NotFound, "choices.item_name"),
+    (choices(age_band="maybe"), errors.Invalid, "choices.decision"),
+    (choices(age_band="accept") * 2, errors.Invalid, "choices.item_name"),
+    ([], errors.Invalid, "choices"),
 ])
 def test_bad_choices(plan, bad, error, field):
     with pytest.raises(error) as err:
@@ -101,7 +102,7 @@ def test_bad_choices(plan, bad, error, field):
 
 
 def test_who_decided_is_required(plan):
-    with pytest.raises(codesign.Invalid) as err:
+    with pytest.raises(errors.Invalid) as err:
         agreement.decide(plan, None, choices(age_band="accept"), "  ", "provider:ccss", JULY)
     assert err.value.field == "decided_by"
 

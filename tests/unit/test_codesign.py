@@ -8,8 +8,10 @@ import copy
 import pytest
 import yaml
 
-from services.purpose_router import codesign, family_document
+from services.purpose_router.codesign import family_document
+from services.purpose_router.codesign import rules as codesign
 from tests.service.factories import EXAMPLE
+from tiaki.core import errors
 from tiaki.core.plan import Plan
 
 
@@ -58,23 +60,23 @@ class TestApplyChange:
         assert len(removed.items) == len(plan.items) - 1
 
     def test_unknown_item_is_not_found(self, example):
-        with pytest.raises(codesign.Unknown) as err:
+        with pytest.raises(errors.NotFound) as err:
             codesign.apply_change(plan_of(example), "remove", "shoe_size", None)
         assert err.value.field == "item_name" and "shoe_size" in err.value.reason
 
     def test_adding_an_existing_item_is_refused(self, example):
-        with pytest.raises(codesign.NotNow, match="already in the plan"):
+        with pytest.raises(errors.NotNow, match="already in the plan"):
             codesign.apply_change(plan_of(example), "add", "age_band", item(example, "age_band"))
 
     @pytest.mark.parametrize("kind, name, proposed, error, field", [
-        ("rename", "age_band", None, codesign.Invalid, "kind"),
-        ("change", "", None, codesign.Invalid, "item_name"),
-        ("change", "age_band", None, codesign.Invalid, "item"),
-        ("change", "age_band", {**NEW_ITEM, "name": "other"}, codesign.Invalid, "item.name"),
-        ("add", "housing_stable", {**NEW_ITEM, "uses": [{"purpose_id": "marketing"}]}, codesign.Invalid,
+        ("rename", "age_band", None, errors.Invalid, "kind"),
+        ("change", "", None, errors.Invalid, "item_name"),
+        ("change", "age_band", None, errors.Invalid, "item"),
+        ("change", "age_band", {**NEW_ITEM, "name": "other"}, errors.Invalid, "item.name"),
+        ("add", "housing_stable", {**NEW_ITEM, "uses": [{"purpose_id": "marketing"}]}, errors.Invalid,
          "item"),
         ("add", "x_item", {"type": "enum", "uses": [{"purpose_id": "evaluation"}]},
-         codesign.Invalid, "item"),
+         errors.Invalid, "item"),
     ])
     def test_bad_proposals(self, example, kind, name, proposed, error, field):
         with pytest.raises(error) as err:
@@ -82,7 +84,7 @@ class TestApplyChange:
         assert err.value.field == field
 
     def test_a_change_that_changes_nothing_is_refused(self, example):
-        with pytest.raises(codesign.Invalid, match="the same"):
+        with pytest.raises(errors.Invalid, match="the same"):
             codesign.apply_change(plan_of(example), "change", "age_band", item(example, "age_band"))
 
     def test_proposal_state_follows_decisions(self):
@@ -276,12 +278,12 @@ class TestPurposeStatement:
         assert statement["uses"][0]["who_will_not_see"][0] == "Contracts and Service Delivery team"
 
     def test_unknown_item(self, example):
-        with pytest.raises(codesign.Unknown, match="shoe_size"):
+        with pytest.raises(errors.NotFound, match="shoe_size"):
             codesign.purpose_statement(plan_of(example), "shoe_size")
 
     @pytest.mark.parametrize("text", ["agency:agency", "provider:", "provider:CCSS", "unit:x", "ccss"])
     def test_participants_are_providers_or_representatives(self, text):
-        with pytest.raises(codesign.Invalid):
+        with pytest.raises(errors.Invalid):
             codesign.parse_participant(text)
         assert codesign.parse_participant(" representative:whanau-voice ") == \
             "representative:whanau-voice"

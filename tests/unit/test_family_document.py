@@ -12,8 +12,8 @@ from html import escape
 import pytest
 import yaml
 
-from services.purpose_router import agreement
-from services.purpose_router.family_document import (
+from services.purpose_router.codesign import agreement
+from services.purpose_router.codesign.family_document import (
     reading_grade,
     render_family_document,
     visible_text,

@@ -7,10 +7,16 @@ from __future__ import annotations
 import click
 import pytest
 
-from services.purpose_router.domain import GENESIS, entry_hash, verify_chain
 from tiaki.cli import app as cli
 from tiaki.cli import ledger as cli_ledger
+from tiaki.core import ledger
+from tiaki.core.ledger import GENESIS, entry_hash
 
+
+def verify_chain(entries, kept=None):
+    """The ledger's verdict as (intact, first broken sequence, problem)."""
+    verdict = ledger.verify_chain(entries, kept)
+    return verdict.intact, verdict.first_broken, verdict.problem
 
 def chain(n: int) -> list[dict]:
     out, previous = [], GENESIS

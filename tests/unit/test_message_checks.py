@@ -7,7 +7,7 @@ from __future__ import annotations
 import pymongo.errors
 import pytest
 
-from services.purpose_router import domain
+from services.purpose_router.routing import domain
 from tiaki.connect import queues
 from tiaki.unit.sdk import message_problem
 

@@ -13,21 +13,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.purpose_router import domain
-from services.purpose_router.domain import (
-    GENESIS,
-    HASHED_FIELDS,
+from services.purpose_router.routing import domain
+from services.purpose_router.routing.domain import (
     NOT_RECORDED,
     add_partials,
     delivered_fields,
-    entry_hash,
     fixed_random_round,
     partial_aggregate,
     project,
     protect,
-    verify_chain,
 )
+from tiaki.core import ledger
+from tiaki.core.ledger import GENESIS, HASHED_FIELDS, entry_hash
 from tiaki.core.plan import RESERVED_FIELDS, Plan
+from tiaki.core.records import BUCKETS, bucket
+
+
+def verify_chain(entries, kept=None):
+    """The ledger's verdict as (intact, first broken sequence, problem)."""
+    verdict = ledger.verify_chain(entries, kept)
+    return verdict.intact, verdict.first_broken, verdict.problem
 
 BASE_PLAN = {
     "programme_id": "housing-support",
@@ -516,10 +521,10 @@ def test_batch_holdings_name_every_unit_level_delivery_of_the_batch_per_bucket(p
     assert sorted(ps for h in holdings for ps in h["pseudonyms"]) == sorted(
         r["pseudonyms"][anchor] for r in records)
     for h in holdings:
-        assert all(domain.holding_bucket(ps) == h["bucket"] for ps in h["pseudonyms"])
+        assert all(bucket(ps) == h["bucket"] for ps in h["pseudonyms"])
         assert h["deliveries"] == [[f"b7:{p.purpose_id}", p.unit_id, p.purpose_id]
                                    for p in sorted(unit_purposes, key=lambda p: p.purpose_id)]
-    assert len(holdings) <= domain.HOLDING_BUCKETS
+    assert len(holdings) <= BUCKETS
 
 
 def test_a_batch_with_no_unit_level_purpose_holds_nothing_findable(plan):

@@ -9,18 +9,17 @@ no external resources, printable on A4. Every value from data is escaped.
 
 from __future__ import annotations
 
-import re
 from html import escape
 from html.parser import HTMLParser
 
 import textstat
 
-from services.purpose_router import codesign
-from services.purpose_router.agreement import withheld
+from services.purpose_router.codesign import rules as codesign
+from services.purpose_router.codesign.agreement import withheld
+from tiaki.core.clock import MONTHS
+from tiaki.core.periods import PERIOD
 from tiaki.core.plan import Plan, ScheduleItem
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
 PRIVACY_WEB = "www.privacy.org.nz"
 PRIVACY_PHONE = "0800 803 909"
 BLOCKS = {"title", "h1", "h2", "h3", "p", "li", "dt", "dd", "th", "td", "caption", "figcaption"}
@@ -45,7 +44,7 @@ def _label(item: ScheduleItem) -> str:
 
 def period_words(period: str) -> str:
     """'2026Q3' -> 'July to September 2026'."""
-    match = re.fullmatch(r"(\d{4})Q([1-4])", period or "")
+    match = PERIOD.fullmatch(period or "")
     if not match:
         return period
     year, quarter = int(match.group(1)), int(match.group(2))

@@ -1,17 +1,20 @@
-"""purpose_router's rules as plain functions: per-purpose projection (an
-allow-list), aggregates with small numbers protected, and the ledger's hash
-chain. No I/O here."""
+"""purpose_router's routing rules as plain functions: per-purpose projection
+(an allow-list), who holds what about a person, aggregates with small numbers
+protected, and the body of each delivery and its ledger entry. No I/O here
+(the ledger's format is tiaki.core.ledger)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import zlib
 from collections import defaultdict
 
+from tiaki.core.errors import Invalid
+from tiaki.core.ledger import content_hash, new_entry
 from tiaki.core.messages import is_text
 from tiaki.core.plan import Plan, Purpose
+from tiaki.core.records import PSEUDONYM, SLK581, bucket
 
 NOT_RECORDED = "not recorded"
 
@@ -20,7 +23,7 @@ NOT_RECORDED = "not recorded"
 
 def delivered_fields(plan: Plan, purpose: Purpose) -> tuple[str, ...]:
     """Exactly the field names a unit-level delivery for this purpose may carry."""
-    extra = ("pseudonym",) + (("slk581",) if purpose.include_slk581 else ())
+    extra = (PSEUDONYM,) + ((SLK581,) if purpose.include_slk581 else ())
     return extra + plan.fields_for_purpose(purpose.purpose_id)
 
 
@@ -34,9 +37,9 @@ def project(plan: Plan, purpose: Purpose, records: list[dict]) -> list[dict]:
     out = []
     for record in records:
         fields = record["fields"]
-        row = {"pseudonym": record["pseudonyms"][pid]}
-        if purpose.include_slk581 and record.get("slk581"):
-            row["slk581"] = record["slk581"]
+        row = {PSEUDONYM: record["pseudonyms"][pid]}
+        if purpose.include_slk581 and record.get(SLK581):
+            row[SLK581] = record[SLK581]
         for name in allowed:
             if name in fields:
                 row[name] = fields[name]
@@ -102,13 +105,6 @@ def seal_problem(seal) -> str | None:
 
 # -- holdings: who holds what about a person -----------------------------------
 
-HOLDING_BUCKETS = 64
-
-
-def holding_bucket(pseudonym: str) -> str:
-    return f"{zlib.crc32(pseudonym.encode()) % HOLDING_BUCKETS:02d}"
-
-
 def batch_holdings(batch_id: str, unit_purposes: list[Purpose], records: list[dict]) -> list[dict]:
     """Where a batch's people went, in a few small documents a family's request
     can find by one keyed lookup: every unit-level purpose receives every record
@@ -123,7 +119,7 @@ def batch_holdings(batch_id: str, unit_purposes: list[Purpose], records: list[di
     buckets: dict[str, set[str]] = defaultdict(set)
     for record in records:
         pseudonym = record["pseudonyms"][anchor]
-        buckets[holding_bucket(pseudonym)].add(pseudonym)
+        buckets[bucket(pseudonym)].add(pseudonym)
     return [{"bucket": b, "anchor": anchor, "pseudonyms": sorted(members),
              "deliveries": deliveries} for b, members in sorted(buckets.items())]
 
@@ -193,56 +189,52 @@ def protect(purpose: Purpose, cells: dict[str, list], seed: bytes) -> list[dict]
     return out
 
 
-# -- the ledger's hash chain --------------------------------------------------
+# -- deliveries and their ledger entries ----------------------------------------
 
-GENESIS = "0" * 64
-HASHED_FIELDS = ("sequence", "kind", "delivery_id", "provider_id", "programme_id",
-                 "submission_id", "purpose_id", "unit_id", "fields", "record_count",
-                 "content_hash", "accessor", "reason", "recorded_at", "previous_hash")
-
-
-def content_hash(payload: object) -> str:
-    return hashlib.sha256(canonical_json(payload)).hexdigest()
+DELIVERY_FIELDS = ("delivery_id", "provider_id", "programme_id", "submission_id", "purpose_id",
+                   "unit_id", "fields", "record_count", "content_hash")
+ACKNOWLEDGED_FIELDS = ("delivery_id", "provider_id", "programme_id", "submission_id",
+                       "purpose_id", "unit_id", "record_count", "content_hash")
+ACCESSED_FIELDS = ("delivery_id", "provider_id", "programme_id", "submission_id", "purpose_id",
+                   "unit_id")
 
 
-def canonical_json(value: object) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def delivery_body(source: dict, plan: Plan, purpose: Purpose, delivery_id: str, kind: str,
+                  content: list[dict], record_count: int) -> dict:
+    """What a unit receives: one delivery of a batch's records ("records") or of
+    a sealed submission's protected cells ("aggregate"), its content hashed.
+    `source` is the batch or the seal it comes from."""
+    fields = (list(purpose.dimensions) + list(purpose.measures) if kind == "aggregate"
+              else list(delivered_fields(plan, purpose)))
+    return {
+        "delivery_id": delivery_id, "kind": kind, "provider_id": source["provider_id"],
+        "programme_id": plan.programme_id, "plan_version": plan.version,
+        "submission_id": source["submission_id"], "period": source["period"],
+        "purpose_id": purpose.purpose_id, "unit_id": purpose.unit_id, "fields": fields,
+        "record_count": record_count, "content_hash": content_hash(content),
+        ("records" if kind == "records" else "cells"): content,
+    }
 
 
-def entry_hash(entry: dict) -> str:
-    """SHA-256 over the entry's hashed fields, previous_hash included: change,
-    drop or reorder any entry and every later link breaks."""
-    return hashlib.sha256(canonical_json({k: entry[k] for k in HASHED_FIELDS})).hexdigest()
+def delivery_entry(body: dict) -> dict:
+    """The ledger entry recording a delivery (its content only by hash)."""
+    return new_entry("delivery", **{k: body[k] for k in DELIVERY_FIELDS})
 
 
-def verify_chain(entries: list[dict],
-                 kept: tuple[int, str] | None = None) -> tuple[bool, int, str]:
-    """Checks a provider's chain in sequence order: (intact, first broken sequence, problem).
+def acknowledgement_entry(delivery: dict) -> dict:
+    """The ledger entry recording that a unit received a delivery."""
+    return new_entry("acknowledgement", **{k: delivery[k] for k in ACKNOWLEDGED_FIELDS})
 
-    With `kept`, a (sequence, entry_hash) head the provider kept earlier, the
-    chain must still reach that entry with that hash: the chain alone cannot
-    show that its last entries were removed."""
-    previous = GENESIS
-    present = {e.get("sequence") for e in entries}
-    for expected_seq, entry in enumerate(entries, start=1):
-        seq = entry["sequence"]
-        if seq != expected_seq:
-            if expected_seq in present:
-                return False, expected_seq, (f"entries are out of order: entry {seq} stands "
-                                             f"where entry {expected_seq} should")
-            return False, expected_seq, f"entry {expected_seq} is missing (found {seq})"
-        if entry["previous_hash"] != previous:
-            return False, seq, "does not link to the entry before it"
-        if entry_hash(entry) != entry["entry_hash"]:
-            return False, seq, "its contents do not match its hash"
-        previous = entry["entry_hash"]
-    if kept and kept[0] > 0:
-        kept_seq, kept_hash = kept
-        if kept_seq > len(entries):
-            return False, len(entries) + 1, (
-                f"the chain ends at entry {len(entries)}, before the head you kept "
-                f"(entry {kept_seq}): entries were removed")
-        if entries[kept_seq - 1]["entry_hash"] != kept_hash:
-            return False, kept_seq, (f"entry {kept_seq} is not the head you kept: the chain "
-                                     "was rewritten up to it")
-    return True, 0, ""
+
+def access_entry(delivery: dict, fields: list[str], accessor: str, reason: str) -> dict:
+    """The ledger entry recording who used which delivered fields, and why;
+    Invalid without who and why, or naming a field the delivery did not carry."""
+    accessor, reason = accessor.strip(), reason.strip()
+    if not accessor or not reason:
+        raise Invalid("", "an access needs who accessed it (accessor) and why (reason)")
+    unknown = sorted(set(fields) - set(delivery["fields"]))
+    if unknown or not fields:
+        raise Invalid("", f"fields must be some of the delivered fields {delivery['fields']}; "
+                          f"not delivered: {unknown}")
+    return new_entry("access", **{k: delivery[k] for k in ACCESSED_FIELDS},
+                     fields=list(fields), accessor=accessor, reason=reason)

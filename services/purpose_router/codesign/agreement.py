@@ -13,46 +13,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from services.purpose_router.codesign import Invalid, Unknown, require_text
-from tiaki.core.periods import PERIOD
+from services.purpose_router.codesign.rules import require_text
+from tiaki.core.clock import now_iso, nz_today
+from tiaki.core.errors import Invalid, NotFound
+from tiaki.core.periods import next_period, period_of
 from tiaki.core.plan import Plan
 
 DECISIONS = ("accept", "decline", "query")
 WITHHELD_BECAUSE = {"decline": "declined", "query": "queried"}
 NOT_DECIDED = "not decided"
-
-try:
-    from zoneinfo import ZoneInfo
-
-    _NZ: dt.tzinfo = ZoneInfo("Pacific/Auckland")
-except Exception:  # noqa: BLE001 - no time-zone data: New Zealand standard time
-    _NZ = dt.timezone(dt.timedelta(hours=12))
-
-
-def nz_today(now: dt.datetime | None = None) -> dt.date:
-    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(_NZ).date()
-
-
-def period_of(day: dt.date) -> str:
-    """The reporting period (calendar quarter, as intake uses) a day falls in."""
-    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
-
-
-def next_period(period: str) -> str:
-    year, quarter = _split(period)
-    return f"{year + 1}Q1" if quarter == 4 else f"{year}Q{quarter + 1}"
-
-
-def _split(period: str) -> tuple[int, int]:
-    match = PERIOD.fullmatch(period or "")
-    if not match:
-        raise Invalid("period", f"must look like 2026Q3, got {str(period)[:20]!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
-def check_period(period: str) -> str:
-    _split(period)
-    return period
 
 
 def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: str,
@@ -67,7 +36,7 @@ def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: s
     for c in choices:
         name = c["item_name"]
         if plan.item(name) is None:
-            raise Unknown("choices.item_name",
+            raise NotFound("choices.item_name",
                           f"no item {name!r} in {plan.programme_id} version {plan.version}")
         if name in seen:
             raise Invalid("choices.item_name", f"item {name!r} is decided twice in one request")
@@ -79,7 +48,7 @@ def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: s
             raise Invalid("choices.note", f"item {name!r}: the note is longer than 2000 characters")
     number = previous["number"] + 1 if previous else 1
     items = {d["item_name"]: d for d in (previous["items"] if previous else [])}
-    at = now.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    at = now_iso(now)
     changed = False
     for c in choices:
         note = (c.get("note") or "").strip()

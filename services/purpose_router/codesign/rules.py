@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.plan import Plan, PlanInvalid, ScheduleItem, item_from_dict, item_to_dict
 
 # Who may take part, by the kind of their API token.
@@ -22,33 +23,6 @@ CHANGE_KINDS = ("add", "change", "remove")
 RESPONSE_KINDS = ("endorse", "object", "comment")
 MAX_TEXT = 2000
 MAX_READING_GRADE = 8.0
-
-
-class CodesignError(Exception):
-    """Bad input or a step that cannot be taken now, with the field at fault."""
-
-    code = "invalid_argument"
-
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}" if field else reason)
-        self.field = field
-        self.reason = reason
-
-
-class Invalid(CodesignError):
-    code = "invalid_argument"
-
-
-class Unknown(CodesignError):
-    code = "not_found"
-
-
-class NotNow(CodesignError):
-    code = "failed_precondition"
-
-
-class Forbidden(CodesignError):
-    code = "permission_denied"
 
 
 def role_of(kind: str) -> str:
@@ -94,7 +68,7 @@ def apply_change(plan: Plan, kind: str, item_name: str, item: dict | None) -> Pl
             raise NotNow("item_name", f"item {name!r} is already in the plan; propose a change")
         data["items"].append(_proposed_item(name, item))
     elif name not in names:
-        raise Unknown("item_name", f"no item {name!r} in {plan.programme_id} version {plan.version}")
+        raise NotFound("item_name", f"no item {name!r} in {plan.programme_id} version {plan.version}")
     elif kind == "change":
         new = _proposed_item(name, item)
         if new == next(i for i in data["items"] if i["name"] == name):
@@ -384,7 +358,7 @@ def purpose_statement(plan: Plan, item_name: str) -> dict:
     the family's choice and how to find out more."""
     item = plan.item(item_name)
     if item is None:
-        raise Unknown("item_name", f"no item {item_name!r} in {plan.programme_id} "
+        raise NotFound("item_name", f"no item {item_name!r} in {plan.programme_id} "
                                    f"version {plan.version}")
     units = {u.unit_id: u.name for u in plan.units}
     uses = []

@@ -1,0 +1,306 @@
+"""purpose_router's routing and ledger entrypoints: PlanService,
+LedgerService, UnitService, the routing event handlers and the RPCs other
+services ask (plans, who holds what, accesses, deliveries received).
+
+A unit-level purpose gets a projection built from its allow-list, in batches,
+on the unit's own queue; an aggregate purpose gets protected counts when the
+submission is sealed. Every delivery, acknowledgement and access is a link in
+the provider's hash chain."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from nameko_grpc.entrypoint import Grpc
+from prometheus_client import Counter
+
+from services.purpose_router.codesign import CodesignStorage
+from services.purpose_router.plans import PlanRepository
+from services.purpose_router.routing import domain
+from services.purpose_router.routing.ledger import Ledger
+from services.purpose_router.routing.storage import RoutingStorage
+from tiaki.core import messages
+from tiaki.core.errors import Invalid, NotFound, NotNow
+from tiaki.core.ledger import GENESIS, verify_chain
+from tiaki.core.plan import Plan, PlanInvalid
+from tiaki.plumbing import broker, plan_proto
+from tiaki.plumbing.dead_letter import Poison, event_handler, rpc
+from tiaki.plumbing.identity import Identities
+from tiaki.plumbing.store import Storage
+from tiaki.router.v1 import ledger_pb2, plan_pb2
+from tiaki.router.v1.ledger_pb2_grpc import LedgerServiceStub, UnitServiceStub
+from tiaki.router.v1.plan_pb2_grpc import PlanServiceStub
+
+log = logging.getLogger(__name__)
+plan_grpc = Grpc.implementing(PlanServiceStub)
+ledger_grpc = Grpc.implementing(LedgerServiceStub)
+unit_grpc = Grpc.implementing(UnitServiceStub)
+
+RECORDS_ROUTED = Counter("tiaki_router_records_routed_total",
+                         "Records delivered to a unit", ["programme", "purpose", "unit"])
+DELIVERIES = Counter("tiaki_router_deliveries_total", "Deliveries published to unit queues",
+                     ["programme", "purpose", "unit", "kind"])
+LEDGER_ENTRIES = Counter("tiaki_router_ledger_entries_total", "Ledger entries appended", ["kind"])
+
+MAX_ACKNOWLEDGED = 1000  # delivery ids in one AcknowledgeDeliveries call (the SDK sends 500)
+
+ENTRY_KINDS = {"delivery": ledger_pb2.ENTRY_KIND_DELIVERY,
+               "acknowledgement": ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT,
+               "access": ledger_pb2.ENTRY_KIND_ACCESS}
+
+
+class RoutingEntrypoints:
+    """Routing, the ledger and plan versions, over the plan repository, the
+    agreements' terms (from co-design), routing's storage and the ledger."""
+
+    plans = Storage(PlanRepository)
+    codesign_store = Storage(CodesignStorage)
+    storage = Storage(RoutingStorage)
+    ledger = Storage(Ledger)
+    identities = Identities()
+    unit_queues = broker.UnitQueues()
+
+    # -- plans ------------------------------------------------------------------
+
+    @rpc
+    def get_plan(self, programme_id: str, version: int) -> dict | None:
+        plan = self.plans.plan(programme_id, version)
+        return plan.to_dict() if plan else None
+
+    @rpc
+    def holders(self, provider_id: str, programme_id: str, pseudonyms: dict) -> list[dict]:
+        """The units holding records about one person, from their per-purpose
+        pseudonyms, {purpose_id: [one per key generation]}: [{unit_id,
+        purpose_id, delivery_ids}], never anyone else. Each purpose is tried as
+        the anchor its batches were indexed under, with every pseudonym."""
+        found: dict[tuple[str, str], set[str]] = {}
+        for purpose_id, per_generation in sorted(pseudonyms.items()):
+            for pseudonym in per_generation:
+                for delivery_id, unit_id, held_for in self.storage.holdings(
+                        provider_id, programme_id, purpose_id, pseudonym):
+                    found.setdefault((unit_id, held_for), set()).add(delivery_id)
+        return [{"unit_id": unit, "purpose_id": purpose, "delivery_ids": sorted(ids)}
+                for (unit, purpose), ids in sorted(found.items())]
+
+    @rpc
+    def accesses(self, delivery_ids: list[str]) -> list[dict]:
+        """Who used these deliveries, and why (the ledger's access entries)."""
+        return [{k: e[k] for k in ("delivery_id", "accessor", "fields", "reason", "recorded_at")}
+                for e in self.ledger.accesses(delivery_ids)]
+
+    @rpc
+    def deliveries_received(self, unit_id: str, delivery_ids: list[str],
+                            submission_ids: list[str]) -> list[dict]:
+        """Which of these deliveries (or deliveries of these submissions) the
+        unit actually received, from the ledger: what insights lets it cite."""
+        return [{k: e[k] for k in ("delivery_id", "provider_id", "programme_id",
+                                   "submission_id", "purpose_id", "unit_id")}
+                for e in self.ledger.deliveries_to_unit(unit_id, delivery_ids, submission_ids)]
+
+    @plan_grpc
+    def CreatePlan(self, request, context):
+        agency = self.identities.require(context, "agency")
+        programme_id = request.plan.programme_id
+        if programme_id and self.plans.codesigned(programme_id):
+            # A version made here would carry no agreements, so every item a
+            # provider declined would be collected again.
+            raise NotNow("plan.programme_id", f"{programme_id} is co-designed; its next "
+                         "version is made through co-design (OpenDraft, PublishDraft): "
+                         "use co-design")
+        try:
+            plan = self.plans.create(plan_proto.from_proto(request.plan), agency.id)
+        except PlanInvalid as exc:
+            raise Invalid("", f"the plan cannot be used: {exc}") from None
+        for unit in plan.units:
+            self.unit_queues.declare(unit.unit_id)
+        return plan_pb2.CreatePlanResponse(plan=plan_proto.to_proto(plan.to_dict()))
+
+    @plan_grpc
+    def GetPlan(self, request, context):
+        self.identities.require(context, "provider", "unit", "agency")
+        plan = self.plans.plan(request.programme_id, request.version)
+        if plan is None:
+            raise NotFound("", f"no plan for {request.programme_id!r} version {request.version}")
+        return plan_pb2.GetPlanResponse(plan=plan_proto.to_proto(plan.to_dict()))
+
+    # -- routing --------------------------------------------------------------------
+
+    @event_handler(messages.INTAKE, messages.RECORDS_ACCEPTED)
+    def route_batch(self, batch: dict):
+        """Delivers one accepted batch to every purpose. Safe to repeat: a
+        redelivered batch is delivered again under the same delivery id (units
+        store by it) and its ledger entries are found, not appended twice."""
+        problem = domain.batch_problem(batch)
+        plan = self.plans.plan(batch["programme_id"], batch["plan_version"]) if not problem else None
+        if plan is None:
+            raise Poison(problem or f"no plan {batch['programme_id']!r} version "
+                                    f"{batch['plan_version']}")
+        # The items of the agreement the submission was opened under, for its batches and its seal alike.
+        plan = self._as_agreed(plan, batch)
+        records = batch["records"]
+        unit_purposes = [p for p in plan.purposes if p.form != "aggregate"]
+        if problem := domain.pseudonyms_problem(unit_purposes, records):
+            raise Poison(problem)
+        # Everything is worked out before anything is written or sent, so a
+        # batch that cannot be routed leaves nothing behind (and is parked).
+        holdings = domain.batch_holdings(batch["batch_id"], unit_purposes, records)
+        partials, deliveries = {}, []
+        for purpose in plan.purposes:
+            if purpose.form == "aggregate":
+                partials[purpose.purpose_id] = domain.partial_aggregate(purpose, records)
+                continue
+            payload = domain.project(plan, purpose, records)
+            deliveries.append((plan, purpose, domain.delivery_body(
+                batch, plan, purpose, f"{batch['batch_id']}:{purpose.purpose_id}",
+                kind="records", content=payload, record_count=len(payload))))
+        if problem := domain.partials_problem(partials):
+            raise Poison(problem)
+        self.storage.save_holdings(batch["batch_id"], batch["provider_id"], plan.programme_id,
+                                   holdings)
+        for purpose_id, cells in partials.items():
+            self.storage.save_partial(batch["batch_id"], batch["submission_id"], purpose_id, cells)
+        for delivery in deliveries:
+            self._deliver(*delivery)
+        self._complete_aggregates(batch["submission_id"], plan)
+
+    @event_handler(messages.INTAKE, messages.SUBMISSION_SEALED)
+    def seal_submission(self, seal: dict):
+        problem = domain.seal_problem(seal)
+        plan = self.plans.plan(seal["programme_id"], seal["plan_version"]) if not problem else None
+        if plan is None:
+            raise Poison(problem or f"no plan {seal['programme_id']!r} version "
+                                    f"{seal['plan_version']}")
+        self.storage.save_seal(seal)
+        self._complete_aggregates(seal["submission_id"], self._as_agreed(plan, seal))
+
+    def _as_agreed(self, plan: Plan, event: dict) -> Plan:
+        """The plan as it applies to the event's submission: on an agreed plan,
+        without the items the agreement it was opened under does not accept.
+        Raises LookupError when that agreement cannot be found, so the message
+        is requeued rather than routed to nobody."""
+        if not self.plans.is_agreed(plan.programme_id, plan.version):
+            return plan
+        return self.codesign_store.terms(plan, event["provider_id"],
+                                         event.get("agreement_version") or 0).plan
+
+    def _complete_aggregates(self, submission_id: str, plan: Plan):
+        """Sends aggregates once the submission is sealed and every batch is in."""
+        seal = self.storage.seal(submission_id)
+        if seal is None:
+            return
+        seed = self.storage.secret("rounding-seed")
+        for purpose in plan.purposes:
+            if purpose.form != "aggregate":
+                continue
+            partials = self.storage.partials(submission_id, purpose.purpose_id)
+            if set(seal["batch_ids"]) - set(partials):
+                return  # a batch is still on its way; its own handling comes back here
+            cells = domain.add_partials([partials[b] for b in seal["batch_ids"]])
+            protected = domain.protect(purpose, cells, seed)
+            total = sum(count for count, _ in cells.values())
+            self._deliver(plan, purpose, domain.delivery_body(
+                seal, plan, purpose, f"{submission_id}:{purpose.purpose_id}",
+                kind="aggregate", content=protected, record_count=total))
+
+    def _deliver(self, plan, purpose, body):
+        self.unit_queues.deliver(purpose.unit_id, body)
+        self._append(f"delivery:{body['delivery_id']}", domain.delivery_entry(body))
+        DELIVERIES.labels(plan.programme_id, purpose.purpose_id, purpose.unit_id,
+                          body["kind"]).inc()
+        if body["kind"] == "records":
+            RECORDS_ROUTED.labels(plan.programme_id, purpose.purpose_id,
+                                  purpose.unit_id).inc(body["record_count"])
+
+    def _append(self, entry_key: str, entry: dict) -> dict:
+        """Appends once per entry_key: a repeated message finds its entry."""
+        existing = self.ledger.entry(entry_key)
+        if existing is not None:
+            return existing
+        stored = self.ledger.append(entry_key, entry)
+        LEDGER_ENTRIES.labels(entry["kind"]).inc()
+        return stored
+
+    # -- units ----------------------------------------------------------------------
+
+    @unit_grpc
+    def AcknowledgeDeliveries(self, request, context):
+        unit = self.identities.require(context, "unit")
+        if len(request.delivery_ids) > MAX_ACKNOWLEDGED:
+            raise Invalid("", f"acknowledge at most {MAX_ACKNOWLEDGED} deliveries in one call, "
+                              f"not {len(request.delivery_ids)}")
+        # All found before any is acknowledged: one unknown id refuses the call whole.
+        deliveries = [self._unit_delivery(unit, delivery_id)
+                      for delivery_id in dict.fromkeys(request.delivery_ids)]
+        for delivery in deliveries:
+            self._append(f"ack:{delivery['delivery_id']}", domain.acknowledgement_entry(delivery))
+        return ledger_pb2.AcknowledgeDeliveriesResponse(
+            acknowledged_count=len(request.delivery_ids))
+
+    @unit_grpc
+    def RecordAccess(self, request, context):
+        unit = self.identities.require(context, "unit")
+        delivery = self._unit_delivery(unit, request.delivery_id)
+        entry = self._append(f"access:{uuid.uuid4()}", domain.access_entry(
+            delivery, list(request.fields), request.accessor, request.reason))
+        return ledger_pb2.RecordAccessResponse(entry=entry_message(entry))
+
+    def _unit_delivery(self, unit, delivery_id: str) -> dict:
+        delivery = self.ledger.delivery(delivery_id)
+        if delivery is None or delivery["unit_id"] != unit.id:
+            raise NotFound("", f"no delivery {delivery_id!r} to unit {unit.id}")
+        return delivery
+
+    # -- providers ------------------------------------------------------------------
+
+    @ledger_grpc
+    def ListFlows(self, request, context):
+        provider = self.identities.require(context, "provider")
+        if request.page_size < 0:
+            raise Invalid("", f"page_size must be 0 (the default) or more, got {request.page_size}")
+        size = min(request.page_size or 500, 1000)
+        try:
+            after = int(request.page_token or 0)
+            if not 0 <= after < 2 ** 63:
+                raise ValueError(after)
+        except ValueError:
+            raise Invalid("", "page_token is not one we gave out") from None
+        entries = self.ledger.entries(provider.id, request.submission_id, after, size + 1)
+        response = ledger_pb2.ListFlowsResponse(
+            entries=[entry_message(e) for e in entries[:size]])
+        if len(entries) > size:
+            response.next_page_token = str(entries[size - 1]["sequence"])
+        return response
+
+    @ledger_grpc
+    def VerifyLedger(self, request, context):
+        provider = self.identities.require(context, "provider")
+        if request.kept_sequence < 0 or (request.kept_sequence and len(request.kept_hash) != 64):
+            raise Invalid("", "a kept head is a sequence from 1 and its 64-character entry_hash")
+        entries = self.ledger.entries(provider.id)
+        verdict = verify_chain(entries, (request.kept_sequence, request.kept_hash.lower()))
+        return ledger_pb2.VerifyLedgerResponse(
+            intact=verdict.intact, entry_count=len(entries),
+            head_hash=entries[-1]["entry_hash"] if entries else GENESIS,
+            first_broken_sequence=verdict.first_broken, problem=verdict.problem)
+
+    @ledger_grpc
+    def GetChainHead(self, request, context):
+        provider = self.identities.require(context, "provider")
+        head = self.ledger.head(provider.id)
+        response = ledger_pb2.GetChainHeadResponse(sequence=0, entry_hash=GENESIS)
+        if head is not None:
+            response.sequence, response.entry_hash = head["sequence"], head["entry_hash"]
+            response.recorded_at.FromJsonString(head["recorded_at"].replace("+00:00", "Z"))
+        return response
+
+
+def entry_message(entry: dict) -> ledger_pb2.LedgerEntry:
+    msg = ledger_pb2.LedgerEntry(
+        sequence=entry["sequence"], kind=ENTRY_KINDS[entry["kind"]],
+        **{k: entry[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
+                                 "purpose_id", "unit_id", "fields", "record_count",
+                                 "content_hash", "accessor", "reason", "previous_hash",
+                                 "entry_hash")})
+    msg.recorded_at.FromJsonString(entry["recorded_at"].replace("+00:00", "Z"))
+    return msg

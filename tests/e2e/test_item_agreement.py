@@ -117,8 +117,8 @@ def test_the_command_line_codesigns_a_change_and_the_letter_follows_it(stack, ag
     Agency accepts and publishes; the provider's letter for version 2 no longer
     mentions the item its letter for version 1 explained."""
     from click.testing import CliRunner
-    from services.purpose_router.codesign.family_document import reading_grade
 
+    from services.purpose_router.codesign.family_document import reading_grade
     from tiaki.cli.app import cli
 
     programme = agreed["programme_id"]

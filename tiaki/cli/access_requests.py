@@ -125,7 +125,7 @@ def requests_transfer(request_id: str, agency: str) -> None:
 def requests_show(request_id: str) -> None:
     """Where a request stands: which units have answered, and the due date."""
     reply = _requests().GetRequest(rpb.GetRequestRequest(request_id=request_id),
-                                         metadata=base.call_metadata())
+                                   metadata=base.call_metadata())
     click.echo(_describe_request(reply.request))
 
 
@@ -147,7 +147,7 @@ def requests_list() -> None:
 def requests_answer(request_id: str, output: str) -> None:
     """Download the family's answer once every holding unit has answered."""
     reply = _requests().GetAnswer(rpb.GetAnswerRequest(request_id=request_id),
-                                        metadata=base.call_metadata())
+                                  metadata=base.call_metadata())
     with open(output, "w", encoding="utf-8") as fh:
         fh.write(reply.html)
     click.echo(f"wrote {output}: print it or hand it to the family")

@@ -15,8 +15,10 @@ from typing import NoReturn, TypeVar
 
 import click
 import grpc
+import yaml
 
 from tiaki.connect.channel import ClientTls, client_channel
+from tiaki.core.plan import Plan, PlanInvalid
 
 Stub = TypeVar("Stub")
 
@@ -128,3 +130,26 @@ def call(server: str, stub_class: Callable[[grpc.Channel], object], method: str,
 def enum_words(enum, value: int, prefix: str) -> str:
     """A contract's enum value as words: ROLE_PROVIDER_LEAD -> 'provider lead'."""
     return enum.Name(value).removeprefix(prefix).lower().replace("_", " ")
+
+
+def read_yaml(path: str, must_hold: str) -> dict:
+    """A YAML file holding a mapping; a usage error (exit 2) for anything else."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise click.UsageError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise click.UsageError(f"{path} must hold {must_hold}")
+    return data
+
+
+def checked_plan(path: str, data: dict) -> Plan:
+    """The plan read from `path`, checked here; every problem on stderr and exit 2."""
+    try:
+        return Plan.from_dict(data, version=0)
+    except PlanInvalid as exc:
+        click.echo(f"{path}: the plan has {len(exc.problems)} problem(s):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(2)

@@ -16,27 +16,14 @@ from __future__ import annotations
 import sys
 
 import click
-import yaml
 
 from tiaki.cli import base
-from tiaki.core.plan import Plan, PlanInvalid
 from tiaki.plumbing.plan_proto import to_proto
 from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 
 CHANGES = {"add": cpb.CHANGE_KIND_ADD, "change": cpb.CHANGE_KIND_CHANGE,
            "remove": cpb.CHANGE_KIND_REMOVE}
-
-
-def _yaml(path: str, what: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise click.UsageError(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise click.UsageError(f"{path} must hold {what} as a mapping")
-    return data
 
 
 def describe_draft(d: cpb.Draft) -> str:
@@ -95,15 +82,9 @@ def codesign_open(programme: str, plan_file: str | None, invite: tuple[str, ...]
     """Open a draft of the programme's next plan version (Agency token)."""
     request = cpb.OpenDraftRequest(programme_id=programme, participants=list(invite))
     if plan_file:
-        data = _yaml(plan_file, "a plan")
+        data = base.read_yaml(plan_file, "a plan as a mapping")
         data.setdefault("programme_id", programme)
-        try:
-            checked = Plan.from_dict(data, version=0)
-        except PlanInvalid as exc:
-            click.echo(f"{plan_file}: the plan has {len(exc.problems)} problem(s):", err=True)
-            for problem in exc.problems:
-                click.echo(f"  - {problem}", err=True)
-            sys.exit(2)
+        checked = base.checked_plan(plan_file, data)
         request.plan.CopyFrom(to_proto(checked.to_dict()))
     click.echo(describe_draft(base.call("router", CodesignServiceStub, "OpenDraft", request).draft))
 
@@ -114,7 +95,7 @@ def codesign_open(programme: str, plan_file: str | None, invite: tuple[str, ...]
 def codesign_show(programme: str, version: int) -> None:
     """A draft's record: participants, changes, proposals, responses, decisions, lessons."""
     reply = base.call("router", CodesignServiceStub, "GetDraft",
-                  cpb.GetDraftRequest(programme_id=programme, version=version))
+                      cpb.GetDraftRequest(programme_id=programme, version=version))
     click.echo(describe_draft(reply.draft))
 
 
@@ -143,7 +124,7 @@ def codesign_propose(programme: str, version: int, kind: str, item_name: str,
     request = cpb.ProposeChangeRequest(programme_id=programme, version=version,
                                        kind=CHANGES[kind], item_name=item_name, reason=reason)
     if item_file:
-        item = _yaml(item_file, "one item")
+        item = base.read_yaml(item_file, "one item as a mapping")
         item.setdefault("name", item_name)
         try:
             request.item.CopyFrom(to_proto({"programme_id": "x", "name": "", "version": 0,
@@ -216,7 +197,7 @@ def codesign_decide(programme: str, version: int, proposal: int, decision: str,
 def codesign_check(programme: str, version: int) -> None:
     """What stops the draft being published (exit 1 if anything does)."""
     reply = base.call("router", CodesignServiceStub, "CheckDraft",
-                  cpb.CheckDraftRequest(programme_id=programme, version=version))
+                      cpb.CheckDraftRequest(programme_id=programme, version=version))
     if reply.open_proposals:
         click.echo("waiting for decisions: proposals " + ", ".join(map(str, reply.open_proposals)))
     for p in reply.problems:
@@ -233,7 +214,7 @@ def codesign_check(programme: str, version: int) -> None:
 def codesign_publish(programme: str, version: int) -> None:
     """Publish the draft as the agreed plan version (Agency token)."""
     draft = base.call("router", CodesignServiceStub, "PublishDraft",
-                  cpb.PublishDraftRequest(programme_id=programme, version=version)).draft
+                      cpb.PublishDraftRequest(programme_id=programme, version=version)).draft
     click.echo(f"{draft.programme_id} version {draft.version} published as agreed")
 
 
@@ -244,7 +225,7 @@ def codesign_publish(programme: str, version: int) -> None:
 def codesign_diff(programme: str, version: int) -> None:
     """What a plan version changed from the one before it."""
     reply = base.call("router", CodesignServiceStub, "DiffPlan",
-                  cpb.DiffPlanRequest(programme_id=programme, version=version))
+                      cpb.DiffPlanRequest(programme_id=programme, version=version))
     click.echo(f"version {reply.version} against version {reply.previous_version or '(none)'}:")
     for d in reply.differences:
         click.echo(f"  {d.text}")

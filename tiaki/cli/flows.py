@@ -135,7 +135,7 @@ def _print_flows(entries: list[dict]) -> None:
         rows.append([str(e["sequence"]), base.when(e["recorded_at"]), e["kind"], e["purpose_id"],
                      e["unit_id"], records, ",".join(e["fields"]), who])
     click.echo(base.table(["seq", "recorded_at", "kind", "purpose", "unit", "records", "fields",
-                       "accessed by"], rows))
+                           "accessed by"], rows))
     click.echo("")
     summary = summarise_flows(entries)
     click.echo(base.table(

@@ -3,13 +3,9 @@ data plan, checked locally before it is created, and read as text."""
 
 from __future__ import annotations
 
-import sys
-
 import click
-import yaml
 
 from tiaki.cli import base
-from tiaki.core.plan import Plan, PlanInvalid
 from tiaki.plumbing.plan_proto import to_proto
 from tiaki.router.v1 import plan_pb2, plan_pb2_grpc
 
@@ -29,22 +25,10 @@ def plan() -> None:
 @base.rpc_errors
 def plan_load(plan_file: str) -> None:
     """Check a plan locally, then create it as the programme's next version (Agency token)."""
-    try:
-        with open(plan_file, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise click.UsageError(f"cannot read {plan_file}: {exc}") from None
-    if not isinstance(data, dict):
-        raise click.UsageError(f"{plan_file} must hold a mapping (programme_id, units, ...)")
-    try:
-        checked = Plan.from_dict(data, version=0)
-    except PlanInvalid as exc:
-        click.echo(f"{plan_file}: the plan has {len(exc.problems)} problem(s):", err=True)
-        for problem in exc.problems:
-            click.echo(f"  - {problem}", err=True)
-        sys.exit(2)
-    created = _plans().CreatePlan(
-        plan_pb2.CreatePlanRequest(plan=to_proto(checked.to_dict())), metadata=base.call_metadata()).plan
+    checked = base.checked_plan(plan_file, base.read_yaml(
+        plan_file, "a mapping (programme_id, units, ...)"))
+    created = _plans().CreatePlan(plan_pb2.CreatePlanRequest(plan=to_proto(checked.to_dict())),
+                                  metadata=base.call_metadata()).plan
     click.echo(f"programme {created.programme_id} plan version {created.version} created")
 
 

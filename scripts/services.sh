@@ -82,7 +82,7 @@ case "${1:-}" in
       unit=${u%%:*}; port=${u##*:}
       $PY -m tiaki.plumbing.tokens var "unit:$unit" >/dev/null
       uri=$(amqp_for "unit-$unit")
-      start_one "unit-$unit" $PY -m tiaki.unit.sdk --unit "$unit" \
+      start_one "unit-$unit" $PY -m tiaki.unit --unit "$unit" \
         --store-uri "mongodb://127.0.0.1:27017/tiaki_unit_${unit//-/_}" \
         --token-file "var/tokens/unit-$unit" --metrics-port "$port" \
         --router "$(every_instance purpose_router)" --requests "$(every_instance requests)" \

@@ -109,7 +109,7 @@ class Stack:
                    str(ROOT / "config" / f"{base}.yaml"), target]
         else:
             unit = service.removeprefix("unit-")
-            cmd = [sys.executable, "-m", "tiaki.unit.sdk", "--unit", unit, "--amqp-uri",
+            cmd = [sys.executable, "-m", "tiaki.unit", "--unit", unit, "--amqp-uri",
                    self.amqp_uri, "--store-uri", self.db_uri(f"unit_{unit}"),
                    "--router", self.target("purpose_router"),
                    "--requests", self.target("requests"),

@@ -44,7 +44,7 @@ from tests.stack import AMQP_HOST, ROOT, STORE_URI, drop, free_port, start_stack
 from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1 import intake_pb2_grpc
-from tiaki.unit.sdk import UnitStore
+from tiaki.unit.store import UnitStore
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "200000"))
 STREAMS = int(os.environ.get("BENCH_STREAMS", "2"))

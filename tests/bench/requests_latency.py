@@ -52,7 +52,7 @@ from tests.stack import Stack, drop, start_stack
 from tiaki.core.records import bucket
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.requests.v1 import requests_pb2 as rpb
-from tiaki.unit.sdk import UnitStore
+from tiaki.unit.store import UnitStore
 
 RECORDS = int(os.environ.get("BENCH_REQUEST_RECORDS", "1000000"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))

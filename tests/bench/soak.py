@@ -38,7 +38,7 @@ from tests.stack import ROOT, drop, start_stack
 from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.requests.v1 import requests_pb2 as rpb
-from tiaki.unit.sdk import UnitStore
+from tiaki.unit.store import UnitStore
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
 SUBMISSION = int(os.environ.get("SOAK_SUBMISSION", "20000"))

@@ -15,7 +15,7 @@ import pytest
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.plumbing import plan_proto
 from tiaki.router.v1 import ledger_pb2, plan_pb2
-from tiaki.unit.sdk import UnitStore
+from tiaki.unit.store import UnitStore
 
 REGIONS = ["North", "South"]
 TIMEOUT = 60  # seconds for one call: a call that hangs fails as DEADLINE_EXCEEDED

@@ -19,7 +19,7 @@ from tests.stack import AMQP_HOST, RABBIT_MGMT, STORE_URI
 from tiaki.connect import queues
 from tiaki.core import messages
 from tiaki.plumbing.broker_users import delete_users, ensure_broker_users
-from tiaki.unit.sdk import UnitClient
+from tiaki.unit.client import UnitClient
 
 ADMIN = ("guest", "guest")
 

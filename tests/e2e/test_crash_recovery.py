@@ -12,7 +12,7 @@ import pytest
 from tests.e2e.journey import quarter, submit
 from tests.stack import ROOT
 from tiaki.router.v1 import ledger_pb2
-from tiaki.unit.sdk import UnitStore
+from tiaki.unit.store import UnitStore
 
 RECORDS = 50_000
 

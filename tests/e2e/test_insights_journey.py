@@ -31,7 +31,7 @@ from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import ledger_pb2
-from tiaki.unit.sdk import UnitClient
+from tiaki.unit.client import UnitClient
 
 PROGRAMME = "best-foot-forward"
 

@@ -20,7 +20,7 @@ from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
-from tiaki.unit.sdk import UnitStore
+from tiaki.unit.store import UnitStore
 
 NOW = period_of(nz_today())
 NEXT = next_period(NOW)

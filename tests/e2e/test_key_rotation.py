@@ -37,7 +37,7 @@ def tiaki(stack, *args, who="agency-agency") -> subprocess.CompletedProcess:
 
 
 def evaluation_pseudonyms(stack, submission_id) -> set[str]:
-    from tiaki.unit.sdk import UnitStore
+    from tiaki.unit.store import UnitStore
 
     store = UnitStore(stack.db_uri("unit_evaluation"))
     try:

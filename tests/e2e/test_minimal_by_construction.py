@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tiaki.intake.v1 import intake_pb2 as pb
-from tiaki.unit.sdk import UnitStore
+from tiaki.unit.store import UnitStore
 
 UNITS = ("evaluation", "service-delivery")
 TYPES = ("string", "integer", "date", "enum", "boolean")

@@ -25,7 +25,7 @@ from tiaki.intake.v1 import intake_pb2_grpc
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.router.v1 import ledger_pb2, ledger_pb2_grpc
-from tiaki.unit.sdk import UnitStore
+from tiaki.unit.store import UnitStore
 
 PROGRAMME = "best-foot-forward"
 RECORDS = 6000  # two streams of 4,000 records, 2,000 of them in both

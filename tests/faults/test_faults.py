@@ -34,7 +34,7 @@ from tests.stack import ROOT
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import ledger_pb2
-from tiaki.unit.sdk import UnitStore
+from tiaki.unit.store import UnitStore
 
 RECORDS = int(os.environ.get("FAULT_RECORDS", "100000"))
 REQUESTS = int(os.environ.get("FAULT_REQUESTS", "12"))

@@ -1,25 +1,14 @@
 """The command line without servers: CSV batching, local chain checks, usage errors."""
 
-import hashlib
-import json
-
 import click
 import pytest
 from click.testing import CliRunner
 
 from tiaki.cli import app as tcli
+from tiaki.cli import flows, submit
+from tiaki.cli.base import Settings, call_metadata
+from tiaki.core.ledger import GENESIS, entry_hash
 from tiaki.router.v1 import ledger_pb2
-
-GENESIS = "0" * 64
-
-
-def _hash(entry: dict) -> str:
-    keys = ("sequence", "kind", "delivery_id", "provider_id", "programme_id", "submission_id",
-            "purpose_id", "unit_id", "fields", "record_count", "content_hash", "accessor",
-            "reason", "recorded_at", "previous_hash")
-    body = {k: entry[k] for k in keys}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                     ensure_ascii=False).encode()).hexdigest()
 
 
 def _chain() -> list[dict]:
@@ -37,7 +26,7 @@ def _chain() -> list[dict]:
     for sequence, spec in enumerate(specs, start=1):
         entry = {**base, **spec, "sequence": sequence, "previous_hash": previous,
                  "recorded_at": f"2026-10-0{sequence}T09:30:00.123456+00:00"}
-        entry["entry_hash"] = previous = _hash(entry)
+        entry["entry_hash"] = previous = entry_hash(entry)
         entries.append(entry)
     return entries
 
@@ -58,7 +47,7 @@ def test_read_batches_splits_rows_and_separates_identity(tmp_path):
                             "r2,c2,,,,,35-44,\n"
                             "\n"
                             "r3,c3,,,,,,same\n")
-    batches = list(tcli.read_batches(path, "sub-1", 2))
+    batches = list(submit.read_batches(path, "sub-1", 2))
     assert [len(b.records) for b in batches] == [2, 1]
     assert all(b.submission_id == "sub-1" for b in batches)
     first, second = batches[0].records
@@ -78,14 +67,14 @@ def test_read_batches_splits_rows_and_separates_identity(tmp_path):
 def test_read_batches_pads_short_rows_and_reads_a_bom(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufeffrecord_ref,client_ref,outcome\nr1,c1\n".encode())
-    (batch,) = tcli.read_batches(str(path), "s", 500)
+    (batch,) = submit.read_batches(str(path), "s", 500)
     assert batch.records[0].record_ref == "r1"
     assert dict(batch.records[0].fields) == {"outcome": ""}
 
 
 def test_scan_csv_counts_data_rows(tmp_path):
     path = _write(tmp_path, 'record_ref,client_ref,note\nr1,c1,"two\nlines"\n\nr2,c2,x\n')
-    columns, rows = tcli.scan_csv(path)
+    columns, rows = submit.scan_csv(path)
     assert columns == ["record_ref", "client_ref", "note"]
     assert rows == 2
 
@@ -98,16 +87,16 @@ def test_scan_csv_counts_data_rows(tmp_path):
     ("record_ref,client_ref\nr1,c1,extra\n", "line 2"),
 ])
 def test_scan_csv_problems(tmp_path, text, expected):
-    with pytest.raises(tcli.CsvProblem, match=expected):
-        tcli.scan_csv(_write(tmp_path, text))
+    with pytest.raises(submit.CsvProblem, match=expected):
+        submit.scan_csv(_write(tmp_path, text))
 
 
 # -- the chain, checked locally -----------------------------------------------------------
 
 
-def test_verify_entries_accepts_a_valid_chain():
-    assert tcli.verify_entries(_chain()) == (True, "")
-    assert tcli.verify_entries([]) == (True, "")
+def test_chain_problem_accepts_a_valid_chain():
+    assert flows.chain_problem(_chain()) == ""
+    assert flows.chain_problem([]) == ""
 
 
 @pytest.mark.parametrize("field, value", [
@@ -116,23 +105,22 @@ def test_verify_entries_accepts_a_valid_chain():
     ("unit_id", "contracts"),
     ("recorded_at", "2026-10-01T09:30:00.123457+00:00"),
 ])
-def test_verify_entries_detects_a_tampered_field(field, value):
+def test_chain_problem_detects_a_tampered_field(field, value):
     entries = _chain()
     entries[0][field] = value
-    ok, problem = tcli.verify_entries(entries)
-    assert not ok
+    problem = flows.chain_problem(entries)
     assert "entry 1" in problem
 
 
-def test_verify_entries_detects_a_rehashed_entry_and_a_gap():
+def test_chain_problem_detects_a_rehashed_entry_and_a_gap():
     entries = _chain()
     entries[1]["reason"] = "changed"
-    entries[1]["entry_hash"] = _hash(entries[1])  # rehashed, but the next link breaks
-    ok, problem = tcli.verify_entries(entries)
-    assert not ok and "entry 3" in problem and "link" in problem
+    entries[1]["entry_hash"] = entry_hash(entries[1])  # rehashed, but the next link breaks
+    problem = flows.chain_problem(entries)
+    assert "entry 3" in problem and "link" in problem
 
-    ok, problem = tcli.verify_entries([_chain()[0], _chain()[2]])
-    assert not ok and "entry 2 is missing" in problem
+    problem = flows.chain_problem([_chain()[0], _chain()[2]])
+    assert "entry 2 is missing" in problem
 
 
 def test_entry_dict_round_trips_the_proto_timestamp():
@@ -145,12 +133,12 @@ def test_entry_dict_round_trips_the_proto_timestamp():
                                   "content_hash", "accessor", "reason", "previous_hash",
                                   "entry_hash")})
     message.recorded_at.FromJsonString(stored["recorded_at"].replace("+00:00", "Z"))
-    assert tcli.entry_dict(message) == stored
-    assert tcli.entry_hash(tcli.entry_dict(message)) == stored["entry_hash"]
+    assert flows.entry_dict(message) == stored
+    assert entry_hash(flows.entry_dict(message)) == stored["entry_hash"]
 
 
 def test_summarise_flows():
-    summary = tcli.summarise_flows(_chain())
+    summary = flows.summarise_flows(_chain())
     assert summary == {("evaluation", "eval-team"): {"deliveries": 1, "records": 12,
                                                       "acknowledged": 1, "accesses": 1}}
 
@@ -199,9 +187,9 @@ def test_empty_token_file_is_refused(runner, tmp_path):
 
 def test_token_file_is_read(runner, tmp_path):
     token_file = _write(tmp_path, "  s3cret\n", "token")
-    settings = tcli.Settings(intake="", router="", token=None, token_file=token_file)
+    settings = Settings(intake="", router="", token=None, token_file=token_file)
     with click.Context(tcli.cli, obj=settings):
-        assert tcli._metadata() == (("authorization", "Bearer s3cret"),)
+        assert call_metadata() == (("authorization", "Bearer s3cret"),)
 
 
 def test_plan_load_prints_every_problem(runner, tmp_path):

@@ -25,10 +25,8 @@ def test_redact_refuses_a_file_that_is_not_text(tmp_path):
 
 def test_the_stories_commands_leave_the_shared_cli_alone_and_take_the_domain_uses():
     from services.intake.stories_domain import HOW, USES
-    from tiaki.cli import app as base
     from tiaki.cli import stories as cli_stories
 
-    assert "stories" not in base._STUBS
     consent = cli_stories.stories.commands["consent"]
     choices = {p.name: list(p.type.choices) for p in consent.params if hasattr(p.type, "choices")}
     assert choices == {"use": list(USES), "how": list(HOW)}

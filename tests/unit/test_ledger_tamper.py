@@ -7,8 +7,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from tiaki.cli import app as cli
-from tiaki.cli import ledger as cli_ledger
+from tiaki.cli import flows
 from tiaki.core import ledger
 from tiaki.core.ledger import GENESIS, entry_hash
 
@@ -17,6 +16,8 @@ def verify_chain(entries, kept=None):
     """The ledger's verdict as (intact, first broken sequence, problem)."""
     verdict = ledger.verify_chain(entries, kept)
     return verdict.intact, verdict.first_broken, verdict.problem
+
+
 
 def chain(n: int) -> list[dict]:
     out, previous = [], GENESIS
@@ -35,11 +36,8 @@ def chain(n: int) -> list[dict]:
 def both(entries, kept=None):
     """(server verdict, CLI verdict) on the same entries."""
     server = verify_chain(entries, kept)
-    ok, problem = cli.verify_entries(entries)
-    if ok and kept:
-        problem = cli_ledger.check_kept_head(entries, kept)
-        ok = not problem
-    return server, (ok, problem)
+    problem = flows.chain_problem(entries, kept or (0, ""))
+    return server, (not problem, problem)
 
 
 def test_an_edited_entry_is_found_at_that_entry():
@@ -119,9 +117,9 @@ def test_a_chain_that_grew_past_the_kept_head_is_intact():
 @pytest.mark.parametrize("text", ["7", "0:" + "a" * 64, "3:" + "a" * 63, "x:" + "a" * 64])
 def test_a_badly_written_kept_head_is_refused(text):
     with pytest.raises(click.BadParameter):
-        cli_ledger.parse_kept_head(text)
+        flows.parse_kept_head(text)
 
 
 def test_a_kept_head_is_read_as_printed():
-    assert cli_ledger.parse_kept_head(" 12:" + "AB" * 32) == (12, "ab" * 32)
-    assert cli_ledger.parse_kept_head(None) == (0, "")
+    assert flows.parse_kept_head(" 12:" + "AB" * 32) == (12, "ab" * 32)
+    assert flows.parse_kept_head(None) == (0, "")

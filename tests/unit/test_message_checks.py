@@ -9,7 +9,7 @@ import pytest
 
 from services.purpose_router.routing import domain
 from tiaki.connect import queues
-from tiaki.unit.sdk import message_problem
+from tiaki.unit.checks import message_problem
 
 
 def delivery(**changes) -> dict:
@@ -24,7 +24,7 @@ def delivery(**changes) -> dict:
 def query(**changes) -> dict:
     body = {"kind": "query", "request_id": "r1", "request_kind": "access",
             "unit_id": "evaluation",
-            "purposes": [{"purpose_id": "eval", "pseudonym": "ab", "delivery_ids": ["b1:eval"]}]}
+            "purposes": [{"purpose_id": "eval", "pseudonyms": ["ab"], "delivery_ids": ["b1:eval"]}]}
     body.update(changes)
     return body
 
@@ -50,6 +50,8 @@ def test_well_formed_messages_pass():
     (delivery(kind="aggregate", cells="x"), "cells"),
     (query(request_kind="delete everything"), "request_kind"),
     (query(purposes=[{"purpose_id": "eval"}]), "purposes"),
+    (query(purposes=[{"purpose_id": "eval", "pseudonym": "ab", "delivery_ids": []}]), "purposes"),
+    (query(purposes=[{"purpose_id": "eval", "pseudonyms": [], "delivery_ids": []}]), "purposes"),
     (query(request_kind="correction"), "correction"),
 ])
 def test_malformed_messages_are_named(body, why):

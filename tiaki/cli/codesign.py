@@ -1,5 +1,5 @@
-"""`tiaki codesign ...` and `tiaki agreement ...`: co-designing a programme's
-data plan, a provider's item-by-item agreement, and the families' letter.
+"""`tiaki codesign ...`: co-designing a programme's data plan: drafts,
+proposals, decisions, publishing.
 
     tiaki codesign open best-foot-forward --invite provider:ccss --invite representative:whanau-voice
     tiaki codesign propose best-foot-forward --version 2 remove ethnicity --reason "..."
@@ -8,91 +8,48 @@ data plan, a provider's item-by-item agreement, and the families' letter.
     tiaki codesign check best-foot-forward --version 2
     tiaki codesign publish best-foot-forward --version 2
     tiaki codesign show best-foot-forward
-    tiaki agreement decide best-foot-forward --by "Mere Tane" --accept-all --decline wellbeing_end
-    tiaki agreement explain best-foot-forward goals_met
-    tiaki agreement letter best-foot-forward -o where-your-information-goes.html
 
-Registered on the `tiaki` group by tiaki/cli.py; the global options (server
-addresses, token) and error handling are that module's."""
+The global options (server addresses, token) and error handling are tiaki/cli/base.py's."""
 
 from __future__ import annotations
 
 import sys
 
 import click
-import grpc
-import yaml
 
-from tiaki.connect.channel import client_channel
-from tiaki.core.plan import Plan, PlanInvalid
-from tiaki.router.v1 import agreement_pb2 as apb
+from tiaki.cli import base
+from tiaki.plumbing.plan_proto import to_proto
 from tiaki.router.v1 import codesign_pb2 as cpb
-from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 
 CHANGES = {"add": cpb.CHANGE_KIND_ADD, "change": cpb.CHANGE_KIND_CHANGE,
            "remove": cpb.CHANGE_KIND_REMOVE}
 
 
-def _base():
-    import tiaki.cli.app as base  # imported late: tiaki.cli registers this module
-
-    return base
-
-
-def _stub(stub_class):
-    settings = _base()._settings()
-    if "router" not in settings.channels:
-        settings.channels["router"] = client_channel(settings.router)
-    return stub_class(settings.channels["router"])
-
-
-def _call(stub_class, method: str, request):
-    try:
-        return getattr(_stub(stub_class), method)(request, metadata=_base()._metadata())
-    except grpc.RpcError as err:
-        _base()._fail(err)
-
-
-def _yaml(path: str, what: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise click.UsageError(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise click.UsageError(f"{path} must hold {what} as a mapping")
-    return data
-
-
-def _name(enum, value: int, prefix: str) -> str:
-    return enum.Name(value).removeprefix(prefix).lower().replace("_", " ")
-
-
 def describe_draft(d: cpb.Draft) -> str:
     """A draft's whole record as readable text."""
-    state = _name(cpb.DraftState, d.state, "DRAFT_STATE_")
+    state = base.enum_words(cpb.DraftState, d.state, "DRAFT_STATE_")
     lines = [f"{d.programme_id} version {d.version} ({state}), drafted from version "
              f"{d.base_version or '(none)'} by {d.opened_by}"]
     if d.published_by:
         lines.append(f"published by {d.published_by} on {d.published_at.ToJsonString()[:10]}")
     lines.append("participants: " + (", ".join(
-        f"{p.participant} ({_name(cpb.Role, p.role, 'ROLE_')})" for p in d.participants) or "none"))
+        f"{p.participant} ({base.enum_words(cpb.Role, p.role, 'ROLE_')})" for p in d.participants) or "none"))
     lines.append("")
     lines.append(f"changes from version {d.base_version}:" if d.base_version else "changes:")
     lines.extend(f"  {x.text}" for x in d.differences)
     if not d.differences:
         lines.append("  none")
     for p in d.proposals:
-        kind = _name(cpb.ChangeKind, p.kind, "CHANGE_KIND_")
-        state = _name(cpb.ProposalState, p.state, "PROPOSAL_STATE_")
+        kind = base.enum_words(cpb.ChangeKind, p.kind, "CHANGE_KIND_")
+        state = base.enum_words(cpb.ProposalState, p.state, "PROPOSAL_STATE_")
         lines.append("")
         lines.append(f"proposal {p.number}: {kind} {p.item_name} ({state}; "
                      f"{p.endorsement_count} endorse, {p.objection_count} object)")
-        lines.append(f"  by {p.proposed_by} ({_name(cpb.Role, p.role, 'ROLE_')}): {p.reason}")
+        lines.append(f"  by {p.proposed_by} ({base.enum_words(cpb.Role, p.role, 'ROLE_')}): {p.reason}")
         for r in p.responses:
             said = f": {r.text}" if r.text else ""
-            lines.append(f"  {_name(cpb.ResponseKind, r.kind, 'RESPONSE_KIND_')} by {r.by}{said}")
+            lines.append(f"  {base.enum_words(cpb.ResponseKind, r.kind, 'RESPONSE_KIND_')} by {r.by}{said}")
         if p.HasField("decision"):
             verdict = "accepted" if p.decision.accepted else "declined"
             lines.append(f"  {verdict} by {p.decision.by}: {p.decision.reason}")
@@ -123,21 +80,13 @@ _version = click.option("--version", type=click.IntRange(min=0), default=0, show
               help="A participant: provider:ID or representative:ID (repeatable).")
 def codesign_open(programme: str, plan_file: str | None, invite: tuple[str, ...]) -> None:
     """Open a draft of the programme's next plan version (Agency token)."""
-    from tiaki.plumbing.plan_proto import to_proto
-
     request = cpb.OpenDraftRequest(programme_id=programme, participants=list(invite))
     if plan_file:
-        data = _yaml(plan_file, "a plan")
+        data = base.read_yaml(plan_file, "a plan as a mapping")
         data.setdefault("programme_id", programme)
-        try:
-            checked = Plan.from_dict(data, version=0)
-        except PlanInvalid as exc:
-            click.echo(f"{plan_file}: the plan has {len(exc.problems)} problem(s):", err=True)
-            for problem in exc.problems:
-                click.echo(f"  - {problem}", err=True)
-            sys.exit(2)
+        checked = base.checked_plan(plan_file, data)
         request.plan.CopyFrom(to_proto(checked.to_dict()))
-    click.echo(describe_draft(_call(CodesignServiceStub, "OpenDraft", request).draft))
+    click.echo(describe_draft(base.call("router", CodesignServiceStub, "OpenDraft", request).draft))
 
 
 @codesign.command("show")
@@ -145,8 +94,8 @@ def codesign_open(programme: str, plan_file: str | None, invite: tuple[str, ...]
 @_version
 def codesign_show(programme: str, version: int) -> None:
     """A draft's record: participants, changes, proposals, responses, decisions, lessons."""
-    reply = _call(CodesignServiceStub, "GetDraft",
-                  cpb.GetDraftRequest(programme_id=programme, version=version))
+    reply = base.call("router", CodesignServiceStub, "GetDraft",
+                      cpb.GetDraftRequest(programme_id=programme, version=version))
     click.echo(describe_draft(reply.draft))
 
 
@@ -156,7 +105,7 @@ def codesign_show(programme: str, version: int) -> None:
 @click.argument("participants", nargs=-1, required=True, metavar="KIND:ID...")
 def codesign_invite(programme: str, version: int, participants: tuple[str, ...]) -> None:
     """Invite providers or service-user representatives (Agency token)."""
-    reply = _call(CodesignServiceStub, "InviteParticipants", cpb.InviteParticipantsRequest(
+    reply = base.call("router", CodesignServiceStub, "InviteParticipants", cpb.InviteParticipantsRequest(
         programme_id=programme, version=version, participants=list(participants)))
     click.echo(describe_draft(reply.draft))
 
@@ -172,12 +121,10 @@ def codesign_invite(programme: str, version: int, participants: tuple[str, ...])
 def codesign_propose(programme: str, version: int, kind: str, item_name: str,
                      item_file: str | None, reason: str) -> None:
     """Propose adding, changing or removing one item of a draft."""
-    from tiaki.plumbing.plan_proto import to_proto
-
     request = cpb.ProposeChangeRequest(programme_id=programme, version=version,
                                        kind=CHANGES[kind], item_name=item_name, reason=reason)
     if item_file:
-        item = _yaml(item_file, "one item")
+        item = base.read_yaml(item_file, "one item as a mapping")
         item.setdefault("name", item_name)
         try:
             request.item.CopyFrom(to_proto({"programme_id": "x", "name": "", "version": 0,
@@ -187,12 +134,12 @@ def codesign_propose(programme: str, version: int, kind: str, item_name: str,
             raise click.UsageError(f"{item_file}: not an item: {exc}") from None
     elif kind != "remove":
         raise click.UsageError(f"to {kind} an item, give it with --item FILE.yaml")
-    p = _call(CodesignServiceStub, "ProposeChange", request).proposal
+    p = base.call("router", CodesignServiceStub, "ProposeChange", request).proposal
     click.echo(f"proposal {p.number}: {kind} {p.item_name}, waiting for the Agency's decision")
 
 
 def _respond(kind: int, programme: str, version: int, proposal: int, text: str) -> None:
-    p = _call(CodesignServiceStub, "RespondToProposal", cpb.RespondToProposalRequest(
+    p = base.call("router", CodesignServiceStub, "RespondToProposal", cpb.RespondToProposalRequest(
         programme_id=programme, version=version, proposal_number=proposal, kind=kind,
         text=text)).proposal
     click.echo(f"proposal {p.number}: {p.endorsement_count} endorse, "
@@ -238,7 +185,7 @@ def codesign_comment(programme: str, version: int, proposal: int, text: str) -> 
 def codesign_decide(programme: str, version: int, proposal: int, decision: str,
                     reason: str) -> None:
     """Accept (apply) or decline a proposal (Agency token)."""
-    reply = _call(CodesignServiceStub, "DecideProposal", cpb.DecideProposalRequest(
+    reply = base.call("router", CodesignServiceStub, "DecideProposal", cpb.DecideProposalRequest(
         programme_id=programme, version=version, proposal_number=proposal,
         accept=decision == "accept", reason=reason))
     click.echo(f"proposal {reply.proposal.number} {decision}ed")
@@ -249,8 +196,8 @@ def codesign_decide(programme: str, version: int, proposal: int, decision: str,
 @_version
 def codesign_check(programme: str, version: int) -> None:
     """What stops the draft being published (exit 1 if anything does)."""
-    reply = _call(CodesignServiceStub, "CheckDraft",
-                  cpb.CheckDraftRequest(programme_id=programme, version=version))
+    reply = base.call("router", CodesignServiceStub, "CheckDraft",
+                      cpb.CheckDraftRequest(programme_id=programme, version=version))
     if reply.open_proposals:
         click.echo("waiting for decisions: proposals " + ", ".join(map(str, reply.open_proposals)))
     for p in reply.problems:
@@ -266,8 +213,8 @@ def codesign_check(programme: str, version: int) -> None:
 @_version
 def codesign_publish(programme: str, version: int) -> None:
     """Publish the draft as the agreed plan version (Agency token)."""
-    draft = _call(CodesignServiceStub, "PublishDraft",
-                  cpb.PublishDraftRequest(programme_id=programme, version=version)).draft
+    draft = base.call("router", CodesignServiceStub, "PublishDraft",
+                      cpb.PublishDraftRequest(programme_id=programme, version=version)).draft
     click.echo(f"{draft.programme_id} version {draft.version} published as agreed")
 
 
@@ -277,8 +224,8 @@ def codesign_publish(programme: str, version: int) -> None:
               help="The plan version; 0 is the latest.")
 def codesign_diff(programme: str, version: int) -> None:
     """What a plan version changed from the one before it."""
-    reply = _call(CodesignServiceStub, "DiffPlan",
-                  cpb.DiffPlanRequest(programme_id=programme, version=version))
+    reply = base.call("router", CodesignServiceStub, "DiffPlan",
+                      cpb.DiffPlanRequest(programme_id=programme, version=version))
     click.echo(f"version {reply.version} against version {reply.previous_version or '(none)'}:")
     for d in reply.differences:
         click.echo(f"  {d.text}")
@@ -293,136 +240,7 @@ def codesign_diff(programme: str, version: int) -> None:
 def codesign_lesson(programme: str, version: int, from_programme: str, went_wrong: str,
                     would_help: str) -> None:
     """Share a lesson from a past programme with the draft (provider token)."""
-    _call(CodesignServiceStub, "AttachLesson", cpb.AttachLessonRequest(
+    base.call("router", CodesignServiceStub, "AttachLesson", cpb.AttachLessonRequest(
         programme_id=programme, version=version, from_programme=from_programme,
         what_went_wrong=went_wrong, what_would_help=would_help))
     click.echo("lesson shared with everyone taking part")
-
-
-# -- tiaki agreement ---------------------------------------------------------------------
-
-@click.group()
-def agreement() -> None:
-    """Your item-by-item agreement to an agreed plan, and the families' letter."""
-
-
-_plan_version = click.option("--plan-version", type=click.IntRange(min=0), default=0,
-                             show_default=True, help="The plan version; 0 is the latest.")
-
-
-def describe_agreement(a: apb.Agreement) -> str:
-    applies = f"from {a.applies_from}" if a.applies_from else "for every period"
-    lines = [f"agreement version {a.version} to {a.programme_id} plan version {a.plan_version}, "
-             f"applies {applies}"]
-    for d in a.items:
-        note = f" ({d.note})" if d.note else ""
-        lines.append(f"  {d.item_name}: {_name(apb.ItemDecision, d.decision, 'ITEM_DECISION_')}"
-                     f"{note}, by {d.decided_by} on {d.decided_at.ToJsonString()[:10]}")
-    lines.extend(f"  {name}: not decided (not collected)" for name in a.not_decided)
-    return "\n".join(lines)
-
-
-def describe_statement(s: apb.PurposeStatement) -> str:
-    lines = [f"{s.item_name}: {s.what}"]
-    for u in s.uses:
-        lines += [f"  for {u.purpose_name} ({u.purpose_id})", f"    why: {u.why} {u.explanation}",
-                  f"    how: {u.how}", f"    who will see it: {u.who_will_see}",
-                  f"    who will NOT see it: {'; '.join(u.who_will_not_see)}",
-                  f"    can it identify someone: {u.can_identify}",
-                  f"    kept for: {u.retention}", f"    law: {u.law}"]
-    lines += [f"  choice: {s.choice}", f"  transparency: {s.transparency}"]
-    return "\n".join(lines)
-
-
-@agreement.command("decide")
-@click.argument("programme")
-@_plan_version
-@click.option("--by", "decided_by", required=True, help="Who at your organisation decides.")
-@click.option("--accept", multiple=True, metavar="ITEM", help="Accept an item (repeatable).")
-@click.option("--decline", multiple=True, metavar="ITEM", help="Decline an item (repeatable).")
-@click.option("--query", multiple=True, metavar="ITEM",
-              help="Ask why an item is needed before agreeing (repeatable).")
-@click.option("--accept-all", is_flag=True, help="Accept every item not declined or queried.")
-@click.option("--note", multiple=True, metavar="ITEM=TEXT", help="A note on a decision.")
-def agreement_decide(programme: str, plan_version: int, decided_by: str, accept, decline, query,
-                     accept_all: bool, note) -> None:
-    """Accept, decline or query items of the agreed plan (provider token)."""
-    notes = {}
-    for n in note:
-        name, sep, text = n.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{n!r} is not ITEM=TEXT", param_hint="--note")
-        notes[name.strip()] = text.strip()
-    decisions = {**{i: apb.ITEM_DECISION_ACCEPT for i in accept},
-                 **{i: apb.ITEM_DECISION_DECLINE for i in decline},
-                 **{i: apb.ITEM_DECISION_QUERY for i in query}}
-    if accept_all:
-        from tiaki.router.v1 import plan_pb2
-        from tiaki.router.v1.plan_pb2_grpc import PlanServiceStub
-
-        plan = _call(PlanServiceStub, "GetPlan", plan_pb2.GetPlanRequest(
-            programme_id=programme, version=plan_version)).plan
-        plan_version = plan.version
-        for item in plan.items:
-            decisions.setdefault(item.name, apb.ITEM_DECISION_ACCEPT)
-    if not decisions:
-        raise click.UsageError("decide on at least one item (--accept, --decline, --query)")
-    reply = _call(AgreementServiceStub, "DecideItems", apb.DecideItemsRequest(
-        programme_id=programme, plan_version=plan_version, decided_by=decided_by,
-        choices=[apb.ItemChoice(item_name=name, decision=d, note=notes.get(name, ""))
-                 for name, d in decisions.items()]))
-    click.echo(describe_agreement(reply.agreement) if reply.changed
-               else "nothing changed:\n" + describe_agreement(reply.agreement))
-    for statement in reply.queried:
-        click.echo("")
-        click.echo(describe_statement(statement))
-
-
-@agreement.command("show")
-@click.argument("programme")
-@_plan_version
-@click.option("--period", default="", help="The reporting period, e.g. 2026Q3 (default: now).")
-def agreement_show(programme: str, plan_version: int, period: str) -> None:
-    """Your agreement in force for a period, and its earlier versions."""
-    reply = _call(AgreementServiceStub, "GetAgreement", apb.GetAgreementRequest(
-        programme_id=programme, plan_version=plan_version, period=period))
-    if not reply.versions:
-        click.echo("no agreement yet: nothing can be collected until you decide on the items")
-        return
-    click.echo("in force: " + (describe_agreement(reply.in_force) if reply.HasField("in_force")
-                               else "none for this period"))
-    for v in reply.versions:
-        if v.version != reply.in_force.version:
-            click.echo("")
-            click.echo(describe_agreement(v))
-
-
-@agreement.command("explain")
-@click.argument("programme")
-@click.argument("item_name", metavar="ITEM")
-@_plan_version
-def agreement_explain(programme: str, item_name: str, plan_version: int) -> None:
-    """An item's full purpose statement: what, why, how, who will and will not see it."""
-    reply = _call(AgreementServiceStub, "GetPurposeStatement", apb.GetPurposeStatementRequest(
-        programme_id=programme, plan_version=plan_version, item_name=item_name))
-    click.echo(describe_statement(reply.statement))
-
-
-@agreement.command("letter")
-@click.argument("programme")
-@_plan_version
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
-              help="Where to write the letter (HTML, printable on A4).")
-@click.option("--period", default="", help="The reporting period it covers (default: now).")
-@click.option("--provider-name", default="", help="Your name as families know it.")
-@click.option("--contact", default="", help="How families reach you, e.g. 'Phone 04 123 4567'.")
-def agreement_letter(programme: str, plan_version: int, output: str, period: str,
-                     provider_name: str, contact: str) -> None:
-    """Download "Where your information goes" for your families."""
-    reply = _call(AgreementServiceStub, "GetFamilyDocument", apb.GetFamilyDocumentRequest(
-        programme_id=programme, plan_version=plan_version, period=period,
-        provider_name=provider_name, provider_contact=contact))
-    with open(output, "w", encoding="utf-8") as fh:
-        fh.write(reply.html)
-    click.echo(f"wrote {output} (agreement version {reply.agreement_version}, reading grade "
-               f"{reply.reading_grade:.1f}): print it or give it to families")

@@ -1,6 +1,6 @@
 """`tiaki outcomes` and `tiaki measures`: what a provider's information
 informed, its right of reply on draft findings, and co-defined evaluation
-measures. Registered on the main command line in tiaki/cli.py.
+measures. Registered on the main command line in tiaki/cli/app.py.
 
     tiaki outcomes list --from 2026-01-01
     tiaki outcomes watch
@@ -18,11 +18,9 @@ import json
 from datetime import UTC
 
 import click
-import grpc
 from google.protobuf.json_format import MessageToDict
 
-from tiaki.cli.app import _metadata, _rpc_errors, _settings
-from tiaki.connect.channel import client_channel
+from tiaki.cli import base
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import measures_pb2_grpc, outcomes_pb2_grpc
 from tiaki.insights.v1 import outcomes_pb2 as pb
@@ -33,29 +31,20 @@ INSIGHTS_OPTION = click.option(
     default="127.0.0.1:50054", show_default=True, help="The insights service.")
 
 
-def _channel() -> grpc.Channel:
-    settings = _settings()
-    if "insights" not in settings.channels:
-        address = click.get_current_context().find_root().meta.get("tiaki.insights",
-                                                                    "127.0.0.1:50054")
-        settings.channels["insights"] = client_channel(address)
-    return settings.channels["insights"]
+def _outcomes() -> outcomes_pb2_grpc.OutcomesServiceStub:
+    return base.stub(outcomes_pb2_grpc.OutcomesServiceStub, "insights")
 
 
-def _outcomes():
-    return outcomes_pb2_grpc.OutcomesServiceStub(_channel())
+def _units() -> outcomes_pb2_grpc.UnitOutcomesServiceStub:
+    return base.stub(outcomes_pb2_grpc.UnitOutcomesServiceStub, "insights")
 
 
-def _units():
-    return outcomes_pb2_grpc.UnitOutcomesServiceStub(_channel())
-
-
-def _measures():
-    return measures_pb2_grpc.MeasuresServiceStub(_channel())
+def _measures() -> measures_pb2_grpc.MeasuresServiceStub:
+    return base.stub(measures_pb2_grpc.MeasuresServiceStub, "insights")
 
 
 def _remember(address: str) -> None:
-    click.get_current_context().find_root().meta["tiaki.insights"] = address
+    base.settings().insights = address
 
 
 def _name(enum, value: int, prefix: str) -> str:
@@ -124,13 +113,13 @@ def outcomes(insights_address: str) -> None:
 @click.option("--to", "date_to", default="", metavar="YYYY-MM-DD", help="Dated on or before.")
 @click.option("--kind", type=click.Choice(KIND_CHOICES), help="Only this kind.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
-@_rpc_errors
+@base.rpc_errors
 def outcomes_list(date_from: str, date_to: str, kind: str | None, as_json: bool) -> None:
     """Outcomes your information informed, oldest first."""
     reply = _outcomes().ListOutcomes(pb.ListOutcomesRequest(
         date_from=date_from, date_to=date_to,
         kind=pb.OutcomeKind.Value(f"OUTCOME_KIND_{kind.upper()}") if kind else 0),
-        metadata=_metadata())
+        metadata=base.call_metadata())
     for o in reply.outcomes:
         _echo(o, as_json, describe_outcome)
     if not reply.outcomes and not as_json:
@@ -141,7 +130,7 @@ def outcomes_list(date_from: str, date_to: str, kind: str | None, as_json: bool)
 @click.option("--since", default="", metavar="YYYY-MM-DDTHH:MM:SSZ",
               help="Also show what changed since this moment (default: only new).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
-@_rpc_errors
+@base.rpc_errors
 def outcomes_watch(since: str, as_json: bool) -> None:
     """Follow outcomes as they are recorded, replied to and published (Ctrl-C ends)."""
     request = pb.WatchOutcomesRequest()
@@ -155,7 +144,7 @@ def outcomes_watch(since: str, as_json: bool) -> None:
     try:
         while True:  # the server ends a stream after an hour: carry on from there
             started = dt.datetime.now(UTC)
-            for reply in _outcomes().WatchOutcomes(request, metadata=_metadata()):
+            for reply in _outcomes().WatchOutcomes(request, metadata=base.call_metadata()):
                 _echo(reply.outcome, as_json, describe_outcome)
             request.since.FromDatetime(started)
     except KeyboardInterrupt:
@@ -167,11 +156,11 @@ def outcomes_watch(since: str, as_json: bool) -> None:
 @click.option("--to", "date_to", required=True, metavar="YYYY-MM-DD")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
               help="Where to write the report (HTML).")
-@_rpc_errors
+@base.rpc_errors
 def outcomes_report(date_from: str, date_to: str, output: str) -> None:
     """The influence report for your Board: a printable HTML document."""
     reply = _outcomes().GetInfluenceReport(pb.GetInfluenceReportRequest(
-        date_from=date_from, date_to=date_to), metadata=_metadata())
+        date_from=date_from, date_to=date_to), metadata=base.call_metadata())
     with open(output, "w", encoding="utf-8") as fh:
         fh.write(reply.html)
     click.echo(f"wrote {output}: open it in a browser, or print it for your Board")
@@ -182,7 +171,7 @@ def outcomes_report(date_from: str, date_to: str, output: str) -> None:
 @click.option("--agree", "kind", flag_value="agree", help="You agree with the draft finding.")
 @click.option("--correct", "correction", metavar="TEXT", help="Correct a fact.")
 @click.option("--context", "context_text", metavar="TEXT", help="Add context.")
-@_rpc_errors
+@base.rpc_errors
 def outcomes_reply(outcome_id: str, kind: str | None, correction: str | None,
                    context_text: str | None) -> None:
     """Your reply to a draft evaluation finding, within its review window."""
@@ -193,7 +182,7 @@ def outcomes_reply(outcome_id: str, kind: str | None, correction: str | None,
     text = correction or context_text or ""
     reply = _outcomes().RespondToFinding(pb.RespondToFindingRequest(
         outcome_id=outcome_id, kind=pb.ResponseKind.Value(f"RESPONSE_KIND_{chosen[0].upper()}"),
-        text=text), metadata=_metadata())
+        text=text), metadata=base.call_metadata())
     click.echo(describe_outcome(reply.outcome))
 
 
@@ -207,24 +196,24 @@ def outcomes_reply(outcome_id: str, kind: str | None, correction: str | None,
 @click.option("--submission", "submission_ids", multiple=True, help="A submission id (repeatable).")
 @click.option("--measure", "measure_ids", multiple=True, help="An agreed measure (findings).")
 @click.option("--ref", "outcome_ref", default="", help="Your own reference (a retry is safe).")
-@_rpc_errors
+@base.rpc_errors
 def outcomes_record(kind, title, summary, date, audience, delivery_ids, submission_ids,
                     measure_ids, outcome_ref) -> None:
     """(Agency units) Record an outcome your unit's information informed."""
     reply = _units().RecordOutcome(pb.RecordOutcomeRequest(
         kind=pb.OutcomeKind.Value(f"OUTCOME_KIND_{kind.upper()}"), title=title, summary=summary,
         date=date, audience=audience, delivery_ids=delivery_ids, submission_ids=submission_ids,
-        measure_ids=measure_ids, outcome_ref=outcome_ref), metadata=_metadata())
+        measure_ids=measure_ids, outcome_ref=outcome_ref), metadata=base.call_metadata())
     click.echo(describe_outcome(reply.outcome))
 
 
 @outcomes.command("publish")
 @click.argument("outcome_id")
-@_rpc_errors
+@base.rpc_errors
 def outcomes_publish(outcome_id: str) -> None:
     """(Agency units) Publish a draft finding once its right of reply allows."""
     reply = _units().PublishFinding(pb.PublishFindingRequest(outcome_id=outcome_id),
-                                    metadata=_metadata())
+                                    metadata=base.call_metadata())
     click.echo(describe_outcome(reply.outcome))
 
 
@@ -243,25 +232,25 @@ def measures(insights_address: str) -> None:
 @click.option("--name", required=True)
 @click.option("--definition", required=True, help="How it is measured, in plain words.")
 @click.option("--reason", required=True, help="Why it measures success.")
-@_rpc_errors
+@base.rpc_errors
 def measures_propose(programme: str, name: str, definition: str, reason: str) -> None:
     """Propose a success measure (it counts as your endorsement)."""
     reply = _measures().ProposeMeasure(mpb.ProposeMeasureRequest(
         programme_id=programme, name=name, definition=definition, reason=reason),
-        metadata=_metadata())
+        metadata=base.call_metadata())
     click.echo(describe_measure(reply.measure))
 
 
 def _position(measure_id: str, stance: int, reason: str) -> None:
     reply = _measures().RespondToMeasure(mpb.RespondToMeasureRequest(
-        measure_id=measure_id, stance=stance, reason=reason), metadata=_metadata())
+        measure_id=measure_id, stance=stance, reason=reason), metadata=base.call_metadata())
     click.echo(describe_measure(reply.measure))
 
 
 @measures.command("endorse")
 @click.argument("measure_id")
 @click.option("--reason", default="")
-@_rpc_errors
+@base.rpc_errors
 def measures_endorse(measure_id: str, reason: str) -> None:
     """Endorse a proposed measure."""
     _position(measure_id, mpb.STANCE_ENDORSE, reason)
@@ -270,7 +259,7 @@ def measures_endorse(measure_id: str, reason: str) -> None:
 @measures.command("object")
 @click.argument("measure_id")
 @click.option("--reason", required=True, help="Why (an objection needs reasons).")
-@_rpc_errors
+@base.rpc_errors
 def measures_object(measure_id: str, reason: str) -> None:
     """Object to a proposed measure, with reasons."""
     _position(measure_id, mpb.STANCE_OBJECT, reason)
@@ -279,12 +268,12 @@ def measures_object(measure_id: str, reason: str) -> None:
 @measures.command("list")
 @click.option("--programme", required=True)
 @click.option("--agreed", is_flag=True, help="Only the agreed set.")
-@_rpc_errors
+@base.rpc_errors
 def measures_list(programme: str, agreed: bool) -> None:
     """A programme's measures, with each party's position."""
     reply = _measures().ListMeasures(mpb.ListMeasuresRequest(programme_id=programme,
                                                              agreed_only=agreed),
-                                     metadata=_metadata())
+                                     metadata=base.call_metadata())
     for m in reply.measures:
         click.echo(describe_measure(m))
     if not reply.measures:

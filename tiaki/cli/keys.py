@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import click
 
-from tiaki.cli import app as base
+from tiaki.cli import base
 from tiaki.intake.v1 import keys_pb2 as pb
 from tiaki.intake.v1 import keys_pb2_grpc
-
-base._STUBS["keys"] = ("intake", keys_pb2_grpc.KeysServiceStub)
 
 
 @click.group()
@@ -20,11 +18,11 @@ def keys() -> None:
 
 @keys.command("rotate")
 @click.argument("programme")
-@base._rpc_errors
+@base.rpc_errors
 def keys_rotate(programme: str) -> None:
     """Give every purpose of PROGRAMME a new pseudonym key: submissions from
     now on use it; access requests still find records under the old ones."""
-    reply = base._stub("keys").RotatePseudonymKeys(
-        pb.RotatePseudonymKeysRequest(programme_id=programme), metadata=base._metadata())
+    reply = base.stub(keys_pb2_grpc.KeysServiceStub, "intake").RotatePseudonymKeys(
+        pb.RotatePseudonymKeysRequest(programme_id=programme), metadata=base.call_metadata())
     click.echo(f"{reply.programme_id}: pseudonym keys now at generation {reply.generation} "
                f"for {', '.join(reply.purpose_ids)} (rotated {reply.rotated_at.ToJsonString()})")

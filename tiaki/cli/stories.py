@@ -16,8 +16,7 @@ import sys
 
 import click
 
-from tiaki.cli import app as base
-from tiaki.connect.channel import client_channel
+from tiaki.cli import base
 from tiaki.core.stories import HOW, USES
 from tiaki.intake.v1 import stories_pb2 as pb
 from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
@@ -36,10 +35,7 @@ note_option = click.option("--note", default="",
 
 def _stories_stub() -> StoriesServiceStub:
     """The stories stub, on the channel the other intake calls share."""
-    settings = base._settings()
-    if "intake" not in settings.channels:
-        settings.channels["intake"] = client_channel(settings.intake)
-    return StoriesServiceStub(settings.channels["intake"])
+    return base.stub(StoriesServiceStub, "intake")
 
 
 def _read_text(path: str) -> str:
@@ -99,32 +95,32 @@ def stories_redact(story_file: str, flags: bool) -> None:
 @click.argument("story_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
 @click.option("--by", "submitted_by", required=True, help="Who is submitting it.")
 @click.option("--title", default="", help="A short label for staff.")
-@base._rpc_errors
+@base.rpc_errors
 def stories_submit(story_file: str, submitted_by: str, title: str) -> None:
     """Submit a story: it is de-identified on arrival and waits for review."""
     reply = _stories_stub().SubmitStory(pb.SubmitStoryRequest(
         text=_read_text(story_file), title=title, submitted_by=submitted_by),
-        metadata=base._metadata())
+        metadata=base.call_metadata())
     click.echo(_describe(reply.story))
     click.echo("\n" + reply.story.redacted_text)
 
 
 @stories.command("list")
-@base._rpc_errors
+@base.rpc_errors
 def stories_list() -> None:
     """Your stories."""
     for story in _stories_stub().ListStories(pb.ListStoriesRequest(),
-                                                   metadata=base._metadata()).stories:
+                                                   metadata=base.call_metadata()).stories:
         click.echo(_describe(story))
 
 
 @stories.command("show")
 @click.argument("story_id")
-@base._rpc_errors
+@base.rpc_errors
 def stories_show(story_id: str) -> None:
     """One story, its redacted text, consents and exports."""
     story = _stories_stub().GetStory(pb.GetStoryRequest(story_id=story_id),
-                                           metadata=base._metadata()).story
+                                           metadata=base.call_metadata()).story
     click.echo(_describe(story) + "\n\n" + story.redacted_text)
 
 
@@ -133,12 +129,12 @@ def stories_show(story_id: str) -> None:
 @click.option("--by", "approved_by", required=True, help="Who reviewed and approves it.")
 @click.option("--text", "text_file", type=click.Path(exists=True, dir_okay=False),
               help="Your edit of the redacted text, if you removed more.")
-@base._rpc_errors
+@base.rpc_errors
 def stories_approve(story_id: str, approved_by: str, text_file: str | None) -> None:
     """Approve the redacted text for use."""
     reply = _stories_stub().ApproveStory(pb.ApproveStoryRequest(
         story_id=story_id, approved_by=approved_by,
-        approved_text=_read_text(text_file) if text_file else ""), metadata=base._metadata())
+        approved_text=_read_text(text_file) if text_file else ""), metadata=base.call_metadata())
     click.echo(_describe(reply.story))
 
 
@@ -148,12 +144,12 @@ def stories_approve(story_id: str, approved_by: str, text_file: str | None) -> N
 @click.option("--by", "recorded_by", required=True, help="Who is recording the consent.")
 @how_option
 @note_option
-@base._rpc_errors
+@base.rpc_errors
 def stories_consent(story_id: str, use: str, recorded_by: str, how: str, note: str) -> None:
     """Record the family's consent to one use of the story."""
     reply = _stories_stub().RecordConsent(pb.RecordConsentRequest(
         story_id=story_id, use=USE_VALUES[use], recorded_by=recorded_by, how_given=how,
-        note=note), metadata=base._metadata())
+        note=note), metadata=base.call_metadata())
     click.echo(_describe(reply.story))
 
 
@@ -163,12 +159,12 @@ def stories_consent(story_id: str, use: str, recorded_by: str, how: str, note: s
 @click.option("--by", "recorded_by", required=True, help="Who is recording the withdrawal.")
 @how_option
 @note_option
-@base._rpc_errors
+@base.rpc_errors
 def stories_withdraw(story_id: str, use: str, recorded_by: str, how: str, note: str) -> None:
     """Withdraw the family's consent to one use; the Agency is told if it has the story."""
     reply = _stories_stub().WithdrawConsent(pb.WithdrawConsentRequest(
         story_id=story_id, use=USE_VALUES[use], recorded_by=recorded_by, how_withdrawn=how,
-        note=note), metadata=base._metadata())
+        note=note), metadata=base.call_metadata())
     click.echo(_describe(reply.story))
     if reply.agency_told:
         click.echo("the Agency had received this story: it has been told of the withdrawal")
@@ -184,13 +180,13 @@ def stories_withdraw(story_id: str, use: str, recorded_by: str, how: str, note: 
 @click.option("--story", "story_ids", multiple=True, help="Only these stories (repeatable).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
               help="Where to write the pack (plain text).")
-@base._rpc_errors
+@base.rpc_errors
 def stories_export(use: str, reference: str, exported_by: str, story_ids: tuple[str, ...],
                    output: str) -> None:
     """Export the stories approved and consented for a use (a tender pack for tender)."""
     reply = _stories_stub().ExportStories(pb.ExportStoriesRequest(
         use=USE_VALUES[use], reference=reference, exported_by=exported_by, story_ids=list(story_ids)),
-        metadata=base._metadata())
+        metadata=base.call_metadata())
     with open(output, "w", encoding="utf-8") as fh:
         fh.write(f"{use} pack {reply.reference} (export {reply.export_id}, "
                  f"{reply.exported_at.ToJsonString()})\n")

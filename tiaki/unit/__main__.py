@@ -1,0 +1,60 @@
+"""A reference Agency unit: consume the unit's queue and keep what arrives.
+
+    python -m tiaki.unit --unit evaluation --store-uri mongodb://.../tiaki_unit_evaluation \
+        --token-file var/tokens/unit-evaluation
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from prometheus_client import start_http_server
+
+from tiaki.connect import queues
+from tiaki.connect.channel import ClientTls
+from tiaki.unit.client import UnitClient, log
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tiaki.unit",
+                                     description="A reference Agency unit: consume and store")
+    parser.add_argument("--unit", required=True)
+    parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument("--store-uri", required=True)
+    parser.add_argument("--router", default="127.0.0.1:50052")
+    parser.add_argument("--requests", default="127.0.0.1:50053")
+    parser.add_argument("--token-file", help="the unit's API token (not needed with --tls-*)")
+    parser.add_argument("--tls-ca", default=os.environ.get("TIAKI_TLS_CA", ""),
+                        help="mutual TLS: the CA of the servers' certificates (or TIAKI_TLS_CA)")
+    parser.add_argument("--tls-cert", default=os.environ.get("TIAKI_TLS_CERT", ""),
+                        help="mutual TLS: this unit's client certificate (or TIAKI_TLS_CERT)")
+    parser.add_argument("--tls-key", default=os.environ.get("TIAKI_TLS_KEY", ""),
+                        help="mutual TLS: its key (or TIAKI_TLS_KEY)")
+    parser.add_argument("--metrics-port", type=int, default=0)
+    parser.add_argument("--passive-queue", action="store_true",
+                        help="do not declare the queue (a broker user that may only read it)")
+    parser.add_argument("--metrics-addr", default="127.0.0.1",
+                        help="address /metrics listens on (0.0.0.0 in a container)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s unit %(message)s")
+    tls = ClientTls.from_env({"TIAKI_TLS_CA": args.tls_ca, "TIAKI_TLS_CERT": args.tls_cert,
+                              "TIAKI_TLS_KEY": args.tls_key})
+    if not args.token_file and tls is None:
+        parser.error("give --token-file, or --tls-ca, --tls-cert and --tls-key")
+    token = ""
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as fh:
+            token = fh.read().strip()
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr=args.metrics_addr)
+    unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
+                      requests_address=args.requests, declare_queue=not args.passive_queue,
+                      tls=tls)
+    log.info("unit %s consuming %s", args.unit, queues.unit_queue(args.unit).name)
+    unit.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -148,11 +148,9 @@ def asked(holders: list[dict], pseudonyms: dict[str, list[str]], plan: Plan,
     by_unit: dict[str, list[dict]] = {}
     for h in holders:
         mine = pseudonyms[h["purpose_id"]]
-        # Every generation's pseudonym: a unit holds records under each. The
-        # newest alone (`pseudonym`) is what the unit SDK's query check still asks for.
+        # Every generation's pseudonym: a unit holds records under each.
         by_unit.setdefault(h["unit_id"], []).append({
-            "purpose_id": h["purpose_id"], "pseudonym": mine[-1], "pseudonyms": mine,
-            "delivery_ids": h["delivery_ids"]})
+            "purpose_id": h["purpose_id"], "pseudonyms": mine, "delivery_ids": h["delivery_ids"]})
     return by_unit
 
 

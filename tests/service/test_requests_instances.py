@@ -30,7 +30,7 @@ def two_instances(store_uri):
 
 def open_request(storage: RequestsStorage, received: dt.date, opened_ago: float):
     rules = domain.open_request("access", received, ["evaluation"], purposes={"evaluation": [
-        {"purpose_id": "outcomes", "pseudonym": "ab12", "pseudonyms": ["ab12"],
+        {"purpose_id": "outcomes", "pseudonyms": ["ab12"],
          "delivery_ids": ["b.1:outcomes"]}]})
     doc = storage.create("ccss", "best-foot-forward", "the client", "signed form", rules,
                          "ccss")

@@ -18,7 +18,7 @@ from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.plan import Plan
 
 D = dt.date
-PURPOSE = {"purpose_id": "evaluation", "pseudonym": "p2", "pseudonyms": ["p1", "p2"],
+PURPOSE = {"purpose_id": "evaluation", "pseudonyms": ["p1", "p2"],
            "delivery_ids": ["d1", "d2"]}
 
 
@@ -97,10 +97,10 @@ def test_each_holding_unit_is_asked_under_every_generation_of_pseudonym(plan):
     pseudonyms = {"evaluation": ["p1", "p2"], "service_delivery_reporting": ["s1"]}
     asked = domain.asked(holders, pseudonyms, plan, "C-1", "best-foot-forward")
     assert asked == {
-        "evaluation": [{"purpose_id": "evaluation", "pseudonym": "p2",
-                        "pseudonyms": ["p1", "p2"], "delivery_ids": ["d1"]}],
-        "service-delivery": [{"purpose_id": "service_delivery_reporting", "pseudonym": "s1",
-                              "pseudonyms": ["s1"], "delivery_ids": ["d9"]}]}
+        "evaluation": [{"purpose_id": "evaluation", "pseudonyms": ["p1", "p2"],
+                        "delivery_ids": ["d1"]}],
+        "service-delivery": [{"purpose_id": "service_delivery_reporting", "pseudonyms": ["s1"],
+                              "delivery_ids": ["d9"]}]}
     # A correction asks only the units holding the field.
     only = domain.asked(holders, pseudonyms, plan, "C-1", "best-foot-forward",
                         {"field": "wellbeing_end"})

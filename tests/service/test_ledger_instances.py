@@ -11,7 +11,7 @@ import mongoengine
 import pytest
 
 from services.purpose_router.routing.ledger import Ledger
-from tiaki.core.ledger import verify_chain
+from tiaki.core.ledger import new_entry, verify_chain
 from tiaki.plumbing.store import connect
 
 ENTRIES = 40
@@ -27,10 +27,9 @@ def two_instances(store_uri):
 
 
 def entry(n: int) -> dict:
-    return {"kind": "delivery", "delivery_id": f"d{n}", "provider_id": "ccss",
-            "programme_id": "p", "submission_id": "s", "purpose_id": "q", "unit_id": "u",
-            "fields": ["f"], "record_count": n, "content_hash": "h", "accessor": "",
-            "reason": ""}
+    return new_entry("delivery", delivery_id=f"d{n}", provider_id="ccss", programme_id="p",
+                     submission_id="s", purpose_id="q", unit_id="u", fields=["f"],
+                     record_count=n, content_hash="h")
 
 
 def test_two_instances_appending_at_once_keep_one_chain(two_instances):

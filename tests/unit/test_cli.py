@@ -4,18 +4,19 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from services.purpose_router.routing.entrypoints import entry_message
 from tiaki.cli import app as tcli
 from tiaki.cli import flows, submit
 from tiaki.cli.base import Settings, call_metadata
-from tiaki.core.ledger import GENESIS, entry_hash
-from tiaki.router.v1 import ledger_pb2
+from tiaki.core.ledger import BLANK_ENTRY, GENESIS, entry_hash
 
 
 def _chain() -> list[dict]:
     """A tiny valid chain: a delivery, its acknowledgement, an access."""
-    base = {"delivery_id": "d-1", "provider_id": "ccss", "programme_id": "bff",
+    base = {**BLANK_ENTRY, "delivery_id": "d-1", "provider_id": "ccss", "programme_id": "bff",
             "submission_id": "s-1", "purpose_id": "evaluation", "unit_id": "eval-team",
-            "content_hash": "ab" * 32, "accessor": "", "reason": ""}
+            "content_hash": "ab" * 32, "period": "2026Q3", "plan_version": 1,
+            "basis": "aware_through_notice"}
     specs = [
         {"kind": "delivery", "fields": ["age_band", "outcome"], "record_count": 12},
         {"kind": "acknowledgement", "fields": [], "record_count": 0},
@@ -124,17 +125,11 @@ def test_chain_problem_detects_a_rehashed_entry_and_a_gap():
 
 
 def test_entry_dict_round_trips_the_proto_timestamp():
-    """What the router sends (see entry_message) hashes back to the stored hash."""
-    stored = _chain()[2]
-    message = ledger_pb2.LedgerEntry(
-        sequence=stored["sequence"], kind=ledger_pb2.ENTRY_KIND_ACCESS,
-        **{k: stored[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
-                                  "purpose_id", "unit_id", "fields", "record_count",
-                                  "content_hash", "accessor", "reason", "previous_hash",
-                                  "entry_hash")})
-    message.recorded_at.FromJsonString(stored["recorded_at"].replace("+00:00", "Z"))
-    assert flows.entry_dict(message) == stored
-    assert entry_hash(flows.entry_dict(message)) == stored["entry_hash"]
+    """What the router sends (its entry_message) reads back as the entry it hashed."""
+    for stored in _chain():
+        read_back = flows.entry_dict(entry_message(stored))
+        assert read_back == stored
+        assert entry_hash(read_back) == stored["entry_hash"]
 
 
 def test_summarise_flows():

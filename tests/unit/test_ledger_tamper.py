@@ -9,7 +9,7 @@ import pytest
 
 from tiaki.cli import flows
 from tiaki.core import ledger
-from tiaki.core.ledger import GENESIS, entry_hash
+from tiaki.core.ledger import BLANK_ENTRY, GENESIS, entry_hash
 
 
 def verify_chain(entries, kept=None):
@@ -22,7 +22,7 @@ def verify_chain(entries, kept=None):
 def chain(n: int) -> list[dict]:
     out, previous = [], GENESIS
     for seq in range(1, n + 1):
-        entry = {"sequence": seq, "kind": "delivery", "delivery_id": f"b{seq}:evaluation",
+        entry = {**BLANK_ENTRY, "sequence": seq, "kind": "delivery", "delivery_id": f"b{seq}:evaluation",
                  "provider_id": "ccss", "programme_id": "bff", "submission_id": "s1",
                  "purpose_id": "evaluation", "unit_id": "evaluation",
                  "fields": ["pseudonym", "goals_met"], "record_count": seq, "content_hash": "ab",

@@ -24,7 +24,7 @@ from services.purpose_router.routing.domain import (
     protect,
 )
 from tiaki.core import ledger
-from tiaki.core.ledger import GENESIS, HASHED_FIELDS, entry_hash
+from tiaki.core.ledger import BLANK_ENTRY, GENESIS, HASHED_FIELDS, entry_hash
 from tiaki.core.plan import RESERVED_FIELDS, Plan
 from tiaki.core.records import BUCKETS, bucket
 
@@ -401,6 +401,7 @@ def build_chain(length: int) -> list[dict]:
     chain, previous = [], GENESIS
     for seq in range(1, length + 1):
         entry = {
+            **BLANK_ENTRY,
             "sequence": seq,
             "kind": "delivery" if seq % 2 else "acknowledgement",
             "delivery_id": f"delivery-{seq}",

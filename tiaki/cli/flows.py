@@ -45,6 +45,11 @@ def entry_dict(entry: ledger_pb2.LedgerEntry) -> dict:
         "content_hash": entry.content_hash,
         "accessor": entry.accessor,
         "reason": entry.reason,
+        "period": entry.period,
+        "plan_version": int(entry.plan_version),
+        "agreement_version": int(entry.agreement_version),
+        "notice_version": int(entry.notice_version),
+        "basis": entry.basis,
         "recorded_at": entry.recorded_at.ToDatetime(tzinfo=UTC)
                                         .isoformat(timespec="microseconds"),
         "previous_hash": entry.previous_hash,

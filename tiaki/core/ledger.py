@@ -7,6 +7,7 @@ chain in another language."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -14,13 +15,29 @@ from dataclasses import dataclass
 
 GENESIS = "0" * 64
 KINDS = ("delivery", "acknowledgement", "access")
-# Every entry carries every field; those a kind does not use are empty.
+# IPP 3A (Privacy Amendment Act 2025) applies to information collected from this day.
+IPP3A_IN_FORCE = dt.date(2026, 5, 1)
+# Why a unit-level flow needs no further notice to the person, or that one was sent:
+IPP3A_BASES = (
+    "aware_through_notice",    # the provider's notice (the families' letter) named unit and purpose
+    "not_identifiable",        # an aggregate: not used in an identifiable form
+    "statistics_unpublished",  # statistics or research, not published in an identifying form
+    "agency_notice",           # no other basis: the Agency's own notice was generated and given
+    "before_ipp3a",            # collected before IPP 3A was in force
+)
+# Every entry carries every field; those a kind does not use are empty. A
+# delivery's provenance (period, plan, agreement and notice versions, IPP 3A
+# basis) is hashed with it, so what families are told can be checked against it.
 BLANK_ENTRY = {"kind": "", "delivery_id": "", "provider_id": "", "programme_id": "",
                "submission_id": "", "purpose_id": "", "unit_id": "", "fields": [],
-               "record_count": 0, "content_hash": "", "accessor": "", "reason": ""}
+               "record_count": 0, "content_hash": "", "accessor": "", "reason": "",
+               "period": "", "plan_version": 0, "agreement_version": 0, "notice_version": 0,
+               "basis": ""}
 HASHED_FIELDS = ("sequence", "kind", "delivery_id", "provider_id", "programme_id",
                  "submission_id", "purpose_id", "unit_id", "fields", "record_count",
-                 "content_hash", "accessor", "reason", "recorded_at", "previous_hash")
+                 "content_hash", "accessor", "reason", "period", "plan_version",
+                 "agreement_version", "notice_version", "basis", "recorded_at",
+                 "previous_hash")
 # A head a provider kept: "SEQUENCE:ENTRY_HASH", as `tiaki flows --head` prints it.
 KEPT_HEAD = re.compile(r"(\d+):([0-9a-fA-F]{64})")
 

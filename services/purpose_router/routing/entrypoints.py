@@ -300,7 +300,8 @@ def entry_message(entry: dict) -> ledger_pb2.LedgerEntry:
         sequence=entry["sequence"], kind=ENTRY_KINDS[entry["kind"]],
         **{k: entry[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
                                  "purpose_id", "unit_id", "fields", "record_count",
-                                 "content_hash", "accessor", "reason", "previous_hash",
-                                 "entry_hash")})
+                                 "content_hash", "accessor", "reason", "period",
+                                 "plan_version", "agreement_version", "notice_version",
+                                 "basis", "previous_hash", "entry_hash")})
     msg.recorded_at.FromJsonString(entry["recorded_at"].replace("+00:00", "Z"))
     return msg

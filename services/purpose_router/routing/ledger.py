@@ -8,13 +8,11 @@ from eventlet.semaphore import Semaphore
 
 from tiaki.core.clock import now_iso
 from tiaki.core.errors import Conflict
-from tiaki.core.ledger import GENESIS, chain
+from tiaki.core.ledger import GENESIS, HASHED_FIELDS, chain
 from tiaki.plumbing import store
 
-LEDGER_FIELDS = ["sequence", "kind", "delivery_id", "provider_id", "programme_id",
-                 "submission_id", "purpose_id", "unit_id", "fields", "record_count",
-                 "content_hash", "accessor", "reason", "recorded_at", "previous_hash",
-                 "entry_hash", "entry_key"]
+# What an entry is read back as: the format's fields (core.ledger) and its store key.
+LEDGER_FIELDS = [*HASHED_FIELDS, "entry_hash", "entry_key"]
 
 
 class LedgerEntry(me.Document):

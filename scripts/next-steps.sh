@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Printed at the end of `make run`: what is running and what to try.
 cd "$(dirname "$0")/.."
-[ -f var/example-2026Q3.csv ] || .venv/bin/python -m tiaki.cli.synthetic 600 var/example-2026Q3.csv >/dev/null
+[ -f var/example-2026Q3.csv ] || .venv/bin/python -m tiaki.cli.synthetic 600 var/example-2026Q3.csv \
+  programmes/best-foot-forward.yaml >/dev/null  # names and birth dates only if the plan asks
 cat <<MSG
 
 tiaki is running:

@@ -24,6 +24,9 @@ MAX_REF_LENGTH = 200
 
 
 UNDECLARED = "not declared in the plan (never stored or forwarded)"
+IDENTITY_NOT_ASKED = ("not asked for: no purpose in force for you in this period asks for the "
+                      "SLK-581 linkage key, so send no name, date of birth or sex "
+                      "(never stored or forwarded)")
 
 
 class Rejected(ValueError):
@@ -79,7 +82,8 @@ class RecordRules:
         self.reasons = reasons or {}
         self.validators = {i.name: _validator(i) for i in plan.items if i.name not in declined}
         self.required = tuple(i.name for i in plan.items if i.required and i.name not in declined)
-        self.needs_slk581 = plan.needs_slk581()
+        # Only a purpose the agreement leaves in force may ask for identity details.
+        self.needs_slk581 = plan.needs_slk581(declined)
 
     def check(self, record_ref: str, client_ref: str, fields: dict[str, str]):
         """Returns (typed fields, problems); problems are (field, reason) pairs.
@@ -202,6 +206,8 @@ def reason_kind(reason: str) -> str:
         return "undeclared_field"
     if reason.startswith("not agreed"):
         return "not_agreed"
+    if reason == IDENTITY_NOT_ASKED:
+        return "identity_not_asked"
     if reason.startswith("required"):
         return "missing"
     if "outside" in reason:
@@ -219,13 +225,20 @@ class Identity:
     date_of_birth: str
     sex: str
 
+    def sent(self) -> list[str]:
+        """The details given (not empty), by name."""
+        return [name for name, value in vars(self).items() if value]
+
 
 def check_record(rules: RecordRules, keys: dict[str, bytes], provider_id: str,
                  record_ref: str, client_ref: str, fields: dict[str, str],
                  identity: Identity | None) -> tuple[dict | None, list[tuple[str, str]]]:
     """(the row to send, []) or (None, [(field, reason)]). The row holds the
-    client's pseudonym per purpose (`keys`: purpose -> key), never its reference."""
+    client's pseudonym per purpose (`keys`: purpose -> key), never its reference.
+    Identity details no purpose in force asks for reject the record, each by name."""
     typed, problems = rules.check(record_ref, client_ref, fields)
+    if identity is not None and not rules.needs_slk581:
+        problems.extend((f"identity.{name}", IDENTITY_NOT_ASKED) for name in identity.sent())
     slk = None
     if not problems and rules.needs_slk581 and identity is not None:
         try:

@@ -3,10 +3,15 @@ store, each test session in its own RabbitMQ vhost and its own databases."""
 
 from __future__ import annotations
 
-import pytest
-import yaml
+import uuid
 
-from tests.stack import ROOT, drop, start_stack
+import pytest
+import requests
+import yaml
+from kombu import Connection, Exchange, Queue
+
+from tests.stack import RABBIT_MGMT, ROOT, drop, start_stack
+from tiaki.connect import queues
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +26,26 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def example_plan() -> dict:
     return yaml.safe_load((ROOT / "programmes" / "best-foot-forward.yaml").read_text())
+
+
+@pytest.fixture
+def tap(stack):
+    """A queue bound to every exchange of the stack's vhost with '#': a copy
+    of every event, RPC call and reply, and unit delivery and query."""
+    listed = requests.get(f"{RABBIT_MGMT}/api/exchanges/{stack.vhost}", auth=("guest", "guest"),
+                          timeout=10).json()
+    exchanges = {e["name"]: e["type"] for e in listed if e["name"]
+                 and not e["name"].startswith("amq.") and e["type"] in ("topic", "fanout")}
+    assert "intake.events" in exchanges, exchanges
+    name = f"tap-{uuid.uuid4().hex[:8]}"
+    with Connection(stack.amqp_uri) as conn:
+        channel = conn.default_channel
+        units = queues.UNITS_EXCHANGE(channel)
+        units.declare()  # not there until the first delivery on a fresh stack
+        exchanges[units.name] = units.type
+        queue = Queue(name, durable=False, auto_delete=False)(channel)
+        queue.declare()
+        for exchange, kind in exchanges.items():
+            queue.bind_to(Exchange(exchange, type=kind), routing_key="#")
+        yield queue
+        queue.delete()

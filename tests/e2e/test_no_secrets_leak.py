@@ -16,11 +16,9 @@ import uuid
 import grpc
 import pytest
 import requests
-from kombu import Connection, Exchange, Queue
 
 from tests.e2e.journey import quarter, submit
-from tests.stack import RABBIT_MGMT, ROOT
-from tiaki.connect import queues
+from tests.stack import ROOT
 from tiaki.intake.v1 import intake_pb2 as ipb
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import ledger_pb2
@@ -54,29 +52,6 @@ def test_forms_find_a_secret_however_it_is_written():
     assert any(f in "Bearer Xyz_abcdefghijklmnopqrst" for f in forms(token))
     # A random part ending in "_x" must not make "x" a form: it is everywhere.
     assert all(len(f) >= 12 for f in forms(b"tk_provider_abcdefghijklmnopqrstuvw_x"))
-
-
-@pytest.fixture
-def tap(stack):
-    """A queue bound to every exchange of the stack's vhost with '#': a copy
-    of every event, RPC call and reply, and unit delivery and query."""
-    listed = requests.get(f"{RABBIT_MGMT}/api/exchanges/{stack.vhost}", auth=("guest", "guest"),
-                          timeout=10).json()
-    exchanges = {e["name"]: e["type"] for e in listed if e["name"]
-                 and not e["name"].startswith("amq.") and e["type"] in ("topic", "fanout")}
-    assert "intake.events" in exchanges, exchanges
-    name = f"tap-{uuid.uuid4().hex[:8]}"
-    with Connection(stack.amqp_uri) as conn:
-        channel = conn.default_channel
-        units = queues.UNITS_EXCHANGE(channel)
-        units.declare()  # not there until the first delivery on a fresh stack
-        exchanges[units.name] = units.type
-        queue = Queue(name, durable=False, auto_delete=False)(channel)
-        queue.declare()
-        for exchange, kind in exchanges.items():
-            queue.bind_to(Exchange(exchange, type=kind), routing_key="#")
-        yield queue
-        queue.delete()
 
 
 def drain(queue) -> list[str]:

@@ -24,9 +24,11 @@ from nameko_grpc.errors import GrpcError
 from services.intake import domain
 from services.intake.service import IntakeService, OpenSubmissions
 from services.intake.storage import IntakeStorage
+from tests.readable import database_text
 from tests.service.factories import valid_fields
 from tiaki.core import messages
 from tiaki.core.errors import Refused
+from tiaki.core.plan import Plan
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
 from tiaki.plumbing.grpc_errors import to_grpc
@@ -319,3 +321,94 @@ class TestIntakeContainer:
         batches = {b["_id"]: b for b in store_db.batches.find({"submission_id": sid})}
         assert {e["batch_id"] for e in events} == set(batches)
         assert store_db.outbox.count_documents({"submission_id": sid}) == 0  # all confirmed
+
+
+# -- minimisation at the door: identity details only when a purpose in force asks ----------
+
+# Made-up details, distinctive enough to find anywhere they might have gone.
+PERSON = pb.ClientIdentity(family_name="Kereama-Tūhoe", given_name="Wairimu",
+                           date_of_birth="1987-06-05", sex="female")
+DETAILS = ["identity.family_name", "identity.given_name", "identity.date_of_birth",
+           "identity.sex"]
+
+
+def with_identity(ref: str, identity=PERSON) -> pb.Record:
+    message = record(ref)
+    message.identity.CopyFrom(identity)
+    return message
+
+
+def slk_plan(plan_dict) -> Plan:
+    """The example plan with a linkage key asked for by its unit-level purpose."""
+    data = dict(plan_dict, purposes=[dict(p) for p in plan_dict["purposes"]])
+    data["purposes"][0]["include_slk581"] = True
+    return Plan.from_dict(data, version=1)
+
+
+class TestIdentityAtTheDoorWorker:
+    def test_identity_details_without_an_slk_purpose_reject_the_record(self, intake):
+        reply = intake.SubmitRecords(stream([with_identity("r1"), record("r2")]), mock.Mock())
+
+        assert (reply.accepted_count, reply.rejected_count) == (1, 1)
+        assert [(r.record_ref, r.field, r.reason) for r in reply.rejections] == [
+            ("r1", name, domain.IDENTITY_NOT_ASKED) for name in DETAILS]
+        (payload,) = dispatched(intake)
+        assert len(payload["records"]) == 1 and "slk581" not in payload["records"][0]
+        assert "Wairimu" not in str(reply) + json.dumps(payload, ensure_ascii=False)
+
+    def test_an_agreement_that_leaves_no_slk_purpose_in_force_refuses_them(self, intake,
+                                                                         plan_dict):
+        plan = slk_plan(plan_dict)
+        evaluation_items = [i.name for i in plan.items if "evaluation" in i.purposes()]
+        intake.purpose_router.get_plan.return_value = plan.to_dict()
+        intake.storage.submission.return_value = open_submission(agreement_version=2)
+        intake.purpose_router.collection_terms.return_value = {
+            "agreement_required": True, "agreement_version": 2,
+            "withheld": dict.fromkeys(evaluation_items, "declined")}
+        kept = {k: v for k, v in valid_fields().items() if k not in evaluation_items}
+        message = pb.Record(record_ref="r1", client_ref="c-1", fields=kept, identity=PERSON)
+
+        reply = intake.SubmitRecords(stream([message]), mock.Mock())
+
+        assert reply.rejected_count == 1
+        assert {r.field for r in reply.rejections} == set(DETAILS)
+        assert dispatched(intake) == []
+
+    def test_a_purpose_in_force_that_asks_gets_only_the_linkage_key(self, intake, plan_dict):
+        intake.purpose_router.get_plan.return_value = slk_plan(plan_dict).to_dict()
+        reply = intake.SubmitRecords(stream([with_identity("r1")]), mock.Mock())
+
+        assert (reply.accepted_count, reply.rejected_count) == (1, 0)
+        (payload,) = dispatched(intake)
+        (row,) = payload["records"]
+        assert row["slk581"] == domain.slk581("Kereama-Tūhoe", "Wairimu", "1987-06-05", "female")
+        text = json.dumps(payload, ensure_ascii=False)
+        assert not any(v in text for v in ("Kereama", "Wairimu", "1987-06-05", "female"))
+
+
+class TestIdentityAtTheDoorContainer:
+    def test_refused_details_reach_no_store_and_no_event(self, start_container, plan,
+                                                         identities, events_queue, store_db):
+        start_container(IntakeService, purpose_router=FakeRouter(plan))
+        _, tokens = identities
+        auth = [("authorization", f"Bearer {tokens[('provider', 'ccss')]}")]
+        target = f"//127.0.0.1:{config['GRPC_BIND_PORT']}"
+
+        with Client(target, IntakeServiceStub) as client:
+            sid = client.OpenSubmission(pb.OpenSubmissionRequest(
+                programme_id=plan.programme_id, plan_version=1, period="2026Q3"),
+                metadata=auth).submission.submission_id
+            reply = client.SubmitRecords(stream([with_identity("r1"), record("r2")],
+                                                submission_id=sid), metadata=auth)
+            client.SealSubmission(pb.SealSubmissionRequest(submission_id=sid), metadata=auth)
+
+        assert (reply.accepted_count, reply.rejected_count) == (1, 1)
+        assert {(r.record_ref, r.field) for r in reply.rejections} == {("r1", f) for f in DETAILS}
+        events = take_all(events_queue)
+        assert [len(e["records"]) for e in events] == [1]
+        stored = database_text(store_db)
+        # The search sees inside the stored batch: the accepted record's values are found.
+        assert any("Waikato" in text for text in stored)
+        for detail in ("Kereama-Tūhoe", "Wairimu", "1987-06-05"):
+            assert not any(detail in text for text in stored), detail
+            assert detail not in json.dumps(events, ensure_ascii=False)

@@ -5,10 +5,13 @@ import pytest
 from click.testing import CliRunner
 
 from services.purpose_router.routing.entrypoints import entry_message
+from tests.unit.test_intake_domain import make_plan
 from tiaki.cli import app as tcli
 from tiaki.cli import flows, submit
 from tiaki.cli.base import Settings, call_metadata
 from tiaki.core.ledger import BLANK_ENTRY, GENESIS, entry_hash
+from tiaki.core.plan import Plan
+from tiaki.router.v1 import agreement_pb2 as apb
 
 
 def _chain() -> list[dict]:
@@ -48,7 +51,7 @@ def test_read_batches_splits_rows_and_separates_identity(tmp_path):
                             "r2,c2,,,,,35-44,\n"
                             "\n"
                             "r3,c3,,,,,,same\n")
-    batches = list(submit.read_batches(path, "sub-1", 2))
+    batches = list(submit.read_batches(path, "sub-1", 2, identity_asked=True))
     assert [len(b.records) for b in batches] == [2, 1]
     assert all(b.submission_id == "sub-1" for b in batches)
     first, second = batches[0].records
@@ -63,6 +66,33 @@ def test_read_batches_splits_rows_and_separates_identity(tmp_path):
     assert not second.HasField("identity")
     assert dict(second.fields) == {"age_band": "35-44", "outcome": ""}
     assert dict(third.fields) == {"age_band": "", "outcome": "same"}
+
+
+def test_identity_columns_are_never_sent_unless_a_purpose_asks(tmp_path):
+    path = _write(tmp_path, "record_ref,client_ref,family_name,given_name,date_of_birth,sex,"
+                            "outcome\nr1,c1,Smith,Jo,1990-02-03,female,improved\n")
+    (batch,) = submit.read_batches(path, "sub-1")
+    (record,) = batch.records
+    assert not record.HasField("identity")
+    assert dict(record.fields) == {"outcome": "improved"}
+    assert "Smith" not in str(batch) and "1990-02-03" not in str(batch)
+
+
+def test_identity_is_asked_for_only_by_a_purpose_in_force():
+    assert not submit.identity_asked(Plan.from_dict(make_plan()), None)
+    data = make_plan()
+    data["purposes"][0]["include_slk581"] = True  # service-planning: age, region, ...
+    plan = Plan.from_dict(data)
+
+    def agreeing(*accepted):
+        return apb.Agreement(items=[apb.DecidedItem(item_name=name,
+                                                    decision=apb.ITEM_DECISION_ACCEPT)
+                                    for name in accepted])
+
+    assert submit.identity_asked(plan, None)  # no agreement applies: the plan as it is
+    assert submit.identity_asked(plan, agreeing("age"))
+    assert not submit.identity_asked(plan, agreeing("housed"))  # outcomes-report only
+    assert not submit.identity_asked(plan, apb.Agreement())
 
 
 def test_read_batches_pads_short_rows_and_reads_a_bom(tmp_path):

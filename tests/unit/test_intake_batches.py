@@ -5,6 +5,8 @@ reference; the agreement's terms; the events a submission sends."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.intake import domain
 from services.intake.domain import Identity, Submission
@@ -49,6 +51,66 @@ def test_the_linkage_key_is_added_when_the_plan_asks_and_refused_when_unreadable
     assert row is None and problems[0][0] == "identity"
 
 
+# -- minimisation at the door: identity details only when a purpose in force asks -----------
+
+DETAILS = ("identity.family_name", "identity.given_name", "identity.date_of_birth", "identity.sex")
+PERSON = Identity("Te Rangi", "Aroha", "1990-12-31", "female")
+
+
+def slk_plan() -> Plan:
+    data = make_plan()
+    data["purposes"][0]["include_slk581"] = True  # service-planning
+    return Plan.from_dict(data)
+
+
+def test_identity_details_no_purpose_asks_for_reject_the_record_naming_each_detail(rules):
+    assert not rules.needs_slk581
+    row, problems = domain.check_record(rules, KEYS, "ccss", "r1", "C-1", dict(GOOD_RECORD),
+                                        PERSON)
+    assert row is None
+    assert problems == [(name, domain.IDENTITY_NOT_ASKED) for name in DETAILS]
+    assert "SLK-581" in domain.IDENTITY_NOT_ASKED
+    assert domain.reason_kind(problems[0][1]) == "identity_not_asked"
+    # Only the details actually sent are named; an empty identity is no identity.
+    _, problems = domain.check_record(rules, KEYS, "ccss", "r1", "C-1", dict(GOOD_RECORD),
+                                      Identity("", "", "1990-12-31", ""))
+    assert [f for f, _ in problems] == ["identity.date_of_birth"]
+    row, problems = domain.check_record(rules, KEYS, "ccss", "r1", "C-1", dict(GOOD_RECORD),
+                                        Identity("", "", "", ""))
+    assert problems == [] and "slk581" not in row
+
+
+def test_identity_details_are_refused_when_the_agreement_leaves_no_slk_purpose_in_force():
+    plan = slk_plan()
+    planning_items = {i.name for i in plan.items if "service-planning" in i.purposes()}
+    assert "region" in planning_items  # shared with the aggregate purpose, which stays
+    # Every item of the SLK purpose withheld: that purpose is not in force.
+    rules = domain.agreed_rules(plan, dict.fromkeys(planning_items, "declined"))
+    record = {k: v for k, v in GOOD_RECORD.items() if k not in planning_items}
+    row, problems = domain.check_record(rules, KEYS, "ccss", "r1", "C-1", record, PERSON)
+    assert row is None and problems == [(name, domain.IDENTITY_NOT_ASKED) for name in DETAILS]
+    # One of its items still agreed: it is in force, and its linkage key is made.
+    rules = domain.agreed_rules(plan, dict.fromkeys(planning_items - {"age"}, "declined"))
+    record = {k: v for k, v in GOOD_RECORD.items() if k not in planning_items - {"age"}}
+    row, problems = domain.check_record(rules, KEYS, "ccss", "r1", "C-1", record, PERSON)
+    assert problems == [] and row["slk581"] == domain.slk581(*vars(PERSON).values())
+    assert not set(vars(PERSON).values()) & set(str(v) for v in row["fields"].values())
+
+
+details = st.text(max_size=30)
+
+
+@given(identity=st.builds(Identity, details, details, details, details))
+def test_any_identity_detail_sent_without_an_slk_purpose_rejects_the_record(rules, identity):
+    row, problems = domain.check_record(rules, KEYS, "ccss", "r1", "C-1", dict(GOOD_RECORD),
+                                        identity)
+    sent = [f"identity.{name}" for name, value in vars(identity).items() if value]
+    assert [f for f, _ in problems] == sent
+    assert (row is None) == bool(sent)
+    # A rejection names the detail, never its value.
+    assert all(reason == domain.IDENTITY_NOT_ASKED for _, reason in problems)
+
+
 def test_a_batch_is_sorted_into_duplicates_rejections_and_rows():
     checks = {0: ({"n": 0}, []), 2: (None, [("age", "required by the plan"),
                                             ("x", UNDECLARED)]), 3: ({"n": 3}, [])}
@@ -68,7 +130,8 @@ def test_a_batch_is_sorted_into_duplicates_rejections_and_rows():
 @pytest.mark.parametrize("reason, kind", [
     (UNDECLARED, "undeclared_field"), ("not agreed: you declined it", "not_agreed"),
     ("required by the plan", "missing"), ("130 is outside 0..120", "out_of_range"),
-    ("'x' is not one of: a", "not_allowed_value"), ("expected a date", "bad_format")])
+    ("'x' is not one of: a", "not_allowed_value"), ("expected a date", "bad_format"),
+    (domain.IDENTITY_NOT_ASKED, "identity_not_asked")])
 def test_a_rejection_is_labelled_by_kind_for_metrics(reason, kind):
     assert domain.reason_kind(reason) == kind
 

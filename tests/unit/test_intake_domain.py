@@ -283,6 +283,12 @@ def test_rules_know_when_the_plan_asks_for_a_linkage_key():
     data = make_plan()
     data["purposes"][0]["include_slk581"] = True
     assert RecordRules(Plan.from_dict(data)).needs_slk581 is True
+    # Not when the provider's agreement withholds every item of that purpose.
+    plan = Plan.from_dict(data)
+    its_items = frozenset(i.name for i in plan.items if "service-planning" in i.purposes())
+    assert RecordRules(plan, its_items).needs_slk581 is False
+    assert [p.purpose_id for p in plan.purposes_in_force(its_items)] == ["outcomes-report"]
+    assert RecordRules(plan, its_items - {"age"}).needs_slk581 is True
 
 
 # -- per-purpose pseudonyms -----------------------------------------------------

@@ -1,5 +1,9 @@
 """`tiaki submit FILE.csv --programme ID --period 2026Q3`: a quarter's
-client-level records, checked locally, streamed to intake in batches, sealed."""
+client-level records, checked locally, streamed to intake in batches, sealed.
+
+A CSV's name, date of birth and sex columns are sent only when a purpose in
+force (the plan as the provider's agreement for the period applies it) asks
+for the SLK-581 linkage key; otherwise they never leave the provider."""
 
 from __future__ import annotations
 
@@ -8,11 +12,14 @@ import sys
 from collections.abc import Iterable, Iterator
 
 import click
+import grpc
 from tqdm import tqdm
 
 from tiaki.cli import base
+from tiaki.core.plan import Plan
 from tiaki.intake.v1 import intake_pb2, intake_pb2_grpc
-from tiaki.router.v1 import plan_pb2, plan_pb2_grpc
+from tiaki.plumbing.plan_proto import from_proto
+from tiaki.router.v1 import agreement_pb2, agreement_pb2_grpc, plan_pb2, plan_pb2_grpc
 
 REQUIRED_COLUMNS = ("record_ref", "client_ref")
 IDENTITY_COLUMNS = ("family_name", "given_name", "date_of_birth", "sex")
@@ -65,12 +72,13 @@ def scan_csv(path: str) -> tuple[list[str], int]:
     return columns, rows
 
 
-def row_to_record(row: dict[str, str]) -> intake_pb2.Record:
-    """One CSV row as a Record: identity columns apart, every other cell as-is."""
+def row_to_record(row: dict[str, str], identity_asked: bool = False) -> intake_pb2.Record:
+    """One CSV row as a Record: identity columns apart (sent only when asked for,
+    never as fields), every other cell as-is."""
     record = intake_pb2.Record(record_ref=row.get("record_ref", ""),
                                client_ref=row.get("client_ref", ""))
     identity = {c: row.get(c) or "" for c in IDENTITY_COLUMNS}
-    if any(identity.values()):
+    if identity_asked and any(identity.values()):
         record.identity.CopyFrom(intake_pb2.ClientIdentity(**identity))
     for name, value in row.items():
         if name not in REQUIRED_COLUMNS and name not in IDENTITY_COLUMNS:
@@ -78,8 +86,8 @@ def row_to_record(row: dict[str, str]) -> intake_pb2.Record:
     return record
 
 
-def read_batches(path: str, submission_id: str,
-                 batch_size: int = 500) -> Iterator[intake_pb2.SubmitRecordsRequest]:
+def read_batches(path: str, submission_id: str, batch_size: int = 500,
+                 identity_asked: bool = False) -> Iterator[intake_pb2.SubmitRecordsRequest]:
     """The CSV's rows as SubmitRecordsRequest batches of at most batch_size records.
 
     Expects a file `scan_csv` accepted; short rows are padded with empty cells."""
@@ -93,12 +101,37 @@ def read_batches(path: str, submission_id: str,
             if not cells:
                 continue
             cells = cells + [""] * (len(columns) - len(cells))
-            batch.append(row_to_record(dict(zip(columns, cells))))
+            batch.append(row_to_record(dict(zip(columns, cells)), identity_asked))
             if len(batch) >= batch_size:
                 yield intake_pb2.SubmitRecordsRequest(submission_id=submission_id, records=batch)
                 batch = []
         if batch:
             yield intake_pb2.SubmitRecordsRequest(submission_id=submission_id, records=batch)
+
+
+def identity_asked(plan: Plan, agreement: agreement_pb2.Agreement | None) -> bool:
+    """A purpose in force asks for SLK-581: on a plan agreed through co-design,
+    one with an item the provider's agreement for the period accepts (`agreement`
+    None: the plan needs no agreement, every purpose is in force)."""
+    if agreement is None:
+        return plan.needs_slk581()
+    accepted = {d.item_name for d in agreement.items
+                if d.decision == agreement_pb2.ITEM_DECISION_ACCEPT}
+    return plan.needs_slk581([i.name for i in plan.items if i.name not in accepted])
+
+
+def _agreement_in_force(programme: str, plan_version: int, period: str,
+                        metadata) -> agreement_pb2.Agreement | None:
+    """The provider's agreement in force for the period; None when the plan
+    was not agreed through co-design (no agreement applies to it)."""
+    try:
+        return base.stub(agreement_pb2_grpc.AgreementServiceStub, "router").GetAgreement(
+            agreement_pb2.GetAgreementRequest(programme_id=programme, plan_version=plan_version,
+                                              period=period), metadata=metadata).in_force
+    except grpc.RpcError as err:
+        if err.code() == grpc.StatusCode.FAILED_PRECONDITION:
+            return None
+        raise
 
 
 def _with_progress(batches: Iterable[intake_pb2.SubmitRecordsRequest],
@@ -125,24 +158,32 @@ def submit(csv_file: str, programme: str, period: str, plan_version: int, batch_
            seal: bool) -> None:
     """Submit a CSV of client-level records for one programme and period."""
     try:
-        _, total = scan_csv(csv_file)
+        columns, total = scan_csv(csv_file)
     except CsvProblem as exc:
         raise click.UsageError(str(exc)) from None
     metadata = base.call_metadata()
     intake = base.stub(intake_pb2_grpc.IntakeServiceStub, "intake")
-    if plan_version == 0:
-        plan = base.stub(plan_pb2_grpc.PlanServiceStub, "router").GetPlan(
-            plan_pb2.GetPlanRequest(programme_id=programme), metadata=metadata).plan
-        plan_version = plan.version
+    plan = Plan.from_dict(from_proto(base.stub(plan_pb2_grpc.PlanServiceStub, "router").GetPlan(
+        plan_pb2.GetPlanRequest(programme_id=programme, version=plan_version),
+        metadata=metadata).plan))
+    plan_version = plan.version
     opened = intake.OpenSubmission(
         intake_pb2.OpenSubmissionRequest(programme_id=programme, plan_version=plan_version,
                                          period=period), metadata=metadata).submission
     sid = opened.submission_id
+    # Only a purpose asking for SLK-581 could make identity details wanted.
+    asked = plan.needs_slk581() and identity_asked(
+        plan, _agreement_in_force(programme, plan_version, period, metadata))
     click.echo(f"submission {sid} (programme {programme}, plan version {plan_version}, "
                f"period {period}): sending {total} records")
+    held_back = [c for c in IDENTITY_COLUMNS if c in columns]
+    if held_back and not asked:
+        click.echo(f"not sent: {', '.join(held_back)} (no purpose in force for {period} asks "
+                   "for the SLK-581 linkage key, so identity details stay with you)")
     with tqdm(total=total, unit="rec", file=sys.stderr, disable=None, leave=False) as bar:
         result = intake.SubmitRecords(
-            _with_progress(read_batches(csv_file, sid, batch_size), bar), metadata=metadata)
+            _with_progress(read_batches(csv_file, sid, batch_size, asked), bar),
+            metadata=metadata)
     click.echo(f"accepted {result.accepted_count}, duplicate {result.duplicate_count}, "
                f"rejected {result.rejected_count}")
     shown = list(result.rejections)[:SHOWN_REJECTIONS]

@@ -108,8 +108,17 @@ class Plan:
         """The allow-list: the schedule items declared for this purpose, in plan order."""
         return tuple(i.name for i in self.items if purpose_id in i.purposes())
 
-    def needs_slk581(self) -> bool:
-        return any(p.include_slk581 for p in self.purposes)
+    def purposes_in_force(self, withheld=()) -> tuple[Purpose, ...]:
+        """The purposes left when the items in `withheld` are not collected (what
+        a provider's agreement does not accept): those with an item still collected."""
+        held = set(withheld)
+        kept = {pid for i in self.items if i.name not in held for pid in i.purposes()}
+        return tuple(p for p in self.purposes if p.purpose_id in kept)
+
+    def needs_slk581(self, withheld=()) -> bool:
+        """A purpose in force asks for the SLK-581 linkage key (so for a person's
+        name, date of birth and sex, from which intake computes it)."""
+        return any(p.include_slk581 for p in self.purposes_in_force(withheld))
 
     # -- conversion ------------------------------------------------------------
 

@@ -96,9 +96,8 @@ def effective_plan(plan: Plan, held_back) -> Plan:
     if not held:
         return plan
     items = tuple(i for i in plan.items if i.name not in held)
-    kept = {pid for i in items for pid in i.purposes()}
     purposes = tuple(
         replace(p, dimensions=tuple(d for d in p.dimensions if d not in held),
                 measures=tuple(m for m in p.measures if m not in held))
-        for p in plan.purposes if p.purpose_id in kept)
+        for p in plan.purposes_in_force(held))
     return replace(plan, items=items, purposes=purposes, _by_name=None)

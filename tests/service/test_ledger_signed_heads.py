@@ -9,19 +9,14 @@ from __future__ import annotations
 import pytest
 from grpc import StatusCode
 from nameko import config
-from nameko.standalone.events import event_dispatcher
-from nameko.testing.services import entrypoint_waiter
-from nameko.testing.utils import get_extension
 from nameko_grpc.client import Client
 from nameko_grpc.errors import GrpcError
 
-from services.purpose_router.plans import PlanRepository
 from services.purpose_router.service import PurposeRouterService
-from tests.service.factories import accepted_batch
-from tiaki.core import merkle, messages, tree_heads
+from tests.service.test_ledger_tamper_service import route_five_batches
+from tiaki.core import merkle, tree_heads
 from tiaki.core.tree_heads import SignedHead
 from tiaki.plumbing import secrets
-from tiaki.plumbing.store import Storage
 from tiaki.router.v1 import ledger_pb2
 from tiaki.router.v1.ledger_pb2_grpc import LedgerServiceStub
 
@@ -37,14 +32,7 @@ def kek(service_config, tmp_path):
 def ledger(kek, start_container, plan, plan_dict, identities, store_db):
     """purpose_router with five batches routed for ccss (five entries, each a
     delivery to the evaluation unit), and a client with everyone's tokens."""
-    container = start_container(PurposeRouterService)
-    get_extension(container, Storage, storage_class=PlanRepository).storage.create(plan_dict,
-                                                                                  "agency")
-    for n in range(5):
-        with entrypoint_waiter(container, "route_batch", timeout=15) as result:
-            event_dispatcher()(messages.INTAKE, messages.RECORDS_ACCEPTED,
-                               accepted_batch(plan, n=2, batch_id=f"b{n}"))
-        result.get()
+    route_five_batches(start_container(PurposeRouterService), plan, plan_dict)
     _, tokens = identities
     with Client(f"//127.0.0.1:{config['GRPC_BIND_PORT']}", LedgerServiceStub) as client:
         client.who = {who: [("authorization", f"Bearer {token}")]

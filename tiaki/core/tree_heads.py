@@ -142,7 +142,8 @@ def _consistency_problem(old: SignedHead, new: SignedHead,
     if new.tree_size < old.tree_size:
         return (f"the ledger now has {new.tree_size} entries, fewer than {kept}: "
                 "entries were removed from the end")
-    proof = prove(old.tree_size, new.tree_size) if new.tree_size > old.tree_size else []
+    # From the empty tree, or to a tree of the same size, the proof is empty.
+    proof = prove(old.tree_size, new.tree_size) if 0 < old.tree_size < new.tree_size else []
     if not merkle.verify_consistency(old.tree_size, bytes.fromhex(old.root_hash), new.tree_size,
                                      bytes.fromhex(new.root_hash), proof):
         return (f"the ledger's first {old.tree_size} entries are no longer those of {kept}: "

@@ -263,7 +263,8 @@ class UnitClient(ConsumerMixin):
         unit verified (remembered in its heads file; the key is pinned the first
         time), and that each of `entries` (the unit's own, e.g. from
         record_access) is in it. The problem, if any, is in the result's
-        `problem` (and logged); the head is remembered only when it holds."""
+        `problem` (and logged); the head is remembered when it is signed with
+        the pinned key and consistent with the one before."""
         stub = LedgerServiceStub(self.channel)
         served = heads.fetch(stub, self.metadata, provider_id)
         result = heads.check(stub, self.metadata, self.heads, self.router_address, served,

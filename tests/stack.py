@@ -21,6 +21,7 @@ from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.intake.v1 import intake_pb2_grpc
 from tiaki.plumbing import plan_proto
 from tiaki.plumbing.ops import wait_healthy
+from tiaki.plumbing.secrets import make_kek
 from tiaki.plumbing.tokens import ensure_tokens
 from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.router.v1 import ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
@@ -96,6 +97,7 @@ class Stack:
             env[f"{prefix}_METRICS_PORT"] = str(self.metrics_ports[name])
             env[f"{prefix}_MONGO_URI"] = self.db_uri(service)
         env["MAX_BATCH_RECORDS"] = "2000"
+        env["ROUTER_KEY_ENCRYPTION_KEY_FILE"] = str(make_kek(self.tmp / "keys" / "purpose_router.kek"))
         if self.tls_dir:
             env.update(TIAKI_TLS_CERT=str(self.tls_dir / "server.pem"), TIAKI_TLS_CLIENT_CA=str(
                 self.tls_dir / "ca.pem"), TIAKI_TLS_KEY=str(self.tls_dir / "server.key"))

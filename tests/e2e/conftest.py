@@ -14,6 +14,15 @@ from tests.stack import RABBIT_MGMT, ROOT, drop, start_stack
 from tiaki.connect import queues
 
 
+@pytest.fixture(scope="session", autouse=True)
+def state_dir(tmp_path_factory):
+    """The CLI's and the units' remembered ledger heads, this session's own."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("state")
+        patch.setenv("TIAKI_STATE_DIR", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     s = start_stack(tmp_path_factory.mktemp("stack"))

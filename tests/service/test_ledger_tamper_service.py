@@ -27,7 +27,17 @@ from tiaki.router.v1.ledger_pb2_grpc import LedgerServiceStub
 def ledger(start_container, plan, plan_dict, identities, store_db):
     """purpose_router with five batches routed for ccss (five chain entries),
     and a LedgerService client that carries ccss's token."""
-    container = start_container(PurposeRouterService)
+    route_five_batches(start_container(PurposeRouterService), plan, plan_dict)
+    assert store_db.ledger.count_documents({"provider_id": "ccss"}) == 5
+    _, tokens = identities
+    with Client(f"//127.0.0.1:{config['GRPC_BIND_PORT']}", LedgerServiceStub) as client:
+        client.ccss = [("authorization", f"Bearer {tokens[('provider', 'ccss')]}")]
+        client.other = [("authorization", f"Bearer {tokens[('provider', 'other-ngo')]}")]
+        yield client
+
+
+def route_five_batches(container, plan, plan_dict):
+    """The example plan stored, and five batches of ccss's routed (five entries)."""
     get_extension(container, Storage, storage_class=PlanRepository).storage.create(plan_dict,
                                                                                   "agency")
     for n in range(5):
@@ -35,12 +45,6 @@ def ledger(start_container, plan, plan_dict, identities, store_db):
             event_dispatcher()(messages.INTAKE, messages.RECORDS_ACCEPTED,
                                accepted_batch(plan, n=2, batch_id=f"b{n}"))
         result.get()
-    assert store_db.ledger.count_documents({"provider_id": "ccss"}) == 5
-    _, tokens = identities
-    with Client(f"//127.0.0.1:{config['GRPC_BIND_PORT']}", LedgerServiceStub) as client:
-        client.ccss = [("authorization", f"Bearer {tokens[('provider', 'ccss')]}")]
-        client.other = [("authorization", f"Bearer {tokens[('provider', 'other-ngo')]}")]
-        yield client
 
 
 def verify(ledger, kept=(0, "")):

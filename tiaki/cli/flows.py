@@ -5,10 +5,13 @@ and the flow ledger's hash chain checked here as well as on the server.
     tiaki flows --verify [--kept-head SEQ:HASH]
     tiaki flows --head
 
-A provider keeps the head (sequence and entry hash) somewhere of its own; a
-later `tiaki flows --verify --kept-head SEQ:HASH` then shows whether entries up
-to it were since removed or rewritten, which the chain alone cannot show for
-its last entries (docs/ledger.md). The chain's format is tiaki.core.ledger's."""
+Every `--verify` also checks purpose_router's signed tree head: signed with
+the key pinned the first time (trust on first use), rebuilt by the listed
+entries, and consistent with the last head this client verified, which it
+remembers in $TIAKI_STATE_DIR/ledger-heads.json (default ~/.local/state/tiaki):
+so entries removed from the end, or rewritten and rehashed, show without a head
+passed by hand. A head kept by hand (`--head`, then `--kept-head SEQ:HASH`)
+still works too (docs/ledger.md). The chain's format is tiaki.core.ledger's."""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from datetime import UTC
 import click
 
 from tiaki.cli import base
-from tiaki.core import ledger
+from tiaki.connect import heads
+from tiaki.core import ledger, tree_heads
 from tiaki.router.v1 import ledger_pb2, ledger_pb2_grpc
 
 FLOWS_PAGE_SIZE = 500
@@ -165,6 +169,8 @@ def flows(submission_id: str, verify: bool, as_json: bool, head_only: bool = Fal
     if head_only:
         _show_head(metadata)
         return
+    # The signed head before the listing: entries appended meanwhile come after it.
+    served = heads.fetch(_ledger(), metadata) if verify else None
     entries = [entry_dict(e) for e in _list_flows(submission_id, metadata)]
     if as_json:
         for entry in entries:
@@ -196,5 +202,26 @@ def flows(submission_id: str, verify: bool, as_json: bool, head_only: bool = Fal
         else:
             broken = True
             click.echo(f"ledger broken: {problem}", err=as_json)
+    listed = None if submission_id else [e["entry_hash"] for e in entries]
+    broken = not _signed_head_holds(served, listed, metadata, as_json) or broken
     if broken:
         sys.exit(1)
+
+
+def _signed_head_holds(served: heads.Served, entry_hashes: list[str] | None, metadata,
+                       as_json: bool) -> bool:
+    """Checks the signed head against the one remembered, and says what it found."""
+    memory = heads.RememberedHeads(heads.state_dir() / "ledger-heads.json")
+    head = served.head
+    click.echo(f"ledger signing key: ed25519 {served.public_key.hex()} "
+               f"(fingerprint {tree_heads.fingerprint(served.public_key)})", err=as_json)
+    result = heads.check(_ledger(), metadata, memory, base.settings().router, served,
+                         entry_hashes)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=as_json)
+    if result.problem:
+        click.echo(f"signed head broken: {result.problem}", err=as_json)
+        return False
+    click.echo(f"signed head holds: {head.tree_size} entries, root {head.root_hash}, signed "
+               f"{head.timestamp}; remembered in {memory.path}", err=as_json)
+    return True

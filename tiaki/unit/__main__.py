@@ -37,6 +37,9 @@ def main(argv=None):
                         help="do not declare the queue (a broker user that may only read it)")
     parser.add_argument("--metrics-addr", default="127.0.0.1",
                         help="address /metrics listens on (0.0.0.0 in a container)")
+    parser.add_argument("--heads-file", default="",
+                        help="where the last verified signed head of each provider's ledger is "
+                             "remembered (default $TIAKI_STATE_DIR/unit-UNIT-ledger-heads.json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s unit %(message)s")
     tls = ClientTls.from_env({"TIAKI_TLS_CA": args.tls_ca, "TIAKI_TLS_CERT": args.tls_cert,
@@ -51,7 +54,7 @@ def main(argv=None):
         start_http_server(args.metrics_port, addr=args.metrics_addr)
     unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
                       requests_address=args.requests, declare_queue=not args.passive_queue,
-                      tls=tls)
+                      tls=tls, heads_file=args.heads_file)
     log.info("unit %s consuming %s", args.unit, queues.unit_queue(args.unit).name)
     unit.run()
 

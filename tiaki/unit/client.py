@@ -26,16 +26,18 @@ from kombu import Connection
 from kombu.mixins import ConsumerMixin
 from prometheus_client import Counter
 
-from tiaki.connect import queues
+from tiaki.connect import heads, queues
 from tiaki.connect.channel import ClientTls, client_channel
+from tiaki.core import merkle
 from tiaki.core.ledger import content_hash
 from tiaki.core.records import PSEUDONYM, items_of
+from tiaki.core.tree_heads import HeadCheck
 from tiaki.insights.v1 import outcomes_pb2
 from tiaki.insights.v1.outcomes_pb2_grpc import UnitOutcomesServiceStub
 from tiaki.requests.v1 import requests_pb2
 from tiaki.requests.v1.requests_pb2_grpc import UnitRequestsServiceStub
 from tiaki.router.v1 import ledger_pb2
-from tiaki.router.v1.ledger_pb2_grpc import UnitServiceStub
+from tiaki.router.v1.ledger_pb2_grpc import LedgerServiceStub, UnitServiceStub
 from tiaki.unit.checks import correct_when_current_value_matches, message_problem, person
 from tiaki.unit.store import UnitStore
 
@@ -61,7 +63,7 @@ class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
                  token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
                  decide_correction=None, declare_queue: bool = True,
-                 tls: ClientTls | None = None):
+                 tls: ClientTls | None = None, heads_file: str = ""):
         self.unit_id = unit_id
         self.connection = Connection(amqp_uri)
         self.store = UnitStore(store_uri)
@@ -72,6 +74,10 @@ class UnitClient(ConsumerMixin):
         self.tls = tls
         self.channel = balanced_channel(router_address, tls)
         self.router = UnitServiceStub(self.channel)
+        self.router_address = router_address
+        # The last verified signed head of each provider's ledger (check_ledger).
+        self.heads = heads.RememberedHeads(
+            heads_file or heads.state_dir() / f"unit-{unit_id}-ledger-heads.json")
         self.requests = UnitRequestsServiceStub(balanced_channel(requests_address, tls))
         self.decide_correction = decide_correction or correct_when_current_value_matches
         self._stopping = threading.Event()
@@ -250,6 +256,40 @@ class UnitClient(ConsumerMixin):
             delivery_id=delivery_id, accessor=accessor, fields=fields, reason=reason),
             metadata=self.metadata, timeout=30)
         return response.entry
+
+    def check_ledger(self, provider_id: str,
+                     entries: list[ledger_pb2.LedgerEntry] = ()) -> HeadCheck:
+        """Checks the provider's signed tree head against the last one this
+        unit verified (remembered in its heads file; the key is pinned the first
+        time), and that each of `entries` (the unit's own, e.g. from
+        record_access) is in it. The problem, if any, is in the result's
+        `problem` (and logged); the head is remembered when it is signed with
+        the pinned key and consistent with the one before."""
+        stub = LedgerServiceStub(self.channel)
+        served = heads.fetch(stub, self.metadata, provider_id)
+        result = heads.check(stub, self.metadata, self.heads, self.router_address, served,
+                             provider_id=provider_id)
+        head = served.head
+        for entry in [] if result.problem else entries:
+            if not self._included(stub, provider_id, head, entry):
+                result = HeadCheck(f"entry {entry.sequence} ({entry.entry_hash}) is not in "
+                                   f"{provider_id}'s signed tree of {head.tree_size} entries")
+                break
+        for note in result.notes:
+            log.info("ledger of %s: %s", provider_id, note)
+        if result.problem:
+            log.warning("ledger of %s: %s", provider_id, result.problem)
+        return result
+
+    def _included(self, stub, provider_id: str, head, entry: ledger_pb2.LedgerEntry) -> bool:
+        if not 1 <= entry.sequence <= head.tree_size:
+            return False
+        proof = stub.GetInclusionProof(ledger_pb2.GetInclusionProofRequest(
+            provider_id=provider_id, sequence=entry.sequence, tree_size=head.tree_size),
+            metadata=self.metadata, timeout=30)
+        return merkle.verify_inclusion(merkle.leaf_hash(entry.entry_hash), entry.sequence - 1,
+                                       head.tree_size, list(proof.hashes),
+                                       bytes.fromhex(head.root_hash))
 
     # -- outcomes of use (insights) -------------------------------------------------
 

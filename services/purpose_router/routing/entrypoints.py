@@ -17,10 +17,10 @@ from prometheus_client import Counter
 
 from services.purpose_router.codesign import CodesignStorage
 from services.purpose_router.plans import PlanRepository
-from services.purpose_router.routing import domain
+from services.purpose_router.routing import domain, signing
 from services.purpose_router.routing.ledger import Ledger
 from services.purpose_router.routing.storage import RoutingStorage
-from tiaki.core import messages
+from tiaki.core import messages, tree_heads
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.ledger import GENESIS, verify_chain
 from tiaki.core.plan import Plan, PlanInvalid
@@ -58,6 +58,7 @@ class RoutingEntrypoints:
     codesign_store = Storage(CodesignStorage)
     storage = Storage(RoutingStorage)
     ledger = Storage(Ledger)
+    signer = Storage(signing.LedgerSigner)
     identities = Identities()
     unit_queues = broker.UnitQueues()
 
@@ -293,6 +294,49 @@ class RoutingEntrypoints:
             response.sequence, response.entry_hash = head["sequence"], head["entry_hash"]
             response.recorded_at.FromJsonString(head["recorded_at"].replace("+00:00", "Z"))
         return response
+
+    # -- signed tree heads and proofs (docs/ledger.md) ------------------------------
+
+    def _tree_entries(self, context, provider_id: str) -> tuple[str, list[dict]]:
+        """The provider's entries for a tree RPC: a provider's own; a unit's
+        only of a provider that has delivered to it."""
+        caller = self.identities.require(context, "provider", "unit")
+        if caller.kind == "provider":
+            if provider_id not in ("", caller.id):
+                raise NotFound("provider_id", f"no ledger of {provider_id!r} for {caller.id}")
+            return caller.id, self.ledger.entries(caller.id)
+        entries = self.ledger.entries(provider_id) if provider_id else []
+        if not any(e["unit_id"] == caller.id and e["kind"] == "delivery" for e in entries):
+            raise NotFound("provider_id", f"no deliveries from {provider_id!r} to unit {caller.id}")
+        return provider_id, entries
+
+    @ledger_grpc
+    def GetSignedTreeHead(self, request, context):
+        provider_id, entries = self._tree_entries(context, request.provider_id)
+        head = self.signer.signed_head(provider_id, entries)
+        return ledger_pb2.GetSignedTreeHeadResponse(head=ledger_pb2.SignedTreeHead(
+            provider_id=head.provider_id, tree_size=head.tree_size, root_hash=head.root_hash,
+            timestamp=head.timestamp, signature=bytes.fromhex(head.signature)))
+
+    @ledger_grpc
+    def GetInclusionProof(self, request, context):
+        _, entries = self._tree_entries(context, request.provider_id)
+        proof = signing.inclusion_proof(entries, request.sequence, request.tree_size)
+        return ledger_pb2.GetInclusionProofResponse(
+            hashes=proof, entry_hash=entries[request.sequence - 1]["entry_hash"])
+
+    @ledger_grpc
+    def GetConsistencyProof(self, request, context):
+        _, entries = self._tree_entries(context, request.provider_id)
+        return ledger_pb2.GetConsistencyProofResponse(hashes=signing.consistency_proof(
+            entries, request.first_size, request.second_size))
+
+    @ledger_grpc
+    def GetLedgerKey(self, request, context):
+        self.identities.require(context, "provider", "unit", "agency")
+        public = self.signer.public_key()
+        return ledger_pb2.GetLedgerKeyResponse(public_key=public,
+                                               fingerprint=tree_heads.fingerprint(public))
 
 
 def entry_message(entry: dict) -> ledger_pb2.LedgerEntry:

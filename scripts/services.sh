@@ -64,6 +64,8 @@ stop_one() {
 
 case "${1:-}" in
   start)
+    # intake's and purpose_router's key-encryption keys (0600 in a 0700 var/keys), made once
+    $PY -m tiaki.plumbing.secrets "${INTAKE_KEK_FILE:-var/keys/intake.kek}" "${ROUTER_KEK_FILE:-var/keys/purpose_router.kek}"
     addresses=()
     for s in $services; do
       name=${s%%:*}; cls=${s##*:}

@@ -21,6 +21,7 @@ from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.intake.v1 import intake_pb2_grpc
 from tiaki.plumbing import plan_proto
 from tiaki.plumbing.ops import wait_healthy
+from tiaki.plumbing.secrets import load_kek, make_kek
 from tiaki.plumbing.tokens import ensure_tokens
 from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.router.v1 import ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
@@ -76,6 +77,9 @@ class Stack:
         self.identities = ensure_tokens(str(tmp), WHO)
         self.tokens = {(k, i): (tmp / "tokens" / f"{k}-{i}").read_text().strip() for k, i in WHO}
         self.mongo = pymongo.MongoClient(STORE_URI)
+        # The key-encryption keys of intake and purpose_router (0600, this session's own).
+        self.kek_files = {"INTAKE_KEK_FILE": make_kek(tmp / "keys" / "intake.kek"),
+                          "ROUTER_KEK_FILE": make_kek(tmp / "keys" / "purpose_router.kek")}
 
     def service_processes(self, service: str = "") -> list[str]:
         """Every service instance's process name (or just `service`'s)."""
@@ -96,6 +100,7 @@ class Stack:
             env[f"{prefix}_METRICS_PORT"] = str(self.metrics_ports[name])
             env[f"{prefix}_MONGO_URI"] = self.db_uri(service)
         env["MAX_BATCH_RECORDS"] = "2000"
+        env.update({var: str(path) for var, path in self.kek_files.items()})
         if self.tls_dir:
             env.update(TIAKI_TLS_CERT=str(self.tls_dir / "server.pem"), TIAKI_TLS_CLIENT_CA=str(
                 self.tls_dir / "ca.pem"), TIAKI_TLS_KEY=str(self.tls_dir / "server.key"))
@@ -147,6 +152,11 @@ class Stack:
     def log_tail(self, service: str, lines: int = 40) -> str:
         text = (self.tmp / f"{service}.log").read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+    def kek(self, service: str) -> bytes:
+        """The key-encryption key of "intake" or "purpose_router"."""
+        return load_kek(self.kek_files["INTAKE_KEK_FILE" if service == "intake"
+                                       else "ROUTER_KEK_FILE"])
 
     # -- clients ----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -72,3 +73,8 @@ def unseal(kek: bytes, sealed: bytes, purpose: str) -> bytes:
         return AESGCM(kek).decrypt(nonce, body, purpose.encode())
     except Exception:  # cryptography's InvalidTag: wrong key, purpose or bytes
         raise ValueError(f"the sealed secret for {purpose!r} does not open with this key") from None
+
+
+if __name__ == "__main__":  # python -m tiaki.plumbing.secrets PATH...: make the KEK files that are missing
+    for arg in sys.argv[1:]:
+        make_kek(arg)

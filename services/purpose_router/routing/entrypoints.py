@@ -56,7 +56,7 @@ class RoutingEntrypoints:
 
     plans = Storage(PlanRepository)
     codesign_store = Storage(CodesignStorage)
-    storage = Storage(RoutingStorage)
+    storage = Storage(RoutingStorage, sealed=True)
     ledger = Storage(Ledger)
     identities = Identities()
     unit_queues = broker.UnitQueues()

@@ -48,12 +48,20 @@ def load_kek(path: str | Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise KeyFileProblem(f"the key-encryption key {path} cannot be read: {exc}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if mode & stat.S_IRWXO or (mode & stat.S_IRWXG and not _own_group(path)):
         raise KeyFileProblem(f"the key-encryption key {path} is readable by others "
                              f"(mode {stat.S_IMODE(mode):04o}): chmod 600 it")
     if len(data) != KEK_BYTES:
         raise KeyFileProblem(f"the key-encryption key {path} is not {KEK_BYTES} bytes")
     return data
+
+
+def _own_group(path: Path) -> bool:
+    """A file readable by its group is still the service's own when that group is
+    the process's own, non-root group: a Kubernetes Secret volume with the pod's
+    fsGroup is mode 0440, group fsGroup (the pod's runAsGroup)."""
+    gid = path.stat().st_gid
+    return gid != 0 and gid == os.getegid()
 
 
 def seal(kek: bytes, secret: bytes, purpose: str) -> bytes:

@@ -3,7 +3,8 @@
 #   - RabbitMQ: this checkout's own node (Debian's rabbitmq-server package, run as the invoking
 #     user, not as the Debian service), loopback only, data/logs/config under var/rabbitmq/,
 #     with rabbitmq_management (nameko's test fixtures create throwaway vhosts through it).
-#   - The store: nx-27017 (MongoDB wire protocol on SQLite) from .venv, data in var/store/.
+#   - The stores: nx-27017 (MongoDB wire protocol on SQLite) from .venv, one process per owner
+#     of data (scripts/stores.sh), each with its data in var/store/<owner>/ (0700, files 0600).
 #
 # Usage: scripts/infra.sh start|stop|status|rabbitmqctl ARGS...
 #   start   start both (a part that already runs is reused); waits until each answers.
@@ -13,7 +14,8 @@
 #           servers started by another checkout.
 #   status  one line per part; exit 0 if both answer, 3 otherwise.
 #   rabbitmqctl ARGS...  run rabbitmqctl against this checkout's node (right cookie/env).
-# Environment: TIAKI_AMQP_PORT (5672), TIAKI_RABBIT_MGMT_PORT (15672), TIAKI_STORE_PORT (27017),
+# Environment: TIAKI_AMQP_PORT (5672), TIAKI_RABBIT_MGMT_PORT (15672), TIAKI_STORE_PORT (27017:
+#   the first store's port, the others follow; scripts/stores.sh),
 #   TIAKI_RABBIT_NODE (tiaki@localhost, or tiaki-<amqp port>@localhost for a non-default port),
 #   TIAKI_INFRA_TIMEOUT (seconds to wait for each part to answer, 60).
 # Needs scripts/bootstrap.sh to have run (rabbitmq-server, curl, .venv).
@@ -42,10 +44,8 @@ RMQ_DIR="$VAR/rabbitmq"
 RMQ_PID="$RMQ_DIR/rabbitmq.pid"
 RMQ_STATE="$RMQ_DIR/running"           # "<node> <amqp port> <mgmt port>" of the node started here
 RMQ_SBIN=/usr/lib/rabbitmq/bin          # Debian's real scripts; /usr/sbin/* would su to user rabbitmq
-STORE_DIR="$VAR/store"
-STORE_PID="$VAR/run/store.pid"
-STORE_LOG="$VAR/log/store.log"
-STORE_STATE="$VAR/run/store.port"      # port of the store started here
+# shellcheck source=scripts/stores.sh
+. "$ROOT/scripts/stores.sh"
 NX="$ROOT/.venv/bin/nx-27017"
 PY="$ROOT/.venv/bin/python"
 
@@ -110,7 +110,7 @@ rmq_prepare() {
     [ -x "$RMQ_SBIN/rabbitmq-server" ] || die "$RMQ_SBIN/rabbitmq-server not found: run scripts/bootstrap.sh"
     command -v curl >/dev/null 2>&1 || die "curl not found: run scripts/bootstrap.sh"
     mkdir -p "$RMQ_DIR/mnesia" "$RMQ_DIR/log" "$RMQ_DIR/home"
-    chmod 700 "$RMQ_DIR/home"
+    chmod 700 "$RMQ_DIR" "$RMQ_DIR/home"
     if [ ! -s "$RMQ_DIR/home/.erlang.cookie" ]; then
         (umask 077; head -c 32 /dev/urandom | sha256sum | cut -c1-32 >"$RMQ_DIR/home/.erlang.cookie")
     fi
@@ -161,7 +161,7 @@ rmq_start() {
         case "$RMQ_DIR" in *[[:space:]]*)
             say "warning: the checkout path contains whitespace; RabbitMQ's free-disk-space monitor cannot handle that and logs errors (harmless otherwise)" ;;
         esac
-        (rmq_env; exec setsid nohup "$RMQ_SBIN/rabbitmq-server" </dev/null >"$startf" 2>&1) &
+        (rmq_env; umask 077; exec setsid nohup "$RMQ_SBIN/rabbitmq-server" </dev/null >"$startf" 2>&1) &
         pid=$!
     fi
     t0="$(now)"
@@ -241,7 +241,17 @@ rmq_status() {
     return 1
 }
 
-# ------------------------------------------------------------------ store (nx-27017)
+# ------------------------------------------------------------------ stores (nx-27017)
+# One store process per owner (scripts/stores.sh); store_use NAME picks which one the
+# functions below act on.
+store_use() {
+    SNAME="$1"
+    STORE_PORT="$(store_port "$1")"
+    STORE_DIR="$VAR/store/$1"
+    STORE_PID="$VAR/run/store-$1.pid"
+    STORE_LOG="$VAR/log/store-$1.log"
+    STORE_STATE="$VAR/run/store-$1.port"      # port of the store started here
+}
 store_pid() { live_pid "$STORE_PID" "$STORE_DIR"; }
 store_ping() {  # seconds to keep trying
     "$PY" - "$STORE_PORT" "$1" <<'EOF' 2>/dev/null
@@ -281,61 +291,63 @@ store_start() {
         local want="$STORE_PORT"
         use_running_store
         [ "$want" = "$STORE_PORT" ] \
-            || die "this checkout's store already runs on port $STORE_PORT, not $want as asked; run scripts/infra.sh stop first"
-        store_ping "$TIMEOUT" || { show_tail "$STORE_LOG"; die "store (pid $pid) runs but does not answer on $HOST:$STORE_PORT"; }
-        say "store already running (pid $pid, mongodb://$HOST:$STORE_PORT)"
+            || die "this checkout's $SNAME store already runs on port $STORE_PORT, not $want as asked; run scripts/infra.sh stop first"
+        store_ping "$TIMEOUT" || { show_tail "$STORE_LOG"; die "$SNAME store (pid $pid) runs but does not answer on $HOST:$STORE_PORT"; }
+        say "$SNAME store already running (pid $pid, mongodb://$HOST:$STORE_PORT)"
         return 0
     fi
     if port_open "$STORE_PORT"; then
         if store_ping 3; then
-            say "reusing running store on $HOST:$STORE_PORT (not started by this checkout)"
+            say "reusing running store on $HOST:$STORE_PORT for $SNAME (not started by this checkout)"
             return 0
         fi
         die "port $STORE_PORT on $HOST is in use by something that does not answer a MongoDB ping (stop it or set TIAKI_STORE_PORT)"
     fi
-    mkdir -p "$STORE_DIR" "$VAR/run" "$VAR/log"
+    mkdir -p "$VAR/run" "$VAR/log" "$STORE_DIR"
+    chmod 700 "$VAR/store" "$STORE_DIR"
     printf '%s\n' "$STORE_PORT" >"$STORE_STATE"
-    say "starting store (nx-27017, mongodb://$HOST:$STORE_PORT, data var/store/)"
+    say "starting $SNAME store (nx-27017, mongodb://$HOST:$STORE_PORT, data ${STORE_DIR#"$ROOT"/}/)"
     t0="$(now)"
     # Absolute paths: the daemon chdirs to / (it only absolutises --data-dir itself).
-    "$NX" --data-dir "$STORE_DIR" --host "$HOST" -p "$STORE_PORT" \
-        --log-file "$STORE_LOG" --pid-file "$STORE_PID" -d </dev/null >>"$STORE_LOG" 2>&1 \
+    # umask 077: its databases, journals, log and pid file are readable by their owner only.
+    (umask 077; exec "$NX" --data-dir "$STORE_DIR" --host "$HOST" -p "$STORE_PORT" \
+        --log-file "$STORE_LOG" --pid-file "$STORE_PID" -d </dev/null >>"$STORE_LOG" 2>&1) \
         || { show_tail "$STORE_LOG"; die "nx-27017 failed to start"; }
     until store_ping 1; do
         if [ $(($(now) - t0)) -ge 3 ] && ! store_pid >/dev/null; then
             show_tail "$STORE_LOG"
-            die "store exited during startup (log: ${STORE_LOG#"$ROOT"/})"
+            die "$SNAME store exited during startup (log: ${STORE_LOG#"$ROOT"/})"
         fi
         if [ $(($(now) - t0)) -ge "$TIMEOUT" ]; then
             show_tail "$STORE_LOG"
-            die "store did not answer a ping on $HOST:$STORE_PORT within ${TIMEOUT}s"
+            die "$SNAME store did not answer a ping on $HOST:$STORE_PORT within ${TIMEOUT}s"
         fi
     done
     pid="$(store_pid || echo '?')"
-    say "store up after $(($(now) - t0))s (pid $pid): mongodb://$HOST:$STORE_PORT/"
+    say "$SNAME store up after $(($(now) - t0))s (pid $pid): mongodb://$HOST:$STORE_PORT/"
 }
 
 store_stop() {
     local pid
     if ! pid="$(store_pid)"; then
         if port_open "$STORE_PORT"; then
-            say "store on $HOST:$STORE_PORT was not started by this checkout; leaving it running"
+            say "store on $HOST:$STORE_PORT ($SNAME) was not started by this checkout; leaving it running"
         else
-            say "store not running"
+            say "$SNAME store not running"
         fi
         return 0
     fi
     use_running_store
-    say "stopping store (pid $pid, port $STORE_PORT)"
+    say "stopping $SNAME store (pid $pid, port $STORE_PORT)"
     store_check_venv
     "$NX" --stop --pid-file "$STORE_PID" >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
     done
-    kill -0 "$pid" 2>/dev/null && die "store (pid $pid) did not stop within 30s"
+    kill -0 "$pid" 2>/dev/null && die "$SNAME store (pid $pid) did not stop within 30s"
     rm -f "$STORE_STATE"
-    say "store stopped (data kept in var/store/)"
+    say "$SNAME store stopped (data kept in ${STORE_DIR#"$ROOT"/}/)"
 }
 
 store_status() {
@@ -343,33 +355,39 @@ store_status() {
     if pid="$(store_pid)"; then
         use_running_store
         if store_ping 2; then
-            say "store: running (pid $pid) mongodb://$HOST:$STORE_PORT data var/store/"
+            say "store $SNAME: running (pid $pid) mongodb://$HOST:$STORE_PORT data ${STORE_DIR#"$ROOT"/}/"
             return 0
         fi
-        say "store: process $pid alive but not answering on $HOST:$STORE_PORT"
+        say "store $SNAME: process $pid alive but not answering on $HOST:$STORE_PORT"
         return 1
     fi
     if port_open "$STORE_PORT"; then
         if [ -x "$PY" ] && store_ping 2; then
-            say "store: running, not started by this checkout (reusable) mongodb://$HOST:$STORE_PORT"
+            say "store $SNAME: running, not started by this checkout (reusable) mongodb://$HOST:$STORE_PORT"
             return 0
         fi
-        say "store: port $HOST:$STORE_PORT in use by something that is not answering a MongoDB ping"
+        say "store $SNAME: port $HOST:$STORE_PORT in use by something that is not answering a MongoDB ping"
         return 1
     fi
-    say "store: stopped"
+    say "store $SNAME: stopped"
     return 1
+}
+
+stores() {  # start|stop|status, for every owner's store
+    local name rc=0
+    for name in $STORES; do store_use "$name"; "store_$1" || rc=1; done
+    return "$rc"
 }
 
 # ------------------------------------------------------------------ main
 cmd="${1:-}"
 case "$cmd" in
-    start)  rmq_start; store_start ;;
-    stop)   store_stop; rmq_stop ;;
+    start)  rmq_start; stores start ;;
+    stop)   stores stop; rmq_stop ;;
     status)
         rc=0
         rmq_status || rc=3
-        store_status || rc=3
+        stores status || rc=3
         exit "$rc" ;;
     rabbitmqctl)
         shift

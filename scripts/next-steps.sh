@@ -12,7 +12,8 @@ tiaki is running:
   insights        gRPC 127.0.0.1:50054   metrics http://127.0.0.1:9104/metrics
   Agency units    evaluation (unit-level records), service-delivery (aggregates only)
   RabbitMQ        amqp://127.0.0.1:5672, management http://127.0.0.1:15672 (guest/guest)
-  store           mongodb://127.0.0.1:27017 (data in var/store)
+  stores          one per owner, mongodb://127.0.0.1:27018 (intake) to :27022 (the units'),
+                  data in var/store/<owner> (scripts/stores.sh; :27017 holds the tests' databases)
 The example programme "Best foot forward" is loaded. Logs are in var/log/.
 
 Try it, as the provider City Centre Social Services (CCSS):

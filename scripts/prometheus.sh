@@ -42,6 +42,8 @@ start() {
     port_open "$PORT" && die "port $PORT on $HOST is in use by another process; stop it or set TIAKI_PROMETHEUS_PORT"
     promtool check config "$CONFIG" >/dev/null || die "promtool check config $CONFIG failed"
     mkdir -p "$DATA" "$(dirname "$PID")" "$(dirname "$LOG")"
+    chmod 700 "$DATA"
+    umask 077  # its data files readable by their owner only
     nohup "$BIN" --config.file="$CONFIG" --storage.tsdb.path="$DATA" \
         --web.listen-address="$HOST:$PORT" --storage.tsdb.retention.time=15d \
         </dev/null >>"$LOG" 2>&1 &

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 mkdir -p var/log var/run
 PY=.venv/bin/python
+# shellcheck source=scripts/stores.sh
+. scripts/stores.sh  # each service, and the units, on a store process of its own
 
 services="intake:IntakeService purpose_router:PurposeRouterService requests:RequestsService insights:InsightsService"
 units="evaluation:9111 service-delivery:9112"
@@ -64,6 +66,8 @@ stop_one() {
 
 case "${1:-}" in
   start)
+    # intake's and purpose_router's key-encryption keys (0600 in a 0700 var/keys), made once
+    $PY -m tiaki.plumbing.secrets "${INTAKE_KEK_FILE:-var/keys/intake.kek}" "${ROUTER_KEK_FILE:-var/keys/purpose_router.kek}"
     addresses=()
     for s in $services; do
       name=${s%%:*}; cls=${s##*:}
@@ -71,6 +75,7 @@ case "${1:-}" in
       for n in $(seq 1 "$scale"); do
         p=${prefix[$name]}; g=$((grpc_port[$name] + 10 * (n - 1))); m=$((metrics_port[$name] + 20 * (n - 1)))
         start_one "$(instance_name "$name" "$n")" env "${p}_GRPC_PORT=$g" "${p}_METRICS_PORT=$m" \
+          "${p}_MONGO_URI=mongodb://127.0.0.1:$(store_port "$name")/tiaki_$name" \
           ${uri:+AMQP_URI=$uri} "${tls_server[@]}" \
           $PY -m tiaki.plumbing.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
         addresses+=("127.0.0.1:$g")
@@ -83,7 +88,7 @@ case "${1:-}" in
       $PY -m tiaki.plumbing.tokens var "unit:$unit" >/dev/null
       uri=$(amqp_for "unit-$unit")
       start_one "unit-$unit" $PY -m tiaki.unit --unit "$unit" \
-        --store-uri "mongodb://127.0.0.1:27017/tiaki_unit_${unit//-/_}" \
+        --store-uri "mongodb://127.0.0.1:$(store_port units)/tiaki_unit_${unit//-/_}" \
         --token-file "var/tokens/unit-$unit" --metrics-port "$port" \
         --router "$(every_instance purpose_router)" --requests "$(every_instance requests)" \
         ${uri:+--amqp-uri "$uri" --passive-queue} $(tls_unit "$unit")

@@ -21,7 +21,7 @@ from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.intake.v1 import intake_pb2_grpc
 from tiaki.plumbing import plan_proto
 from tiaki.plumbing.ops import wait_healthy
-from tiaki.plumbing.secrets import make_kek
+from tiaki.plumbing.secrets import load_kek, make_kek
 from tiaki.plumbing.tokens import ensure_tokens
 from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.router.v1 import ledger_pb2_grpc, plan_pb2, plan_pb2_grpc
@@ -60,8 +60,11 @@ class Stack:
     "intake", "intake-2", ...) against the one broker and store, and clients
     spread their calls over the instances."""
 
-    def __init__(self, tmp: Path, instances: int = 1, tls_dir: Path | None = None):
+    def __init__(self, tmp: Path, instances: int = 1, tls_dir: Path | None = None,
+                 stores: dict[str, str] | None = None):
         self.tmp = tmp
+        # Owner ("intake", ..., "units") -> its own store's URI; the rest use STORE_URI.
+        self.stores = stores or {}
         self.instances = instances
         # Mutual TLS (tiaki/plumbing/mtls.py): certificates made by scripts/certs.sh in tls_dir.
         self.tls_dir = tls_dir
@@ -77,6 +80,10 @@ class Stack:
         self.identities = ensure_tokens(str(tmp), WHO)
         self.tokens = {(k, i): (tmp / "tokens" / f"{k}-{i}").read_text().strip() for k, i in WHO}
         self.mongo = pymongo.MongoClient(STORE_URI)
+        self.clients = {STORE_URI: self.mongo}
+        # The key-encryption keys of intake and purpose_router (0600, this session's own).
+        self.kek_files = {"INTAKE_KEK_FILE": make_kek(tmp / "keys" / "intake.kek"),
+                          "ROUTER_KEK_FILE": make_kek(tmp / "keys" / "purpose_router.kek")}
 
     def service_processes(self, service: str = "") -> list[str]:
         """Every service instance's process name (or just `service`'s)."""
@@ -86,7 +93,11 @@ class Stack:
     # -- lifecycle -------------------------------------------------------------
 
     def db_uri(self, db: str) -> str:
-        return f"{STORE_URI}/{self.name}_{db}"
+        return f"{self.store_of(db)}/{self.name}_{db}"
+
+    def store_of(self, db: str) -> str:
+        """The URI of the store holding `db` ("intake", ..., "unit_evaluation")."""
+        return self.stores.get("units" if db.startswith("unit_") else db, STORE_URI)
 
     def env(self, process: str = "") -> dict:
         env = dict(os.environ, AMQP_URI=self.amqp_uri, IDENTITIES_FILE=str(self.identities),
@@ -97,7 +108,7 @@ class Stack:
             env[f"{prefix}_METRICS_PORT"] = str(self.metrics_ports[name])
             env[f"{prefix}_MONGO_URI"] = self.db_uri(service)
         env["MAX_BATCH_RECORDS"] = "2000"
-        env["ROUTER_KEY_ENCRYPTION_KEY_FILE"] = str(make_kek(self.tmp / "keys" / "purpose_router.kek"))
+        env.update({var: str(path) for var, path in self.kek_files.items()})
         if self.tls_dir:
             env.update(TIAKI_TLS_CERT=str(self.tls_dir / "server.pem"), TIAKI_TLS_CLIENT_CA=str(
                 self.tls_dir / "ca.pem"), TIAKI_TLS_KEY=str(self.tls_dir / "server.key"))
@@ -150,6 +161,11 @@ class Stack:
         text = (self.tmp / f"{service}.log").read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
+    def kek(self, service: str) -> bytes:
+        """The key-encryption key of "intake" or "purpose_router"."""
+        return load_kek(self.kek_files["INTAKE_KEK_FILE" if service == "intake"
+                                       else "ROUTER_KEK_FILE"])
+
     # -- clients ----------------------------------------------------------------
 
     def address(self, service: str) -> str:
@@ -200,7 +216,15 @@ class Stack:
         return reply.plan.version
 
     def unit_deliveries(self, unit: str, **query) -> list[dict]:
-        return list(self.mongo[f"{self.name}_unit_{unit}"]["deliveries"].find(query))
+        db = f"unit_{unit}"
+        return list(self.client(db)[f"{self.name}_{db}"]["deliveries"].find(query))
+
+    def client(self, db: str) -> pymongo.MongoClient:
+        """A client of the store holding `db`, one per store for the session."""
+        uri = self.store_of(db)
+        if uri not in self.clients:
+            self.clients[uri] = pymongo.MongoClient(uri)
+        return self.clients[uri]
 
     def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
         deadline = time.monotonic() + timeout
@@ -232,10 +256,11 @@ def drop(s: Stack):
                         timeout=10)
 
 
-def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1) -> Stack:
+def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
+                stores: dict[str, str] | None = None) -> Stack:
     """A fresh stack: the services (`instances` of each) and a reference
-    consumer per unit."""
-    s = Stack(tmp, instances)
+    consumer per unit (`stores`: owners on stores of their own, see Stack)."""
+    s = Stack(tmp, instances, stores=stores)
     # Before any service starts: they read the identities file once, at start.
     s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in units
                                                   if ("unit", u) not in WHO])

@@ -8,7 +8,9 @@
 - Kubernetes: kubectl's kustomize renders every overlay; kubernetes-validate checks every
   object against the Kubernetes schemas (strict: unknown fields fail); and each service
   is non-root with a read-only root filesystem, requests and limits, gRPC health probes,
-  its own ServiceAccount, a Service and a HorizontalPodAutoscaler; no Secret has a value.
+  its own ServiceAccount, a Service and a HorizontalPodAutoscaler; no Secret has a value;
+  each service reaches MongoDB as its own user whose role reaches its own database only,
+  and a service that seals secrets mounts a key-encryption-key Secret no other pod mounts.
 
 Whether the metric names used exist in the services' real output is checked with the
 services running, in tests/e2e/test_metrics_exposition.py (names come from here).
@@ -23,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import yaml
@@ -296,6 +299,80 @@ def kubernetes_policy(objects: list[dict]) -> list[str]:
     return problems
 
 
+def store_policy(objects: list[dict]) -> list[str]:
+    """Each service's data and keys reachable by that service only."""
+    deployments = {o["metadata"]["name"].replace("-", "_"): o for o in objects
+                   if o["kind"] == "Deployment" and o["metadata"]["name"].replace("-", "_") in SERVICES}
+    return store_user_problems(objects, deployments) + kek_problems(objects, deployments)
+
+
+def config_variable(service: str, key: str) -> str | None:
+    """The environment variable that sets `key` in config/<service>.yaml
+    (`KEY: ${VARIABLE:default}`), or None when the service has no such key."""
+    found = re.search(rf"^{key}:\s*\$\{{(\w+):", (ROOT / "config" / f"{service}.yaml").read_text(),
+                      re.M)
+    return found and found.group(1)
+
+
+def container_env(obj: dict) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in pod_spec(obj)["containers"][0].get("env") or []}
+
+
+def store_user_problems(objects: list[dict], deployments: dict[str, dict]) -> list[str]:
+    """Each service reaches MongoDB as its own user, named in its URI with its own
+    database as authSource, and each user's roles reach that database only."""
+    init = next((o for o in objects if o["kind"] == "ConfigMap"
+                 and o["metadata"]["name"] == "mongodb-init"), None)
+    if init is None or "users.json" not in init.get("data", {}):
+        return ["ConfigMap/mongodb-init: needs users.json (one MongoDB user per service)"]
+    users = {u["user"]: u for u in json.loads(init["data"]["users.json"])}
+    problems = []
+    for user in users.values():
+        if any(r.get("db") != user["db"] or r.get("role") != "readWrite" for r in user["roles"]):
+            problems.append(f"MongoDB user {user['user']}: its roles must be readWrite on "
+                            f"{user['db']} only, not {user['roles']}")
+    for service, deployment in deployments.items():
+        uri = container_env(deployment).get(f"{config_variable(service, 'MONGO_URI')}", "")
+        parsed = urllib.parse.urlsplit(uri)
+        db, query = parsed.path.lstrip("/"), urllib.parse.parse_qs(parsed.query)
+        user = users.get(parsed.username or "")
+        if parsed.username != service or user is None or user["db"] != db \
+                or query.get("authSource") != [db]:
+            problems.append(f"Deployment/{deployment['metadata']['name']}: its store URI must "
+                            f"name its own user {service} and database (authSource too), "
+                            f"and users.json that user on that database: {uri!r}")
+    databases = [u["db"] for u in users.values()]
+    if len(set(databases)) != len(databases):
+        problems.append(f"MongoDB users share a database: {databases}")
+    return problems
+
+
+def kek_problems(objects: list[dict], deployments: dict[str, dict]) -> list[str]:
+    """A service that seals secrets (KEY_ENCRYPTION_KEY_FILE in its config) reads its
+    key from a Secret of its own, mounted into that service's pods only."""
+    problems = []
+    for service, deployment in deployments.items():
+        variable = config_variable(service, "KEY_ENCRYPTION_KEY_FILE")
+        if variable is None:
+            continue
+        name = deployment["metadata"]["name"]
+        secret = f"tiaki-{name}-kek"
+        mounts = [o for o in objects if pod_spec(o) is not None and any(
+            (v.get("secret") or {}).get("secretName") == secret for v in pod_spec(o).get("volumes", []))]
+        if [f"{o['kind']}/{o['metadata']['name']}" for o in mounts] != [f"Deployment/{name}"]:
+            problems.append(f"Secret {secret} must be mounted by Deployment/{name} only, "
+                            f"not {[o['metadata']['name'] for o in mounts]}")
+            continue
+        spec = pod_spec(deployment)
+        volume = next(v["name"] for v in spec["volumes"]
+                      if (v.get("secret") or {}).get("secretName") == secret)
+        paths = [m["mountPath"] for m in spec["containers"][0].get("volumeMounts", [])
+                 if m["name"] == volume]
+        if not any(container_env(deployment).get(variable, "").startswith(p + "/") for p in paths):
+            problems.append(f"Deployment/{name}: {variable} must name a file in its {secret} mount")
+    return problems
+
+
 def check_kubernetes() -> list[str]:
     import kubernetes_validate  # slow to import: only when this check runs
 
@@ -320,7 +397,7 @@ def check_kubernetes() -> list[str]:
                 except kubernetes_validate.SchemaNotFoundError:
                     problems.append(f"{overlay.name}: no Kubernetes {version} schema for "
                                     f"{obj['apiVersion']} {obj['kind']}")
-        problems += [f"{overlay.name}: {p}" for p in kubernetes_policy(objects)]
+        problems += [f"{overlay.name}: {p}" for p in kubernetes_policy(objects) + store_policy(objects)]
     return problems
 
 

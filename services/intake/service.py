@@ -109,7 +109,7 @@ class OpenSubmissions(DependencyProvider):
 class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
     name = "intake"
 
-    storage = Storage(IntakeStorage)
+    storage = Storage(IntakeStorage, sealed=True)
     identities = Identities()
     metrics = Metrics()
     dispatch = broker.JsonEventDispatcher()

@@ -17,6 +17,7 @@ from bson import Binary
 
 from services.intake.domain import Submission
 from tiaki.core.errors import Conflict, NotFound
+from tiaki.plumbing.secrets import seal, unseal
 from tiaki.plumbing.store import Collection, retrying
 
 
@@ -73,14 +74,15 @@ class OutboxEntry(me.Document):
 
 
 class PseudonymKey(me.Document):
-    """The secret key of a programme's purpose in one key generation. Held only
+    """The secret key of a programme's purpose in one key generation, sealed
+    under intake's key-encryption key (tiaki/plumbing/secrets.py). Held only
     here; written once (the embedded store cannot update binary in place)."""
     meta = {"collection": "pseudonym_keys", "indexes": ["programme_id"]}
     key_id = me.StringField(primary_key=True)  # see make_key_id
     programme_id = me.StringField(required=True)
     purpose_id = me.StringField(required=True)
     generation = me.IntField(required=True)
-    secret = me.BinaryField(required=True)
+    sealed = me.BinaryField(required=True)
     created_at = me.FloatField(required=True)
 
 
@@ -103,6 +105,11 @@ def make_key_id(programme_id: str, purpose_id: str, generation: int) -> str:
     return base if generation == 1 else f"{base}#{generation}"
 
 
+def key_purpose(key_id: str) -> str:
+    """What a pseudonym key is sealed for: it opens only as the key it was made as."""
+    return f"pseudonym-key:{key_id}"
+
+
 def _submission(doc: dict) -> Submission:
     return Submission(
         submission_id=doc["_id"], provider_id=doc["provider_id"],
@@ -112,7 +119,8 @@ def _submission(doc: dict) -> Submission:
 
 
 class IntakeStorage:
-    def __init__(self):
+    def __init__(self, kek: bytes):
+        self.kek = kek  # seals the pseudonym keys
         self.submissions = Collection(StoredSubmission)
         self.batches = Collection(Batch)
         self.outbox = Collection(OutboxEntry)
@@ -294,8 +302,7 @@ class IntakeStorage:
         of the programme with a key: a person's pseudonyms under each."""
         found: dict[str, list[tuple[int, bytes]]] = {}
         for doc in self.keys.find({"programme_id": programme_id}):
-            found.setdefault(doc["purpose_id"], []).append((doc["generation"],
-                                                            bytes(doc["secret"])))
+            found.setdefault(doc["purpose_id"], []).append((doc["generation"], self._open(doc)))
         return {purpose_id: [key for _, key in sorted(keys)] for purpose_id, keys in found.items()}
 
     def key_generation(self, programme_id: str) -> int:
@@ -315,11 +322,11 @@ class IntakeStorage:
         generation = self.key_generation(programme_id)
         key_id = make_key_id(programme_id, purpose_id, generation)
         if key_id not in self._keys:
-            found = self.keys.get(key_id, fields=("secret",))
+            found = self.keys.get(key_id, fields=("sealed",))
             if found is None:
                 self._new_key(programme_id, purpose_id, generation)
-                found = self.keys.get(key_id, fields=("secret",))
-            self._keys[key_id] = bytes(found["secret"])
+                found = self.keys.get(key_id, fields=("sealed",))
+            self._keys[key_id] = self._open(found)
         return self._keys[key_id]
 
     def rotate_keys(self, programme_id: str, purpose_ids: list[str]) -> int:
@@ -338,7 +345,11 @@ class IntakeStorage:
 
     def _new_key(self, programme_id: str, purpose_id: str, generation: int) -> None:
         """Makes the key unless it exists (insert-once: the first one stored stays)."""
-        self.keys.insert({"_id": make_key_id(programme_id, purpose_id, generation),
-                          "programme_id": programme_id, "purpose_id": purpose_id,
-                          "generation": generation, "secret": Binary(secrets.token_bytes(32)),
+        key_id = make_key_id(programme_id, purpose_id, generation)
+        sealed = seal(self.kek, secrets.token_bytes(32), key_purpose(key_id))
+        self.keys.insert({"_id": key_id, "programme_id": programme_id, "purpose_id": purpose_id,
+                          "generation": generation, "sealed": Binary(sealed),
                           "created_at": time.time()})
+
+    def _open(self, doc: dict) -> bytes:
+        return unseal(self.kek, doc["sealed"], key_purpose(doc["_id"]))

@@ -17,9 +17,12 @@ import grpc
 import pytest
 import requests
 
+from services.intake.storage import key_purpose
+from services.purpose_router.routing.storage import secret_purpose
 from tests.e2e.journey import quarter, submit
 from tests.stack import ROOT
 from tiaki.intake.v1 import intake_pb2 as ipb
+from tiaki.plumbing.secrets import unseal
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import ledger_pb2
 
@@ -149,9 +152,11 @@ def test_no_secret_in_logs_metrics_messages_errors_or_output(stack, example_plan
         secrets[f"token {kind_id}"] = token.encode()
     secrets[f"token {made_up[:12]}..."] = made_up.encode()
     for doc in stack.mongo[f"{stack.name}_intake"]["pseudonym_keys"].find():
-        secrets[f"pseudonym key {doc['_id']}"] = bytes(doc["secret"])
+        secrets[f"pseudonym key {doc['_id']}"] = unseal(stack.kek("intake"), doc["sealed"],
+                                                        key_purpose(doc["_id"]))
     for doc in stack.mongo[f"{stack.name}_purpose_router"]["secrets"].find():
-        secrets[f"router secret {doc['_id']}"] = bytes(doc["value"])
+        secrets[f"router secret {doc['_id']}"] = unseal(stack.kek("purpose_router"),
+                                                        doc["sealed"], secret_purpose(doc["_id"]))
     assert any(k.startswith("pseudonym key") for k in secrets)
     secrets.update(extra_secrets(stack))
 

@@ -95,7 +95,7 @@ class StoreNode:
     def __init__(self, tmp: Path):
         self.tmp = tmp
         self.port = free_port()
-        (tmp / "data").mkdir(parents=True, exist_ok=True)
+        (tmp / "data").mkdir(parents=True, exist_ok=True, mode=0o700)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -108,7 +108,7 @@ class StoreNode:
              "-p", str(self.port), "--log-file", str(self.tmp / "store.log"),
              "--pid-file", str(self.tmp / "store.pid")],
             stdout=open(self.tmp / "stdout.log", "ab"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, umask=0o077)  # as scripts/infra.sh: files 0600
         client = pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=500)
         deadline = time.monotonic() + within
         try:

@@ -22,6 +22,7 @@ from nameko.testing.utils import find_free_port
 from services.intake.service import IntakeService
 from tests.service.factories import EXAMPLE, WHO
 from tiaki.core.plan import Plan
+from tiaki.plumbing.secrets import load_kek, make_kek
 from tiaki.plumbing.tokens import ensure_tokens
 
 STORE_URI = os.environ.get("TIAKI_STORE_URI", "mongodb://127.0.0.1:27017")
@@ -84,12 +85,23 @@ def identities(tmp_path):
 
 
 @pytest.fixture
-def service_config(rabbit_config, store_uri, identities):
+def kek_file(tmp_path):
+    """A key-encryption key of the test's own (mode 0600)."""
+    return make_kek(tmp_path / "keys" / "service.kek")
+
+
+@pytest.fixture
+def kek(kek_file) -> bytes:
+    return load_kek(kek_file)
+
+
+@pytest.fixture
+def service_config(rabbit_config, store_uri, identities, kek_file):
     """nameko config for one started service: the test's vhost (from
-    `rabbit_config`), database, identities and a free gRPC port."""
+    `rabbit_config`), database, identities, key-encryption key and a free gRPC port."""
     values = {"MONGO_URI": store_uri, "IDENTITIES_FILE": str(identities[0]),
               "GRPC_BIND_HOST": "127.0.0.1", "GRPC_BIND_PORT": find_free_port(),
-              "METRICS_PORT": 0}
+              "METRICS_PORT": 0, "KEY_ENCRYPTION_KEY_FILE": str(kek_file)}
     with config.patch(values):
         yield dict(config)
     # Storage.stop() disconnects, but a container that was killed (not stopped)

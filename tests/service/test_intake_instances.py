@@ -33,7 +33,7 @@ class Storage(IntakeStorage):
     the submission is read: where another instance can get in between."""
 
     def __init__(self, before_state=None):
-        super().__init__()
+        super().__init__(kek=b"k" * 32)
         self.before_state = before_state
 
     def submission(self, submission_id):

@@ -196,9 +196,9 @@ class TestSubmitRecordsWorker:
 # -- the outbox, with intake's real storage ------------------------------------------------
 
 @pytest.fixture
-def intake_storage(store_uri):
+def intake_storage(store_uri, kek):
     connect(store_uri)
-    storage = IntakeStorage()
+    storage = IntakeStorage(kek)
     storage.ensure_indexes()
     yield storage
     mongoengine.disconnect()

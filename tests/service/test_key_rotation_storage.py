@@ -15,9 +15,9 @@ from tiaki.plumbing.store import connect
 
 
 @pytest.fixture
-def keys(store_uri):
+def keys(store_uri, kek):
     connect(store_uri)
-    store = IntakeStorage()
+    store = IntakeStorage(kek)
     store.ensure_indexes()
     yield store
     mongoengine.disconnect()
@@ -44,7 +44,7 @@ def test_rotation_starts_a_new_generation_and_keeps_the_old_keys(keys, store_db)
 
 def test_another_instance_sees_the_rotation_once_its_generation_is_read_again(
         keys, monkeypatch):
-    other = IntakeStorage()
+    other = IntakeStorage(keys.kek)
     before = other.pseudonym_key("bff", "evaluation")
     keys.rotate_keys("bff", ["evaluation"])
     assert keys.pseudonym_key("bff", "evaluation") != before  # the rotating instance: at once

@@ -123,3 +123,84 @@ def test_open_requests_are_banded_by_working_days_left():
         "overdue", "overdue", "0", "3", "5", "6-10", "6-10", "11-20", "11-20", "over-20",
         "over-20"]
     assert {days_left_band(d) for d in range(-5, 40)} == set(DAYS_LEFT_BANDS)
+
+
+# -- each service's data and keys its own (issue 12) ----------------------------------
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict]:
+    if not deploy_lint.KUBECTL.exists():
+        pytest.skip("kubectl (kustomize) is not installed in .venv")
+    return deploy_lint.render(deploy_lint.KUBERNETES / "overlays" / "small")
+
+
+def named(objects, kind, name) -> dict:
+    return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def test_each_service_reaches_only_its_own_database_as_its_own_user(rendered):
+    assert deploy_lint.store_policy(rendered) == []
+    users = json.loads(named(rendered, "ConfigMap", "mongodb-init")["data"]["users.json"])
+    assert sorted(u["user"] for u in users) == sorted(deploy_lint.SERVICES)
+    for service in deploy_lint.SERVICES:
+        env = deploy_lint.container_env(named(rendered, "Deployment", service.replace("_", "-")))
+        uri = env[deploy_lint.config_variable(service, "MONGO_URI")]
+        assert uri.startswith(f"mongodb://{service}:") and f"/tiaki_{service}?" in uri, uri
+        assert f"authSource=tiaki_{service}" in uri
+        (user,) = [u for u in users if u["user"] == service]
+        assert user["roles"] == [{"role": "readWrite", "db": f"tiaki_{service}"}]
+
+
+def test_only_intake_and_the_router_mount_a_kek_each_their_own(rendered):
+    mounted = {}
+    for o in rendered:
+        spec = deploy_lint.pod_spec(o)
+        for v in (spec or {}).get("volumes", []):
+            name = (v.get("secret") or {}).get("secretName", "")
+            if name.endswith("-kek"):
+                mounted.setdefault(name, []).append(o["metadata"]["name"])
+    assert mounted == {"tiaki-intake-kek": ["intake"],
+                       "tiaki-purpose-router-kek": ["purpose-router"]}
+
+
+def with_users(objects, change) -> list[dict]:
+    objects = copy.deepcopy(objects)
+    init = named(objects, "ConfigMap", "mongodb-init")
+    users = json.loads(init["data"]["users.json"])
+    change(users)
+    init["data"]["users.json"] = json.dumps(users)
+    return objects
+
+
+def set_env(objects, deployment, name, value) -> list[dict]:
+    objects = copy.deepcopy(objects)
+    for e in deploy_lint.pod_spec(named(objects, "Deployment", deployment))["containers"][0]["env"]:
+        if e["name"] == name:
+            e["value"] = value
+    return objects
+
+
+def test_a_user_reaching_another_database_is_refused(rendered):
+    def widen(users):
+        users[0]["roles"].append({"role": "read", "db": "tiaki_intake"})
+    problems = deploy_lint.store_policy(with_users(rendered, widen))
+    assert any("roles must be readWrite" in p for p in problems), problems
+    def any_db(users):
+        users[0]["roles"] = [{"role": "readWriteAnyDatabase", "db": "admin"}]
+    assert deploy_lint.store_policy(with_users(rendered, any_db))
+
+
+def test_a_service_on_another_services_user_or_database_is_refused(rendered):
+    uri = ("mongodb://intake:$(STORE_PASSWORD)@mongodb-0.mongodb/tiaki_intake"
+           "?replicaSet=rs0&authSource=tiaki_intake")
+    problems = deploy_lint.store_policy(set_env(rendered, "requests", "REQUESTS_MONGO_URI", uri))
+    assert any("Deployment/requests" in p for p in problems), problems
+
+
+def test_a_kek_mounted_into_another_service_is_refused(rendered):
+    objects = copy.deepcopy(rendered)
+    spec = deploy_lint.pod_spec(named(objects, "Deployment", "requests"))
+    spec["volumes"].append({"name": "kek", "secret": {"secretName": "tiaki-intake-kek"}})
+    problems = deploy_lint.store_policy(objects)
+    assert any("tiaki-intake-kek must be mounted by Deployment/intake only" in p
+               for p in problems), problems

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -47,12 +48,20 @@ def load_kek(path: str | Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise KeyFileProblem(f"the key-encryption key {path} cannot be read: {exc}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if mode & stat.S_IRWXO or (mode & stat.S_IRWXG and not _own_group(path)):
         raise KeyFileProblem(f"the key-encryption key {path} is readable by others "
                              f"(mode {stat.S_IMODE(mode):04o}): chmod 600 it")
     if len(data) != KEK_BYTES:
         raise KeyFileProblem(f"the key-encryption key {path} is not {KEK_BYTES} bytes")
     return data
+
+
+def _own_group(path: Path) -> bool:
+    """A file readable by its group is still the service's own when that group is
+    the process's own, non-root group: a Kubernetes Secret volume with the pod's
+    fsGroup is mode 0440, group fsGroup (the pod's runAsGroup)."""
+    gid = path.stat().st_gid
+    return gid != 0 and gid == os.getegid()
 
 
 def seal(kek: bytes, secret: bytes, purpose: str) -> bytes:
@@ -72,3 +81,8 @@ def unseal(kek: bytes, sealed: bytes, purpose: str) -> bytes:
         return AESGCM(kek).decrypt(nonce, body, purpose.encode())
     except Exception:  # cryptography's InvalidTag: wrong key, purpose or bytes
         raise ValueError(f"the sealed secret for {purpose!r} does not open with this key") from None
+
+
+if __name__ == "__main__":  # python -m tiaki.plumbing.secrets PATH...: make the KEK files that are missing
+    for arg in sys.argv[1:]:
+        make_kek(arg)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -35,7 +36,9 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tiaki.core.errors import Conflict
+from tiaki.plumbing.secrets import KeyFileProblem, load_kek
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 DUPLICATE_KEY = 11000
 CAS_TRIES = 20
@@ -194,14 +197,19 @@ def retrying(attempt: Callable[[], T], tries: int = CAS_TRIES,
 
 class Storage(DependencyProvider):
     """Opens the service's database in setup() and hands each worker the
-    service's storage object (its small domain API)."""
+    service's storage object (its small domain API). `sealed=True`: the storage
+    keeps secrets sealed (tiaki/plumbing/secrets.py) and is made with the
+    service's key-encryption key, read from its config's KEY_ENCRYPTION_KEY_FILE;
+    the service does not start without a usable one."""
 
-    def __init__(self, storage_class):
+    def __init__(self, storage_class, sealed: bool = False):
         self.storage_class = storage_class
+        self.sealed = sealed
 
     def setup(self):
+        args = (service_kek(),) if self.sealed else ()
         connect(config["MONGO_URI"])
-        self.storage = self.storage_class()
+        self.storage = self.storage_class(*args)
         self.storage.ensure_indexes()
 
     def stop(self):
@@ -209,3 +217,16 @@ class Storage(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.storage
+
+
+def service_kek() -> bytes:
+    """The running service's key-encryption key (KeyFileProblem, logged, when
+    it is not configured, missing or readable by others)."""
+    path = config.get("KEY_ENCRYPTION_KEY_FILE")
+    try:
+        if not path:
+            raise KeyFileProblem("KEY_ENCRYPTION_KEY_FILE is not set in this service's config")
+        return load_kek(path)
+    except KeyFileProblem as exc:
+        log.critical("refusing to start: %s", exc)
+        raise

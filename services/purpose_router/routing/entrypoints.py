@@ -56,9 +56,9 @@ class RoutingEntrypoints:
 
     plans = Storage(PlanRepository)
     codesign_store = Storage(CodesignStorage)
-    storage = Storage(RoutingStorage)
+    storage = Storage(RoutingStorage, sealed=True)
     ledger = Storage(Ledger)
-    signer = Storage(signing.LedgerSigner)
+    signer = Storage(signing.LedgerSigner, sealed=True)
     identities = Identities()
     unit_queues = broker.UnitQueues()
 

@@ -10,7 +10,6 @@ first one written wins)."""
 from __future__ import annotations
 
 import mongoengine as me
-from nameko import config
 
 from tiaki.core import merkle, tree_heads
 from tiaki.core.clock import now_iso
@@ -32,7 +31,8 @@ class LedgerSigner:
     """Signs a provider's tree head over the entries it is given, and proves
     inclusion and consistency over them."""
 
-    def __init__(self):
+    def __init__(self, kek: bytes):
+        self._kek = kek  # the service's key-encryption key (Storage(..., sealed=True))
         self._keys = Collection(LedgerKey)
         self._private: bytes | None = None
 
@@ -41,18 +41,12 @@ class LedgerSigner:
 
     def _key(self) -> bytes:
         if self._private is None:
-            path = config.get("KEY_ENCRYPTION_KEY_FILE")
-            if not path:
-                raise Unavailable("", "purpose_router has no key-encryption key "
-                                      "(KEY_ENCRYPTION_KEY_FILE): it cannot sign ledger heads")
-            try:
-                kek = secrets.load_kek(path)
-            except secrets.KeyFileProblem as exc:
-                raise Unavailable("", str(exc)) from None
+            # Made on first use; of two instances racing, the first insert wins.
             self._keys.insert({"_id": KEY_NAME, "sealed": secrets.seal(
-                kek, tree_heads.new_signing_key(), KEY_NAME)})
+                self._kek, tree_heads.new_signing_key(), KEY_NAME)})
             try:
-                self._private = secrets.unseal(kek, self._keys.get(KEY_NAME)["sealed"], KEY_NAME)
+                self._private = secrets.unseal(self._kek, self._keys.get(KEY_NAME)["sealed"],
+                                               KEY_NAME)
             except ValueError as exc:
                 raise Unavailable("", f"the ledger's signing key in the store: {exc}") from None
         return self._private

@@ -9,6 +9,7 @@ import secrets
 import mongoengine as me
 
 from tiaki.core.records import bucket
+from tiaki.plumbing.secrets import seal, unseal
 from tiaki.plumbing.store import Collection, contains
 
 
@@ -45,13 +46,20 @@ class Seal(me.Document):
 
 
 class Secret(me.Document):
+    """A secret of the router's, sealed under its key-encryption key."""
     meta = {"collection": "secrets"}
     name = me.StringField(primary_key=True)
-    value = me.BinaryField(required=True)
+    sealed = me.BinaryField(required=True)
+
+
+def secret_purpose(name: str) -> str:
+    """What a router secret is sealed for: it opens only as the secret it was made as."""
+    return f"router-secret:{name}"
 
 
 class RoutingStorage:
-    def __init__(self):
+    def __init__(self, kek: bytes):
+        self.kek = kek  # seals the secrets
         self._holdings = Collection(Holding)
         self._partials = Collection(Partial)
         self._seals = Collection(Seal)
@@ -105,6 +113,8 @@ class RoutingStorage:
 
     def secret(self, name: str) -> bytes:
         """A random secret made on first use and kept in this service's store, so
-        it survives restarts and every instance shares it (the first written wins)."""
-        self._secrets.insert({"_id": name, "value": secrets.token_bytes(32)})
-        return bytes(self._secrets.get(name)["value"])
+        it survives restarts and every instance shares it (the first written wins).
+        Stored sealed: a copy of the database does not give it away."""
+        purpose = secret_purpose(name)
+        self._secrets.insert({"_id": name, "sealed": seal(self.kek, secrets.token_bytes(32), purpose)})
+        return unseal(self.kek, self._secrets.get(name)["sealed"], purpose)

@@ -29,10 +29,11 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import mongoengine
+import pymongo
 from nameko import config
 from nameko.extensions import DependencyProvider
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from tiaki.core.errors import Conflict
 
@@ -209,3 +210,23 @@ class Storage(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.storage
+
+
+class Ping:
+    """Whether the store answers, within `timeout` seconds (health checks).
+    A client of its own: the services' client waits 30 s to find a server."""
+
+    def __init__(self, uri: str, timeout: float = 1.0):
+        ms = int(timeout * 1000)
+        self.client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms,
+                                          socketTimeoutMS=ms)
+
+    def __call__(self) -> bool:
+        try:
+            self.client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    def close(self):
+        self.client.close()

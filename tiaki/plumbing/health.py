@@ -18,6 +18,7 @@ from nameko.extensions import DependencyProvider
 from nameko_grpc.errors import GrpcError
 
 from tiaki.plumbing import broker, store
+from tiaki.plumbing.logs import RequestIds
 
 PROBE_SECONDS = 2.0
 PROBE_TIMEOUT = 1.0
@@ -69,9 +70,11 @@ class Health(DependencyProvider):
 
 
 class HealthMixin:
-    """Mixed into a nameko service: its health, as its store and broker find it."""
+    """Mixed into every service: its health, as its store and broker find it,
+    and the request id on its log lines (logs.py)."""
 
     health = Health()
+    request_ids = RequestIds()
 
 
 def status_of(server, service_name: str):

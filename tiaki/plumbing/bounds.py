@@ -120,7 +120,8 @@ def apply():
         response = self.send_streams.get(stream_id)
         if response is not None:
             response.close(error)
-            self.send_data(stream_id)  # raises the error in the stream: trailers now
+            self.send_headers(stream_id)  # as on_iteration does, but now: then the trailers
+            self.send_data(stream_id)
         try:
             self.conn.reset_stream(stream_id, error_code=ErrorCodes.NO_ERROR)
         except StreamClosedError:

@@ -87,6 +87,8 @@ def test_twelve_slow_streams_of_one_provider_leave_health_and_others_answering(
             assert error.code() == grpc.StatusCode.NOT_FOUND  # served, as it should be
         assert max(h for h, _ in timings) < HEALTH_WITHIN, timings
         assert max(o for _, o in timings) < HEALTH_WITHIN, timings
+        print(f"under 12 slow streams: health {max(h for h, _ in timings):.3f} s, another "
+              f"provider's call {max(o for _, o in timings):.3f} s at most")
     finally:
         stop.set()
         for t in threads:
@@ -161,34 +163,64 @@ class Proxy:
             pass
 
 
-def test_health_follows_the_store_and_names_only_what_it_serves(stack):
+IDLE_SECONDS = 2
+
+
+@pytest.fixture(scope="module")
+def own_intake(stack):
+    """An intake of this module's own, reaching the store through a Proxy
+    (cut to make the store unreachable), with a short idle timeout."""
     host, port = STORE_URI.removeprefix("mongodb://").split("/")[0].split(":")
     proxy = Proxy((host, int(port)))
     proxy.open()
     grpc_port = free_port()
     env = dict(stack.env(), INTAKE_GRPC_PORT=str(grpc_port), INTAKE_METRICS_PORT=str(free_port()),
-               INTAKE_MONGO_URI=f"mongodb://127.0.0.1:{proxy.port}/{stack.name}_intake_health")
+               INTAKE_MONGO_URI=f"mongodb://127.0.0.1:{proxy.port}/{stack.name}_intake_health",
+               GRPC_STREAM_IDLE_SECONDS=str(IDLE_SECONDS))
     with open(stack.tmp / "intake-health.log", "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "tiaki.plumbing.nameko", "run", "--config",
                                  str(ROOT / "config" / "intake.yaml"),
                                  "services.intake.service:IntakeService"],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     address = f"127.0.0.1:{grpc_port}"
-    serving, not_serving = (health_pb2.HealthCheckResponse.SERVING,
-                            health_pb2.HealthCheckResponse.NOT_SERVING)
     try:
         assert not wait_healthy([address], within=60), "intake did not start"
-        assert check(address, "tiaki.intake.v1.IntakeService") == serving
-        error = refused(lambda: check(address, "tiaki.requests.v1.NoSuchService"))
-        assert error.code() == grpc.StatusCode.NOT_FOUND
-
-        proxy.cut()
-        stack.wait_for(lambda: check(address) == not_serving, timeout=15,
-                       what="NOT_SERVING with the store unreachable")
-        proxy.open()
-        stack.wait_for(lambda: check(address) == serving, timeout=30,
-                       what="SERVING again with the store back")
+        yield address, proxy
     finally:
         proc.kill()
         proc.wait(timeout=30)
         proxy.cut()
+
+
+def test_health_follows_the_store_and_names_only_what_it_serves(stack, own_intake):
+    address, proxy = own_intake
+    serving, not_serving = (health_pb2.HealthCheckResponse.SERVING,
+                            health_pb2.HealthCheckResponse.NOT_SERVING)
+    assert check(address, "tiaki.intake.v1.IntakeService") == serving
+    error = refused(lambda: check(address, "tiaki.requests.v1.NoSuchService"))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+    proxy.cut()
+    stack.wait_for(lambda: check(address) == not_serving, timeout=15,
+                   what="NOT_SERVING with the store unreachable")
+    proxy.open()
+    stack.wait_for(lambda: check(address) == serving, timeout=30,
+                   what="SERVING again with the store back")
+
+
+def test_a_stream_that_sends_nothing_is_ended(stack, own_intake):
+    address, _ = own_intake
+    never = threading.Event()
+
+    def nothing():
+        never.wait(60)
+        yield from ()
+
+    started = time.monotonic()
+    with grpc.insecure_channel(address) as channel:
+        error = refused(lambda: IntakeServiceStub(channel).SubmitRecords(
+            nothing(), metadata=stack.metadata("provider", "ccss"), timeout=60))
+    never.set()
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.details()
+    assert "GRPC_STREAM_IDLE_SECONDS" in error.details()
+    assert IDLE_SECONDS <= time.monotonic() - started < 30

@@ -1,7 +1,8 @@
 """Pseudonym keys, API tokens and other secrets never leave where they are
-kept, and client references never reach a log: a whole journey (a submission with rejections, deliveries, an access and
-a correction request, refused calls, the command line) runs while a tap queue
-copies every broker message in the stack's vhost; then every service's and
+kept, and client references never reach a log: a whole journey (a submission
+with rejections, deliveries, an access and a correction request, refused
+calls, the command line) runs while a tap queue copies every broker message
+in the stack's vhost; then every service's and
 unit's log, every /metrics page, every copied message, every error text and
 the CLI's output are searched for the secrets in every form they could take."""
 

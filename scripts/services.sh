@@ -47,7 +47,11 @@ alive() { [ -f "var/run/$1.pid" ] && kill -0 "$(cat "var/run/$1.pid")" 2>/dev/nu
 start_one() {  # name, command...
   local name=$1; shift
   if alive "$name"; then echo "tiaki: $name already running (pid $(cat "var/run/$name.pid"))"; return; fi
-  nohup "$@" >>"var/log/$name.log" 2>&1 </dev/null &
+  # A service writes var/log/$name.log itself (rotated by size, config/*.yaml
+  # LOGGING); what else reaches its stdout/stderr (a crash) goes to $name.out.
+  local out="var/log/$name.log"
+  [[ "$name" == unit-* ]] || out="var/log/$name.out"
+  LOG_FILE="var/log/$name.log" nohup "$@" >>"$out" 2>&1 </dev/null &
   echo $! >"var/run/$name.pid"
   echo "tiaki: started $name (pid $!, log var/log/$name.log)"
 }
@@ -82,7 +86,7 @@ case "${1:-}" in
       done
     done
     env "${tls_probe[@]}" $PY -m tiaki.plumbing.ops wait-healthy "${addresses[@]}" || {
-      tail -n 20 var/log/*.log; exit 1; }
+      tail -n 20 var/log/*.log var/log/*.out; exit 1; }
     for u in $units; do
       unit=${u%%:*}; port=${u##*:}
       $PY -m tiaki.plumbing.tokens var "unit:$unit" >/dev/null

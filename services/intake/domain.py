@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tiaki.core.errors import NotNow
+from tiaki.core.errors import NotNow, shown
 from tiaki.core.plan import Plan, ScheduleItem
 from tiaki.core.records import SLK581
 
@@ -283,7 +283,7 @@ def sort_batch(refs: list[str], seen: set[str],
             continue
         row, problems = check(i)
         if problems:
-            out.rejections.extend((ref, f, r) for f, r in problems)
+            out.rejections.extend((shown(ref, MAX_REF_LENGTH), f, r) for f, r in problems)
             out.reasons.append(reason_kind(problems[0][1]))
             continue
         in_batch.add(ref)

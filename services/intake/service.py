@@ -235,7 +235,9 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             if view.closed or self.storage.submission(sub.submission_id).state != "open":
                 raise NotNow("", f"submission {sub.submission_id} is sealed; open a new one")
             batch = domain.sort_batch(refs, view.refs, check)
-            if batch.empty:
+            if not batch.rows:  # nothing accepted: nothing stored but the rejections' count
+                if batch.reasons:
+                    self.storage.count_rejected(sub.submission_id, len(batch.reasons))
                 return batch, None, None
             slot = view.slot + 1
             try:

@@ -36,6 +36,8 @@ class StoredSubmission(me.Document):
     # The provider's agreement version it was opened under (0: no agreement needed).
     agreement_version = me.IntField(default=0)
     seal_claimed_until = me.FloatField()  # one relay at a time publishes it
+    # Records rejected in batches that accepted nothing (such a batch stores no document).
+    rejected_unbatched = me.IntField(default=0)
 
 
 class Batch(me.Document):
@@ -177,14 +179,21 @@ class IntakeStorage:
         return claimed
 
     def counts(self, submission_id: str) -> tuple[int, int]:
-        """(accepted, rejected), summed from the stored batches (never drifts)."""
-        for row in self.batches.aggregate([
+        """(accepted, rejected), summed from the stored batches (never drifts),
+        plus the rejections of batches that accepted nothing (count_rejected)."""
+        rows = self.batches.aggregate([
             {"$match": {"submission_id": submission_id}},
             {"$group": {"_id": None, "a": {"$sum": "$accepted_count"},
                         "r": {"$sum": "$rejected_count"}}},
-        ]):
-            return int(row["a"]), int(row["r"])
-        return 0, 0
+        ])
+        accepted, rejected = (int(rows[0]["a"]), int(rows[0]["r"])) if rows else (0, 0)
+        doc = self.submissions.get(submission_id, fields=("rejected_unbatched",)) or {}
+        return accepted, rejected + int(doc.get("rejected_unbatched") or 0)
+
+    def count_rejected(self, submission_id: str, rejected: int) -> None:
+        """Counts the rejections of a batch that accepted nothing on its
+        submission: such a batch stores no document of its own."""
+        self.submissions.update({"_id": submission_id}, inc={"rejected_unbatched": rejected})
 
     # -- batches (the outbox) ----------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Pseudonym keys, API tokens and other secrets never leave where they are
-kept: a whole journey (a submission with rejections, deliveries, an access and
-a correction request, refused calls, the command line) runs while a tap queue
-copies every broker message in the stack's vhost; then every service's and
+kept, and client references never reach a log: a whole journey (a submission
+with rejections, deliveries, an access and a correction request, refused
+calls, the command line) runs while a tap queue copies every broker message
+in the stack's vhost; then every service's and
 unit's log, every /metrics page, every copied message, every error text and
 the CLI's output are searched for the secrets in every form they could take."""
 
@@ -128,6 +129,11 @@ def test_no_secret_in_logs_metrics_messages_errors_or_output(stack, example_plan
     errors.append(refused(lambda: stack.requests().OpenAccessRequest(
         rpb.OpenAccessRequestRequest(programme_id=PROGRAMME, client_ref=client,
                                      requester="x", authorisation="y"), metadata=other)))
+    unknown = f"{tag}-never-sent"  # refused with a reason naming it: never logged
+    rows.append({"client_ref": unknown})
+    errors.append(refused(lambda: stack.requests().OpenAccessRequest(
+        rpb.OpenAccessRequestRequest(programme_id=PROGRAMME, client_ref=unknown, requester="x",
+                                     authorisation="y", received="2026-03-02"), metadata=ccss)))
     errors.append(refused(lambda: stack.intake().OpenSubmission(ipb.OpenSubmissionRequest(
         programme_id=PROGRAMME, period="last quarter"), metadata=ccss)))
 
@@ -169,6 +175,11 @@ def test_no_secret_in_logs_metrics_messages_errors_or_output(stack, example_plan
     found = [(what, where) for what, secret in secrets.items() for needle in forms(secret)
              for where, text in haystacks.items() if needle in text]
     assert found == [], f"secrets found: {found[:10]}"
+    # A family's client reference travels to intake (and as an RPC to it) and
+    # is in the family's own answer, but never in a log, refusals included.
+    refs = {r["client_ref"] for r in rows}
+    in_logs = [(ref, name) for ref in refs for name, text in logs.items() if ref in text]
+    assert in_logs == [], f"client references in logs: {in_logs[:10]}"
 
 
 def extra_secrets(stack) -> dict[str, bytes]:

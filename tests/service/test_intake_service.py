@@ -142,12 +142,13 @@ class TestSubmitRecordsWorker:
         _, _, refs, rejected, _ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == (["r1"], 1)
 
-    def test_a_batch_with_only_rejections_is_counted_but_not_dispatched(self, intake):
+    def test_a_batch_that_accepted_nothing_stores_nothing_but_its_rejections_count(self, intake):
         reply = intake.SubmitRecords(stream([record("r1", region="Mars")]), mock.Mock())
 
         assert (reply.accepted_count, reply.rejected_count) == (0, 1)
         assert dispatched(intake) == []
-        intake.storage.store_batch.assert_called_once()
+        intake.storage.store_batch.assert_not_called()
+        intake.storage.count_rejected.assert_called_once_with("sub-1", 1)
         intake.storage.mark_published.assert_not_called()
 
     def test_published_batch_is_marked_published(self, intake):
@@ -412,3 +413,31 @@ class TestIdentityAtTheDoorContainer:
         for detail in ("Kereama-Tūhoe", "Wairimu", "1987-06-05"):
             assert not any(detail in text for text in stored), detail
             assert detail not in json.dumps(events, ensure_ascii=False)
+
+
+class TestBoundsContainer:
+    def test_batches_that_accepted_nothing_store_no_document(self, start_container, plan,
+                                                             identities, store_db):
+        start_container(IntakeService, purpose_router=FakeRouter(plan))
+        _, tokens = identities
+        auth = [("authorization", f"Bearer {tokens[('provider', 'ccss')]}")]
+        target = f"//127.0.0.1:{config['GRPC_BIND_PORT']}"
+        long_ref = "R" * 100_000
+
+        with Client(target, IntakeServiceStub) as client:
+            sid = client.OpenSubmission(pb.OpenSubmissionRequest(
+                programme_id=plan.programme_id, plan_version=1, period="2026Q3"),
+                metadata=auth).submission.submission_id
+            replies = [client.SubmitRecords(stream([record(f"bad-{i}", region="Mars")],
+                                                   submission_id=sid), metadata=auth)
+                       for i in range(20)]
+            long = client.SubmitRecords(stream([record(long_ref)], submission_id=sid),
+                                        metadata=auth)
+            got = client.GetSubmission(pb.GetSubmissionRequest(submission_id=sid), metadata=auth)
+
+        assert [r.rejected_count for r in replies] == [1] * 20
+        assert store_db.batches.count_documents({"submission_id": sid}) == 0
+        assert (got.submission.accepted_count, got.submission.rejected_count) == (0, 21)
+        # An over-long reference is quoted back as a short prefix, never whole.
+        assert long.rejections and all(len(r.record_ref) <= 201 for r in long.rejections)
+        assert long.rejections[0].record_ref.startswith("RRRR")

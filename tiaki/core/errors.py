@@ -6,6 +6,15 @@ same status for the same kind of problem. A message reads "field: reason"."""
 
 from __future__ import annotations
 
+# A reason quoting what a caller sent never grows with it: an over-long value
+# is echoed as its first few hundred characters, never whole.
+MAX_REASON_CHARS = 500
+
+
+def shown(text: str, most: int) -> str:
+    """`text` as quoted back to a caller: at most `most` characters and a "…"."""
+    return text if len(text) <= most else text[:most] + "…"
+
 
 class Refused(Exception):
     """A request tiaki will not carry out as asked."""
@@ -13,6 +22,7 @@ class Refused(Exception):
     kind = "invalid"
 
     def __init__(self, field: str, reason: str):
+        reason = shown(reason, MAX_REASON_CHARS)
         super().__init__(f"{field}: {reason}" if field else reason)
         self.field = field
         self.reason = reason

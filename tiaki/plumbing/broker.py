@@ -61,3 +61,13 @@ class UnitQueues(DependencyProvider):
     def deliver(self, unit_id: str, body: dict):
         self.declare(unit_id)
         self.publisher.publish(body, routing_key=unit_routing_key(unit_id))
+
+
+def reachable(amqp_uri: str, timeout: float = 1.0) -> bool:
+    """Whether the broker accepts a connection (health checks), within about `timeout` s."""
+    try:
+        with Connection(amqp_uri, connect_timeout=timeout) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+        return True
+    except Exception:  # noqa: BLE001  any failure to connect is "unreachable"
+        return False

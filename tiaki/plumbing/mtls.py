@@ -129,6 +129,7 @@ def serve(pool, sock, address):
         handle_request(request_stream, response_stream)
 
     connection = ServerConnectionManager(tls, handle_with_peer)
+    connection.tiaki_peer = peer  # whom its streams count against (bounds.py)
     pool.connections.put(weakref.ref(connection))
     connection.run_forever()
 

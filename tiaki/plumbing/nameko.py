@@ -16,10 +16,11 @@ eventlet.monkey_patch()
 
 from nameko.cli import cli  # noqa: E402  (must come after the environment is set)
 
-from tiaki.plumbing import grpc_errors, grpc_tuning, mtls  # noqa: E402
+from tiaki.plumbing import bounds, grpc_errors, grpc_tuning, mtls  # noqa: E402
 
 grpc_tuning.apply()
 mtls.apply()
+bounds.apply()
 grpc_errors.register()
 
 if __name__ == "__main__":

@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import mongoengine
+import pymongo
 from nameko import config
 from nameko.extensions import DependencyProvider
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from tiaki.core.errors import Conflict
 from tiaki.plumbing.secrets import KeyFileProblem, load_kek
@@ -230,3 +231,21 @@ def service_kek() -> bytes:
     except KeyFileProblem as exc:
         log.critical("refusing to start: %s", exc)
         raise
+class Ping:
+    """Whether the store answers, within `timeout` seconds (health checks).
+    A client of its own: the services' client waits 30 s to find a server."""
+
+    def __init__(self, uri: str, timeout: float = 1.0):
+        ms = int(timeout * 1000)
+        self.client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms,
+                                          socketTimeoutMS=ms)
+
+    def __call__(self) -> bool:
+        try:
+            self.client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    def close(self):
+        self.client.close()

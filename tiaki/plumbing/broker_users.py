@@ -54,13 +54,22 @@ def broker_dir() -> str:
     return os.environ.get("TIAKI_BROKER_DIR", "var/broker")
 
 
-def admin_credentials(directory: str | None = None) -> tuple[str, str]:
-    """(user, password) of the administrator `tiaki broker-users` made."""
+def _admin_file(directory: str | None) -> Path:
     path = Path(directory or broker_dir()) / f"{ADMIN_USER}.uri"
     if not path.exists():
         raise BrokerAdminUnknown(f"{path} does not exist: `scripts/infra.sh start` (or "
                                  "`tiaki broker-users`) makes the broker's administrator")
-    return ADMIN_USER, _password(path)
+    return path
+
+
+def admin_uri(directory: str | None = None) -> str:
+    """The AMQP URI of the administrator `tiaki broker-users` made."""
+    return _admin_file(directory).read_text().strip()
+
+
+def admin_credentials(directory: str | None = None) -> tuple[str, str]:
+    """(user, password) of that administrator."""
+    return ADMIN_USER, _password(_admin_file(directory))
 
 
 def amqp_uri(user: tuple[str, str], amqp_hostport: str, vhost: str = "/") -> str:

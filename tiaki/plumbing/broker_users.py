@@ -38,6 +38,7 @@ from kombu import Connection
 
 from tiaki.connect import queues
 from tiaki.core import messages
+from tiaki.plumbing.private_files import private_dir, write_private
 
 SERVICES = ("intake", "purpose_router", "requests", "insights")
 ADMIN_USER = "tiaki-admin"
@@ -97,10 +98,10 @@ def accepted(mgmt: str, user: tuple[str, str]) -> bool:
 def ensure_admin(mgmt: str, directory: str, amqp_hostport: str) -> tuple[str, str]:
     """The node's administrator (made through guest if the node does not know
     it yet), with guest deleted; returns (user, password)."""
-    path = _private_dir(directory) / f"{ADMIN_USER}.uri"
+    path = private_dir(directory) / f"{ADMIN_USER}.uri"
     admin = (ADMIN_USER, _password(path))
     # Written before the node has it: a password the node knows is never lost.
-    _write_private(path, amqp_uri(admin, amqp_hostport))
+    write_private(path, amqp_uri(admin, amqp_hostport))
     if not accepted(mgmt, admin):
         if not accepted(mgmt, GUEST):
             raise BrokerAdminUnknown(
@@ -120,7 +121,7 @@ def ensure_broker_users(mgmt: str, admin: tuple[str, str], vhost: str, units: li
                         prefix: str = "tiaki-") -> dict[str, str]:
     """Creates (or updates) the users and their vhost permissions; returns
     {user: AMQP URI}, also written to DIR/<user>.uri."""
-    root = _private_dir(directory)
+    root = private_dir(directory)
     wanted = [(f"{prefix}unit-{u}", unit_permissions(u)) for u in units]
     wanted += [(f"{prefix}svc-{s}", service_permissions()) for s in services]
     _grant(mgmt, admin, vhost, admin[0], EVERYTHING)
@@ -131,7 +132,7 @@ def ensure_broker_users(mgmt: str, admin: tuple[str, str], vhost: str, units: li
         _put_user(mgmt, admin, (user, password), "")
         _grant(mgmt, admin, vhost, user, permissions)
         out[user] = amqp_uri((user, password), amqp_hostport, vhost)
-        _write_private(path, out[user])
+        write_private(path, out[user])
     # The unit queues, with their dead-letter queues, made here by the
     # administrator: declaring a dead-lettering queue takes reading it, which
     # no service user may do.
@@ -139,20 +140,6 @@ def ensure_broker_users(mgmt: str, admin: tuple[str, str], vhost: str, units: li
         for unit in units:
             queues.declare(conn, queues.unit_queue(unit))
     return out
-
-
-def _private_dir(directory: str) -> Path:
-    root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
-    os.chmod(root, 0o700)
-    return root
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an older file keeps its mode through O_CREAT
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text + "\n")
 
 
 def _put_user(mgmt: str, admin: tuple[str, str], user: tuple[str, str], tags: str) -> None:

@@ -66,6 +66,8 @@ stop_one() {
 
 case "${1:-}" in
   start)
+    for s in $services; do amqp_for "svc-${s%%:*}" >/dev/null || exit 1; done  # before starting any
+    for u in $units; do amqp_for "unit-${u%%:*}" >/dev/null || exit 1; done
     addresses=()
     for s in $services; do
       name=${s%%:*}; cls=${s##*:}

@@ -107,7 +107,8 @@ def ensure_admin(mgmt: str, directory: str, amqp_hostport: str) -> tuple[str, st
             raise BrokerAdminUnknown(
                 f"the broker at {mgmt} accepts neither {ADMIN_USER} (password in {path}) nor "
                 "guest; if it is this checkout's node, `scripts/infra.sh reset-admin` sets "
-                f"{ADMIN_USER}'s password to the one in that file")
+                f"{ADMIN_USER}'s password to the one in that file; if another checkout's, "
+                "set TIAKI_BROKER_DIR to that checkout's var/broker")
         _put_user(mgmt, GUEST, admin, "administrator")
     _grant(mgmt, admin, "/", ADMIN_USER, EVERYTHING)
     response = requests.delete(f"{mgmt}/api/users/guest", auth=admin, timeout=10)

@@ -6,7 +6,6 @@ PY := $(VENV)/bin/python
 BUF := .tools/node_modules/.bin/buf
 PROTOS := $(shell find protos -name '*.proto')
 PROTO_STAMP := tiaki/.protos-generated
-export TIAKI_BROKER_USERS := $(BROKER_USERS)
 export TIAKI_TLS_ON := $(TLS)
 # TLS=1: the CLI in `make example` calls as the Agency's certificate (scripts/certs.sh).
 TLS_AGENCY := $(if $(filter 1,$(TLS)),TIAKI_TLS_CA=var/tls/ca.pem TIAKI_TLS_CERT=var/tls/agency-agency.pem TIAKI_TLS_KEY=var/tls/agency-agency.key)
@@ -16,10 +15,9 @@ SCALE ?= 1
 .PHONY: run stop status install proto infra services example test test-unit test-service \
         test-e2e test-faults test-faults-ci lint bench clean
 
-run: install proto infra ## everything, then what to try next (BROKER_USERS=1: least-privilege broker users; TLS=1: gRPC mutual TLS; SCALE=2: two instances of each service)
+run: install proto infra ## everything, then what to try next (TLS=1: gRPC mutual TLS; SCALE=2: two instances of each service)
 	@$(PY) -m tiaki.plumbing.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
 	@if [ "$(TLS)" = 1 ]; then scripts/certs.sh var/tls provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null; fi
-	@if [ "$(BROKER_USERS)" = 1 ]; then $(VENV)/bin/tiaki broker-users >/dev/null; fi
 	@TIAKI_SCALE=$(SCALE) scripts/services.sh start
 	@scripts/prometheus.sh start
 	@$(MAKE) --no-print-directory example

@@ -9,11 +9,17 @@
 # Usage: scripts/infra.sh start|stop|status|rabbitmqctl ARGS...
 #   start   start both (a part that already runs is reused); waits until each answers.
 #           If something else (e.g. another checkout) already answers on the ports as a
-#           RabbitMQ with guest/guest + management, or as the store, it is reused.
+#           RabbitMQ with management, or as the store, it is reused.
+#           Then, every time, the broker's users (tiaki/plumbing/broker_users.py): an
+#           administrator tiaki-admin with a random password (made through guest the first
+#           time), a user per service and per unit, and guest deleted; their AMQP URIs in
+#           var/broker/<user>.uri (mode 600; TIAKI_BROKER_DIR to use another directory).
 #   stop    stop the parts this checkout started (data stays in var/); never touches
 #           servers started by another checkout.
 #   status  one line per part; exit 0 if both answer, 3 otherwise.
 #   rabbitmqctl ARGS...  run rabbitmqctl against this checkout's node (right cookie/env).
+#   reset-admin  this checkout's node: (re)make tiaki-admin with the password in
+#           var/broker/tiaki-admin.uri (through the Erlang cookie; no password on a command line).
 # Environment: TIAKI_AMQP_PORT (5672), TIAKI_RABBIT_MGMT_PORT (15672), TIAKI_STORE_PORT (27017:
 #   the first store's port, the others follow; scripts/stores.sh),
 #   TIAKI_RABBIT_NODE (tiaki@localhost, or tiaki-<amqp port>@localhost for a non-default port),
@@ -46,6 +52,8 @@ RMQ_STATE="$RMQ_DIR/running"           # "<node> <amqp port> <mgmt port>" of the
 RMQ_SBIN=/usr/lib/rabbitmq/bin          # Debian's real scripts; /usr/sbin/* would su to user rabbitmq
 # shellcheck source=scripts/stores.sh
 . "$ROOT/scripts/stores.sh"
+BROKER_DIR="${TIAKI_BROKER_DIR:-$ROOT/var/broker}"
+export TIAKI_BROKER_DIR="$BROKER_DIR"
 NX="$ROOT/.venv/bin/nx-27017"
 PY="$ROOT/.venv/bin/python"
 
@@ -93,8 +101,25 @@ rmq_env() {
 }
 rmq() { ( rmq_env; exec "$RMQ_SBIN/$1" "${@:2}" ); }
 rmq_pid() { live_pid "$RMQ_PID" "RABBITMQ_MNESIA_BASE=$RMQ_DIR/mnesia"; }
-mgmt_ok() {
-    curl -fsS -m 3 -o /dev/null -u guest:guest "http://$HOST:$MGMT_PORT/api/overview" 2>/dev/null
+mgmt_ok() {  # the management API answers (it refuses a call without credentials with 401)
+    [ "$(curl -sS -m 3 -o /dev/null -w '%{http_code}' "http://$HOST:$MGMT_PORT/api/overview" 2>/dev/null)" = 401 ]
+}
+# The administrator, the services' and units' users, guest deleted (idempotent).
+rmq_users() {
+    "$PY" -m tiaki.plumbing.broker_users --mgmt "http://$HOST:$MGMT_PORT" --amqp "$HOST:$AMQP_PORT" >/dev/null
+    say "RabbitMQ users: tiaki-admin (management UI and API), one per service and unit; guest deleted; credentials in ${BROKER_DIR#"$ROOT"/}/<user>.uri"
+}
+# this checkout's node: tiaki-admin with the password in its URI file, made with rabbitmqctl
+# (the Erlang cookie, not a password, authorises it); the password goes in on stdin.
+rmq_reset_admin() {
+    local file="$BROKER_DIR/tiaki-admin.uri" password
+    [ -s "$file" ] || die "$file does not exist; scripts/infra.sh start makes it"
+    password="$(sed -E 's#^pyamqp://[^:]+:([^@]+)@.*#\1#' "$file")"
+    rmq rabbitmqctl -q -n "$NODE" delete_user tiaki-admin >/dev/null 2>&1 || true
+    printf '%s\n' "$password" | rmq rabbitmqctl -q -n "$NODE" add_user tiaki-admin >/dev/null
+    rmq rabbitmqctl -q -n "$NODE" set_user_tags tiaki-admin administrator >/dev/null
+    rmq rabbitmqctl -q -n "$NODE" set_permissions -p / tiaki-admin '.*' '.*' '.*' >/dev/null
+    say "tiaki-admin reset with the password in ${file#"$ROOT"/}"
 }
 
 # Our node runs: take node name and ports from what it was started with, so that stop and
@@ -149,7 +174,7 @@ rmq_start() {
                 say "reusing running RabbitMQ on $HOST:$AMQP_PORT (management on $MGMT_PORT; not started by this checkout)"
                 return 0
             fi
-            die "port $AMQP_PORT or $MGMT_PORT on $HOST is in use, but not by a RabbitMQ answering guest/guest with management on $MGMT_PORT (Debian's rabbitmq-server service? then run scripts/bootstrap.sh; else stop it or set TIAKI_AMQP_PORT/TIAKI_RABBIT_MGMT_PORT)"
+            die "port $AMQP_PORT or $MGMT_PORT on $HOST is in use, but not by a RabbitMQ with management on $MGMT_PORT (Debian's rabbitmq-server service? then run scripts/bootstrap.sh; else stop it or set TIAKI_AMQP_PORT/TIAKI_RABBIT_MGMT_PORT)"
         fi
         if port_open $((AMQP_PORT + 20000)); then
             die "port $((AMQP_PORT + 20000)) (Erlang distribution port for amqp $AMQP_PORT) on $HOST is in use; stop whatever holds it or set TIAKI_AMQP_PORT"
@@ -181,7 +206,7 @@ rmq_start() {
         show_tail "$logf"
         die "RabbitMQ answers on its ports but 'rabbitmqctl -n $NODE await_startup' failed (Erlang cookie in var/rabbitmq/home?)"
     fi
-    say "RabbitMQ up after $(($(now) - t0))s: amqp://guest:guest@$HOST:$AMQP_PORT/, http://$HOST:$MGMT_PORT/"
+    say "RabbitMQ up after $(($(now) - t0))s: amqp://$HOST:$AMQP_PORT/, http://$HOST:$MGMT_PORT/"
 }
 
 
@@ -234,7 +259,7 @@ rmq_status() {
             say "rabbitmq: running, not started by this checkout (reusable) amqp://$HOST:$AMQP_PORT management http://$HOST:$MGMT_PORT"
             return 0
         fi
-        say "rabbitmq: port $HOST:$AMQP_PORT in use by something without guest/guest management on $MGMT_PORT (not usable)"
+        say "rabbitmq: port $HOST:$AMQP_PORT in use by something without management on $MGMT_PORT (not usable)"
         return 1
     fi
     say "rabbitmq: stopped"
@@ -382,7 +407,7 @@ stores() {  # start|stop|status, for every owner's store
 # ------------------------------------------------------------------ main
 cmd="${1:-}"
 case "$cmd" in
-    start)  rmq_start; stores start ;;
+    start)  rmq_start; rmq_users; stores start ;;
     stop)   stores stop; rmq_stop ;;
     status)
         rc=0
@@ -394,7 +419,11 @@ case "$cmd" in
         rmq_pid >/dev/null || die "this checkout's RabbitMQ node is not running"
         use_running_rmq
         rmq rabbitmqctl -n "$NODE" "$@" ;;
+    reset-admin)
+        rmq_pid >/dev/null || die "this checkout's RabbitMQ node is not running"
+        use_running_rmq
+        rmq_reset_admin ;;
     *)
-        printf 'usage: %s start|stop|status|rabbitmqctl ARGS...\n' "$0" >&2
+        printf 'usage: %s start|stop|status|rabbitmqctl ARGS...|reset-admin\n' "$0" >&2
         exit 2 ;;
 esac

@@ -11,7 +11,9 @@ tiaki is running:
   requests        gRPC 127.0.0.1:50053   metrics http://127.0.0.1:9103/metrics
   insights        gRPC 127.0.0.1:50054   metrics http://127.0.0.1:9104/metrics
   Agency units    evaluation (unit-level records), service-delivery (aggregates only)
-  RabbitMQ        amqp://127.0.0.1:5672, management http://127.0.0.1:15672 (guest/guest)
+  RabbitMQ        amqp://127.0.0.1:5672, management http://127.0.0.1:15672
+                  (tiaki-admin; password in var/broker/tiaki-admin.uri; guest is deleted)
+  Prometheus      http://127.0.0.1:9090 (user:password in var/prometheus-auth/credentials)
   stores          one per owner, mongodb://127.0.0.1:27018 (intake) to :27022 (the units'),
                   data in var/store/<owner> (scripts/stores.sh; :27017 holds the tests' databases)
 The example programme "Best foot forward" is loaded. Logs are in var/log/.

@@ -2,8 +2,12 @@
 # Prometheus for `make run`: Debian's prometheus (installed by scripts/bootstrap.sh), run as
 # the invoking user on loopback, scraping every service, the reference units and RabbitMQ
 # with deploy/prometheus/prometheus.yml and its alert rules; data under var/prometheus/.
+# Its web UI and API take basic authentication only: the user and password in
+# var/prometheus-auth/credentials (mode 600), their bcrypt hash in var/prometheus-auth/web.yml
+# (tiaki/plumbing/prometheus_auth.py; checked with `promtool check web-config`).
 # Usage: scripts/prometheus.sh start|stop|status
-# Environment: TIAKI_PROMETHEUS_PORT (9090).
+# Environment: TIAKI_PROMETHEUS_PORT (9090), TIAKI_PROMETHEUS_VAR (var: where its data,
+#   credentials, pid and log go).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -11,10 +15,13 @@ cd "$ROOT"
 PORT="${TIAKI_PROMETHEUS_PORT:-9090}"
 HOST=127.0.0.1
 CONFIG="$ROOT/deploy/prometheus/prometheus.yml"
-DATA="$ROOT/var/prometheus"
-PID="$ROOT/var/run/prometheus.pid"
-LOG="$ROOT/var/log/prometheus.log"
+VAR="${TIAKI_PROMETHEUS_VAR:-$ROOT/var}"
+DATA="$VAR/prometheus"
+AUTH="$VAR/prometheus-auth"
+PID="$VAR/run/prometheus.pid"
+LOG="$VAR/log/prometheus.log"
 BIN=/usr/bin/prometheus
+PY="$ROOT/.venv/bin/python"
 
 say() { printf 'tiaki: %s\n' "$*"; }
 die() { printf 'tiaki: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -29,7 +36,11 @@ our_pid() {
     tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -F -- "$DATA" >/dev/null || return 1
     printf '%s\n' "$pid"
 }
-ready() { curl -fsS -m 2 -o /dev/null "http://$HOST:$PORT/-/ready" 2>/dev/null; }
+ready() {  # the credentials go to curl on stdin, not on its command line
+    [ -s "$AUTH/credentials" ] || return 1
+    printf 'user = "%s"\n' "$(cat "$AUTH/credentials")" \
+        | curl -fsS -m 2 -o /dev/null -K - "http://$HOST:$PORT/-/ready" 2>/dev/null
+}
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
 
 start() {
@@ -41,16 +52,18 @@ start() {
     fi
     port_open "$PORT" && die "port $PORT on $HOST is in use by another process; stop it or set TIAKI_PROMETHEUS_PORT"
     promtool check config "$CONFIG" >/dev/null || die "promtool check config $CONFIG failed"
+    "$PY" -m tiaki.plumbing.prometheus_auth "$AUTH" >/dev/null
+    promtool check web-config "$AUTH/web.yml" >/dev/null 2>&1 || die "promtool check web-config $AUTH/web.yml failed"
     mkdir -p "$DATA" "$(dirname "$PID")" "$(dirname "$LOG")"
     chmod 700 "$DATA"
     umask 077  # its data files readable by their owner only
-    nohup "$BIN" --config.file="$CONFIG" --storage.tsdb.path="$DATA" \
+    nohup "$BIN" --config.file="$CONFIG" --storage.tsdb.path="$DATA" --web.config.file="$AUTH/web.yml" \
         --web.listen-address="$HOST:$PORT" --storage.tsdb.retention.time=15d \
         </dev/null >>"$LOG" 2>&1 &
     echo $! >"$PID"
     for _ in $(seq 1 60); do
-        ready && { say "Prometheus up (pid $(cat "$PID")): http://$HOST:$PORT/ (alerts: /alerts, data var/prometheus/)"; return 0; }
-        kill -0 "$(cat "$PID")" 2>/dev/null || { tail -n 20 "$LOG" >&2; die "Prometheus exited during startup (log: var/log/prometheus.log)"; }
+        ready && { say "Prometheus up (pid $(cat "$PID")): http://$HOST:$PORT/ (alerts: /alerts, data ${DATA#"$ROOT"/}/; user and password in ${AUTH#"$ROOT"/}/credentials)"; return 0; }
+        kill -0 "$(cat "$PID")" 2>/dev/null || { tail -n 20 "$LOG" >&2; die "Prometheus exited during startup (log: ${LOG#"$ROOT"/})"; }
         sleep 0.5
     done
     tail -n 20 "$LOG" >&2
@@ -68,7 +81,7 @@ stop() {
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
     rm -f "$PID"
-    say "stopped Prometheus (data kept in var/prometheus/)"
+    say "stopped Prometheus (data kept in ${DATA#"$ROOT"/}/)"
 }
 
 status() {

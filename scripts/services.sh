@@ -27,10 +27,12 @@ every_instance() {  # the addresses of every instance of a service, as one gRPC 
   [ "$scale" -eq 1 ] && echo "$out" || echo "ipv4:$out"
 }
 
-# `make run BROKER_USERS=1`: each process connects as its own broker user
-# (tiaki broker-users wrote their URIs); otherwise as guest, as before.
+# Each process connects as its own broker user (scripts/infra.sh start made them and
+# wrote their AMQP URIs in var/broker/), given in its environment, never on a command line.
 amqp_for() {
-  if [ "${TIAKI_BROKER_USERS:-}" = 1 ] && [ -f "var/broker/tiaki-$1.uri" ]; then cat "var/broker/tiaki-$1.uri"; fi
+  local file="${TIAKI_BROKER_DIR:-var/broker}/tiaki-$1.uri"
+  [ -s "$file" ] || { echo "tiaki: $file is missing: run scripts/infra.sh start (make infra)" >&2; return 1; }
+  cat "$file"
 }
 
 # `make run TLS=1`: gRPC mutual TLS with the certificates scripts/certs.sh made in
@@ -72,16 +74,19 @@ case "${1:-}" in
   start)
     # intake's and purpose_router's key-encryption keys (0600 in a 0700 var/keys), made once
     $PY -m tiaki.plumbing.secrets "${INTAKE_KEK_FILE:-var/keys/intake.kek}" "${ROUTER_KEK_FILE:-var/keys/purpose_router.kek}"
+    for s in $services; do amqp_for "svc-${s%%:*}" >/dev/null || exit 1; done  # before starting any
+    for u in $units; do amqp_for "unit-${u%%:*}" >/dev/null || exit 1; done
     addresses=()
     for s in $services; do
       name=${s%%:*}; cls=${s##*:}
-      uri=$(amqp_for "svc-$name")
+      uri=$(amqp_for "svc-$name") || exit 1
       for n in $(seq 1 "$scale"); do
         p=${prefix[$name]}; g=$((grpc_port[$name] + 10 * (n - 1))); m=$((metrics_port[$name] + 20 * (n - 1)))
-        start_one "$(instance_name "$name" "$n")" env "${p}_GRPC_PORT=$g" "${p}_METRICS_PORT=$m" \
+        (export AMQP_URI=$uri
+         start_one "$(instance_name "$name" "$n")" env "${p}_GRPC_PORT=$g" "${p}_METRICS_PORT=$m" \
           "${p}_MONGO_URI=mongodb://127.0.0.1:$(store_port "$name")/tiaki_$name" \
-          ${uri:+AMQP_URI=$uri} "${tls_server[@]}" \
-          $PY -m tiaki.plumbing.nameko run --config "config/$name.yaml" "services.$name.service:$cls"
+          "${tls_server[@]}" \
+          $PY -m tiaki.plumbing.nameko run --config "config/$name.yaml" "services.$name.service:$cls")
         addresses+=("127.0.0.1:$g")
       done
     done
@@ -90,12 +95,13 @@ case "${1:-}" in
     for u in $units; do
       unit=${u%%:*}; port=${u##*:}
       $PY -m tiaki.plumbing.tokens var "unit:$unit" >/dev/null
-      uri=$(amqp_for "unit-$unit")
-      start_one "unit-$unit" $PY -m tiaki.unit --unit "$unit" \
+      uri=$(amqp_for "unit-$unit") || exit 1
+      (export AMQP_URI=$uri
+       start_one "unit-$unit" $PY -m tiaki.unit --unit "$unit" --passive-queue \
         --store-uri "mongodb://127.0.0.1:$(store_port units)/tiaki_unit_${unit//-/_}" \
         --token-file "var/tokens/unit-$unit" --metrics-port "$port" \
         --router "$(every_instance purpose_router)" --requests "$(every_instance requests)" \
-        ${uri:+--amqp-uri "$uri" --passive-queue} $(tls_unit "$unit")
+        $(tls_unit "$unit"))
     done
     ;;
   stop)

@@ -1,6 +1,7 @@
 """A throwaway RabbitMQ node (Debian's rabbitmq-server) with the rabbitmq_prometheus
 plugin, for tests that need the plugin when the shared broker was started without it.
-Loopback only, its own ports, node name and data under a temporary directory."""
+Loopback only, its own ports, node name and data under a temporary directory; as on
+every node tiaki runs, no guest: an administrator with a random password."""
 
 from __future__ import annotations
 
@@ -15,27 +16,34 @@ from pathlib import Path
 import requests
 
 from tests.stack import free_port
+from tiaki.plumbing.broker_users import ADMIN_USER
 
 SBIN = Path("/usr/lib/rabbitmq/bin")
 
 
-def prepare_node(tmp: Path, config: str, plugins: list[str]) -> None:
-    """A throwaway node's directories, a fresh Erlang cookie, its config and plugins."""
+def prepare_node(tmp: Path, config: str, plugins: list[str]) -> tuple[str, str]:
+    """A throwaway node's directories, a fresh Erlang cookie, its config and plugins;
+    returns its administrator (user, password), made instead of guest at first start."""
     for d in ("mnesia", "log", "home"):
         (tmp / d).mkdir(parents=True, exist_ok=True)
     cookie = tmp / "home" / ".erlang.cookie"
     cookie.write_text(secrets.token_hex(16))
     cookie.chmod(0o400)
-    (tmp / "rabbitmq.conf").write_text(config + "log.console = false\n")
+    admin = (ADMIN_USER, secrets.token_urlsafe(24))
+    (tmp / "rabbitmq.conf").write_text(
+        config + "log.console = false\n"
+        f"default_user = {admin[0]}\ndefault_pass = {admin[1]}\n"
+        "default_user_tags.administrator = true\n")
     (tmp / "enabled_plugins").write_text(f"[{','.join(plugins)}].\n")
     (tmp / "rabbitmq-env.conf").write_text("")
+    return admin
 
 
 @contextmanager
 def rabbit_node(tmp: Path, within: float = 90.0):
-    """Yields (amqp port, prometheus plugin base URL); stops the node afterwards."""
+    """Yields (amqp port, prometheus plugin base URL, administrator); stops the node afterwards."""
     amqp, prom, mgmt = free_port(), free_port(), free_port()
-    prepare_node(tmp, f"listeners.tcp.default = 127.0.0.1:{amqp}\n"
+    admin = prepare_node(tmp, f"listeners.tcp.default = 127.0.0.1:{amqp}\n"
                       f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {mgmt}\n"
                       f"prometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = {prom}\n",
                  ["rabbitmq_management", "rabbitmq_prometheus"])
@@ -63,7 +71,7 @@ def rabbit_node(tmp: Path, within: float = 90.0):
             assert proc.poll() is None, f"rabbitmq-server exited:\n{(tmp / 'server.log').read_text()}"
             assert time.monotonic() < deadline, f"RabbitMQ did not start within {within}s"
             time.sleep(0.25)
-        yield amqp, base
+        yield amqp, base, admin
     finally:
         stopped = subprocess.run([str(SBIN / "rabbitmqctl"), "-n", node, "stop", str(tmp / "pid")],
                                  env=env, capture_output=True, timeout=60).returncode == 0

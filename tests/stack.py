@@ -1,6 +1,9 @@
 """The real services as processes, on the real broker and store, in their own
 RabbitMQ vhost and their own databases: used by the end-to-end tests and the
-benchmark. `make test` and `make bench` start RabbitMQ and the store first."""
+benchmark. `make test` and `make bench` start RabbitMQ and the store first.
+As under `make run`, each service and unit connects as a broker user of its
+own (named after the stack), made with the broker's administrator, whose
+credentials scripts/infra.sh wrote in var/broker (or TIAKI_BROKER_DIR)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -20,6 +24,7 @@ import requests
 from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.intake.v1 import intake_pb2_grpc
 from tiaki.plumbing import plan_proto
+from tiaki.plumbing.broker_users import admin_credentials, amqp_uri, delete_users, ensure_broker_users
 from tiaki.plumbing.ops import wait_healthy
 from tiaki.plumbing.secrets import load_kek, make_kek
 from tiaki.plumbing.tokens import ensure_tokens
@@ -30,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STORE_URI = os.environ.get("TIAKI_STORE_URI", "mongodb://127.0.0.1:27017")
 RABBIT_MGMT = os.environ.get("TIAKI_RABBIT_MGMT", "http://127.0.0.1:15672")
 AMQP_HOST = os.environ.get("TIAKI_AMQP_HOSTPORT", "127.0.0.1:5672")
+BROKER_DIR = Path(os.environ.get("TIAKI_BROKER_DIR", ROOT / "var" / "broker"))  # its users' URIs
 SERVICES = {
     "intake": ("services.intake.service:IntakeService", "INTAKE"),
     "purpose_router": ("services.purpose_router.service:PurposeRouterService", "ROUTER"),
@@ -40,6 +46,23 @@ UNITS = ("evaluation", "service-delivery")
 WHO = [("provider", "ccss"), ("provider", "other-ngo"), ("agency", "agency"),
        ("representative", "whanau-voice")] + [
     ("unit", u) for u in UNITS]
+
+
+@dataclass(frozen=True)
+class Broker:
+    """A RabbitMQ node: its management API, AMQP HOST:PORT and administrator."""
+    mgmt: str
+    amqp_host: str
+    admin: tuple[str, str]
+
+    @classmethod
+    def shared(cls) -> Broker:
+        """The test broker `make test` starts."""
+        return cls(RABBIT_MGMT, AMQP_HOST, admin_credentials(str(BROKER_DIR)))
+
+    def uri(self, vhost: str = "/") -> str:
+        """The administrator's AMQP URI in `vhost`."""
+        return amqp_uri(self.admin, self.amqp_host, vhost)
 
 
 def free_port() -> int:
@@ -61,10 +84,11 @@ class Stack:
     spread their calls over the instances."""
 
     def __init__(self, tmp: Path, instances: int = 1, tls_dir: Path | None = None,
-                 stores: dict[str, str] | None = None):
+                 stores: dict[str, str] | None = None, broker: Broker | None = None):
         self.tmp = tmp
         # Owner ("intake", ..., "units") -> its own store's URI; the rest use STORE_URI.
         self.stores = stores or {}
+        self.broker = broker or Broker.shared()
         self.instances = instances
         # Mutual TLS (tiaki/plumbing/mtls.py): certificates made by scripts/certs.sh in tls_dir.
         self.tls_dir = tls_dir
@@ -72,7 +96,8 @@ class Stack:
                                          str(tls_dir / "server.key"))
         self.name = f"t{uuid.uuid4().hex[:8]}"
         self.vhost = self.name
-        self.amqp_uri = f"pyamqp://guest:guest@{AMQP_HOST}/{self.vhost}"
+        self.amqp_uri = self.broker.uri(self.vhost)  # the administrator's, for looking behind
+        self.broker_uris: dict[str, str] = {}  # each service's and unit's own, from provision()
         self.ports = {s: free_port() for s in self.service_processes()}
         self.metrics_ports = {s: free_port() for s in self.service_processes()}  # and units'
         self.procs: dict[str, subprocess.Popen] = {}
@@ -92,6 +117,16 @@ class Stack:
 
     # -- lifecycle -------------------------------------------------------------
 
+    def provision(self, units: tuple[str, ...] = UNITS):
+        """The stack's vhost, its services' and units' broker users (as
+        `make run` has them) and the units' queues."""
+        b = self.broker
+        requests.put(f"{b.mgmt}/api/vhosts/{self.vhost}", auth=b.admin,
+                     timeout=10).raise_for_status()
+        self.broker_uris = ensure_broker_users(b.mgmt, b.admin, self.vhost, list(units),
+                                               list(SERVICES), str(self.tmp / "broker"),
+                                               b.amqp_host, prefix=f"{self.name}-")
+
     def db_uri(self, db: str) -> str:
         return f"{self.store_of(db)}/{self.name}_{db}"
 
@@ -99,9 +134,11 @@ class Stack:
         """The URI of the store holding `db` ("intake", ..., "unit_evaluation")."""
         return self.stores.get("units" if db.startswith("unit_") else db, STORE_URI)
 
-    def env(self, process: str = "") -> dict:
-        env = dict(os.environ, AMQP_URI=self.amqp_uri, IDENTITIES_FILE=str(self.identities),
-                   PYTHONPATH=str(ROOT))
+    def env(self, process: str) -> dict:
+        base = instance_of(process)[0]
+        user = f"{self.name}-svc-{base}" if base in SERVICES else f"{self.name}-{process}"
+        env = dict(os.environ, AMQP_URI=self.broker_uris[user],
+                   IDENTITIES_FILE=str(self.identities), PYTHONPATH=str(ROOT))
         for service, (_, prefix) in SERVICES.items():
             name = process if instance_of(process)[0] == service else service
             env[f"{prefix}_GRPC_PORT"] = str(self.ports[name])
@@ -122,8 +159,8 @@ class Stack:
                    str(ROOT / "config" / f"{base}.yaml"), target]
         else:
             unit = service.removeprefix("unit-")
-            cmd = [sys.executable, "-m", "tiaki.unit", "--unit", unit, "--amqp-uri",
-                   self.amqp_uri, "--store-uri", self.db_uri(f"unit_{unit}"),
+            cmd = [sys.executable, "-m", "tiaki.unit", "--unit", unit, "--passive-queue",
+                   "--store-uri", self.db_uri(f"unit_{unit}"),
                    "--router", self.target("purpose_router"),
                    "--requests", self.target("requests"),
                    "--token-file", str(self.tmp / "tokens" / f"unit-{unit}"),
@@ -236,13 +273,6 @@ class Stack:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def make_vhost(vhost: str):
-    auth = ("guest", "guest")
-    requests.put(f"{RABBIT_MGMT}/api/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
-    requests.put(f"{RABBIT_MGMT}/api/permissions/{vhost}/guest", auth=auth, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-
-
 def drop(s: Stack):
     """Stops the stack and removes its databases and vhost; the databases go
     first, so a broker that is down cannot leave them behind."""
@@ -252,8 +282,8 @@ def drop(s: Stack):
         for db in s.mongo.list_database_names():
             if db.startswith(s.name):
                 s.mongo.drop_database(db)
-        requests.delete(f"{RABBIT_MGMT}/api/vhosts/{s.vhost}", auth=("guest", "guest"),
-                        timeout=10)
+        delete_users(s.broker.mgmt, s.broker.admin, list(s.broker_uris))
+        requests.delete(f"{s.broker.mgmt}/api/vhosts/{s.vhost}", auth=s.broker.admin, timeout=10)
 
 
 def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
@@ -264,7 +294,7 @@ def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
     # Before any service starts: they read the identities file once, at start.
     s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in units
                                                   if ("unit", u) not in WHO])
-    make_vhost(s.vhost)
+    s.provision(units)
     try:
         for service in ("purpose_router", "intake", "requests", "insights"):
             for process in s.service_processes(service):

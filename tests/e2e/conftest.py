@@ -41,7 +41,7 @@ def example_plan() -> dict:
 def tap(stack):
     """A queue bound to every exchange of the stack's vhost with '#': a copy
     of every event, RPC call and reply, and unit delivery and query."""
-    listed = requests.get(f"{RABBIT_MGMT}/api/exchanges/{stack.vhost}", auth=("guest", "guest"),
+    listed = requests.get(f"{RABBIT_MGMT}/api/exchanges/{stack.vhost}", auth=stack.broker.admin,
                           timeout=10).json()
     exchanges = {e["name"]: e["type"] for e in listed if e["name"]
                  and not e["name"].startswith("amq.") and e["type"] in ("topic", "fanout")}

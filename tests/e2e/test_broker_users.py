@@ -2,7 +2,9 @@
 vhost and with throwaway user names: a unit consumes its own queue but is
 refused (ACCESS_REFUSED) another unit's, binding its queue to another unit's
 deliveries, and publishing; a service user publishes to unit queues but
-cannot read them; the unit SDK consumes its queue without declaring it."""
+cannot read them; the unit SDK consumes its queue without declaring it. And
+the same refusals for the users `scripts/infra.sh start` made, the only ones
+`make run` connects with."""
 
 from __future__ import annotations
 
@@ -15,24 +17,21 @@ import requests
 from amqp.exceptions import AccessRefused
 from kombu import Connection, Producer
 
-from tests.stack import AMQP_HOST, RABBIT_MGMT, STORE_URI
+from tests.stack import AMQP_HOST, BROKER_DIR, RABBIT_MGMT, STORE_URI, Broker
 from tiaki.connect import queues
 from tiaki.core import messages
-from tiaki.plumbing.broker_users import delete_users, ensure_broker_users
+from tiaki.plumbing.broker_users import SERVICES, delete_users, ensure_broker_users
 from tiaki.unit.client import UnitClient
-
-ADMIN = ("guest", "guest")
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
     vhost = f"tbu{uuid.uuid4().hex[:8]}"
     prefix = f"{vhost}-"  # users are broker-wide: never touch real ones
-    requests.put(f"{RABBIT_MGMT}/api/vhosts/{vhost}", auth=ADMIN, timeout=10).raise_for_status()
-    requests.put(f"{RABBIT_MGMT}/api/permissions/{vhost}/guest", auth=ADMIN, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    admin = Broker.shared().admin
+    requests.put(f"{RABBIT_MGMT}/api/vhosts/{vhost}", auth=admin, timeout=10).raise_for_status()
     directory = tmp_path_factory.mktemp("broker")
-    uris = ensure_broker_users(RABBIT_MGMT, ADMIN, vhost, ["evaluation", "service-delivery"],
+    uris = ensure_broker_users(RABBIT_MGMT, admin, vhost, ["evaluation", "service-delivery"],
                                ["purpose_router"], str(directory), AMQP_HOST, prefix=prefix)
     # The administrator's step made both units' queues; the service finds them
     # as purpose_router does (it may not declare a dead-lettering queue itself).
@@ -45,8 +44,8 @@ def broker(tmp_path_factory):
                "evaluation": uris[f"{prefix}unit-evaluation"],
                "service-delivery": uris[f"{prefix}unit-service-delivery"]}
     finally:
-        delete_users(RABBIT_MGMT, ADMIN, list(uris))
-        requests.delete(f"{RABBIT_MGMT}/api/vhosts/{vhost}", auth=ADMIN, timeout=10)
+        delete_users(RABBIT_MGMT, admin, list(uris))
+        requests.delete(f"{RABBIT_MGMT}/api/vhosts/{vhost}", auth=admin, timeout=10)
 
 
 def publish(uri: str, unit: str, body: dict):
@@ -116,3 +115,24 @@ def test_the_unit_sdk_consumes_its_queue_without_declaring_it(broker):
         runner.join(10)
         unit.store.client.drop_database(f"{broker['vhost']}_unit")
         unit.store.client.close()
+
+
+def test_the_users_make_run_connects_with_are_these_and_private():
+    """scripts/infra.sh start made a user per service and unit in the default
+    vhost; each URI file is its owner's alone; a unit's is refused the other's queue."""
+    directory = BROKER_DIR
+    assert directory.stat().st_mode & 0o777 == 0o700
+    uris = {}
+    for user in [f"tiaki-svc-{s}" for s in SERVICES] + [f"tiaki-unit-{u}" for u in
+                                                           ("evaluation", "service-delivery")]:
+        path = directory / f"{user}.uri"
+        assert path.stat().st_mode & 0o777 == 0o600, path
+        uris[user] = path.read_text().strip()
+    with pytest.raises(AccessRefused):
+        take(uris["tiaki-unit-evaluation"], "service-delivery")
+    with pytest.raises(AccessRefused), Connection(uris["tiaki-unit-evaluation"]) as conn:
+        conn.default_channel.queue_bind(queues.unit_queue("evaluation").name,
+                                        queues.UNITS_EXCHANGE.name,
+                                        messages.unit_routing_key("service-delivery"))
+    with pytest.raises(AccessRefused):
+        take(uris["tiaki-svc-purpose_router"], "evaluation")

@@ -17,6 +17,7 @@ from kombu import Connection
 from tests.rabbit_node import rabbit_node
 from tests.stack import AMQP_HOST, ROOT, SERVICES, free_port
 from tiaki.connect import queues
+from tiaki.plumbing.broker_users import amqp_uri
 from tiaki.plumbing.ops import wait_healthy
 from tools.deploy_lint import exported_names_used
 
@@ -49,7 +50,7 @@ def insights(stack):
         yield stack.metrics_ports["insights"]
         return
     grpc_port, metrics_port = free_port(), free_port()
-    env = dict(stack.env(), INSIGHTS_GRPC_PORT=str(grpc_port),
+    env = dict(stack.env("insights"), INSIGHTS_GRPC_PORT=str(grpc_port),
                INSIGHTS_METRICS_PORT=str(metrics_port), INSIGHTS_MONGO_URI=stack.db_uri("insights"))
     log = open(stack.tmp / "insights.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "tiaki.plumbing.nameko", "run", "--config",
@@ -100,10 +101,10 @@ def test_every_tiaki_metric_the_dashboards_and_alerts_use_is_exported(scrapes):
     assert used - exported == set()
 
 
-def rabbitmq_names(base: str, amqp_hostport: str, vhost: str) -> set[str]:
+def rabbitmq_names(base: str, amqp_hostport: str, vhost: str, admin: tuple[str, str]) -> set[str]:
     """The plugin's names, with a unit queue and its dead-letter queue declared in `vhost`
     so that per-queue families have samples."""
-    with Connection(f"pyamqp://guest:guest@{amqp_hostport}/{vhost}") as conn:
+    with Connection(amqp_uri(admin, amqp_hostport, vhost)) as conn:
         channel = conn.default_channel
         queues.unit_queue("metrics-probe")(channel).declare()
         channel.queue_declare("tiaki.unit.metrics-probe.dlq", durable=False, auto_delete=False)
@@ -124,8 +125,8 @@ def test_every_rabbitmq_metric_the_dashboards_and_alerts_use_is_exported(stack, 
     except requests.ConnectionError:
         shared = False
     if shared:   # the test broker has the plugin (scripts/infra.sh enables it)
-        exported = rabbitmq_names(RABBIT_PROMETHEUS, AMQP_HOST, stack.vhost)
+        exported = rabbitmq_names(RABBIT_PROMETHEUS, AMQP_HOST, stack.vhost, stack.broker.admin)
     else:        # a broker started before the plugin was enabled: a node of our own
-        with rabbit_node(tmp_path) as (amqp, base):
-            exported = rabbitmq_names(base, f"127.0.0.1:{amqp}", "")
+        with rabbit_node(tmp_path) as (amqp, base, admin):
+            exported = rabbitmq_names(base, f"127.0.0.1:{amqp}", "/", admin)
     assert used - exported == set()

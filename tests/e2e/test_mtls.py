@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.stack import ROOT, Stack, drop, make_vhost
+from tests.stack import ROOT, Stack, drop
 from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.intake.v1 import stories_pb2, stories_pb2_grpc
 from tiaki.router.v1 import ledger_pb2, ledger_pb2_grpc
@@ -39,7 +39,7 @@ def tls(tmp_path_factory):
 @pytest.fixture(scope="module")
 def mtls_stack(tmp_path_factory, tls):
     s = Stack(tmp_path_factory.mktemp("mtls-stack"), tls_dir=tls[0])
-    make_vhost(s.vhost)
+    s.provision()
     try:
         s.start("purpose_router")
         s.start("intake")

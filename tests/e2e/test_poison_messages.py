@@ -29,7 +29,6 @@ from tiaki.cli.app import cli
 from tiaki.plumbing.dead_letter import dlq_name
 from tiaki.requests.v1 import requests_pb2 as rpb
 
-AUTH = ("guest", "guest")
 EXPECTED = {"evt-intake-records_accepted--purpose_router.route_batch",
             "evt-intake-submission_sealed--purpose_router.seal_submission",
             "rpc-intake", "rpc-purpose_router", "tiaki.unit.evaluation",
@@ -61,7 +60,8 @@ def consumed_queues(stack) -> dict[str, int]:
     (not reply queues, which belong to one caller, nor the .dlq queues, nor an
     instance's own auto-delete wake-up queue: it carries signals, acked on
     receipt, so a malformed one is dropped, never redelivered)."""
-    reply = requests.get(f"{RABBIT_MGMT}/api/queues/{stack.vhost}", auth=AUTH, timeout=10)
+    reply = requests.get(f"{RABBIT_MGMT}/api/queues/{stack.vhost}", auth=stack.broker.admin,
+                         timeout=10)
     reply.raise_for_status()
     return {q["name"]: q.get("consumers", 0) for q in reply.json()
             if not q["name"].startswith("rpc.reply-") and not q["name"].endswith(".dlq")

@@ -1,8 +1,9 @@
 """A broker and a store of the fault suite's own, to stop and restart at will:
 the shared ones serve other people's work. A throwaway RabbitMQ node
 (Debian's rabbitmq-server, loopback, its own ports, node name and data under
-a temporary directory) and a throwaway nx-27017 store (its own port and data
-directory), and the services of tests/stack.py started against them."""
+a temporary directory; an administrator instead of guest, and management, for
+the services' and units' own users) and a throwaway nx-27017 store (its own
+port and data directory), and the services of tests/stack.py started against them."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import time
 from pathlib import Path
 
 import pymongo
+import requests
 from kombu import Connection
 
 from tests.rabbit_node import prepare_node
-from tests.stack import UNITS, WHO, Stack, free_port
+from tests.stack import UNITS, WHO, Broker, Stack, free_port
 from tiaki.plumbing.tokens import ensure_tokens
 
 SBIN = Path("/usr/lib/rabbitmq/bin")
@@ -30,9 +32,12 @@ class RabbitNode:
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
-        self.port = free_port()
+        self.port, self.mgmt_port = free_port(), free_port()
         self.node = f"tiaki-faults-{self.port}@localhost"
-        prepare_node(tmp, f"listeners.tcp.default = 127.0.0.1:{self.port}\n", [])
+        self.admin = prepare_node(tmp, f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+                                       f"management.tcp.ip = 127.0.0.1\n"
+                                       f"management.tcp.port = {self.mgmt_port}\n",
+                                  ["rabbitmq_management"])
         self.env = dict(
             os.environ, RABBITMQ_NODENAME=self.node, RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
             RABBITMQ_NODE_PORT=str(self.port), RABBITMQ_DIST_PORT=str(free_port()),
@@ -46,8 +51,8 @@ class RabbitNode:
         self.proc: subprocess.Popen | None = None
 
     @property
-    def amqp_uri(self) -> str:
-        return f"pyamqp://guest:guest@127.0.0.1:{self.port}/"
+    def broker(self) -> Broker:
+        return Broker(f"http://127.0.0.1:{self.mgmt_port}", f"127.0.0.1:{self.port}", self.admin)
 
     def start(self, within: float = 120):
         self.proc = subprocess.Popen([str(SBIN / "rabbitmq-server")], env=self.env,
@@ -58,15 +63,18 @@ class RabbitNode:
     def wait_up(self, within: float = 240):
         deadline = time.monotonic() + within
         while True:
-            try:
-                with Connection(self.amqp_uri, connect_timeout=2) as conn:
+            try:  # AMQP, and management (the stack makes its users through it)
+                with Connection(self.broker.uri(), connect_timeout=2) as conn:
                     conn.connect()
+                if requests.get(f"{self.broker.mgmt}/api/whoami", auth=self.admin,
+                                timeout=2).ok:
                     return
             except Exception:
-                assert self.proc.poll() is None, (
-                    f"rabbitmq-server exited:\n{(self.tmp / 'server.log').read_text()}")
-                assert time.monotonic() < deadline, f"RabbitMQ not up within {within}s"
-                time.sleep(0.5)
+                pass
+            assert self.proc.poll() is None, (
+                f"rabbitmq-server exited:\n{(self.tmp / 'server.log').read_text()}")
+            assert time.monotonic() < deadline, f"RabbitMQ not up within {within}s"
+            time.sleep(0.5)
 
     def ctl(self, *args) -> subprocess.CompletedProcess:
         return subprocess.run([str(SBIN / "rabbitmqctl"), "-n", self.node, *args], env=self.env,
@@ -147,14 +155,12 @@ class StoreNode:
 
 
 class FaultStack(Stack):
-    """tests/stack.py's services, on the suite's own broker (its default vhost)
-    and store."""
+    """tests/stack.py's services, on the suite's own broker and store."""
 
     def __init__(self, tmp: Path, rabbit: RabbitNode, store: StoreNode, instances: int = 1):
-        super().__init__(tmp, instances)
+        super().__init__(tmp, instances, broker=rabbit.broker)
         self.mongo.close()
         self.store_uri = store.uri
-        self.amqp_uri = rabbit.amqp_uri
         self.mongo = pymongo.MongoClient(store.uri)
 
     def db_uri(self, db: str) -> str:
@@ -164,7 +170,7 @@ class FaultStack(Stack):
         return f"{self.store_uri}/{self.name}_{db}?serverSelectionTimeoutMS=5000"
 
 
-    def env(self, process: str = "") -> dict:
+    def env(self, process: str) -> dict:
         env = super().env(process)
         # A query lost with a killed requests instance or a restarted broker is
         # asked again within seconds, not the production five minutes.
@@ -177,6 +183,7 @@ def start_fault_stack(tmp: Path, rabbit: RabbitNode, store: StoreNode,
                       instances: int = 1) -> FaultStack:
     s = FaultStack(tmp, rabbit, store, instances)
     s.identities = ensure_tokens(str(tmp), WHO)
+    s.provision()
     try:
         for service in ("purpose_router", "intake", "requests"):
             for process in s.service_processes(service):

@@ -9,6 +9,7 @@ Run under nameko's pytest plugin with eventlet monkey-patched:
 from __future__ import annotations
 
 import os
+import urllib.parse
 import uuid
 
 import mongoengine
@@ -21,11 +22,26 @@ from nameko.testing.utils import find_free_port
 
 from services.intake.service import IntakeService
 from tests.service.factories import EXAMPLE, WHO
+from tests.stack import Broker
 from tiaki.core.plan import Plan
 from tiaki.plumbing.secrets import load_kek, make_kek
 from tiaki.plumbing.tokens import ensure_tokens
 
 STORE_URI = os.environ.get("TIAKI_STORE_URI", "mongodb://127.0.0.1:27017")
+
+
+# -- the broker's administrator ----------------------------------------------------
+
+def pytest_configure(config):
+    """nameko's fixtures (`rabbit_manager`, `rabbit_config`) make their vhosts as
+    the test broker's administrator (var/broker, as scripts/infra.sh made it),
+    unless --amqp-uri / --rabbit-ctl-uri name a broker by hand; guest is gone."""
+    if config.getoption("RABBIT_AMQP_URI", "").startswith("pyamqp://guest:guest@localhost:"):
+        broker = Broker.shared()
+        user, password = (urllib.parse.quote(p, safe="") for p in broker.admin)
+        mgmt = urllib.parse.urlsplit(broker.mgmt)
+        config.option.RABBIT_AMQP_URI = broker.uri()
+        config.option.RABBIT_API_URI = f"{mgmt.scheme}://{user}:{password}@{mgmt.netloc}"
 
 
 # -- the example programme -------------------------------------------------------

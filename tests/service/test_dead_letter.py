@@ -135,9 +135,12 @@ def classic(conn, name: str, messages_in: int) -> Queue:
 
 def arguments(name: str) -> dict:
     import requests
+
+    from tests.stack import Broker
+    broker = Broker.shared()
     vhost = config["AMQP_URI"].rsplit("/", 1)[1]
-    reply = requests.get(f"http://127.0.0.1:15672/api/queues/{vhost}/{name}",
-                         auth=("guest", "guest"), timeout=10)
+    reply = requests.get(f"{broker.mgmt}/api/queues/{vhost}/{name}", auth=broker.admin,
+                         timeout=10)
     reply.raise_for_status()
     return reply.json()
 

@@ -22,6 +22,7 @@ import click
 from kombu import Connection
 
 from tiaki.connect import queues
+from tiaki.plumbing.broker_users import admin_uri
 
 PREVIEW = 300
 # Headers the broker adds when it dead-letters; a replayed message starts clean.
@@ -67,8 +68,10 @@ def describe(message, index: int, full: bool) -> str:
 
 
 @click.group("dead-letters")
-@click.option("--amqp-uri", envvar="TIAKI_AMQP_URI", show_default=True,
-              default="pyamqp://guest:guest@127.0.0.1:5672/", help="The broker (and vhost).")
+@click.option("--amqp-uri", envvar="TIAKI_AMQP_URI", default=admin_uri,
+              show_default="the administrator's, from var/broker/tiaki-admin.uri",
+              help="The broker (and vhost), as a user that may read the dead-letter queues "
+                   "(or TIAKI_AMQP_URI).")
 @click.pass_context
 def dead_letters(ctx, amqp_uri: str) -> None:
     """Messages parked after failing too often, or not being messages at all."""

@@ -21,7 +21,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tiaki.unit",
                                      description="A reference Agency unit: consume and store")
     parser.add_argument("--unit", required=True)
-    parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI"),
+                        help="the unit's broker user, vhost included (or AMQP_URI: a password "
+                             "on a command line is visible to every local user)")
     parser.add_argument("--store-uri", required=True)
     parser.add_argument("--router", default="127.0.0.1:50052")
     parser.add_argument("--requests", default="127.0.0.1:50053")
@@ -41,6 +43,8 @@ def main(argv=None):
                         help="where the last verified signed head of each provider's ledger is "
                              "remembered (default $TIAKI_STATE_DIR/unit-UNIT-ledger-heads.json)")
     args = parser.parse_args(argv)
+    if not args.amqp_uri:
+        parser.error("give AMQP_URI (or --amqp-uri): the unit's own broker user")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s unit %(message)s")
     tls = ClientTls.from_env({"TIAKI_TLS_CA": args.tls_ca, "TIAKI_TLS_CERT": args.tls_cert,
                               "TIAKI_TLS_KEY": args.tls_key})

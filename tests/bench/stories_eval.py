@@ -141,7 +141,7 @@ def _flags_in_original(text, result):
     ends = []  # (end in the redacted text, shift so far) per replacement
     shift = 0
     for i in result.identifiers:
-        shift += len(i.kind) + 2 - (i.end - i.start)
+        shift += len(i.placeholder) - (i.end - i.start)
         ends.append((i.start + shift + (i.end - i.start), shift))
     out = []
     for f in result.flags:

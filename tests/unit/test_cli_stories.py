@@ -11,8 +11,8 @@ def test_redact_prints_the_redacted_story(tmp_path):
                      "Her son Losana goes to Kaikohe Primary School.\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["stories", "redact", str(story), "--flags"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == ("[NAME] (NHI [NHI]) rang from [PHONE].\n"
-                             "Her son [NAME] goes to Kaikohe Primary School.\n")
+    assert result.stdout == ("[NAME_1] (NHI [NHI_1]) rang from [PHONE_1].\n"
+                             "Her son [NAME_2] goes to Kaikohe Primary School.\n")
     assert "check: school 'Kaikohe Primary School'" in result.stderr
 
 

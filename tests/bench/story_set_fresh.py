@@ -11,6 +11,15 @@ quotes with the speaker after them, bare and bracketed ages, family sizes,
 sports roles and night shifts. Numbers are written in shapes story_set.py does
 not use ("0274 123 456", "NHI number: ...", "IRD# ...", "Client ID: ...").
 
+Measured first, before anything was changed for it (commit f33d5c8): all
+direct identifiers recall 0.948 (NAME 0.952, ADDRESS 0.788, CLIENT_NUMBER
+0.750; the rest 1.000), non-identifying text kept 0.986. The misses were
+general gaps, fixed after: given names that are English words (Autumn,
+Justice), "Flat B, 12 Queen Street", a bare "SWN 123-456-789", a name at the
+start of a sentence followed by its age ("Waiana, 40, is"), and known
+hospitals taken for names. Since then this set is no longer unseen: a third
+set would be needed for an unseen figure again.
+
 Deterministic: `stories(n, seed)` gives the same stories for the same seed.
 Everything here is made up; NHI and IRD numbers carry correct check digits and
 phone numbers are in ranges the NZ numbering plan assigns."""

@@ -439,3 +439,17 @@ def test_redacting_any_choice_of_flags_keeps_the_others_where_they_point(parts, 
         elif not any(result.flags[j].start < before.end and before.start < result.flags[j].end
                      for j in chosen):
             assert after.text == before.text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Per Bridget, Autumn is now the one other mums ring first.",
+     "Per [NAME_1], [NAME_2] is now the one other mums ring first."),
+    ("Justice agreed to this story being shared.", "[NAME_1] agreed to this story being shared."),
+    ("The Ministry of Justice wrote in autumn.", "The Ministry of Justice wrote in autumn."),
+    ("Waiana, 40, is the first in her family at university.",
+     "[NAME_1], 40, is the first in her family at university."),
+    ("Letters go to Flat B, 51 Albert Rise.", "Letters go to [ADDRESS_1]."),
+    ("SWN 059-144-495 (for Royal).", "SWN [CLIENT_NUMBER_1] (for [NAME_1])."),
+])
+def test_gaps_the_fresh_story_set_showed(text, expected):
+    assert redact(text).text == expected

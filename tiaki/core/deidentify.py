@@ -127,7 +127,7 @@ _IRD_DASHED = re.compile(r"\d{2,3}-\d{3}-\d{3}")
 _CLIENT_LABEL = re.compile(
     r"\b(?:client|customer|case|file|patient|student|claim|reference|ref|member|MSD|SWN|"
     r"social welfare|CYF|OT|benefit|account|booking)\s*(?:number|no\.?|num|#|ID|id|ref(?:erence)?)"
-    r"(?:\s+(?:is|was))?\s*[:#]?\s*", re.I)
+    r"(?:\s+(?:is|was))?\s*[:#]?\s*|\bSWN:?\s*", re.I)
 _CLIENT_VALUE = re.compile(r"[A-Za-z]{0,6}[-/]?\d[\d\-/ ]{2,14}\d[A-Za-z]?|[A-Za-z]{1,6}-?\d{3,}")
 _CLIENT_PREFIXED = re.compile(r"\b[A-Z]{2,6}-\d{2,4}-\d{2,6}\b")
 
@@ -155,7 +155,7 @@ _STREET_NAME = (rf"(?:(?:St|Mt|Te|Ngā|Nga|Saint|Mount|Upper|Lower|Old|Great|Nor
                 rf"West|State)\.?\s+)?(?:{_WORD}\s+){{1,3}}?(?:{_STREET_TYPES})\b"
                 # "Rd." is an abbreviation only when the sentence goes on after it
                 rf"(?:\.(?=,|\s+[a-zāēīōū0-9]))?")
-_UNIT = r"(?:(?:Flat|Unit|Apartment|Apt|Room|Lot)\s*\d+[A-Za-z]?\s*[,/]?\s*)?"
+_UNIT = r"(?:(?:Flat|Unit|Apartment|Apt|Room|Lot)\s*(?:\d+[A-Za-z]?|[A-Z]\b)\s*[,/]?\s*)?"
 _NUMBER = r"\d{1,5}[A-Za-z]?(?:\s*/\s*\d{1,5}[A-Za-z]?)?"
 STREET_ADDRESS = re.compile(
     rf"\b{_UNIT}{_NUMBER}\s+(?:State Highway\s+\d{{1,3}}\b|SH\s?\d{{1,3}}\b|{_STREET_NAME})")
@@ -358,6 +358,7 @@ def _protected(text, notes):
     spans: list[tuple[int, int]] = []
     spans += _phrase_spans(text, words.ORGANISATIONS)
     spans += _phrase_spans(text, words.BIG_PLACES)
+    spans += _phrase_spans(text, words.HOSPITALS)  # kept and flagged (_flags)
     for start, end in _phrase_spans(text, words.SMALL_PLACES):
         spans.append((start, end))
         notes.append(("place", start, end, "a small town or suburb can narrow a family down"))
@@ -471,7 +472,7 @@ def _names(text, taken, protected):
         # Drop ordinary words and titles at the front, connectors at either end.
         while run and (_low(run[0].text) in words.COMMON_WORDS or _low(run[0].text) in words.TITLES
                        or run[0].text in _CONNECTORS and len(run) == 1) \
-                and not _known_name(run[0].text):
+                and not _known_name(run[0].text) and run[0].text not in words.WORD_NAMES:
             run = run[1:]
         while run and run[-1].text in _CONNECTORS:
             run = run[:-1]
@@ -519,7 +520,7 @@ _KNOWN_NON_NAMES = ({_low(w) for w in words.COMMON_WORDS | words.TE_REO_WORDS | 
                      | words.RELATIONS | words.TITLES}
                     | {_low(w) for phrase in words.ORGANISATIONS | words.BIG_PLACES
                        | words.SMALL_PLACES | words.WORKPLACE_NAMES for w in phrase.split()}
-                    | _ORG_WORDS)
+                    | _ORG_WORDS) - {_low(w) for w in words.WORD_NAMES}
 
 
 def _known_name(word: str) -> bool:
@@ -560,10 +561,13 @@ def _evidence(text: str, tok: _Token, run: list[_Token], cued: bool) -> bool:
 
 
 _NEXT_WORD = re.compile(r"\s+([\w'’]+)")
+_AGE_AFTER = re.compile(r",\s*\d{1,3}\s*[,)]")
 
 
 def _next_word_is_verb(text: str, run: list[_Token]) -> bool:
     if text[run[-1].end:run[-1].end + 2] == " (":  # "Mariel (NHI ...)"
+        return True
+    if _AGE_AFTER.match(text, run[-1].end):  # "Waiana, 40, is ..."
         return True
     m = _NEXT_WORD.match(text, run[-1].end)
     if not m:

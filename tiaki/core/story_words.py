@@ -106,6 +106,15 @@ Kiwi, Pounamu, Manawa, Rongo, Whetu, Huia, Nikau, Kauri, Li, Yu, Hao, Chen, Dung
 Gore, Massey, Henderson, Stratford, Huntly, Levin, Marton, Elgin, Fairfield, Thames, Alexandra
 """)
 
+# Given names that are also English words. Written capitalised in the middle of
+# a sentence they are names (as words they would be in lower case); at the start
+# of one, a name when a verb or another name follows, as for a name no list knows.
+WORD_NAMES = _words("""
+Autumn, Justice, Royal, Blessing, Precious, Honey, Storm, River, Harmony, Destiny, Trinity,
+Liberty, Heaven, Angel, Miracle, Willow, Ocean, Rain, Sunny, Star, Paradise, Princess, Prince,
+Journey, Legend, Ivy, Amber, Pearl, Crystal, Dawn, Eden, Haven, Serenity, Melody, Marley, Phoenix
+""")
+
 # -- context --------------------------------------------------------------------------
 
 # Titles before a name; kept in the text ("Whaea [NAME]").
@@ -144,7 +153,7 @@ helped, sleeps, slept, eats, ate, reads, read, writes, visits, visited, voluntee
 attends, sees, saw, met, meets, smokes, drinks, uses, used, owns, owned, owes, owed, earns, earned,
 receives, received, cares, cared, struggles, struggled, suffers, suffered, shows, showed, gave,
 gives, brought, brings, made, makes, paid, pays, set, sets, won, wins, thinks, thought, believes,
-remembers, remembered, misses, returned, returns, moved, moves, was, were
+remembers, remembered, misses, returned, returns, moved, moves, was, were, born, dob, aged, nhi
 """)
 
 # -- what is kept ---------------------------------------------------------------------
@@ -186,7 +195,8 @@ physical, emotional, cultural, financial, legal, social, budget, budgeting, food
 grants, benefit, benefits, payment, payments, rates, costs, cost, prices, price, debts, loans, loan,
 ring, call, text, phone, contact, visit, ask, tell, see, meet, send, give, take, bring, check,
 remind, invite, thank, pick, drop, book, arrange, refer, encourage, support, talk, speak, write,
-keep, make, get, let, go, come, try, ask, email, message, follow, update, confirm, collect
+keep, make, get, let, go, come, try, ask, email, message, follow, update, confirm, collect,
+per, re, via, w, spoke, present, dear, letters, best, home visit, first contact, case closed
 """)
 
 TE_REO_WORDS = _words("""

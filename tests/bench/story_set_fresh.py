@@ -314,8 +314,3 @@ def stories(n: int = 240, seed: int = 20261103) -> list[Story]:
     """`n` labelled stories; the same ones for the same seed."""
     rng = random.Random(seed)
     return [_story(rng) for _ in range(n)]
-
-
-if __name__ == "__main__":  # a look at a few
-    for story in stories(3):
-        print(story.text, "\n", story.identifiers, "\n")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tiaki.core.deidentify import Redaction, redact
+from tiaki.core.deidentify import Flag, Redaction, redact, redact_flags
 from tiaki.core.errors import Invalid, NotNow
 from tiaki.core.stories import HOW, USES  # noqa: F401 (USES: the service and the CLI test read it here)
 
@@ -145,9 +145,68 @@ def check_title(title: str) -> str:
 
 
 def flags_of(redaction: Redaction) -> list[dict]:
-    """What a reviewer should look at again, as kept with the story."""
-    return [{"kind": f.kind, "start": f.start, "end": f.end, "text": f.text, "reason": f.reason}
-            for f in redaction.flags]
+    """What a reviewer should look at again, as kept with the story, numbered
+    from 1 for the reviewer's decisions."""
+    return [{"kind": f.kind, "start": f.start, "end": f.end, "text": f.text, "reason": f.reason,
+             "number": n} for n, f in enumerate(redaction.flags, 1)]
+
+
+# Flags that are for information only: a labelled number with a wrong check
+# digit was replaced anyway. Every other flag is a quasi-identifier to decide.
+FOR_INFORMATION = {"check_digit"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A reviewer's decision on flag `flag` (its number): take it out, or keep it because..."""
+    flag: int
+    redact: bool
+    reason: str = ""
+
+
+def _numbered(flags: list[dict]) -> list[dict]:
+    """Flags with their numbers (stories stored before flags were numbered have none)."""
+    return [dict(f, number=f.get("number") or n) for n, f in enumerate(flags, 1)]
+
+
+def decide(text: str, flags: list[dict], decisions: list[Decision]) -> tuple[str, list[dict]]:
+    """The text approved, with the flags the reviewer takes out replaced by
+    numbered placeholders ([PLACE_1]), and every flag with its decision.
+    Invalid, changing nothing, when a decision names no flag or one twice, a
+    kept flag has no reason, or any quasi-identifier flag is left undecided."""
+    flags = _numbered(flags)
+    by_number = {f["number"]: f for f in flags}
+    decided: dict[int, Decision] = {}
+    for d in decisions:
+        flag = by_number.get(d.flag)
+        if flag is None:
+            raise Invalid("decisions", f"there is no flag {d.flag}: the text approved has "
+                                       f"{len(flags)} flag{'s' * (len(flags) != 1)}")
+        if d.flag in decided:
+            raise Invalid("decisions", f"flag {d.flag} is decided twice")
+        if flag["kind"] in FOR_INFORMATION:
+            raise Invalid("decisions", f"flag {d.flag} ({flag['kind']}) is for information only "
+                                       "(the number was replaced); it needs no decision")
+        if not d.redact and not d.reason.strip():
+            raise Invalid("decisions", f"flag {d.flag} ({flag['kind']} {flag['text']!r}) is kept "
+                                       "without a reason: say why it is safe to keep, or redact it")
+        decided[d.flag] = Decision(d.flag, d.redact, "" if d.redact else check_note(
+            d.reason, f"decisions (the reason for keeping flag {d.flag})"))
+    left = [f for f in flags if f["kind"] not in FOR_INFORMATION and f["number"] not in decided]
+    if left:
+        raise Invalid("decisions", f"{len(left)} flag{'s' * (len(left) != 1)} not decided; "
+                                   "redact each or keep it with a reason: " + "; ".join(
+                                       f"{f['number']} {f['kind']} {f['text']!r}" for f in left))
+    chosen = {i for i, f in enumerate(flags) if decided.get(f["number"], Decision(0, False)).redact}
+    approved, moved = redact_flags(text, [Flag(f["kind"], f["start"], f["end"], f["text"],
+                                               f["reason"]) for f in flags], chosen)
+    out = []
+    for flag, where in zip(flags, moved):
+        decision = decided.get(flag["number"])
+        out.append(dict(flag, start=where.start, end=where.end, text=where.text,
+                        action="" if decision is None else "redacted" if decision.redact
+                        else "kept", kept_because=decision.reason if decision else ""))
+    return approved, out
 
 
 @dataclass(frozen=True)
@@ -192,8 +251,9 @@ class Export:
 
 
 def approved_flags(story: Story, text: str) -> list[dict]:
-    """The flags of the text approved: an edit moves what the first ones pointed at."""
-    return list(story.flags) if text == story.redacted_text else flags_of(redact(text))
+    """The flags of the text approved: an edit moves what the first ones pointed
+    at (and is flagged afresh, numbered afresh)."""
+    return _numbered(story.flags) if text == story.redacted_text else flags_of(redact(text))
 
 
 def check_exportable(stories: list[StoryStatus], use: str) -> None:

@@ -48,6 +48,22 @@ def _use(value: int) -> str:
     return USE_NAMES[value]
 
 
+def _decision(d: pb.FlagDecision) -> rules.Decision:
+    if d.action not in (pb.FLAG_ACTION_REDACT, pb.FLAG_ACTION_KEEP):
+        raise Invalid("decisions", f"flag {d.flag}: the action must be redact or keep")
+    return rules.Decision(d.flag, d.action == pb.FLAG_ACTION_REDACT, d.reason)
+
+
+ACTIONS = {"": pb.FLAG_ACTION_UNSPECIFIED, "redacted": pb.FLAG_ACTION_REDACT,
+           "kept": pb.FLAG_ACTION_KEEP}
+
+
+def _flag_message(f: dict) -> pb.StoryFlag:
+    return pb.StoryFlag(kind=f["kind"], start=f["start"], end=f["end"], text=f["text"],
+                        reason=f["reason"], number=f.get("number", 0),
+                        action=ACTIONS[f.get("action", "")], kept_because=f.get("kept_because", ""))
+
+
 def _max_chars() -> int:
     return int(config.get("MAX_STORY_CHARS", rules.MAX_STORY_CHARS))
 
@@ -88,10 +104,14 @@ class StoriesMixin:
         provider = self.identities.require(context, "provider")
         story = self._own(provider, request.story_id)
         who = rules.check_person(request.approved_by, "approved_by")
+        if story.state != "awaiting_review":
+            raise NotNow("", f"story {story.story_id} is already approved")
+        edited = bool(request.approved_text.strip())
         text = (rules.check_approved_text(request.approved_text, _max_chars())
-                if request.approved_text.strip() else story.redacted_text)
-        approved = (self.stories.approve(story, who, text, rules.approved_flags(story, text))
-                    if story.state == "awaiting_review" else None)
+                if edited else story.redacted_text)
+        text, flags = rules.decide(text, rules.approved_flags(story, text),
+                                   [_decision(d) for d in request.decisions])
+        approved = self.stories.approve(story, who, text, flags, edited)
         if approved is None:
             raise NotNow("", f"story {story.story_id} is already approved")
         return pb.ApproveStoryResponse(story=self._story_message(approved))
@@ -211,7 +231,7 @@ class StoriesMixin:
         msg = pb.Story(
             story_id=story.story_id, provider_id=story.provider_id, title=story.title,
             state=STATES[story.state], redacted_text=story.redacted_text,
-            replaced=story.replaced, flags=[pb.StoryFlag(**f) for f in story.flags],
+            replaced=story.replaced, flags=[_flag_message(f) for f in story.flags],
             submitted_by=story.submitted_by, approved_by=story.approved_by,
             export_ids=[e.export_id for e in self.stories.exports_of(story.story_id)],
             agency_notice_pending=bool(story.notices_pending))

@@ -29,7 +29,9 @@ class StoredStory(me.Document):
     state = me.StringField(required=True, choices=("awaiting_review", "approved"))
     redacted_text = me.StringField(required=True)
     replaced = me.DictField()  # {placeholder: count}
-    flags = me.ListField(me.DictField())  # [{kind, start, end, text, reason}]
+    # [{kind, start, end, text, reason, number}], and once approved the decision
+    # on each: action ("redacted", "kept", or "" for information) and kept_because.
+    flags = me.ListField(me.DictField())
     submitted_by = me.StringField(required=True)
     submitted_at = me.FloatField(required=True)
     approved_by = me.StringField(default="")
@@ -132,17 +134,20 @@ class StoryStorage:
             return _story(self.stories.swap(doc))
         return retrying(attempt, field="story_id", what="the story kept changing; try again")
 
-    def approve(self, story: Story, approved_by: str, text: str,
-                flags: list[dict]) -> Story | None:
+    def approve(self, story: Story, approved_by: str, text: str, flags: list[dict],
+                edited: bool) -> Story | None:
         """None when someone approved it first. `flags` are those of `text` (an
-        edit moves what the first ones pointed at)."""
+        edit moves what the first ones pointed at), with the reviewer's decisions."""
         def change(doc: dict) -> bool:
             if doc["state"] != "awaiting_review":
                 return False
             doc.update(state="approved", approved_by=approved_by, approved_at=time.time(),
                        redacted_text=text, flags=flags)
+            decided = [f.get("action") for f in flags]
             doc["history"].append(_line(approved_by, "approved the redacted text" + (
-                "" if text == story.redacted_text else " (edited)")))
+                " (edited)" if edited else "") + (
+                f"; flags redacted {decided.count('redacted')}, kept {decided.count('kept')}"
+                if any(decided) else "")))
             return True
         return self._change(story.story_id, change)
 

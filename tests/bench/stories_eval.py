@@ -19,8 +19,13 @@ held-out pools (story_set.HELD_OUT, in none of the lists) are reported apart:
 for each, how much of it is kept (not replaced), and for the quasi-identifiers
 how many are flagged.
 
-Targets (issue 4): recall at least 0.98 for every direct identifier type, at
-least 0.9 of the non-identifying text kept. Exits non-zero when missed.
+It measures two sets: the one the de-identifier was tuned on, and a fresh one
+written after issue 11's changes (tests/bench/story_set_fresh.py; its docstring
+says what it first measured, before anything was changed for it).
+
+Targets: recall at least 0.98 for every direct identifier type (issue 4), at
+least 0.995 for all direct identifiers together and at least 0.97 of the
+non-identifying text kept (issue 11), on both sets. Exits non-zero when missed.
 
 Presidio (presidio-analyzer with a spaCy English model) is measured the same
 way when it can be imported: its types are mapped onto ours only for typed
@@ -33,12 +38,14 @@ import sys
 import time
 from collections import defaultdict
 
+from tests.bench import story_set_fresh
 from tests.bench.story_set import DIRECT, HELD_OUT, QUASI, Story, stories
 from tiaki.core import story_words
 from tiaki.core.deidentify import redact
 
-TARGET_RECALL = 0.98
-TARGET_KEPT = 0.90
+TARGET_RECALL = 0.98  # every direct identifier type (issue 4)
+TARGET_ALL = 0.995    # all direct identifiers together (issue 11)
+TARGET_KEPT = 0.97    # non-identifying text kept (issue 11; issue 4 asked 0.90)
 
 texts = [""]  # the story being scored, for covered()
 
@@ -62,7 +69,8 @@ def score(labelled: list[Story], found: list[list[tuple[str, int, int]]],
     kept = non_identifying = 0
     held_out = {"gold": 0, "caught": 0}
     misses: list[str] = []
-    quasi = {k: {"gold": 0, "flagged": 0} for k in QUASI}
+    quasi = {k: {"gold": 0, "flagged": 0}
+             for k in dict.fromkeys([*QUASI, *(k for s in labelled for k, _, _ in s.quasi)])}
     held = {k: {"n": 0, "kept": 0, "flagged": 0} for k in HELD_OUT}
     known = story_words.NAMES
     for story, mine, flags in zip(labelled, found, flagged or [[]] * len(labelled)):
@@ -141,7 +149,7 @@ def _flags_in_original(text, result):
     ends = []  # (end in the redacted text, shift so far) per replacement
     shift = 0
     for i in result.identifiers:
-        shift += len(i.kind) + 2 - (i.end - i.start)
+        shift += len(i.placeholder) - (i.end - i.start)
         ends.append((i.start + shift + (i.end - i.start), shift))
     out = []
     for f in result.flags:
@@ -215,32 +223,41 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, default=240)
     parser.add_argument("--seed", type=int, default=20260401)
+    parser.add_argument("--fresh-seed", type=int, default=20261103)
     parser.add_argument("--presidio", action="store_true",
                         help="also measure Microsoft Presidio (when importable)")
     parser.add_argument("--misses", action="store_true", help="print the identifiers missed")
     args = parser.parse_args(argv)
 
-    labelled = stories(args.stories, args.seed)
-    found, flagged, seconds = ours(labelled)
-    figures = score(labelled, found, flagged)
-    print(f"story de-identification, {args.stories} synthetic stories (seed {args.seed})")
-    report("tiaki (services/intake/deidentify.py)", figures, seconds, len(labelled))
-    if args.misses:
-        print("\n".join(figures["misses"]))
-    if args.presidio:
-        try:
-            theirs, model, seconds = presidio(labelled)
-        except ImportError as exc:
-            print(f"\nPresidio not measured: {exc}")
-        else:
-            report(f"Microsoft Presidio (presidio-analyzer, spaCy {model})",
-                   score(labelled, theirs), seconds, len(labelled))
-
-    missed = [k for k, t in figures["per_type"].items()
-              if t["recall"] is not None and t["recall"] < TARGET_RECALL]
-    if missed or figures["kept"] < TARGET_KEPT:
-        print(f"\nBELOW TARGET: recall < {TARGET_RECALL} for {missed or 'none'}; "
-              f"kept {figures['kept']:.3f} (target {TARGET_KEPT})", file=sys.stderr)
+    sets = [(f"the set it was tuned on (tests/bench/story_set.py, seed {args.seed})",
+             stories(args.stories, args.seed)),
+            ("a fresh set written after issue 11's changes "
+             f"(tests/bench/story_set_fresh.py, seed {args.fresh_seed})",
+             story_set_fresh.stories(args.stories, args.fresh_seed))]
+    below = []
+    for name, labelled in sets:
+        found, flagged, seconds = ours(labelled)
+        figures = score(labelled, found, flagged)
+        print(f"\nstory de-identification, {len(labelled)} synthetic stories: {name}")
+        report("tiaki (tiaki/core/deidentify.py)", figures, seconds, len(labelled))
+        if args.misses:
+            print("\n".join(figures["misses"]))
+        if args.presidio:
+            try:
+                theirs, model, seconds = presidio(labelled)
+            except ImportError as exc:
+                print(f"\nPresidio not measured: {exc}")
+            else:
+                report(f"Microsoft Presidio (presidio-analyzer, spaCy {model})",
+                       score(labelled, theirs), seconds, len(labelled))
+        missed = [k for k, t in figures["per_type"].items()
+                  if t["recall"] is not None and t["recall"] < TARGET_RECALL]
+        if missed or figures["recall"] < TARGET_ALL or figures["kept"] < TARGET_KEPT:
+            below.append(f"{name}: recall < {TARGET_RECALL} for {missed or 'no type'}; "
+                         f"all direct identifiers {figures['recall']:.3f} (target {TARGET_ALL}); "
+                         f"kept {figures['kept']:.3f} (target {TARGET_KEPT})")
+    if below:
+        print("\nBELOW TARGET: " + "\n  ".join(below), file=sys.stderr)
         return 1
     return 0
 

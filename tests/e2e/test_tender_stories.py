@@ -33,9 +33,9 @@ def test_story_from_submission_to_withdrawal_notice(stack, withdrawals):
     ccss, other = stack.metadata("provider", "ccss"), stack.metadata("provider", "other-ngo")
     story = stories.SubmitStory(pb.SubmitStoryRequest(text=STORY, submitted_by="Sarah"),
                                 metadata=ccss, timeout=30).story
-    assert story.redacted_text == ("[NAME] (NHI [NHI]) and her partner [NAME] came to CCSS in "
-                                   "March. Ring [NAME] on [PHONE]. Their tamariki love Best foot "
-                                   "forward.")
+    assert story.redacted_text == ("[NAME_1] (NHI [NHI_1]) and her partner [NAME_2] came to CCSS "
+                                   "in March. Ring [NAME_1] on [PHONE_1]. Their tamariki love "
+                                   "Best foot forward.")
 
     def tender_pack():
         return stories.ExportStories(pb.ExportStoriesRequest(

@@ -69,9 +69,21 @@ def submit(client, text=STORY, who="Sarah (social worker)"):
                               metadata=client.ccss).story
 
 
+def keep_all(story, redact=()) -> list[pb.FlagDecision]:
+    """A decision on every flag of `story`: those numbered in `redact` taken
+    out, the others kept with a reason."""
+    return [pb.FlagDecision(flag=f.number, action=pb.FLAG_ACTION_REDACT)
+            if f.number in redact else
+            pb.FlagDecision(flag=f.number, action=pb.FLAG_ACTION_KEEP,
+                            reason="a big town; checked with the whānau")
+            for f in story.flags if f.kind != "check_digit"]
+
+
 def approve(client, story_id):
-    return client.ApproveStory(pb.ApproveStoryRequest(story_id=story_id, approved_by="Team lead"),
-                               metadata=client.ccss).story
+    story = client.GetStory(pb.GetStoryRequest(story_id=story_id), metadata=client.ccss).story
+    return client.ApproveStory(pb.ApproveStoryRequest(
+        story_id=story_id, approved_by="Team lead", decisions=keep_all(story)),
+        metadata=client.ccss).story
 
 
 def consent(client, story_id, use=TENDER):
@@ -105,7 +117,8 @@ class TestStoryLifecycle:
         assert dict(ready.replaced) == {"NAME": 3, "NHI": 1, "ADDRESS": 1, "PHONE": 1,
                                         "EMAIL": 1, "IRD": 1}
         assert "whānau" in ready.redacted_text and "Best foot forward" in ready.redacted_text
-        assert {f.kind for f in ready.flags} >= {"school", "place"}
+        # "Kaikohe" is inside the school's name: one flag, one decision.
+        assert ("school", "Kaikohe Primary School") in {(f.kind, f.text) for f in ready.flags}
         stored = str(list(store_db.stories.find()))
         assert not any(s in stored for s in SECRETS)  # the original is never stored
 
@@ -232,8 +245,8 @@ def test_withdrawal_while_the_broker_is_down_is_told_later(stories_worker):
     context = None
     story = service.SubmitStory(pb.SubmitStoryRequest(text=STORY, submitted_by="Sarah"),
                                 context).story
-    service.ApproveStory(pb.ApproveStoryRequest(story_id=story.story_id, approved_by="Lead"),
-                         context)
+    service.ApproveStory(pb.ApproveStoryRequest(story_id=story.story_id, approved_by="Lead",
+                                                decisions=keep_all(story)), context)
     service.RecordConsent(pb.RecordConsentRequest(story_id=story.story_id, use=TENDER,
                                                   recorded_by="Sarah", how_given="signed form"), context)
     pack = service.ExportStories(pb.ExportStoriesRequest(use=TENDER, exported_by="Manager"),
@@ -264,7 +277,8 @@ def test_withdrawal_while_the_broker_is_down_is_told_later(stories_worker):
 def ready_and_exported(service, uses=(TENDER,), text=STORY):
     """A story approved, consented for `uses` and exported once for each."""
     story = service.SubmitStory(pb.SubmitStoryRequest(text=text, submitted_by="Sarah"), None).story
-    service.ApproveStory(pb.ApproveStoryRequest(story_id=story.story_id, approved_by="Lead"), None)
+    service.ApproveStory(pb.ApproveStoryRequest(story_id=story.story_id, approved_by="Lead",
+                                                decisions=keep_all(story)), None)
     packs = {}
     for use in uses:
         service.RecordConsent(pb.RecordConsentRequest(story_id=story.story_id, use=use,
@@ -420,11 +434,18 @@ def test_an_edited_approval_gets_the_flags_of_its_text(stories_worker):
     story = service.SubmitStory(pb.SubmitStoryRequest(
         text="Aroha Ngata lives in Kaikohe and works at Countdown.", submitted_by="Sarah"),
         None).story
-    edited = "[NAME] works at Countdown."
+    edited = "[NAME_1] works at Countdown."
+    # The edit's own flags are decided: "1" is now Countdown, not Kaikohe.
+    unresolved = grpc_error(lambda: service.ApproveStory(pb.ApproveStoryRequest(
+        story_id=story.story_id, approved_by="Lead", approved_text=edited), None))
+    assert unresolved.code == StatusCode.INVALID_ARGUMENT
+    assert "1 flag not decided" in unresolved.message and "1 workplace 'Countdown'" in unresolved.message
     approved = service.ApproveStory(pb.ApproveStoryRequest(
-        story_id=story.story_id, approved_by="Lead", approved_text=edited), None).story
-    assert [(f.kind, f.start, f.end, f.text) for f in approved.flags] == [
-        ("workplace", 16, 25, "Countdown")]
+        story_id=story.story_id, approved_by="Lead", approved_text=edited,
+        decisions=[pb.FlagDecision(flag=1, action=pb.FLAG_ACTION_REDACT)]), None).story
+    assert approved.redacted_text == "[NAME_1] works at [WORKPLACE_1]."
+    assert [(f.kind, f.start, f.end, f.text, f.action) for f in approved.flags] == [
+        ("workplace", 18, 31, "[WORKPLACE_1]", pb.FLAG_ACTION_REDACT)]
 
 
 def test_an_edited_approval_is_held_to_the_configured_length(stories_worker):
@@ -435,3 +456,54 @@ def test_an_edited_approval_is_held_to_the_configured_length(stories_worker):
         error = grpc_error(lambda: service.ApproveStory(pb.ApproveStoryRequest(
             story_id=story.story_id, approved_by="Lead", approved_text="kai " * 40), None))
     assert error.code == StatusCode.INVALID_ARGUMENT and "at most 100" in error.message
+
+
+# -- issue 11: no approval while a quasi-identifier flag is undecided --------------------------
+
+ISSUE_STORY = ("Aroha Ngata (42) is raising a family of seven in Kaikohe. Her son Nikau, 15, is "
+               "the rugby captain at Tangaroa College. Aroha works at Silver Fern Farms on the "
+               "night shift, and at 15 Nikau started helping at Kōkiri Marae. Oranga Tamariki "
+               "and Work and Income helped the whānau.")
+
+
+def test_the_issue_story_cannot_be_approved_until_every_flag_is_decided(stories_worker):
+    service = stories_worker
+    story = service.SubmitStory(pb.SubmitStoryRequest(text=ISSUE_STORY, submitted_by="Sarah"),
+                                None).story
+    flags = {f.text: f.number for f in story.flags}
+    assert {"42", "a family of seven", "Kaikohe", "15", "rugby captain", "Tangaroa College",
+            "Silver Fern Farms", "night shift", "Kōkiri Marae"} <= set(flags)
+    assert "Oranga Tamariki and Work and Income helped" in story.redacted_text
+
+    def approve_with(decisions):
+        return service.ApproveStory(pb.ApproveStoryRequest(
+            story_id=story.story_id, approved_by="Lead", decisions=decisions), None)
+
+    every = keep_all(story, redact={f.number for f in story.flags if f.text != "Kaikohe"})
+    for decisions, says in [
+            ([], f"{len(story.flags)} flags not decided"),
+            (every[1:], "1 flag not decided; redact each or keep it with a reason: 1 age '42'"),
+            (every + [pb.FlagDecision(flag=99, action=pb.FLAG_ACTION_REDACT)], "there is no flag 99"),
+            (every + every[:1], "flag 1 is decided twice"),
+            ([pb.FlagDecision(flag=flags["Kaikohe"], action=pb.FLAG_ACTION_KEEP)]
+             + [d for d in every if d.flag != flags["Kaikohe"]], "is kept without a reason"),
+            ([pb.FlagDecision(flag=flags["Kaikohe"], action=pb.FLAG_ACTION_KEEP,
+                              reason="Aroha said it is fine, ring 021 234 5678")]
+             + [d for d in every if d.flag != flags["Kaikohe"]], "direct identifier"),
+            ([pb.FlagDecision(flag=1)] + every[1:], "flag 1: the action must be redact or keep")]:
+        error = grpc_error(lambda decisions=decisions: approve_with(decisions))
+        assert error.code == StatusCode.INVALID_ARGUMENT and says in error.message, error.message
+        unchanged = service.GetStory(pb.GetStoryRequest(story_id=story.story_id), None).story
+        assert unchanged == story  # nothing changed
+
+    approved = approve_with(every).story
+    assert approved.state == pb.STORY_STATE_APPROVED
+    assert approved.redacted_text == (
+        "[NAME_1] ([AGE_1]) is raising [FAMILY_SIZE_1] in Kaikohe. Her son [NAME_2], [AGE_2], is "
+        "the [SPORT_1] at [SCHOOL_1]. [NAME_1] works at [WORKPLACE_1] on the [SHIFT_1], and at "
+        "[AGE_2] [NAME_2] started helping at [MARAE_1]. Oranga Tamariki and Work and Income "
+        "helped the whānau.")
+    decided = {(f.text, f.action, f.kept_because) for f in approved.flags}
+    assert ("Kaikohe", pb.FLAG_ACTION_KEEP, "a big town; checked with the whānau") in decided
+    assert ("[MARAE_1]", pb.FLAG_ACTION_REDACT, "") in decided
+    assert all(approved.redacted_text[f.start:f.end] == f.text for f in approved.flags)

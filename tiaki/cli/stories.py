@@ -4,7 +4,8 @@
     tiaki stories submit story.txt --by "Sarah (social worker)"
     tiaki stories list
     tiaki stories show STORY_ID
-    tiaki stories approve STORY_ID --by "Team lead" [--text edited.txt]
+    tiaki stories approve STORY_ID --by "Team lead" --redact 1 --redact 3 \
+        --keep 2 "Auckland is a big city" [--text edited.txt]
     tiaki stories consent STORY_ID --use tender --by Sarah --how "signed form" [--note ...]
     tiaki stories withdraw STORY_ID --use tender --by Sarah --how "phone call" [--note ...]
     tiaki stories export --use tender --reference "Tender 2026-14" --by Manager -o pack.txt
@@ -68,8 +69,16 @@ def _describe(s: pb.Story) -> str:
     elif s.agency_notified_at.seconds:
         lines.append(f"  the Agency was told of the withdrawal at {s.agency_notified_at.ToJsonString()}")
     for f in s.flags:
-        lines.append(f"  check: {f.kind} {f.text!r}: {f.reason}")
+        lines.append(f"  {_flag_line(f)}")
     return "\n".join(lines)
+
+
+def _flag_line(f: pb.StoryFlag) -> str:
+    if f.action == pb.FLAG_ACTION_REDACT:
+        return f"flag {f.number} {f.kind}: redacted as {f.text}"
+    if f.action == pb.FLAG_ACTION_KEEP:
+        return f"flag {f.number} {f.kind} {f.text!r}: kept because {f.kept_because}"
+    return f"check: flag {f.number} {f.kind} {f.text!r}: {f.reason}"
 
 
 @click.group()
@@ -87,8 +96,8 @@ def stories_redact(story_file: str, flags: bool) -> None:
     result = redact(_read_text(story_file))
     sys.stdout.write(result.text if result.text.endswith("\n") else result.text + "\n")
     if flags:
-        for f in result.flags:
-            click.echo(f"check: {f.kind} {f.text!r}: {f.reason}", err=True)
+        for number, f in enumerate(result.flags, 1):
+            click.echo(f"check: flag {number} {f.kind} {f.text!r}: {f.reason}", err=True)
 
 
 @stories.command("submit")
@@ -128,14 +137,25 @@ def stories_show(story_id: str) -> None:
 @click.argument("story_id")
 @click.option("--by", "approved_by", required=True, help="Who reviewed and approves it.")
 @click.option("--text", "text_file", type=click.Path(exists=True, dir_okay=False),
-              help="Your edit of the redacted text, if you removed more.")
+              help="Your edit of the redacted text, if you removed more (its flags are "
+                   "numbered afresh: see `tiaki stories redact --flags` on it).")
+@click.option("--redact", "redact", type=int, multiple=True, metavar="N",
+              help="Take flag N out of the text (repeatable).")
+@click.option("--keep", "keep", type=(int, str), multiple=True, metavar="N REASON",
+              help="Keep flag N, and why that is safe (repeatable).")
 @base.rpc_errors
-def stories_approve(story_id: str, approved_by: str, text_file: str | None) -> None:
-    """Approve the redacted text for use."""
+def stories_approve(story_id: str, approved_by: str, text_file: str | None,
+                    redact: tuple[int, ...], keep: tuple[tuple[int, str], ...]) -> None:
+    """Approve the redacted text for use, once every flag `show` lists is decided:
+    redacted (--redact N) or kept with a reason (--keep N REASON)."""
+    decisions = [pb.FlagDecision(flag=n, action=pb.FLAG_ACTION_REDACT) for n in redact]
+    decisions += [pb.FlagDecision(flag=n, action=pb.FLAG_ACTION_KEEP, reason=reason)
+                  for n, reason in keep]
     reply = _stories_stub().ApproveStory(pb.ApproveStoryRequest(
         story_id=story_id, approved_by=approved_by,
-        approved_text=_read_text(text_file) if text_file else ""), metadata=base.call_metadata())
-    click.echo(_describe(reply.story))
+        approved_text=_read_text(text_file) if text_file else "", decisions=decisions),
+        metadata=base.call_metadata())
+    click.echo(_describe(reply.story) + "\n\n" + reply.story.redacted_text)
 
 
 @stories.command("consent")

@@ -1,12 +1,18 @@
 """De-identification of a client's story (pure: no I/O).
 
-Direct identifiers are replaced by typed placeholders: [NAME], [ADDRESS],
-[PHONE], [EMAIL], [DOB], [NHI], [IRD], [CLIENT_NUMBER], [PLATE].
-Quasi-identifiers (small towns and suburbs, schools, workplaces, exact ages
-and dates, rare details) are kept but flagged for the person who reviews the
-story: whether they identify someone depends on the community, which only a
-person can judge. Organisation and programme names, roles, te reo words,
-counts and amounts are kept.
+Direct identifiers are replaced by typed placeholders, numbered within a
+story so a reader can follow who is who: [NAME_1], [NAME_2], [ADDRESS_1],
+[PHONE_1], [EMAIL_1], [DOB_1], [NHI_1], [IRD_1], [CLIENT_NUMBER_1], [PLATE_1].
+The same person or number gets the same placeholder wherever it appears ("Aroha
+Ngata" and a later "Aroha" are both [NAME_1]).
+Quasi-identifiers (small towns and suburbs, schools, workplaces and shifts,
+marae, hospitals and medical units, sports teams and roles, family sizes,
+ages and exact dates, rare details) are kept but flagged for the person who
+reviews the story: whether they identify someone depends on the community,
+which only a person can judge; redact_flags() replaces the ones the reviewer
+decides to take out ([PLACE_1], [AGE_1], ...). Known organisations and
+government agencies (Oranga Tamariki, Work and Income, ...) are kept whole, as
+are programme names, roles, te reo words and amounts.
 
 Errs on the side of the family: an unknown capitalised word in the middle of a
 sentence is taken for a name. NHI and IRD numbers are recognised by their
@@ -18,7 +24,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 
 import phonenumbers
 
@@ -31,10 +38,12 @@ _PRIORITY = {"EMAIL": 9, "NHI": 8, "IRD": 8, "CLIENT_NUMBER": 8, "DOB": 7, "PHON
 
 @dataclass(frozen=True)
 class Identifier:
-    """A direct identifier found in the original text (offsets into it)."""
+    """A direct identifier found in the original text (offsets into it), and
+    the numbered placeholder that replaced it ("[NAME_2]")."""
     kind: str
     start: int
     end: int
+    placeholder: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ _IRD_DASHED = re.compile(r"\d{2,3}-\d{3}-\d{3}")
 _CLIENT_LABEL = re.compile(
     r"\b(?:client|customer|case|file|patient|student|claim|reference|ref|member|MSD|SWN|"
     r"social welfare|CYF|OT|benefit|account|booking)\s*(?:number|no\.?|num|#|ID|id|ref(?:erence)?)"
-    r"(?:\s+(?:is|was))?\s*[:#]?\s*", re.I)
+    r"(?:\s+(?:is|was))?\s*[:#]?\s*|\bSWN:?\s*", re.I)
 _CLIENT_VALUE = re.compile(r"[A-Za-z]{0,6}[-/]?\d[\d\-/ ]{2,14}\d[A-Za-z]?|[A-Za-z]{1,6}-?\d{3,}")
 _CLIENT_PREFIXED = re.compile(r"\b[A-Z]{2,6}-\d{2,4}-\d{2,6}\b")
 
@@ -146,7 +155,7 @@ _STREET_NAME = (rf"(?:(?:St|Mt|Te|Ngā|Nga|Saint|Mount|Upper|Lower|Old|Great|Nor
                 rf"West|State)\.?\s+)?(?:{_WORD}\s+){{1,3}}?(?:{_STREET_TYPES})\b"
                 # "Rd." is an abbreviation only when the sentence goes on after it
                 rf"(?:\.(?=,|\s+[a-zāēīōū0-9]))?")
-_UNIT = r"(?:(?:Flat|Unit|Apartment|Apt|Room|Lot)\s*\d+[A-Za-z]?\s*[,/]?\s*)?"
+_UNIT = r"(?:(?:Flat|Unit|Apartment|Apt|Room|Lot)\s*(?:\d+[A-Za-z]?|[A-Z]\b)\s*[,/]?\s*)?"
 _NUMBER = r"\d{1,5}[A-Za-z]?(?:\s*/\s*\d{1,5}[A-Za-z]?)?"
 STREET_ADDRESS = re.compile(
     rf"\b{_UNIT}{_NUMBER}\s+(?:State Highway\s+\d{{1,3}}\b|SH\s?\d{{1,3}}\b|{_STREET_NAME})")
@@ -182,7 +191,10 @@ def redact(text: str) -> Redaction:
     found += _addresses(text)
     kept = _resolve(found)
     protected = _protected(text, notes)
-    kept = _resolve(kept + _names(text, kept, protected))
+    # A known organisation is kept whole, whatever stands before it
+    # ("Ministry for Children (Oranga Tamariki)", "Te Whatu Ora, Kāinga Ora").
+    organisations = [("ORG", s, e) for s, e in _phrase_spans(text, words.ORGANISATIONS)]
+    kept = _resolve(kept + _names(text, kept + organisations, protected))
     identifiers = _merge(text, kept)
     notes += _flags(text)
     return _apply(text, identifiers, notes)
@@ -346,6 +358,7 @@ def _protected(text, notes):
     spans: list[tuple[int, int]] = []
     spans += _phrase_spans(text, words.ORGANISATIONS)
     spans += _phrase_spans(text, words.BIG_PLACES)
+    spans += _phrase_spans(text, words.HOSPITALS)  # kept and flagged (_flags)
     for start, end in _phrase_spans(text, words.SMALL_PLACES):
         spans.append((start, end))
         notes.append(("place", start, end, "a small town or suburb can narrow a family down"))
@@ -459,7 +472,7 @@ def _names(text, taken, protected):
         # Drop ordinary words and titles at the front, connectors at either end.
         while run and (_low(run[0].text) in words.COMMON_WORDS or _low(run[0].text) in words.TITLES
                        or run[0].text in _CONNECTORS and len(run) == 1) \
-                and not _known_name(run[0].text):
+                and not _known_name(run[0].text) and run[0].text not in words.WORD_NAMES:
             run = run[1:]
         while run and run[-1].text in _CONNECTORS:
             run = run[:-1]
@@ -507,7 +520,7 @@ _KNOWN_NON_NAMES = ({_low(w) for w in words.COMMON_WORDS | words.TE_REO_WORDS | 
                      | words.RELATIONS | words.TITLES}
                     | {_low(w) for phrase in words.ORGANISATIONS | words.BIG_PLACES
                        | words.SMALL_PLACES | words.WORKPLACE_NAMES for w in phrase.split()}
-                    | _ORG_WORDS)
+                    | _ORG_WORDS) - {_low(w) for w in words.WORD_NAMES}
 
 
 def _known_name(word: str) -> bool:
@@ -548,10 +561,13 @@ def _evidence(text: str, tok: _Token, run: list[_Token], cued: bool) -> bool:
 
 
 _NEXT_WORD = re.compile(r"\s+([\w'’]+)")
+_AGE_AFTER = re.compile(r",\s*\d{1,3}\s*[,)]")
 
 
 def _next_word_is_verb(text: str, run: list[_Token]) -> bool:
     if text[run[-1].end:run[-1].end + 2] == " (":  # "Mariel (NHI ...)"
+        return True
+    if _AGE_AFTER.match(text, run[-1].end):  # "Waiana, 40, is ..."
         return True
     m = _NEXT_WORD.match(text, run[-1].end)
     if not m:
@@ -574,10 +590,83 @@ def _merge(text, found):
 
 # -- flags ------------------------------------------------------------------------------------
 
+def _alternatives(phrases) -> str:
+    return "|".join(sorted(phrases, key=len, reverse=True))
+
+
+# Bare ages: "Aroha (42)", "her son Nikau, 15, is", "at 15", "is 42.", "in her forties".
+_BARE_AGE = re.compile(
+    r"\((?P<a>\d{1,3})\)"
+    r"|(?<=[^\W\d]), (?P<b>\d{1,2})(?=[,)])"
+    r"|\b(?:at|from|since|by|until|till) (?:the )?(?:age (?:of )?)?(?P<c>\d{1,2})\b"
+    r"(?!\s*(?::|\.\d|am\b|pm\b|a\.m|p\.m|o['’]clock|%|percent|per\b|[-–]|/|hours?|hrs?|mins?|minutes?"
+    r"|weeks?|months?|days?|sessions?|times?|of\b|or\b|people|families|whānau|kids|children|\$)"
+    r"|[A-Za-z]+ (?:St|Street|Rd|Road|Ave|Avenue)\b)"
+    r"|\b(?:is|was|now|just|only|turned|turns|be|being) (?P<d>\d{1,2})"
+    r"(?=\s*(?:[.,;!?)]|$|\s+(?:and|but|now|this|when|with|so|at|in|next|last)\b))"
+    r"|\b(?P<e>in (?:her|his|their|my|our) (?:early |mid |late |mid-)?(?:teens|\d0s|twenties|"
+    r"thirties|forties|fifties|sixties|seventies|eighties|nineties))\b", re.I)
+_COUNT = rf"(?:\d{{1,2}}|{_alternatives(words.NUMBER_WORDS)})"
+_FAMILY_SIZE = re.compile(
+    rf"\b(?:(?:a|the|our|their|her|his) )?(?:family|whānau|whanau|household) of (?P<n>{_COUNT})\b"
+    rf"(?: (?:{_alternatives(words.FAMILY_MEMBERS)}))?"
+    rf"|\b(?:mum|mother|dad|father|parent|nana|nan|grandmother|grandfather|koro|one|eldest|"
+    rf"youngest|oldest|middle) of (?P<m>{_COUNT})(?: (?:{_alternatives(words.FAMILY_MEMBERS)}))?\b"
+    rf"|\b(?P<k>{_COUNT}) (?:(?:young|little|small|older|grown|school-age|teenage) )?"
+    rf"(?:{_alternatives(words.FAMILY_MEMBERS)})\b", re.I)
+_LARGE_FAMILY = 4  # "two kids" is most families; "seven kids" is few
+_MARAE = re.compile(rf"\b(?P<run>(?:{_WORD}\s+){{1,4}})[Mm]arae\b|\b[Mm]arae (?:at|in) {_WORD}")
+_HEALTH = re.compile(rf"\b(?P<run>(?:{_WORD}\s+){{1,4}})(?:{_alternatives(words.HEALTH_SUFFIXES)})\b")
+_HOSPITAL = re.compile(rf"\b(?:{_alternatives(words.HOSPITALS)})\b")
+_MEDICAL_UNIT = re.compile(rf"\b(?:{_alternatives(words.MEDICAL_UNITS)})\s+"
+                           rf"(?:{_alternatives(words.MEDICAL_UNIT_WORDS)})s?\b|\bward\s+\d+[A-Za-z]?\b"
+                           r"|\b(?:NICU|PICU|ICU|SCBU)\b", re.I)
+_SPORT_ROLE = re.compile(
+    rf"\b(?:{_alternatives(words.SPORTS)})\s+(?:{_alternatives(words.SPORT_ROLES)})s?\b"
+    rf"|\b(?:{_alternatives(words.ONE_HOLDER_ROLES)})(?![\w])"
+    r"|\b(?:captain|vice-captain|co-captain|coach|manager) of (?:the|their|his|her|a) "
+    r"(?:[\w'’-]+\s+){0,3}?(?:team|xv|xi|side|squad|club|crew)\b", re.I)
+_SPORT_TEAM = re.compile(
+    rf"\b(?P<run>(?:{_WORD}\s+){{1,3}})(?:(?i:{_alternatives(words.SPORTS)})\s+"
+    r"(?i:team|club|squad|side)|Club|RFC|AFC|United|Rovers)\b")
+_SHIFT = re.compile(rf"\b(?:{_alternatives(words.SHIFTS)})\b", re.I)
+
+
+def _named(text: str, m: re.Match) -> tuple[int, int] | None:
+    """The span of a capitalised run without the ordinary words in front
+    ("When Kōkiri Marae" is "Kōkiri Marae"); None when no word of it names
+    anything ("The Marae", "Our Hospital")."""
+    if m.group("run") is None:
+        return m.span()
+    start = _skip_leading_common(text, m.start(), m.end("run"))
+    return (start, m.end()) if start < m.end("run") else None
+
+
 def _flags(text):
     notes = []
     for m in _AGE.finditer(text):
         notes.append(("age", m.start(), m.end(), "an exact age can single someone out"))
+    for m in _BARE_AGE.finditer(text):
+        group = next(g for g in "abcde" if m.group(g) is not None)
+        notes.append(("age", *m.span(group), "an exact age can single someone out"))
+    for m in _FAMILY_SIZE.finditer(text):
+        count = next(m.group(g) for g in "nmk" if m.group(g) is not None).lower()
+        size = int(count) if count.isdigit() else words.NUMBER_WORDS.index(count) + 1
+        if size >= _LARGE_FAMILY:
+            notes.append(("family_size", *m.span(), "a large family stands out in a community"))
+    for pattern, kind, reason in (
+            (_MARAE, "marae", "a named marae can narrow a whānau down"),
+            (_HEALTH, "health", "a named hospital or health service can narrow a family down"),
+            (_SPORT_TEAM, "sport", "a team or club can single someone out")):
+        for m in pattern.finditer(text):
+            if span := _named(text, m):
+                notes.append((kind, *span, reason))
+    for m in [*_MEDICAL_UNIT.finditer(text), *_HOSPITAL.finditer(text)]:
+        notes.append(("health", *m.span(), "a medical unit can narrow a family down"))
+    for m in _SPORT_ROLE.finditer(text):
+        notes.append(("sport", *m.span(), "a role in a team or school can single someone out"))
+    for m in _SHIFT.finditer(text):
+        notes.append(("shift", *m.span(), "the hours someone works narrow them down at a workplace"))
     low = _low(text)
     for detail in words.RARE_DETAILS:
         for m in re.finditer(rf"\b{re.escape(detail)}", low):
@@ -587,36 +676,125 @@ def _flags(text):
 
 
 def _apply(text, identifiers, notes) -> Redaction:
-    pieces, shifts, cursor = [], [], 0
-    for found in identifiers:
-        pieces.append(text[cursor:found.start])
-        placeholder = f"[{found.kind}]"
-        pieces.append(placeholder)
-        shifts.append((found.start, found.end, len(placeholder) - (found.end - found.start)))
-        cursor = found.end
-    pieces.append(text[cursor:])
-    redacted = "".join(pieces)
-
-    def moved(pos: int) -> int:
-        return pos + sum(delta for _, end, delta in shifts if end <= pos)
+    numbering = _Numbering(text)
+    identifiers = [replace(found, placeholder=numbering.placeholder(found.kind, key))
+                   for found, key in zip(identifiers, _keys(text, identifiers))]
+    redacted, moved = _replace(text, [(f.start, f.end, f.placeholder) for f in identifiers])
 
     flags, seen = [], set()
     for kind, start, end, reason in sorted(notes, key=lambda n: (n[1], n[2])):
-        if any(f.start < end and start < f.end for f in identifiers) and kind != "check_digit":
-            continue  # already replaced
+        hits = [f for f in identifiers if f.start < end and start < f.end]
         if kind == "check_digit":
             # Points at the placeholder that replaced it: the NHI's own, or the
             # longer number that won the overlap ("NHI: case num1234 5678").
-            hit = next((f for f in identifiers if f.start <= start < f.end), None) or next(
-                (f for f in identifiers if f.start < end and start < f.end), None)
+            hit = next((f for f in hits if f.start <= start), None) or next(iter(hits), None)
             if hit is None:
                 continue
-            new_start, new_end = moved(hit.start), moved(hit.start) + len(hit.kind) + 2
-        else:
+            new_start, new_end = moved(hit.start), moved(hit.start) + len(hit.placeholder)
+        elif any(f.start <= start and end <= f.end for f in hits):
+            continue  # already replaced
+        else:  # a flag over part of a name covers its placeholder ("Ōtara [NAME_1] netball team")
+            start, end = min([start] + [f.start for f in hits]), max([end] + [f.end for f in hits])
             new_start, new_end = moved(start), moved(end)
         key = (kind, new_start, new_end)
         if key in seen:
             continue
         seen.add(key)
         flags.append(Flag(kind, new_start, new_end, redacted[new_start:new_end], reason))
+    # One decision for one phrase: a flag inside a longer one goes ("Middlemore" in
+    # "Middlemore Hospital", "Ōtara" in "the Ōtara Tigers netball team").
+    flags = [f for f in flags if f.kind == "check_digit" or not any(
+        o is not f and o.kind != "check_digit" and o.start <= f.start and f.end <= o.end
+        and (o.end - o.start) > (f.end - f.start) for o in flags)]
     return Redaction(redacted, tuple(identifiers), tuple(flags))
+
+
+def _replace(text: str, spans: list[tuple[int, int, str]]):
+    """`text` with each (start, end, placeholder) replaced (sorted, not
+    overlapping), and a function from a position in `text` to the new one."""
+    pieces, shifts, cursor = [], [], 0
+    for start, end, placeholder in spans:
+        pieces += [text[cursor:start], placeholder]
+        shifts.append((end, len(placeholder) - (end - start)))
+        cursor = end
+    pieces.append(text[cursor:])
+
+    def moved(pos: int) -> int:
+        return pos + sum(delta for end, delta in shifts if end <= pos)
+    return "".join(pieces), moved
+
+
+# -- numbered placeholders ---------------------------------------------------------------------
+
+PLACEHOLDER = re.compile(r"\[([A-Z]+(?:_[A-Z]+)*)_(\d+)\]")
+
+
+class _Numbering:
+    """Numbers the placeholders of one text: the same thing gets the same
+    number, a new one the next free number of its kind (after any already there)."""
+
+    def __init__(self, text: str):
+        self.next: dict[str, int] = {}
+        for m in PLACEHOLDER.finditer(text):
+            self.next[m.group(1)] = max(self.next.get(m.group(1), 1), int(m.group(2)) + 1)
+        self.given: dict[tuple[str, str], str] = {}
+
+    def placeholder(self, label: str, key: str) -> str:
+        if (label, key) not in self.given:
+            number = self.next.get(label, 1)
+            self.next[label] = number + 1
+            self.given[(label, key)] = f"[{label}_{number}]"
+        return self.given[(label, key)]
+
+
+def _plain(value: str) -> str:
+    """Lower case, without macrons or punctuation: "Hēmi's" and "hemi" are one."""
+    value = unicodedata.normalize("NFKD", value.lower())
+    return " ".join(re.sub(r"[\W_]+", " ", "".join(c for c in value
+                                                   if not unicodedata.combining(c))).split())
+
+
+def _keys(text: str, identifiers) -> list[str]:
+    """Who or what each identifier is: the same key, the same placeholder."""
+    values = [_plain(text[f.start:f.end]) for f in identifiers]
+    full = {v for f, v in zip(identifiers, values) if f.kind == "NAME" and " " in v}
+    keys = []
+    for found, value in zip(identifiers, values):
+        if found.kind == "NAME":
+            # A given name alone is the one full name it starts; a family name
+            # alone ("Mrs Ngata") may be anyone in the family, so it stays apart.
+            owners = [name for name in full if name.startswith(value + " ") or name == value]
+            value = owners[0] if len(owners) == 1 else value
+        keys.append(value.replace(" ", "") if found.kind != "NAME" else value)
+    return keys
+
+
+# What a flagged quasi-identifier becomes when the reviewer takes it out.
+FLAG_PLACEHOLDERS = {"place": "PLACE", "school": "SCHOOL", "workplace": "WORKPLACE",
+                     "shift": "SHIFT", "age": "AGE", "date": "DATE", "rare_detail": "DETAIL",
+                     "marae": "MARAE", "health": "HEALTH_SERVICE", "sport": "SPORT",
+                     "family_size": "FAMILY_SIZE", "freephone": "PHONE"}
+
+
+def redact_flags(text: str, flags: list[Flag], chosen: set[int]) -> tuple[str, list[Flag]]:
+    """`text` with the flags at the indexes in `chosen` replaced by numbered
+    placeholders of their kind ([PLACE_1]; the same words get the same number,
+    after those already in the text), and every flag moved to where it now is
+    (a chosen one onto its placeholder). Overlapping chosen flags become one."""
+    spans: list[list] = []  # [start, end, label], merged where they overlap
+    for i in sorted(chosen, key=lambda i: (flags[i].start, -flags[i].end)):
+        flag = flags[i]
+        if spans and flag.start < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], flag.end)
+        else:
+            spans.append([flag.start, flag.end, FLAG_PLACEHOLDERS.get(flag.kind, "DETAIL")])
+    numbering = _Numbering(text)
+    placed = [(s, e, numbering.placeholder(label, _plain(text[s:e]))) for s, e, label in spans]
+    redacted, moved = _replace(text, placed)
+    out = []
+    for flag in flags:
+        start = min([flag.start] + [s for s, e, _ in placed if s < flag.end and flag.start < e])
+        end = max([flag.end] + [e for s, e, _ in placed if s < flag.end and flag.start < e])
+        new_start, new_end = moved(start), moved(end)
+        out.append(replace(flag, start=new_start, end=new_end, text=redacted[new_start:new_end]))
+    return redacted, out

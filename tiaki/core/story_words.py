@@ -106,6 +106,15 @@ Kiwi, Pounamu, Manawa, Rongo, Whetu, Huia, Nikau, Kauri, Li, Yu, Hao, Chen, Dung
 Gore, Massey, Henderson, Stratford, Huntly, Levin, Marton, Elgin, Fairfield, Thames, Alexandra
 """)
 
+# Given names that are also English words. Written capitalised in the middle of
+# a sentence they are names (as words they would be in lower case); at the start
+# of one, a name when a verb or another name follows, as for a name no list knows.
+WORD_NAMES = _words("""
+Autumn, Justice, Royal, Blessing, Precious, Honey, Storm, River, Harmony, Destiny, Trinity,
+Liberty, Heaven, Angel, Miracle, Willow, Ocean, Rain, Sunny, Star, Paradise, Princess, Prince,
+Journey, Legend, Ivy, Amber, Pearl, Crystal, Dawn, Eden, Haven, Serenity, Melody, Marley, Phoenix
+""")
+
 # -- context --------------------------------------------------------------------------
 
 # Titles before a name; kept in the text ("Whaea [NAME]").
@@ -144,7 +153,7 @@ helped, sleeps, slept, eats, ate, reads, read, writes, visits, visited, voluntee
 attends, sees, saw, met, meets, smokes, drinks, uses, used, owns, owned, owes, owed, earns, earned,
 receives, received, cares, cared, struggles, struggled, suffers, suffered, shows, showed, gave,
 gives, brought, brings, made, makes, paid, pays, set, sets, won, wins, thinks, thought, believes,
-remembers, remembered, misses, returned, returns, moved, moves, was, were
+remembers, remembered, misses, returned, returns, moved, moves, was, were, born, dob, aged, nhi
 """)
 
 # -- what is kept ---------------------------------------------------------------------
@@ -186,7 +195,8 @@ physical, emotional, cultural, financial, legal, social, budget, budgeting, food
 grants, benefit, benefits, payment, payments, rates, costs, cost, prices, price, debts, loans, loan,
 ring, call, text, phone, contact, visit, ask, tell, see, meet, send, give, take, bring, check,
 remind, invite, thank, pick, drop, book, arrange, refer, encourage, support, talk, speak, write,
-keep, make, get, let, go, come, try, ask, email, message, follow, update, confirm, collect
+keep, make, get, let, go, come, try, ask, email, message, follow, update, confirm, collect,
+per, re, via, w, spoke, present, dear, letters, best, home visit, first contact, case closed
 """)
 
 TE_REO_WORDS = _words("""
@@ -216,7 +226,16 @@ StudyLink, Ministry of Education, MoE, NZ Police, Corrections, Department of Cor
 Family Court, District Court, Youth Court, Emergency Department, ED, A&E, GP, NGO, NCEA, DHB,
 Community Law, Budgeting Services, Kiwi Can, Kiwibank, ASB, ANZ, BNZ, Westpac, Salvation Army
 Community Ministries, Te Kōhanga Reo, Awhi Mai, Manaaki Tamariki, Whakapakari, Mana Tāne,
-Pou Whirinaki, Te Ara Hou, Housing First, Emergency Housing, Whānau Ora Navigator, Navigator
+Pou Whirinaki, Te Ara Hou, Housing First, Emergency Housing, Whānau Ora Navigator, Navigator,
+Ministry for Children, Ministry of Health, Manatū Hauora, Ministry of Justice, Ministry for Pacific
+Peoples, Ministry for Women, Ministry of Housing and Urban Development, Te Tūāpapa Kura Kāinga,
+Department of Internal Affairs, Te Tari Taiwhenua, Accident Compensation Corporation, Whaikaha,
+Ministry of Disabled People, Te Aka Whai Ora, Ara Poutama Aotearoa, Te Manatū Whakahiato Ora,
+Te Tāhuhu o te Mātauranga, Child Youth and Family, CYFS, CYF, Victim Support, Tenancy Services,
+Tenancy Tribunal, Disputes Tribunal, Legal Aid, Te Hiringa Hauora, Health NZ, Te Puni Kokiri,
+New Zealand Police, Ngā Pirihimana o Aotearoa, Fire and Emergency, Hato Hone St John, St John,
+Problem Gambling Foundation, Alcoholics Anonymous, Narcotics Anonymous, Plunketline, Kidsline,
+Ministry of Business Innovation and Employment, MBIE, Immigration New Zealand, Stats NZ, NZQA
 """)
 
 # Capitalised words that name no one.
@@ -286,7 +305,8 @@ Trust, Services, Service, Centre, Center, Society, Ministry, Agency, Council, Bo
 Clinic, Foundation, Church, Network, Collective, Programme, Program, Group, Ltd, Limited, Army,
 Refuge, Union, Association, Department, Court, Mission, Bank, Library, Incorporated, Inc,
 Corporation, Unit, Rūnanga, Runanga, Authority, Commission, Hub, Ora, Tamariki, Income, Project,
-Initiative, Team, Whare, Kōhanga, Kohanga, Reo, Marae, Partnership, Alliance, Coalition
+Initiative, Team, Whare, Kōhanga, Kohanga, Reo, Marae, Partnership, Alliance, Coalition, Club, RFC,
+AFC
 """)
 
 SCHOOL_SUFFIXES = _words("""
@@ -310,6 +330,53 @@ WORKPLACE_PHRASES = ("freezing works", "meatworks", "meat works", "packhouse", "
 WORK_CUES = ("works at", "working at", "worked at", "job at", "employed at", "employed by",
              "works for", "working for", "worked for", "shifts at", "job with", "works in",
              "worked in", "working in", "works on", "job in", "apprenticeship at")
+
+# Sports: a team, a club or a role in one can single out a child or a parent.
+SPORTS = ("rugby league", "rugby", "league", "netball", "touch", "basketball", "football", "soccer",
+          "hockey", "cricket", "volleyball", "softball", "waka ama", "kapa haka", "boxing",
+          "athletics", "swimming", "rowing", "golf", "tennis", "badminton", "bowls", "surf",
+          "surf lifesaving", "kickboxing", "judo", "wrestling", "weightlifting", "powerlifting",
+          "sevens", "touch rugby", "underwater hockey", "cycling", "lacrosse", "league tag")
+SPORT_ROLES = ("captain", "vice-captain", "co-captain", "coach", "manager", "team", "club",
+               "squad", "side", "player", "rep", "representative", "star", "champion", "academy",
+               "trials", "triallist", "prop", "halfback", "first five", "hooker", "goal shoot",
+               "goalkeeper", "winger", "referee", "umpire", "leader", "tutor")
+# Roles that one person holds at a time in a school, a team or a community.
+ONE_HOLDER_ROLES = ("head girl", "head boy", "head prefect", "deputy head girl", "deputy head boy",
+                    "dux", "proxime accessit", "house captain", "school captain", "team captain",
+                    "club captain", "board chair", "marae chair",
+                    "chair of the marae", "first xv", "1st xv", "first xi", "1st xi",
+                    "first fifteen", "under-\\d+s?", "u\\d{2}s?")
+
+# Health services: a named hospital, clinic or unit is a quasi-identifier.
+HEALTH_SUFFIXES = ("Hospital", "Hospice", "Clinic", "Medical Centre", "Medical Center",
+                   "Health Centre", "Health Center", "Hauora", "Surgery", "Pharmacy",
+                   "Birthing Centre", "Maternity Unit")
+HOSPITALS = _words("""
+Middlemore, Starship, Kenepuru, Hillmorton, Burwood, Ronald McDonald House, Mason Clinic,
+Taranaki Base, Te Whare Ahuru, Greenlane, Ashburton, Wakari, Waitākere, Waitakere
+""")
+MEDICAL_UNITS = ("neonatal", "nicu", "picu", "icu", "intensive care", "high dependency", "cardiac",
+                 "oncology", "cancer", "renal", "dialysis", "burns", "spinal", "stroke",
+                 "maternity", "mental health", "psychiatric", "respiratory", "paediatric",
+                 "pediatric", "children's", "child health", "fertility", "transplant",
+                 "rehabilitation", "rehab", "addiction", "detox", "eating disorders", "forensic",
+                 "haematology", "neurology", "orthopaedic", "special care baby", "diabetes")
+MEDICAL_UNIT_WORDS = ("unit", "ward", "clinic", "service", "team", "centre")
+
+# Numbers as words, for family sizes ("a family of seven").
+NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+                "eighteen", "nineteen", "twenty")
+FAMILY_MEMBERS = ("children", "kids", "tamariki", "mokopuna", "grandchildren", "moko", "siblings",
+                  "brothers", "sisters", "sons", "daughters", "boys", "girls", "babies",
+                  "stepchildren", "foster children", "whāngai", "grandkids", "mouths to feed")
+
+# Shifts: the hours someone works narrow them down at a workplace.
+SHIFTS = ("night shifts?", "nightshifts?", "night-shifts?", "graveyard shifts?", "late shifts?",
+          "early shifts?", "morning shifts?", "back shifts?", "split shifts?", "overnight shifts?",
+          "works nights", "working nights", "worked nights", "on nights", "double shifts?",
+          "weekend shifts?", "rotating shifts?", "shift work", "dawn shifts?", "swing shifts?")
 
 # Details rare enough to single a family out in a small community.
 RARE_DETAILS = (

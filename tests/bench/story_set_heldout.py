@@ -18,9 +18,25 @@ around them (organisations, roles, te reo words, counts, amounts, big cities)
 must be kept. Small towns, schools, workplaces, ages and appointment dates are
 labelled quasi-identifiers (kept, and should be flagged).
 
-Measured once, as written, before anything else was changed (seed 20270117,
-240 stories): see MEASURED below; the de-identifier is not to be changed for
-this set. Once it is, this set is tuned on too and a new one must be written.
+Measured once, as written (committed first, dcd2052; seed 20270117, 240
+stories; de-identifier as of bdca4e1), nothing changed after:
+    all direct identifiers recall 0.959 (precision 0.967), text kept 0.980;
+    NAME 0.963 (1365), ADDRESS 0.917 (132), PHONE 1.000 (142), EMAIL 1.000 (78),
+    DOB 0.885 (104), NHI 1.000 (73), IRD 1.000 (66), CLIENT_NUMBER 0.839 (56),
+    PLATE 1.000 (20); names in none of its lists 624/675 = 0.924; quasi flagged:
+    place 108/108, school 45/45, workplace 45/53, age 57/57, date 5/45.
+Below target (0.98 a type, 0.995 all) for NAME, ADDRESS, DOB, CLIENT_NUMBER.
+What was missed: surnames in capitals as in a form ("Client: MCLEOD, Duncan":
+all 40 of them, 40 of the 51 names missed), given names that are words ("Summer Aumua", 11),
+dates of birth written "04-Feb-71" (all 12 of that shape), a motel room in
+emergency housing ("Room 39, Golden Gate Motor Inn, 214 Hobson Crescent": all
+11, the room and motel are kept), "Kāinga Ora tenancy no. 13799535" (4) and
+"our ref: WT/2024/7763" (5). Text lost: sentence-opening verbs and words taken
+for names ("Met", "Texted", "Patient", "Applied", "Karakia"), organisations in
+none of its lists ("Christians Against Poverty", "Family Court", "Kiwi Rail")
+and appointment dates ("Mar 26", taken for dates of birth, so not flagged).
+The de-identifier is not to be changed for this set: once it is, this set is
+tuned on too and a new one must be written for an unseen figure.
 
 Deterministic: `stories(n, seed)` gives the same stories for the same seed.
 Every person, number and address is made up; NHI and IRD numbers carry
@@ -38,8 +54,6 @@ from tests.bench.story_set import Story
 
 SEED = 20270117
 QUASI = ("place", "school", "workplace", "age", "date")
-
-MEASURED = """(filled in after the one measurement)"""
 
 # -- people ----------------------------------------------------------------------------------
 

@@ -294,7 +294,9 @@ def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
     # Before any service starts: they read the identities file once, at start.
     s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in units
                                                   if ("unit", u) not in WHO])
-    s.provision(units)
+    # Every unit of the example plan gets its queue and user (routing needs the queues),
+    # whether or not this stack runs a consumer for it.
+    s.provision(tuple(dict.fromkeys(UNITS + tuple(units))))
     try:
         for service in ("purpose_router", "intake", "requests", "insights"):
             for process in s.service_processes(service):

@@ -174,7 +174,7 @@ def own_intake(stack):
     proxy = Proxy((host, int(port)))
     proxy.open()
     grpc_port = free_port()
-    env = dict(stack.env(), INTAKE_GRPC_PORT=str(grpc_port), INTAKE_METRICS_PORT=str(free_port()),
+    env = dict(stack.env("intake"), INTAKE_GRPC_PORT=str(grpc_port), INTAKE_METRICS_PORT=str(free_port()),
                INTAKE_MONGO_URI=f"mongodb://127.0.0.1:{proxy.port}/{stack.name}_intake_health",
                GRPC_STREAM_IDLE_SECONDS=str(IDLE_SECONDS))
     with open(stack.tmp / "intake-health.log", "ab") as log:

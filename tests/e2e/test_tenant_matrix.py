@@ -194,6 +194,13 @@ MATRIX = {
         lambda s: {"submission_id": s["submission"]}),
     "tiaki.router.v1.LedgerService/VerifyLedger": OwnView(lambda s: {}),
     "tiaki.router.v1.LedgerService/GetChainHead": OwnView(lambda s: {}),
+    # Signed heads and proofs: a provider's own tree; a unit names a provider that delivered to it.
+    "tiaki.router.v1.LedgerService/GetSignedTreeHead": OwnView(lambda s: {}, wrong_kind=None),
+    "tiaki.router.v1.LedgerService/GetInclusionProof": OwnView(
+        lambda s: {"sequence": 1, "tree_size": 1}, wrong_kind=None),
+    "tiaki.router.v1.LedgerService/GetConsistencyProof": OwnView(
+        lambda s: {"first_size": 1, "second_size": 1}, wrong_kind=None),
+    "tiaki.router.v1.LedgerService/GetLedgerKey": SharedByDesign(lambda s: {}, wrong_kind=None),
     "tiaki.router.v1.UnitService/AcknowledgeDeliveries": Owned(
         "delivery", lambda i, s: {"delivery_ids": [i]}, intruder=UNIT_B, wrong_kind=A),
     "tiaki.router.v1.UnitService/RecordAccess": Owned(

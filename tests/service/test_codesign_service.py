@@ -326,8 +326,10 @@ def test_agreements_are_item_by_item_and_each_providers_own(router, plan_dict):
         # An open submission asks under the agreement version it opened with.
         pinned = terms("ccss", PROGRAMME, 1, "2026Q3", agreement_version=1)
         future = terms("ccss", PROGRAMME, 1, "2099Q1")
-    assert ccss == pinned == {"agreement_required": True, "agreement_version": 1, "problem": "",
-                              "withheld": {"wellbeing_end": "declined", "goals_met": "queried"}}
+    # The opening also gets (and records) the families' notice version for the period.
+    assert ccss == dict(pinned, notice_version=1) == {
+        "agreement_required": True, "agreement_version": 1, "problem": "", "notice_version": 1,
+        "withheld": {"wellbeing_end": "declined", "goals_met": "queried"}}
     assert other["agreement_version"] == 0 and "other-ngo has no agreement" in other["problem"]
     # A period not yet started has no settled terms: a change made now would apply to it.
     assert future["agreement_version"] == 0 and "2099Q1 has not started" in future["problem"]
@@ -360,6 +362,44 @@ def test_a_programme_made_outside_codesign_is_refused_once_codesigned(router, pl
     err = c.refused(c.plans.CreatePlan, plan_pb2.CreatePlanRequest(
         plan=plan_proto.to_proto(plan_dict)), AGENCY)
     assert err.code == StatusCode.FAILED_PRECONDITION and "use co-design" in err.message
+
+
+def test_an_agreement_never_reaches_back_into_a_collected_period(router, plan_dict):
+    """The issue's example: version 1 (no co-design) collects 2026Q3; the
+    provider then agrees to co-designed version 2. Its agreement governs from
+    2026Q4; dating it into 2026Q3 is refused, naming what 2026Q3 was collected
+    under, and changes nothing."""
+    container, c = router
+    c.plans.CreatePlan(plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(plan_dict)),
+                       metadata=c.auth(*AGENCY))
+    with entrypoint_hook(container, "collection_terms") as terms:
+        opened = terms("ccss", PROGRAMME, 1, "2026Q3")
+    assert opened["notice_version"] == 1 and opened["problem"] == ""
+    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME), metadata=c.auth(*AGENCY))
+    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=2),
+                            metadata=c.auth(*AGENCY))
+    choices = [apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_DECLINE
+                              if i["name"] == "ethnicity" else apb.ITEM_DECISION_ACCEPT)
+               for i in plan_dict["items"]]
+
+    err = c.refused(c.agreements.DecideItems, apb.DecideItemsRequest(
+        programme_id=PROGRAMME, choices=choices, decided_by="Mere", applies_from="2026Q3"), CCSS)
+    assert err.code == StatusCode.FAILED_PRECONDITION
+    assert err.message == ("applies_from: 2026Q3 was already collected (under plan version 1, "
+                           "with no agreement); an agreement made now applies from 2026Q4 at "
+                           "the earliest")
+    assert not c.agreements.GetAgreement(apb.GetAgreementRequest(programme_id=PROGRAMME),
+                                         metadata=c.auth(*CCSS)).versions
+
+    made = c.agreements.DecideItems(apb.DecideItemsRequest(
+        programme_id=PROGRAMME, choices=choices, decided_by="Mere"), metadata=c.auth(*CCSS))
+    assert made.agreement.applies_from == "2026Q4"
+    with entrypoint_hook(container, "collection_terms") as terms:
+        q3 = terms("ccss", PROGRAMME, 2, "2026Q3")
+        q4 = terms("ccss", PROGRAMME, 2, "2026Q4")
+    assert "ccss has no agreement to best-foot-forward version 2 for 2026Q3" in q3["problem"]
+    # 2026Q4 says something new (no ethnicity), so it has a new notice version.
+    assert (q4["problem"], q4["agreement_version"], q4["notice_version"]) == ("", 1, 2)
 
 
 def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from nameko_grpc.entrypoint import Grpc
 from prometheus_client import Counter
 
-from services.purpose_router.codesign import agreement
+from services.purpose_router.codesign import agreement, notice
 from services.purpose_router.codesign import rules as codesign
 from services.purpose_router.codesign.family_document import (
     publish_problems,
@@ -19,6 +19,7 @@ from services.purpose_router.codesign.family_document import (
     render_family_document,
 )
 from services.purpose_router.codesign.storage import CodesignStorage, Draft
+from services.purpose_router.directory import DirectoryStorage
 from services.purpose_router.plans import PlanRepository
 from tiaki.core.clock import now_iso, nz_today, utc_now
 from tiaki.core.errors import Conflict, Forbidden, Invalid, NotFound, NotNow, Refused
@@ -94,6 +95,7 @@ class CodesignEntrypoints:
 
     plans = Storage(PlanRepository)
     codesign_store = Storage(CodesignStorage)
+    directory = Storage(DirectoryStorage)
     identities = Identities()
     unit_queues = broker.UnitQueues()
 
@@ -334,12 +336,17 @@ class CodesignEntrypoints:
                     "decision": _from_pb(DECISION_PB, c.decision, "choices.decision")}
                    for c in request.choices]
         store = self.codesign_store
+        asked = check_period(request.applies_from, "applies_from") if request.applies_from else ""
+        collected = store.collected_periods(provider.id, plan.programme_id)
 
         def attempt() -> tuple[dict | None, dict | None]:
             versions = store.agreements(provider.id, plan.programme_id, plan.version)
             previous = versions[-1] if versions else None
             made = agreement.decide(plan, previous, choices, request.decided_by,
                                     f"provider:{provider.id}", utc_now())
+            if made is not None:
+                made["applies_from"] = agreement.first_period(
+                    made["applies_from"], collected, asked)
             if made is not None and not store.add_agreement(provider.id, made):
                 raise Conflict("choices", "the agreement version was taken")
             return made, previous
@@ -398,9 +405,12 @@ class CodesignEntrypoints:
         plan, only the items its agreement accepts. Without agreement_version
         (a submission opening) the agreement in force for the period; with it
         (a submission already open) exactly that version, so intake and routing
-        apply the same terms. `problem` says why nothing may be collected."""
+        apply the same terms. An opening also gets the families' notice version
+        in force for the period (see _opening). `problem` says why nothing may
+        be collected."""
         terms = {"agreement_required": False, "agreement_version": 0, "withheld": {},
-                 "problem": ""}
+                 "notice_version": 0, "problem": ""}
+        opening = agreement_version is None
         plan = self.plans.plan(programme_id, plan_version)
         if plan is None:
             return dict(terms, problem=f"no plan for {programme_id!r} version {plan_version}")
@@ -410,7 +420,8 @@ class CodesignEntrypoints:
                 return dict(terms, agreement_required=True, problem=(
                     f"{where} was not agreed through co-design, and {plan.programme_id} is "
                     "co-designed: submit on its co-designed version"))
-            return terms
+            return self._opening(plan, provider_id, check_period(period), terms) \
+                if opening else terms
         terms["agreement_required"] = True
         if agreement_version is None:
             current = period_of(nz_today())
@@ -425,7 +436,29 @@ class CodesignEntrypoints:
                                            f"{period}: accept or decline its items first")
             agreement_version = found["number"]
         held = self.codesign_store.terms(plan, provider_id, agreement_version).withheld
-        return dict(terms, agreement_version=agreement_version, withheld=held)
+        terms = dict(terms, agreement_version=agreement_version, withheld=held)
+        return self._opening(plan, provider_id, period, terms) if opening else terms
+
+    def _opening(self, plan: Plan, provider_id: str, period: str, terms: dict) -> dict:
+        """A submission opening: the period's first terms are recorded (once)
+        with the families' notice version saying what they send, and every
+        later submission of the period is held to that notice (refused when
+        its plan sends to a unit the notice does not name)."""
+        store = self.codesign_store
+        agreed = (store.terms(plan, provider_id, terms["agreement_version"]).plan
+                  if terms["agreement_version"] else plan)
+        first = store.collected(provider_id, plan.programme_id, period)
+        if first is None:
+            said = notice.facts(agreed, self.plans.is_agreed(plan.programme_id, plan.version))
+            made = store.notice_saying(provider_id, plan.programme_id, said)
+            first = store.record_collected(provider_id, plan.programme_id, {
+                "period": period, "plan_version": plan.version,
+                "agreement_version": terms["agreement_version"], "notice_version": made["number"]})
+        said = store.notice(provider_id, plan.programme_id, first["notice_version"])["said"]
+        names = {u.unit_id: u.name for u in plan.units}
+        names.update({e.id: e.display_name for e in self.directory.all() if e.kind == "unit"})
+        problem = notice.unnamed_receiver(agreed, said, first["notice_version"], period, names)
+        return dict(terms, notice_version=first["notice_version"], problem=problem)
 
     def _whose(self, context, provider_id: str) -> str:
         """Whose agreement a caller reads: the Agency any provider's it names;

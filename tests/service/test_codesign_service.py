@@ -15,6 +15,7 @@ from nameko.testing.services import entrypoint_hook
 from nameko_grpc.client import Client
 from nameko_grpc.errors import GrpcError
 
+from services.purpose_router.codesign.family_document import visible_text
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import WHO
 from tiaki.plumbing import plan_proto
@@ -401,6 +402,20 @@ def test_an_agreement_never_reaches_back_into_a_collected_period(router, plan_di
     # 2026Q4 says something new (no ethnicity), so it has a new notice version.
     assert (q4["problem"], q4["agreement_version"], q4["notice_version"]) == ("", 1, 2)
 
+    # Each period's letter says what that period was collected under.
+    letters = {period: c.agreements.GetFamilyDocument(apb.GetFamilyDocumentRequest(
+        programme_id=PROGRAMME, period=period), metadata=c.auth(*CCSS))
+        for period in ("2026Q3", "2026Q4")}
+    q3_text, q4_text = (visible_text(letters[p].html) for p in ("2026Q3", "2026Q4"))
+    assert (letters["2026Q3"].plan_versions, letters["2026Q3"].agreement_version,
+            letters["2026Q3"].notice_version, letters["2026Q3"].codesigned) == ([1], 0, 1, False)
+    assert "Self-identified ethnic group (level 1). We check" in q3_text
+    assert "This plan was not co-designed." in q3_text
+    assert (letters["2026Q4"].plan_versions, letters["2026Q4"].agreement_version,
+            letters["2026Q4"].notice_version, letters["2026Q4"].codesigned) == ([2], 1, 2, True)
+    assert "not sent at all: Self-identified ethnic group (level 1)." in q4_text
+    assert "not co-designed" not in q4_text
+
 
 def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):
     _, c = router
@@ -420,7 +435,9 @@ def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):
     assert read.in_force.provider_id == "ccss" and read.in_force.version == 1
     letter = ag.GetFamilyDocument(apb.GetFamilyDocumentRequest(
         programme_id=PROGRAMME, provider_id="ccss"), metadata=c.auth(*AGENCY))
-    assert letter.agreement_version == 1 and "ccss" in letter.html
+    # Without a directory entry the provider is "your provider", never its id.
+    assert letter.agreement_version == 1 and "ccss" not in letter.html
+    assert "Ask your provider." in letter.html
 
     # The Agency must say whose; a provider cannot read another's.
     err = c.refused(ag.GetAgreement, apb.GetAgreementRequest(programme_id=PROGRAMME), AGENCY)

@@ -6,14 +6,16 @@ this provider send?")."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from google.protobuf import json_format
 from nameko_grpc.entrypoint import Grpc
 from prometheus_client import Counter
 
-from services.purpose_router.codesign import agreement, notice
+from services.purpose_router.codesign import agreement, letter, notice
 from services.purpose_router.codesign import rules as codesign
 from services.purpose_router.codesign.family_document import (
+    Party,
     publish_problems,
     reading_grade,
     render_family_document,
@@ -21,6 +23,7 @@ from services.purpose_router.codesign.family_document import (
 from services.purpose_router.codesign.storage import CodesignStorage, Draft
 from services.purpose_router.directory import DirectoryStorage
 from services.purpose_router.plans import PlanRepository
+from services.purpose_router.routing.ledger import Ledger
 from tiaki.core.clock import now_iso, nz_today, utc_now
 from tiaki.core.errors import Conflict, Forbidden, Invalid, NotFound, NotNow, Refused
 from tiaki.core.periods import check_period, period_of
@@ -96,6 +99,7 @@ class CodesignEntrypoints:
     plans = Storage(PlanRepository)
     codesign_store = Storage(CodesignStorage)
     directory = Storage(DirectoryStorage)
+    ledger = Storage(Ledger)
     identities = Identities()
     unit_queues = broker.UnitQueues()
 
@@ -385,18 +389,71 @@ class CodesignEntrypoints:
     @agreement_grpc
     def GetFamilyDocument(self, request, context):
         provider_id = self._whose(context, request.provider_id)
-        plan = self._agreed_plan(request.programme_id, request.plan_version)
         period = _period(request.period)
-        found = agreement.in_force(
-            self.codesign_store.agreements(provider_id, plan.programme_id, plan.version), period)
-        if found is None:
-            raise NotNow("plan_version", f"{provider_id} has no agreement to "
-                                         f"{plan.programme_id} version {plan.version} for "
-                                         f"{period}: decide on its items first")
-        html = render_family_document(plan, found, request.provider_name.strip() or provider_id,
-                                      request.provider_contact, period)
-        return apb.GetFamilyDocumentResponse(html=html, agreement_version=found["number"],
-                                             reading_grade=reading_grade(html))
+        facts = self._letter_facts(provider_id, request.programme_id, period,
+                                   request.plan_version)
+        parties = self.directory.by_key()
+        provider = parties.get(f"provider:{provider_id}")
+        provider = (Party(provider.display_name, provider.postal_address, provider.phone,
+                          provider.privacy_email) if provider else
+                    Party(request.provider_name.strip() or "your provider",
+                          request.provider_contact.strip()))
+        html = render_family_document(
+            facts.sent, facts.held, provider, period, codesigned=facts.codesigned,
+            agency=_party(parties.get("agency:agency")),
+            units={e.id: _party(e) for e in parties.values() if e.kind == "unit"},
+            versions={"plan_version": ", ".join(map(str, facts.plan_versions)),
+                      "agreement_version": facts.agreement_version,
+                      "notice_version": facts.notice_version},
+            labels=facts.labels)
+        return apb.GetFamilyDocumentResponse(
+            html=html, agreement_version=facts.agreement_version,
+            reading_grade=reading_grade(html), notice_version=facts.notice_version,
+            plan_versions=facts.plan_versions, codesigned=facts.codesigned)
+
+    def _letter_facts(self, provider_id: str, programme_id: str, period: str,
+                      plan_version: int) -> LetterFacts:
+        """What the letter for one provider and period says, from facts: the
+        period's deliveries in the ledger; before any, the terms it was first
+        collected under; before any submission, the terms it would be now."""
+        store = self.codesign_store
+        first = store.collected(provider_id, programme_id, period)
+        deliveries = self.ledger.deliveries_in(provider_id, programme_id, period)
+        pairs = {(d["plan_version"], d["agreement_version"]) for d in deliveries}
+        if not pairs and first is not None:
+            pairs = {(first["plan_version"], first["agreement_version"])}
+        if not pairs:
+            plan = self.plans.plan(programme_id, plan_version)
+            if plan is None:
+                raise NotFound("plan_version", f"no plan for {programme_id!r} version "
+                                               f"{plan_version}")
+            number = 0
+            if self.plans.is_agreed(plan.programme_id, plan.version):
+                found = agreement.in_force(
+                    store.agreements(provider_id, plan.programme_id, plan.version), period)
+                if found is None:
+                    raise NotNow("plan_version", f"{provider_id} has no agreement to "
+                                                 f"{plan.programme_id} version {plan.version} "
+                                                 f"for {period}: decide on its items first")
+                number = found["number"]
+            pairs = {(plan.version, number)}
+        terms = {}
+        for version, number in sorted(pairs):
+            plan = self.plans.plan(programme_id, version)
+            held = store.terms(plan, provider_id, number).withheld if number else {}
+            terms[(version, number)] = letter.Terms(plan, held, number)
+        sent, held = letter.what_was_sent(
+            deliveries or [d for t in terms.values() for d in letter.planned_deliveries(t)],
+            terms)
+        codesigned = all(self.plans.is_agreed(programme_id, v) for v, _ in terms)
+        if first is not None:
+            notice_version = first["notice_version"]
+        else:  # the letter as it would be given now: the notice saying what it says
+            (only,) = terms.values()
+            notice_version = store.notice_saying(provider_id, programme_id, notice.facts(
+                letter.agreed_plan(only), codesigned))["number"]
+        return LetterFacts(sent, held, codesigned, sorted({v for v, _ in terms}),
+                           max(n for _, n in terms), notice_version, letter.labels(terms))
 
     @rpc
     def collection_terms(self, provider_id: str, programme_id: str, plan_version: int,
@@ -558,6 +615,23 @@ class CodesignEntrypoints:
         _timestamp(msg.opened_at, draft.opened_at)
         _timestamp(msg.published_at, draft.published_at)
         return msg
+
+
+@dataclass(frozen=True)
+class LetterFacts:
+    """What the families' letter for one provider and period says, and under which versions."""
+    sent: Plan
+    held: dict
+    codesigned: bool
+    plan_versions: list
+    agreement_version: int
+    notice_version: int
+    labels: dict
+
+
+def _party(entry) -> Party | None:
+    return Party(entry.display_name, entry.postal_address, entry.phone,
+                 entry.privacy_email) if entry else None
 
 
 def _until_written(attempt, field: str = "version", what: str = "the draft"):

@@ -214,15 +214,15 @@ def test_values_from_data_are_escaped():
     assert parse(doc).problems == []
 
 
-def test_empty_holdings_says_nothing_identifies_you():
+def test_empty_holdings_says_the_agency_holds_nothing():
     answer = copy.deepcopy(EXAMPLE)
     answer["holdings"] = []
     doc = render_answer(answer)
-    assert "The Agency holds no information that could identify you for this programme." in doc
+    assert "The Agency holds nothing about you for this programme." in doc
     assert "Contracts and Service Delivery team" in doc
     answer["counts_only"] = []
     doc = render_answer(answer)
-    assert "The Agency holds no information that could identify you for this programme." in doc
+    assert "The Agency holds nothing about you for this programme." in doc
     assert parse(doc).problems == []
 
 

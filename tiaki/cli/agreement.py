@@ -127,8 +127,10 @@ def agreement_explain(programme: str, item_name: str, plan_version: int) -> None
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
               help="Where to write the letter (HTML, printable on A4).")
 @click.option("--period", default="", help="The reporting period it covers (default: now).")
-@click.option("--provider-name", default="", help="Your name as families know it.")
-@click.option("--contact", default="", help="How families reach you, e.g. 'Phone 04 123 4567'.")
+@click.option("--provider-name", default="",
+              help="Your name as families know it (when the directory has no entry for you).")
+@click.option("--contact", default="", help="How families reach you, e.g. 'Phone 04 123 4567' "
+                                            "(when the directory has no entry for you).")
 def agreement_letter(programme: str, plan_version: int, output: str, period: str,
                      provider_name: str, contact: str) -> None:
     """Download "Where your information goes" for your families."""
@@ -137,5 +139,7 @@ def agreement_letter(programme: str, plan_version: int, output: str, period: str
         provider_name=provider_name, provider_contact=contact))
     with open(output, "w", encoding="utf-8") as fh:
         fh.write(reply.html)
-    click.echo(f"wrote {output} (agreement version {reply.agreement_version}, reading grade "
+    plans = ", ".join(map(str, reply.plan_versions))
+    click.echo(f"wrote {output}: notice version {reply.notice_version} (plan version {plans}, "
+               f"agreement version {reply.agreement_version}, reading grade "
                f"{reply.reading_grade:.1f}): print it or give it to families")

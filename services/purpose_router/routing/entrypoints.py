@@ -90,6 +90,15 @@ class RoutingEntrypoints:
                 for e in self.ledger.accesses(delivery_ids)]
 
     @rpc
+    def provenance(self, delivery_ids: list[str]) -> list[dict]:
+        """What the ledger recorded of these deliveries: who got them, which
+        items, and the period, plan, agreement and notice versions and IPP 3A
+        basis they were collected and routed under. What a family is told
+        about its information is made from this, never from today's plan."""
+        return [{k: e[k] for k in domain.DELIVERY_FIELDS if k != "content_hash"}
+                for e in self.ledger.deliveries(sorted(set(delivery_ids)))]
+
+    @rpc
     def deliveries_received(self, unit_id: str, delivery_ids: list[str],
                             submission_ids: list[str]) -> list[dict]:
         """Which of these deliveries (or deliveries of these submissions) the

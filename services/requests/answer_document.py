@@ -431,6 +431,14 @@ section.counts .counts-unit { border-left: 4px dashed #9a9a9a; padding-left: 1em
 .contact { font-size: 1.05em; }
 .ref { margin-top: 2.5em; font-size: .75em; color: #666; border-top: 1px solid #ddd; padding-top: .5em;
   word-break: break-word; }
+th, td, dd, p, li { overflow-wrap: anywhere; }
+@media (max-width: 600px) {
+  body { padding: 12px; font-size: 16px; }
+  dl.facts { grid-template-columns: 1fr; gap: 0; }
+  dl.facts dd { margin-bottom: .4em; }
+  table { table-layout: fixed; }
+  td.when { white-space: normal; }
+}
 @media print {
   body { font-size: 11pt; padding: 0; max-width: none; }
   h2, h3 { break-after: avoid; page-break-after: avoid; }

@@ -81,9 +81,11 @@ def assemble(found: FamilyRequest, facts: Facts, answers: dict[str, list[dict]],
     used_versions = set()
     for unit_id, records in sorted(answers.items()):
         for purpose_id in sorted({r["purpose_id"] for r in records}):
-            mine = one_row_each([r for r in records if r["purpose_id"] == purpose_id])
-            ids = {r["delivery_id"] for r in records if r["purpose_id"] == purpose_id}
-            under = [collected_under(r) for r in mine]
+            held = [r for r in records if r["purpose_id"] == purpose_id]
+            ids = {r["delivery_id"] for r in held}
+            # Every record held is explained; each is shown once.
+            under = [collected_under(r) for r in held]
+            mine = one_row_each(held)
             used_versions |= {u["plan_version"] for u in under}
             plan = facts.plans[max(u["plan_version"] for u in under)]
             purpose = plan.purpose(purpose_id)
@@ -112,7 +114,7 @@ def assemble(found: FamilyRequest, facts: Facts, answers: dict[str, list[dict]],
                              "plan_version": u["plan_version"],
                              "agreement_version": u["agreement_version"],
                              "basis": u.get("basis", "")}
-                            for r, u in zip(mine, under, strict=True)],
+                            for r, u in ((r, collected_under(r)) for r in mine)],
                 "accesses": [a for a in accesses if a["delivery_id"] in ids],
             }
             if outcomes is not None:

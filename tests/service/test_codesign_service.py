@@ -17,7 +17,8 @@ from nameko_grpc.errors import GrpcError
 
 from services.purpose_router.codesign.family_document import visible_text
 from services.purpose_router.service import PurposeRouterService
-from tests.service.factories import WHO
+from tests.service.factories import WHO, accepted_batch
+from tiaki.core.plan import Plan
 from tiaki.plumbing import plan_proto
 from tiaki.plumbing.tokens import ensure_tokens
 from tiaki.router.v1 import agreement_pb2 as apb
@@ -449,3 +450,27 @@ def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):
         assert err.code == StatusCode.PERMISSION_DENIED
     err = c.refused(ag.GetAgreement, apb.GetAgreementRequest(programme_id=PROGRAMME), VOICE)
     assert err.code == StatusCode.PERMISSION_DENIED
+
+
+def test_records_no_notice_covered_are_owed_the_agencys_own_notice(router, plan_dict):
+    """A batch from before notices were versioned (no notice version): its
+    unit-level records are owed the Agency's own notice, recorded once and
+    visible to the provider to hand on; the aggregate is not."""
+    container, c = router
+    c.plans.CreatePlan(plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(plan_dict)),
+                       metadata=c.auth(*AGENCY))
+    plan = Plan.from_dict(plan_dict, version=1)
+    with entrypoint_hook(container, "route_batch") as route:
+        route(accepted_batch(plan, n=2))
+        route(accepted_batch(plan, n=2, batch_id="batch-2"))
+
+    listed = c.agreements.ListAgencyNotices(apb.ListAgencyNoticesRequest(
+        programme_id=PROGRAMME), metadata=c.auth(*CCSS)).notices
+    others = c.agreements.ListAgencyNotices(apb.ListAgencyNoticesRequest(
+        programme_id=PROGRAMME), metadata=c.auth(*OTHER)).notices
+
+    assert [(n.period, n.unit_name, n.purpose_name) for n in listed] == [
+        ("2026Q3", "Evaluation and Insights team", "Programme evaluation")]
+    assert listed[0].given_at.seconds > 0 and listed[0].reading_grade <= 8
+    assert "Only Evaluation and Insights team gets it." in visible_text(listed[0].html)
+    assert list(others) == []

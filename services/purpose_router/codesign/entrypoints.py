@@ -6,6 +6,7 @@ this provider send?")."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 
 from google.protobuf import json_format
@@ -14,6 +15,7 @@ from prometheus_client import Counter
 
 from services.purpose_router.codesign import agreement, letter, notice
 from services.purpose_router.codesign import rules as codesign
+from services.purpose_router.codesign.agency_notice import render_agency_notice
 from services.purpose_router.codesign.family_document import (
     Party,
     publish_problems,
@@ -24,7 +26,7 @@ from services.purpose_router.codesign.storage import CodesignStorage, Draft
 from services.purpose_router.directory import DirectoryStorage
 from services.purpose_router.plans import PlanRepository
 from services.purpose_router.routing.ledger import Ledger
-from tiaki.core.clock import now_iso, nz_today, utc_now
+from tiaki.core.clock import now_iso, nz_date_words, nz_today, utc_now
 from tiaki.core.errors import Conflict, Forbidden, Invalid, NotFound, NotNow, Refused
 from tiaki.core.periods import check_period, period_of
 from tiaki.core.plan import Plan, PlanInvalid
@@ -410,6 +412,32 @@ class CodesignEntrypoints:
             html=html, agreement_version=facts.agreement_version,
             reading_grade=reading_grade(html), notice_version=facts.notice_version,
             plan_versions=facts.plan_versions, codesigned=facts.codesigned)
+
+    @agreement_grpc
+    def ListAgencyNotices(self, request, context):
+        provider_id = self._whose(context, request.provider_id)
+        period = check_period(request.period) if request.period else ""
+        parties = self.directory.by_key()
+        provider = _party(parties.get(f"provider:{provider_id}")) or Party("your provider")
+        agency = _party(parties.get("agency:agency")) or Party("the Agency")
+        response = apb.ListAgencyNoticesResponse()
+        for given in self.codesign_store.agency_notices(provider_id, request.programme_id):
+            if period and given["period"] != period:
+                continue
+            plan = self.plans.plan(given["programme_id"], given["plan_version"])
+            purpose = plan.purpose(given["purpose_id"])
+            unit = _party(parties.get(f"unit:{given['unit_id']}")) or Party(next(
+                (u.name for u in plan.units if u.unit_id == given["unit_id"]),
+                "A team in the Agency"))
+            html = render_agency_notice(plan, given["purpose_id"], given["fields"],
+                                        given["period"], provider, agency, unit,
+                                        nz_date_words(nz_today(
+                                            dt.datetime.fromisoformat(given["given_at"]))))
+            notice_pb = response.notices.add(
+                period=given["period"], unit_name=unit.name, purpose_name=purpose.name,
+                html=html, reading_grade=reading_grade(html))
+            _timestamp(notice_pb.given_at, given["given_at"])
+        return response
 
     def _letter_facts(self, provider_id: str, programme_id: str, period: str,
                       plan_version: int) -> LetterFacts:

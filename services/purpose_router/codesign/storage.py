@@ -306,7 +306,7 @@ class CodesignStorage:
             "_id": "|".join(delivery[k] for k in ("provider_id", "programme_id", "period",
                                                   "purpose_id")),
             **{k: delivery[k] for k in ("provider_id", "programme_id", "period", "purpose_id",
-                                        "unit_id", "plan_version")},
+                                        "unit_id", "plan_version", "fields")},
             "first_delivery_id": delivery["delivery_id"], "given_at": now_iso()})
 
     def agency_notices(self, provider_id: str, programme_id: str) -> list[dict]:

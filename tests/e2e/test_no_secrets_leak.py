@@ -147,9 +147,11 @@ def test_no_secret_in_logs_metrics_messages_errors_or_output(stack, example_plan
         ipb.GetSubmissionRequest(submission_id=sid), metadata=other)))
     errors.append(refused(lambda: stack.intake().GetSubmission(
         ipb.GetSubmissionRequest(submission_id=sid), metadata=stack.metadata("unit", "evaluation"))))
-    errors.append(refused(lambda: stack.requests().OpenAccessRequest(
-        rpb.OpenAccessRequestRequest(programme_id=PROGRAMME, client_ref=client,
-                                     requester="x", authorisation="y"), metadata=other)))
+    errors.append(refused(lambda: stack.requests().OpenCorrectionRequest(
+        rpb.OpenCorrectionRequestRequest(
+            programme_id=PROGRAMME, client_ref=client, requester="x", authorisation="y",
+            correction=rpb.Correction(field="goals_met", corrected_value="2", reason="z")),
+        metadata=other)))
     errors.append(refused(lambda: stack.intake().OpenSubmission(ipb.OpenSubmissionRequest(
         programme_id=PROGRAMME, period="last quarter"), metadata=ccss)))
 

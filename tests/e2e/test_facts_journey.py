@@ -3,13 +3,17 @@
 co-designed version 2, declining ethnicity. The 2026Q3 letter and the
 family's answer both still say ethnicity was sent in 2026Q3; the 2026Q4
 letter says it is not sent; every delivery carries its provenance; and a
-client with no records gets an answer saying so."""
+client with no records gets an answer saying so.
+
+With TIAKI_EXAMPLES_DIR=docs it writes docs/example-access-answer.html from the run."""
 
 from __future__ import annotations
 
 import copy
+import os
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -95,8 +99,12 @@ def test_what_families_are_told_stays_what_happened(stack, programme):
     stack.wait_for(lambda: requests.GetRequest(rpb.GetRequestRequest(
         request_id=opened.request_id), metadata=ccss).request.state ==
         rpb.REQUEST_STATE_COMPLETE, what="the answer")
-    answer = visible_text(requests.GetAnswer(rpb.GetAnswerRequest(
-        request_id=opened.request_id), metadata=ccss).html)
+    answer_html = requests.GetAnswer(rpb.GetAnswerRequest(
+        request_id=opened.request_id), metadata=ccss).html
+    answer = visible_text(answer_html)
+    if os.environ.get("TIAKI_EXAMPLES_DIR"):  # docs/example-access-answer.html, from this run
+        Path(os.environ["TIAKI_EXAMPLES_DIR"], "example-access-answer.html").write_text(
+            answer_html, encoding="utf-8")
     assert "Self-identified ethnic group (level 1)" in answer
     assert family["ethnicity"] in answer
     assert answer.count("Information for July to September 2026") == 1  # one row per record

@@ -474,3 +474,29 @@ def test_records_no_notice_covered_are_owed_the_agencys_own_notice(router, plan_
     assert listed[0].given_at.seconds > 0 and listed[0].reading_grade <= 8
     assert "Only Evaluation and Insights team gets it." in visible_text(listed[0].html)
     assert list(others) == []
+
+
+def test_a_period_is_not_collected_for_a_unit_its_notice_does_not_name(router, plan_dict):
+    """2026Q3 was collected under version 1, whose notice names two teams.
+    Version 2 adds a research team: submitting 2026Q3 again under it is refused
+    before anything is collected, naming the team; 2026Q4 gets a new notice."""
+    container, c = router
+    c.plans.CreatePlan(plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(plan_dict)),
+                       metadata=c.auth(*AGENCY))
+    wider = copy.deepcopy(plan_dict)
+    wider["units"].append({"unit_id": "research", "name": "Research team"})
+    wider["purposes"].append({"purpose_id": "research", "name": "Family research",
+                              "unit_id": "research", "form": "unit_level"})
+    item(wider, "age_band")["uses"].append({"purpose_id": "research", "retention": "2 years",
+                                            "explanation": "We study age groups."})
+    c.plans.CreatePlan(plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(wider)),
+                       metadata=c.auth(*AGENCY))
+    with entrypoint_hook(container, "collection_terms") as terms:
+        first = terms("ccss", PROGRAMME, 1, "2026Q3")
+        again = terms("ccss", PROGRAMME, 2, "2026Q3")
+        later = terms("ccss", PROGRAMME, 2, "2026Q4")
+    assert (first["problem"], first["notice_version"]) == ("", 1)
+    assert again["problem"].startswith(
+        "the families' notice in force for 2026Q3 (version 1) does not name Research team "
+        "(unit research)")
+    assert (later["problem"], later["notice_version"]) == ("", 2)

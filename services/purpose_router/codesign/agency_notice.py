@@ -7,12 +7,14 @@ the law, and the rights to see it and have it corrected."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html import escape
 
 from services.purpose_router.codesign.family_document import (
     PRIVACY_PHONE,
     PRIVACY_WEB,
     Party,
+    laws_of,
     period_words,
 )
 from tiaki.core.plan import Plan
@@ -34,12 +36,7 @@ def render_agency_notice(plan: Plan, purpose_id: str, fields: list[str], period:
     purpose = plan.purpose(purpose_id)
     items = [i for i in plan.items if i.name in fields]
     named = not (purpose.include_slk581 or any(i.identifying for i in items))
-    laws = []
-    for i in items:
-        for use in i.uses:
-            for law in use.legal_basis.split(";"):
-                if use.purpose_id == purpose_id and law.strip() and law.strip() not in laws:
-                    laws.append(law.strip())
+    laws = laws_of(replace(plan, items=tuple(items), _by_name=None), purpose_id)
     what = "".join(f"<li>{_e(i.description.strip().rstrip('.') or i.name)}</li>" for i in items)
     body = [
         "<h1>We have some information about you</h1>",

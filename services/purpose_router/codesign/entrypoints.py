@@ -395,11 +395,8 @@ class CodesignEntrypoints:
         facts = self._letter_facts(provider_id, request.programme_id, period,
                                    request.plan_version)
         parties = self.directory.by_key()
-        provider = parties.get(f"provider:{provider_id}")
-        provider = (Party(provider.display_name, provider.postal_address, provider.phone,
-                          provider.privacy_email) if provider else
-                    Party(request.provider_name.strip() or "your provider",
-                          request.provider_contact.strip()))
+        provider = _party(parties.get(f"provider:{provider_id}")) or Party(
+            request.provider_name.strip() or "your provider", request.provider_contact.strip())
         html = render_family_document(
             facts.sent, facts.held, provider, period, codesigned=facts.codesigned,
             agency=_party(parties.get("agency:agency")),

@@ -69,6 +69,20 @@ class Party:
         return ". ".join(parts)
 
 
+def laws_of(plan: Plan, purpose_id: str = "") -> list[str]:
+    """Each law or rule the plan's items are collected under (for one purpose,
+    or all), once, in plan order."""
+    laws: list[str] = []
+    for item in plan.items:
+        for use in item.uses:
+            if purpose_id and use.purpose_id != purpose_id:
+                continue
+            for law in use.legal_basis.split(";"):
+                if law.strip() and law.strip() not in laws:
+                    laws.append(law.strip())
+    return laws
+
+
 # -- sections ---------------------------------------------------------------------------
 
 def _routes(plan: Plan, units: dict[str, Party]) -> list[str]:
@@ -139,12 +153,7 @@ def _who(plan: Plan, provider: Party, agency: Party | None, units: dict[str, Par
         unit = units.get(unit_id)
         if unit is not None and unit.reach():
             rows.append(f"<li><strong>{_e(unit.name)}:</strong> {_e(_sentence(unit.reach()))}</li>")
-    laws = []
-    for item in plan.items:
-        for use in item.uses:
-            for law in use.legal_basis.split(";"):
-                if law.strip() and law.strip() not in laws:
-                    laws.append(law.strip())
+    laws = laws_of(plan)
     if laws:
         rows.append(f"<li><strong>The law or rule that lets them:</strong> "
                     f"{_e('; '.join(laws))}.</li>")

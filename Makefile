@@ -53,6 +53,7 @@ example: ## load the example programme's plan (once)
 	@if $(TLS_AGENCY) TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan show best-foot-forward >/dev/null 2>&1; then \
 	  echo "tiaki: example programme best-foot-forward already loaded"; \
 	else $(TLS_AGENCY) TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki plan load programmes/best-foot-forward.yaml; fi
+	@$(TLS_AGENCY) TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki directory set --file programmes/directory.yaml >/dev/null
 
 test: install proto infra ## the whole suite against the real broker and store
 	@$(MAKE) --no-print-directory test-unit test-service test-e2e test-faults-ci

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything tiaki needs on a Debian 12 machine (run as root from the repo root):
-#   - Debian packages: rabbitmq-server, prometheus (plus python3/python3-venv, curl, npm when missing);
+#   - Debian packages: rabbitmq-server, prometheus, chromium, poppler-utils, fonts-dejavu-core
+#     (plus python3/python3-venv, curl, npm when missing);
 #     Debian's own rabbitmq-server service is stopped and disabled, because
 #     scripts/infra.sh runs our own node with its data under var/rabbitmq/.
 #   - .venv (Python 3.11+) with requirements.txt (fully pinned) and this project (editable).
@@ -38,6 +39,11 @@ dpkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep 'install
 dpkg_installed rabbitmq-server || apt_pkgs+=(rabbitmq-server)
 command -v curl >/dev/null 2>&1 || apt_pkgs+=(curl)
 command -v npm >/dev/null 2>&1 || apt_pkgs+=(npm)
+# A real browser for the documents' layout tests (print to PDF, 375 px) and the
+# portal's browser tests; poppler-utils counts printed pages; fonts so text has a size.
+[ -x /usr/bin/chromium ] || apt_pkgs+=(chromium)
+command -v pdfinfo >/dev/null 2>&1 || apt_pkgs+=(poppler-utils)
+dpkg_installed fonts-dejavu-core || apt_pkgs+=(fonts-dejavu-core)
 if PY="$(pick_python)"; then
     # Debian splits ensurepip (needed by `python -m venv`) into python3-venv.
     if [ ! -x .venv/bin/python ] && ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then

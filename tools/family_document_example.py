@@ -14,11 +14,19 @@ from pathlib import Path
 
 import yaml
 
-from services.purpose_router.codesign.family_document import render_family_document
+from services.purpose_router.codesign.agreement import withheld
+from services.purpose_router.codesign.family_document import Party, render_family_document
+from services.purpose_router.codesign.letter import (
+    Terms,
+    labels,
+    planned_deliveries,
+    what_was_sent,
+)
 from tiaki.core.plan import Plan
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "programmes" / "best-foot-forward.yaml"
+DIRECTORY = ROOT / "programmes" / "directory.yaml"
 EXAMPLE = ROOT / "docs" / "example-where-your-information-goes.html"
 DECLINED = ("wellbeing_end",)
 
@@ -28,8 +36,16 @@ def render() -> str:
     agreement = {"number": 1, "applies_from": "", "items": [
         {"item_name": i.name, "decision": "decline" if i.name in DECLINED else "accept"}
         for i in plan.items]}
-    return render_family_document(plan, agreement, "City Centre Social Services",
-                                  "Phone 04 123 4567, or come to 12 Cuba Street", "2026Q3")
+    terms = Terms(plan, withheld(plan, agreement), agreement_version=1)
+    sent, held = what_was_sent(planned_deliveries(terms), {(1, 1): terms})
+    directory = yaml.safe_load(DIRECTORY.read_text())["entries"]
+    parties = {(e["kind"], e["id"]): Party(e["name"], e["address"], e["phone"], e["email"])
+               for e in directory}
+    return render_family_document(
+        sent, held, parties[("provider", "ccss")], "2026Q3", agency=parties[("agency", "agency")],
+        units={unit_id: party for (kind, unit_id), party in parties.items() if kind == "unit"},
+        versions={"plan_version": 1, "agreement_version": 1, "notice_version": 1},
+        labels=labels({(1, 1): terms}))
 
 
 def main(argv: list[str]) -> int:

@@ -176,6 +176,9 @@ class Submission:
     # The provider's agreement version it was opened under (0: no agreement needed):
     # its batches and its seal are checked and routed under those terms.
     agreement_version: int = 0
+    # The families' notice version in force for its period (purpose_router's):
+    # routing delivers only to the units it names.
+    notice_version: int = 0
 
 
 NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
@@ -296,7 +299,8 @@ def batch_event(sub: Submission, rows: list[dict]) -> dict:
     """The records_accepted payload of a batch (its batch_id is added when stored)."""
     return {"submission_id": sub.submission_id, "provider_id": sub.provider_id,
             "programme_id": sub.programme_id, "plan_version": sub.plan_version,
-            "period": sub.period, "agreement_version": sub.agreement_version, "records": rows}
+            "period": sub.period, "agreement_version": sub.agreement_version,
+            "notice_version": sub.notice_version, "records": rows}
 
 
 def seal_event(sub: Submission, accepted: int, batch_ids: list[str]) -> dict:
@@ -304,4 +308,5 @@ def seal_event(sub: Submission, accepted: int, batch_ids: list[str]) -> dict:
     return {"submission_id": sub.submission_id, "provider_id": sub.provider_id,
             "programme_id": sub.programme_id, "plan_version": sub.plan_version,
             "period": sub.period, "agreement_version": sub.agreement_version,
-            "accepted_count": accepted, "batch_ids": batch_ids}
+            "notice_version": sub.notice_version, "accepted_count": accepted,
+            "batch_ids": batch_ids}

@@ -127,11 +127,12 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         # Version 0 means the latest; the submission is bound to the concrete version.
         plan = self._plan_rules(request.programme_id, request.plan_version).plan
         terms = self._terms(provider.id, plan.programme_id, plan.version, request.period)
-        # The submission keeps the agreement version it opened under: its batches
-        # and its seal are checked and routed under those terms, whatever changes later.
+        # The submission keeps the agreement and notice versions it opened under: its
+        # batches and its seal are checked and routed under those terms, whatever changes later.
         sub = self.storage.open_submission(provider.id, request.programme_id,
                                            plan.version, request.period,
-                                           agreement_version=terms["agreement_version"])
+                                           agreement_version=terms["agreement_version"],
+                                           notice_version=terms.get("notice_version") or 0)
         return pb.OpenSubmissionResponse(submission=submission_message(self.storage, sub))
 
     @grpc

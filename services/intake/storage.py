@@ -117,7 +117,8 @@ def _submission(doc: dict) -> Submission:
         submission_id=doc["_id"], provider_id=doc["provider_id"],
         programme_id=doc["programme_id"], plan_version=doc["plan_version"],
         period=doc["period"], state=doc["state"], opened_at=doc["opened_at"],
-        sealed_at=doc.get("sealed_at"), agreement_version=doc.get("agreement_version") or 0)
+        sealed_at=doc.get("sealed_at"), agreement_version=doc.get("agreement_version") or 0,
+        notice_version=doc.get("notice_version") or 0)
 
 
 class IntakeStorage:
@@ -138,10 +139,12 @@ class IntakeStorage:
     # -- submissions -----------------------------------------------------------
 
     def open_submission(self, provider_id: str, programme_id: str, plan_version: int,
-                        period: str, agreement_version: int = 0) -> Submission:
+                        period: str, agreement_version: int = 0,
+                        notice_version: int = 0) -> Submission:
         doc = {"_id": str(uuid.uuid4()), "provider_id": provider_id,
                "programme_id": programme_id, "plan_version": plan_version, "period": period,
-               "agreement_version": agreement_version, "state": "open",
+               "agreement_version": agreement_version, "notice_version": notice_version,
+               "state": "open",
                "opened_at": time.time(), "seal_published": 0}
         self.submissions.insert(doc)
         return _submission(doc)

@@ -7,17 +7,20 @@ is composed of the entrypoints of its two parts, which share only declared
 dependencies (the plan repository above all):
 - codesign/: plans' co-design, agreements, the families' letter;
 - routing/: plan versions, routing, holdings, aggregates and the ledger;
-- plans/: the plan repository both read plan versions from."""
+- plans/: the plan repository both read plan versions from;
+- directory/: the names and addresses documents use for providers, the Agency and its units."""
 
 from __future__ import annotations
 
 from services.purpose_router.codesign.entrypoints import CodesignEntrypoints
+from services.purpose_router.directory.entrypoints import DirectoryEntrypoints
 from services.purpose_router.routing.entrypoints import RoutingEntrypoints
 from tiaki.plumbing.health import HealthMixin
 from tiaki.plumbing.metrics import Metrics
 
 
-class PurposeRouterService(RoutingEntrypoints, CodesignEntrypoints, HealthMixin):
+class PurposeRouterService(RoutingEntrypoints, CodesignEntrypoints, DirectoryEntrypoints,
+                           HealthMixin):
     name = "purpose_router"
 
     metrics = Metrics()

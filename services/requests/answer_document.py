@@ -87,6 +87,11 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _and(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _count(n: int, one: str, many: str) -> str:
     word = NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
     return f"{word} {one if n == 1 else many}"
@@ -234,10 +239,37 @@ def _statement(statement: dict, fields: dict[str, dict]) -> str:
         '<div class="statement"><p><strong>You asked for a change here.</strong> '
         f"You said “{_e(label)}” should say “{_e(_value(statement.get('corrected_value')))}”. "
         f"Your reason: {_e(_sentence(statement.get('reason')))}</p>"
-        f"<p>The team did not change it. They said: "
-        f"{_e(_sentence(statement.get('refused_because')))} "
+        f"<p>{REFUSED_IN_PLAIN_WORDS} "
         "Your statement is kept with this information. "
         "Anyone who sees it also sees your statement.</p></div>")
+
+
+# A refusal explained to a family: never a unit's own staff note, which is
+# written for staff (and may name people or systems).
+REFUSED_IN_PLAIN_WORDS = ("The team did not change it. This happens when their records show "
+                          "something different, or when the change would make the information "
+                          "wrong for the time it covers.")
+
+
+def _correction_section(answer: dict) -> str:
+    """What a family asked to be corrected, and what each team did, in plain words."""
+    c = answer.get("correction") or {}
+    label = _field_label(None, c.get("field", ""))
+    out = ['<section><h2>What you asked to be corrected</h2>',
+           f"<p>You asked for <strong>{_e(label)}</strong> to say "
+           f"“{_e(_value(c.get('corrected_value')))}”. Your reason: "
+           f"{_e(_sentence(c.get('reason')))}</p>", '<ul class="why">']
+    for d in answer.get("decisions") or []:
+        name = _e(d.get("unit_name") or "A team in the Agency")
+        if d.get("outcome") == "applied":
+            out.append(f"<li><strong>{name}</strong> corrected it.</li>")
+        elif d.get("outcome") == "refused":
+            out.append(f"<li><strong>{name}</strong>: {_e(REFUSED_IN_PLAIN_WORDS)} You can ask "
+                       "for a statement of your view to be kept with it.</li>")
+        else:
+            out.append(f"<li><strong>{name}</strong> has not decided yet.</li>")
+    out.append("</ul></section>")
+    return "\n".join(out)
 
 
 def _accesses(accesses: list[dict], fields: dict[str, dict]) -> str:
@@ -399,6 +431,14 @@ section.counts .counts-unit { border-left: 4px dashed #9a9a9a; padding-left: 1em
 .contact { font-size: 1.05em; }
 .ref { margin-top: 2.5em; font-size: .75em; color: #666; border-top: 1px solid #ddd; padding-top: .5em;
   word-break: break-word; }
+th, td, dd, p, li { overflow-wrap: anywhere; }
+@media (max-width: 600px) {
+  body { padding: 12px; font-size: 16px; }
+  dl.facts { grid-template-columns: 1fr; gap: 0; }
+  dl.facts dd { margin-bottom: .4em; }
+  table { table-layout: fixed; }
+  td.when { white-space: normal; }
+}
 @media print {
   body { font-size: 11pt; padding: 0; max-width: none; }
   h2, h3 { break-after: avoid; page-break-after: avoid; }
@@ -442,8 +482,12 @@ def render_answer(answer: dict) -> str:
                      f"{'holds' if n == 1 else 'hold'} information about you. "
                      "Each team is shown below.</p>")
     else:
-        intro.append("<p><strong>The Agency holds no information that could identify you "
-                     "for this programme.</strong></p>")
+        asked = [str(a) for a in answer.get("asked") or []]
+        intro.append("<p><strong>The Agency holds nothing about you for this programme."
+                      "</strong></p>")
+        if asked:
+            intro.append(f"<p>The Agency asked {_e(_and(asked))}. None of them holds any "
+                         "information about you.</p>")
     if counts_only:
         n = len(counts_only)
         intro.append(f"<p>{_e(_capital(_count(n, 'other team', 'other teams')))} "
@@ -479,12 +523,18 @@ def render_answer(answer: dict) -> str:
         "</div></section>",
     ]
 
+    correcting = answer.get("kind") == "correction"
+    if correcting:
+        intro[0] = (f"<p>{asker} asked the Agency to correct information about you. "
+                    f"{_e(provider)} asked the Agency for you.</p>")
     body = [
+        "<h1>Your request to correct your information</h1>" if correcting else
         "<h1>What the Agency holds about you</h1>",
         f'<p class="lede">For the programme <strong>{_e(programme)}</strong>, '
         f"run by {_e(provider)}.</p>",
         f'<dl class="facts">{facts_html}</dl>',
         "<section><h2>About your request</h2>", *intro, "</section>",
+        _correction_section(answer) if correcting else "",
         figure,
         *(_holding(h) for h in holdings),
         _counts_section(counts_only),

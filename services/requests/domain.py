@@ -134,10 +134,12 @@ def asked(holders: list[dict], pseudonyms: dict[str, list[str]], plan: Plan,
     pseudonyms, pseudonym, delivery_ids}]. `holders` are purpose_router's
     [{unit_id, purpose_id, delivery_ids}]; `pseudonyms` the person's, by
     purpose, one per key generation. A correction asks only the units holding
-    the field."""
-    if not holders:
+    the field. Nobody holding anything is an answer for an access request
+    (the Agency holds nothing); a correction of nothing is refused."""
+    if not holders and correction:
         raise NotFound("", f"no records about client {client_ref!r} were sent for "
-                           f"{programme_id!r}: check the client reference")
+                           f"{programme_id!r}: there is nothing to correct; check the client "
+                           "reference")
     if correction:
         item = plan.item(correction["field"])
         if item is None:

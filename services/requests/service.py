@@ -287,14 +287,24 @@ class RequestsService(HealthMixin):
     # -- the work -----------------------------------------------------------------------
 
     def _answer(self, found: FamilyRequest) -> dict:
-        """What render_answer needs, from the plan, the units' answers, the
-        ledger's accesses and what insights says they informed."""
-        plan = Plan.from_dict(self.purpose_router.get_plan(found.programme_id, 0))
+        """What render_answer needs, from the units' answers, the ledger's
+        record of each delivery answered from (the plan and agreement versions
+        it was collected under), those plan versions, the directory's names,
+        the ledger's accesses and what insights says they informed."""
         answers = self.storage.answers(found)
         delivery_ids = answer.delivery_ids(answers)
+        provenance = {p["delivery_id"]: p for p in (
+            self.purpose_router.provenance(delivery_ids) if delivery_ids else [])}
+        plans = {}
+        for version in {0, *(p["plan_version"] for p in provenance.values())}:
+            plan = Plan.from_dict(self.purpose_router.get_plan(found.programme_id, version))
+            plans[plan.version] = plan
+        names = {key: entry["display_name"]
+                 for key, entry in self.purpose_router.directory_entries().items()}
         accesses = self.purpose_router.accesses(delivery_ids) if delivery_ids else []
         outcomes = self._outcomes(found.provider_id, delivery_ids) if delivery_ids else []
-        return answer.assemble(found, plan, answers, accesses, outcomes, nz_today())
+        return answer.assemble(found, answer.Facts(plans, provenance, names), answers,
+                               accesses, outcomes, nz_today())
 
     def _outcomes(self, provider_id: str, delivery_ids: list[str]) -> list[dict] | None:
         """What insights was told these deliveries informed; None when insights
@@ -332,7 +342,9 @@ class RequestsService(HealthMixin):
                                      rules, provider.id, correction)
         REQUESTS_OPENED.labels(opened.programme_id, opened.kind).inc()
         self._query(opened)
-        return opened
+        # Nobody holds anything: the answer (that the Agency holds nothing) is
+        # made now; the request keeps its received and due dates.
+        return self._finish(opened) if not opened.units else opened
 
     def _query(self, found: FamilyRequest, only_outstanding: bool = False):
         """Sends the request's query to each holding unit's own queue."""

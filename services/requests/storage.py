@@ -120,10 +120,9 @@ class RequestsStorage:
             "original_due": request.original_due.isoformat(),
             "transfer_due": request.transfer_due.isoformat(), "units": _units(request),
             "correction": correction or {}, "extension_reasons": "", "transferred_to": "",
-            "state": "complete" if request.complete else "open", "escalated": [],
+            # Open until its answer is assembled, even when nobody holds anything.
+            "state": "open", "escalated": [],
             "opened_at": now, "history": [step(who, "opened the request")], "version": 0}
-        if request.complete:
-            doc["completed_at"] = now
         self.requests.insert(doc)
         return _request(doc)
 

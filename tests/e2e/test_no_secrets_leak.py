@@ -126,14 +126,19 @@ def test_no_secret_in_logs_metrics_messages_errors_or_output(stack, example_plan
         ipb.GetSubmissionRequest(submission_id=sid), metadata=other)))
     errors.append(refused(lambda: stack.intake().GetSubmission(
         ipb.GetSubmissionRequest(submission_id=sid), metadata=stack.metadata("unit", "evaluation"))))
-    errors.append(refused(lambda: stack.requests().OpenAccessRequest(
-        rpb.OpenAccessRequestRequest(programme_id=PROGRAMME, client_ref=client,
-                                     requester="x", authorisation="y"), metadata=other)))
-    unknown = f"{tag}-never-sent"  # refused with a reason naming it: never logged
+    errors.append(refused(lambda: stack.requests().OpenCorrectionRequest(
+        rpb.OpenCorrectionRequestRequest(
+            programme_id=PROGRAMME, client_ref=client, requester="x", authorisation="y",
+            correction=rpb.Correction(field="goals_met", corrected_value="2", reason="z")),
+        metadata=other)))
+    unknown = f"{tag}-never-sent"  # a correction about nobody is refused naming it: never logged
     rows.append({"client_ref": unknown})
-    errors.append(refused(lambda: stack.requests().OpenAccessRequest(
-        rpb.OpenAccessRequestRequest(programme_id=PROGRAMME, client_ref=unknown, requester="x",
-                                     authorisation="y", received="2026-03-02"), metadata=ccss)))
+    errors.append(refused(lambda: stack.requests().OpenCorrectionRequest(
+        rpb.OpenCorrectionRequestRequest(
+            programme_id=PROGRAMME, client_ref=unknown, requester="x", authorisation="y",
+            received="2026-03-02",
+            correction=rpb.Correction(field="goals_met", corrected_value="2", reason="z")),
+        metadata=ccss)))
     errors.append(refused(lambda: stack.intake().OpenSubmission(ipb.OpenSubmissionRequest(
         programme_id=PROGRAMME, period="last quarter"), metadata=ccss)))
 

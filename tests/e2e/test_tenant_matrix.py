@@ -125,6 +125,13 @@ class SharedByDesign:
     wrong_kind: tuple[str, str] | None = UNIT_A
 
 
+@dataclass
+class Public:
+    """The directory: who a provider, the Agency or a unit is, with the address
+    families write to, is public by design: every authenticated caller reads it."""
+    fields: Callable[[dict], dict]
+
+
 def _records(sid, _):
     return {"submission_id": sid, "records": [{"record_ref": "r-1", "client_ref": "c-1"}]}
 
@@ -165,7 +172,10 @@ MATRIX = {
         "story", lambda i, s: {"story_ids": [i], "use": "STORY_USE_TENDER",
                                "exported_by": "Sam", "reference": "Tender 1"}),
     # requests
-    "tiaki.requests.v1.RequestsService/OpenAccessRequest": Owned("client", _access),
+    # Another provider's client of the same reference is another person, with no
+    # records: answered "nothing held", never with the owner's.
+    "tiaki.requests.v1.RequestsService/OpenAccessRequest": OwnView(
+        lambda s: _access(s["client"], s)),
     "tiaki.requests.v1.RequestsService/OpenCorrectionRequest": Owned(
         "client", lambda c, s: dict(_access(c, s), correction={
             "field": "goals_met", "current_value": "1", "corrected_value": "2",
@@ -237,6 +247,16 @@ MATRIX = {
                    "item_name": "goals_met"}, wrong_kind=None),
     "tiaki.router.v1.AgreementService/GetFamilyDocument": OwnView(
         lambda s: {"programme_id": s["draft_programme"], "plan_version": 1}),
+    "tiaki.router.v1.AgreementService/ListAgencyNotices": OwnView(
+        lambda s: {"programme_id": PROGRAMME}),
+    # the directory: names and addresses families read
+    "tiaki.router.v1.DirectoryService/SetEntry": AgencyOnly(
+        lambda s: {"entry": {"kind": "PARTY_KIND_PROVIDER", "id": "other-ngo",
+                             "display_name": "Other", "postal_address": "1 Road, Town",
+                             "phone": "04 555 0199", "privacy_email": "p@other.example"}}),
+    "tiaki.router.v1.DirectoryService/GetEntry": Public(
+        lambda s: {"kind": "PARTY_KIND_AGENCY"}),
+    "tiaki.router.v1.DirectoryService/ListEntries": Public(lambda s: {}),
     # insights: outcomes of use, and evaluation measures
     "tiaki.insights.v1.UnitOutcomesService/RecordOutcome": Owned(
         "delivery", lambda i, s: _outcome([i]), intruder=UNIT_B, wrong_kind=A),
@@ -374,6 +394,12 @@ def test_another_tenant_is_refused(stack, scene, name):
         if entry.wrong_kind:
             wrong = refusal(stack, method, entry.fields(scene), entry.wrong_kind)
             assert wrong.code() == grpc.StatusCode.PERMISSION_DENIED, wrong.details()
+    elif isinstance(entry, Public):
+        for who in (B, UNIT_A):
+            try:
+                invoke(stack, method, entry.fields(scene), who)
+            except grpc.RpcError as exc:  # an entry not set yet is NOT_FOUND for everyone
+                assert exc.code() == grpc.StatusCode.NOT_FOUND, exc.details()
     elif isinstance(entry, Participants):
         for who in (B, UNIT_A):
             refused = refusal(stack, method, entry.fields(scene), who)

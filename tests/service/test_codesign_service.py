@@ -15,8 +15,10 @@ from nameko.testing.services import entrypoint_hook
 from nameko_grpc.client import Client
 from nameko_grpc.errors import GrpcError
 
+from services.purpose_router.codesign.family_document import visible_text
 from services.purpose_router.service import PurposeRouterService
-from tests.service.factories import WHO
+from tests.service.factories import WHO, accepted_batch
+from tiaki.core.plan import Plan
 from tiaki.plumbing import plan_proto
 from tiaki.plumbing.tokens import ensure_tokens
 from tiaki.router.v1 import agreement_pb2 as apb
@@ -326,8 +328,10 @@ def test_agreements_are_item_by_item_and_each_providers_own(router, plan_dict):
         # An open submission asks under the agreement version it opened with.
         pinned = terms("ccss", PROGRAMME, 1, "2026Q3", agreement_version=1)
         future = terms("ccss", PROGRAMME, 1, "2099Q1")
-    assert ccss == pinned == {"agreement_required": True, "agreement_version": 1, "problem": "",
-                              "withheld": {"wellbeing_end": "declined", "goals_met": "queried"}}
+    # The opening also gets (and records) the families' notice version for the period.
+    assert ccss == dict(pinned, notice_version=1) == {
+        "agreement_required": True, "agreement_version": 1, "problem": "", "notice_version": 1,
+        "withheld": {"wellbeing_end": "declined", "goals_met": "queried"}}
     assert other["agreement_version"] == 0 and "other-ngo has no agreement" in other["problem"]
     # A period not yet started has no settled terms: a change made now would apply to it.
     assert future["agreement_version"] == 0 and "2099Q1 has not started" in future["problem"]
@@ -362,6 +366,58 @@ def test_a_programme_made_outside_codesign_is_refused_once_codesigned(router, pl
     assert err.code == StatusCode.FAILED_PRECONDITION and "use co-design" in err.message
 
 
+def test_an_agreement_never_reaches_back_into_a_collected_period(router, plan_dict):
+    """The issue's example: version 1 (no co-design) collects 2026Q3; the
+    provider then agrees to co-designed version 2. Its agreement governs from
+    2026Q4; dating it into 2026Q3 is refused, naming what 2026Q3 was collected
+    under, and changes nothing."""
+    container, c = router
+    c.plans.CreatePlan(plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(plan_dict)),
+                       metadata=c.auth(*AGENCY))
+    with entrypoint_hook(container, "collection_terms") as terms:
+        opened = terms("ccss", PROGRAMME, 1, "2026Q3")
+    assert opened["notice_version"] == 1 and opened["problem"] == ""
+    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME), metadata=c.auth(*AGENCY))
+    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=2),
+                            metadata=c.auth(*AGENCY))
+    choices = [apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_DECLINE
+                              if i["name"] == "ethnicity" else apb.ITEM_DECISION_ACCEPT)
+               for i in plan_dict["items"]]
+
+    err = c.refused(c.agreements.DecideItems, apb.DecideItemsRequest(
+        programme_id=PROGRAMME, choices=choices, decided_by="Mere", applies_from="2026Q3"), CCSS)
+    assert err.code == StatusCode.FAILED_PRECONDITION
+    assert err.message == ("applies_from: 2026Q3 was already collected (under plan version 1, "
+                           "with no agreement); an agreement made now applies from 2026Q4 at "
+                           "the earliest")
+    assert not c.agreements.GetAgreement(apb.GetAgreementRequest(programme_id=PROGRAMME),
+                                         metadata=c.auth(*CCSS)).versions
+
+    made = c.agreements.DecideItems(apb.DecideItemsRequest(
+        programme_id=PROGRAMME, choices=choices, decided_by="Mere"), metadata=c.auth(*CCSS))
+    assert made.agreement.applies_from == "2026Q4"
+    with entrypoint_hook(container, "collection_terms") as terms:
+        q3 = terms("ccss", PROGRAMME, 2, "2026Q3")
+        q4 = terms("ccss", PROGRAMME, 2, "2026Q4")
+    assert "ccss has no agreement to best-foot-forward version 2 for 2026Q3" in q3["problem"]
+    # 2026Q4 says something new (no ethnicity), so it has a new notice version.
+    assert (q4["problem"], q4["agreement_version"], q4["notice_version"]) == ("", 1, 2)
+
+    # Each period's letter says what that period was collected under.
+    letters = {period: c.agreements.GetFamilyDocument(apb.GetFamilyDocumentRequest(
+        programme_id=PROGRAMME, period=period), metadata=c.auth(*CCSS))
+        for period in ("2026Q3", "2026Q4")}
+    q3_text, q4_text = (visible_text(letters[p].html) for p in ("2026Q3", "2026Q4"))
+    assert (letters["2026Q3"].plan_versions, letters["2026Q3"].agreement_version,
+            letters["2026Q3"].notice_version, letters["2026Q3"].codesigned) == ([1], 0, 1, False)
+    assert "Self-identified ethnic group (level 1). We check" in q3_text
+    assert "This plan was not co-designed." in q3_text
+    assert (letters["2026Q4"].plan_versions, letters["2026Q4"].agreement_version,
+            letters["2026Q4"].notice_version, letters["2026Q4"].codesigned) == ([2], 1, 2, True)
+    assert "not sent at all: Self-identified ethnic group (level 1)." in q4_text
+    assert "not co-designed" not in q4_text
+
+
 def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):
     _, c = router
     c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
@@ -380,7 +436,9 @@ def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):
     assert read.in_force.provider_id == "ccss" and read.in_force.version == 1
     letter = ag.GetFamilyDocument(apb.GetFamilyDocumentRequest(
         programme_id=PROGRAMME, provider_id="ccss"), metadata=c.auth(*AGENCY))
-    assert letter.agreement_version == 1 and "ccss" in letter.html
+    # Without a directory entry the provider is "your provider", never its id.
+    assert letter.agreement_version == 1 and "ccss" not in letter.html
+    assert "Ask your provider." in letter.html
 
     # The Agency must say whose; a provider cannot read another's.
     err = c.refused(ag.GetAgreement, apb.GetAgreementRequest(programme_id=PROGRAMME), AGENCY)
@@ -392,3 +450,53 @@ def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):
         assert err.code == StatusCode.PERMISSION_DENIED
     err = c.refused(ag.GetAgreement, apb.GetAgreementRequest(programme_id=PROGRAMME), VOICE)
     assert err.code == StatusCode.PERMISSION_DENIED
+
+
+def test_records_no_notice_covered_are_owed_the_agencys_own_notice(router, plan_dict):
+    """A batch from before notices were versioned (no notice version): its
+    unit-level records are owed the Agency's own notice, recorded once and
+    visible to the provider to hand on; the aggregate is not."""
+    container, c = router
+    c.plans.CreatePlan(plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(plan_dict)),
+                       metadata=c.auth(*AGENCY))
+    plan = Plan.from_dict(plan_dict, version=1)
+    with entrypoint_hook(container, "route_batch") as route:
+        route(accepted_batch(plan, n=2))
+        route(accepted_batch(plan, n=2, batch_id="batch-2"))
+
+    listed = c.agreements.ListAgencyNotices(apb.ListAgencyNoticesRequest(
+        programme_id=PROGRAMME), metadata=c.auth(*CCSS)).notices
+    others = c.agreements.ListAgencyNotices(apb.ListAgencyNoticesRequest(
+        programme_id=PROGRAMME), metadata=c.auth(*OTHER)).notices
+
+    assert [(n.period, n.unit_name, n.purpose_name) for n in listed] == [
+        ("2026Q3", "Evaluation and Insights team", "Programme evaluation")]
+    assert listed[0].given_at.seconds > 0 and listed[0].reading_grade <= 8
+    assert "Only Evaluation and Insights team gets it." in visible_text(listed[0].html)
+    assert list(others) == []
+
+
+def test_a_period_is_not_collected_for_a_unit_its_notice_does_not_name(router, plan_dict):
+    """2026Q3 was collected under version 1, whose notice names two teams.
+    Version 2 adds a research team: submitting 2026Q3 again under it is refused
+    before anything is collected, naming the team; 2026Q4 gets a new notice."""
+    container, c = router
+    c.plans.CreatePlan(plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(plan_dict)),
+                       metadata=c.auth(*AGENCY))
+    wider = copy.deepcopy(plan_dict)
+    wider["units"].append({"unit_id": "research", "name": "Research team"})
+    wider["purposes"].append({"purpose_id": "research", "name": "Family research",
+                              "unit_id": "research", "form": "unit_level"})
+    item(wider, "age_band")["uses"].append({"purpose_id": "research", "retention": "2 years",
+                                            "explanation": "We study age groups."})
+    c.plans.CreatePlan(plan_pb2.CreatePlanRequest(plan=plan_proto.to_proto(wider)),
+                       metadata=c.auth(*AGENCY))
+    with entrypoint_hook(container, "collection_terms") as terms:
+        first = terms("ccss", PROGRAMME, 1, "2026Q3")
+        again = terms("ccss", PROGRAMME, 2, "2026Q3")
+        later = terms("ccss", PROGRAMME, 2, "2026Q4")
+    assert (first["problem"], first["notice_version"]) == ("", 1)
+    assert again["problem"].startswith(
+        "the families' notice in force for 2026Q3 (version 1) does not name Research team "
+        "(unit research)")
+    assert (later["problem"], later["notice_version"]) == ("", 2)

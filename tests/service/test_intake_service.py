@@ -52,7 +52,7 @@ def stream(*batches, submission_id: str = "sub-1"):
 def open_submission(**overrides) -> SimpleNamespace:
     values = dict(submission_id="sub-1", provider_id="ccss", programme_id="best-foot-forward",
                   plan_version=1, period="2026Q3", state="open", opened_at=time.time(),
-                  sealed_at=None, agreement_version=0)
+                  sealed_at=None, agreement_version=0, notice_version=0)
     values.update(overrides)
     return SimpleNamespace(**values)
 

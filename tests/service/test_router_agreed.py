@@ -40,6 +40,8 @@ def router(plan):
     store.agreement = mock.Mock(side_effect=lambda provider, programme, plan_version, number: (
         versions.get(number) if provider == "ccss" else None))
     store.agreements = mock.Mock(return_value=list(versions.values()))
+    store.notice = mock.Mock(return_value=None)  # events from before notices were versioned
+    store.record_agency_notice = mock.Mock()
     service = worker_factory(PurposeRouterService, plans=plans, codesign_store=store)
     service.ledger.entry.return_value = None
     service.storage.seal.return_value = None

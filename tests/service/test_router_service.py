@@ -15,6 +15,7 @@ from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter, worker_factory
 from nameko.testing.utils import get_extension
 
+from services.purpose_router.codesign import notice
 from services.purpose_router.plans import PlanRepository, PlanVersion
 from services.purpose_router.routing import domain
 from services.purpose_router.service import PurposeRouterService
@@ -95,6 +96,35 @@ class TestRouteBatchWorker:
             k: body[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
                                  "purpose_id", "unit_id", "fields", "record_count", "content_hash")}
 
+    def test_each_delivery_and_its_entry_carry_the_terms_it_was_collected_under(self, router,
+                                                                                 plan):
+        said = notice.facts(plan, codesigned=False)
+        router.codesign_store.notice.side_effect = (
+            lambda provider, programme, number: {"said": said} if number == 2 else None)
+
+        router.route_batch(dict(accepted_batch(plan, n=2), agreement_version=0,
+                                notice_version=2))
+        router.route_batch(dict(accepted_batch(plan, n=2, batch_id="batch-2"),
+                                period="2026Q1"))
+
+        named, before = deliveries_to(router, "evaluation")
+        provenance = ("period", "plan_version", "agreement_version", "notice_version", "basis")
+        assert [named[k] for k in provenance] == ["2026Q3", 1, 0, 2, "aware_through_notice"]
+        assert [before[k] for k in provenance] == ["2026Q1", 1, 0, 0, "before_ipp3a"]
+        entries = [c.args[1] for c in router.ledger.append.call_args_list]
+        assert [[e[k] for k in provenance] for e in entries] == [
+            [named[k] for k in provenance], [before[k] for k in provenance]]
+        router.codesign_store.record_agency_notice.assert_not_called()
+
+    def test_a_unit_level_delivery_no_notice_names_is_owed_the_agencys_own(self, router, plan):
+        router.codesign_store.notice.return_value = None  # an event from before notices
+
+        router.route_batch(accepted_batch(plan, n=2))
+
+        (body,) = deliveries_to(router, "evaluation")
+        assert body["basis"] == "agency_notice"
+        router.codesign_store.record_agency_notice.assert_called_once_with(body)
+
     def test_redelivered_batch_is_delivered_again_but_not_appended_twice(self, router, plan):
         batch = accepted_batch(plan, n=2)
         router.route_batch(batch)
@@ -132,6 +162,8 @@ class TestRouteBatchWorker:
         ]
         keys = [c.args[0] for c in router.ledger.append.call_args_list]
         assert keys == [f"delivery:b2:{EVALUATION}", f"delivery:sub-1:{REPORTING}"]
+        # Totals are not used in an identifiable form: no notice is owed for them.
+        assert body["basis"] == "not_identifiable"
 
     def test_no_aggregate_while_a_sealed_batch_is_still_on_its_way(self, router, plan):
         purpose = plan.purpose(REPORTING)

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from services.requests.answer_document import render_answer
+from tests.chromium import needs_chromium, overflow
 
 FIELDS = [
     {"name": "age_band", "description": "Age of the main client, in bands.",
@@ -214,15 +215,15 @@ def test_values_from_data_are_escaped():
     assert parse(doc).problems == []
 
 
-def test_empty_holdings_says_nothing_identifies_you():
+def test_empty_holdings_says_the_agency_holds_nothing():
     answer = copy.deepcopy(EXAMPLE)
     answer["holdings"] = []
     doc = render_answer(answer)
-    assert "The Agency holds no information that could identify you for this programme." in doc
+    assert "The Agency holds nothing about you for this programme." in doc
     assert "Contracts and Service Delivery team" in doc
     answer["counts_only"] = []
     doc = render_answer(answer)
-    assert "The Agency holds no information that could identify you for this programme." in doc
+    assert "The Agency holds nothing about you for this programme." in doc
     assert parse(doc).problems == []
 
 
@@ -307,3 +308,36 @@ def test_sentences_are_short(variant):
     assert average < 20, average
     longest = max(found, key=len)
     assert len(longest) <= 25, " ".join(longest)
+
+
+@needs_chromium
+@pytest.mark.parametrize("kind", ["access", "correction"])
+def test_the_answer_reads_on_a_phone_with_nothing_clipped(kind, tmp_path):
+    """Rendered in headless Chromium 375 px wide: no element past the edge,
+    nothing cut off, no sideways scrolling (long words and values included)."""
+    answer = copy.deepcopy(EXAMPLE)
+    answer["holdings"][0]["records"][0]["values"]["referral_date"] = "x" * 80
+    if kind == "correction":
+        answer.update(kind="correction", correction={
+            "field": "ethnicity", "corrected_value": "Māori", "reason": "It was recorded wrongly"},
+            decisions=[{"unit_name": "Evaluation and Insights team", "outcome": "refused"}])
+    measured = overflow(render_answer(answer), tmp_path, width=375)
+    assert measured["width"] == 375
+    assert measured["out"] == [] and measured["scroll_width"] <= 375
+
+
+def test_a_correction_page_uses_correction_words_and_no_staff_note():
+    answer = copy.deepcopy(EXAMPLE)
+    answer.update(kind="correction", correction={
+        "field": "ethnicity", "corrected_value": "Māori", "reason": "It was recorded wrongly"},
+        decisions=[{"unit_name": "Evaluation and Insights team", "outcome": "refused"},
+                   {"unit_name": "Research team", "outcome": "applied"}])
+    answer["holdings"][0]["records"][0]["statements"] = [{
+        "field": "ethnicity", "corrected_value": "Māori", "reason": "It was recorded wrongly",
+        "refused_because": "SR-1142 per A.Tane: CMS export mismatch, see ticket"}]
+    doc = render_answer(answer)
+    assert "Your request to correct your information" in doc
+    assert "You asked for <strong>Ethnicity</strong> to say “Māori”." in doc
+    assert "<strong>Research team</strong> corrected it." in doc
+    assert "The team did not change it. This happens when their records show" in doc
+    assert "SR-1142" not in doc and "A.Tane" not in doc

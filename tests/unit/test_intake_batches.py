@@ -17,7 +17,7 @@ from tiaki.core.plan import Plan
 KEYS = {"service-planning": b"k" * 32, "outcomes-report": b"o" * 32}
 UNDECLARED = domain.UNDECLARED
 SUB = Submission("sub-1", "ccss", "housing-support", 1, "2026Q3", "open", 1.0,
-                 agreement_version=3)
+                 agreement_version=3, notice_version=2)
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +152,11 @@ def test_terms_without_a_needed_agreement_are_not_now():
         domain.check_terms(dict(ok, problem="the plan is withdrawn"), "ccss", "p", 1, "2026Q3")
 
 
-def test_the_events_carry_the_submission_and_its_agreement_version():
+def test_the_events_carry_the_submission_and_its_agreement_and_notice_versions():
     batch = domain.batch_event(SUB, [{"n": 1}])
     assert batch == {"submission_id": "sub-1", "provider_id": "ccss",
                      "programme_id": "housing-support", "plan_version": 1, "period": "2026Q3",
-                     "agreement_version": 3, "records": [{"n": 1}]}
+                     "agreement_version": 3, "notice_version": 2, "records": [{"n": 1}]}
     del batch["records"]
     assert domain.seal_event(SUB, 5, ["sub-1.1"]) == dict(batch, accepted_count=5,
                                                           batch_ids=["sub-1.1"])

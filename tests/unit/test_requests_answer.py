@@ -50,13 +50,14 @@ def test_the_answer_names_each_holding_with_its_reasons_uses_and_outcomes(plan):
                 {"delivery_id": "elsewhere", "accessor": "someone"}]
     outcomes = [{"outcome_id": "o1", "informed_by": [{"delivery_id": "d2"}]},
                 {"outcome_id": "o2", "informed_by": [{"delivery_id": "x"}]}]
-    got = answer.assemble(held(answered=True), plan, {"evaluation": records}, accesses,
+    got = answer.assemble(held(answered=True), facts(plan), {"evaluation": records}, accesses,
                           outcomes, D(2026, 3, 9))
 
     assert answer.delivery_ids({"evaluation": records}) == ["d1", "d2"]
     assert {k: got[k] for k in ("request_id", "programme_name", "provider_name", "requester",
                                 "received", "due", "completed")} == {
-        "request_id": "r1", "programme_name": "Best foot forward", "provider_name": "ccss",
+        "request_id": "r1", "programme_name": "Best foot forward",
+        "provider_name": "City Centre Social Services",
         "requester": "the client", "received": "2026-03-02", "due": "2026-03-30",
         "completed": "2026-03-09"}
     [holding] = got["holdings"]
@@ -67,10 +68,11 @@ def test_the_answer_names_each_holding_with_its_reasons_uses_and_outcomes(plan):
         i.name for i in plan.items if "evaluation" in i.purposes()]
     assert all(f["explanation"] for f in holding["fields"])
     # What tiaki added to link records is not the family's information.
+    under = {"plan_version": 1, "agreement_version": 0, "basis": "aware_through_notice"}
     assert holding["records"] == [
         {"period": "2026Q1", "values": {"region": "Otago"},
-         "statements": [{"field": "region", "text": "I moved"}]},
-        {"period": "2026Q2", "values": {"region": "Canterbury"}, "statements": []}]
+         "statements": [{"field": "region", "text": "I moved"}], **under},
+        {"period": "2026Q2", "values": {"region": "Canterbury"}, "statements": [], **under}]
     assert holding["accesses"] == [accesses[0]]
     assert holding["outcomes"] == [outcomes[0]]
     assert got["counts_only"] == [{
@@ -80,13 +82,66 @@ def test_the_answer_names_each_holding_with_its_reasons_uses_and_outcomes(plan):
     assert "<html" in render_answer(got).lower()
 
 
+def facts(*plans: Plan, provenance: dict | None = None) -> answer.Facts:
+    """The example's facts: every delivery d1, d2 collected under plan version 1."""
+    by_version = {p.version: p for p in plans}
+    provenance = provenance or {d: {"delivery_id": d, "plan_version": 1, "agreement_version": 0,
+                                    "basis": "aware_through_notice", "purpose_id": "evaluation",
+                                    "fields": ["pseudonym", *by_version[1].fields_for_purpose(
+                                        "evaluation")]} for d in ("d1", "d2")}
+    return answer.Facts(by_version, provenance, {"provider:ccss": "City Centre Social Services"})
+
+
+def test_the_answer_explains_only_what_each_record_was_collected_under(plan):
+    """Plan version 2 adds referral_source to evaluation and words ethnicity
+    differently; a record collected in 2026Q3 under version 1 is explained in
+    version 1's words, and referral_source (never collected) is not mentioned."""
+    data = plan.to_dict()
+    data["items"].append({"name": "referral_source", "type": "string",
+                          "description": "Who referred the family.",
+                          "uses": [{"purpose_id": "evaluation", "explanation": "New words."}]})
+    next(i for i in data["items"] if i["name"] == "ethnicity")["uses"][0]["explanation"] = \
+        "Version 2 words."
+    v2 = Plan.from_dict(data, version=2)
+    records = [{"delivery_id": "d1", "purpose_id": "evaluation", "period": "2026Q3",
+                "fields": {"pseudonym": "p1", "ethnicity": "Asian"}},
+               # the same period submitted again: the same record, one row
+               {"delivery_id": "d2", "purpose_id": "evaluation", "period": "2026Q3",
+                "fields": {"pseudonym": "p1", "ethnicity": "Asian"}}]
+
+    got = answer.assemble(held(answered=True), facts(plan, v2), {"evaluation": records}, [],
+                          [], D(2026, 10, 9))
+
+    [holding] = got["holdings"]
+    names = [f["name"] for f in holding["fields"]]
+    assert "referral_source" not in names and "ethnicity" in names
+    ethnicity = next(f for f in holding["fields"] if f["name"] == "ethnicity")
+    assert ethnicity["explanation"] == plan.item("ethnicity").uses[0].explanation
+    assert [r["values"] for r in holding["records"]] == [{"ethnicity": "Asian"}]
+
+
+def test_nobody_holding_anything_is_answered_naming_the_units_asked(plan):
+    nothing = FamilyRequest(request_id="r2", provider_id="ccss", programme_id="best-foot-forward",
+                            requester="the client", authorisation="signed form",
+                            rules=domain.open_request("access", D(2026, 3, 2), []),
+                            state="open", opened_at=1.0)
+    assert nothing.to_assemble
+    got = answer.assemble(nothing, facts(plan), {}, [], [], D(2026, 3, 2))
+    assert got["holdings"] == [] and got["asked"] == ["Evaluation and Insights team"]
+    doc = render_answer(got)
+    assert "The Agency holds nothing about you for this programme." in doc
+    assert "The Agency asked Evaluation and Insights team. None of them holds any" in doc
+    # Still tracked with its deadline.
+    assert got["due"] == "2026-03-30" and "The Privacy Act says the Agency must answer by" in doc
+
+
 def test_without_word_from_insights_the_answer_says_nothing_of_outcomes(plan):
     records = [{"delivery_id": "d1", "purpose_id": "evaluation", "period": "2026Q1",
                 "fields": {}}]
-    got = answer.assemble(held(answered=True), plan, {"evaluation": records}, [], None,
+    got = answer.assemble(held(answered=True), facts(plan), {"evaluation": records}, [], None,
                           D(2026, 3, 9))
     assert "outcomes" not in got["holdings"][0]
-    nothing = answer.assemble(held(answered=True), plan, {}, [], [], D(2026, 3, 9))
+    nothing = answer.assemble(held(answered=True), facts(plan), {}, [], [], D(2026, 3, 9))
     assert nothing["holdings"] == [] and answer.delivery_ids({}) == []
 
 
@@ -105,8 +160,11 @@ def test_each_holding_unit_is_asked_under_every_generation_of_pseudonym(plan):
     only = domain.asked(holders, pseudonyms, plan, "C-1", "best-foot-forward",
                         {"field": "wellbeing_end"})
     assert list(only) == ["evaluation"]
-    with pytest.raises(NotFound, match="check the client reference"):
-        domain.asked([], pseudonyms, plan, "C-1", "best-foot-forward")
+    # Nobody holding anything is an answer to an access request, not an error...
+    assert domain.asked([], pseudonyms, plan, "C-1", "best-foot-forward") == {}
+    # ...but there is nothing to correct.
+    with pytest.raises(NotFound, match="nothing to correct"):
+        domain.asked([], pseudonyms, plan, "C-1", "best-foot-forward", {"field": "region"})
     with pytest.raises(Invalid, match="not an item of the plan"):
         domain.asked(holders, pseudonyms, plan, "C-1", "best-foot-forward",
                      {"field": "favourite_food"})

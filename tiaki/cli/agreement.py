@@ -3,10 +3,13 @@ plan, an item's purpose statement, and the families' letter.
 
     tiaki agreement decide best-foot-forward --by "Mere Tane" --accept-all --decline wellbeing_end
     tiaki agreement explain best-foot-forward goals_met
-    tiaki agreement letter best-foot-forward -o where-your-information-goes.html
+    tiaki agreement letter best-foot-forward --period 2026Q3 -o where-your-information-goes.html
+    tiaki agreement agency-notices best-foot-forward -o notices/
 """
 
 from __future__ import annotations
+
+import os
 
 import click
 
@@ -127,8 +130,10 @@ def agreement_explain(programme: str, item_name: str, plan_version: int) -> None
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True,
               help="Where to write the letter (HTML, printable on A4).")
 @click.option("--period", default="", help="The reporting period it covers (default: now).")
-@click.option("--provider-name", default="", help="Your name as families know it.")
-@click.option("--contact", default="", help="How families reach you, e.g. 'Phone 04 123 4567'.")
+@click.option("--provider-name", default="",
+              help="Your name as families know it (when the directory has no entry for you).")
+@click.option("--contact", default="", help="How families reach you, e.g. 'Phone 04 123 4567' "
+                                            "(when the directory has no entry for you).")
 def agreement_letter(programme: str, plan_version: int, output: str, period: str,
                      provider_name: str, contact: str) -> None:
     """Download "Where your information goes" for your families."""
@@ -137,5 +142,34 @@ def agreement_letter(programme: str, plan_version: int, output: str, period: str
         provider_name=provider_name, provider_contact=contact))
     with open(output, "w", encoding="utf-8") as fh:
         fh.write(reply.html)
-    click.echo(f"wrote {output} (agreement version {reply.agreement_version}, reading grade "
+    plans = ", ".join(map(str, reply.plan_versions))
+    click.echo(f"wrote {output}: notice version {reply.notice_version} (plan version {plans}, "
+               f"agreement version {reply.agreement_version}, reading grade "
                f"{reply.reading_grade:.1f}): print it or give it to families")
+
+
+@agreement.command("agency-notices")
+@click.argument("programme")
+@click.option("--period", default="", help="Only this period's (default: every period).")
+@click.option("--output-dir", "-o", type=click.Path(file_okay=False, writable=True),
+              help="Write each notice there as HTML, to print or hand on.")
+def agency_notices(programme: str, period: str, output_dir: str | None) -> None:
+    """The Agency's own notices (IPP 3A) owed to your families, and when each was given."""
+    reply = base.call("router", AgreementServiceStub, "ListAgencyNotices",
+                      apb.ListAgencyNoticesRequest(programme_id=programme, period=period))
+    if not reply.notices:
+        click.echo("no Agency notices: your own letter named every team that got records")
+        return
+    rows = []
+    for n in reply.notices:
+        given = n.given_at.ToDatetime().date().isoformat()
+        row = [n.period, n.unit_name, n.purpose_name, given]
+        if output_dir:
+            os.makedirs(output_dir, exist_ok=True)
+            path = os.path.join(output_dir, f"agency-notice-{n.period}-{len(rows) + 1}.html")
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(n.html)
+            row.append(path)
+        rows.append(row)
+    header = ["period", "team", "purpose", "given on"] + (["written to"] if output_dir else [])
+    click.echo(base.table(header, rows))

@@ -18,6 +18,7 @@ from tiaki.cli.agreement import agreement
 from tiaki.cli.base import Settings
 from tiaki.cli.codesign import codesign
 from tiaki.cli.dead_letters import dead_letters
+from tiaki.cli.directory import directory
 from tiaki.cli.flows import flows
 from tiaki.cli.insights import measures, outcomes
 from tiaki.cli.keys import keys
@@ -48,7 +49,7 @@ def cli(ctx: click.Context, intake: str, router: str, requests_address: str,
 
 
 for command in (submit, flows, plan, requests, stories, codesign, agreement, outcomes, measures,
-                keys, broker_users, dead_letters):
+                keys, broker_users, dead_letters, directory):
     cli.add_command(command)
 
 

@@ -9,11 +9,13 @@ purpose_router to each Agency unit's own durable queue on a topic exchange
 INTAKE = "intake"
 RECORDS_ACCEPTED = "records_accepted"
 # payload: {submission_id, provider_id, programme_id, plan_version, period,
-#           agreement_version (0: none needed), batch_id, records: [{pseudonyms: {purpose_id: str},
+#           agreement_version (0: none needed), notice_version (the families' notice
+#           in force for the period; 0 on events from before notices were versioned),
+#           batch_id, records: [{pseudonyms: {purpose_id: str},
 #                                slk581?: str, fields: {name: value}}]}
 SUBMISSION_SEALED = "submission_sealed"
 # payload: {submission_id, provider_id, programme_id, plan_version, period,
-#           agreement_version, batch_ids: [str], accepted_count}
+#           agreement_version, notice_version, batch_ids: [str], accepted_count}
 
 STORY_WITHDRAWN = "story_withdrawn"
 # payload: {story_id, provider_id, use, export_ids: [str], references: [str], withdrawn_at}
@@ -61,5 +63,6 @@ def unit_queue_name(unit_id: str) -> str:
 
 # A delivery message body (kind "records" or "aggregate"):
 # {delivery_id, kind: "records" | "aggregate", provider_id, programme_id,
-#  plan_version, submission_id, period, purpose_id, unit_id, fields: [str],
-#  record_count, content_hash, records: [...] | cells: [...]}
+#  plan_version, agreement_version, notice_version, basis (IPP 3A, one of
+#  tiaki.core.ledger.IPP3A_BASES), submission_id, period, purpose_id, unit_id,
+#  fields: [str], record_count, content_hash, records: [...] | cells: [...]}

@@ -5,7 +5,9 @@ Only accepted items are ever collected from it: intake refuses the rest like
 undeclared fields and routing works from the plan without them. Every change
 makes a new agreement version; the first applies to every reporting period, a
 later one from the reporting period after the one in which it was made, so a
-quarter already under way is never collected under two sets of terms.
+quarter already under way is never collected under two sets of terms; and
+none applies to a period the provider has already collected (under any plan
+version): what families were told for that period stays true.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import replace
 
 from services.purpose_router.codesign.rules import require_text
 from tiaki.core.clock import now_iso, nz_today
-from tiaki.core.errors import Invalid, NotFound
+from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.periods import next_period, period_of
 from tiaki.core.plan import Plan
 
@@ -69,6 +71,29 @@ def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: s
         "made_at": at, "made_by": decided_by, "caller": caller,
         "items": sorted(items.values(), key=lambda d: order.index(d["item_name"])),
     }
+
+
+def first_period(proposed: str, collected: list[dict], asked: str = "") -> str:
+    """The first period a new agreement version governs: `proposed` (decide's
+    rule; "" is every period) moved past every period already collected
+    (`collected`: {period, plan_version, agreement_version}), or the period
+    `asked` for, refused when it is earlier than that."""
+    earliest = proposed
+    if collected:
+        earliest = max(earliest, next_period(max(c["period"] for c in collected)))
+    if not asked:
+        return earliest
+    if asked < earliest:
+        first = next((c for c in collected if c["period"] == asked), None)
+        if first is not None:
+            raise NotNow("applies_from", (
+                f"{asked} was already collected (under plan version {first['plan_version']}"
+                + (f", agreement version {first['agreement_version']}"
+                   if first["agreement_version"] else ", with no agreement")
+                + f"); an agreement made now applies from {earliest} at the earliest"))
+        raise NotNow("applies_from", f"an agreement made now applies from {earliest} at the "
+                                     f"earliest, not {asked}")
+    return asked
 
 
 def in_force(versions: list[dict], period: str) -> dict | None:

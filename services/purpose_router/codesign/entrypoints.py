@@ -6,21 +6,27 @@ this provider send?")."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from dataclasses import dataclass
 
 from google.protobuf import json_format
 from nameko_grpc.entrypoint import Grpc
 from prometheus_client import Counter
 
-from services.purpose_router.codesign import agreement
+from services.purpose_router.codesign import agreement, letter, notice
 from services.purpose_router.codesign import rules as codesign
+from services.purpose_router.codesign.agency_notice import render_agency_notice
 from services.purpose_router.codesign.family_document import (
+    Party,
     publish_problems,
     reading_grade,
     render_family_document,
 )
 from services.purpose_router.codesign.storage import CodesignStorage, Draft
+from services.purpose_router.directory import DirectoryStorage
 from services.purpose_router.plans import PlanRepository
-from tiaki.core.clock import now_iso, nz_today, utc_now
+from services.purpose_router.routing.ledger import Ledger
+from tiaki.core.clock import now_iso, nz_date_words, nz_today, utc_now
 from tiaki.core.errors import Conflict, Forbidden, Invalid, NotFound, NotNow, Refused
 from tiaki.core.periods import check_period, period_of
 from tiaki.core.plan import Plan, PlanInvalid
@@ -94,6 +100,8 @@ class CodesignEntrypoints:
 
     plans = Storage(PlanRepository)
     codesign_store = Storage(CodesignStorage)
+    directory = Storage(DirectoryStorage)
+    ledger = Storage(Ledger)
     identities = Identities()
     unit_queues = broker.UnitQueues()
 
@@ -334,12 +342,17 @@ class CodesignEntrypoints:
                     "decision": _from_pb(DECISION_PB, c.decision, "choices.decision")}
                    for c in request.choices]
         store = self.codesign_store
+        asked = check_period(request.applies_from, "applies_from") if request.applies_from else ""
+        collected = store.collected_periods(provider.id, plan.programme_id)
 
         def attempt() -> tuple[dict | None, dict | None]:
             versions = store.agreements(provider.id, plan.programme_id, plan.version)
             previous = versions[-1] if versions else None
             made = agreement.decide(plan, previous, choices, request.decided_by,
                                     f"provider:{provider.id}", utc_now())
+            if made is not None:
+                made["applies_from"] = agreement.first_period(
+                    made["applies_from"], collected, asked)
             if made is not None and not store.add_agreement(provider.id, made):
                 raise Conflict("choices", "the agreement version was taken")
             return made, previous
@@ -378,18 +391,94 @@ class CodesignEntrypoints:
     @agreement_grpc
     def GetFamilyDocument(self, request, context):
         provider_id = self._whose(context, request.provider_id)
-        plan = self._agreed_plan(request.programme_id, request.plan_version)
         period = _period(request.period)
-        found = agreement.in_force(
-            self.codesign_store.agreements(provider_id, plan.programme_id, plan.version), period)
-        if found is None:
-            raise NotNow("plan_version", f"{provider_id} has no agreement to "
-                                         f"{plan.programme_id} version {plan.version} for "
-                                         f"{period}: decide on its items first")
-        html = render_family_document(plan, found, request.provider_name.strip() or provider_id,
-                                      request.provider_contact, period)
-        return apb.GetFamilyDocumentResponse(html=html, agreement_version=found["number"],
-                                             reading_grade=reading_grade(html))
+        facts = self._letter_facts(provider_id, request.programme_id, period,
+                                   request.plan_version)
+        parties = self.directory.by_key()
+        provider = _party(parties.get(f"provider:{provider_id}")) or Party(
+            request.provider_name.strip() or "your provider", request.provider_contact.strip())
+        html = render_family_document(
+            facts.sent, facts.held, provider, period, codesigned=facts.codesigned,
+            agency=_party(parties.get("agency:agency")),
+            units={e.id: _party(e) for e in parties.values() if e.kind == "unit"},
+            versions={"plan_version": ", ".join(map(str, facts.plan_versions)),
+                      "agreement_version": facts.agreement_version,
+                      "notice_version": facts.notice_version},
+            labels=facts.labels)
+        return apb.GetFamilyDocumentResponse(
+            html=html, agreement_version=facts.agreement_version,
+            reading_grade=reading_grade(html), notice_version=facts.notice_version,
+            plan_versions=facts.plan_versions, codesigned=facts.codesigned)
+
+    @agreement_grpc
+    def ListAgencyNotices(self, request, context):
+        provider_id = self._whose(context, request.provider_id)
+        period = check_period(request.period) if request.period else ""
+        parties = self.directory.by_key()
+        provider = _party(parties.get(f"provider:{provider_id}")) or Party("your provider")
+        agency = _party(parties.get("agency:agency")) or Party("the Agency")
+        response = apb.ListAgencyNoticesResponse()
+        for given in self.codesign_store.agency_notices(provider_id, request.programme_id):
+            if period and given["period"] != period:
+                continue
+            plan = self.plans.plan(given["programme_id"], given["plan_version"])
+            purpose = plan.purpose(given["purpose_id"])
+            unit = _party(parties.get(f"unit:{given['unit_id']}")) or Party(next(
+                (u.name for u in plan.units if u.unit_id == given["unit_id"]),
+                "A team in the Agency"))
+            html = render_agency_notice(plan, given["purpose_id"], given["fields"],
+                                        given["period"], provider, agency, unit,
+                                        nz_date_words(nz_today(
+                                            dt.datetime.fromisoformat(given["given_at"]))))
+            notice_pb = response.notices.add(
+                period=given["period"], unit_name=unit.name, purpose_name=purpose.name,
+                html=html, reading_grade=reading_grade(html))
+            _timestamp(notice_pb.given_at, given["given_at"])
+        return response
+
+    def _letter_facts(self, provider_id: str, programme_id: str, period: str,
+                      plan_version: int) -> LetterFacts:
+        """What the letter for one provider and period says, from facts: the
+        period's deliveries in the ledger; before any, the terms it was first
+        collected under; before any submission, the terms it would be now."""
+        store = self.codesign_store
+        first = store.collected(provider_id, programme_id, period)
+        deliveries = self.ledger.deliveries_in(provider_id, programme_id, period)
+        pairs = {(d["plan_version"], d["agreement_version"]) for d in deliveries}
+        if not pairs and first is not None:
+            pairs = {(first["plan_version"], first["agreement_version"])}
+        if not pairs:
+            plan = self.plans.plan(programme_id, plan_version)
+            if plan is None:
+                raise NotFound("plan_version", f"no plan for {programme_id!r} version "
+                                               f"{plan_version}")
+            number = 0
+            if self.plans.is_agreed(plan.programme_id, plan.version):
+                found = agreement.in_force(
+                    store.agreements(provider_id, plan.programme_id, plan.version), period)
+                if found is None:
+                    raise NotNow("plan_version", f"{provider_id} has no agreement to "
+                                                 f"{plan.programme_id} version {plan.version} "
+                                                 f"for {period}: decide on its items first")
+                number = found["number"]
+            pairs = {(plan.version, number)}
+        terms = {}
+        for version, number in sorted(pairs):
+            plan = self.plans.plan(programme_id, version)
+            held = store.terms(plan, provider_id, number).withheld if number else {}
+            terms[(version, number)] = letter.Terms(plan, held, number)
+        sent, held = letter.what_was_sent(
+            deliveries or [d for t in terms.values() for d in letter.planned_deliveries(t)],
+            terms)
+        codesigned = all(self.plans.is_agreed(programme_id, v) for v, _ in terms)
+        if first is not None:
+            notice_version = first["notice_version"]
+        else:  # the letter as it would be given now: the notice saying what it says
+            (only,) = terms.values()
+            notice_version = store.notice_saying(provider_id, programme_id, notice.facts(
+                letter.agreed_plan(only), codesigned))["number"]
+        return LetterFacts(sent, held, codesigned, sorted({v for v, _ in terms}),
+                           max(n for _, n in terms), notice_version, letter.labels(terms))
 
     @rpc
     def collection_terms(self, provider_id: str, programme_id: str, plan_version: int,
@@ -398,9 +487,12 @@ class CodesignEntrypoints:
         plan, only the items its agreement accepts. Without agreement_version
         (a submission opening) the agreement in force for the period; with it
         (a submission already open) exactly that version, so intake and routing
-        apply the same terms. `problem` says why nothing may be collected."""
+        apply the same terms. An opening also gets the families' notice version
+        in force for the period (see _opening). `problem` says why nothing may
+        be collected."""
         terms = {"agreement_required": False, "agreement_version": 0, "withheld": {},
-                 "problem": ""}
+                 "notice_version": 0, "problem": ""}
+        opening = agreement_version is None
         plan = self.plans.plan(programme_id, plan_version)
         if plan is None:
             return dict(terms, problem=f"no plan for {programme_id!r} version {plan_version}")
@@ -410,7 +502,8 @@ class CodesignEntrypoints:
                 return dict(terms, agreement_required=True, problem=(
                     f"{where} was not agreed through co-design, and {plan.programme_id} is "
                     "co-designed: submit on its co-designed version"))
-            return terms
+            return self._opening(plan, provider_id, check_period(period), terms) \
+                if opening else terms
         terms["agreement_required"] = True
         if agreement_version is None:
             current = period_of(nz_today())
@@ -425,7 +518,29 @@ class CodesignEntrypoints:
                                            f"{period}: accept or decline its items first")
             agreement_version = found["number"]
         held = self.codesign_store.terms(plan, provider_id, agreement_version).withheld
-        return dict(terms, agreement_version=agreement_version, withheld=held)
+        terms = dict(terms, agreement_version=agreement_version, withheld=held)
+        return self._opening(plan, provider_id, period, terms) if opening else terms
+
+    def _opening(self, plan: Plan, provider_id: str, period: str, terms: dict) -> dict:
+        """A submission opening: the period's first terms are recorded (once)
+        with the families' notice version saying what they send, and every
+        later submission of the period is held to that notice (refused when
+        its plan sends to a unit the notice does not name)."""
+        store = self.codesign_store
+        agreed = (store.terms(plan, provider_id, terms["agreement_version"]).plan
+                  if terms["agreement_version"] else plan)
+        first = store.collected(provider_id, plan.programme_id, period)
+        if first is None:
+            said = notice.facts(agreed, self.plans.is_agreed(plan.programme_id, plan.version))
+            made = store.notice_saying(provider_id, plan.programme_id, said)
+            first = store.record_collected(provider_id, plan.programme_id, {
+                "period": period, "plan_version": plan.version,
+                "agreement_version": terms["agreement_version"], "notice_version": made["number"]})
+        said = store.notice(provider_id, plan.programme_id, first["notice_version"])["said"]
+        names = {u.unit_id: u.name for u in plan.units}
+        names.update({e.id: e.display_name for e in self.directory.all() if e.kind == "unit"})
+        problem = notice.unnamed_receiver(agreed, said, first["notice_version"], period, names)
+        return dict(terms, notice_version=first["notice_version"], problem=problem)
 
     def _whose(self, context, provider_id: str) -> str:
         """Whose agreement a caller reads: the Agency any provider's it names;
@@ -525,6 +640,23 @@ class CodesignEntrypoints:
         _timestamp(msg.opened_at, draft.opened_at)
         _timestamp(msg.published_at, draft.published_at)
         return msg
+
+
+@dataclass(frozen=True)
+class LetterFacts:
+    """What the families' letter for one provider and period says, and under which versions."""
+    sent: Plan
+    held: dict
+    codesigned: bool
+    plan_versions: list
+    agreement_version: int
+    notice_version: int
+    labels: dict
+
+
+def _party(entry) -> Party | None:
+    return Party(entry.display_name, entry.postal_address, entry.phone,
+                 entry.privacy_email) if entry else None
 
 
 def _until_written(attempt, field: str = "version", what: str = "the draft"):

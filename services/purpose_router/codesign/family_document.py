@@ -1,21 +1,24 @@
 """"Where your information goes": the plain-language letter a provider gives a
-family, made from the agreed plan and that provider's agreement (no I/O).
+family, and its notice under IPP 3A (no I/O).
 
-It is built from the same plan that drives routing, and from the same
-agreement intake and routing follow, so it cannot say something different
-from what happens. One self-contained HTML document: inline CSS, no scripts,
-no external resources, printable on A4. Every value from data is escaped.
+It is rendered from what letter.py works out was sent for a period (the
+ledger's deliveries, or the terms the period is collected under), so it
+cannot say something different from what happened. Items that travel the
+same way are listed together, so it fits on two A4 pages. One
+self-contained HTML document: inline CSS, no scripts, no external
+resources, printable on A4. Every value from data is escaped.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 from html.parser import HTMLParser
 
 import textstat
 
+from services.purpose_router.codesign import notice
 from services.purpose_router.codesign import rules as codesign
-from services.purpose_router.codesign.agreement import withheld
 from tiaki.core.clock import MONTHS
 from tiaki.core.periods import PERIOD
 from tiaki.core.plan import Plan, ScheduleItem
@@ -51,167 +54,218 @@ def period_words(period: str) -> str:
     return f"{MONTHS[3 * quarter - 3]} to {MONTHS[3 * quarter - 1]} {year}"
 
 
+@dataclass(frozen=True)
+class Party:
+    """Someone a document names, as the directory has them (never by id)."""
+    name: str
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+
+    def reach(self) -> str:
+        parts = [self.address.replace("\n", ", ")] if self.address else []
+        parts += [f"Phone {self.phone}"] if self.phone else []
+        parts += [f"Email {self.email}"] if self.email else []
+        return ". ".join(parts)
+
+
+def laws_of(plan: Plan, purpose_id: str = "") -> list[str]:
+    """Each law or rule the plan's items are collected under (for one purpose,
+    or all), once, in plan order."""
+    laws: list[str] = []
+    for item in plan.items:
+        for use in item.uses:
+            if purpose_id and use.purpose_id != purpose_id:
+                continue
+            for law in use.legal_basis.split(";"):
+                if law.strip() and law.strip() not in laws:
+                    laws.append(law.strip())
+    return laws
+
+
 # -- sections ---------------------------------------------------------------------------
 
-def _item_section(plan: Plan, item: ScheduleItem) -> str:
-    units = {u.unit_id: u.name for u in plan.units}
-    out = [f'<section class="item"><h2>{_e(_label(item))}</h2>', '<dl class="item-facts">']
-
-    why = "".join(f"<li>{_e(_sentence(u.explanation))}</li>" for u in item.uses if u.explanation)
-    out.append(f'<dt>Why it is needed</dt><dd><ul class="plain">{why}</ul></dd>')
-
-    sees = []
-    for use in item.uses:
-        purpose = plan.purpose(use.purpose_id)
-        team = units.get(purpose.unit_id) or "A team in the Agency"
+def _routes(plan: Plan, units: dict[str, Party]) -> list[str]:
+    """One block per way items travel (team, purpose, form, how long, who
+    does not see it): the items that travel that way are listed in it once."""
+    groups: dict[tuple, list[tuple[ScheduleItem, str]]] = {}
+    for purpose in plan.purposes:
+        for item in plan.items:
+            for use in item.uses:
+                if use.purpose_id != purpose.purpose_id:
+                    continue
+                key = (purpose.purpose_id, use.retention, tuple(codesign.not_seen_by(plan, use)),
+                       codesign.can_identify(item, purpose))
+                groups.setdefault(key, []).append((item, use.explanation))
+    names = {u.unit_id: u.name for u in plan.units}
+    out = []
+    for (purpose_id, retention, not_seen, identify), members in groups.items():
+        purpose = plan.purpose(purpose_id)
+        team = (units.get(purpose.unit_id) and units[purpose.unit_id].name) or \
+            names.get(purpose.unit_id) or "A team in the Agency"
         gets = "gets totals only" if purpose.form == "aggregate" else "gets it"
-        sees.append(f"<li><strong>{_e(team)}</strong> {gets}, for {_e(purpose.name.lower())}. "
-                    f"They keep it for {_e(use.retention)}.</li>")
-    out.append(f'<dt>Who sees it, and how long they keep it</dt><dd><ul class="plain">'
-               f'{"".join(sees)}</ul></dd>')
-
-    receivers = {plan.purpose(u.purpose_id).unit_id for u in item.uses}
-    not_seen: list[str] = []
-    for use in item.uses:
-        for who in codesign.not_seen_by(plan, use):
-            if who not in not_seen:
-                not_seen.append(who)
-    # Teams of this programme that get none of it are named too.
-    not_seen += [u.name for u in plan.units if u.unit_id not in receivers and u.name not in not_seen]
-    if not_seen:
-        out.append('<dt>Who does not see it</dt><dd><ul class="plain">'
-                   + "".join(f"<li>{_e(w)}.</li>" for w in not_seen) + "</ul></dd>")
-
-    identify = []
-    for use in item.uses:
-        text = codesign.can_identify(item, plan.purpose(use.purpose_id))
-        if text not in identify:
-            identify.append(text)
-    out.append("<dt>Can it show who you are?</dt><dd>"
-               + " ".join(f"<p>{_e(t)}</p>" for t in identify) + "</dd>")
-
-    if item.choice:
-        out.append(f"<dt>Your choices</dt><dd><p>{_e(_sentence(item.choice))}</p></dd>")
-    out.append("</dl></section>")
-    return "\n".join(out)
+        lines = "".join(f"<li><strong>{_e(_label(i))}.</strong> {_e(_sentence(why))}</li>"
+                        for i, why in members)
+        block = [f'<section class="route"><h3>{_e(team)} {gets}, for '
+                 f"{_e(purpose.name.lower())}</h3>",
+                 f'<ul class="plain">{lines}</ul>',
+                 f"<p>They keep it for {_e(_sentence(retention))} {_e(identify)}</p>"]
+        if not_seen:
+            block.append(f"<p>Who does not see it: {_e('; '.join(not_seen))}.</p>")
+        block.append("</section>")
+        out.append("\n".join(block))
+    return out
 
 
-def _not_sent(plan: Plan, held: dict[str, str], provider: str) -> str:
+def _choices(plan: Plan) -> str:
+    said: dict[str, list[str]] = {}
+    for item in plan.items:
+        if item.choice:
+            said.setdefault(_sentence(item.choice), []).append(_label(item))
+    if not said:
+        return ""
+    rows = "".join(f"<li><strong>{_e(', '.join(labels))}.</strong> {_e(choice)}</li>"
+                   for choice, labels in said.items())
+    return f'<section><h2>Your choices</h2><ul class="plain">{rows}</ul></section>'
+
+
+def _not_sent(held: dict[str, str], labels: dict[str, str], provider: str) -> str:
     if not held:
         return ""
-    names = "".join(f"<li>{_e(_label(plan.item(n)))}.</li>" for n in held)
+    names = "; ".join(labels.get(n, n.replace("_", " ")) for n in held)
     return ('<section class="not-sent"><h2>What is not sent</h2>'
-            f"<p>These things are in the Agency's plan. {_e(provider)} said no to sending them, "
-            "or has not said yes yet. So they are not sent at all.</p>"
-            f'<ul class="plain">{names}</ul></section>')
+            f"<p>{_e(provider)} said no to sending these, or has not said yes yet. "
+            f"So they are not sent at all: {_e(names)}.</p></section>")
+
+
+def _who(plan: Plan, provider: Party, agency: Party | None, units: dict[str, Party],
+         period: str, codesigned: bool) -> str:
+    receiving = []
+    for p in plan.purposes:
+        if p.unit_id not in receiving:
+            receiving.append(p.unit_id)
+    rows = [f"<li><strong>Who collects it:</strong> {_e(provider.name)}. "
+            f"{_e(_sentence(provider.reach()))}</li>"]
+    if agency is not None:
+        rows.append(f"<li><strong>Who holds it:</strong> {_e(agency.name)}. "
+                    f"{_e(_sentence(agency.reach()))}</li>")
+    for unit_id in receiving:
+        unit = units.get(unit_id)
+        if unit is not None and unit.reach():
+            rows.append(f"<li><strong>{_e(unit.name)}:</strong> {_e(_sentence(unit.reach()))}</li>")
+    laws = laws_of(plan)
+    if laws:
+        rows.append(f"<li><strong>The law or rule that lets them:</strong> "
+                    f"{_e('; '.join(laws))}.</li>")
+    notes = []
+    if not codesigned:
+        notes.append("<p><strong>This plan was not co-designed.</strong> The Agency wrote it "
+                     "without working it out with providers and families.</p>")
+    if period and notice.before_ipp3a(period):
+        notes.append("<p>This is for a time before 1 May 2026. The new rule on telling you "
+                     "(IPP 3A) is for what is collected from that day on, so it does not cover "
+                     "this. We tell you anyway.</p>")
+    return ('<section><h2>Who we are</h2><ul class="plain">' + "".join(rows) + "</ul>"
+            + "".join(notes) + "</section>")
 
 
 _CSS = """
-@page { size: A4; margin: 18mm }
+@page { size: A4; margin: 14mm }
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { font-family: "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; font-size: 17px;
-  line-height: 1.5; color: #1d1d1d; max-width: 46em; margin: 0 auto; padding: 1.5em; }
-h1 { font-size: 1.7em; margin: 0 0 .2em; color: #0b5d5e; }
-h2 { font-size: 1.25em; margin: 1.4em 0 .4em; color: #0b5d5e; }
-h3 { font-size: 1.05em; margin: 1em 0 .3em; }
-p { margin: .4em 0; }
-.lede { font-size: 1.1em; margin-bottom: 1em; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .3em 1.2em; margin: .8em 0;
-  padding: .8em 1em; background: #f3f8f8; border-radius: 8px; }
+  line-height: 1.45; color: #1d1d1d; max-width: 46em; margin: 0 auto; padding: 1.5em; }
+h1 { font-size: 1.6em; margin: 0 0 .2em; color: #0b5d5e; }
+h2 { font-size: 1.2em; margin: 1em 0 .3em; color: #0b5d5e; }
+h3 { font-size: 1em; margin: .2em 0; }
+p { margin: .3em 0; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1.2em; margin: .6em 0;
+  padding: .6em 1em; background: #f3f8f8; border-radius: 8px; }
 dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; }
-section.item { border-left: 4px solid #0b5d5e; padding-left: 1em; margin: 1.5em 0;
+section.route { border-left: 4px solid #0b5d5e; padding-left: .8em; margin: .8em 0;
   break-inside: avoid; page-break-inside: avoid; }
-dl.item-facts dt { font-weight: 600; margin-top: .6em; }
-dl.item-facts dd { margin: 0 0 0 .2em; }
 ul.plain { margin: .2em 0; padding-left: 1.2em; }
-ul.plain li { margin: .2em 0; }
-section.not-sent { border-left: 4px dashed #9a9a9a; padding-left: 1em; margin: 1.5em 0; }
-.todo { background: #f3f8f8; border-radius: 8px; padding: .6em 1em; }
-.contact { font-size: 1.05em; }
-.ref { margin-top: 2.5em; font-size: .75em; color: #666; border-top: 1px solid #ddd; padding-top: .5em;
+ul.plain li { margin: .15em 0; }
+section.not-sent { border-left: 4px dashed #9a9a9a; padding-left: .8em; }
+.todo { background: #f3f8f8; border-radius: 8px; padding: .4em 1em; }
+.ref { margin-top: 1.5em; font-size: .75em; color: #666; border-top: 1px solid #ddd; padding-top: .4em;
   word-break: break-word; }
 @media print {
-  body { font-size: 11pt; padding: 0; max-width: none; }
+  body { font-size: 9.5pt; padding: 0; max-width: none; }
   h2, h3 { break-after: avoid; page-break-after: avoid; }
-  section.item, .todo { break-inside: avoid; page-break-inside: avoid; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
 
 
-def render_family_document(plan: Plan, agreement: dict | None, provider_name: str,
-                           provider_contact: str, period: str = "") -> str:
-    """The letter for families of one provider. `agreement` is the provider's
-    agreement in force (None: as if every item were accepted, which is how a
-    plan's readability is checked before it is published)."""
-    provider = (provider_name or "").strip() or "your provider"
-    held = withheld(plan, agreement) if agreement is not None else {}
-    sent = [i for i in plan.items if i.name not in held]
-    purposes_used = {u.purpose_id for i in sent for u in i.uses}
+def render_family_document(plan: Plan, held: dict[str, str], provider: Party, period: str = "",
+                           *, codesigned: bool = True, agency: Party | None = None,
+                           units: dict[str, Party] | None = None,
+                           versions: dict | None = None, labels: dict[str, str] | None = None
+                           ) -> str:
+    """The letter for families of one provider (and one period). `plan` holds
+    exactly what is sent (each item with the uses that get it: see letter.py),
+    `held` what is not and why; parties are named from the directory.
+    `versions` (plan, agreement, notice) go in the staff footer; `labels`
+    names held items as families read them."""
+    units = units or {}
+    name = (provider.name or "").strip() or "your provider"
+    sent = list(plan.items)
     identifying = any(i.identifying for i in sent if any(
         plan.purpose(u.purpose_id).form != "aggregate" for u in i.uses)) or any(
-        plan.purpose(p).include_slk581 for p in purposes_used)
+        p.include_slk581 for p in plan.purposes)
 
-    facts = [("Programme", plan.name or plan.programme_id), ("Your provider", provider)]
+    facts = [("Programme", plan.name or plan.programme_id), ("Your provider", name)]
     if period:
         facts.append(("This letter is for", period_words(period)))
     facts_html = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
 
-    intro = [
-        f"<p>{_e(provider)} helps your family. The Agency pays for this help. "
-        f"In return, {_e(provider)} sends the Agency some information.</p>",
-        "<p>This letter tells you what is sent and why. "
-        "It tells you who sees it, and who does not. It tells you how long it is kept.</p>",
-    ]
+    intro = [f"<p>{_e(name)} helps your family. The Agency pays for this help. In return, "
+             f"{_e(name)} sends the Agency some information. This letter tells you what is "
+             "sent, why, who sees it, and how long it is kept.</p>"]
     if not identifying:
         intro.append("<p><strong>Your name, address and date of birth are never sent.</strong> "
                      "A code is used in place of your name.</p>")
     else:
         intro.append("<p><strong>Some of this could show who you are.</strong> "
                      "Each part below says if it can.</p>")
-    intro.append("<p>The Agency may use it only for the reasons below. "
-                 "It may not use it for anything else.</p>")
+    intro.append("<p>The Agency may use it only for the reasons below, and nothing else.</p>")
 
     if sent:
-        items_html = [
-            "<section><h2>What is sent</h2>"
-            f"<p>{_e(provider)} sends {_e(_count(len(sent)))}. Each one is shown below.</p></section>",
-            *(_item_section(plan, i) for i in sent)]
+        items_html = [f"<section><h2>What is sent</h2><p>{_e(name)} sends "
+                      f"{_e(_count(len(sent)))}. They go to the teams below.</p></section>",
+                      *_routes(plan, units)]
     else:
-        items_html = [f"<section><h2>What is sent</h2><p>{_e(provider)} sends nothing about you "
+        items_html = [f"<section><h2>What is sent</h2><p>{_e(name)} sends nothing about you "
                       "for this programme.</p></section>"]
 
-    contact = f" {_e(_sentence(provider_contact))}" if provider_contact.strip() else ""
+    contact = f" {_e(_sentence(provider.reach()))}" if provider.reach() else ""
     todo = [
         '<section class="todo-wrap"><h2>What you can do</h2><div class="todo">',
-        "<h3>Ask what the Agency holds about you</h3>",
-        f"<p>You can ask to see it at any time. Ask {_e(provider)}.{contact} "
-        "They will ask the Agency for you. "
-        "The law says the Agency must answer within 20 working days.</p>",
-        "<h3>If something is wrong</h3>",
-        f"<p>You can ask for it to be fixed. Ask {_e(provider)}. "
-        "The change goes to every team that has it.</p>",
-        "<h3>If you are not happy</h3>",
-        "<p>You can complain to the Privacy Commissioner. It is free.</p>",
-        f'<p class="contact">Website: <strong>{PRIVACY_WEB}</strong><br>'
-        f"Phone: <strong>{PRIVACY_PHONE}</strong></p>",
+        f"<p><strong>See what is held about you.</strong> Ask {_e(name)}.{contact} They will "
+        "ask the Agency for you. The law says the Agency must answer within 20 working "
+        "days.</p>",
+        f"<p><strong>Fix something that is wrong.</strong> Ask {_e(name)}. The change goes to "
+        "every team that has it.</p>",
+        "<p><strong>If you are not happy,</strong> you can complain to the Privacy "
+        f"Commissioner. It is free. Website: <strong>{PRIVACY_WEB}</strong>. "
+        f"Phone: <strong>{PRIVACY_PHONE}</strong>.</p>",
         "</div></section>",
     ]
-    ref = [f"programme {plan.programme_id}", f"plan version {plan.version}"]
-    if agreement is not None:
-        ref.append(f"agreement version {agreement['number']}")
+    ref = [f"programme {plan.programme_id}"]
+    ref += [f"{k.replace('_', ' ')} {v}" for k, v in (versions or {}).items()]
     body = [
         "<h1>Where your information goes</h1>",
-        f'<p class="lede">For the programme <strong>{_e(plan.name or plan.programme_id)}</strong>, '
-        f"run by {_e(provider)}.</p>",
         f'<dl class="facts">{facts_html}</dl>',
         "<section><h2>About this letter</h2>", *intro, "</section>",
         *items_html,
-        _not_sent(plan, held, provider),
+        _not_sent(held, labels or {}, name),
+        _choices(plan),
+        _who(plan, Party(name, provider.address, provider.phone, provider.email), agency, units,
+             period, codesigned),
         *todo,
-        f'<p class="ref">For the provider: {_e("; ".join(ref))}.</p>',
+        f'<p class="ref">For staff: {_e("; ".join(ref))}.</p>',
     ]
     return (
         "<!DOCTYPE html>\n"
@@ -290,7 +344,7 @@ def item_grades(plan: Plan) -> list[tuple[str, float]]:
 def reading_problems(plan: Plan) -> list[codesign.Problem]:
     """The families' document made from this plan must read at grade 8 or below;
     when it does not, the hardest explanations are named."""
-    grade = reading_grade(render_family_document(plan, None, "Your provider", ""))
+    grade = reading_grade(render_family_document(plan, {}, Party("Your provider")))
     if grade <= codesign.MAX_READING_GRADE:
         return []
     hardest = [f"{name} ({g:.1f})" for name, g in item_grades(plan)

@@ -1,6 +1,7 @@
 """Co-design's and agreements' store: drafts of plan versions, proposals and
-the responses to them, providers' lessons, and providers' agreement versions
-(plan versions themselves are the plan repository's).
+the responses to them, providers' lessons, providers' agreement versions, the
+families' notice versions and the terms each collected period was first
+collected under (plan versions themselves are the plan repository's).
 
 A draft is one document changed only by compare-and-swap on its revision, so
 an accepted proposal and the change it makes to the plan land together or
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 
 import mongoengine as me
 
-from services.purpose_router.codesign import agreement
+from services.purpose_router.codesign import agreement, notice
+from tiaki.core.clock import now_iso
 from tiaki.core.errors import Conflict, NotNow
 from tiaki.core.plan import Plan
 from tiaki.plumbing import store
@@ -64,6 +66,28 @@ class AgreementDoc(me.Document):
     programme_id = me.StringField(required=True)
     plan_version = me.IntField(required=True)
     number = me.IntField(required=True)
+
+
+class NoticeDoc(me.Document):
+    meta = {"collection": "notices", "indexes": [("provider_id", "programme_id", "number")]}
+    key = me.StringField(primary_key=True)  # "<provider>|<programme>#<number>"
+    provider_id = me.StringField(required=True)
+    programme_id = me.StringField(required=True)
+    number = me.IntField(required=True)
+
+
+class CollectedDoc(me.Document):
+    meta = {"collection": "collected_periods", "indexes": [("provider_id", "programme_id")]}
+    key = me.StringField(primary_key=True)  # "<provider>|<programme>|<period>"
+    provider_id = me.StringField(required=True)
+    programme_id = me.StringField(required=True)
+
+
+class AgencyNoticeDoc(me.Document):
+    meta = {"collection": "agency_notices", "indexes": [("provider_id", "programme_id")]}
+    key = me.StringField(primary_key=True)  # "<provider>|<programme>|<period>|<purpose>"
+    provider_id = me.StringField(required=True)
+    programme_id = me.StringField(required=True)
 
 
 @dataclass(frozen=True)
@@ -121,12 +145,16 @@ class CodesignStorage:
         self._responses = store.Collection(ResponseDoc)
         self._lessons = store.Collection(LessonDoc)
         self._agreements = store.Collection(AgreementDoc)
+        self._notices = store.Collection(NoticeDoc)
+        self._collected = store.Collection(CollectedDoc)
+        self._agency_notices = store.Collection(AgencyNoticeDoc)
         # (programme, plan version, provider, agreement version) -> Terms: both
         # versions never change, so the reduced plan is worked out once.
         self._terms: dict[tuple[str, int, str, int], Terms] = {}
 
     def ensure_indexes(self):
-        for doc in (DraftDoc, ProposalDoc, ResponseDoc, LessonDoc, AgreementDoc):
+        for doc in (DraftDoc, ProposalDoc, ResponseDoc, LessonDoc, AgreementDoc, NoticeDoc,
+                    CollectedDoc, AgencyNoticeDoc):
             doc.ensure_indexes()
 
     # -- drafts -----------------------------------------------------------------------
@@ -223,3 +251,65 @@ class CodesignStorage:
             held = agreement.withheld(plan, found)
             self._terms[key] = Terms(held, agreement.effective_plan(plan, held))
         return self._terms[key]
+
+    # -- the families' notice and collected periods -------------------------------------
+
+    def notices(self, provider_id: str, programme_id: str) -> list[dict]:
+        return [_written(n) for n in self._notices.find(
+            {"provider_id": provider_id, "programme_id": programme_id}, sort="number")]
+
+    def notice(self, provider_id: str, programme_id: str, number: int) -> dict | None:
+        found = self._notices.get(f"{provider_id}|{programme_id}#{number}") if number else None
+        return _written(found) if found else None
+
+    def notice_saying(self, provider_id: str, programme_id: str, said: dict) -> dict:
+        """The notice version saying exactly `said`: the latest one if it does,
+        else a new version (numbered by insert, so two openings agree)."""
+        fingerprint = notice.fingerprint(said)
+
+        def attempt() -> dict:
+            versions = self.notices(provider_id, programme_id)
+            if versions and versions[-1]["fingerprint"] == fingerprint:
+                return versions[-1]
+            number = versions[-1]["number"] + 1 if versions else 1
+            made = {"provider_id": provider_id, "programme_id": programme_id, "number": number,
+                    "fingerprint": fingerprint, "said": said, "made_at": now_iso()}
+            if not self._notices.insert(dict(made, _id=f"{provider_id}|{programme_id}#{number}")):
+                raise Conflict("", "the notice version was taken")
+            return made
+
+        return store.retrying(attempt)
+
+    def collected(self, provider_id: str, programme_id: str, period: str) -> dict | None:
+        """The terms a period was first collected under: {period, plan_version,
+        agreement_version, notice_version, opened_at}; None before its first submission."""
+        found = self._collected.get(f"{provider_id}|{programme_id}|{period}")
+        return _written(found) if found else None
+
+    def collected_periods(self, provider_id: str, programme_id: str) -> list[dict]:
+        return sorted((_written(c) for c in self._collected.find(
+            {"provider_id": provider_id, "programme_id": programme_id})),
+            key=lambda c: c["period"])
+
+    def record_collected(self, provider_id: str, programme_id: str, terms: dict) -> dict:
+        """Records a period's first terms once; the terms already recorded when
+        another submission of the period got there first."""
+        key = f"{provider_id}|{programme_id}|{terms['period']}"
+        self._collected.insert(dict(terms, _id=key, provider_id=provider_id,
+                                    programme_id=programme_id, opened_at=now_iso()))
+        return _written(self._collected.get(key))
+
+    def record_agency_notice(self, delivery: dict) -> None:
+        """Records once per period and purpose that the Agency's own notice is owed
+        for a unit-level delivery no notice of the provider's covered, and when."""
+        self._agency_notices.insert({
+            "_id": "|".join(delivery[k] for k in ("provider_id", "programme_id", "period",
+                                                  "purpose_id")),
+            **{k: delivery[k] for k in ("provider_id", "programme_id", "period", "purpose_id",
+                                        "unit_id", "plan_version", "fields")},
+            "first_delivery_id": delivery["delivery_id"], "given_at": now_iso()})
+
+    def agency_notices(self, provider_id: str, programme_id: str) -> list[dict]:
+        return sorted((_written(n) for n in self._agency_notices.find(
+            {"provider_id": provider_id, "programme_id": programme_id})),
+            key=lambda n: (n["period"], n["purpose_id"]))

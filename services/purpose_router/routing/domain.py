@@ -10,6 +10,7 @@ import hmac
 import json
 from collections import defaultdict
 
+from services.purpose_router.codesign import notice
 from tiaki.core.errors import Invalid
 from tiaki.core.ledger import content_hash, new_entry
 from tiaki.core.messages import is_text
@@ -192,7 +193,8 @@ def protect(purpose: Purpose, cells: dict[str, list], seed: bytes) -> list[dict]
 # -- deliveries and their ledger entries ----------------------------------------
 
 DELIVERY_FIELDS = ("delivery_id", "provider_id", "programme_id", "submission_id", "purpose_id",
-                   "unit_id", "fields", "record_count", "content_hash")
+                   "unit_id", "fields", "record_count", "content_hash", "period",
+                   "plan_version", "agreement_version", "notice_version", "basis")
 ACKNOWLEDGED_FIELDS = ("delivery_id", "provider_id", "programme_id", "submission_id",
                        "purpose_id", "unit_id", "record_count", "content_hash")
 ACCESSED_FIELDS = ("delivery_id", "provider_id", "programme_id", "submission_id", "purpose_id",
@@ -200,16 +202,22 @@ ACCESSED_FIELDS = ("delivery_id", "provider_id", "programme_id", "submission_id"
 
 
 def delivery_body(source: dict, plan: Plan, purpose: Purpose, delivery_id: str, kind: str,
-                  content: list[dict], record_count: int) -> dict:
+                  content: list[dict], record_count: int, said: dict | None = None) -> dict:
     """What a unit receives: one delivery of a batch's records ("records") or of
-    a sealed submission's protected cells ("aggregate"), its content hashed.
-    `source` is the batch or the seal it comes from."""
+    a sealed submission's protected cells ("aggregate"), its content hashed,
+    with its provenance: the period, the plan, agreement and families' notice
+    versions it was collected under, and its IPP 3A basis. `source` is the
+    batch or the seal it comes from; `said`, what that notice tells families."""
     fields = (list(purpose.dimensions) + list(purpose.measures) if kind == "aggregate"
               else list(delivered_fields(plan, purpose)))
     return {
         "delivery_id": delivery_id, "kind": kind, "provider_id": source["provider_id"],
         "programme_id": plan.programme_id, "plan_version": plan.version,
         "submission_id": source["submission_id"], "period": source["period"],
+        "agreement_version": source.get("agreement_version") or 0,
+        "notice_version": source.get("notice_version") or 0,
+        "basis": notice.basis(source["period"], purpose.form, purpose.unit_id,
+                              purpose.purpose_id, said),
         "purpose_id": purpose.purpose_id, "unit_id": purpose.unit_id, "fields": fields,
         "record_count": record_count, "content_hash": content_hash(content),
         ("records" if kind == "records" else "cells"): content,

@@ -91,6 +91,15 @@ class RoutingEntrypoints:
                 for e in self.ledger.accesses(delivery_ids)]
 
     @rpc
+    def provenance(self, delivery_ids: list[str]) -> list[dict]:
+        """What the ledger recorded of these deliveries: who got them, which
+        items, and the period, plan, agreement and notice versions and IPP 3A
+        basis they were collected and routed under. What a family is told
+        about its information is made from this, never from today's plan."""
+        return [{k: e[k] for k in domain.DELIVERY_FIELDS if k != "content_hash"}
+                for e in self.ledger.deliveries(sorted(set(delivery_ids)))]
+
+    @rpc
     def deliveries_received(self, unit_id: str, delivery_ids: list[str],
                             submission_ids: list[str]) -> list[dict]:
         """Which of these deliveries (or deliveries of these submissions) the
@@ -154,7 +163,8 @@ class RoutingEntrypoints:
             payload = domain.project(plan, purpose, records)
             deliveries.append((plan, purpose, domain.delivery_body(
                 batch, plan, purpose, f"{batch['batch_id']}:{purpose.purpose_id}",
-                kind="records", content=payload, record_count=len(payload))))
+                kind="records", content=payload, record_count=len(payload),
+                said=self._notice_said(batch))))
         if problem := domain.partials_problem(partials):
             raise Poison(problem)
         self.storage.save_holdings(batch["batch_id"], batch["provider_id"], plan.programme_id,
@@ -185,6 +195,13 @@ class RoutingEntrypoints:
         return self.codesign_store.terms(plan, event["provider_id"],
                                          event.get("agreement_version") or 0).plan
 
+    def _notice_said(self, event: dict) -> dict | None:
+        """What the families' notice the event's submission opened under tells
+        families (None for an event from before notices were versioned)."""
+        found = self.codesign_store.notice(event["provider_id"], event["programme_id"],
+                                           event.get("notice_version") or 0)
+        return found["said"] if found else None
+
     def _complete_aggregates(self, submission_id: str, plan: Plan):
         """Sends aggregates once the submission is sealed and every batch is in."""
         seal = self.storage.seal(submission_id)
@@ -207,6 +224,9 @@ class RoutingEntrypoints:
     def _deliver(self, plan, purpose, body):
         self.unit_queues.deliver(purpose.unit_id, body)
         self._append(f"delivery:{body['delivery_id']}", domain.delivery_entry(body))
+        if body["basis"] == "agency_notice":
+            # No notice of the provider's named this unit: the Agency's own is owed.
+            self.codesign_store.record_agency_notice(body)
         DELIVERIES.labels(plan.programme_id, purpose.purpose_id, purpose.unit_id,
                           body["kind"]).inc()
         if body["kind"] == "records":

@@ -106,6 +106,18 @@ class Ledger:
              if ids], fields=LEDGER_FIELDS)}
         return [found[d] for d in sorted(found)]
 
+    def deliveries_in(self, provider_id: str, programme_id: str, period: str) -> list[dict]:
+        """A provider's delivery entries of one programme and period, in sequence."""
+        return [_entry(e) for e in self._entries.find(
+            {"provider_id": provider_id, "kind": "delivery", "programme_id": programme_id,
+             "period": period}, sort="sequence", fields=LEDGER_FIELDS)]
+
+    def deliveries(self, delivery_ids: list[str]) -> list[dict]:
+        """These deliveries' entries (those that exist), in sequence."""
+        return [_entry(e) for e in self._entries.find(
+            {"delivery_id": {"$in": list(delivery_ids)}, "kind": "delivery"},
+            sort="sequence", fields=LEDGER_FIELDS)]
+
     def accesses(self, delivery_ids: list[str]) -> list[dict]:
         return [_entry(e) for e in self._entries.find(
             {"delivery_id": {"$in": list(delivery_ids)}, "kind": "access"},

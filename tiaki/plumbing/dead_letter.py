@@ -45,13 +45,36 @@ def _park(message, queue: str, reason: str, detail: str):
     if message.channel.connection:
         try:
             message.reject(requeue=False)
-        except amqp.exceptions.ConnectionError:
+        except CONNECTION_LOST:
             pass
+
+
+# A connection that drops under an ack shows as amqp's ConnectionError or, from the
+# socket itself, a plain OSError (ConnectionResetError, BrokenPipeError).
+CONNECTION_LOST = (amqp.exceptions.ConnectionError, OSError)
 
 
 class ParkingConsumer(Consumer):
     """nameko's consumer, parking a message it cannot decode (kombu's default
-    acknowledges it: gone, with only a log line to say so)."""
+    acknowledges it: gone, with only a log line to say so), and surviving a
+    broker that goes away under an acknowledgement: nameko catches only amqp's
+    ConnectionError there, so a reset socket ended the whole service. The
+    broker has the message back already and redelivers it; handlers are
+    idempotent."""
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except CONNECTION_LOST as exc:
+            log.warning("the broker connection dropped under an acknowledgement (%s): the "
+                        "message will be delivered again", type(exc).__name__)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except CONNECTION_LOST as exc:
+            log.warning("the broker connection dropped under a requeue (%s): the broker "
+                        "has the message back", type(exc).__name__)
 
     def on_decode_error(self, message, exc):
         queue = message.delivery_info.get("routing_key", "?")

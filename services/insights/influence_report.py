@@ -166,7 +166,7 @@ def _trace(outcome: dict) -> str:
             "</table>")
 
 
-def _for_staff(report: dict, outcomes: list[dict], period: str) -> str:
+def _for_staff(report: dict, provider: str, outcomes: list[dict], period: str) -> str:
     """The ids staff need to find what the report names, in a small footer."""
     submissions: dict[str, set[str]] = {}
     for o in outcomes:
@@ -175,10 +175,10 @@ def _for_staff(report: dict, outcomes: list[dict], period: str) -> str:
     listed = "; ".join(f"{_e(_sent_for({'period': p}))}: {_e(', '.join(sorted(s)))}"
                        for p, s in sorted(submissions.items()))
     ids = ", ".join(f"{o['outcome_id']} ({o['unit_id']})" for o in outcomes) or "none"
-    return (f'<footer class="ref"><p>Influence report for {_e(report["provider_id"])}, '
-            f"{_e(period)}; made on {_e(_date(report.get('generated_on', '')))} by tiaki.</p>"
-            f"<p>For staff: outcome ids (unit) {_e(ids)}. Submission ids by period: "
-            f"{listed or 'none'}.</p></footer>")
+    return (f'<footer class="ref"><p>Influence report for {_e(provider)}, {_e(period)}; made on '
+            f"{_e(_date(report.get('generated_on', '')))} by tiaki.</p>"
+            f"<p>For staff: provider {_e(report['provider_id'])}; outcome ids (unit) {_e(ids)}. "
+            f"Submission ids by period: {listed or 'none'}.</p></footer>")
 
 
 def _review(outcome: dict) -> str:
@@ -322,7 +322,7 @@ def render_influence_report(report: dict) -> str:
                     "<p>These are shared with us for our reply before they are published.</p>")
         body.extend(_outcome(o) for o in drafts)
         body.append("</section>")
-    body.append(_for_staff(report, outcomes, period))
+    body.append(_for_staff(report, provider, outcomes, period))
     return ("<!DOCTYPE html>\n<html lang=\"en-NZ\">\n<head>\n<meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>What our information informed: {_e(provider)}, {_e(period)}</title>\n"

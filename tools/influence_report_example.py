@@ -15,14 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import uuid
-from pathlib import Path
 
 import yaml
 
 from services.insights import domain
 from services.insights.influence_report import influence_report, render_influence_report
+from tools.examples import ROOT, write_or_check
 
-ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "programmes" / "best-foot-forward.yaml"
 DIRECTORY = ROOT / "programmes" / "directory.yaml"
 EXAMPLE = ROOT / "docs" / "example-influence-report.html"
@@ -109,14 +108,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    html = render()
-    if "--check" in argv:
-        if EXAMPLE.read_text() != html:
-            print(f"{EXAMPLE.relative_to(ROOT)} is stale: python -m tools.influence_report_example")
-            return 1
-        return 0
-    EXAMPLE.write_text(html)
-    return 0
+    return write_or_check(argv, EXAMPLE, render, "tools.influence_report_example")
 
 
 if __name__ == "__main__":

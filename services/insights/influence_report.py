@@ -153,7 +153,7 @@ def _sent_for(citation: dict) -> str:
 
 def _trace(outcome: dict) -> str:
     """The reporting periods and purposes behind one outcome."""
-    rows: dict[tuple[str, str], int] = {}
+    rows: dict[tuple[str, str, str], int] = {}
     for c in outcome.get("informed_by") or []:
         key = (c.get("period") or "", _sent_for(c), c.get("purpose_name") or c["purpose_id"])
         rows[key] = rows.get(key, 0) + 1

@@ -10,7 +10,6 @@ generator (tests/unit/test_family_document_example.py checks it).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import yaml
 
@@ -23,8 +22,8 @@ from services.purpose_router.codesign.letter import (
     what_was_sent,
 )
 from tiaki.core.plan import Plan
+from tools.examples import ROOT, write_or_check
 
-ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "programmes" / "best-foot-forward.yaml"
 DIRECTORY = ROOT / "programmes" / "directory.yaml"
 EXAMPLE = ROOT / "docs" / "example-where-your-information-goes.html"
@@ -49,14 +48,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    html = render()
-    if "--check" in argv:
-        if EXAMPLE.read_text() != html:
-            print(f"{EXAMPLE.relative_to(ROOT)} is stale: python -m tools.family_document_example")
-            return 1
-        return 0
-    EXAMPLE.write_text(html)
-    return 0
+    return write_or_check(argv, EXAMPLE, render, "tools.family_document_example")
 
 
 if __name__ == "__main__":

@@ -130,6 +130,7 @@ class Citation:
     submission_id: str
     purpose_id: str
     purpose_name: str = ""
+    period: str = ""  # the reporting period of its submission, e.g. 2026Q3
 
 
 def citations(draft: OutcomeDraft, received: list[dict]) -> tuple[Citation, ...]:
@@ -141,7 +142,8 @@ def citations(draft: OutcomeDraft, received: list[dict]) -> tuple[Citation, ...]
             if d["delivery_id"] in wanted or d["submission_id"] in submissions}
     return tuple(Citation(**{k: keep[i][k] for k in ("delivery_id", "provider_id",
                                                        "programme_id", "submission_id",
-                                                       "purpose_id")}) for i in sorted(keep))
+                                                       "purpose_id")}, period=keep[i].get("period", ""))
+                 for i in sorted(keep))
 
 
 def purpose_name(plan: dict, purpose_id: str) -> str:

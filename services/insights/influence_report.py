@@ -16,6 +16,7 @@ from typing import Any
 
 from services.insights.domain import Measure, Outcome, view
 from tiaki.core.clock import MONTHS, nz_date_words
+from tiaki.core.periods import period_words
 
 # Kinds in the order a Board reads them, with a label and a colour each
 # (colour-blind-safe palette, and every bar is also labelled in the table).
@@ -145,20 +146,39 @@ def _chart(outcomes: list[dict], date_from: str, date_to: str) -> str:
     return "\n".join(parts)
 
 
+def _sent_for(citation: dict) -> str:
+    """The submission a citation came from, as the provider names it: its period."""
+    return period_words(citation["period"]) if citation.get("period") else "Period not recorded"
+
+
 def _trace(outcome: dict) -> str:
-    """The submissions and purposes behind one outcome."""
-    rows: dict[tuple[str, str], int] = {}
-    names = {}
+    """The reporting periods and purposes behind one outcome."""
+    rows: dict[tuple[str, str, str], int] = {}
     for c in outcome.get("informed_by") or []:
-        key = (c["submission_id"], c["purpose_id"])
+        key = (c.get("period") or "", _sent_for(c), c.get("purpose_name") or c["purpose_id"])
         rows[key] = rows.get(key, 0) + 1
-        names[c["purpose_id"]] = c.get("purpose_name") or c["purpose_id"]
     body = "".join(
-        f"<tr><td><code>{_e(sub)}</code></td><td>{_e(names[purpose])}</td>"
-        f"<td class=\"n\">{n}</td></tr>" for (sub, purpose), n in sorted(rows.items()))
+        f"<tr><td>{_e(sent_for)}</td><td>{_e(purpose)}</td>"
+        f"<td class=\"n\">{n}</td></tr>" for (_, sent_for, purpose), n in sorted(rows.items()))
     return ('<table class="trace"><caption>Informed by your information</caption>'
-            '<thead><tr><th scope="col">Your submission</th><th scope="col">For the purpose</th>'
-            f'<th scope="col" class="n">Deliveries</th></tr></thead><tbody>{body}</tbody></table>')
+            '<thead><tr><th scope="col">What you sent for</th><th scope="col">For the purpose'
+            f'</th><th scope="col" class="n">Deliveries</th></tr></thead><tbody>{body}</tbody>'
+            "</table>")
+
+
+def _for_staff(report: dict, provider: str, outcomes: list[dict], period: str) -> str:
+    """The ids staff need to find what the report names, in a small footer."""
+    submissions: dict[str, set[str]] = {}
+    for o in outcomes:
+        for c in o.get("informed_by") or []:
+            submissions.setdefault(c.get("period") or "", set()).add(c["submission_id"])
+    listed = "; ".join(f"{_e(_sent_for({'period': p}))}: {_e(', '.join(sorted(s)))}"
+                       for p, s in sorted(submissions.items()))
+    ids = ", ".join(f"{o['outcome_id']} ({o['unit_id']})" for o in outcomes) or "none"
+    return (f'<footer class="ref"><p>Influence report for {_e(provider)}, {_e(period)}; made on '
+            f"{_e(_date(report.get('generated_on', '')))} by tiaki.</p>"
+            f"<p>For staff: provider {_e(report['provider_id'])}; outcome ids (unit) {_e(ids)}. "
+            f"Submission ids by period: {listed or 'none'}.</p></footer>")
 
 
 def _review(outcome: dict) -> str:
@@ -184,7 +204,7 @@ def _review(outcome: dict) -> str:
 def _outcome(outcome: dict) -> str:
     state = {"draft": " (draft, shared with you for reply)",
              "published": " (published)"}.get(outcome["state"], "")
-    facts = [("Date", _date(outcome["date"])), ("By", outcome.get("unit_name") or outcome["unit_id"]),
+    facts = [("Date", _date(outcome["date"])), ("By", outcome.get("unit_name") or "an Agency unit"),
              ("For", outcome["audience"])]
     if outcome.get("programme_names"):
         facts.append(("Programme", ", ".join(outcome["programme_names"])))
@@ -232,13 +252,17 @@ svg text { font-family: inherit; font-size: 11px; fill: #333; }
 
 def influence_report(provider_id: str, date_from: str, date_to: str, outcomes: list[Outcome],
                      plans: dict[str, dict], measures: dict[str, Measure],
-                     today: dt.date) -> dict:
+                     today: dt.date, names: dict[str, str] | None = None) -> dict:
     """What `render_influence_report` shows a provider: its view of each outcome,
-    named as the plans (by programme id) and measures (by id) name them."""
+    named as the directory (`names` by "<kind>:<id>"), the plans (by programme
+    id) and measures (by id) name them."""
+    names = names or {}
     programmes = {p: plans.get(p) or {} for p in sorted({p for o in outcomes
                                                          for p in o.programme_ids})}
     units = {u["unit_id"]: u.get("name") or u["unit_id"]
              for plan in programmes.values() for u in plan.get("units", [])}
+    units.update({key.split(":", 1)[1]: name for key, name in names.items()
+                  if key.startswith("unit:")})
     shown = []
     for outcome in outcomes:
         v = view(outcome, provider_id)
@@ -247,14 +271,16 @@ def influence_report(provider_id: str, date_from: str, date_to: str, outcomes: l
         v["measures"] = [{"measure_id": m, "name": measures[m].name if m in measures else m}
                          for m in outcome.measure_ids]
         shown.append(v)
-    return {"provider_id": provider_id, "date_from": date_from, "date_to": date_to,
-            "generated_on": today.isoformat(), "outcomes": shown}
+    return {"provider_id": provider_id, "provider_name": names.get(f"provider:{provider_id}", ""),
+            "date_from": date_from, "date_to": date_to, "generated_on": today.isoformat(),
+            "outcomes": shown}
 
 
 def render_influence_report(report: dict) -> str:
-    """report: {provider_id, date_from, date_to, generated_on, outcomes: [an
-    outcome's provider view with unit_name, programme_names, measures]}."""
-    provider = report["provider_id"]
+    """report: {provider_id, provider_name, date_from, date_to, generated_on,
+    outcomes: [an outcome's provider view with unit_name, programme_names,
+    measures]}. Ids appear only in the footer for staff."""
+    provider = report.get("provider_name") or "your organisation"
     date_from, date_to = report["date_from"], report["date_to"]
     outcomes = sorted(report.get("outcomes") or [], key=lambda o: (o["date"], o["outcome_id"]))
     told = [o for o in outcomes if o["state"] != "draft"]
@@ -264,19 +290,20 @@ def render_influence_report(report: dict) -> str:
     rows = "".join(f"<tr><td>{_e(label)}</td><td class=\"n\">"
                    f"{sum(1 for o in told if o['kind'] == kind)}</td></tr>"
                    for kind, label, _ in KINDS)
-    submissions = sorted({c["submission_id"] for o in told for c in o.get("informed_by") or []})
+    sent_for = sorted({_sent_for(c) for o in told for c in o.get("informed_by") or []})
     if told:
         lede = (f"From {period}, information {_e(provider)} sent to the Agency informed "
                 f"<strong>{len(told)} outcome{'' if len(told) == 1 else 's'}</strong>, drawing on "
-                f"{len(submissions)} of your submission{'' if len(submissions) == 1 else 's'}.")
+                f"what you sent for {len(sent_for)} reporting "
+                f"period{'' if len(sent_for) == 1 else 's'}.")
     else:
         lede = f"From {period}, the Agency recorded no outcomes informed by {_e(provider)}'s information."
     body = [
         "<h1>What our information informed</h1>",
         f'<p class="lede">{lede}</p>',
         "<p>Each outcome below is one the Agency told us about: a decision, advice, a report, an "
-        "evaluation finding, or a change to policy or services. Each shows exactly which of our "
-        "submissions, and for which purpose, informed it.</p>",
+        "evaluation finding, or a change to policy or services. Each shows the reporting periods "
+        "our information was sent for, and the purposes it was used for.</p>",
         "<section><h2>Outcomes by kind</h2>",
         f'<table class="kinds"><thead><tr><th scope="col">Kind</th><th scope="col" class="n">'
         f"Outcomes</th></tr></thead><tbody>{rows}</tbody></table>",
@@ -295,9 +322,7 @@ def render_influence_report(report: dict) -> str:
                     "<p>These are shared with us for our reply before they are published.</p>")
         body.extend(_outcome(o) for o in drafts)
         body.append("</section>")
-    body.append(f'<p class="ref">Influence report for {_e(report["provider_id"])}, {_e(period)}; '
-                f"made on {_e(_date(report.get('generated_on', '')))} by tiaki. Outcome ids: "
-                f"{_e(', '.join(o['outcome_id'] for o in outcomes) or 'none')}.</p>")
+    body.append(_for_staff(report, provider, outcomes, period))
     return ("<!DOCTYPE html>\n<html lang=\"en-NZ\">\n<head>\n<meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>What our information informed: {_e(provider)}, {_e(period)}</title>\n"

@@ -247,8 +247,10 @@ class InsightsService(HealthMixin):
         found = self.storage.for_provider(provider.id, date_from, date_to)
         plans = {p: self._plan(p) for p in sorted({p for o in found for p in o.programme_ids})}
         measures = self.storage.measures_by_id({m for o in found for m in o.measure_ids})
+        names = {key: entry["display_name"]
+                 for key, entry in self._router("directory_entries").items()}
         return pb.GetInfluenceReportResponse(html=render_influence_report(influence_report(
-            provider.id, date_from, date_to, found, plans, measures, nz_today())))
+            provider.id, date_from, date_to, found, plans, measures, nz_today(), names)))
 
     # -- evaluation measures, co-defined -------------------------------------------------
 

@@ -13,7 +13,8 @@ import re
 from html import escape
 from typing import Any
 
-from tiaki.core.clock import MONTHS, NZ, nz_date_words
+from tiaki.core.clock import NZ, nz_date_words
+from tiaki.core.periods import period_words
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
@@ -47,15 +48,10 @@ def _date(value: Any) -> str:
 
 
 def _period(value: Any) -> str:
-    """'2026Q3' -> 'July to September 2026' (calendar quarters, as the intake uses)."""
+    """'2026Q3' (or '2026 Q3', '2026-q3') -> 'July to September 2026'."""
     text = "" if value is None else str(value).strip()
-    match = re.fullmatch(r"(\d{4})\s*-?\s*Q([1-4])", text, flags=re.IGNORECASE)
-    if not match:
-        return text
-    year, quarter = int(match.group(1)), int(match.group(2))
-    first = MONTHS[3 * quarter - 3]
-    last = MONTHS[3 * quarter - 1]
-    return f"{first} to {last} {year}"
+    return period_words(re.sub(r"\s*-?\s*[Qq]", "Q", text)) if re.fullmatch(
+        r"\d{4}\s*-?\s*[Qq][1-4]", text) else text
 
 
 def _value(value: Any) -> str:

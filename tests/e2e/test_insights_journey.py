@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kombu import Connection, Queue
 from nameko.standalone.events import get_event_exchange
 
+from services.purpose_router.codesign.family_document import visible_text
 from tests.e2e.journey import quarter as synthetic_quarter
 from tests.e2e.journey import submit
 from tiaki.core import messages
@@ -30,7 +31,9 @@ from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
 from tiaki.requests.v1 import requests_pb2 as rpb
+from tiaki.router.v1 import directory_pb2 as dpb
 from tiaki.router.v1 import ledger_pb2
+from tiaki.router.v1.directory_pb2_grpc import DirectoryServiceStub
 from tiaki.unit.client import UnitClient
 
 PROGRAMME = "best-foot-forward"
@@ -229,6 +232,14 @@ def test_outcomes_reach_only_the_provider_whose_data_informed_them(stack, sent):
 def test_the_influence_report_charts_and_traces_each_outcome(stack, sent):
     ccss_sub, ccss_delivery, _ = sent["ccss"]
     other_sub, other_delivery, _ = sent["other-ngo"]
+    for kind, ident, name in ((dpb.PARTY_KIND_PROVIDER, "ccss", "City Centre Social Services"),
+                              (dpb.PARTY_KIND_UNIT, "evaluation",
+                               "Evaluation and Insights team, Ministry for Families")):
+        DirectoryServiceStub(stack.channel("purpose_router")).SetEntry(dpb.SetEntryRequest(
+            entry=dpb.DirectoryEntry(kind=kind, id=ident, display_name=name,
+                                     postal_address="PO Box 10200, Wellington 6143",
+                                     phone="04 555 0100", privacy_email="privacy@example.nz")),
+            metadata=stack.metadata("agency", "agency"))
     change = record(stack, kind=pb.OUTCOME_KIND_POLICY_OR_SERVICE_CHANGE,
                     title="Evening sessions added", delivery_ids=[ccss_delivery, other_delivery])
     html = outcomes(stack).GetInfluenceReport(pb.GetInfluenceReportRequest(
@@ -239,7 +250,12 @@ def test_the_influence_report_charts_and_traces_each_outcome(stack, sent):
     article = html[html.index(f'id="o-{change.outcome_id}"'):]
     article = article[:article.index("</article>")]
     assert "Evening sessions added" in article
-    assert f"<code>{ccss_sub}</code></td><td>Programme evaluation</td>" in article
+    # The Board reads the period it sent and the names of who used it; ids are for staff.
+    assert "<tr><td>April to June 2026</td><td>Programme evaluation</td>" in article
+    assert "By</dt><dd>Evaluation and Insights team, Ministry for Families" in article
+    seen, footer = html[:html.index("<footer")], html[html.index("<footer"):]
+    assert "City Centre Social Services" in visible_text(seen)
+    assert ccss_sub not in visible_text(seen) and ccss_sub in footer
     assert other_sub not in html  # another provider's submissions are not CCSS's business
     with pytest.raises(grpc.RpcError) as err:
         outcomes(stack).GetInfluenceReport(pb.GetInfluenceReportRequest(

@@ -20,6 +20,9 @@ from nameko_grpc.errors import GrpcError
 
 from services.insights import service as insights_service
 from services.insights.service import InsightsService
+from services.purpose_router.codesign.family_document import visible_text
+from services.purpose_router.directory.domain import checked
+from services.purpose_router.directory.storage import DirectoryStorage
 from services.purpose_router.plans import PlanRepository
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import WHO, accepted_batch
@@ -91,12 +94,12 @@ def running(start_container, plan, plan_dict, identities):
     with Client(target, UnitOutcomesServiceStub) as units, \
             Client(target, OutcomesServiceStub) as outcomes, \
             Client(target, MeasuresServiceStub) as measures:
-        yield Running(insights, tokens, units, outcomes, measures)
+        yield Running(insights, tokens, units, outcomes, measures, router)
 
 
 class Running:
-    def __init__(self, container, tokens, units, outcomes, measures):
-        self.container, self.tokens = container, tokens
+    def __init__(self, container, tokens, units, outcomes, measures, router=None):
+        self.container, self.tokens, self.router = container, tokens, router
         self.units, self.outcomes, self.measures = units, outcomes, measures
 
     def auth(self, kind, ident):
@@ -154,6 +157,24 @@ class TestOutcomes:
         assert all({c["provider_id"] for c in e["outcome"]["informed_by"]} == {e["provider_id"]}
                    for e in events)
         assert store_db.outcomes.count_documents({"announce_pending": 1}) == 0
+
+    def test_the_board_report_names_periods_and_parties_from_the_ledger_and_directory(
+            self, running):
+        directory = get_extension(running.router, Storage, storage_class=DirectoryStorage).storage
+        for kind, ident, name in (("provider", "ccss", "City Centre Social Services"),
+                                  ("unit", EVAL, "Evaluation and Insights team")):
+            directory.put(checked(kind, ident, display_name=name, postal_address="PO Box 1, "
+                                  "Wellington", phone="04 555 0100", privacy_email="p@x.example"))
+        recorded = running.record(submission_ids=["sub-1"], delivery_ids=[])
+        assert [c.period for c in recorded.informed_by] == ["2026Q3"]  # the ledger's, kept
+        html = running.outcomes.GetInfluenceReport(pb.GetInfluenceReportRequest(
+            date_from="2026-01-01", date_to="2026-12-31"), metadata=running.auth("provider", "ccss")).html
+        seen = visible_text(html[:html.index("<footer")])
+        for words in ("City Centre Social Services", "Evaluation and Insights team",
+                      "July to September 2026", "Programme evaluation"):
+            assert words in seen, words
+        assert "sub-1" not in seen and recorded.outcome_id not in seen and "ccss" not in seen
+        assert "sub-1" in html[html.index("<footer"):]  # for staff
 
     def test_a_delivery_the_unit_never_received_is_refused_and_nothing_kept(
             self, running, store_db):

@@ -36,18 +36,28 @@ def test_an_outcome_reads_with_its_sources_and_replies():
                    audience="the public", state=pb.OUTCOME_STATE_PUBLISHED, version=3,
                    measure_ids=["m-1"], informed_by=[
                        pb.Citation(delivery_id=f"b{i}:evaluation", submission_id="sub-7",
-                                   purpose_id="evaluation", purpose_name="Programme evaluation")
-                       for i in range(2)])
+                                   purpose_id="evaluation", purpose_name="Programme evaluation",
+                                   period="2025Q4")
+                       for i in range(2)] + [
+                       pb.Citation(delivery_id="old:evaluation", submission_id="sub-1",
+                                   purpose_id="evaluation", purpose_name="Programme evaluation")])
     review = o.reviews.add(provider_id="ccss", shared_on="2026-03-02", respond_by="2026-03-16")
     review.responses.add(kind=pb.RESPONSE_KIND_CORRECT_FACT, text="12 sessions, not 10")
-    assert describe_outcome(o).splitlines() == [
-        "2026-03-02  evaluation finding: Wellbeing rose  (published, by evaluation, for the public)",
+    names = {"unit:evaluation": "Evaluation and Insights team",
+             "provider:ccss": "City Centre Social Services"}
+    assert describe_outcome(o, names).splitlines() == [
+        "2026-03-02  evaluation finding: Wellbeing rose  (published, by Evaluation and Insights "
+        "team, for the public)",
         "  Most families felt better.",
-        "  informed by submission sub-7 (Programme evaluation; 2 deliveries)",
+        "  informed by submission sub-1 (Programme evaluation; 1 delivery)",  # no period kept
+        "  informed by what you sent for October to December 2025 (Programme evaluation; "
+        "2 deliveries)",
         "  measures: m-1",
-        "  right of reply for ccss: shared 2026-03-02, respond by 2026-03-16",
+        "  right of reply for City Centre Social Services: shared 2026-03-02, respond by "
+        "2026-03-16",
         "    correct_fact: 12 sessions, not 10",
-        "  id o-1 (version 3)"]
+        "  id o-1 (version 3)"]  # the handle for `tiaki outcomes reply`
+    assert "by evaluation," in describe_outcome(o)  # no directory: its id, not nothing
 
 
 def test_an_agreed_measure_says_who_agreed():

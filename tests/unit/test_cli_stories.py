@@ -65,3 +65,15 @@ def test_approve_sends_a_decision_for_each_flag_and_shows_them(monkeypatch):
     assert "flag 1 place 'Auckland': kept because a big city" in result.output
     assert "flag 2 age: redacted as [AGE_1]" in result.output
     assert "[NAME_1] lives in Auckland; at [AGE_1] she left." in result.output
+
+
+def test_a_story_reads_by_its_title_with_its_id_as_the_handle():
+    from tiaki.cli.stories import _describe
+    from tiaki.intake.v1 import stories_pb2 as pb
+
+    lines = _describe(pb.Story(story_id="5b1f0c1e-7d1c-4b7e-9a57-0c2b8f0e9d11", title="Back at work",
+                               state=pb.STORY_STATE_APPROVED, submitted_by="Sarah")).splitlines()
+    assert lines[0] == "Back at work  (approved)"
+    assert lines[1] == ("  story id 5b1f0c1e-7d1c-4b7e-9a57-0c2b8f0e9d11 (for approve, consent, "
+                        "withdraw, export)")
+    assert _describe(pb.Story(story_id="s1")).splitlines()[0].startswith("Untitled story")

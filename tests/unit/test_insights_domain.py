@@ -29,7 +29,8 @@ def draft(**overrides) -> OutcomeDraft:
 
 def received(*rows) -> list[dict]:
     return [{"delivery_id": d, "submission_id": s, "provider_id": p, "programme_id": "bff",
-             "purpose_id": "evaluation", "unit_id": "evaluation"} for d, s, p in rows]
+             "purpose_id": "evaluation", "unit_id": "evaluation", "period": "2026Q1"}
+            for d, s, p in rows]
 
 
 # -- what an outcome must say ----------------------------------------------------------
@@ -293,7 +294,8 @@ def test_a_providers_view_holds_only_its_own_citations_and_review():
     assert [c["delivery_id"] for c in mine["informed_by"]] == ["b1:evaluation"]
     assert mine["informed_by"][0] == {
         "delivery_id": "b1:evaluation", "provider_id": "ccss", "programme_id": "bff",
-        "submission_id": "s1", "purpose_id": "evaluation", "purpose_name": "Programme evaluation"}
+        "submission_id": "s1", "purpose_id": "evaluation", "purpose_name": "Programme evaluation",
+        "period": "2026Q1"}  # the ledger's period of the delivery, kept with the citation
     assert mine["reviews"] == [{"provider_id": "ccss", "shared_on": "2026-03-02",
                                 "respond_by": "2026-03-04",
                                 "responses": [{"kind": "agree", "text": "", "at": 11.0}]}]

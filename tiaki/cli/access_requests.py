@@ -15,6 +15,7 @@ from datetime import UTC
 import click
 
 from tiaki.cli import base
+from tiaki.core.clock import nz_date_words
 from tiaki.core.working_days import add_working_days
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.requests.v1 import requests_pb2_grpc
@@ -29,11 +30,26 @@ def requests() -> None:
     """Access and correction requests brokered for families."""
 
 
-def _describe_request(r) -> str:
+def _day(iso: str) -> str:
+    try:
+        return nz_date_words(dt.date.fromisoformat(iso))
+    except ValueError:
+        return iso
+
+
+def _headline(r) -> str:
     state = rpb.RequestState.Name(r.state).removeprefix("REQUEST_STATE_").lower()
-    lines = [f"request {r.request_id} ({r.kind}, {state})",
-             f"  programme {r.programme_id}; asked by {r.requester} ({r.authorisation})",
-             f"  received {r.received}; due {r.due}"]
+    return (f"{r.kind.capitalize()} request received {_day(r.received)}, due {_day(r.due)} "
+            f"({state})")
+
+
+def _describe_request(r) -> str:
+    """A request named by its kind and dates, the programme and units by name;
+    its id last, the handle for the next command."""
+    names = base.names()
+    lines = [_headline(r),
+             f"  {base.programme_name(r.programme_id)}; asked by {r.requester} "
+             f"({r.authorisation})"]
     if r.HasField("correction"):
         c = r.correction
         lines.append(f"  correct {c.field}: {c.current_value or '(any)'} -> {c.corrected_value}"
@@ -46,10 +62,13 @@ def _describe_request(r) -> str:
         status = u.outcome or ("ESCALATED: past its due date" if u.escalated else "waiting")
         if u.refusal_reason:
             status += f": {u.refusal_reason}"
-        lines.append(f"  unit {u.unit_id}: {status} (due {u.due})")
+        lines.append(f"  {names.get(f'unit:{u.unit_id}', u.unit_id)}: {status} "
+                     f"(due {_day(u.due)})")
     for step in r.history:
         when = step.at.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M")
-        lines.append(f"  {when}  {step.who}: {step.what}")
+        who = names.get(f"provider:{step.who}") or names.get(f"unit:{step.who}") or step.who
+        lines.append(f"  {when}  {who}: {step.what}")
+    lines.append(f"  request id {r.request_id}")
     return "\n".join(lines)
 
 
@@ -135,8 +154,7 @@ def requests_list() -> None:
     """Your requests, oldest first."""
     reply = _requests().ListRequests(rpb.ListRequestsRequest(), metadata=base.call_metadata())
     for r in reply.requests:
-        state = rpb.RequestState.Name(r.state).removeprefix("REQUEST_STATE_").lower()
-        click.echo(f"{r.request_id}  {r.kind:<10} {state:<8} received {r.received}  due {r.due}")
+        click.echo(f"{_headline(r)}  id {r.request_id}")
 
 
 @requests.command("answer")

@@ -19,6 +19,9 @@ import yaml
 
 from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.core.plan import Plan, PlanInvalid
+from tiaki.router.v1 import directory_pb2, plan_pb2
+from tiaki.router.v1.directory_pb2_grpc import DirectoryServiceStub
+from tiaki.router.v1.plan_pb2_grpc import PlanServiceStub
 
 Stub = TypeVar("Stub")
 
@@ -153,3 +156,25 @@ def checked_plan(path: str, data: dict) -> Plan:
         for problem in exc.problems:
             click.echo(f"  - {problem}", err=True)
         sys.exit(2)
+
+
+def names() -> dict[str, str]:
+    """The directory's display names by "<kind>:<id>", for views that name
+    parties; empty when the directory cannot be read (the view shows ids)."""
+    try:
+        found = stub(DirectoryServiceStub, "router").ListEntries(
+            directory_pb2.ListEntriesRequest(), metadata=call_metadata())
+    except grpc.RpcError:
+        return {}
+    return {f"{enum_words(directory_pb2.PartyKind, e.kind, 'PARTY_KIND_')}:{e.id}": e.display_name
+            for e in found.entries}
+
+
+def programme_name(programme_id: str) -> str:
+    """A programme's name in its latest plan; its id when the plan cannot be read."""
+    try:
+        plan = stub(PlanServiceStub, "router").GetPlan(
+            plan_pb2.GetPlanRequest(programme_id=programme_id), metadata=call_metadata()).plan
+    except grpc.RpcError:
+        return programme_id
+    return plan.name or programme_id

@@ -21,6 +21,7 @@ import click
 from google.protobuf.json_format import MessageToDict
 
 from tiaki.cli import base
+from tiaki.core.periods import period_words
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import measures_pb2_grpc, outcomes_pb2_grpc
 from tiaki.insights.v1 import outcomes_pb2 as pb
@@ -51,22 +52,30 @@ def _name(enum, value: int, prefix: str) -> str:
     return enum.Name(value).removeprefix(prefix).lower()
 
 
-def describe_outcome(o: pb.Outcome) -> str:
+def describe_outcome(o: pb.Outcome, names: dict[str, str] | None = None) -> str:
+    """An outcome as a terminal shows it: the unit and providers by their
+    directory `names` ("<kind>:<id>"), what informed it by reporting period;
+    its id last, for `tiaki outcomes reply`."""
+    names = names or {}
     kind = _name(pb.OutcomeKind, o.kind, "OUTCOME_KIND_").replace("_", " ")
     state = _name(pb.OutcomeState, o.state, "OUTCOME_STATE_")
-    lines = [f"{o.date}  {kind}: {o.title}  ({state}, by {o.unit_id}, for {o.audience})",
+    unit = names.get(f"unit:{o.unit_id}", o.unit_id)
+    lines = [f"{o.date}  {kind}: {o.title}  ({state}, by {unit}, for {o.audience})",
              f"  {o.summary}"]
     sources: dict[tuple[str, str], int] = {}
     for c in o.informed_by:
-        key = (c.submission_id, c.purpose_name or c.purpose_id)
+        sent = (f"what you sent for {period_words(c.period)}" if c.period
+                else f"submission {c.submission_id}")  # recorded before periods were kept
+        key = (sent, c.purpose_name or c.purpose_id)
         sources[key] = sources.get(key, 0) + 1
-    for (submission, purpose), n in sorted(sources.items()):
-        lines.append(f"  informed by submission {submission} ({purpose}; "
+    for (sent, purpose), n in sorted(sources.items()):
+        lines.append(f"  informed by {sent} ({purpose}; "
                      f"{n} deliver{'y' if n == 1 else 'ies'})")
     if o.measure_ids:
         lines.append(f"  measures: {', '.join(o.measure_ids)}")
     for r in o.reviews:
-        lines.append(f"  right of reply for {r.provider_id}: shared {r.shared_on}, "
+        lines.append(f"  right of reply for {names.get(f'provider:{r.provider_id}', r.provider_id)}: "
+                     f"shared {r.shared_on}, "
                      f"respond by {r.respond_by}")
         for x in r.responses:
             text = f": {x.text}" if x.text else ""
@@ -120,8 +129,9 @@ def outcomes_list(date_from: str, date_to: str, kind: str | None, as_json: bool)
         date_from=date_from, date_to=date_to,
         kind=pb.OutcomeKind.Value(f"OUTCOME_KIND_{kind.upper()}") if kind else 0),
         metadata=base.call_metadata())
+    names = {} if as_json else base.names()
     for o in reply.outcomes:
-        _echo(o, as_json, describe_outcome)
+        _echo(o, as_json, lambda m: describe_outcome(m, names))
     if not reply.outcomes and not as_json:
         click.echo("no outcomes yet")
 
@@ -141,11 +151,12 @@ def outcomes_watch(since: str, as_json: bool) -> None:
             raise click.BadParameter(f"{since!r} is not an ISO date and time",
                                      param_hint="--since") from None
         request.since.FromDatetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    names = {} if as_json else base.names()
     try:
         while True:  # the server ends a stream after an hour: carry on from there
             started = dt.datetime.now(UTC)
             for reply in _outcomes().WatchOutcomes(request, metadata=base.call_metadata()):
-                _echo(reply.outcome, as_json, describe_outcome)
+                _echo(reply.outcome, as_json, lambda m: describe_outcome(m, names))
             request.since.FromDatetime(started)
     except KeyboardInterrupt:
         pass

@@ -49,7 +49,8 @@ def _read_text(path: str) -> str:
 
 def _describe(s: pb.Story) -> str:
     state = pb.StoryState.Name(s.state).removeprefix("STORY_STATE_").lower().replace("_", " ")
-    lines = [f"story {s.story_id}  ({state})" + (f"  {s.title}" if s.title else ""),
+    lines = [f"{s.title or 'Untitled story'}  ({state})",
+             f"  story id {s.story_id} (for approve, consent, withdraw, export)",
              f"  submitted by {s.submitted_by}"]
     if s.approved_by:
         lines.append(f"  approved by {s.approved_by} at {s.approved_at.ToJsonString()}")

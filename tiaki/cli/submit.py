@@ -16,6 +16,7 @@ import grpc
 from tqdm import tqdm
 
 from tiaki.cli import base
+from tiaki.core.periods import period_words
 from tiaki.core.plan import Plan
 from tiaki.intake.v1 import intake_pb2, intake_pb2_grpc
 from tiaki.plumbing.plan_proto import from_proto
@@ -174,8 +175,8 @@ def submit(csv_file: str, programme: str, period: str, plan_version: int, batch_
     # Only a purpose asking for SLK-581 could make identity details wanted.
     asked = plan.needs_slk581() and identity_asked(
         plan, _agreement_in_force(programme, plan_version, period, metadata))
-    click.echo(f"submission {sid} (programme {programme}, plan version {plan_version}, "
-               f"period {period}): sending {total} records")
+    click.echo(f"{period_words(period)} for {plan.name or programme}: sending {total} records "
+               f"as submission {sid} (plan version {plan_version})")
     held_back = [c for c in IDENTITY_COLUMNS if c in columns]
     if held_back and not asked:
         click.echo(f"not sent: {', '.join(held_back)} (no purpose in force for {period} asks "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from tiaki.core.clock import MONTHS
 from tiaki.core.errors import Invalid
 
 PERIOD = re.compile(r"(\d{4})Q([1-4])")
@@ -41,3 +42,13 @@ def period_days(period: str) -> tuple[dt.date, dt.date]:
     first = dt.date(year, 3 * quarter - 2, 1)
     after = dt.date(year + 1, 1, 1) if quarter == 4 else dt.date(year, 3 * quarter + 1, 1)
     return first, after - dt.timedelta(days=1)
+
+
+def period_words(period: str) -> str:
+    """'2026Q3' -> 'July to September 2026', as a person names a period; any
+    other text is returned as it is."""
+    match = PERIOD.fullmatch(period or "")
+    if not match:
+        return period
+    year, quarter = int(match.group(1)), int(match.group(2))
+    return f"{MONTHS[3 * quarter - 3]} to {MONTHS[3 * quarter - 1]} {year}"

@@ -19,8 +19,7 @@ import textstat
 
 from services.purpose_router.codesign import notice
 from services.purpose_router.codesign import rules as codesign
-from tiaki.core.clock import MONTHS
-from tiaki.core.periods import PERIOD
+from tiaki.core.periods import period_words
 from tiaki.core.plan import Plan, ScheduleItem
 
 PRIVACY_WEB = "www.privacy.org.nz"
@@ -43,15 +42,6 @@ def _label(item: ScheduleItem) -> str:
     """The item as a family would name it: its description, else its name."""
     text = item.description.strip().rstrip(".")
     return text or item.name.replace("_", " ").capitalize()
-
-
-def period_words(period: str) -> str:
-    """'2026Q3' -> 'July to September 2026'."""
-    match = PERIOD.fullmatch(period or "")
-    if not match:
-        return period
-    year, quarter = int(match.group(1)), int(match.group(2))
-    return f"{MONTHS[3 * quarter - 3]} to {MONTHS[3 * quarter - 1]} {year}"
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class RoutingEntrypoints:
         """Which of these deliveries (or deliveries of these submissions) the
         unit actually received, from the ledger: what insights lets it cite."""
         return [{k: e[k] for k in ("delivery_id", "provider_id", "programme_id",
-                                   "submission_id", "purpose_id", "unit_id")}
+                                   "submission_id", "purpose_id", "unit_id", "period")}
                 for e in self.ledger.deliveries_to_unit(unit_id, delivery_ids, submission_ids)]
 
     @plan_grpc

@@ -255,7 +255,9 @@ def compose_files() -> tuple[dict, list[dict], dict[str, str]]:
     """compose.yaml rendered; the store users mongo-init makes; {broker user: the
     variable broker-users.sh takes its password from}."""
     users = re.findall(r'^uri (\S+) "\$(\w+)"$', COMPOSE_BROKER_USERS.read_text(), re.M)
-    return (yaml.safe_load(interpolate(COMPOSE.read_text())),
+    # Through JSON: each service its own objects, as `docker compose config` prints them
+    # (YAML anchors share them).
+    return (json.loads(json.dumps(yaml.safe_load(interpolate(COMPOSE.read_text())))),
             json.loads(COMPOSE_STORE_USERS.read_text()), dict(users))
 
 
@@ -329,11 +331,12 @@ def amqp_uris(svc: dict) -> list[str]:
 
 
 def compose_broker_problems(services: dict, broker_users: dict[str, str]) -> list[str]:
-    problems = []
+    problems, admins = [], set()
     for name, svc in services.items():
         if str(svc.get("image", "")).startswith("rabbitmq"):
             env = svc.get("environment") or {}
             admin = env.get("RABBITMQ_DEFAULT_USER", "guest")
+            admins.add(admin)
             if admin == "guest" or env.get("RABBITMQ_DEFAULT_PASS") != required(broker_users.get(admin)):
                 problems.append(f"{name}: the node's first user must be broker-users.sh's "
                                 f"administrator with its password, never guest (not {admin!r})")
@@ -349,7 +352,10 @@ def compose_broker_problems(services: dict, broker_users: dict[str, str]) -> lis
         for uri in uris:
             parsed = urllib.parse.urlsplit(uri)
             users.setdefault(parsed.username, []).append(name)
-            if parsed.username in (None, "guest") or (own and parsed.username != own):
+            if parsed.username in admins:
+                problems.append(f"{name}: connects as the broker's administrator "
+                                f"{parsed.username}, which only broker-users may use")
+            elif parsed.username in (None, "guest") or (own and parsed.username != own):
                 problems.append(f"{name}: must connect to the broker as {own or 'its own user'}, "
                                 f"not {parsed.username or 'guest'}")
             elif parsed.password != required(broker_users.get(parsed.username)):

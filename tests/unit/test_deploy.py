@@ -217,6 +217,10 @@ def compose_service(compose, name) -> dict:
     return compose[0]["services"][name]
 
 
+def env_of(compose, name) -> dict:
+    return compose_service(compose, name)["environment"]
+
+
 def set_command_option(svc, option, value):
     command = svc["command"]
     command[command.index(option) + 1] = value
@@ -253,30 +257,30 @@ def _drop(svc, item):
      "mongo1: a replica-set member needs --keyFile"),
     (lambda c: compose_service(c, "mongo-keyfile").update(command=["sh", "-c", "true"]),
      "mongo3: a replica-set member needs --keyFile"),
-    (lambda c: compose_service(c, "mongo1")["environment"].update(
+    (lambda c: env_of(c, "mongo1").update(
         MONGO_INITDB_ROOT_PASSWORD="example"), "mongo1: MONGO_INITDB_ROOT_PASSWORD"),
     (lambda c: c[1][1]["roles"].append({"role": "read", "db": "tiaki_intake"}),
      "MongoDB user purpose_router: its roles must be readWrite"),
-    (lambda c: compose_service(c, "requests")["environment"].update(
-        REQUESTS_MONGO_URI=compose_service(c, "intake")["environment"]["INTAKE_MONGO_URI"]),
+    (lambda c: env_of(c, "requests").update(
+        REQUESTS_MONGO_URI=env_of(c, "intake")["INTAKE_MONGO_URI"]),
      "requests: its store URI must name its own user"),
-    (lambda c: compose_service(c, "insights")["environment"].update(
+    (lambda c: env_of(c, "insights").update(
         INSIGHTS_MONGO_URI="mongodb://mongo1,mongo2,mongo3/tiaki_insights?replicaSet=rs0"),
      "insights: its store URI must name its own user"),
-    (lambda c: compose_service(c, "intake")["environment"].update(
+    (lambda c: env_of(c, "intake").update(
         INTAKE_MONGO_URI="mongodb://intake:secret@mongo1/tiaki_intake?authSource=tiaki_intake"),
      "intake: its store password must be ${STORE_INTAKE_PASSWORD"),
-    (lambda c: compose_service(c, "mongo-init")["environment"].pop("STORE_INSIGHTS_PASSWORD"),
+    (lambda c: env_of(c, "mongo-init").pop("STORE_INSIGHTS_PASSWORD"),
      "insights: its store password must be"),
     (lambda c: set_command_option(compose_service(c, "unit-evaluation"), "--store-uri",
                                   "mongodb://evaluation:x@mongo1/tiaki_unit_evaluation"),
      "unit-evaluation: a unit's store must be its own"),
-    (lambda c: compose_service(c, "rabbitmq")["environment"].pop("RABBITMQ_DEFAULT_USER"),
+    (lambda c: env_of(c, "rabbitmq").pop("RABBITMQ_DEFAULT_USER"),
      "rabbitmq: the node's first user"),
-    (lambda c: compose_service(c, "intake")["environment"].update(
+    (lambda c: env_of(c, "intake").update(
         AMQP_URI="pyamqp://guest:guest@rabbitmq:5672/"), "intake: must connect to the broker as"),
-    (lambda c: compose_service(c, "purpose_router")["environment"].update(
-        AMQP_URI=compose_service(c, "intake")["environment"]["AMQP_URI"]),
+    (lambda c: env_of(c, "purpose_router").update(
+        AMQP_URI=env_of(c, "intake")["AMQP_URI"]),
      "share the broker user tiaki-svc-intake"),
     (lambda c: set_command_option(
         compose_service(c, "unit-service-delivery"), "--amqp-uri",
@@ -285,10 +289,10 @@ def _drop(svc, item):
     (lambda c: compose_service(c, "tokens").update(environment={
         "AMQP_URI": "pyamqp://tiaki-admin:__RABBITMQ_ADMIN_PASSWORD__@rabbitmq:5672/"}),
      "tokens: connects as the broker's administrator tiaki-admin"),
-    (lambda c: compose_service(c, "requests")["environment"].update(
+    (lambda c: env_of(c, "requests").update(
         AMQP_URI="pyamqp://tiaki-svc-requests:hunter2@rabbitmq:5672/"),
      "requests: its broker password must be the variable broker-users.sh gives"),
-    (lambda c: compose_service(c, "broker-users")["environment"].pop("BROKER_INSIGHTS_PASSWORD"),
+    (lambda c: env_of(c, "broker-users").pop("BROKER_INSIGHTS_PASSWORD"),
      "broker-users: needs BROKER_INSIGHTS_PASSWORD"),
     (lambda c: _drop(compose_service(c, "unit-evaluation"), "--passive-queue"),
      "unit-evaluation: a unit may not declare its queue"),
@@ -297,7 +301,7 @@ def _drop(svc, item):
     (lambda c: compose_service(c, "insights")["volumes"].append(
         "./secrets/purpose_router.kek:/kek:ro"),
      "secret purpose-router-kek must be mounted into purpose_router only, not ['insights']"),
-    (lambda c: compose_service(c, "intake")["environment"].update(INTAKE_KEK_FILE="/tmp/kek"),
+    (lambda c: env_of(c, "intake").update(INTAKE_KEK_FILE="/tmp/kek"),
      "intake: INTAKE_KEK_FILE must name a secret mounted into it"),
     (lambda c: c[0]["secrets"]["intake-kek"].update(file="./compose.yaml"),
      "secret intake-kek: a file the operator makes, never one in the repository"),

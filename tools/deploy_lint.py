@@ -378,6 +378,15 @@ def service_secrets(svc: dict) -> dict[str, str]:
     return out
 
 
+def bind_mounts(volume: str, file: str) -> bool:
+    """Whether a service's volume (short syntax) binds that file or a directory holding it."""
+    source = str(volume).split(":")[0]
+    if not source.startswith((".", "/")):
+        return False
+    path, target = (COMPOSE.parent / source).resolve(), (COMPOSE.parent / file).resolve()
+    return path == target or path in target.parents
+
+
 def compose_kek_problems(compose: dict) -> list[str]:
     services, defined = compose["services"], compose.get("secrets") or {}
     problems = []
@@ -393,8 +402,8 @@ def compose_kek_problems(compose: dict) -> list[str]:
             continue
         secret, file = own[0], (defined.get(own[0]) or {}).get("file", "")
         others = sorted(n for n, o in services.items() if n != service and (
-            secret in service_secrets(o)
-            or any(file and str(v).split(":")[0].startswith(file) for v in o.get("volumes") or [])))
+            secret in service_secrets(o) or any(file and bind_mounts(v, file)
+                                                for v in o.get("volumes") or [])))
         if others:
             problems.append(f"secret {secret} must be mounted into {service} only, not {others}")
         if not file or run(["git", "ls-files", COMPOSE.parent / file], cwd=ROOT).stdout:

@@ -301,6 +301,8 @@ def _drop(svc, item):
     (lambda c: compose_service(c, "insights")["volumes"].append(
         "./secrets/purpose_router.kek:/kek:ro"),
      "secret purpose-router-kek must be mounted into purpose_router only, not ['insights']"),
+    (lambda c: compose_service(c, "unit-evaluation")["volumes"].append("./secrets:/keys:ro"),
+     "secret intake-kek must be mounted into intake only, not ['unit-evaluation']"),
     (lambda c: env_of(c, "intake").update(INTAKE_KEK_FILE="/tmp/kek"),
      "intake: INTAKE_KEK_FILE must name a secret mounted into it"),
     (lambda c: c[0]["secrets"]["intake-kek"].update(file="./compose.yaml"),

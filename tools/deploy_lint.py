@@ -5,6 +5,13 @@
   parses (promtool checks them as recording rules in a generated file).
 - Compose: dclint validates compose.yaml against the Compose Specification; each tiaki
   service has its own database, runs read-only and not as root; the image is non-root.
+  On compose.yaml rendered as `docker compose config` would (variables substituted;
+  Docker is not needed): MongoDB runs with --auth (and a read-only keyFile for the
+  replica set); each service's URI names its own user, database and authSource, with
+  the password mongo-init gives that user (mongo-users.json: readWrite on its own
+  database only); the units' stores are not the services'; no process is the broker's
+  guest or shares another's broker user, and each uses the password broker-users.sh
+  gives its user; a key-encryption key is a secret mounted into its own service only.
 - Kubernetes: kubectl's kustomize renders every overlay; kubernetes-validate checks every
   object against the Kubernetes schemas (strict: unknown fields fail); and each service
   is non-root with a read-only root filesystem, requests and limits, gRPC health probes,
@@ -35,6 +42,8 @@ DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
 DASHBOARDS = DEPLOY / "grafana" / "dashboards"
 COMPOSE = DEPLOY / "compose" / "compose.yaml"
+COMPOSE_STORE_USERS = COMPOSE.parent / "mongo-users.json"
+COMPOSE_BROKER_USERS = COMPOSE.parent / "broker-users.sh"
 KUBERNETES = DEPLOY / "kubernetes"
 KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
 DCLINT = ROOT / ".tools" / "node_modules" / ".bin" / "dclint"
@@ -198,7 +207,9 @@ def check_compose() -> list[str]:
     out = run([DCLINT, "-c", COMPOSE.parent / "dclint.json", "--max-warnings", "0", COMPOSE])
     if out.returncode:
         problems.append(f"dclint {COMPOSE.relative_to(ROOT)}: {out.stdout}{out.stderr}")
-    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    compose, store_users, broker_users = compose_files()
+    problems += compose_policy(compose, store_users, broker_users)
+    services = compose["services"]
     databases = {}
     for name in SERVICES:
         svc = services.get(name)
@@ -218,6 +229,185 @@ def check_compose() -> list[str]:
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     if not users or users[-1].split(":")[0] in ("0", "root"):
         problems.append("deploy/Dockerfile: the image must end with a non-root USER")
+    return problems
+
+
+def interpolate(text: str) -> str:
+    """Compose's variable substitution as `docker compose config` does it with no
+    variable set, except that a required one (`${NAME:?message}`) stands for its value
+    as `__NAME__`: a default is used, a plain `${NAME}` is empty, `$$` is `$`."""
+    def value(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, operator, word = match.group(1) or match.group(4), match.group(2), match.group(3)
+        if operator and "?" in operator:
+            return required(name)
+        return word if operator else ""
+    return re.sub(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}|\$(\w+)", value, text)
+
+
+def required(variable: str | None) -> str:
+    """What a required variable renders as."""
+    return f"__{variable}__"
+
+
+def compose_files() -> tuple[dict, list[dict], dict[str, str]]:
+    """compose.yaml rendered; the store users mongo-init makes; {broker user: the
+    variable broker-users.sh takes its password from}."""
+    users = re.findall(r'^uri (\S+) "\$(\w+)"$', COMPOSE_BROKER_USERS.read_text(), re.M)
+    # Through JSON: each service its own objects, as `docker compose config` prints them
+    # (YAML anchors share them).
+    return (json.loads(json.dumps(yaml.safe_load(interpolate(COMPOSE.read_text())))),
+            json.loads(COMPOSE_STORE_USERS.read_text()), dict(users))
+
+
+def compose_policy(compose: dict, store_users: list[dict], broker_users: dict[str, str]) -> list[str]:
+    """Each service's data, queues and keys its own, in the rendered compose."""
+    services = compose["services"]
+    return [f"compose: {p}" for p in compose_store_problems(services, store_users)
+            + compose_broker_problems(services, broker_users) + compose_kek_problems(compose)]
+
+
+def command_option(svc: dict, option: str) -> str | None:
+    command = svc.get("command") or []
+    return command[command.index(option) + 1] if option in command[:-1] else None
+
+
+def uri_hosts(uri: str) -> set[str]:
+    return {h.split(":")[0] for h in urllib.parse.urlsplit(uri).netloc.rpartition("@")[2].split(",")}
+
+
+def compose_store_problems(services: dict, users: list[dict]) -> list[str]:
+    problems = []
+    for name, svc in services.items():
+        command = svc.get("command") or []
+        if command[:1] != ["mongod"]:
+            continue
+        if "--auth" not in command:
+            problems.append(f"{name}: mongod must run with --auth")
+        if not re.fullmatch(r"__\w+__", str((svc.get("environment") or {}).get(
+                "MONGO_INITDB_ROOT_PASSWORD", ""))):
+            problems.append(f"{name}: MONGO_INITDB_ROOT_PASSWORD must come from a required "
+                            "variable (deploy/compose/.env), not be empty or written here")
+        if "--replSet" in command:
+            keyfile = command_option(svc, "--keyFile") or ""
+            volume = next((str(v).split(":")[0] for v in svc.get("volumes") or []
+                           if str(v).endswith(f":{keyfile.rpartition('/')[0]}:ro")), None)
+            writers = [" ".join(o.get("command") or []) for o in services.values()
+                       if f"{volume}:{keyfile.rpartition('/')[0]}" in (o.get("volumes") or [])]
+            if volume is None or len(writers) != 1 or not re.search(
+                    r"chown 999:999 \S+ && chmod 0?400 ", writers[0] + " "):
+                problems.append(f"{name}: a replica-set member needs --keyFile in a volume "
+                                "mounted read-only, made by one init service that gives it "
+                                f"to mongod's user (999) with mode 0400, not {keyfile!r}")
+    init_env = (services.get("mongo-init") or {}).get("environment") or {}
+    by_user = {u["user"]: u for u in users}
+    problems += users_problems(users)
+    store_hosts = set()
+    for service in SERVICES:
+        env = (services.get(service) or {}).get("environment") or {}
+        uri = env.get(config_variable(service, "MONGO_URI") or "", "")
+        store_hosts |= uri_hosts(uri)
+        problem = store_uri_problem(service, service, uri, by_user)
+        if problem:
+            problems.append(problem)
+            continue
+        variable = by_user[service]["passwordFrom"]
+        if urllib.parse.urlsplit(uri).password != required(variable) \
+                or init_env.get(variable) != required(variable):
+            problems.append(f"{service}: its store password must be ${{{variable}:?...}}, the "
+                            "variable mongo-init gives its user (mongo-users.json passwordFrom)")
+    for name, svc in services.items():
+        unit_store = command_option(svc, "--store-uri")
+        if unit_store and uri_hosts(unit_store) & store_hosts:
+            problems.append(f"{name}: a unit's store must be its own, not the services' "
+                            f"store server: {unit_store!r}")
+    return problems
+
+
+def amqp_uris(svc: dict) -> list[str]:
+    env = svc.get("environment") or {}
+    return [u for u in (env.get("AMQP_URI"), command_option(svc, "--amqp-uri")) if u]
+
+
+def compose_broker_problems(services: dict, broker_users: dict[str, str]) -> list[str]:
+    problems, admins = [], set()
+    for name, svc in services.items():
+        if str(svc.get("image", "")).startswith("rabbitmq"):
+            env = svc.get("environment") or {}
+            admin = env.get("RABBITMQ_DEFAULT_USER", "guest")
+            admins.add(admin)
+            if admin == "guest" or env.get("RABBITMQ_DEFAULT_PASS") != required(broker_users.get(admin)):
+                problems.append(f"{name}: the node's first user must be broker-users.sh's "
+                                f"administrator with its password, never guest (not {admin!r})")
+    users: dict[str, list[str]] = {}
+    for name, svc in services.items():
+        unit = command_option(svc, "--unit")
+        own = f"tiaki-svc-{name}" if name in SERVICES else unit and f"tiaki-unit-{unit}"
+        uris = amqp_uris(svc)
+        if own and len(uris) != 1:
+            problems.append(f"{name}: needs its own broker user in one AMQP URI")
+        if unit and "--passive-queue" not in svc["command"]:
+            problems.append(f"{name}: a unit may not declare its queue: --passive-queue")
+        for uri in uris:
+            parsed = urllib.parse.urlsplit(uri)
+            users.setdefault(parsed.username, []).append(name)
+            if parsed.username in admins:
+                problems.append(f"{name}: connects as the broker's administrator "
+                                f"{parsed.username}, which only broker-users may use")
+            elif parsed.username in (None, "guest") or (own and parsed.username != own):
+                problems.append(f"{name}: must connect to the broker as {own or 'its own user'}, "
+                                f"not {parsed.username or 'guest'}")
+            elif parsed.password != required(broker_users.get(parsed.username)):
+                problems.append(f"{name}: its broker password must be the variable "
+                                f"broker-users.sh gives {parsed.username}")
+    problems += [f"{names}: share the broker user {user}" for user, names in users.items()
+                 if len(names) > 1]
+    env = (services.get("broker-users") or {}).get("environment") or {}
+    problems += [f"broker-users: needs {v} from .env" for v in broker_users.values()
+                 if env.get(v) != required(v)]
+    return problems
+
+
+def service_secrets(svc: dict) -> dict[str, str]:
+    """{secret: where it is mounted} (Compose's short and long syntax)."""
+    out = {}
+    for s in svc.get("secrets") or []:
+        source, target = (s, s) if isinstance(s, str) else (s["source"], s.get("target", s["source"]))
+        out[source] = target if target.startswith("/") else f"/run/secrets/{target}"
+    return out
+
+
+def bind_mounts(volume: str, file: str) -> bool:
+    """Whether a service's volume (short syntax) binds that file or a directory holding it."""
+    source = str(volume).split(":")[0]
+    if not source.startswith((".", "/")):
+        return False
+    path, target = (COMPOSE.parent / source).resolve(), (COMPOSE.parent / file).resolve()
+    return path == target or path in target.parents
+
+
+def compose_kek_problems(compose: dict) -> list[str]:
+    services, defined = compose["services"], compose.get("secrets") or {}
+    problems = []
+    for service in SERVICES:
+        variable = config_variable(service, "KEY_ENCRYPTION_KEY_FILE")
+        if variable is None:
+            continue
+        svc = services.get(service) or {}
+        path = (svc.get("environment") or {}).get(variable)
+        own = [s for s, target in service_secrets(svc).items() if target == path]
+        if not own:
+            problems.append(f"{service}: {variable} must name a secret mounted into it, not {path!r}")
+            continue
+        secret, file = own[0], (defined.get(own[0]) or {}).get("file", "")
+        others = sorted(n for n, o in services.items() if n != service and (
+            secret in service_secrets(o) or any(file and bind_mounts(v, file)
+                                                for v in o.get("volumes") or [])))
+        if others:
+            problems.append(f"secret {secret} must be mounted into {service} only, not {others}")
+        if not file or run(["git", "ls-files", COMPOSE.parent / file], cwd=ROOT).stdout:
+            problems.append(f"secret {secret}: a file the operator makes, never one in the repository")
     return problems
 
 
@@ -325,26 +515,39 @@ def store_user_problems(objects: list[dict], deployments: dict[str, dict]) -> li
                  and o["metadata"]["name"] == "mongodb-init"), None)
     if init is None or "users.json" not in init.get("data", {}):
         return ["ConfigMap/mongodb-init: needs users.json (one MongoDB user per service)"]
-    users = {u["user"]: u for u in json.loads(init["data"]["users.json"])}
-    problems = []
-    for user in users.values():
-        if any(r.get("db") != user["db"] or r.get("role") != "readWrite" for r in user["roles"]):
-            problems.append(f"MongoDB user {user['user']}: its roles must be readWrite on "
-                            f"{user['db']} only, not {user['roles']}")
+    users = json.loads(init["data"]["users.json"])
+    by_user = {u["user"]: u for u in users}
+    problems = users_problems(users)
     for service, deployment in deployments.items():
         uri = container_env(deployment).get(f"{config_variable(service, 'MONGO_URI')}", "")
-        parsed = urllib.parse.urlsplit(uri)
-        db, query = parsed.path.lstrip("/"), urllib.parse.parse_qs(parsed.query)
-        user = users.get(parsed.username or "")
-        if parsed.username != service or user is None or user["db"] != db \
-                or query.get("authSource") != [db]:
-            problems.append(f"Deployment/{deployment['metadata']['name']}: its store URI must "
-                            f"name its own user {service} and database (authSource too), "
-                            f"and users.json that user on that database: {uri!r}")
-    databases = [u["db"] for u in users.values()]
+        problem = store_uri_problem(f"Deployment/{deployment['metadata']['name']}", service, uri,
+                                    by_user)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def users_problems(users: list[dict]) -> list[str]:
+    """Each MongoDB user's roles reach its own database only; no two share one."""
+    problems = [f"MongoDB user {u['user']}: its roles must be readWrite on {u['db']} only, "
+                f"not {u['roles']}" for u in users
+                if any(r.get("db") != u["db"] or r.get("role") != "readWrite" for r in u["roles"])]
+    databases = [u["db"] for u in users]
     if len(set(databases)) != len(databases):
         problems.append(f"MongoDB users share a database: {databases}")
     return problems
+
+
+def store_uri_problem(label: str, service: str, uri: str, users: dict[str, dict]) -> str | None:
+    """The service's store URI names its own user and database, authSource too."""
+    parsed = urllib.parse.urlsplit(uri)
+    db, query = parsed.path.lstrip("/"), urllib.parse.parse_qs(parsed.query)
+    user = users.get(parsed.username or "")
+    if parsed.username != service or user is None or user["db"] != db \
+            or query.get("authSource") != [db]:
+        return (f"{label}: its store URI must name its own user {service} and database "
+                f"(authSource too), and the users file that user on that database: {uri!r}")
+    return None
 
 
 def kek_problems(objects: list[dict], deployments: dict[str, dict]) -> list[str]:

@@ -204,3 +204,111 @@ def test_a_kek_mounted_into_another_service_is_refused(rendered):
     problems = deploy_lint.store_policy(objects)
     assert any("tiaki-intake-kek must be mounted by Deployment/intake only" in p
                for p in problems), problems
+
+
+# -- the same isolation in deploy/compose, rendered without Docker (issue 12) -----------
+
+@pytest.fixture
+def compose():
+    return copy.deepcopy(deploy_lint.compose_files())
+
+
+def compose_service(compose, name) -> dict:
+    return compose[0]["services"][name]
+
+
+def env_of(compose, name) -> dict:
+    return compose_service(compose, name)["environment"]
+
+
+def set_command_option(svc, option, value):
+    command = svc["command"]
+    command[command.index(option) + 1] = value
+
+
+def test_the_compose_file_renders_as_compose_would():
+    assert deploy_lint.interpolate("a${X:-1}b${Y:?set Y}c${Z}d$$e") == "a1b__Y__cd$e"
+
+
+def test_compose_keeps_each_services_store_queues_and_keys_its_own(compose):
+    assert deploy_lint.compose_policy(*compose) == []
+    services = compose[0]["services"]
+    for service in deploy_lint.SERVICES:
+        env = services[service]["environment"]
+        store = env[deploy_lint.config_variable(service, "MONGO_URI")]
+        assert store.startswith(f"mongodb://{service}:__STORE_") and f"authSource=tiaki_{service}" in store
+        assert env["AMQP_URI"].startswith(f"pyamqp://tiaki-svc-{service}:__BROKER_")
+    assert [u["roles"] for u in compose[1]] == [[{"role": "readWrite", "db": u["db"]}]
+                                                for u in compose[1]]
+    assert {n: list(deploy_lint.service_secrets(s)) for n, s in services.items()
+            if s.get("secrets")} == {"intake": ["intake-kek"],
+                                     "purpose_router": ["purpose-router-kek"]}
+
+
+def _drop(svc, item):
+    svc["command"].remove(item)
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    (lambda c: _drop(compose_service(c, "mongo2"), "--auth"), "mongo2: mongod must run with --auth"),
+    (lambda c: _drop(compose_service(c, "unit-evaluation-store"), "--auth"),
+     "unit-evaluation-store: mongod must run with --auth"),
+    (lambda c: compose_service(c, "mongo1")["volumes"].remove("mongo-keyfile:/keyfile:ro"),
+     "mongo1: a replica-set member needs --keyFile"),
+    (lambda c: compose_service(c, "mongo-keyfile").update(command=["sh", "-c", "true"]),
+     "mongo3: a replica-set member needs --keyFile"),
+    (lambda c: env_of(c, "mongo1").update(
+        MONGO_INITDB_ROOT_PASSWORD="example"), "mongo1: MONGO_INITDB_ROOT_PASSWORD"),
+    (lambda c: c[1][1]["roles"].append({"role": "read", "db": "tiaki_intake"}),
+     "MongoDB user purpose_router: its roles must be readWrite"),
+    (lambda c: env_of(c, "requests").update(
+        REQUESTS_MONGO_URI=env_of(c, "intake")["INTAKE_MONGO_URI"]),
+     "requests: its store URI must name its own user"),
+    (lambda c: env_of(c, "insights").update(
+        INSIGHTS_MONGO_URI="mongodb://mongo1,mongo2,mongo3/tiaki_insights?replicaSet=rs0"),
+     "insights: its store URI must name its own user"),
+    (lambda c: env_of(c, "intake").update(
+        INTAKE_MONGO_URI="mongodb://intake:secret@mongo1/tiaki_intake?authSource=tiaki_intake"),
+     "intake: its store password must be ${STORE_INTAKE_PASSWORD"),
+    (lambda c: env_of(c, "mongo-init").pop("STORE_INSIGHTS_PASSWORD"),
+     "insights: its store password must be"),
+    (lambda c: set_command_option(compose_service(c, "unit-evaluation"), "--store-uri",
+                                  "mongodb://evaluation:x@mongo1/tiaki_unit_evaluation"),
+     "unit-evaluation: a unit's store must be its own"),
+    (lambda c: env_of(c, "rabbitmq").pop("RABBITMQ_DEFAULT_USER"),
+     "rabbitmq: the node's first user"),
+    (lambda c: env_of(c, "intake").update(
+        AMQP_URI="pyamqp://guest:guest@rabbitmq:5672/"), "intake: must connect to the broker as"),
+    (lambda c: env_of(c, "purpose_router").update(
+        AMQP_URI=env_of(c, "intake")["AMQP_URI"]),
+     "share the broker user tiaki-svc-intake"),
+    (lambda c: set_command_option(
+        compose_service(c, "unit-service-delivery"), "--amqp-uri",
+        "pyamqp://tiaki-unit-evaluation:__BROKER_UNIT_EVALUATION_PASSWORD__@rabbitmq:5672/"),
+     "share the broker user tiaki-unit-evaluation"),
+    (lambda c: compose_service(c, "tokens").update(environment={
+        "AMQP_URI": "pyamqp://tiaki-admin:__RABBITMQ_ADMIN_PASSWORD__@rabbitmq:5672/"}),
+     "tokens: connects as the broker's administrator tiaki-admin"),
+    (lambda c: env_of(c, "requests").update(
+        AMQP_URI="pyamqp://tiaki-svc-requests:hunter2@rabbitmq:5672/"),
+     "requests: its broker password must be the variable broker-users.sh gives"),
+    (lambda c: env_of(c, "broker-users").pop("BROKER_INSIGHTS_PASSWORD"),
+     "broker-users: needs BROKER_INSIGHTS_PASSWORD"),
+    (lambda c: _drop(compose_service(c, "unit-evaluation"), "--passive-queue"),
+     "unit-evaluation: a unit may not declare its queue"),
+    (lambda c: compose_service(c, "requests").update(secrets=["intake-kek"]),
+     "secret intake-kek must be mounted into intake only, not ['requests']"),
+    (lambda c: compose_service(c, "insights")["volumes"].append(
+        "./secrets/purpose_router.kek:/kek:ro"),
+     "secret purpose-router-kek must be mounted into purpose_router only, not ['insights']"),
+    (lambda c: compose_service(c, "unit-evaluation")["volumes"].append("./secrets:/keys:ro"),
+     "secret intake-kek must be mounted into intake only, not ['unit-evaluation']"),
+    (lambda c: env_of(c, "intake").update(INTAKE_KEK_FILE="/tmp/kek"),
+     "intake: INTAKE_KEK_FILE must name a secret mounted into it"),
+    (lambda c: c[0]["secrets"]["intake-kek"].update(file="./compose.yaml"),
+     "secret intake-kek: a file the operator makes, never one in the repository"),
+])
+def test_compose_policy_refuses(compose, breakage, expected):
+    breakage(compose)
+    problems = deploy_lint.compose_policy(*compose)
+    assert any(expected in p for p in problems), problems

@@ -216,7 +216,9 @@ def test_dead_letters_cli_lists_and_replays(stack, programme):
         listed = runner.invoke(cli, base + ["list", queue, "--limit", "500"])
         assert listed.exit_code == 0, listed.output
         assert "rejected from tiaki.unit.evaluation" in listed.output
-        count = parked(conn, queue)
+        # Listing reads without acknowledging: the messages are back in the queue once the
+        # listing's connection is closed, which the broker sees a moment later.
+        count = stack.wait_for(lambda: parked(conn, queue), what="the listed messages back")
         replayed = runner.invoke(cli, base + ["replay", f"{queue}.dlq"])
         assert replayed.exit_code == 0, replayed.output
         assert f"replayed {count} message(s)" in replayed.output

@@ -21,7 +21,7 @@ from services.purpose_router.codesign.family_document import (
     render_family_document,
     visible_text,
 )
-from tests.chromium import needs_chromium, pdf_pages
+from tests.chromium import needs_chromium, overflow, pdf_pages
 from tests.service.factories import EXAMPLE
 from tiaki.core.plan import Plan
 from tools import family_document_example as example_letter
@@ -200,3 +200,12 @@ def test_the_letter_prints_on_at_most_two_a4_pages(example, tmp_path):
         extra["description"] = f"Goal number {n + 1}"
         wide["items"].append(extra)
     assert pdf_pages(letter(wide), tmp_path) <= 2
+
+
+@needs_chromium
+def test_the_letter_reads_on_a_phone_375_px_wide(tmp_path):
+    """Families read it on a phone too: nothing past the edge or clipped, no
+    sideways scroll (the directory's long privacy emails once pushed it to 390 px)."""
+    measured = overflow(example_letter.render(), tmp_path, width=375)
+    assert measured["width"] == 375
+    assert measured["out"] == [] and measured["scroll_width"] <= 375

@@ -164,7 +164,12 @@ _CSS = """
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { font-family: "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; font-size: 17px;
-  line-height: 1.45; color: #1d1d1d; max-width: 46em; margin: 0 auto; padding: 1.5em; }
+  line-height: 1.45; color: #1d1d1d; max-width: 46em; margin: 0 auto; padding: 1.5em;
+  overflow-wrap: anywhere; }
+@media (max-width: 30em) {  /* a phone: the letter reads without sideways scrolling */
+  body { padding: 1em .8em; }
+  dl.facts { grid-template-columns: 1fr; }
+}
 h1 { font-size: 1.6em; margin: 0 0 .2em; color: #0b5d5e; }
 h2 { font-size: 1.2em; margin: 1em 0 .3em; color: #0b5d5e; }
 h3 { font-size: 1em; margin: .2em 0; }

@@ -391,7 +391,10 @@ def test_the_command_line_follows_outcomes_and_downloads_the_report(stack, sent,
     listed = CliRunner().invoke(tcli.cli, base + ["list", "--kind", "advice"])
     assert listed.exit_code == 0, listed.output
     assert "advice: Advice on waiting lists" in listed.output
-    assert f"informed by submission {ccss_sub} (Programme evaluation; 1 delivery)" in listed.output
+    # Named by what the provider knows it by: the period it sent (2026Q2), not an id.
+    assert "informed by what you sent for April to June 2026 (Programme evaluation; 1 delivery)" \
+        in listed.output
+    assert ccss_sub not in listed.output
     out = tmp_path / "board.html"
     report = CliRunner().invoke(tcli.cli, base + ["report", "--from", "2026-01-01", "--to",
                                                   today(), "-o", str(out)])

@@ -162,6 +162,10 @@ class FaultStack(Stack):
         self.mongo.close()
         self.store_uri = store.uri
         self.mongo = pymongo.MongoClient(store.uri)
+        self.clients = {store.uri: self.mongo}
+
+    def store_of(self, db: str) -> str:
+        return self.store_uri  # every owner's database on the suite's one store
 
     def db_uri(self, db: str) -> str:
         # Every store call gives up after 5 s of the store being away (not

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.examples import ROOT, write_or_check
+
 PROTOS = ROOT / "protos"
 API = ROOT / "docs" / "api.md"
 # FileDescriptorProto field numbers, for SourceCodeInfo paths
@@ -120,17 +121,9 @@ def render(files=None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if API.read_text() != text:
-            print(f"{API.relative_to(ROOT)} is stale: python -m tools.api_reference")
-            return 1
-        return 0
-    API.write_text(text)
-    missing = uncommented(elements())
-    for m in missing:
+    for m in uncommented(elements()):
         print(f"uncommented: {m}")
-    return 1 if missing else 0
+    return write_or_check(argv, API, render, "tools.api_reference")
 
 
 if __name__ == "__main__":

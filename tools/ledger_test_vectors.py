@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from pathlib import Path
 
 from tiaki.core import ledger, merkle, tree_heads
+from tools.examples import ROOT, write_or_check
 
-ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "docs" / "ledger-test-vectors.json"
 # A published test key, never a real one: the Ed25519 private key is these 32 bytes.
 TEST_PRIVATE_KEY = bytes(range(32))
@@ -90,16 +89,5 @@ def render() -> str:
     return json.dumps(vectors(), indent=2) + "\n"
 
 
-def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if VECTORS.read_text() != text:
-            print(f"{VECTORS.relative_to(ROOT)} is stale: python -m tools.ledger_test_vectors")
-            return 1
-        return 0
-    VECTORS.write_text(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(write_or_check(sys.argv[1:], VECTORS, render, "tools.ledger_test_vectors"))

@@ -1,7 +1,8 @@
 """A vendor's client in another language, from the protos alone: the Node.js
 example (tools/vendor-example, docs/vendor-quickstart.md) reads the plan and
-ccss's chain head from the running stack with a Bearer token, and verifies the
-ledger's published test vectors; a tampered vector fails it."""
+ccss's chain head from the running stack with a Bearer token, verifies the
+ledger's published test vectors and then ccss's real chain as ListFlows lists
+it; a tampered vector fails it, and so does an unknown token."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ def test_the_node_example_reads_the_plan_and_chain_head_and_verifies_the_vectors
                         f"{len(example_plan['items'])} items, "
                         f"{len(example_plan['purposes'])} purposes")
     assert lines[2] == f"chain head {before}"
+    # the real chain, listed and checked link by link in JavaScript
+    assert lines[3] == f"ledger verified: {before.split(':')[0]} entries, head {before}"
 
 
 def test_the_node_example_refuses_a_tampered_vector_and_a_missing_token(stack, tmp_path):

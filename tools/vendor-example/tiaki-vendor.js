@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // A vendor's client of tiaki in Node.js, written from the .proto files alone
 // (docs/vendor-quickstart.md): it calls purpose_router's PlanService.GetPlan and
-// LedgerService.GetChainHead with a Bearer token, then checks the ledger's
-// published test vectors (docs/ledger-test-vectors.json) by docs/ledger.md's
-// rules: RFC 8785 canonical bytes, SHA-256, the chain's links, the Merkle root
-// and the signed head.
+// LedgerService.GetChainHead with a Bearer token, checks the ledger's published
+// test vectors (docs/ledger-test-vectors.json) by docs/ledger.md's rules (RFC 8785
+// canonical bytes, SHA-256, the chain's links, the Merkle root and the signed
+// head), then the provider's own chain as ListFlows lists it, by the same rules.
 //
 //   TIAKI_ROUTER=127.0.0.1:50052 TIAKI_TOKEN_FILE=var/tokens/provider-ccss \
 //     node tools/vendor-example/tiaki-vendor.js best-foot-forward [VECTORS.json]
@@ -102,12 +102,50 @@ function verifyVectors(v) {
   return { problems, checked: v.canonical.length + v.chain.length + 3 };
 }
 
+// A listed entry (LedgerEntry) as it is hashed: kind as its lower-case name, integers as
+// numbers, recorded_at as ISO 8601 UTC with microseconds and +00:00 (docs/ledger.md).
+function hashedForm(e) {
+  const seconds = Number(e.recorded_at.seconds);
+  const micros = String(Math.floor(e.recorded_at.nanos / 1000)).padStart(6, '0');
+  return {
+    ...e,
+    sequence: Number(e.sequence),
+    record_count: Number(e.record_count),
+    kind: e.kind.replace('ENTRY_KIND_', '').toLowerCase(),
+    recorded_at: `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${micros}+00:00`,
+  };
+}
+
+// The provider's whole chain, listed a page at a time, checked link by link.
+async function verifyLiveChain(ledger, token, hashedFields) {
+  let previous = '0'.repeat(64);
+  let count = 0;
+  let pageToken = '';
+  do {
+    const page = await call(ledger, 'ListFlows', { page_size: 1000, page_token: pageToken }, token);
+    for (const listed of page.entries) {
+      const entry = hashedForm(listed);
+      count += 1;
+      const hashed = {};
+      for (const k of hashedFields) hashed[k] = entry[k];
+      if (entry.sequence !== count || entry.previous_hash !== previous
+          || sha256(bytesOf(hashed)).toString('hex') !== entry.entry_hash) {
+        return `entry ${count} does not verify`;
+      }
+      previous = entry.entry_hash;
+    }
+    pageToken = page.next_page_token;
+  } while (pageToken);
+  return `ledger verified: ${count} entries, head ${count}:${previous}`;
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
   const [programme, vectorsFile] = process.argv.slice(2);
   const vectorsPath = vectorsFile || path.join(ROOT, 'docs', 'ledger-test-vectors.json');
-  const { problems, checked } = verifyVectors(JSON.parse(fs.readFileSync(vectorsPath, 'utf8')));
+  const vectors = JSON.parse(fs.readFileSync(vectorsPath, 'utf8'));
+  const { problems, checked } = verifyVectors(vectors);
   for (const p of problems) console.log(`vector FAILED: ${p}`);
   if (problems.length === 0) console.log(`vectors verified: ${checked} checks`);
 
@@ -125,6 +163,9 @@ async function main() {
     }
     const head = await call(ledger, 'GetChainHead', {}, token);
     console.log(`chain head ${head.sequence}:${head.entry_hash}`);
+    const verdict = await verifyLiveChain(ledger, token, vectors.hashed_fields);
+    console.log(verdict);
+    if (!verdict.startsWith('ledger verified')) problems.push(verdict);
     plans.close();
     ledger.close();
   }

@@ -2,7 +2,8 @@
 example (tools/vendor-example, docs/vendor-quickstart.md) reads the plan and
 ccss's chain head from the running stack with a Bearer token, verifies the
 ledger's published test vectors and then ccss's real chain as ListFlows lists
-it; a tampered vector fails it, and so does an unknown token."""
+it; a tampered vector, an entry edited in the store and an unknown token each
+fail it."""
 
 from __future__ import annotations
 
@@ -73,3 +74,20 @@ def test_the_node_example_refuses_a_tampered_vector_and_a_missing_token(stack, t
     assert "vector FAILED: entry 2: its contents do not match its hash" in tampered_run.stdout
     assert unknown_token.returncode == 1
     assert "call FAILED: gRPC status 16" in unknown_token.stdout  # UNAUTHENTICATED
+
+
+def test_the_node_example_finds_an_entry_edited_in_the_store(stack, example_plan):
+    if head(stack).startswith("0:"):  # run alone: ccss has no ledger yet
+        version = stack.create_plan(example_plan)
+        submit(stack, example_plan["programme_id"], version, quarter(6, seed=3))
+    stack.wait_for(lambda: not head(stack).startswith("0:"), what="ccss's first ledger entry")
+    ledger = stack.client("purpose_router")[f"{stack.name}_purpose_router"].ledger
+    first = ledger.find_one({"provider_id": "ccss", "sequence": 1})
+    ledger.update_one({"_id": first["_id"]}, {"$set": {"record_count": first["record_count"] + 1}})
+    try:
+        done = run_example(stack)
+    finally:
+        ledger.update_one({"_id": first["_id"]}, {"$set": {"record_count": first["record_count"]}})
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "entry 1 does not verify" in done.stdout.splitlines()

@@ -170,7 +170,7 @@ class Submission:
     programme_id: str
     plan_version: int
     period: str
-    state: str  # "open" | "sealed"
+    state: str  # "open" | "sealed" | "abandoned"
     opened_at: float
     sealed_at: float | None = None
     # The provider's agreement version it was opened under (0: no agreement needed):

@@ -51,7 +51,9 @@ BATCHES_PUBLISHED = Counter("tiaki_intake_batches_published_total",
 
 SLOT_ATTEMPTS = 20  # of taking a batch slot other instances keep taking first
 
-STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED}
+STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED,
+          "abandoned": pb.SUBMISSION_STATE_ABANDONED}
+MAX_PAGE = 1000
 
 
 class SubmissionView:
@@ -168,9 +170,54 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             if not self.storage.seal(sub.submission_id):
                 raise NotNow("", f"submission {sub.submission_id} is already sealed")
             self.storage.close_batches(sub.submission_id)
+            # Nothing accepted (a failed attempt): no empty sealed submission is
+            # left to stand for the period. The seal is published only below.
+            empty = self.storage.counts(sub.submission_id)[0] == 0
+            if empty:
+                self.storage.abandon(sub.submission_id, state="sealed")
         self.open_submissions.forget(sub.submission_id)
-        self._publish_seal(self.storage.submission(sub.submission_id))
+        if not empty:
+            self._publish_seal(self.storage.submission(sub.submission_id))
         return pb.SealSubmissionResponse(
+            submission=submission_message(self.storage, self.storage.submission(sub.submission_id)))
+
+    @grpc
+    def ListSubmissions(self, request, context):
+        provider = self.identities.require(context, "provider")
+        if not 0 <= request.page_size <= MAX_PAGE:
+            raise Invalid("page_size", f"page_size must be 0 (100) to {MAX_PAGE}, "
+                                       f"got {request.page_size}")
+        if request.period:
+            check_period(request.period)
+        size = request.page_size or 100
+        try:
+            skip = int(request.page_token or 0)
+            if skip < 0:
+                raise ValueError(skip)
+        except ValueError:
+            raise Invalid("page_token", "page_token is not one we gave out") from None
+        found = self.storage.list_submissions(provider.id, request.programme_id, request.period,
+                                              skip, size + 1)
+        response = pb.ListSubmissionsResponse(
+            submissions=[submission_message(self.storage, s) for s in found[:size]])
+        if len(found) > size:
+            response.next_page_token = str(skip + size)
+        return response
+
+    @grpc
+    def AbandonSubmission(self, request, context):
+        provider = self.identities.require(context, "provider")
+        sub = self._own_submission(provider, request.submission_id)
+        with self.open_submissions.lock(sub.submission_id):
+            if not self.storage.abandon(sub.submission_id):
+                raise NotNow("", f"submission {sub.submission_id} is "
+                                 f"{self.storage.submission(sub.submission_id).state}; "
+                                 "only an open one can be abandoned")
+            # As a seal does: no batch is stored after it; none waiting is sent.
+            self.storage.close_batches(sub.submission_id)
+            self.storage.drop_outbox(sub.submission_id)
+        self.open_submissions.forget(sub.submission_id)
+        return pb.AbandonSubmissionResponse(
             submission=submission_message(self.storage, self.storage.submission(sub.submission_id)))
 
     @grpc
@@ -233,8 +280,10 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             # is not before ours: the seal lists this batch).
             if view.slot is None or lost:
                 view.refresh(self.storage)
-            if view.closed or self.storage.submission(sub.submission_id).state != "open":
-                raise NotNow("", f"submission {sub.submission_id} is sealed; open a new one")
+            state = self.storage.submission(sub.submission_id).state
+            if view.closed or state != "open":
+                raise NotNow("", f"submission {sub.submission_id} is "
+                                 f"{'sealed' if state == 'open' else state}; open a new one")
             batch = domain.sort_batch(refs, view.refs, check)
             if not batch.rows:  # nothing accepted: nothing stored but the rejections' count
                 if batch.reasons:
@@ -330,7 +379,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             # Same answer as a missing one: another provider's submissions do not exist for you.
             raise NotFound("", f"no submission {submission_id!r}")
         if for_writing and sub.state != "open":
-            raise NotNow("", f"submission {submission_id} is sealed; open a new one")
+            raise NotNow("", f"submission {submission_id} is {sub.state}; open a new one")
         return sub
 
 

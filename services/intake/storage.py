@@ -28,7 +28,7 @@ class StoredSubmission(me.Document):
     programme_id = me.StringField(required=True)
     plan_version = me.IntField(required=True)
     period = me.StringField(required=True)
-    state = me.StringField(required=True, choices=("open", "sealed"))
+    state = me.StringField(required=True, choices=("open", "sealed", "abandoned"))
     opened_at = me.FloatField(required=True)
     sealed_at = me.FloatField()
     # The seal event is in the outbox until published (0/1, as the adapter writes booleans).
@@ -160,6 +160,28 @@ class IntakeStorage:
         """Marks the submission sealed; False when it already was."""
         return self.submissions.update({"_id": submission_id, "state": "open"},
                                        set={"state": "sealed", "sealed_at": time.time()}) > 0
+
+    def abandon(self, submission_id: str, state: str = "open") -> bool:
+        """Marks the submission abandoned from `state`; False when it was not in it."""
+        return self.submissions.update({"_id": submission_id, "state": state},
+                                       set={"state": "abandoned", "sealed_at": None}) > 0
+
+    def list_submissions(self, provider_id: str, programme_id: str = "", period: str = "",
+                         skip: int = 0, limit: int = 100) -> list[Submission]:
+        """The provider's submissions, oldest first, of the programme and
+        period when given. Submissions are only added, newest last, so a
+        position is a stable page token."""
+        query = {"provider_id": provider_id}
+        if programme_id:
+            query["programme_id"] = programme_id
+        if period:
+            query["period"] = period
+        return [_submission(doc) for doc in self.submissions.find(
+            query, sort=[("opened_at", 1), ("_id", 1)], skip=skip, limit=limit)]
+
+    def drop_outbox(self, submission_id: str) -> None:
+        """Forgets the batches of the submission not published yet: never sent."""
+        self.outbox.delete_many({"submission_id": submission_id})
 
     def mark_seal_published(self, submission_id: str) -> None:
         self.submissions.update({"_id": submission_id}, set={"seal_published": 1})

@@ -441,3 +441,97 @@ class TestBoundsContainer:
         # An over-long reference is quoted back as a short prefix, never whole.
         assert long.rejections and all(len(r.record_ref) <= 201 for r in long.rejections)
         assert long.rejections[0].record_ref.startswith("RRRR")
+
+
+# -- the submission lifecycle: listing, abandoning, no empty sealed submissions -----------
+
+def seals_sent(service) -> list[dict]:
+    return [c.args[1] for c in service.dispatch.call_args_list
+            if c.args[0] == messages.SUBMISSION_SEALED]
+
+
+class TestLifecycleWorker:
+    def test_a_seal_with_nothing_accepted_abandons_the_submission(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([record("r1", age_band="old")],
+                                     submission_id=sub.submission_id), mock.Mock())
+
+        reply = service.SealSubmission(pb.SealSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock())
+
+        assert reply.submission.state == pb.SUBMISSION_STATE_ABANDONED
+        assert reply.submission.rejected_count == 1
+        assert seals_sent(service) == []
+        after_outbox_delay(service)
+        assert seals_sent(service) == []
+
+    def test_a_seal_with_records_accepted_is_sealed_and_sent(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())
+        reply = service.SealSubmission(pb.SealSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock())
+        assert reply.submission.state == pb.SUBMISSION_STATE_SEALED
+        assert [s["submission_id"] for s in seals_sent(service)] == [sub.submission_id]
+
+    def test_an_abandoned_submission_takes_nothing_and_sends_nothing_more(self, stored_intake):
+        service, sub = stored_intake
+        service.dispatch.side_effect = ConnectionRefusedError("broker down")
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())  # stored, waiting in the outbox
+
+        reply = service.AbandonSubmission(pb.AbandonSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock())
+        service.dispatch.side_effect = None
+        service.dispatch.reset_mock()
+        after_outbox_delay(service)
+
+        assert reply.submission.state == pb.SUBMISSION_STATE_ABANDONED
+        assert service.dispatch.call_args_list == []  # neither the waiting batch nor a seal
+        more = refused(lambda: service.SubmitRecords(
+            stream([record("r2")], submission_id=sub.submission_id), mock.Mock()))
+        assert more.code == StatusCode.FAILED_PRECONDITION and "abandoned" in more.message
+        seal = refused(lambda: service.SealSubmission(pb.SealSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock()))
+        assert seal.code == StatusCode.FAILED_PRECONDITION
+
+    def test_a_sealed_submission_cannot_be_abandoned(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())
+        service.SealSubmission(pb.SealSubmissionRequest(submission_id=sub.submission_id),
+                               mock.Mock())
+        error = refused(lambda: service.AbandonSubmission(pb.AbandonSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock()))
+        assert error.code == StatusCode.FAILED_PRECONDITION and "sealed" in error.message
+        got = service.GetSubmission(pb.GetSubmissionRequest(submission_id=sub.submission_id),
+                                    mock.Mock())
+        assert got.submission.state == pb.SUBMISSION_STATE_SEALED
+
+    def test_list_filters_by_programme_and_period_and_pages(self, stored_intake):
+        service, first = stored_intake
+        storage = service.storage
+        q3 = [first.submission_id] + [
+            storage.open_submission("ccss", first.programme_id, 1, "2026Q3").submission_id
+            for _ in range(4)]
+        storage.open_submission("ccss", first.programme_id, 1, "2026Q4")
+        storage.open_submission("ccss", "another-programme", 1, "2026Q3")
+        storage.open_submission("other-ngo", first.programme_id, 1, "2026Q3")
+
+        pages, token = [], ""
+        while True:
+            page = service.ListSubmissions(pb.ListSubmissionsRequest(
+                programme_id=first.programme_id, period="2026Q3", page_size=2,
+                page_token=token), mock.Mock())
+            pages.append([s.submission_id for s in page.submissions])
+            token = page.next_page_token
+            if not token:
+                break
+        everything = service.ListSubmissions(pb.ListSubmissionsRequest(), mock.Mock())
+
+        assert pages == [q3[:2], q3[2:4], q3[4:]]
+        assert len(everything.submissions) == 7  # every one of ccss's, none of other-ngo's
+        assert {s.provider_id for s in everything.submissions} == {"ccss"}
+        bad = refused(lambda: service.ListSubmissions(pb.ListSubmissionsRequest(
+            page_token="not-ours"), mock.Mock()))
+        assert bad.code == StatusCode.INVALID_ARGUMENT

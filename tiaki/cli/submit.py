@@ -195,6 +195,9 @@ def submit(csv_file: str, programme: str, period: str, plan_version: int, batch_
     if seal:
         sealed = intake.SealSubmission(
             intake_pb2.SealSubmissionRequest(submission_id=sid), metadata=metadata).submission
+        if sealed.state == intake_pb2.SUBMISSION_STATE_ABANDONED:
+            click.echo(f"nothing accepted: submission {sid} abandoned, nothing sent")
+            return
         click.echo(f"sealed: {sealed.accepted_count} records accepted in all")
     else:
         click.echo("left open (--no-seal)")

@@ -25,6 +25,7 @@ from services.intake.keys_service import KeysMixin
 from services.intake.storage import IntakeStorage
 from services.intake.stories_service import StoriesMixin
 from tiaki.core import messages
+from tiaki.core.clock import nz_today
 from tiaki.core.errors import Conflict, Invalid, NotFound, NotNow
 from tiaki.core.periods import check_period
 from tiaki.core.plan import Plan
@@ -129,12 +130,14 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         # Version 0 means the latest; the submission is bound to the concrete version.
         plan = self._plan_rules(request.programme_id, request.plan_version).plan
         terms = self._terms(provider.id, plan.programme_id, plan.version, request.period)
+        self._check_replacement(provider.id, plan, request.period, request.replaces_submission_id)
         # The submission keeps the agreement and notice versions it opened under: its
         # batches and its seal are checked and routed under those terms, whatever changes later.
         sub = self.storage.open_submission(provider.id, request.programme_id,
                                            plan.version, request.period,
                                            agreement_version=terms["agreement_version"],
-                                           notice_version=terms.get("notice_version") or 0)
+                                           notice_version=terms.get("notice_version") or 0,
+                                           replaces_submission_id=request.replaces_submission_id)
         return pb.OpenSubmissionResponse(submission=submission_message(self.storage, sub))
 
     @grpc
@@ -166,6 +169,9 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
     def SealSubmission(self, request, context):
         provider = self.identities.require(context, "provider")
         sub = self._own_submission(provider, request.submission_id)
+        if sub.replaces_submission_id:  # still the current one, still in the window
+            self._check_replacement(provider.id, self._plan_rules(
+                sub.programme_id, sub.plan_version).plan, sub.period, sub.replaces_submission_id)
         with self.open_submissions.lock(sub.submission_id):
             if not self.storage.seal(sub.submission_id):
                 raise NotNow("", f"submission {sub.submission_id} is already sealed")
@@ -175,6 +181,10 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             empty = self.storage.counts(sub.submission_id)[0] == 0
             if empty:
                 self.storage.abandon(sub.submission_id, state="sealed")
+            elif sub.replaces_submission_id and not self.storage.supersede(
+                    sub.replaces_submission_id, sub.submission_id):
+                log.warning("%s was replaced by another submission while %s was sealed",
+                            sub.replaces_submission_id, sub.submission_id)
         self.open_submissions.forget(sub.submission_id)
         if not empty:
             self._publish_seal(self.storage.submission(sub.submission_id))
@@ -356,6 +366,12 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
                                                      **extra)
         return domain.check_terms(terms, provider_id, programme_id, version, period)
 
+    def _check_replacement(self, provider_id: str, plan: Plan, period: str,
+                           replaces: str) -> None:
+        domain.check_replacement(period, self.storage.current_sealed(
+            provider_id, plan.programme_id, period), replaces, plan.correction_window_days,
+            nz_today())
+
     def _plan_rules(self, programme_id: str, version: int,
                     withheld: dict | None = None) -> domain.RecordRules:
         if withheld:
@@ -388,7 +404,8 @@ def submission_message(storage: IntakeStorage, sub: Submission) -> pb.Submission
     msg = pb.Submission(
         submission_id=sub.submission_id, provider_id=sub.provider_id,
         programme_id=sub.programme_id, plan_version=sub.plan_version, period=sub.period,
-        state=STATES[sub.state], accepted_count=accepted, rejected_count=rejected)
+        state=STATES[sub.state], accepted_count=accepted, rejected_count=rejected,
+        replaces_submission_id=sub.replaces_submission_id, superseded_by=sub.superseded_by)
     msg.opened_at.FromNanoseconds(int(sub.opened_at * 1e9))
     if sub.sealed_at:
         msg.sealed_at.FromNanoseconds(int(sub.sealed_at * 1e9))

@@ -8,6 +8,7 @@ from tiaki.core.records import PSEUDONYM
 
 DELIVERY_TEXT = ("delivery_id", "provider_id", "programme_id", "submission_id", "period",
                  "purpose_id", "unit_id", "content_hash")
+SUPERSESSION_TEXT = ("delivery_id", "unit_id", "submission_id", "supersedes_submission_id")
 CORRECTION_TEXT = ("field", "current_value", "corrected_value", "reason")
 
 
@@ -44,6 +45,14 @@ def message_problem(body) -> str | None:
                 isinstance(correction, dict)
                 and all(is_text(correction.get(k), k == "current_value") for k in CORRECTION_TEXT)):
             return f"a correction query needs correction {{{', '.join(CORRECTION_TEXT)}}}"
+        return None
+    if kind == "supersession":
+        missing = [name for name in SUPERSESSION_TEXT if not is_text(body.get(name))]
+        if missing:
+            return f"a supersession needs text in {', '.join(missing)}"
+        ids = body.get("delivery_ids")
+        if not isinstance(ids, list) or not all(is_text(d) for d in ids):
+            return "a supersession's delivery_ids are a list of delivery ids"
         return None
     if kind not in ("records", "aggregate"):
         return f"unknown kind {str(kind)[:40]!r}"

@@ -47,7 +47,8 @@ MAX_ACKNOWLEDGED = 1000  # delivery ids in one AcknowledgeDeliveries call (the S
 
 ENTRY_KINDS = {"delivery": ledger_pb2.ENTRY_KIND_DELIVERY,
                "acknowledgement": ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT,
-               "access": ledger_pb2.ENTRY_KIND_ACCESS}
+               "access": ledger_pb2.ENTRY_KIND_ACCESS,
+               "supersession": ledger_pb2.ENTRY_KIND_SUPERSESSION}
 
 
 class RoutingEntrypoints:

@@ -33,7 +33,8 @@ def submissions_list(programme: str, period: str) -> None:
             metadata=base.call_metadata())
         rows += [[s.submission_id, s.programme_id, s.period, str(s.plan_version), _state(s),
                   str(s.accepted_count), str(s.rejected_count),
-                  base.when(s.opened_at.ToJsonString())] for s in page.submissions]
+                  base.when(s.opened_at.ToJsonString()), s.superseded_by or "-"]
+                 for s in page.submissions]
         token = page.next_page_token
         if not token:
             break
@@ -41,7 +42,7 @@ def submissions_list(programme: str, period: str) -> None:
         click.echo("no submissions")
         return
     click.echo(base.table(["submission", "programme", "period", "plan", "state", "accepted",
-                           "rejected", "opened"], rows))
+                           "rejected", "opened", "superseded by"], rows))
 
 
 @submissions.command("abandon")

@@ -25,6 +25,15 @@ def _is_query_purpose(p: object) -> bool:
             and all(is_text(d) for d in p["delivery_ids"]))
 
 
+def _needs_text(body: dict, names: tuple[str, ...], what: str) -> str | None:
+    missing = [name for name in names if not is_text(body.get(name))]
+    return f"{what} needs text in {', '.join(missing)}" if missing else None
+
+
+def _texts(value) -> bool:
+    return isinstance(value, list) and all(is_text(v) for v in value)
+
+
 def message_problem(body) -> str | None:
     """Why `body` is not a delivery or a query this SDK can keep or answer
     (None when it is one); checked before anything is stored, so a malformed
@@ -47,20 +56,16 @@ def message_problem(body) -> str | None:
             return f"a correction query needs correction {{{', '.join(CORRECTION_TEXT)}}}"
         return None
     if kind == "supersession":
-        missing = [name for name in SUPERSESSION_TEXT if not is_text(body.get(name))]
-        if missing:
-            return f"a supersession needs text in {', '.join(missing)}"
-        ids = body.get("delivery_ids")
-        if not isinstance(ids, list) or not all(is_text(d) for d in ids):
+        if problem := _needs_text(body, SUPERSESSION_TEXT, "a supersession"):
+            return problem
+        if not _texts(body.get("delivery_ids")):
             return "a supersession's delivery_ids are a list of delivery ids"
         return None
     if kind not in ("records", "aggregate"):
         return f"unknown kind {str(kind)[:40]!r}"
-    missing = [name for name in DELIVERY_TEXT if not is_text(body.get(name))]
-    if missing:
-        return f"a delivery needs text in {', '.join(missing)}"
-    fields = body.get("fields")
-    if not isinstance(fields, list) or not all(is_text(f) for f in fields):
+    if problem := _needs_text(body, DELIVERY_TEXT, "a delivery"):
+        return problem
+    if not _texts(body.get("fields")):
         return "fields must be a list of field names"
     count = body.get("record_count")
     if type(count) is not int or not 0 <= count < 2 ** 63:

@@ -169,9 +169,10 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
     def SealSubmission(self, request, context):
         provider = self.identities.require(context, "provider")
         sub = self._own_submission(provider, request.submission_id)
-        if sub.replaces_submission_id:  # still the current one, still in the window
-            self._check_replacement(provider.id, self._plan_rules(
-                sub.programme_id, sub.plan_version).plan, sub.period, sub.replaces_submission_id)
+        # Checked again: another submission of the period may have been sealed
+        # since this one opened, and a replacement's window may have closed.
+        self._check_replacement(provider.id, self._plan_rules(
+            sub.programme_id, sub.plan_version).plan, sub.period, sub.replaces_submission_id)
         with self.open_submissions.lock(sub.submission_id):
             if not self.storage.seal(sub.submission_id):
                 raise NotNow("", f"submission {sub.submission_id} is already sealed")

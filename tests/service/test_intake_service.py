@@ -604,6 +604,16 @@ class TestReplacementWorker:
         assert error.code == StatusCode.FAILED_PRECONDITION
         assert "closed on 2026-10-30" in error.message
 
+    def test_of_two_opened_together_only_the_first_sealed_stands(self, stored_intake):
+        service, first = stored_intake
+        service.storage.open_submission = IntakeStorage.open_submission.__get__(service.storage)
+        second = open_q3(service)  # nothing of the period sealed yet: both may open
+        sealed_with(service, first, record("r1"))
+        error = refused(lambda: sealed_with(service, second, record("r1")))
+        assert error.code == StatusCode.FAILED_PRECONDITION
+        assert first.submission_id in error.message
+        assert service.storage.submission(second.submission_id).state == "open"
+
     def test_replacing_what_is_not_the_sealed_submission_is_refused(self, stored_intake):
         service, _ = stored_intake
         error = refused(lambda: open_q3(service, replaces="made-up"))

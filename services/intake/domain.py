@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tiaki.core.errors import NotNow, shown
+from tiaki.core.periods import correction_closes
 from tiaki.core.plan import Plan, ScheduleItem
 from tiaki.core.records import SLK581
 
@@ -170,7 +171,7 @@ class Submission:
     programme_id: str
     plan_version: int
     period: str
-    state: str  # "open" | "sealed"
+    state: str  # "open" | "sealed" | "abandoned"
     opened_at: float
     sealed_at: float | None = None
     # The provider's agreement version it was opened under (0: no agreement needed):
@@ -179,6 +180,34 @@ class Submission:
     # The families' notice version in force for its period (purpose_router's):
     # routing delivers only to the units it names.
     notice_version: int = 0
+    # The sealed submission of the period this one corrects ("" for none), and
+    # the one that replaced this one once that was sealed.
+    replaces_submission_id: str = ""
+    superseded_by: str = ""
+
+
+def check_replacement(period: str, sealed: Submission | None, replaces: str,
+                      window_days: int, today: dt.date) -> None:
+    """Whether a submission of `period` may be opened: NotNow when the
+    provider's current `sealed` one exists and is not the one it `replaces`,
+    when it replaces something else, or when the correction window is over."""
+    if sealed is None:
+        if replaces:
+            raise NotNow("replaces_submission_id",
+                         f"{replaces} is not your sealed submission of {period}: there is none "
+                         "to replace, so open the period without replacing")
+        return
+    if replaces != sealed.submission_id:
+        raise NotNow("replaces_submission_id" if replaces else "", (
+            f"{period} is already sealed as submission {sealed.submission_id}"
+            f"{'' if not replaces else f', not {replaces}'}: to correct it, open a "
+            f"replacement of it (tiaki submit --replace {sealed.submission_id})"))
+    closes = correction_closes(period, window_days)
+    if today > closes:
+        raise NotNow("replaces_submission_id", (
+            f"the correction window for {period} closed on {closes.isoformat()} "
+            f"({window_days} days after the period ended): submission "
+            f"{sealed.submission_id} stands"))
 
 
 NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
@@ -309,4 +338,4 @@ def seal_event(sub: Submission, accepted: int, batch_ids: list[str]) -> dict:
             "programme_id": sub.programme_id, "plan_version": sub.plan_version,
             "period": sub.period, "agreement_version": sub.agreement_version,
             "notice_version": sub.notice_version, "accepted_count": accepted,
-            "batch_ids": batch_ids}
+            "batch_ids": batch_ids, "replaces_submission_id": sub.replaces_submission_id}

@@ -154,6 +154,10 @@ MATRIX = {
         "open_submission", lambda i, s: {"submission_id": i}),
     "tiaki.intake.v1.IntakeService/GetSubmission": Owned(
         "submission", lambda i, s: {"submission_id": i}),
+    "tiaki.intake.v1.IntakeService/ListSubmissions": OwnView(
+        lambda s: {"programme_id": PROGRAMME, "period": "2026Q3"}),
+    "tiaki.intake.v1.IntakeService/AbandonSubmission": Owned(
+        "open_submission", lambda i, s: {"submission_id": i}),
     "tiaki.intake.v1.KeysService/RotatePseudonymKeys": AgencyOnly(
         lambda s: {"programme_id": PROGRAMME}),
     "tiaki.intake.v1.StoriesService/SubmitStory": OwnView(

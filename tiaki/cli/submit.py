@@ -154,9 +154,12 @@ def _with_progress(batches: Iterable[intake_pb2.SubmitRecordsRequest],
               help="Records per streamed batch.")
 @click.option("--seal/--no-seal", default=True, show_default=True,
               help="Seal the submission once every record is sent.")
+@click.option("--replace", "replaces", metavar="SUBMISSION_ID", default="",
+              help="Correct a sealed period: this submission replaces that one once sealed "
+                   "(within the plan's correction window).")
 @base.rpc_errors
 def submit(csv_file: str, programme: str, period: str, plan_version: int, batch_size: int,
-           seal: bool) -> None:
+           seal: bool, replaces: str) -> None:
     """Submit a CSV of client-level records for one programme and period."""
     try:
         columns, total = scan_csv(csv_file)
@@ -170,13 +173,17 @@ def submit(csv_file: str, programme: str, period: str, plan_version: int, batch_
     plan_version = plan.version
     opened = intake.OpenSubmission(
         intake_pb2.OpenSubmissionRequest(programme_id=programme, plan_version=plan_version,
-                                         period=period), metadata=metadata).submission
+                                         period=period, replaces_submission_id=replaces),
+        metadata=metadata).submission
     sid = opened.submission_id
     # Only a purpose asking for SLK-581 could make identity details wanted.
     asked = plan.needs_slk581() and identity_asked(
         plan, _agreement_in_force(programme, plan_version, period, metadata))
     click.echo(f"{period_words(period)} for {plan.name or programme}: sending {total} records "
                f"as submission {sid} (plan version {plan_version})")
+    if replaces:
+        click.echo(f"replacing submission {replaces}: once sealed, its records are superseded "
+                   "at every unit")
     held_back = [c for c in IDENTITY_COLUMNS if c in columns]
     if held_back and not asked:
         click.echo(f"not sent: {', '.join(held_back)} (no purpose in force for {period} asks "
@@ -195,6 +202,9 @@ def submit(csv_file: str, programme: str, period: str, plan_version: int, batch_
     if seal:
         sealed = intake.SealSubmission(
             intake_pb2.SealSubmissionRequest(submission_id=sid), metadata=metadata).submission
+        if sealed.state == intake_pb2.SUBMISSION_STATE_ABANDONED:
+            click.echo(f"nothing accepted: submission {sid} abandoned, nothing sent")
+            return
         click.echo(f"sealed: {sealed.accepted_count} records accepted in all")
     else:
         click.echo("left open (--no-seal)")

@@ -19,6 +19,10 @@ _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
+CORRECTION_WINDOW_DAYS = 30  # a plan's default, as DEX
+MAX_CORRECTION_WINDOW_DAYS = 366
+
+
 class PlanInvalid(ValueError):
     """A plan that cannot be used, with every problem found."""
 
@@ -89,6 +93,9 @@ class Plan:
     units: tuple[Unit, ...]
     purposes: tuple[Purpose, ...]
     items: tuple[ScheduleItem, ...]
+    # Days after a period ends in which a provider may replace its sealed
+    # submission of the period with a corrected one (DEX allows 30).
+    correction_window_days: int = CORRECTION_WINDOW_DAYS
     _by_name: dict = field(default=None, compare=False, repr=False)
 
     # -- reading ---------------------------------------------------------------
@@ -134,6 +141,9 @@ class Plan:
                 units=tuple(Unit(str(u["unit_id"]), str(u.get("name", ""))) for u in data.get("units", [])),
                 purposes=tuple(_purpose(p) for p in data.get("purposes", [])),
                 items=tuple(_item(i) for i in data.get("items", [])),
+                # 0 or absent (the proto's default, plans made before it): the default.
+                correction_window_days=int(data.get("correction_window_days") or
+                                           CORRECTION_WINDOW_DAYS),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanInvalid([f"malformed plan: {exc!r}"]) from None
@@ -164,6 +174,7 @@ class Plan:
                 for p in self.purposes
             ],
             "items": [item_to_dict(i) for i in self.items],
+            "correction_window_days": self.correction_window_days,
         }
 
 
@@ -252,6 +263,9 @@ def _strings(value) -> tuple[str, ...]:
 def check_plan(plan: Plan) -> list[str]:
     """Everything that makes a plan unusable for routing, as readable problems."""
     problems = []
+    if not 1 <= plan.correction_window_days <= MAX_CORRECTION_WINDOW_DAYS:
+        problems.append(f"correction_window_days must be 1 to {MAX_CORRECTION_WINDOW_DAYS}, "
+                        f"got {plan.correction_window_days}")
     if not _ID.match(plan.programme_id):
         problems.append(f"programme_id {plan.programme_id!r} must be lowercase letters, digits, '-' or '_'")
     unit_ids = [u.unit_id for u in plan.units]

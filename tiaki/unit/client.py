@@ -115,6 +115,8 @@ class UnitClient(ConsumerMixin):
                 raise queues.Poison(problem)
             if body["kind"] == "query" and body["unit_id"] == self.unit_id:
                 self.on_query(body, message)
+            elif body["kind"] == "supersession" and body["unit_id"] == self.unit_id:
+                self.on_supersession(body, message)
             else:
                 self.on_delivery(body, message)
         except Exception as exc:
@@ -163,6 +165,15 @@ class UnitClient(ConsumerMixin):
         DELIVERIES_STORED.labels(self.unit_id, body["purpose_id"], body["kind"]).inc()
         if body["kind"] == "records":
             RECORDS_STORED.labels(self.unit_id, body["purpose_id"]).inc(body["record_count"])
+
+    def on_supersession(self, body: dict, message):
+        """A replacement of a sealed period was sealed: the deliveries of the
+        earlier submission are kept, marked superseded, and no longer given
+        in any answer about a person."""
+        marked = self.store.supersede(body["delivery_ids"], body["submission_id"])
+        message.ack()
+        log.info("submission %s replaced %s: %d deliveries marked superseded",
+                 body["submission_id"], body["supersedes_submission_id"], marked)
 
     def on_query(self, body: dict, message):
         """Answers a family's request with exactly what this unit holds about

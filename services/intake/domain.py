@@ -7,117 +7,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tiaki.core.errors import NotNow, shown
-from tiaki.core.plan import Plan, ScheduleItem
+from tiaki.core.plan import (  # noqa: F401 (intake's rules live in core, shared with the CLI)
+    MAX_REF_LENGTH,
+    MAX_VALUE_LENGTH,
+    NOT_AGREED,
+    UNDECLARED,
+    RecordRules,
+    Rejected,
+    agreed_rules,
+)
 from tiaki.core.records import SLK581
 
-# A validator turns the text a provider sent into the stored value, or raises
-# Rejected with a reason a person can act on.
-Validator = Callable[[str], object]
-MAX_VALUE_LENGTH = 1000
-MAX_REF_LENGTH = 200
-
-
-UNDECLARED = "not declared in the plan (never stored or forwarded)"
 IDENTITY_NOT_ASKED = ("not asked for: no purpose in force for you in this period asks for the "
                       "SLK-581 linkage key, so send no name, date of birth or sex "
                       "(never stored or forwarded)")
-
-
-class Rejected(ValueError):
-    pass
-
-
-def _validator(item: ScheduleItem) -> Validator:
-    if item.type == "integer":
-        def check(text: str) -> int:
-            try:
-                value = int(text.strip())
-            except ValueError:
-                raise Rejected(f"expected a whole number, got {text[:40]!r}") from None
-            if item.has_range and not item.min <= value <= item.max:
-                raise Rejected(f"{value} is outside {item.min}..{item.max}")
-            return value
-    elif item.type == "date":
-        def check(text: str) -> str:
-            try:
-                return dt.date.fromisoformat(text.strip()).isoformat()
-            except ValueError:
-                raise Rejected(f"expected a date as YYYY-MM-DD, got {text[:40]!r}") from None
-    elif item.type == "enum":
-        allowed = frozenset(item.allowed_values)
-        def check(text: str) -> str:
-            if text not in allowed:
-                raise Rejected(f"{text[:40]!r} is not one of: {', '.join(item.allowed_values)}")
-            return text
-    elif item.type == "boolean":
-        def check(text: str) -> bool:
-            lowered = text.strip().lower()
-            if lowered in ("true", "yes", "1"):
-                return True
-            if lowered in ("false", "no", "0"):
-                return False
-            raise Rejected(f"expected true or false, got {text[:40]!r}")
-    else:
-        pattern = re.compile(item.pattern) if item.pattern else None
-        def check(text: str) -> str:
-            if pattern is not None and not pattern.fullmatch(text):
-                raise Rejected(f"{text[:40]!r} does not match the pattern {item.pattern}")
-            return text
-    return check
-
-
-class RecordRules:
-    """A plan's schedule items compiled once into validators for fast checking."""
-
-    def __init__(self, plan: Plan, declined: frozenset[str] = frozenset(),
-                 reasons: dict[str, str] | None = None):
-        self.plan = plan
-        # Why a declined item is refused (the provider's agreement), by item.
-        self.reasons = reasons or {}
-        self.validators = {i.name: _validator(i) for i in plan.items if i.name not in declined}
-        self.required = tuple(i.name for i in plan.items if i.required and i.name not in declined)
-        # Only a purpose the agreement leaves in force may ask for identity details.
-        self.needs_slk581 = plan.needs_slk581(declined)
-
-    def check(self, record_ref: str, client_ref: str, fields: dict[str, str]):
-        """Returns (typed fields, problems); problems are (field, reason) pairs.
-
-        Every problem of the record is reported, undeclared fields first, so a
-        provider can fix a record in one go. A record with any problem is
-        rejected whole: nothing of it is stored.
-        """
-        problems = []
-        if not record_ref.strip() or len(record_ref) > MAX_REF_LENGTH:
-            problems.append(("record_ref", f"required, at most {MAX_REF_LENGTH} characters"))
-        if not client_ref.strip() or len(client_ref) > MAX_REF_LENGTH:
-            problems.append(("client_ref", f"required, at most {MAX_REF_LENGTH} characters"))
-        typed = {}
-        validators = self.validators
-        problems.extend((name, self.reasons.get(name, UNDECLARED))
-                        for name in fields if name not in validators)
-        for name, text in fields.items():
-            check = validators.get(name)
-            if check is None:
-                continue
-            if text == "":
-                continue  # an empty CSV cell means "not recorded"
-            if len(text) > MAX_VALUE_LENGTH:
-                problems.append((name, f"longer than {MAX_VALUE_LENGTH} characters"))
-                continue
-            try:
-                typed[name] = check(text)
-            except Rejected as exc:
-                problems.append((name, str(exc)))
-        for name in self.required:
-            if name not in typed and not any(p[0] == name for p in problems):
-                problems.append((name, "required by the plan"))
-        return typed, problems
 
 
 def pseudonym(key: bytes, provider_id: str, client_ref: str) -> str:
@@ -181,10 +89,6 @@ class Submission:
     notice_version: int = 0
 
 
-NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
-              "not decided": "you have not accepted it"}
-
-
 def check_terms(terms: dict, provider_id: str, programme_id: str, version: int,
                 period: str) -> dict:
     """The collection terms purpose_router gave, or NotNow when they do not let
@@ -194,13 +98,6 @@ def check_terms(terms: dict, provider_id: str, programme_id: str, version: int,
             f"{provider_id} has no agreement to {programme_id} version {version} "
             f"for {period}: accept or decline its items first"))
     return terms
-
-
-def agreed_rules(plan: Plan, withheld: dict[str, str]) -> RecordRules:
-    """The plan's rules without the items the provider's agreement does not accept."""
-    return RecordRules(plan, frozenset(withheld), {
-        name: f"not agreed: {NOT_AGREED.get(why, why)} in your agreement "
-              "(never stored or forwarded)" for name, why in withheld.items()})
 
 
 def reason_kind(reason: str) -> str:

@@ -87,13 +87,13 @@ def stub(stub_class: Callable[[grpc.Channel], Stub], server: str) -> Stub:
     return stub_class(given.channels[server])
 
 
-def fail(err: grpc.RpcError) -> NoReturn:
-    """One line on stderr for a failed call, and exit 1."""
+def fail(err: grpc.RpcError, status: int = 1) -> NoReturn:
+    """One line on stderr for a failed call, and exit 1 (or `status`)."""
     code = err.code() if callable(getattr(err, "code", None)) else None
     details = err.details() if callable(getattr(err, "details", None)) else str(err)
     name = code.name if code is not None else "UNKNOWN"
     click.echo(f"tiaki: {name}: {details}", err=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def rpc_errors(command: Callable) -> Callable:

@@ -8,7 +8,9 @@ as `tiaki.router.v1.Plan`. Nothing here does I/O.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tiaki.core.records import RESERVED_FIELDS  # a plan may not declare the fields tiaki adds
@@ -316,3 +318,129 @@ def check_plan(plan: Plan) -> list[str]:
             if u.purpose_id not in purpose_ids:
                 problems.append(f"{where}: purpose {u.purpose_id!r} is not one of the plan's purposes")
     return problems
+
+
+# -- records against a plan (intake applies these; `tiaki submit --check` too) ----------
+
+# A validator turns the text a provider sent into the stored value, or raises
+# Rejected with a reason a person can act on.
+Validator = Callable[[str], object]
+MAX_VALUE_LENGTH = 1000
+MAX_REF_LENGTH = 200
+UNDECLARED = "not declared in the plan (never stored or forwarded)"
+
+
+def value_format(item: ScheduleItem) -> str:
+    """What a cell of this item may hold, in words (the CSV template, `plan show`)."""
+    if item.type == "integer":
+        return f"a whole number from {item.min} to {item.max}" if item.has_range \
+            else "a whole number"
+    if item.type == "date":
+        return "a date as YYYY-MM-DD"
+    if item.type == "enum":
+        return "one of: " + ", ".join(item.allowed_values)
+    if item.type == "boolean":
+        return "true or false"
+    return f"text matching {item.pattern}" if item.pattern else "text"
+
+
+class Rejected(ValueError):
+    """A value a record cannot hold, with a reason a person can act on."""
+
+
+def _validator(item: ScheduleItem) -> Validator:
+    if item.type == "integer":
+        def check(text: str) -> int:
+            try:
+                value = int(text.strip())
+            except ValueError:
+                raise Rejected(f"expected a whole number, got {text[:40]!r}") from None
+            if item.has_range and not item.min <= value <= item.max:
+                raise Rejected(f"{value} is outside {item.min}..{item.max}")
+            return value
+    elif item.type == "date":
+        def check(text: str) -> str:
+            try:
+                return dt.date.fromisoformat(text.strip()).isoformat()
+            except ValueError:
+                raise Rejected(f"expected a date as YYYY-MM-DD, got {text[:40]!r}") from None
+    elif item.type == "enum":
+        allowed = frozenset(item.allowed_values)
+        def check(text: str) -> str:
+            if text not in allowed:
+                raise Rejected(f"{text[:40]!r} is not one of: {', '.join(item.allowed_values)}")
+            return text
+    elif item.type == "boolean":
+        def check(text: str) -> bool:
+            lowered = text.strip().lower()
+            if lowered in ("true", "yes", "1"):
+                return True
+            if lowered in ("false", "no", "0"):
+                return False
+            raise Rejected(f"expected true or false, got {text[:40]!r}")
+    else:
+        pattern = re.compile(item.pattern) if item.pattern else None
+        def check(text: str) -> str:
+            if pattern is not None and not pattern.fullmatch(text):
+                raise Rejected(f"{text[:40]!r} does not match the pattern {item.pattern}")
+            return text
+    return check
+
+
+class RecordRules:
+    """A plan's schedule items compiled once into validators for fast checking."""
+
+    def __init__(self, plan: Plan, declined: frozenset[str] = frozenset(),
+                 reasons: dict[str, str] | None = None):
+        self.plan = plan
+        # Why a declined item is refused (the provider's agreement), by item.
+        self.reasons = reasons or {}
+        self.validators = {i.name: _validator(i) for i in plan.items if i.name not in declined}
+        self.required = tuple(i.name for i in plan.items if i.required and i.name not in declined)
+        # Only a purpose the agreement leaves in force may ask for identity details.
+        self.needs_slk581 = plan.needs_slk581(declined)
+
+    def check(self, record_ref: str, client_ref: str, fields: dict[str, str]):
+        """Returns (typed fields, problems); problems are (field, reason) pairs.
+
+        Every problem of the record is reported, undeclared fields first, so a
+        provider can fix a record in one go. A record with any problem is
+        rejected whole: nothing of it is stored.
+        """
+        problems = []
+        if not record_ref.strip() or len(record_ref) > MAX_REF_LENGTH:
+            problems.append(("record_ref", f"required, at most {MAX_REF_LENGTH} characters"))
+        if not client_ref.strip() or len(client_ref) > MAX_REF_LENGTH:
+            problems.append(("client_ref", f"required, at most {MAX_REF_LENGTH} characters"))
+        typed = {}
+        validators = self.validators
+        problems.extend((name, self.reasons.get(name, UNDECLARED))
+                        for name in fields if name not in validators)
+        for name, text in fields.items():
+            check = validators.get(name)
+            if check is None:
+                continue
+            if text == "":
+                continue  # an empty CSV cell means "not recorded"
+            if len(text) > MAX_VALUE_LENGTH:
+                problems.append((name, f"longer than {MAX_VALUE_LENGTH} characters"))
+                continue
+            try:
+                typed[name] = check(text)
+            except Rejected as exc:
+                problems.append((name, str(exc)))
+        for name in self.required:
+            if name not in typed and not any(p[0] == name for p in problems):
+                problems.append((name, "required by the plan"))
+        return typed, problems
+
+
+NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
+              "not decided": "you have not accepted it"}
+
+
+def agreed_rules(plan: Plan, withheld: dict[str, str]) -> RecordRules:
+    """The plan's rules without the items the provider's agreement does not accept."""
+    return RecordRules(plan, frozenset(withheld), {
+        name: f"not agreed: {NOT_AGREED.get(why, why)} in your agreement "
+              "(never stored or forwarded)" for name, why in withheld.items()})

@@ -195,7 +195,7 @@ def test_plan_template_writes_the_header_and_allowed_values(servers, tmp_path):
         sheet = {r["column"]: r for r in csv.DictReader(fh)}
     assert sheet["region"]["allowed values"] == "one of: northland, auckland"
     assert sheet["region"]["required"] == "yes" and sheet["housed"]["required"] == "no"
-    assert sheet["age"]["allowed values"] == "a whole number from 0 to 120"
+    assert sheet["age"]["allowed values"] == "a whole number (4, -4, 4.0) from 0 to 120"
 
 
 def test_plan_show_lists_the_csv_columns_and_allowed_values(servers):

@@ -134,8 +134,11 @@ def check_csv(path: str, rules: RecordRules, sent: list[str], identity: bool,
             if not cells:
                 continue
             cells = cells + [""] * (len(columns) - len(cells))
-            record = row_to_record(dict(zip(columns, cells)), identity, sent)
-            _, problems = rules.check(record.record_ref, record.client_ref, dict(record.fields))
+            row = dict(zip(columns, cells))
+            record = row_to_record(row, identity, sent)
+            # Checked in column order (a proto map has none): rejections read as the row.
+            _, problems = rules.check(record.record_ref, record.client_ref,
+                                      {name: row[name] for name in sent})
             if problems:
                 out.rejected += 1
                 out.rejections.extend((reader.line_num, record.record_ref, f, r)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from tiaki.core.records import RESERVED_FIELDS  # a plan may not declare the fields tiaki adds
 
 FORMS = ("unit_level", "aggregate")
-FIELD_TYPES = ("string", "integer", "date", "enum", "boolean")
+FIELD_TYPES = ("string", "integer", "decimal", "date", "enum", "boolean")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -68,6 +68,9 @@ class ScheduleItem:
     description: str = ""
     required: bool = False
     allowed_values: tuple[str, ...] = ()
+    # An enum item's other spellings a provider's system may use, each to an
+    # allowed value: (("Maori", "Māori"),) reads "Maori" as "Māori".
+    aliases: tuple[tuple[str, str], ...] = ()
     has_range: bool = False
     min: int = 0
     max: int = 0
@@ -181,6 +184,7 @@ def item_to_dict(i: ScheduleItem) -> dict:
         "description": i.description,
         "required": i.required,
         "allowed_values": list(i.allowed_values),
+        "aliases": dict(i.aliases),
         "has_range": i.has_range,
         "min": i.min,
         "max": i.max,
@@ -223,6 +227,7 @@ def _item(i: dict) -> ScheduleItem:
         description=str(i.get("description", "")),
         required=bool(i.get("required", False)),
         allowed_values=tuple(str(v) for v in i.get("allowed_values", []) or []),
+        aliases=tuple((str(k), str(v)) for k, v in (i.get("aliases") or {}).items()),
         has_range=has_range,
         min=int(i.get("min", 0) or 0),
         max=int(i.get("max", 0) or 0),
@@ -305,6 +310,12 @@ def check_plan(plan: Plan) -> list[str]:
             problems.append(f"{where}: type {i.type!r} must be one of {', '.join(FIELD_TYPES)}")
         if i.type == "enum" and not i.allowed_values:
             problems.append(f"{where}: an enum item needs allowed_values")
+        if i.aliases and i.type != "enum":
+            problems.append(f"{where}: only an enum item has aliases")
+        for alias, value in i.aliases:
+            if not alias.strip() or value not in i.allowed_values:
+                problems.append(f"{where}: alias {alias!r} must name one of its allowed values "
+                                f"(not {value!r})")
         if i.has_range and i.min > i.max:
             problems.append(f"{where}: min is greater than max")
         if i.pattern:
@@ -330,17 +341,60 @@ MAX_REF_LENGTH = 200
 UNDECLARED = "not declared in the plan (never stored or forwarded)"
 
 
+# -- value formats: declared once, for intake, `tiaki submit --check` and the template --
+
+_INTEGER = re.compile(r"[+-]?[0-9]+(\.0*)?")  # 4.0 is the whole number 4
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
+FORMATS = {
+    "integer": "a whole number (4, -4, 4.0)",
+    "decimal": "a number with a point for decimals (12.5, no thousands separators)",
+    "date": "a date as YYYY-MM-DD",
+    "boolean": "true or false (yes/no, 1/0 too; any case)",
+}
+
+
+def parse_integer(text: str) -> int:
+    if not _INTEGER.fullmatch(text):
+        raise Rejected(f"expected {FORMATS['integer']}, got {text[:40]!r}")
+    return int(text.split(".", 1)[0])
+
+
+def parse_decimal(text: str) -> float:
+    if not _DECIMAL.fullmatch(text):
+        raise Rejected(f"expected {FORMATS['decimal']}, got {text[:40]!r}")
+    return float(text)
+
+
+def parse_date(text: str) -> str:
+    try:
+        if _DATE.fullmatch(text):
+            return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    raise Rejected(f"expected {FORMATS['date']}, got {text[:40]!r}")
+
+
+def parse_boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in TRUE or lowered in FALSE:
+        return lowered in TRUE
+    raise Rejected(f"expected {FORMATS['boolean']}, got {text[:40]!r}")
+
+
+PARSERS = {"integer": parse_integer, "decimal": parse_decimal, "date": parse_date,
+           "boolean": parse_boolean}
+
+
 def value_format(item: ScheduleItem) -> str:
     """What a cell of this item may hold, in words (the CSV template, `plan show`)."""
-    if item.type == "integer":
-        return f"a whole number from {item.min} to {item.max}" if item.has_range \
-            else "a whole number"
-    if item.type == "date":
-        return "a date as YYYY-MM-DD"
+    if item.type in ("integer", "decimal") and item.has_range:
+        return f"{FORMATS[item.type]} from {item.min} to {item.max}"
+    if item.type in FORMATS:
+        return FORMATS[item.type]
     if item.type == "enum":
         return "one of: " + ", ".join(item.allowed_values)
-    if item.type == "boolean":
-        return "true or false"
     return f"text matching {item.pattern}" if item.pattern else "text"
 
 
@@ -349,37 +403,27 @@ class Rejected(ValueError):
 
 
 def _validator(item: ScheduleItem) -> Validator:
-    if item.type == "integer":
-        def check(text: str) -> int:
-            try:
-                value = int(text.strip())
-            except ValueError:
-                raise Rejected(f"expected a whole number, got {text[:40]!r}") from None
-            if item.has_range and not item.min <= value <= item.max:
-                raise Rejected(f"{value} is outside {item.min}..{item.max}")
+    """Reads a trimmed, non-empty cell as the item's value, or raises Rejected."""
+    if item.type in PARSERS:
+        parse = PARSERS[item.type]
+        if not (item.has_range and item.type in ("integer", "decimal")):
+            return parse
+
+        def check(text: str):
+            value = parse(text)
+            if not item.min <= value <= item.max:
+                raise Rejected(f"{text[:40]} is outside {item.min}..{item.max}")
             return value
-    elif item.type == "date":
-        def check(text: str) -> str:
-            try:
-                return dt.date.fromisoformat(text.strip()).isoformat()
-            except ValueError:
-                raise Rejected(f"expected a date as YYYY-MM-DD, got {text[:40]!r}") from None
     elif item.type == "enum":
-        allowed = frozenset(item.allowed_values)
+        allowed = {**{v: v for v in item.allowed_values}, **dict(item.aliases)}
+
         def check(text: str) -> str:
             if text not in allowed:
                 raise Rejected(f"{text[:40]!r} is not one of: {', '.join(item.allowed_values)}")
-            return text
-    elif item.type == "boolean":
-        def check(text: str) -> bool:
-            lowered = text.strip().lower()
-            if lowered in ("true", "yes", "1"):
-                return True
-            if lowered in ("false", "no", "0"):
-                return False
-            raise Rejected(f"expected true or false, got {text[:40]!r}")
+            return allowed[text]
     else:
         pattern = re.compile(item.pattern) if item.pattern else None
+
         def check(text: str) -> str:
             if pattern is not None and not pattern.fullmatch(text):
                 raise Rejected(f"{text[:40]!r} does not match the pattern {item.pattern}")
@@ -420,6 +464,7 @@ class RecordRules:
             check = validators.get(name)
             if check is None:
                 continue
+            text = text.strip()  # " Wellington " is Wellington
             if text == "":
                 continue  # an empty CSV cell means "not recorded"
             if len(text) > MAX_VALUE_LENGTH:

@@ -132,11 +132,12 @@ class Identity:
 
 def check_record(rules: RecordRules, keys: dict[str, bytes], provider_id: str,
                  record_ref: str, client_ref: str, fields: dict[str, str],
-                 identity: Identity | None) -> tuple[dict | None, list[tuple[str, str]]]:
+                 identity: Identity | None,
+                 period: str = "") -> tuple[dict | None, list[tuple[str, str]]]:
     """(the row to send, []) or (None, [(field, reason)]). The row holds the
     client's pseudonym per purpose (`keys`: purpose -> key), never its reference.
     Identity details no purpose in force asks for reject the record, each by name."""
-    typed, problems = rules.check(record_ref, client_ref, fields)
+    typed, problems = rules.check(record_ref, client_ref, fields, period)
     if identity is not None and not rules.needs_slk581:
         problems.extend((f"identity.{name}", IDENTITY_NOT_ASKED) for name in identity.sent())
     slk = None
@@ -171,13 +172,23 @@ class SortedBatch:
         return not self.rows and not self.reasons
 
 
+CONFLICTING_DUPLICATE = "sent twice in this submission with different values (the first is kept)"
+
+
 def sort_batch(refs: list[str], seen: set[str],
-               check: Callable[[int], tuple[dict | None, list[tuple[str, str]]]]) -> SortedBatch:
+               check: Callable[[int], tuple[dict | None, list[tuple[str, str]]]],
+               contents: list | None = None) -> SortedBatch:
     """Sorts records (by their refs, in order) into duplicates (a ref in `seen`
-    or earlier in the batch), rejections and rows; `check(i)` checks the i-th."""
+    or earlier in the batch), rejections and rows; `check(i)` checks the i-th.
+    A ref accepted earlier in the batch with other `contents` (one comparable
+    value per record) is a rejection that says so, not a duplicate."""
     out = SortedBatch()
-    in_batch: set[str] = set()
+    in_batch: dict[str, int] = {}
     for i, ref in enumerate(refs):
+        if ref in in_batch and contents is not None and contents[i] != contents[in_batch[ref]]:
+            out.rejections.append((shown(ref, MAX_REF_LENGTH), "record_ref", CONFLICTING_DUPLICATE))
+            out.reasons.append("conflicting_duplicate")
+            continue
         if ref in seen or ref in in_batch:
             out.duplicates += 1
             continue
@@ -186,7 +197,7 @@ def sort_batch(refs: list[str], seen: set[str],
             out.rejections.extend((shown(ref, MAX_REF_LENGTH), f, r) for f, r in problems)
             out.reasons.append(reason_kind(problems[0][1]))
             continue
-        in_batch.add(ref)
+        in_batch[ref] = i
         out.rows.append(row)
         out.refs.append(ref)
     return out

@@ -205,3 +205,20 @@ def test_plan_show_lists_the_csv_columns_and_allowed_values(servers):
     assert "region (required): one of: northland, auckland" in columns
     assert "referral_date (optional): a date as YYYY-MM-DD" in columns
     assert columns.index("record_ref") < columns.index("age") < columns.index("notes")
+
+
+# -- validation that matches the period --------------------------------------------------
+
+
+def test_a_date_after_the_period_and_a_ref_twice_with_other_values_are_rejected_by_row(
+        servers, tmp_path):
+    path = _csv(tmp_path, [_row(1), _row(2, referral_date="2031-01-01"), _row(1),
+                           _row(1, age="35"), _row(3)])
+    result = run(path, "--check")
+    assert result.exit_code == 1, result.output
+    assert "3 valid, 2 rejected" in result.output  # r1 twice alike is a duplicate, not a fault
+    got = [(r["row"], r["record_ref"], r["field"], r["reason"]) for r in rejections(path)]
+    assert got == [
+        ("3", "r2", "referral_date",
+         "2031-01-01 is outside the window for 2026Q3: after its last day, 2026-09-30"),
+        ("5", "r1", "record_ref", "also on row 2 with different values (the first is kept)")]

@@ -119,14 +119,21 @@ class Checked:
     rejected: int = 0  # records
 
     def rows_by_ref(self) -> dict[str, int]:
-        return {record.record_ref: row for row, record in self.records}
+        """Each record reference's first row."""
+        rows: dict[str, int] = {}
+        for row, record in self.records:
+            rows.setdefault(record.record_ref, row)
+        return rows
 
 
 def check_csv(path: str, rules: RecordRules, sent: list[str], identity: bool,
-              mapping: dict[str, str] | None = None) -> Checked:
-    """Every data row of a CSV `scan_csv` accepted, checked with intake's rules;
-    a row's number is its line in a spreadsheet (the header is row 1)."""
+              mapping: dict[str, str] | None = None, period: str = "") -> Checked:
+    """Every data row of a CSV `scan_csv` accepted, checked with intake's rules
+    for the period; a record reference on two rows with different values is
+    rejected on the second. A row's number is its line in a spreadsheet (the
+    header is row 1)."""
     out = Checked()
+    first: dict[str, tuple[int, bytes]] = {}  # record_ref: its first valid row, its content
     with _open_csv(path) as fh:
         reader = csv.reader(fh)
         columns = _header(reader, mapping or {})
@@ -138,12 +145,18 @@ def check_csv(path: str, rules: RecordRules, sent: list[str], identity: bool,
             record = row_to_record(row, identity, sent)
             # Checked in column order (a proto map has none): rejections read as the row.
             _, problems = rules.check(record.record_ref, record.client_ref,
-                                      {name: row[name] for name in sent})
+                                      {name: row[name] for name in sent}, period)
+            content = record.SerializeToString(deterministic=True)
+            earlier, earlier_content = first.get(record.record_ref, (0, content))
+            if not problems and earlier_content != content:
+                problems = [("record_ref", f"also on row {earlier} with different values "
+                                           "(the first is kept)")]
             if problems:
                 out.rejected += 1
                 out.rejections.extend((reader.line_num, record.record_ref, f, r)
                                       for f, r in problems)
             else:
+                first.setdefault(record.record_ref, (reader.line_num, content))
                 out.records.append((reader.line_num, record))
     return out
 
@@ -273,7 +286,7 @@ def submit(csv_file: str, programme: str, period: str, plan_version: int,
     if held_back and not asked:
         click.echo(f"not sent: {', '.join(held_back)} (no purpose in force for {period} asks "
                    "for the SLK-581 linkage key, so identity details stay with you)")
-    checked = check_csv(csv_file, rules, sent, asked, mapping)
+    checked = check_csv(csv_file, rules, sent, asked, mapping, period)
     out = rejections_path(csv_file)
     if check:
         write_rejections(out, checked.rejections)

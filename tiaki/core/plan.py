@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tiaki.core.periods import period_days
 from tiaki.core.records import RESERVED_FIELDS  # a plan may not declare the fields tiaki adds
 
 FORMS = ("unit_level", "aggregate")
@@ -71,6 +72,10 @@ class ScheduleItem:
     # An enum item's other spellings a provider's system may use, each to an
     # allowed value: (("Maori", "Māori"),) reads "Maori" as "Māori".
     aliases: tuple[tuple[str, str], ...] = ()
+    # A date item's window: never after the end of the reporting period; not
+    # before `not_before` (YYYY-MM-DD) when set; within the period when `in_period`.
+    not_before: str = ""
+    in_period: bool = False
     has_range: bool = False
     min: int = 0
     max: int = 0
@@ -185,6 +190,8 @@ def item_to_dict(i: ScheduleItem) -> dict:
         "required": i.required,
         "allowed_values": list(i.allowed_values),
         "aliases": dict(i.aliases),
+        "not_before": i.not_before,
+        "in_period": i.in_period,
         "has_range": i.has_range,
         "min": i.min,
         "max": i.max,
@@ -228,6 +235,8 @@ def _item(i: dict) -> ScheduleItem:
         required=bool(i.get("required", False)),
         allowed_values=tuple(str(v) for v in i.get("allowed_values", []) or []),
         aliases=tuple((str(k), str(v)) for k, v in (i.get("aliases") or {}).items()),
+        not_before=str(i.get("not_before", "") or ""),
+        in_period=bool(i.get("in_period", False)),
         has_range=has_range,
         min=int(i.get("min", 0) or 0),
         max=int(i.get("max", 0) or 0),
@@ -310,6 +319,10 @@ def check_plan(plan: Plan) -> list[str]:
             problems.append(f"{where}: type {i.type!r} must be one of {', '.join(FIELD_TYPES)}")
         if i.type == "enum" and not i.allowed_values:
             problems.append(f"{where}: an enum item needs allowed_values")
+        if (i.not_before or i.in_period) and i.type != "date":
+            problems.append(f"{where}: only a date item has not_before or in_period")
+        if i.not_before and not _DATE.fullmatch(i.not_before):
+            problems.append(f"{where}: not_before must be a date as YYYY-MM-DD")
         if i.aliases and i.type != "enum":
             problems.append(f"{where}: only an enum item has aliases")
         for alias, value in i.aliases:
@@ -431,6 +444,25 @@ def _validator(item: ScheduleItem) -> Validator:
     return check
 
 
+def date_window(item: ScheduleItem, period: str) -> tuple[str, str]:
+    """A date item's window for a reporting period: (first allowed day or "", last)."""
+    first, last = period_days(period)
+    lowest = first.isoformat() if item.in_period else ""
+    return max(lowest, item.not_before), last.isoformat()
+
+
+def outside_window(item: ScheduleItem, value: str | None, period: str) -> str:
+    """Why a date (YYYY-MM-DD) is outside its item's window for the period; "" when in it."""
+    if value is None:
+        return ""
+    first, last = date_window(item, period)
+    if value > last:
+        return f"{value} is outside the window for {period}: after its last day, {last}"
+    if first and value < first:
+        return f"{value} is outside the window for {period}: before {first}"
+    return ""
+
+
 class RecordRules:
     """A plan's schedule items compiled once into validators for fast checking."""
 
@@ -443,9 +475,11 @@ class RecordRules:
         self.required = tuple(i.name for i in plan.items if i.required and i.name not in declined)
         # Only a purpose the agreement leaves in force may ask for identity details.
         self.needs_slk581 = plan.needs_slk581(declined)
+        self.dates = tuple(i for i in plan.items if i.type == "date" and i.name in self.validators)
 
-    def check(self, record_ref: str, client_ref: str, fields: dict[str, str]):
+    def check(self, record_ref: str, client_ref: str, fields: dict[str, str], period: str = ""):
         """Returns (typed fields, problems); problems are (field, reason) pairs.
+        With a reporting `period`, every date must fall in its item's window.
 
         Every problem of the record is reported, undeclared fields first, so a
         provider can fix a record in one go. A record with any problem is
@@ -474,6 +508,11 @@ class RecordRules:
                 typed[name] = check(text)
             except Rejected as exc:
                 problems.append((name, str(exc)))
+        for item in self.dates if period else ():
+            why = outside_window(item, typed.get(item.name), period)
+            if why:
+                problems.append((item.name, why))
+                del typed[item.name]
         for name in self.required:
             if name not in typed and not any(p[0] == name for p in problems):
                 problems.append((name, "required by the plan"))

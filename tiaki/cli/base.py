@@ -96,17 +96,21 @@ def fail(err: grpc.RpcError, status: int = 1) -> NoReturn:
     sys.exit(status)
 
 
-def rpc_errors(command: Callable) -> Callable:
-    """Turns a gRPC error anywhere in a command into `fail`."""
+def rpc_errors(command: Callable | None = None, *, status: int = 1) -> Callable:
+    """Turns a gRPC error anywhere in a command into `fail` (exit `status`):
+    `@rpc_errors`, or `@rpc_errors(status=2)` where a failed call is exit 2."""
 
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except grpc.RpcError as err:
-            fail(err)
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            try:
+                return command(*args, **kwargs)
+            except grpc.RpcError as err:
+                fail(err, status)
 
-    return wrapper
+        return wrapper
+
+    return decorate(command) if command is not None else decorate
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

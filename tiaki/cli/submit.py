@@ -13,9 +13,8 @@ rejected, 2 nothing accepted or an error. `--check` stores and sends nothing."""
 from __future__ import annotations
 
 import csv
-import functools
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,19 +230,6 @@ def exit_code(accepted: int, rejected: int) -> int:
     return 1 if rejected else 0
 
 
-def _errors_exit_2(command: Callable) -> Callable:
-    """A failed call is an error: its one line on stderr, and exit 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except grpc.RpcError as err:
-            base.fail(err, status=2)
-
-    return wrapper
-
-
 @click.command()
 @click.argument("csv_file", metavar="FILE.csv",
                 type=click.Path(exists=True, dir_okay=False, readable=True))
@@ -260,7 +246,7 @@ def _errors_exit_2(command: Callable) -> Callable:
               help="Records per streamed batch.")
 @click.option("--seal/--no-seal", default=True, show_default=True,
               help="Seal the submission once every record is sent.")
-@_errors_exit_2
+@base.rpc_errors(status=2)  # a failed call is an error: exit 2
 def submit(csv_file: str, programme: str, period: str, plan_version: int,
            columns_file: str | None, check: bool, batch_size: int, seal: bool) -> None:
     """Submit a CSV of client-level records for one programme and period.

@@ -4,10 +4,8 @@ submission sends, per-purpose pseudonyms and the SLK-581 linkage key. No I/O her
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +18,7 @@ from tiaki.core.plan import (  # noqa: F401 (intake's rules live in core, shared
     RecordRules,
     Rejected,
     agreed_rules,
+    slk581,
 )
 from tiaki.core.records import SLK581
 
@@ -37,34 +36,6 @@ def pseudonym(key: bytes, provider_id: str, client_ref: str) -> str:
     provider that made it, and two providers' "C-1" are different people."""
     message = f"{provider_id}\x1f{client_ref.strip()}".encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
-
-
-_SEX_CODES = {"male": "1", "m": "1", "1": "1", "female": "2", "f": "2", "2": "2",
-              "other": "3", "x": "3", "3": "3", "not_stated": "9", "": "9", "9": "9"}
-
-
-def slk581(family_name: str, given_name: str, date_of_birth: str, sex: str) -> str:
-    """SLK-581 (DSS Data Exchange): family name letters 2, 3, 5; given name
-    letters 2, 3; date of birth DDMMYYYY; sex code. Raises Rejected when the
-    date of birth or sex cannot be read."""
-
-    def letters(name: str, positions: tuple[int, ...], missing: str) -> str:
-        # Macrons are the same letter (Tūhoe and Tuhoe are one person's name).
-        plain = unicodedata.normalize("NFKD", name.upper())
-        only = "".join(ch for ch in plain if "A" <= ch <= "Z")
-        if not only:
-            return missing
-        return "".join(only[p - 1] if p <= len(only) else "2" for p in positions)
-
-    try:
-        born = dt.date.fromisoformat(date_of_birth.strip())
-    except ValueError:
-        raise Rejected(f"date of birth must be YYYY-MM-DD, got {date_of_birth[:40]!r}") from None
-    code = _SEX_CODES.get(sex.strip().lower())
-    if code is None:
-        raise Rejected(f"sex must be male, female, other or not_stated, got {sex[:20]!r}")
-    return (letters(family_name, (2, 3, 5), "999") + letters(given_name, (2, 3), "99")
-            + born.strftime("%d%m%Y") + code)
 
 
 # -- submissions and their batches -------------------------------------------------------

@@ -171,8 +171,8 @@ def test_a_failed_call_exits_2(tmp_path, monkeypatch):
 
 def test_check_csv_separates_identity_and_pads_short_rows(tmp_path):
     path = tmp_path / "bom.csv"
-    path.write_bytes("\ufeffrecord_ref,client_ref,family_name,sex,age,region\n"
-                     "r1,c1,Smith,female,30,auckland\nr2,c2\n".encode())
+    path.write_bytes("\ufeffrecord_ref,client_ref,family_name,date_of_birth,sex,age,region\n"
+                     "r1,c1,Smith,1990-02-03,female,30,auckland\nr2,c2\n".encode())
     rules = RecordRules(Plan.from_dict(make_plan()))
     held = submit.check_csv(str(path), rules, ["age", "region"], identity=False)
     assert [r.record_ref for _, r in held.records] == ["r1"]
@@ -222,3 +222,17 @@ def test_a_date_after_the_period_and_a_ref_twice_with_other_values_are_rejected_
         ("3", "r2", "referral_date",
          "2031-01-01 is outside the window for 2026Q3: after its last day, 2026-09-30"),
         ("5", "r1", "record_ref", "also on row 2 with different values (the first is kept)")]
+
+
+def test_identity_details_asked_for_are_read_as_intake_reads_them(tmp_path, monkeypatch):
+    data = make_plan(version=1)
+    data["purposes"][0]["include_slk581"] = True
+    fake = FakeServers(data)
+    monkeypatch.setattr(base, "stub", lambda stub_class, server: fake)
+    identity = {"family_name": "Smith", "given_name": "Jo", "date_of_birth": "1990-02-03",
+                "sex": "female"}
+    path = _csv(tmp_path, [_row(1, **identity), _row(2, **{**identity, "sex": "unknown"})])
+    result = run(path, "--check")
+    assert result.exit_code == 1, result.output
+    assert [(r["row"], r["field"]) for r in rejections(path)] == [("3", "identity")]
+    assert "sex must be" in rejections(path)[0]["reason"]

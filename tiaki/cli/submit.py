@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from tiaki.cli import base
 from tiaki.core.periods import period_words
-from tiaki.core.plan import Plan, RecordRules, agreed_rules
+from tiaki.core.plan import Plan, RecordRules, Rejected, agreed_rules, slk581
 from tiaki.intake.v1 import intake_pb2, intake_pb2_grpc
 from tiaki.plumbing.plan_proto import from_proto
 from tiaki.router.v1 import agreement_pb2, agreement_pb2_grpc, plan_pb2, plan_pb2_grpc
@@ -147,6 +147,11 @@ def check_csv(path: str, rules: RecordRules, sent: list[str], identity: bool,
                                       {name: row[name] for name in sent}, period)
             content = record.SerializeToString(deterministic=True)
             earlier, earlier_content = first.get(record.record_ref, (0, content))
+            if not problems and record.HasField("identity"):
+                try:  # intake computes the linkage key from these: read them as it does
+                    slk581(*(getattr(record.identity, c) for c in IDENTITY_COLUMNS))
+                except Rejected as exc:
+                    problems = [("identity", str(exc))]
             if not problems and earlier_content != content:
                 problems = [("record_ref", f"also on row {earlier} with different values "
                                            "(the first is kept)")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -528,3 +529,31 @@ def agreed_rules(plan: Plan, withheld: dict[str, str]) -> RecordRules:
     return RecordRules(plan, frozenset(withheld), {
         name: f"not agreed: {NOT_AGREED.get(why, why)} in your agreement "
               "(never stored or forwarded)" for name, why in withheld.items()})
+
+
+_SEX_CODES = {"male": "1", "m": "1", "1": "1", "female": "2", "f": "2", "2": "2",
+              "other": "3", "x": "3", "3": "3", "not_stated": "9", "": "9", "9": "9"}
+
+
+def slk581(family_name: str, given_name: str, date_of_birth: str, sex: str) -> str:
+    """SLK-581 (DSS Data Exchange): family name letters 2, 3, 5; given name
+    letters 2, 3; date of birth DDMMYYYY; sex code. Raises Rejected when the
+    date of birth or sex cannot be read."""
+
+    def letters(name: str, positions: tuple[int, ...], missing: str) -> str:
+        # Macrons are the same letter (Tūhoe and Tuhoe are one person's name).
+        plain = unicodedata.normalize("NFKD", name.upper())
+        only = "".join(ch for ch in plain if "A" <= ch <= "Z")
+        if not only:
+            return missing
+        return "".join(only[p - 1] if p <= len(only) else "2" for p in positions)
+
+    try:
+        born = dt.date.fromisoformat(date_of_birth.strip())
+    except ValueError:
+        raise Rejected(f"date of birth must be YYYY-MM-DD, got {date_of_birth[:40]!r}") from None
+    code = _SEX_CODES.get(sex.strip().lower())
+    if code is None:
+        raise Rejected(f"sex must be male, female, other or not_stated, got {sex[:20]!r}")
+    return (letters(family_name, (2, 3, 5), "999") + letters(given_name, (2, 3), "99")
+            + born.strftime("%d%m%Y") + code)

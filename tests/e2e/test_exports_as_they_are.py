@@ -22,6 +22,35 @@ ROWS = 50_000
 EXTRA = ("case_notes", "worker_name", "internal_id")
 
 
+def tiaki(stack, *args: str) -> subprocess.CompletedProcess:
+    """The command line as the provider CCSS runs it."""
+    env = dict(os.environ, TIAKI_INTAKE=stack.address("intake"),
+               TIAKI_ROUTER=stack.address("purpose_router"),
+               TIAKI_TOKEN_FILE=str(stack.tmp / "tokens" / "provider-ccss"))
+    return subprocess.run([sys.executable, "-c", "from tiaki.cli.app import main; main()", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_check_only_stores_and_sends_nothing(stack, example_plan, tap, tmp_path):
+    plan = programme(example_plan)
+    stack.create_plan(plan)
+    tag = uuid.uuid4().hex[:12]
+    rows = [{**row, "record_ref": f"{tag}-{n}"} for n, row in enumerate(quarter(20, seed=1314))]
+    rows[3]["region"] = "Atlantis"
+    path = tmp_path / "check.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    done = tiaki(stack, "submit", str(path), "--programme", plan["programme_id"],
+                 "--period", "2026Q3", "--check")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "19 valid, 1 rejected; nothing stored or sent" in done.stdout
+    with open(tmp_path / "check.rejections.csv", encoding="utf-8", newline="") as fh:
+        assert [(r["row"], r["field"]) for r in csv.DictReader(fh)] == [("5", "region")]
+    assert [where for where, text in everywhere(stack, drain(tap)).items() if tag in text] == []
+
+
 def test_a_50000_row_export_with_extra_columns_sends_only_its_valid_items(
         stack, example_plan, tap, tmp_path):
     plan = programme(example_plan)
@@ -40,14 +69,9 @@ def test_a_50000_row_export_with_extra_columns_sends_only_its_valid_items(
         writer.writeheader()
         writer.writerows(rows)
 
-    env = dict(os.environ, TIAKI_INTAKE=stack.address("intake"),
-               TIAKI_ROUTER=stack.address("purpose_router"),
-               TIAKI_TOKEN_FILE=str(stack.tmp / "tokens" / "provider-ccss"))
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", "from tiaki.cli.app import main; main()",
-                           "submit", str(path), "--programme", plan["programme_id"],
-                           "--period", "2026Q3", "--batch-size", "2000"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    done = tiaki(stack, "submit", str(path), "--programme", plan["programme_id"],
+                 "--period", "2026Q3", "--batch-size", "2000")
     elapsed = time.perf_counter() - started
     output = done.stdout + done.stderr
     accepted = ROWS - len(bad)

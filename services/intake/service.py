@@ -268,6 +268,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
         refs = [r.record_ref for r in records]
+        contents = [r.SerializeToString(deterministic=True) for r in records]
         checked: dict[int, tuple] = {}  # kept if the slot must be taken again
 
         def check(i: int) -> tuple[dict | None, list[tuple[str, str]]]:
@@ -277,7 +278,8 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
                                             r.identity.date_of_birth, r.identity.sex)
                             if r.HasField("identity") else None)
                 checked[i] = domain.check_record(rules, keys, sub.provider_id, r.record_ref,
-                                                 r.client_ref, dict(r.fields), identity)
+                                                 r.client_ref, dict(r.fields), identity,
+                                                 sub.period)
             return checked[i]
 
         view = self.open_submissions.view(sub.submission_id)
@@ -295,7 +297,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             if view.closed or state != "open":
                 raise NotNow("", f"submission {sub.submission_id} is "
                                  f"{'sealed' if state == 'open' else state}; open a new one")
-            batch = domain.sort_batch(refs, view.refs, check)
+            batch = domain.sort_batch(refs, view.refs, check, contents)
             if not batch.rows:  # nothing accepted: nothing stored but the rejections' count
                 if batch.reasons:
                     self.storage.count_rejected(sub.submission_id, len(batch.reasons))

@@ -476,11 +476,13 @@ def test_resubmitted_records_are_duplicates_never_stored_twice(stack, programme,
     changed = [good(r.record_ref, sessions=49) for r in batch[:10]]
     again = stream(stack, (sid, changed + batch[10:]), (sid, batch[:5] + batch[:5]))
     assert (again.accepted_count, again.duplicate_count, again.rejected_count) == (0, 40, 0)
+    # Inside one batch, the same reference with other values is a rejection that says so.
     inside = stream(stack, (sid, [good("dup-new"), good("dup-new", sessions=49)]))
-    assert (inside.accepted_count, inside.duplicate_count) == (1, 1)
+    assert (inside.accepted_count, inside.duplicate_count, inside.rejected_count) == (1, 0, 1)
+    assert "with different values" in inside.rejections[0].reason
 
     sub = get_sub(stack, sid)
-    assert (sub.accepted_count, sub.rejected_count) == (31, 0)
+    assert (sub.accepted_count, sub.rejected_count) == (31, 1)
     records = settle(stack, stores, sid, 31)
     assert 49 not in {r["sessions"] for r in records}
     assert len({r["pseudonym"] for r in records}) == 31

@@ -106,13 +106,22 @@ def dispatched(service) -> list[dict]:
 class TestSubmitRecordsWorker:
     def test_duplicate_refs_in_one_batch_are_accepted_once(self, intake):
         reply = intake.SubmitRecords(
-            stream([record("r1"), record("r1", client="someone-else"), record("r2")]), mock.Mock())
+            stream([record("r1"), record("r1"), record("r2")]), mock.Mock())
 
         assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (2, 1, 0)
         (payload,) = dispatched(intake)
         assert len(payload["records"]) == 2
         _, _, refs, rejected, _ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == (["r1", "r2"], 0)
+
+    def test_a_ref_twice_in_one_batch_with_other_values_is_rejected_saying_so(self, intake):
+        reply = intake.SubmitRecords(
+            stream([record("r1"), record("r1", client="someone-else"), record("r2")]), mock.Mock())
+
+        assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (2, 0, 1)
+        (rejection,) = reply.rejections
+        assert (rejection.record_ref, rejection.field) == ("r1", "record_ref")
+        assert "twice in this submission with different values" in rejection.reason
 
     def test_refs_already_in_the_submission_are_duplicates(self, intake):
         intake.storage.refs_after.return_value = (0, {"r1"}, False)

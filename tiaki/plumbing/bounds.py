@@ -28,6 +28,9 @@ from h2.exceptions import StreamClosedError
 from nameko_grpc.errors import GrpcError
 from nameko_grpc.streams import HEADER_LENGTH
 
+from tiaki.errors.v1.errors_pb2 import Reason
+from tiaki.plumbing.grpc_errors import refusal
+
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"  # never counted against a caller: probes must answer
 HEALTH_PATHS = (HEALTH_CHECK, "/grpc.health.v1.Health/Watch")
 DEFAULTS = {
@@ -58,8 +61,8 @@ def caller_key(headers, peer=None) -> str:
     return "anonymous"
 
 
-def exhausted(message: str) -> GrpcError:
-    return GrpcError(StatusCode.RESOURCE_EXHAUSTED, message)
+def exhausted(reason: int, message: str) -> GrpcError:
+    return refusal(StatusCode.RESOURCE_EXHAUSTED, reason, message)
 
 
 def apply():
@@ -95,7 +98,7 @@ def apply():
                 logging.getLogger(__name__).info(
                     "refused %s: RESOURCE_EXHAUSTED (%s streams open, GRPC_MAX_STREAMS_PER_CALLER)",
                     path, most)
-                raise exhausted(f"at most {most} calls at once per caller "
+                raise exhausted(Reason.REASON_TOO_MANY_STREAMS, f"at most {most} calls at once per caller "
                                 "(GRPC_MAX_STREAMS_PER_CALLER); wait for one to finish")
             held[caller] = held.get(caller, 0) + 1
             self.tiaki_held[stream_id] = caller
@@ -137,7 +140,7 @@ def apply():
             return
         length = struct.unpack(">I", stream.buffer.peek(slice(1, HEADER_LENGTH)))[0]
         if length > self.tiaki_max_message:
-            refuse(self, event.stream_id, exhausted(
+            refuse(self, event.stream_id, exhausted(Reason.REASON_MESSAGE_TOO_LARGE,
                 f"a message may be at most {self.tiaki_max_message} bytes "
                 f"(GRPC_MAX_MESSAGE_BYTES); this one is {length}"))
 
@@ -156,7 +159,7 @@ def apply():
             idle = limit("GRPC_STREAM_IDLE_SECONDS")
             for stream_id in [s for s, seen in self.tiaki_seen.items()
                               if s in self.receive_streams and now - seen > idle]:
-                refuse(self, stream_id, exhausted(
+                refuse(self, stream_id, exhausted(Reason.REASON_STREAM_IDLE,
                     f"nothing sent on this call for {idle} s (GRPC_STREAM_IDLE_SECONDS)"))
         original_on_iteration(self)
 

@@ -17,7 +17,9 @@ from nameko import config
 from nameko.extensions import DependencyProvider
 from nameko_grpc.errors import GrpcError
 
+from tiaki.errors.v1.errors_pb2 import Reason
 from tiaki.plumbing import broker, store
+from tiaki.plumbing.grpc_errors import refusal
 from tiaki.plumbing.logs import RequestIds
 
 PROBE_SECONDS = 2.0
@@ -81,7 +83,8 @@ def status_of(server, service_name: str):
     """The status for `service_name` ("" = the server as a whole)."""
     served = {path.split("/")[1] for path in server.entrypoints} | {HEALTH_SERVICE, ""}
     if service_name not in served:
-        raise GrpcError(StatusCode.NOT_FOUND, "this server does not serve that service")
+        raise refusal(StatusCode.NOT_FOUND, Reason.REASON_UNKNOWN_SERVICE,
+                      "this server does not serve that service")
     health = getattr(server.container, "tiaki_health", None)
     return health.status if health is not None else SERVING
 

@@ -60,3 +60,13 @@ def test_every_refusal_carries_a_reason_code(stack):
                              (("authorization", "Bearer not-a-known-token"),))
     assert error.code() is grpc.StatusCode.UNAUTHENTICATED
     assert details[error_details_pb2.ErrorInfo].reason == "REASON_UNAUTHENTICATED"
+
+
+def test_a_token_without_bearer_is_refused_saying_how_to_send_it(stack):
+    token = stack.tokens[("provider", "ccss")]
+    error, details = refusal(stack.intake().GetSubmission,
+                             pb.GetSubmissionRequest(submission_id=uuid.uuid4().hex),
+                             (("authorization", token),))
+    assert error.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert "authorization: Bearer <token>" in error.details()
+    assert details[error_details_pb2.ErrorInfo].reason == "REASON_UNAUTHENTICATED"

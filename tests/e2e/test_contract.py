@@ -1,16 +1,21 @@
 """The contract a vendor builds on, seen from a plain grpcio client: refusals
 carry the standard structured details (google.rpc.Status in the
-grpc-status-details-bin trailer) that grpcio-status decodes."""
+grpc-status-details-bin trailer) that grpcio-status decodes, and every server
+lists its services and their descriptors through server reflection."""
 
 from __future__ import annotations
 
+import importlib
 import uuid
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2
+from grpc_reflection.v1alpha import reflection_pb2
 from grpc_status import rpc_status
 
+from tests.stack import ROOT
 from tiaki.errors.v1.errors_pb2 import Reason
 from tiaki.intake.v1 import intake_pb2 as pb
 
@@ -70,3 +75,60 @@ def test_a_token_without_bearer_is_refused_saying_how_to_send_it(stack):
     assert error.code() is grpc.StatusCode.UNAUTHENTICATED
     assert "authorization: Bearer <token>" in error.details()
     assert details[error_details_pb2.ErrorInfo].reason == "REASON_UNAUTHENTICATED"
+
+
+PACKAGES = {"intake": "tiaki.intake.v1", "purpose_router": "tiaki.router.v1",
+            "requests": "tiaki.requests.v1", "insights": "tiaki.insights.v1"}
+STANDARD = {"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection"}
+
+
+def reflect(stack, server, version, *requests):
+    """The responses to one ServerReflectionInfo stream (v1 and v1alpha share their messages)."""
+    call = stack.channel(server).stream_stream(
+        f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+    return list(call(iter(requests), timeout=TIMEOUT))
+
+
+def declared(package: str) -> set[str]:
+    """Every service the protos of `package` declare (each is served by its area's server)."""
+    folder = ROOT / "protos" / package.replace(".", "/")
+    names = set()
+    for proto in folder.glob("*.proto"):
+        module = importlib.import_module(f"{package}.{proto.stem}_pb2")
+        names |= {s.full_name for s in module.DESCRIPTOR.services_by_name.values()}
+    return names
+
+
+@pytest.mark.parametrize("server", sorted(PACKAGES))
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_reflection_lists_every_service_of_every_server(stack, server, version):
+    [reply] = reflect(stack, server, version, reflection_pb2.ServerReflectionRequest(list_services=""))
+    listed = {s.name for s in reply.list_services_response.service}
+    assert listed >= STANDARD
+    assert listed - STANDARD == declared(PACKAGES[server])
+
+
+def test_reflection_gives_a_service_s_descriptor_and_says_when_it_has_none(stack):
+    found, missing = reflect(
+        stack, "intake", "v1",
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="tiaki.intake.v1.IntakeService"),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="tiaki.nothing.v1.Here"))
+    files = [descriptor_pb2.FileDescriptorProto.FromString(raw)
+             for raw in found.file_descriptor_response.file_descriptor_proto]
+    [service] = [s for f in files for s in f.service if s.name == "IntakeService"]
+    assert {"OpenSubmission", "SubmitRecords", "SealSubmission"} <= {m.name for m in service.method}
+    assert missing.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
+def test_a_method_the_server_lacks_is_unimplemented_with_a_reason(stack):
+    call = stack.channel("intake").unary_unary("/tiaki.intake.v1.IntakeService/NoSuchMethod")
+    with pytest.raises(grpc.RpcError) as caught:
+        call(b"", timeout=TIMEOUT)
+    assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    status = rpc_status.from_call(caught.value)
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    assert info.reason == "REASON_UNKNOWN_SERVICE"

@@ -1,7 +1,8 @@
 """The contract a vendor builds on, seen from a plain grpcio client: refusals
 carry the standard structured details (google.rpc.Status in the
 grpc-status-details-bin trailer) that grpcio-status decodes, and every server
-lists its services and their descriptors through server reflection."""
+lists its services and their descriptors through server reflection, and
+intake tells its limits before a client meets them."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from google.rpc import error_details_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 from grpc_status import rpc_status
 
+from tests.e2e.test_bad_input import new_programme, open_sub, plan_dict
 from tests.stack import ROOT
 from tiaki.errors.v1.errors_pb2 import Reason
 from tiaki.intake.v1 import intake_pb2 as pb
+from tiaki.intake.v1 import limits_pb2, limits_pb2_grpc
 
 TIMEOUT = 60
 
@@ -132,3 +135,29 @@ def test_a_method_the_server_lacks_is_unimplemented_with_a_reason(stack):
     info = error_details_pb2.ErrorInfo()
     status.details[0].Unpack(info)
     assert info.reason == "REASON_UNKNOWN_SERVICE"
+
+
+def test_get_limits_tells_the_limits_intake_enforces(stack):
+    limits = limits_pb2_grpc.LimitsServiceStub(stack.channel("intake")).GetLimits(
+        limits_pb2.GetLimitsRequest(), metadata=stack.metadata("provider", "ccss"), timeout=TIMEOUT)
+    # The stack configures its own batch cap (tests/stack.py); the rest are the defaults.
+    assert limits.max_records_per_batch == int(stack.env("intake")["MAX_BATCH_RECORDS"]) != 5000
+    assert (limits.max_rejections_per_response, limits.max_message_bytes,
+            limits.max_streams_per_caller, limits.stream_idle_seconds, limits.max_ref_chars,
+            limits.max_value_chars) == (1000, 8 * 1024 * 1024, 4, 30, 200, 1000)
+
+    programme_id = new_programme("limits")
+    sid = open_sub(stack, (programme_id, stack.create_plan(plan_dict(programme_id))))
+    batch = pb.SubmitRecordsRequest(submission_id=sid,
+                                    records=[pb.Record()] * (limits.max_records_per_batch + 1))
+    error, details = refusal(stack.intake().SubmitRecords, iter([batch]),
+                             stack.metadata("provider", "ccss"))
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert f"at most {limits.max_records_per_batch} records" in error.details()
+
+
+def test_get_limits_needs_a_known_token(stack):
+    with pytest.raises(grpc.RpcError) as caught:
+        limits_pb2_grpc.LimitsServiceStub(stack.channel("intake")).GetLimits(
+            limits_pb2.GetLimitsRequest(), timeout=TIMEOUT)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED

@@ -72,6 +72,7 @@ STATES = {"open": pb.REQUEST_STATE_OPEN, "complete": pb.REQUEST_STATE_COMPLETE,
 KINDS = {kind: pb.RequestKind.Value(f"REQUEST_KIND_{kind.upper()}") for kind in domain.KINDS}
 OUTCOMES = {outcome: pb.UnitOutcome.Value(f"UNIT_OUTCOME_{outcome.upper()}")
             for outcome in domain.UNIT_OUTCOMES} | {"": pb.UNIT_OUTCOME_OUTSTANDING}
+OUTCOME_WORDS = {value: outcome for outcome, value in OUTCOMES.items()}
 
 
 class EscalationTimer(Timer):
@@ -218,7 +219,8 @@ class RequestsService(HealthMixin):
         if part.outcome:  # a repeated answer: perhaps the answer was never assembled
             return pb.AnswerQueryResponse(request=request_message(self._finish(found)))
         records = unit_records(part, request.records)
-        outcome = domain.answered_as(found.kind, request.outcome)
+        outcome = domain.answered_as(found.kind, OUTCOME_WORDS.get(request.unit_outcome,
+                                                                   request.outcome))
 
         def record() -> FamilyRequest:
             # Read afresh each try: another unit's answer may land between our read and write.

@@ -161,3 +161,14 @@ def test_get_limits_needs_a_known_token(stack):
         limits_pb2_grpc.LimitsServiceStub(stack.channel("intake")).GetLimits(
             limits_pb2.GetLimitsRequest(), timeout=TIMEOUT)
     assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_malformed_reflection_call_is_refused_as_unreadable(stack):
+    call = stack.channel("purpose_router").stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+    with pytest.raises(grpc.RpcError) as caught:
+        list(call(iter([b"\xff\xff\xff"]), timeout=TIMEOUT))
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+    info = error_details_pb2.ErrorInfo()
+    rpc_status.from_call(caught.value).details[0].Unpack(info)
+    assert info.reason == "REASON_UNREADABLE"

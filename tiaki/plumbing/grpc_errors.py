@@ -64,10 +64,14 @@ def _refused(exc_info, code=None, message=None) -> GrpcError:
     return to_grpc(exc_info[1])
 
 
-def _unparseable(exc_info, code=None, message=None) -> GrpcError:
+def unreadable(exc: DecodeError) -> GrpcError:
     # protobuf names the message type and the fault ("String field had bad UTF-8").
     return refusal(StatusCode.INVALID_ARGUMENT, Reason.REASON_UNREADABLE,
-                   f"the request cannot be read: {exc_info[1]}")
+                   f"the request cannot be read: {exc}")
+
+
+def _unparseable(exc_info, code=None, message=None) -> GrpcError:
+    return unreadable(exc_info[1])
 
 
 def register() -> None:

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import logging
 
+from google.protobuf.message import DecodeError
 from grpc import StatusCode
 from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.reflection import ReflectionServicer
 from nameko_grpc.errors import GrpcError
+
+from tiaki.plumbing.grpc_errors import unreadable
 
 STANDARD_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
                      "grpc.reflection.v1alpha.ServerReflection")
@@ -35,6 +38,8 @@ def answer(server, request_stream, response_stream):
         response_stream.populate(servicer.ServerReflectionInfo(requests, None))
     except GrpcError as error:
         response_stream.close(error)
+    except DecodeError as exc:
+        response_stream.close(unreadable(exc))
     except Exception:  # noqa: BLE001
         logging.getLogger(__name__).warning("reflection call failed", exc_info=True)
         response_stream.close(GrpcError(StatusCode.UNKNOWN, "reflection failed"))

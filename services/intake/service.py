@@ -12,7 +12,6 @@ import time
 from collections import OrderedDict
 
 from eventlet.semaphore import Semaphore
-from nameko import config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ServiceRpc
 from nameko.timer import timer
@@ -22,6 +21,7 @@ from prometheus_client import Counter
 from services.intake import domain
 from services.intake.domain import Submission
 from services.intake.keys_service import KeysMixin
+from services.intake.limits_service import LimitsMixin, max_batch_records, max_rejections_returned
 from services.intake.storage import IntakeStorage
 from services.intake.stories_service import StoriesMixin
 from tiaki.core import messages
@@ -109,7 +109,7 @@ class OpenSubmissions(DependencyProvider):
         self.views.pop(submission_id, None)
 
 
-class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
+class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
     name = "intake"
 
     storage = Storage(IntakeStorage, sealed=True)
@@ -143,8 +143,8 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
     @grpc
     def SubmitRecords(self, request_stream, context):
         provider = self.identities.require(context, "provider")
-        max_batch = int(config.get("MAX_BATCH_RECORDS", 5000))
-        max_rejections = int(config.get("MAX_REJECTIONS_RETURNED", 1000))
+        max_batch = max_batch_records()
+        max_rejections = max_rejections_returned()
         summary = pb.SubmitRecordsResponse()
         sub = None
         for batch in request_stream:

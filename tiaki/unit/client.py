@@ -194,7 +194,9 @@ class UnitClient(ConsumerMixin):
                     statements_json=json.dumps(statements, ensure_ascii=False)))
         try:
             self.requests.AnswerQuery(requests_pb2.AnswerQueryRequest(
-                request_id=body["request_id"], records=held, outcome=outcome,
+                request_id=body["request_id"], records=held,
+                unit_outcome=requests_pb2.UnitOutcome.Value(f"UNIT_OUTCOME_{outcome.upper()}")
+                if outcome else requests_pb2.UNIT_OUTCOME_UNSPECIFIED,
                 refusal_reason=refused_because), metadata=self.metadata, timeout=30)
         except grpc.RpcError as exc:
             delay = queues.retry_delay(message.headers,

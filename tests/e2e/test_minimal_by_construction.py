@@ -82,7 +82,8 @@ def value(item: dict):
                 else st.integers(-10**9, 10**9))
         return ints.map(lambda n: (str(n), n))
     if kind == "date":
-        return st.dates(dt.date(1990, 1, 1), dt.date(2030, 12, 31)).map(
+        # Valid dates: never after the end of the period submitted (2026Q3).
+        return st.dates(dt.date(1990, 1, 1), dt.date(2026, 9, 30)).map(
             lambda d: (d.isoformat(), d.isoformat()))
     if kind == "enum":
         return st.sampled_from(item["allowed_values"]).map(lambda v: (v, v))

@@ -76,7 +76,8 @@ def value(item: dict):
     """A strategy of (text sent, value the unit should get) for a schedule item."""
     kind = item["type"]
     if kind == "string":
-        return TEXT.map(lambda t: (t, t))
+        # Intake trims every value: the unit gets the text without its outer spaces.
+        return TEXT.filter(lambda t: t.strip()).map(lambda t: (t, t.strip()))
     if kind == "integer":
         ints = (st.integers(item["min"], item["max"]) if item.get("has_range")
                 else st.integers(-10**9, 10**9))

@@ -78,8 +78,16 @@ test-faults-ci: # the same faults on a smaller submission, inside `make test`
 	@mkdir -p var
 	FAULT_RECORDS=10000 FAULT_REQUESTS=6 $(PY) -m pytest -q -s --basetemp=var/test-faults tests/faults
 
+# buf breaking: the protos against those on the git branch `main` (there is no release tag
+# yet; compare with the last one when there is: --against '.git#tag=vX'). FILE rules: a field,
+# RPC or message removed, renumbered or retyped fails lint. On main itself it checks the
+# uncommitted changes. Skipped outside a git clone or without a local branch `main`.
 lint: install proto
 	$(BUF) lint
+	@if [ -e .git ] && git rev-parse --verify --quiet refs/heads/main >/dev/null 2>&1; then \
+	  echo "$(BUF) breaking --against '.git#branch=main'"; \
+	  $(BUF) breaking --against '.git#branch=main'; \
+	else echo "tiaki: buf breaking skipped: no local git branch main to compare the protos with"; fi
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) tools/deploy_lint.py

@@ -5,7 +5,8 @@
 #     Debian's own rabbitmq-server service is stopped and disabled, because
 #     scripts/infra.sh runs our own node with its data under var/rabbitmq/.
 #   - .venv (Python 3.11+) with requirements.txt (fully pinned) and this project (editable).
-#   - buf and dclint (npm, pinned in tools/package-lock.json) into .tools/node_modules/.bin/.
+#   - buf and dclint (npm, pinned in tools/package-lock.json) into .tools/node_modules/.bin/,
+#     with @grpc/grpc-js and @grpc/proto-loader for the Node.js vendor example (tools/vendor-example).
 # Idempotent: a second run checks and returns in a second or two. Does not generate protos.
 set -euo pipefail
 
@@ -172,12 +173,14 @@ fi
 
 # ---------------------------------------------------------------- buf (npm)
 # tools/package.json + package-lock.json pin @bufbuild/buf; they are copied into .tools/
-# (git-ignored) and installed there with `npm ci`, giving .tools/node_modules/.bin/buf.
+# (git-ignored) and installed there with `npm ci`, giving .tools/node_modules/.bin/buf, and
+# .tools/node_modules/@grpc/ for the Node.js vendor example (tests/e2e/test_vendor_example.py).
 BUF=.tools/node_modules/.bin/buf
 buf_want="$(node -e 'console.log(require(process.argv[1]).devDependencies["@bufbuild/buf"])' "$ROOT/tools/package.json")" \
     || die "cannot read tools/package.json"
 buf_have="$("$BUF" --version 2>/dev/null || true)"
-if [ "$buf_have" = "$buf_want" ] && cmp -s tools/package-lock.json .tools/package-lock.json; then
+if [ "$buf_have" = "$buf_want" ] && cmp -s tools/package-lock.json .tools/package-lock.json \
+    && [ -f .tools/node_modules/@grpc/grpc-js/package.json ] && [ -f .tools/node_modules/@grpc/proto-loader/package.json ]; then
     say "buf $buf_have present ($BUF)"
 else
     say "installing buf $buf_want from npm into .tools/"

@@ -7,117 +7,28 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tiaki.core.errors import NotNow, shown
-from tiaki.core.plan import Plan, ScheduleItem
+from tiaki.core.periods import correction_closes
+from tiaki.core.plan import (  # noqa: F401 (intake's rules live in core, shared with the CLI)
+    MAX_REF_LENGTH,
+    MAX_VALUE_LENGTH,
+    NOT_AGREED,
+    UNDECLARED,
+    Plan,
+    RecordRules,
+    Rejected,
+    ScheduleItem,
+    agreed_rules,
+    slk581,
+)
 from tiaki.core.records import SLK581
 
-# A validator turns the text a provider sent into the stored value, or raises
-# Rejected with a reason a person can act on.
-Validator = Callable[[str], object]
-MAX_VALUE_LENGTH = 1000
-MAX_REF_LENGTH = 200
-
-
-UNDECLARED = "not declared in the plan (never stored or forwarded)"
 IDENTITY_NOT_ASKED = ("not asked for: no purpose in force for you in this period asks for the "
                       "SLK-581 linkage key, so send no name, date of birth or sex "
                       "(never stored or forwarded)")
-
-
-class Rejected(ValueError):
-    pass
-
-
-def _validator(item: ScheduleItem) -> Validator:
-    if item.type == "integer":
-        def check(text: str) -> int:
-            try:
-                value = int(text.strip())
-            except ValueError:
-                raise Rejected(f"expected a whole number, got {text[:40]!r}") from None
-            if item.has_range and not item.min <= value <= item.max:
-                raise Rejected(f"{value} is outside {item.min}..{item.max}")
-            return value
-    elif item.type == "date":
-        def check(text: str) -> str:
-            try:
-                return dt.date.fromisoformat(text.strip()).isoformat()
-            except ValueError:
-                raise Rejected(f"expected a date as YYYY-MM-DD, got {text[:40]!r}") from None
-    elif item.type == "enum":
-        allowed = frozenset(item.allowed_values)
-        def check(text: str) -> str:
-            if text not in allowed:
-                raise Rejected(f"{text[:40]!r} is not one of: {', '.join(item.allowed_values)}")
-            return text
-    elif item.type == "boolean":
-        def check(text: str) -> bool:
-            lowered = text.strip().lower()
-            if lowered in ("true", "yes", "1"):
-                return True
-            if lowered in ("false", "no", "0"):
-                return False
-            raise Rejected(f"expected true or false, got {text[:40]!r}")
-    else:
-        pattern = re.compile(item.pattern) if item.pattern else None
-        def check(text: str) -> str:
-            if pattern is not None and not pattern.fullmatch(text):
-                raise Rejected(f"{text[:40]!r} does not match the pattern {item.pattern}")
-            return text
-    return check
-
-
-class RecordRules:
-    """A plan's schedule items compiled once into validators for fast checking."""
-
-    def __init__(self, plan: Plan, declined: frozenset[str] = frozenset(),
-                 reasons: dict[str, str] | None = None):
-        self.plan = plan
-        # Why a declined item is refused (the provider's agreement), by item.
-        self.reasons = reasons or {}
-        self.validators = {i.name: _validator(i) for i in plan.items if i.name not in declined}
-        self.required = tuple(i.name for i in plan.items if i.required and i.name not in declined)
-        # Only a purpose the agreement leaves in force may ask for identity details.
-        self.needs_slk581 = plan.needs_slk581(declined)
-
-    def check(self, record_ref: str, client_ref: str, fields: dict[str, str]):
-        """Returns (typed fields, problems); problems are (field, reason) pairs.
-
-        Every problem of the record is reported, undeclared fields first, so a
-        provider can fix a record in one go. A record with any problem is
-        rejected whole: nothing of it is stored.
-        """
-        problems = []
-        if not record_ref.strip() or len(record_ref) > MAX_REF_LENGTH:
-            problems.append(("record_ref", f"required, at most {MAX_REF_LENGTH} characters"))
-        if not client_ref.strip() or len(client_ref) > MAX_REF_LENGTH:
-            problems.append(("client_ref", f"required, at most {MAX_REF_LENGTH} characters"))
-        typed = {}
-        validators = self.validators
-        problems.extend((name, self.reasons.get(name, UNDECLARED))
-                        for name in fields if name not in validators)
-        for name, text in fields.items():
-            check = validators.get(name)
-            if check is None:
-                continue
-            if text == "":
-                continue  # an empty CSV cell means "not recorded"
-            if len(text) > MAX_VALUE_LENGTH:
-                problems.append((name, f"longer than {MAX_VALUE_LENGTH} characters"))
-                continue
-            try:
-                typed[name] = check(text)
-            except Rejected as exc:
-                problems.append((name, str(exc)))
-        for name in self.required:
-            if name not in typed and not any(p[0] == name for p in problems):
-                problems.append((name, "required by the plan"))
-        return typed, problems
 
 
 def pseudonym(key: bytes, provider_id: str, client_ref: str) -> str:
@@ -131,34 +42,6 @@ def pseudonym(key: bytes, provider_id: str, client_ref: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
-_SEX_CODES = {"male": "1", "m": "1", "1": "1", "female": "2", "f": "2", "2": "2",
-              "other": "3", "x": "3", "3": "3", "not_stated": "9", "": "9", "9": "9"}
-
-
-def slk581(family_name: str, given_name: str, date_of_birth: str, sex: str) -> str:
-    """SLK-581 (DSS Data Exchange): family name letters 2, 3, 5; given name
-    letters 2, 3; date of birth DDMMYYYY; sex code. Raises Rejected when the
-    date of birth or sex cannot be read."""
-
-    def letters(name: str, positions: tuple[int, ...], missing: str) -> str:
-        # Macrons are the same letter (Tūhoe and Tuhoe are one person's name).
-        plain = unicodedata.normalize("NFKD", name.upper())
-        only = "".join(ch for ch in plain if "A" <= ch <= "Z")
-        if not only:
-            return missing
-        return "".join(only[p - 1] if p <= len(only) else "2" for p in positions)
-
-    try:
-        born = dt.date.fromisoformat(date_of_birth.strip())
-    except ValueError:
-        raise Rejected(f"date of birth must be YYYY-MM-DD, got {date_of_birth[:40]!r}") from None
-    code = _SEX_CODES.get(sex.strip().lower())
-    if code is None:
-        raise Rejected(f"sex must be male, female, other or not_stated, got {sex[:20]!r}")
-    return (letters(family_name, (2, 3, 5), "999") + letters(given_name, (2, 3), "99")
-            + born.strftime("%d%m%Y") + code)
-
-
 # -- submissions and their batches -------------------------------------------------------
 
 
@@ -170,7 +53,7 @@ class Submission:
     programme_id: str
     plan_version: int
     period: str
-    state: str  # "open" | "sealed"
+    state: str  # "open" | "sealed" | "abandoned"
     opened_at: float
     sealed_at: float | None = None
     # The provider's agreement version it was opened under (0: no agreement needed):
@@ -179,10 +62,34 @@ class Submission:
     # The families' notice version in force for its period (purpose_router's):
     # routing delivers only to the units it names.
     notice_version: int = 0
+    # The sealed submission of the period this one corrects ("" for none), and
+    # the one that replaced this one once that was sealed.
+    replaces_submission_id: str = ""
+    superseded_by: str = ""
 
 
-NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
-              "not decided": "you have not accepted it"}
+def check_replacement(period: str, sealed: Submission | None, replaces: str,
+                      window_days: int, today: dt.date) -> None:
+    """Whether a submission of `period` may be opened: NotNow when the
+    provider's current `sealed` one exists and is not the one it `replaces`,
+    when it replaces something else, or when the correction window is over."""
+    if sealed is None:
+        if replaces:
+            raise NotNow("replaces_submission_id",
+                         f"{replaces} is not your sealed submission of {period}: there is none "
+                         "to replace, so open the period without replacing")
+        return
+    if replaces != sealed.submission_id:
+        raise NotNow("replaces_submission_id" if replaces else "", (
+            f"{period} is already sealed as submission {sealed.submission_id}"
+            f"{'' if not replaces else f', not {replaces}'}: to correct it, open a "
+            f"replacement of it (tiaki submit --replace {sealed.submission_id})"))
+    closes = correction_closes(period, window_days)
+    if today > closes:
+        raise NotNow("replaces_submission_id", (
+            f"the correction window for {period} closed on {closes.isoformat()} "
+            f"({window_days} days after the period ended): submission "
+            f"{sealed.submission_id} stands"))
 
 
 def check_terms(terms: dict, provider_id: str, programme_id: str, version: int,
@@ -194,13 +101,6 @@ def check_terms(terms: dict, provider_id: str, programme_id: str, version: int,
             f"{provider_id} has no agreement to {programme_id} version {version} "
             f"for {period}: accept or decline its items first"))
     return terms
-
-
-def agreed_rules(plan: Plan, withheld: dict[str, str]) -> RecordRules:
-    """The plan's rules without the items the provider's agreement does not accept."""
-    return RecordRules(plan, frozenset(withheld), {
-        name: f"not agreed: {NOT_AGREED.get(why, why)} in your agreement "
-              "(never stored or forwarded)" for name, why in withheld.items()})
 
 
 def reason_kind(reason: str) -> str:
@@ -235,11 +135,12 @@ class Identity:
 
 def check_record(rules: RecordRules, keys: dict[str, bytes], provider_id: str,
                  record_ref: str, client_ref: str, fields: dict[str, str],
-                 identity: Identity | None) -> tuple[dict | None, list[tuple[str, str]]]:
+                 identity: Identity | None,
+                 period: str = "") -> tuple[dict | None, list[tuple[str, str]]]:
     """(the row to send, []) or (None, [(field, reason)]). The row holds the
     client's pseudonym per purpose (`keys`: purpose -> key), never its reference.
     Identity details no purpose in force asks for reject the record, each by name."""
-    typed, problems = rules.check(record_ref, client_ref, fields)
+    typed, problems = rules.check(record_ref, client_ref, fields, period)
     if identity is not None and not rules.needs_slk581:
         problems.extend((f"identity.{name}", IDENTITY_NOT_ASKED) for name in identity.sent())
     slk = None
@@ -274,13 +175,23 @@ class SortedBatch:
         return not self.rows and not self.reasons
 
 
+CONFLICTING_DUPLICATE = "sent twice in this submission with different values (the first is kept)"
+
+
 def sort_batch(refs: list[str], seen: set[str],
-               check: Callable[[int], tuple[dict | None, list[tuple[str, str]]]]) -> SortedBatch:
+               check: Callable[[int], tuple[dict | None, list[tuple[str, str]]]],
+               contents: list | None = None) -> SortedBatch:
     """Sorts records (by their refs, in order) into duplicates (a ref in `seen`
-    or earlier in the batch), rejections and rows; `check(i)` checks the i-th."""
+    or earlier in the batch), rejections and rows; `check(i)` checks the i-th.
+    A ref accepted earlier in the batch with other `contents` (one comparable
+    value per record) is a rejection that says so, not a duplicate."""
     out = SortedBatch()
-    in_batch: set[str] = set()
+    in_batch: dict[str, int] = {}
     for i, ref in enumerate(refs):
+        if ref in in_batch and contents is not None and contents[i] != contents[in_batch[ref]]:
+            out.rejections.append((shown(ref, MAX_REF_LENGTH), "record_ref", CONFLICTING_DUPLICATE))
+            out.reasons.append("conflicting_duplicate")
+            continue
         if ref in seen or ref in in_batch:
             out.duplicates += 1
             continue
@@ -289,7 +200,7 @@ def sort_batch(refs: list[str], seen: set[str],
             out.rejections.extend((shown(ref, MAX_REF_LENGTH), f, r) for f, r in problems)
             out.reasons.append(reason_kind(problems[0][1]))
             continue
-        in_batch.add(ref)
+        in_batch[ref] = i
         out.rows.append(row)
         out.refs.append(ref)
     return out
@@ -309,4 +220,4 @@ def seal_event(sub: Submission, accepted: int, batch_ids: list[str]) -> dict:
             "programme_id": sub.programme_id, "plan_version": sub.plan_version,
             "period": sub.period, "agreement_version": sub.agreement_version,
             "notice_version": sub.notice_version, "accepted_count": accepted,
-            "batch_ids": batch_ids}
+            "batch_ids": batch_ids, "replaces_submission_id": sub.replaces_submission_id}

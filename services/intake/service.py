@@ -12,7 +12,6 @@ import time
 from collections import OrderedDict
 
 from eventlet.semaphore import Semaphore
-from nameko import config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ServiceRpc
 from nameko.timer import timer
@@ -22,9 +21,11 @@ from prometheus_client import Counter
 from services.intake import domain
 from services.intake.domain import Submission
 from services.intake.keys_service import KeysMixin
+from services.intake.limits_service import LimitsMixin, max_batch_records, max_rejections_returned
 from services.intake.storage import IntakeStorage
 from services.intake.stories_service import StoriesMixin
 from tiaki.core import messages
+from tiaki.core.clock import nz_today
 from tiaki.core.errors import Conflict, Invalid, NotFound, NotNow
 from tiaki.core.periods import check_period
 from tiaki.core.plan import Plan
@@ -51,7 +52,9 @@ BATCHES_PUBLISHED = Counter("tiaki_intake_batches_published_total",
 
 SLOT_ATTEMPTS = 20  # of taking a batch slot other instances keep taking first
 
-STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED}
+STATES = {"open": pb.SUBMISSION_STATE_OPEN, "sealed": pb.SUBMISSION_STATE_SEALED,
+          "abandoned": pb.SUBMISSION_STATE_ABANDONED}
+MAX_PAGE = 1000
 
 
 class SubmissionView:
@@ -106,7 +109,7 @@ class OpenSubmissions(DependencyProvider):
         self.views.pop(submission_id, None)
 
 
-class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
+class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
     name = "intake"
 
     storage = Storage(IntakeStorage, sealed=True)
@@ -127,19 +130,21 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         # Version 0 means the latest; the submission is bound to the concrete version.
         plan = self._plan_rules(request.programme_id, request.plan_version).plan
         terms = self._terms(provider.id, plan.programme_id, plan.version, request.period)
+        self._check_replacement(provider.id, plan, request.period, request.replaces_submission_id)
         # The submission keeps the agreement and notice versions it opened under: its
         # batches and its seal are checked and routed under those terms, whatever changes later.
         sub = self.storage.open_submission(provider.id, request.programme_id,
                                            plan.version, request.period,
                                            agreement_version=terms["agreement_version"],
-                                           notice_version=terms.get("notice_version") or 0)
+                                           notice_version=terms.get("notice_version") or 0,
+                                           replaces_submission_id=request.replaces_submission_id)
         return pb.OpenSubmissionResponse(submission=submission_message(self.storage, sub))
 
     @grpc
     def SubmitRecords(self, request_stream, context):
         provider = self.identities.require(context, "provider")
-        max_batch = int(config.get("MAX_BATCH_RECORDS", 5000))
-        max_rejections = int(config.get("MAX_REJECTIONS_RETURNED", 1000))
+        max_batch = max_batch_records()
+        max_rejections = max_rejections_returned()
         summary = pb.SubmitRecordsResponse()
         sub = None
         for batch in request_stream:
@@ -164,13 +169,66 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
     def SealSubmission(self, request, context):
         provider = self.identities.require(context, "provider")
         sub = self._own_submission(provider, request.submission_id)
+        # Checked again: another submission of the period may have been sealed
+        # since this one opened, and a replacement's window may have closed.
+        self._check_replacement(provider.id, self._plan_rules(
+            sub.programme_id, sub.plan_version).plan, sub.period, sub.replaces_submission_id)
         with self.open_submissions.lock(sub.submission_id):
             if not self.storage.seal(sub.submission_id):
                 raise NotNow("", f"submission {sub.submission_id} is already sealed")
             self.storage.close_batches(sub.submission_id)
+            # Nothing accepted (a failed attempt): no empty sealed submission is
+            # left to stand for the period. The seal is published only below.
+            empty = self.storage.counts(sub.submission_id)[0] == 0
+            if empty:
+                self.storage.abandon(sub.submission_id, state="sealed")
+            elif sub.replaces_submission_id and not self.storage.supersede(
+                    sub.replaces_submission_id, sub.submission_id):
+                log.warning("%s was replaced by another submission while %s was sealed",
+                            sub.replaces_submission_id, sub.submission_id)
         self.open_submissions.forget(sub.submission_id)
-        self._publish_seal(self.storage.submission(sub.submission_id))
+        if not empty:
+            self._publish_seal(self.storage.submission(sub.submission_id))
         return pb.SealSubmissionResponse(
+            submission=submission_message(self.storage, self.storage.submission(sub.submission_id)))
+
+    @grpc
+    def ListSubmissions(self, request, context):
+        provider = self.identities.require(context, "provider")
+        if not 0 <= request.page_size <= MAX_PAGE:
+            raise Invalid("page_size", f"page_size must be 0 (100) to {MAX_PAGE}, "
+                                       f"got {request.page_size}")
+        if request.period:
+            check_period(request.period)
+        size = request.page_size or 100
+        try:
+            skip = int(request.page_token or 0)
+            if skip < 0:
+                raise ValueError(skip)
+        except ValueError:
+            raise Invalid("page_token", "page_token is not one we gave out") from None
+        found = self.storage.list_submissions(provider.id, request.programme_id, request.period,
+                                              skip, size + 1)
+        response = pb.ListSubmissionsResponse(
+            submissions=[submission_message(self.storage, s) for s in found[:size]])
+        if len(found) > size:
+            response.next_page_token = str(skip + size)
+        return response
+
+    @grpc
+    def AbandonSubmission(self, request, context):
+        provider = self.identities.require(context, "provider")
+        sub = self._own_submission(provider, request.submission_id)
+        with self.open_submissions.lock(sub.submission_id):
+            if not self.storage.abandon(sub.submission_id):
+                raise NotNow("", f"submission {sub.submission_id} is "
+                                 f"{self.storage.submission(sub.submission_id).state}; "
+                                 "only an open one can be abandoned")
+            # As a seal does: no batch is stored after it; none waiting is sent.
+            self.storage.close_batches(sub.submission_id)
+            self.storage.drop_outbox(sub.submission_id)
+        self.open_submissions.forget(sub.submission_id)
+        return pb.AbandonSubmissionResponse(
             submission=submission_message(self.storage, self.storage.submission(sub.submission_id)))
 
     @grpc
@@ -210,6 +268,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
         refs = [r.record_ref for r in records]
+        contents = [r.SerializeToString(deterministic=True) for r in records]
         checked: dict[int, tuple] = {}  # kept if the slot must be taken again
 
         def check(i: int) -> tuple[dict | None, list[tuple[str, str]]]:
@@ -219,7 +278,8 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
                                             r.identity.date_of_birth, r.identity.sex)
                             if r.HasField("identity") else None)
                 checked[i] = domain.check_record(rules, keys, sub.provider_id, r.record_ref,
-                                                 r.client_ref, dict(r.fields), identity)
+                                                 r.client_ref, dict(r.fields), identity,
+                                                 sub.period)
             return checked[i]
 
         view = self.open_submissions.view(sub.submission_id)
@@ -233,9 +293,11 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             # is not before ours: the seal lists this batch).
             if view.slot is None or lost:
                 view.refresh(self.storage)
-            if view.closed or self.storage.submission(sub.submission_id).state != "open":
-                raise NotNow("", f"submission {sub.submission_id} is sealed; open a new one")
-            batch = domain.sort_batch(refs, view.refs, check)
+            state = self.storage.submission(sub.submission_id).state
+            if view.closed or state != "open":
+                raise NotNow("", f"submission {sub.submission_id} is "
+                                 f"{'sealed' if state == 'open' else state}; open a new one")
+            batch = domain.sort_batch(refs, view.refs, check, contents)
             if not batch.rows:  # nothing accepted: nothing stored but the rejections' count
                 if batch.reasons:
                     self.storage.count_rejected(sub.submission_id, len(batch.reasons))
@@ -307,6 +369,12 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
                                                      **extra)
         return domain.check_terms(terms, provider_id, programme_id, version, period)
 
+    def _check_replacement(self, provider_id: str, plan: Plan, period: str,
+                           replaces: str) -> None:
+        domain.check_replacement(period, self.storage.current_sealed(
+            provider_id, plan.programme_id, period), replaces, plan.correction_window_days,
+            nz_today())
+
     def _plan_rules(self, programme_id: str, version: int,
                     withheld: dict | None = None) -> domain.RecordRules:
         if withheld:
@@ -330,7 +398,7 @@ class IntakeService(KeysMixin, StoriesMixin, HealthMixin):
             # Same answer as a missing one: another provider's submissions do not exist for you.
             raise NotFound("", f"no submission {submission_id!r}")
         if for_writing and sub.state != "open":
-            raise NotNow("", f"submission {submission_id} is sealed; open a new one")
+            raise NotNow("", f"submission {submission_id} is {sub.state}; open a new one")
         return sub
 
 
@@ -339,7 +407,8 @@ def submission_message(storage: IntakeStorage, sub: Submission) -> pb.Submission
     msg = pb.Submission(
         submission_id=sub.submission_id, provider_id=sub.provider_id,
         programme_id=sub.programme_id, plan_version=sub.plan_version, period=sub.period,
-        state=STATES[sub.state], accepted_count=accepted, rejected_count=rejected)
+        state=STATES[sub.state], accepted_count=accepted, rejected_count=rejected,
+        replaces_submission_id=sub.replaces_submission_id, superseded_by=sub.superseded_by)
     msg.opened_at.FromNanoseconds(int(sub.opened_at * 1e9))
     if sub.sealed_at:
         msg.sealed_at.FromNanoseconds(int(sub.sealed_at * 1e9))

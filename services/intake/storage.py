@@ -28,7 +28,7 @@ class StoredSubmission(me.Document):
     programme_id = me.StringField(required=True)
     plan_version = me.IntField(required=True)
     period = me.StringField(required=True)
-    state = me.StringField(required=True, choices=("open", "sealed"))
+    state = me.StringField(required=True, choices=("open", "sealed", "abandoned"))
     opened_at = me.FloatField(required=True)
     sealed_at = me.FloatField()
     # The seal event is in the outbox until published (0/1, as the adapter writes booleans).
@@ -38,6 +38,9 @@ class StoredSubmission(me.Document):
     seal_claimed_until = me.FloatField()  # one relay at a time publishes it
     # Records rejected in batches that accepted nothing (such a batch stores no document).
     rejected_unbatched = me.IntField(default=0)
+    # The sealed submission of the period this one corrects, and the one that replaced it.
+    replaces_submission_id = me.StringField()
+    superseded_by = me.StringField()
 
 
 class Batch(me.Document):
@@ -118,7 +121,9 @@ def _submission(doc: dict) -> Submission:
         programme_id=doc["programme_id"], plan_version=doc["plan_version"],
         period=doc["period"], state=doc["state"], opened_at=doc["opened_at"],
         sealed_at=doc.get("sealed_at"), agreement_version=doc.get("agreement_version") or 0,
-        notice_version=doc.get("notice_version") or 0)
+        notice_version=doc.get("notice_version") or 0,
+        replaces_submission_id=doc.get("replaces_submission_id") or "",
+        superseded_by=doc.get("superseded_by") or "")
 
 
 class IntakeStorage:
@@ -140,11 +145,11 @@ class IntakeStorage:
 
     def open_submission(self, provider_id: str, programme_id: str, plan_version: int,
                         period: str, agreement_version: int = 0,
-                        notice_version: int = 0) -> Submission:
+                        notice_version: int = 0, replaces_submission_id: str = "") -> Submission:
         doc = {"_id": str(uuid.uuid4()), "provider_id": provider_id,
                "programme_id": programme_id, "plan_version": plan_version, "period": period,
                "agreement_version": agreement_version, "notice_version": notice_version,
-               "state": "open",
+               "replaces_submission_id": replaces_submission_id, "state": "open",
                "opened_at": time.time(), "seal_published": 0}
         self.submissions.insert(doc)
         return _submission(doc)
@@ -160,6 +165,43 @@ class IntakeStorage:
         """Marks the submission sealed; False when it already was."""
         return self.submissions.update({"_id": submission_id, "state": "open"},
                                        set={"state": "sealed", "sealed_at": time.time()}) > 0
+
+    def abandon(self, submission_id: str, state: str = "open") -> bool:
+        """Marks the submission abandoned from `state`; False when it was not in it."""
+        return self.submissions.update({"_id": submission_id, "state": state},
+                                       set={"state": "abandoned", "sealed_at": None}) > 0
+
+    def list_submissions(self, provider_id: str, programme_id: str = "", period: str = "",
+                         skip: int = 0, limit: int = 100) -> list[Submission]:
+        """The provider's submissions, oldest first, of the programme and
+        period when given. Submissions are only added, newest last, so a
+        position is a stable page token."""
+        query = {"provider_id": provider_id}
+        if programme_id:
+            query["programme_id"] = programme_id
+        if period:
+            query["period"] = period
+        return [_submission(doc) for doc in self.submissions.find(
+            query, sort=[("opened_at", 1), ("_id", 1)], skip=skip, limit=limit)]
+
+    def current_sealed(self, provider_id: str, programme_id: str,
+                       period: str) -> Submission | None:
+        """The provider's sealed submission of the period that no replacement
+        has superseded; None when it has sealed none."""
+        doc = self.submissions.latest({"provider_id": provider_id, "programme_id": programme_id,
+                                       "period": period, "state": "sealed",
+                                       "superseded_by": None}, by="sealed_at")
+        return _submission(doc) if doc else None
+
+    def supersede(self, submission_id: str, by: str) -> bool:
+        """Marks a sealed submission replaced by `by`; False when another
+        replacement was marked first."""
+        return self.submissions.update({"_id": submission_id, "state": "sealed",
+                                        "superseded_by": None}, set={"superseded_by": by}) > 0
+
+    def drop_outbox(self, submission_id: str) -> None:
+        """Forgets the batches of the submission not published yet: never sent."""
+        self.outbox.delete_many({"submission_id": submission_id})
 
     def mark_seal_published(self, submission_id: str) -> None:
         self.submissions.update({"_id": submission_id}, set={"seal_published": 1})

@@ -69,6 +69,10 @@ def days_left_band(days: int) -> str:
 
 STATES = {"open": pb.REQUEST_STATE_OPEN, "complete": pb.REQUEST_STATE_COMPLETE,
           "transferred": pb.REQUEST_STATE_TRANSFERRED}
+KINDS = {kind: pb.RequestKind.Value(f"REQUEST_KIND_{kind.upper()}") for kind in domain.KINDS}
+OUTCOMES = {outcome: pb.UnitOutcome.Value(f"UNIT_OUTCOME_{outcome.upper()}")
+            for outcome in domain.UNIT_OUTCOMES} | {"": pb.UNIT_OUTCOME_OUTSTANDING}
+OUTCOME_WORDS = {value: outcome for outcome, value in OUTCOMES.items()}
 
 
 class EscalationTimer(Timer):
@@ -215,7 +219,8 @@ class RequestsService(HealthMixin):
         if part.outcome:  # a repeated answer: perhaps the answer was never assembled
             return pb.AnswerQueryResponse(request=request_message(self._finish(found)))
         records = unit_records(part, request.records)
-        outcome = domain.answered_as(found.kind, request.outcome)
+        outcome = domain.answered_as(found.kind, OUTCOME_WORDS.get(request.unit_outcome,
+                                                                   request.outcome))
 
         def record() -> FamilyRequest:
             # Read afresh each try: another unit's answer may land between our read and write.
@@ -390,11 +395,13 @@ def request_message(found: FamilyRequest) -> pb.Request:
     late = set(domain.escalated(rules, nz_today()))
     msg = pb.Request(
         request_id=found.request_id, provider_id=found.provider_id,
-        programme_id=found.programme_id, kind=rules.kind, requester=found.requester,
+        programme_id=found.programme_id, kind=rules.kind, request_kind=KINDS[rules.kind],
+        requester=found.requester,
         authorisation=found.authorisation, state=STATES[found.state],
         transferred_to=rules.transferred_to, received=rules.received.isoformat(),
         due=rules.due.isoformat(),
-        units=[pb.UnitStatus(unit_id=u.unit_id, outcome=u.outcome, due=u.due.isoformat(),
+        units=[pb.UnitStatus(unit_id=u.unit_id, outcome=u.outcome,
+                             unit_outcome=OUTCOMES[u.outcome], due=u.due.isoformat(),
                              escalated=u.unit_id in late, refusal_reason=u.refusal_reason)
                for u in rules.units])
     if found.correction:

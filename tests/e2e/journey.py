@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.intake.v1 import intake_pb2 as pb
 
@@ -28,15 +30,28 @@ def batches(submission_id: str, rows, size: int = 500):
         yield pb.SubmitRecordsRequest(submission_id=submission_id, records=chunk)
 
 
-def open_submission(stack, programme_id: str, version: int, provider="ccss", period="2026Q3"):
+_FRESH = itertools.count()
+
+
+def fresh_period() -> str:
+    """A period no other test of the session submits: a provider seals a
+    period of a programme once (another submission of it must replace that
+    one), so a test that does not care which period takes one of its own."""
+    n = next(_FRESH)
+    return f"{2100 + n // 4}Q{n % 4 + 1}"
+
+
+def open_submission(stack, programme_id: str, version: int, provider="ccss",
+                    period: str | None = None):
+    period = period or fresh_period()
     reply = stack.intake().OpenSubmission(
         pb.OpenSubmissionRequest(programme_id=programme_id, plan_version=version, period=period),
         metadata=stack.metadata("provider", provider))
     return reply.submission.submission_id
 
 
-def submit(stack, programme_id, version, rows, provider="ccss", period="2026Q3", seal=True,
-           size=500):
+def submit(stack, programme_id, version, rows, provider="ccss", period: str | None = None,
+           seal=True, size=500):
     """Opens, streams and (by default) seals a submission; returns (id, summary)."""
     intake = stack.intake()
     meta = stack.metadata("provider", provider)

@@ -68,7 +68,9 @@ def test_a_family_gets_exactly_what_the_evaluation_unit_holds_about_them(stack, 
     done = stack.wait_for(lambda: (r := stack.requests().GetRequest(
         rpb.GetRequestRequest(request_id=opened.request_id), metadata=ccss).request)
         .state == rpb.REQUEST_STATE_COMPLETE and r, what="the answer")
-    assert [(u.unit_id, u.outcome) for u in done.units] == [("evaluation", "answered")]
+    assert done.request_kind == rpb.REQUEST_KIND_ACCESS and done.kind == "access"
+    assert [(u.unit_id, u.unit_outcome, u.outcome) for u in done.units] == [
+        ("evaluation", rpb.UNIT_OUTCOME_ANSWERED, "answered")]
 
     html = stack.requests().GetAnswer(rpb.GetAnswerRequest(request_id=opened.request_id),
                                       metadata=ccss).html
@@ -148,8 +150,8 @@ def test_a_unit_that_is_down_is_escalated_and_the_request_completes_when_it_retu
         waiting = stack.requests().GetRequest(
             rpb.GetRequestRequest(request_id=opened.request_id), metadata=ccss).request
         assert waiting.state == rpb.REQUEST_STATE_OPEN
-        assert [(u.unit_id, u.outcome, u.escalated) for u in waiting.units] == [
-            ("evaluation", "", True)]
+        assert [(u.unit_id, u.unit_outcome, u.outcome, u.escalated) for u in waiting.units] == [
+            ("evaluation", rpb.UNIT_OUTCOME_OUTSTANDING, "", True)]
         with pytest.raises(grpc.RpcError) as err:
             stack.requests().GetAnswer(rpb.GetAnswerRequest(request_id=opened.request_id),
                                        metadata=ccss)

@@ -13,6 +13,7 @@ import grpc
 import pytest
 
 from services.intake.domain import MAX_REF_LENGTH
+from tests.e2e.journey import fresh_period
 from tiaki.core.errors import shown
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.plumbing import plan_proto
@@ -88,10 +89,11 @@ def goods(prefix: str, count: int) -> list[pb.Record]:
     return [good(f"{prefix}-{i:04d}", sessions=i % 7) for i in range(count)]
 
 
-def open_sub(stack, programme, provider="ccss", period="2026Q3") -> str:
+def open_sub(stack, programme, provider="ccss", period: str | None = None) -> str:
     programme_id, version = programme
     reply = stack.intake().OpenSubmission(
-        pb.OpenSubmissionRequest(programme_id=programme_id, plan_version=version, period=period),
+        pb.OpenSubmissionRequest(programme_id=programme_id, plan_version=version,
+                                 period=period or fresh_period()),
         metadata=meta(stack, "provider", provider), timeout=TIMEOUT)
     return reply.submission.submission_id
 
@@ -321,10 +323,11 @@ def test_another_providers_submission_is_not_found_and_nothing_is_stored(stack, 
     assert get_sub(stack, ccss_sub).state == pb.SUBMISSION_STATE_OPEN
     assert get_sub(stack, other_sub, "other-ngo").accepted_count == 2
 
-    assert settle(stack, stores, ccss_sub, 0) == []
+    # Nothing accepted: sealing it abandons it, and nothing of it reaches a unit.
+    assert seal(stack, ccss_sub).submission.state == pb.SUBMISSION_STATE_ABANDONED
     assert get_sub(stack, ccss_sub).accepted_count == 0
     assert get_sub(stack, ccss_sub).rejected_count == 0
-    assert [d["kind"] for d in unit_deliveries(stores, ccss_sub)] == ["aggregate"]
+    assert unit_deliveries(stores, ccss_sub) == []
     # The other provider's ledger holds nothing of ccss's submission, and vice versa.
     assert flows(stack, ccss_sub, "other-ngo") == []
 
@@ -473,11 +476,13 @@ def test_resubmitted_records_are_duplicates_never_stored_twice(stack, programme,
     changed = [good(r.record_ref, sessions=49) for r in batch[:10]]
     again = stream(stack, (sid, changed + batch[10:]), (sid, batch[:5] + batch[:5]))
     assert (again.accepted_count, again.duplicate_count, again.rejected_count) == (0, 40, 0)
+    # Inside one batch, the same reference with other values is a rejection that says so.
     inside = stream(stack, (sid, [good("dup-new"), good("dup-new", sessions=49)]))
-    assert (inside.accepted_count, inside.duplicate_count) == (1, 1)
+    assert (inside.accepted_count, inside.duplicate_count, inside.rejected_count) == (1, 0, 1)
+    assert "with different values" in inside.rejections[0].reason
 
     sub = get_sub(stack, sid)
-    assert (sub.accepted_count, sub.rejected_count) == (31, 0)
+    assert (sub.accepted_count, sub.rejected_count) == (31, 1)
     records = settle(stack, stores, sid, 31)
     assert 49 not in {r["sessions"] for r in records}
     assert len({r["pseudonym"] for r in records}) == 31

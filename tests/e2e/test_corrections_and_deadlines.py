@@ -87,8 +87,9 @@ def test_a_correction_is_applied_at_every_unit_that_holds_the_field(stack, progr
     opened = correct(stack, programme).request
     assert sorted(u.unit_id for u in opened.units) == ["evaluation", "service-delivery"]
     done = finished(stack, opened.request_id)
-    assert sorted((u.unit_id, u.outcome) for u in done.units) == [
-        ("evaluation", "applied"), ("service-delivery", "applied")]
+    assert done.request_kind == rpb.REQUEST_KIND_CORRECTION
+    assert sorted((u.unit_id, u.unit_outcome) for u in done.units) == [
+        ("evaluation", rpb.UNIT_OUTCOME_APPLIED), ("service-delivery", rpb.UNIT_OUTCOME_APPLIED)]
     later = finished(stack, access(stack, programme).request_id)
     html = answer(stack, later.request_id)
     assert "Most" in html and ">Some<" not in html
@@ -99,7 +100,7 @@ def test_a_refused_correction_attaches_the_statement_to_later_answers(stack, pro
     opened = correct(stack, programme, client="C-2", current_value="none",
                      reason="my goals were recorded wrongly").request
     done = finished(stack, opened.request_id)
-    assert {u.outcome for u in done.units} == {"refused"}
+    assert {(u.unit_outcome, u.outcome) for u in done.units} == {(rpb.UNIT_OUTCOME_REFUSED, "refused")}
     assert all("our record says" in u.refusal_reason for u in done.units)
     html = answer(stack, finished(stack, access(stack, programme, "C-2").request_id).request_id)
     assert "You asked for a change here" in html

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tests.e2e.journey import quarter, submit
+from tests.e2e.journey import fresh_period, quarter, submit
 from tiaki.router.v1 import ledger_pb2
 from tiaki.unit.store import UnitStore
 
@@ -75,8 +75,8 @@ def test_each_unit_receives_exactly_what_its_purpose_allows(stack, version):
 def test_pseudonyms_differ_by_purpose_and_stay_stable_across_quarters(stack, version):
     q3 = quarter(40, seed=3, clients=40)
     q4 = [dict(r, record_ref=r["record_ref"].replace("2026Q3", "2026Q4")) for r in q3]
-    sub3, _ = submit(stack, PROGRAMME, version, q3, period="2026Q3")
-    sub4, _ = submit(stack, PROGRAMME, version, q4, period="2026Q4")
+    sub3, _ = submit(stack, PROGRAMME, version, q3, period=fresh_period())
+    sub4, _ = submit(stack, PROGRAMME, version, q4, period=fresh_period())
     first = stack.wait_for(lambda: len(r := records_for(stack, "evaluation", sub3)) == 40 and r)
     second = stack.wait_for(lambda: len(r := records_for(stack, "evaluation", sub4)) == 40 and r)
     assert {r["pseudonym"] for r in first} == {r["pseudonym"] for r in second}

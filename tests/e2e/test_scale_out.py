@@ -17,7 +17,7 @@ import grpc
 import pytest
 import yaml
 
-from tests.e2e.journey import batches, open_submission
+from tests.e2e.journey import batches, fresh_period, open_submission
 from tests.e2e.journey import quarter as synthetic_quarter
 from tests.stack import ROOT, drop, start_stack
 from tiaki.intake.v1 import intake_pb2 as pb
@@ -68,7 +68,7 @@ def test_one_submission_streamed_to_both_intake_instances_arrives_once(scaled, v
     rows = [dict(r, client_ref=f"{tag}-{r['client_ref']}")
             for r in synthetic_quarter(RECORDS, seed=61, quarter="2027Q3")]
     meta = stack.metadata("provider", "ccss")
-    sid = open_submission(stack, PROGRAMME, version, period="2027Q3")
+    sid = open_submission(stack, PROGRAMME, version, period=fresh_period())
     halves = {"intake": rows[:4000], "intake-2": rows[2000:][::-1]}  # 2,000 in both
     replies, failures = {}, []
 
@@ -125,7 +125,7 @@ def test_requests_opened_on_both_instances_are_each_answered_once(scaled, versio
     rows = [dict(r, client_ref=f"{tag}-{r['client_ref']}")
             for r in synthetic_quarter(60, seed=62, clients=20, quarter="2027Q4")]
     meta = stack.metadata("provider", "ccss")
-    sid = open_submission(stack, PROGRAMME, version, period="2027Q4")
+    sid = open_submission(stack, PROGRAMME, version, period=fresh_period())
     stack.intake().SubmitRecords(batches(sid, rows), metadata=meta)
     stack.intake().SealSubmission(pb.SealSubmissionRequest(submission_id=sid), metadata=meta)
     stack.wait_for(lambda: stack.unit_deliveries("evaluation", submission_id=sid),

@@ -127,8 +127,9 @@ class SharedByDesign:
 
 @dataclass
 class Public:
-    """The directory: who a provider, the Agency or a unit is, with the address
-    families write to, is public by design: every authenticated caller reads it."""
+    """The directory (who a provider, the Agency or a unit is, with the address
+    families write to) and intake's limits are public by design: every
+    authenticated caller reads them."""
     fields: Callable[[dict], dict]
 
 
@@ -154,6 +155,11 @@ MATRIX = {
         "open_submission", lambda i, s: {"submission_id": i}),
     "tiaki.intake.v1.IntakeService/GetSubmission": Owned(
         "submission", lambda i, s: {"submission_id": i}),
+    "tiaki.intake.v1.IntakeService/ListSubmissions": OwnView(
+        lambda s: {"programme_id": PROGRAMME, "period": "2026Q3"}),
+    "tiaki.intake.v1.IntakeService/AbandonSubmission": Owned(
+        "open_submission", lambda i, s: {"submission_id": i}),
+    "tiaki.intake.v1.LimitsService/GetLimits": Public(lambda s: {}),
     "tiaki.intake.v1.KeysService/RotatePseudonymKeys": AgencyOnly(
         lambda s: {"programme_id": PROGRAMME}),
     "tiaki.intake.v1.StoriesService/SubmitStory": OwnView(

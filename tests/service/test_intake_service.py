@@ -5,6 +5,7 @@ started on the real broker and store and called over gRPC."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import time
@@ -52,7 +53,8 @@ def stream(*batches, submission_id: str = "sub-1"):
 def open_submission(**overrides) -> SimpleNamespace:
     values = dict(submission_id="sub-1", provider_id="ccss", programme_id="best-foot-forward",
                   plan_version=1, period="2026Q3", state="open", opened_at=time.time(),
-                  sealed_at=None, agreement_version=0, notice_version=0)
+                  sealed_at=None, agreement_version=0, notice_version=0,
+                  replaces_submission_id="", superseded_by="")
     values.update(overrides)
     return SimpleNamespace(**values)
 
@@ -73,6 +75,7 @@ def intake(plan):
     service.identities.require.return_value = Caller("provider", "ccss")
     service.storage.submission.return_value = open_submission()
     service.storage.refs_after.return_value = (0, set(), False)
+    service.storage.current_sealed.return_value = None  # nothing of the period sealed yet
     service.storage.pseudonym_key.side_effect = key_for
     service.storage.store_batch.side_effect = stored_batch
     return service
@@ -103,13 +106,22 @@ def dispatched(service) -> list[dict]:
 class TestSubmitRecordsWorker:
     def test_duplicate_refs_in_one_batch_are_accepted_once(self, intake):
         reply = intake.SubmitRecords(
-            stream([record("r1"), record("r1", client="someone-else"), record("r2")]), mock.Mock())
+            stream([record("r1"), record("r1"), record("r2")]), mock.Mock())
 
         assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (2, 1, 0)
         (payload,) = dispatched(intake)
         assert len(payload["records"]) == 2
         _, _, refs, rejected, _ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == (["r1", "r2"], 0)
+
+    def test_a_ref_twice_in_one_batch_with_other_values_is_rejected_saying_so(self, intake):
+        reply = intake.SubmitRecords(
+            stream([record("r1"), record("r1", client="someone-else"), record("r2")]), mock.Mock())
+
+        assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (2, 0, 1)
+        (rejection,) = reply.rejections
+        assert (rejection.record_ref, rejection.field) == ("r1", "record_ref")
+        assert "twice in this submission with different values" in rejection.reason
 
     def test_refs_already_in_the_submission_are_duplicates(self, intake):
         intake.storage.refs_after.return_value = (0, {"r1"}, False)
@@ -441,3 +453,177 @@ class TestBoundsContainer:
         # An over-long reference is quoted back as a short prefix, never whole.
         assert long.rejections and all(len(r.record_ref) <= 201 for r in long.rejections)
         assert long.rejections[0].record_ref.startswith("RRRR")
+
+
+# -- the submission lifecycle: listing, abandoning, no empty sealed submissions -----------
+
+def seals_sent(service) -> list[dict]:
+    return [c.args[1] for c in service.dispatch.call_args_list
+            if c.args[0] == messages.SUBMISSION_SEALED]
+
+
+class TestLifecycleWorker:
+    def test_a_seal_with_nothing_accepted_abandons_the_submission(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([record("r1", age_band="old")],
+                                     submission_id=sub.submission_id), mock.Mock())
+
+        reply = service.SealSubmission(pb.SealSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock())
+
+        assert reply.submission.state == pb.SUBMISSION_STATE_ABANDONED
+        assert reply.submission.rejected_count == 1
+        assert seals_sent(service) == []
+        after_outbox_delay(service)
+        assert seals_sent(service) == []
+
+    def test_a_seal_with_records_accepted_is_sealed_and_sent(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())
+        reply = service.SealSubmission(pb.SealSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock())
+        assert reply.submission.state == pb.SUBMISSION_STATE_SEALED
+        assert [s["submission_id"] for s in seals_sent(service)] == [sub.submission_id]
+
+    def test_an_abandoned_submission_takes_nothing_and_sends_nothing_more(self, stored_intake):
+        service, sub = stored_intake
+        service.dispatch.side_effect = ConnectionRefusedError("broker down")
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())  # stored, waiting in the outbox
+
+        reply = service.AbandonSubmission(pb.AbandonSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock())
+        service.dispatch.side_effect = None
+        service.dispatch.reset_mock()
+        after_outbox_delay(service)
+
+        assert reply.submission.state == pb.SUBMISSION_STATE_ABANDONED
+        assert service.dispatch.call_args_list == []  # neither the waiting batch nor a seal
+        more = refused(lambda: service.SubmitRecords(
+            stream([record("r2")], submission_id=sub.submission_id), mock.Mock()))
+        assert more.code == StatusCode.FAILED_PRECONDITION and "abandoned" in more.message
+        seal = refused(lambda: service.SealSubmission(pb.SealSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock()))
+        assert seal.code == StatusCode.FAILED_PRECONDITION
+
+    def test_a_sealed_submission_cannot_be_abandoned(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())
+        service.SealSubmission(pb.SealSubmissionRequest(submission_id=sub.submission_id),
+                               mock.Mock())
+        error = refused(lambda: service.AbandonSubmission(pb.AbandonSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock()))
+        assert error.code == StatusCode.FAILED_PRECONDITION and "sealed" in error.message
+        got = service.GetSubmission(pb.GetSubmissionRequest(submission_id=sub.submission_id),
+                                    mock.Mock())
+        assert got.submission.state == pb.SUBMISSION_STATE_SEALED
+
+    def test_list_filters_by_programme_and_period_and_pages(self, stored_intake):
+        service, first = stored_intake
+        storage = service.storage
+        q3 = [first.submission_id] + [
+            storage.open_submission("ccss", first.programme_id, 1, "2026Q3").submission_id
+            for _ in range(4)]
+        storage.open_submission("ccss", first.programme_id, 1, "2026Q4")
+        storage.open_submission("ccss", "another-programme", 1, "2026Q3")
+        storage.open_submission("other-ngo", first.programme_id, 1, "2026Q3")
+
+        pages, token = [], ""
+        while True:
+            page = service.ListSubmissions(pb.ListSubmissionsRequest(
+                programme_id=first.programme_id, period="2026Q3", page_size=2,
+                page_token=token), mock.Mock())
+            pages.append([s.submission_id for s in page.submissions])
+            token = page.next_page_token
+            if not token:
+                break
+        everything = service.ListSubmissions(pb.ListSubmissionsRequest(), mock.Mock())
+
+        assert pages == [q3[:2], q3[2:4], q3[4:]]
+        assert len(everything.submissions) == 7  # every one of ccss's, none of other-ngo's
+        assert {s.provider_id for s in everything.submissions} == {"ccss"}
+        bad = refused(lambda: service.ListSubmissions(pb.ListSubmissionsRequest(
+            page_token="not-ours"), mock.Mock()))
+        assert bad.code == StatusCode.INVALID_ARGUMENT
+
+
+# -- replacing a sealed period ---------------------------------------------------------------
+
+def sealed_with(service, sub, *records) -> pb.Submission:
+    service.SubmitRecords(stream(list(records), submission_id=sub.submission_id), mock.Mock())
+    return service.SealSubmission(pb.SealSubmissionRequest(submission_id=sub.submission_id),
+                                  mock.Mock()).submission
+
+
+def open_q3(service, replaces: str = "") -> pb.Submission:
+    return service.OpenSubmission(pb.OpenSubmissionRequest(
+        programme_id="best-foot-forward", plan_version=1, period="2026Q3",
+        replaces_submission_id=replaces), mock.Mock()).submission
+
+
+IN_THE_WINDOW = mock.patch("services.intake.service.nz_today",
+                           return_value=datetime.date(2026, 10, 30))  # 2026Q3 + 30 days
+
+
+class TestReplacementWorker:
+    @pytest.fixture
+    def sealed(self, stored_intake):
+        service, sub = stored_intake
+        service.storage.open_submission = IntakeStorage.open_submission.__get__(service.storage)
+        return service, sealed_with(service, sub, record("r1"))
+
+    def test_a_second_unmarked_submission_of_a_sealed_period_is_refused(self, sealed):
+        service, first = sealed
+        with IN_THE_WINDOW:
+            error = refused(lambda: open_q3(service))
+        assert error.code == StatusCode.FAILED_PRECONDITION
+        assert first.submission_id in error.message and "--replace" in error.message
+
+    def test_a_sealed_replacement_supersedes_the_earlier_one(self, sealed):
+        service, first = sealed
+        with IN_THE_WINDOW:
+            replacement = open_q3(service, replaces=first.submission_id)
+            done = sealed_with(service, replacement, record("r1", sessions_attended="9"))
+            again = refused(lambda: open_q3(service, replaces=first.submission_id))
+
+        earlier = service.GetSubmission(pb.GetSubmissionRequest(
+            submission_id=first.submission_id), mock.Mock()).submission
+        assert done.replaces_submission_id == first.submission_id
+        assert earlier.superseded_by == replacement.submission_id
+        assert seals_sent(service)[-1]["replaces_submission_id"] == first.submission_id
+        # The period now stands as the replacement: only it can be replaced.
+        assert again.code == StatusCode.FAILED_PRECONDITION
+        assert replacement.submission_id in again.message
+
+    def test_an_empty_replacement_supersedes_nothing(self, sealed):
+        service, first = sealed
+        with IN_THE_WINDOW:
+            replacement = open_q3(service, replaces=first.submission_id)
+            done = sealed_with(service, replacement, record("r9", age_band="old"))
+        assert done.state == pb.SUBMISSION_STATE_ABANDONED
+        assert service.storage.submission(first.submission_id).superseded_by == ""
+
+    def test_a_replacement_after_the_correction_window_is_refused(self, sealed):
+        service, first = sealed
+        with mock.patch("services.intake.service.nz_today",
+                        return_value=datetime.date(2026, 10, 31)):
+            error = refused(lambda: open_q3(service, replaces=first.submission_id))
+        assert error.code == StatusCode.FAILED_PRECONDITION
+        assert "closed on 2026-10-30" in error.message
+
+    def test_of_two_opened_together_only_the_first_sealed_stands(self, stored_intake):
+        service, first = stored_intake
+        service.storage.open_submission = IntakeStorage.open_submission.__get__(service.storage)
+        second = open_q3(service)  # nothing of the period sealed yet: both may open
+        sealed_with(service, first, record("r1"))
+        error = refused(lambda: sealed_with(service, second, record("r1")))
+        assert error.code == StatusCode.FAILED_PRECONDITION
+        assert first.submission_id in error.message
+        assert service.storage.submission(second.submission_id).state == "open"
+
+    def test_replacing_what_is_not_the_sealed_submission_is_refused(self, stored_intake):
+        service, _ = stored_intake
+        error = refused(lambda: open_q3(service, replaces="made-up"))
+        assert error.code == StatusCode.FAILED_PRECONDITION and "none to replace" in error.message

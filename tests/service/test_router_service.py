@@ -321,3 +321,34 @@ class TestRouterContainer:
                           "delivery_ids": [f"b1:{EVALUATION}", f"b2:{EVALUATION}"]}]
         assert stranger == [] and other_provider == []
         assert rotated == third
+
+    def test_a_sealed_replacement_supersedes_every_delivery_of_the_earlier_one(
+            self, router_container, plan, store_db):
+        def seal(submission_id, batch_ids, **extra):
+            event = {"submission_id": submission_id, "provider_id": "ccss",
+                     "programme_id": plan.programme_id, "plan_version": 1, "period": "2026Q3",
+                     "batch_ids": batch_ids, "accepted_count": 3, **extra}
+            with entrypoint_waiter(router_container, "seal_submission", timeout=15) as result:
+                event_dispatcher()(messages.INTAKE, messages.SUBMISSION_SEALED, event)
+            result.get()
+
+        route(router_container, accepted_batch(plan, n=3, batch_id="b1", submission_id="sub-1"))
+        seal("sub-1", ["b1"])
+        route(router_container, accepted_batch(plan, n=3, batch_id="b2", submission_id="sub-2"))
+        seal("sub-2", ["b2"], replaces_submission_id="sub-1")
+        with entrypoint_hook(router_container, "holders") as holders:
+            found = holders("ccss", plan.programme_id, {EVALUATION: [f"{EVALUATION}-client-0"]})
+
+        entries = list(store_db.ledger.find({"provider_id": "ccss"}, {"_id": 0}).sort("sequence"))
+        superseded = [(e["delivery_id"], e["unit_id"], e["submission_id"]) for e in entries
+                      if e["kind"] == "supersession"]
+        assert superseded == [(f"b1:{EVALUATION}", "evaluation", "sub-2"),
+                              (f"sub-1:{REPORTING}", "service-delivery", "sub-2")]
+        assert ledger.verify_chain(entries) == ledger.Verdict(True, 0, "")
+        told = [b for b in take_all(config["AMQP_URI"], "evaluation")
+                if b["kind"] == "supersession"]
+        assert [(b["supersedes_submission_id"], b["delivery_ids"]) for b in told] == [
+            ("sub-1", [f"b1:{EVALUATION}"])]
+        # The person's answer is asked only of what is current.
+        assert found == [{"unit_id": "evaluation", "purpose_id": EVALUATION,
+                          "delivery_ids": [f"b2:{EVALUATION}"]}]

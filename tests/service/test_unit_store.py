@@ -46,3 +46,15 @@ def test_a_save_interrupted_after_the_buckets_is_completed_by_the_redelivery(sto
     assert store.content("b1:evaluation") is None  # not stored until the delivery is
     assert store.save(body) is True
     assert sorted(r["pseudonym"] for r in store.content("b1:evaluation")) == ["a1", "f2"]
+
+
+def test_a_superseded_delivery_is_kept_but_no_longer_given(store_uri):
+    store = UnitStore(store_uri)
+    store.save(delivery("b1:evaluation", ["a1"]))
+    store.save(dict(delivery("b2:evaluation", ["a1"]), submission_id="sub-2"))
+    assert store.supersede(["b1:evaluation", "unknown"], "sub-2") == 1
+    assert store.supersede(["b1:evaluation"], "sub-2") == 1  # told again: the same
+    held = store.held_about(["b1:evaluation", "b2:evaluation"], ["a1"])
+    assert [doc["_id"] for doc, _, _ in held] == ["b2:evaluation"]
+    assert store.content("b1:evaluation")[0]["pseudonym"] == "a1"  # kept as received
+    assert store.deliveries.find_one({"_id": "b1:evaluation"})["superseded_by"] == "sub-2"

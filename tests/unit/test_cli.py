@@ -41,41 +41,7 @@ def _write(tmp_path, text: str, name: str = "records.csv") -> str:
     return str(path)
 
 
-# -- CSV to batches ---------------------------------------------------------------------
-
-
-def test_read_batches_splits_rows_and_separates_identity(tmp_path):
-    path = _write(tmp_path, "record_ref,client_ref,family_name,given_name,date_of_birth,sex,"
-                            "age_band,outcome\n"
-                            "r1,c1,Smith,Jo,1990-02-03,female,25-34,improved\n"
-                            "r2,c2,,,,,35-44,\n"
-                            "\n"
-                            "r3,c3,,,,,,same\n")
-    batches = list(submit.read_batches(path, "sub-1", 2, identity_asked=True))
-    assert [len(b.records) for b in batches] == [2, 1]
-    assert all(b.submission_id == "sub-1" for b in batches)
-    first, second = batches[0].records
-    third = batches[1].records[0]
-    assert (first.record_ref, first.client_ref) == ("r1", "c1")
-    assert first.HasField("identity")
-    assert (first.identity.family_name, first.identity.given_name,
-            first.identity.date_of_birth, first.identity.sex) == ("Smith", "Jo", "1990-02-03",
-                                                                  "female")
-    assert dict(first.fields) == {"age_band": "25-34", "outcome": "improved"}
-    # No identity at all: no identity message; empty cells are still sent as-is.
-    assert not second.HasField("identity")
-    assert dict(second.fields) == {"age_band": "35-44", "outcome": ""}
-    assert dict(third.fields) == {"age_band": "", "outcome": "same"}
-
-
-def test_identity_columns_are_never_sent_unless_a_purpose_asks(tmp_path):
-    path = _write(tmp_path, "record_ref,client_ref,family_name,given_name,date_of_birth,sex,"
-                            "outcome\nr1,c1,Smith,Jo,1990-02-03,female,improved\n")
-    (batch,) = submit.read_batches(path, "sub-1")
-    (record,) = batch.records
-    assert not record.HasField("identity")
-    assert dict(record.fields) == {"outcome": "improved"}
-    assert "Smith" not in str(batch) and "1990-02-03" not in str(batch)
+# -- CSV shape ---------------------------------------------------------------------
 
 
 def test_identity_is_asked_for_only_by_a_purpose_in_force():
@@ -93,14 +59,6 @@ def test_identity_is_asked_for_only_by_a_purpose_in_force():
     assert submit.identity_asked(plan, agreeing("age"))
     assert not submit.identity_asked(plan, agreeing("housed"))  # outcomes-report only
     assert not submit.identity_asked(plan, apb.Agreement())
-
-
-def test_read_batches_pads_short_rows_and_reads_a_bom(tmp_path):
-    path = tmp_path / "bom.csv"
-    path.write_bytes("\ufeffrecord_ref,client_ref,outcome\nr1,c1\n".encode())
-    (batch,) = submit.read_batches(str(path), "s", 500)
-    assert batch.records[0].record_ref == "r1"
-    assert dict(batch.records[0].fields) == {"outcome": ""}
 
 
 def test_scan_csv_counts_data_rows(tmp_path):

@@ -31,9 +31,11 @@ class FakeRequests:
 def test_a_request_reads_by_kind_dates_and_names_with_its_id_last(monkeypatch):
     request_id = str(uuid.uuid4())
     r = rpb.Request(request_id=request_id, provider_id="ccss", programme_id="best-foot-forward",
-                    kind="access", requester="the client", authorisation="signed form",
-                    state=rpb.REQUEST_STATE_OPEN, received="2026-03-02", due="2026-03-30",
-                    units=[rpb.UnitStatus(unit_id="evaluation", due="2026-03-16")])
+                    request_kind=rpb.REQUEST_KIND_ACCESS, requester="the client",
+                    authorisation="signed form", state=rpb.REQUEST_STATE_OPEN,
+                    received="2026-03-02", due="2026-03-30",
+                    units=[rpb.UnitStatus(unit_id="evaluation", due="2026-03-16",
+                                          unit_outcome=rpb.UNIT_OUTCOME_OUTSTANDING)])
     r.history.add(who="ccss", what="opened the request").at.FromSeconds(1772409600)
     monkeypatch.setattr(access_requests, "_requests", lambda: FakeRequests(r))
     monkeypatch.setattr(access_requests.base, "names", lambda: NAMES)

@@ -4,6 +4,8 @@ reference; the agreement's terms; the events a submission sends."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -159,4 +161,8 @@ def test_the_events_carry_the_submission_and_its_agreement_and_notice_versions()
                      "agreement_version": 3, "notice_version": 2, "records": [{"n": 1}]}
     del batch["records"]
     assert domain.seal_event(SUB, 5, ["sub-1.1"]) == dict(batch, accepted_count=5,
-                                                          batch_ids=["sub-1.1"])
+                                                          batch_ids=["sub-1.1"],
+                                                          replaces_submission_id="")
+    # A replacement's seal names what it supersedes.
+    replacement = dataclasses.replace(SUB, replaces_submission_id="sub-0")
+    assert domain.seal_event(replacement, 5, [])["replaces_submission_id"] == "sub-0"

@@ -29,7 +29,17 @@ def query(**changes) -> dict:
     return body
 
 
+def supersession(**changes) -> dict:
+    body = {"kind": "supersession", "delivery_id": "s2:supersedes:evaluation",
+            "unit_id": "evaluation", "provider_id": "ccss", "programme_id": "p",
+            "period": "2026Q3", "submission_id": "s2", "supersedes_submission_id": "s",
+            "delivery_ids": ["b1:eval"]}
+    body.update(changes)
+    return body
+
+
 def test_well_formed_messages_pass():
+    assert message_problem(supersession()) is None
     assert message_problem(delivery()) is None
     assert message_problem(delivery(kind="aggregate", cells=[], records=None)) is None
     assert message_problem(query()) is None
@@ -53,6 +63,8 @@ def test_well_formed_messages_pass():
     (query(purposes=[{"purpose_id": "eval", "pseudonym": "ab", "delivery_ids": []}]), "purposes"),
     (query(purposes=[{"purpose_id": "eval", "pseudonyms": [], "delivery_ids": []}]), "purposes"),
     (query(request_kind="correction"), "correction"),
+    (supersession(supersedes_submission_id=""), "supersedes_submission_id"),
+    (supersession(delivery_ids="b1:eval"), "delivery_ids"),
 ])
 def test_malformed_messages_are_named(body, why):
     assert why in message_problem(body)

@@ -310,7 +310,8 @@ def test_an_item_may_not_take_a_name_intake_adds_itself(reserved):
     assert mentions(problems_of(data), f"item {reserved!r}", "not reserved")
 
 
-@pytest.mark.parametrize("name", ["Region", "2nd_region", "first name", "region-code", ""])
+@pytest.mark.parametrize("name", ["Region", "2nd_region", "first name", "region-code", "",
+                                  "wh\u0101nau"])  # ledger keys stay ASCII (docs/ledger.md)
 def test_an_item_name_that_is_not_a_plain_field_name_is_reported(name):
     data = make_plan()
     item_of(data, "case_code")["name"] = name

@@ -39,7 +39,8 @@ def _day(iso: str) -> str:
 
 def _headline(r) -> str:
     state = rpb.RequestState.Name(r.state).removeprefix("REQUEST_STATE_").lower()
-    return (f"{r.kind.capitalize()} request received {_day(r.received)}, due {_day(r.due)} "
+    kind = base.enum_words(rpb.RequestKind, r.request_kind, "REQUEST_KIND_")
+    return (f"{kind.capitalize()} request received {_day(r.received)}, due {_day(r.due)} "
             f"({state})")
 
 
@@ -59,7 +60,9 @@ def _describe_request(r) -> str:
     if r.transferred_to:
         lines.append(f"  transferred to {r.transferred_to}")
     for u in r.units:
-        status = u.outcome or ("ESCALATED: past its due date" if u.escalated else "waiting")
+        status = (base.enum_words(rpb.UnitOutcome, u.unit_outcome, "UNIT_OUTCOME_")
+                  if u.unit_outcome != rpb.UNIT_OUTCOME_OUTSTANDING
+                  else "ESCALATED: past its due date" if u.escalated else "waiting")
         if u.refusal_reason:
             status += f": {u.refusal_reason}"
         lines.append(f"  {names.get(f'unit:{u.unit_id}', u.unit_id)}: {status} "

@@ -24,6 +24,7 @@ from tiaki.cli.insights import measures, outcomes
 from tiaki.cli.keys import keys
 from tiaki.cli.plan import plan
 from tiaki.cli.stories import stories
+from tiaki.cli.submissions import submissions
 from tiaki.cli.submit import submit
 from tiaki.plumbing.broker_users import broker_users
 
@@ -49,7 +50,7 @@ def cli(ctx: click.Context, intake: str, router: str, requests_address: str,
 
 
 for command in (submit, flows, plan, requests, stories, codesign, agreement, outcomes, measures,
-                keys, broker_users, dead_letters, directory):
+                keys, broker_users, dead_letters, directory, submissions):
     cli.add_command(command)
 
 

@@ -87,26 +87,30 @@ def stub(stub_class: Callable[[grpc.Channel], Stub], server: str) -> Stub:
     return stub_class(given.channels[server])
 
 
-def fail(err: grpc.RpcError) -> NoReturn:
-    """One line on stderr for a failed call, and exit 1."""
+def fail(err: grpc.RpcError, status: int = 1) -> NoReturn:
+    """One line on stderr for a failed call, and exit 1 (or `status`)."""
     code = err.code() if callable(getattr(err, "code", None)) else None
     details = err.details() if callable(getattr(err, "details", None)) else str(err)
     name = code.name if code is not None else "UNKNOWN"
     click.echo(f"tiaki: {name}: {details}", err=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
-def rpc_errors(command: Callable) -> Callable:
-    """Turns a gRPC error anywhere in a command into `fail`."""
+def rpc_errors(command: Callable | None = None, *, status: int = 1) -> Callable:
+    """Turns a gRPC error anywhere in a command into `fail` (exit `status`):
+    `@rpc_errors`, or `@rpc_errors(status=2)` where a failed call is exit 2."""
 
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except grpc.RpcError as err:
-            fail(err)
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            try:
+                return command(*args, **kwargs)
+            except grpc.RpcError as err:
+                fail(err, status)
 
-    return wrapper
+        return wrapper
+
+    return decorate(command) if command is not None else decorate
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -139,12 +139,13 @@ def _print_flows(entries: list[dict]) -> None:
         return
     rows = []
     for e in entries:
-        who = f"{e['accessor']}: {e['reason']}" if e["kind"] == "access" else ""
+        who = (f"{e['accessor']}: {e['reason']}" if e["kind"] == "access"
+               else e["reason"] if e["kind"] == "supersession" else "")
         records = str(e["record_count"]) if e["kind"] != "acknowledgement" else ""
         rows.append([str(e["sequence"]), base.when(e["recorded_at"]), e["kind"], e["purpose_id"],
                      e["unit_id"], records, ",".join(e["fields"]), who])
     click.echo(base.table(["seq", "recorded_at", "kind", "purpose", "unit", "records", "fields",
-                           "accessed by"], rows))
+                           "accessed by / note"], rows))
     click.echo("")
     summary = summarise_flows(entries)
     click.echo(base.table(

@@ -1,12 +1,18 @@
-"""`tiaki plan load FILE.yaml` and `tiaki plan show PROGRAMME`: a programme's
-data plan, checked locally before it is created, and read as text."""
+"""`tiaki plan load FILE.yaml`, `tiaki plan show PROGRAMME` and `tiaki plan
+template PROGRAMME -o FILE.csv`: a programme's data plan, checked locally
+before it is created, read as text, and as the CSV a provider fills in."""
 
 from __future__ import annotations
+
+import csv
+from pathlib import Path
 
 import click
 
 from tiaki.cli import base
-from tiaki.plumbing.plan_proto import to_proto
+from tiaki.cli.submit import IDENTITY_COLUMNS, REQUIRED_COLUMNS
+from tiaki.core.plan import Plan, value_format
+from tiaki.plumbing.plan_proto import from_proto, to_proto
 from tiaki.router.v1 import plan_pb2, plan_pb2_grpc
 
 
@@ -60,7 +66,22 @@ def _describe_plan(p: plan_pb2.Plan) -> str:
             flags = f"{kind}, required" if item.required else kind
             lines.append(f"    {item.name} ({flags})"
                          + (f": {use.explanation}" if use.explanation else ""))
+    lines.append("")
+    lines.append("CSV columns (tiaki submit sends only the items your agreement accepts):")
+    lines.extend(f"  {name} ({'required' if required else 'optional'}): {allowed}"
+                 for name, required, allowed in csv_columns(Plan.from_dict(from_proto(p))))
     return "\n".join(lines)
+
+
+def csv_columns(plan: Plan) -> list[tuple[str, bool, str]]:
+    """The columns of a CSV for this plan, in order: (name, required, allowed values)."""
+    columns = [(name, True, "your reference, unique in a submission")
+               for name in REQUIRED_COLUMNS]
+    columns.extend((i.name, i.required, value_format(i)) for i in plan.items)
+    if plan.needs_slk581():
+        columns.extend((name, False, "for the SLK-581 linkage key; sent only when a purpose "
+                        "in force asks for it") for name in IDENTITY_COLUMNS)
+    return columns
 
 
 @plan.command("show")
@@ -73,3 +94,28 @@ def plan_show(programme: str, version: int) -> None:
     found = _plans().GetPlan(plan_pb2.GetPlanRequest(programme_id=programme, version=version),
                              metadata=base.call_metadata()).plan
     click.echo(_describe_plan(found))
+
+
+@plan.command("template")
+@click.argument("programme")
+@click.option("-o", "--output", "output", metavar="FILE.csv", required=True,
+              type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the CSV header; the allowed values go beside it.")
+@click.option("--version", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The plan version; 0 is the latest.")
+@base.rpc_errors
+def plan_template(programme: str, output: str, version: int) -> None:
+    """Write a CSV header for a programme's plan, and a sheet of allowed values."""
+    found = _plans().GetPlan(plan_pb2.GetPlanRequest(programme_id=programme, version=version),
+                             metadata=base.call_metadata()).plan
+    columns = csv_columns(Plan.from_dict(from_proto(found)))
+    with open(output, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerow([name for name, _, _ in columns])
+    sheet = Path(output).with_name(f"{Path(output).stem}.allowed-values.csv")
+    with open(sheet, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["column", "required", "allowed values"])
+        writer.writerows([name, "yes" if required else "no", allowed]
+                         for name, required, allowed in columns)
+    click.echo(f"wrote {output} ({len(columns)} columns) and the allowed values in {sheet} "
+               f"(plan version {found.version})")

@@ -14,7 +14,10 @@ import re
 from dataclasses import dataclass
 
 GENESIS = "0" * 64
-KINDS = ("delivery", "acknowledgement", "access")
+# A supersession marks a delivery (delivery_id) of a sealed submission as replaced
+# by the corrected submission of the same period (submission_id): what was
+# current is no longer shown to anyone as current.
+KINDS = ("delivery", "acknowledgement", "access", "supersession")
 # IPP 3A (Privacy Amendment Act 2025) applies to information collected from this day.
 IPP3A_IN_FORCE = dt.date(2026, 5, 1)
 # Why a unit-level flow needs no further notice to the person, or that one was sent:

@@ -44,6 +44,12 @@ def period_days(period: str) -> tuple[dt.date, dt.date]:
     return first, after - dt.timedelta(days=1)
 
 
+def correction_closes(period: str, window_days: int) -> dt.date:
+    """The last day a sealed submission of the period may be replaced: the
+    period's last day plus the plan's correction window."""
+    return period_days(period)[1] + dt.timedelta(days=window_days)
+
+
 def period_words(period: str) -> str:
     """'2026Q3' -> 'July to September 2026', as a person names a period; any
     other text is returned as it is."""

@@ -8,15 +8,23 @@ as `tiaki.router.v1.Plan`. Nothing here does I/O.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tiaki.core.periods import period_days
 from tiaki.core.records import RESERVED_FIELDS  # a plan may not declare the fields tiaki adds
 
 FORMS = ("unit_level", "aggregate")
-FIELD_TYPES = ("string", "integer", "date", "enum", "boolean")
+FIELD_TYPES = ("string", "integer", "decimal", "date", "enum", "boolean")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+CORRECTION_WINDOW_DAYS = 30  # a plan's default, as DEX
+MAX_CORRECTION_WINDOW_DAYS = 366
 
 
 class PlanInvalid(ValueError):
@@ -66,6 +74,13 @@ class ScheduleItem:
     description: str = ""
     required: bool = False
     allowed_values: tuple[str, ...] = ()
+    # An enum item's other spellings a provider's system may use, each to an
+    # allowed value: (("Maori", "Māori"),) reads "Maori" as "Māori".
+    aliases: tuple[tuple[str, str], ...] = ()
+    # A date item's window: never after the end of the reporting period; not
+    # before `not_before` (YYYY-MM-DD) when set; within the period when `in_period`.
+    not_before: str = ""
+    in_period: bool = False
     has_range: bool = False
     min: int = 0
     max: int = 0
@@ -89,6 +104,9 @@ class Plan:
     units: tuple[Unit, ...]
     purposes: tuple[Purpose, ...]
     items: tuple[ScheduleItem, ...]
+    # Days after a period ends in which a provider may replace its sealed
+    # submission of the period with a corrected one (DEX allows 30).
+    correction_window_days: int = CORRECTION_WINDOW_DAYS
     _by_name: dict = field(default=None, compare=False, repr=False)
 
     # -- reading ---------------------------------------------------------------
@@ -134,6 +152,9 @@ class Plan:
                 units=tuple(Unit(str(u["unit_id"]), str(u.get("name", ""))) for u in data.get("units", [])),
                 purposes=tuple(_purpose(p) for p in data.get("purposes", [])),
                 items=tuple(_item(i) for i in data.get("items", [])),
+                # 0 or absent (the proto's default, plans made before it): the default.
+                correction_window_days=int(data.get("correction_window_days") or
+                                           CORRECTION_WINDOW_DAYS),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanInvalid([f"malformed plan: {exc!r}"]) from None
@@ -164,6 +185,7 @@ class Plan:
                 for p in self.purposes
             ],
             "items": [item_to_dict(i) for i in self.items],
+            "correction_window_days": self.correction_window_days,
         }
 
 
@@ -179,6 +201,9 @@ def item_to_dict(i: ScheduleItem) -> dict:
         "description": i.description,
         "required": i.required,
         "allowed_values": list(i.allowed_values),
+        "aliases": dict(i.aliases),
+        "not_before": i.not_before,
+        "in_period": i.in_period,
         "has_range": i.has_range,
         "min": i.min,
         "max": i.max,
@@ -221,6 +246,9 @@ def _item(i: dict) -> ScheduleItem:
         description=str(i.get("description", "")),
         required=bool(i.get("required", False)),
         allowed_values=tuple(str(v) for v in i.get("allowed_values", []) or []),
+        aliases=tuple((str(k), str(v)) for k, v in (i.get("aliases") or {}).items()),
+        not_before=str(i.get("not_before", "") or ""),
+        in_period=bool(i.get("in_period", False)),
         has_range=has_range,
         min=int(i.get("min", 0) or 0),
         max=int(i.get("max", 0) or 0),
@@ -252,6 +280,9 @@ def _strings(value) -> tuple[str, ...]:
 def check_plan(plan: Plan) -> list[str]:
     """Everything that makes a plan unusable for routing, as readable problems."""
     problems = []
+    if not 1 <= plan.correction_window_days <= MAX_CORRECTION_WINDOW_DAYS:
+        problems.append(f"correction_window_days must be 1 to {MAX_CORRECTION_WINDOW_DAYS}, "
+                        f"got {plan.correction_window_days}")
     if not _ID.match(plan.programme_id):
         problems.append(f"programme_id {plan.programme_id!r} must be lowercase letters, digits, '-' or '_'")
     unit_ids = [u.unit_id for u in plan.units]
@@ -303,6 +334,16 @@ def check_plan(plan: Plan) -> list[str]:
             problems.append(f"{where}: type {i.type!r} must be one of {', '.join(FIELD_TYPES)}")
         if i.type == "enum" and not i.allowed_values:
             problems.append(f"{where}: an enum item needs allowed_values")
+        if (i.not_before or i.in_period) and i.type != "date":
+            problems.append(f"{where}: only a date item has not_before or in_period")
+        if i.not_before and not _DATE.fullmatch(i.not_before):
+            problems.append(f"{where}: not_before must be a date as YYYY-MM-DD")
+        if i.aliases and i.type != "enum":
+            problems.append(f"{where}: only an enum item has aliases")
+        for alias, value in i.aliases:
+            if not alias.strip() or value not in i.allowed_values:
+                problems.append(f"{where}: alias {alias!r} must name one of its allowed values "
+                                f"(not {value!r})")
         if i.has_range and i.min > i.max:
             problems.append(f"{where}: min is greater than max")
         if i.pattern:
@@ -316,3 +357,217 @@ def check_plan(plan: Plan) -> list[str]:
             if u.purpose_id not in purpose_ids:
                 problems.append(f"{where}: purpose {u.purpose_id!r} is not one of the plan's purposes")
     return problems
+
+
+# -- records against a plan (intake applies these; `tiaki submit --check` too) ----------
+
+# A validator turns the text a provider sent into the stored value, or raises
+# Rejected with a reason a person can act on.
+Validator = Callable[[str], object]
+MAX_VALUE_LENGTH = 1000
+MAX_REF_LENGTH = 200
+UNDECLARED = "not declared in the plan (never stored or forwarded)"
+
+
+# -- value formats: declared once, for intake, `tiaki submit --check` and the template --
+
+_INTEGER = re.compile(r"[+-]?[0-9]+(\.0*)?")  # 4.0 is the whole number 4
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
+FORMATS = {
+    "integer": "a whole number (4, -4, 4.0)",
+    "decimal": "a number with a point for decimals (12.5, no thousands separators)",
+    "date": "a date as YYYY-MM-DD",
+    "boolean": "true or false (yes/no, 1/0 too; any case)",
+}
+
+
+def parse_integer(text: str) -> int:
+    if not _INTEGER.fullmatch(text):
+        raise Rejected(f"expected {FORMATS['integer']}, got {text[:40]!r}")
+    return int(text.split(".", 1)[0])
+
+
+def parse_decimal(text: str) -> float:
+    if not _DECIMAL.fullmatch(text):
+        raise Rejected(f"expected {FORMATS['decimal']}, got {text[:40]!r}")
+    return float(text)
+
+
+def parse_date(text: str) -> str:
+    try:
+        if _DATE.fullmatch(text):
+            return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    raise Rejected(f"expected {FORMATS['date']}, got {text[:40]!r}")
+
+
+def parse_boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in TRUE or lowered in FALSE:
+        return lowered in TRUE
+    raise Rejected(f"expected {FORMATS['boolean']}, got {text[:40]!r}")
+
+
+PARSERS = {"integer": parse_integer, "decimal": parse_decimal, "date": parse_date,
+           "boolean": parse_boolean}
+
+
+def value_format(item: ScheduleItem) -> str:
+    """What a cell of this item may hold, in words (the CSV template, `plan show`)."""
+    if item.type in ("integer", "decimal") and item.has_range:
+        return f"{FORMATS[item.type]} from {item.min} to {item.max}"
+    if item.type in FORMATS:
+        return FORMATS[item.type]
+    if item.type == "enum":
+        return "one of: " + ", ".join(item.allowed_values)
+    return f"text matching {item.pattern}" if item.pattern else "text"
+
+
+class Rejected(ValueError):
+    """A value a record cannot hold, with a reason a person can act on."""
+
+
+def _validator(item: ScheduleItem) -> Validator:
+    """Reads a trimmed, non-empty cell as the item's value, or raises Rejected."""
+    if item.type in PARSERS:
+        parse = PARSERS[item.type]
+        if not (item.has_range and item.type in ("integer", "decimal")):
+            return parse
+
+        def check(text: str):
+            value = parse(text)
+            if not item.min <= value <= item.max:
+                raise Rejected(f"{text[:40]} is outside {item.min}..{item.max}")
+            return value
+    elif item.type == "enum":
+        allowed = {**{v: v for v in item.allowed_values}, **dict(item.aliases)}
+
+        def check(text: str) -> str:
+            if text not in allowed:
+                raise Rejected(f"{text[:40]!r} is not one of: {', '.join(item.allowed_values)}")
+            return allowed[text]
+    else:
+        pattern = re.compile(item.pattern) if item.pattern else None
+
+        def check(text: str) -> str:
+            if pattern is not None and not pattern.fullmatch(text):
+                raise Rejected(f"{text[:40]!r} does not match the pattern {item.pattern}")
+            return text
+    return check
+
+
+def date_window(item: ScheduleItem, period: str) -> tuple[str, str]:
+    """A date item's window for a reporting period: (first allowed day or "", last)."""
+    first, last = period_days(period)
+    lowest = first.isoformat() if item.in_period else ""
+    return max(lowest, item.not_before), last.isoformat()
+
+
+def outside_window(item: ScheduleItem, value: str | None, period: str) -> str:
+    """Why a date (YYYY-MM-DD) is outside its item's window for the period; "" when in it."""
+    if value is None:
+        return ""
+    first, last = date_window(item, period)
+    if value > last:
+        return f"{value} is outside the window for {period}: after its last day, {last}"
+    if first and value < first:
+        return f"{value} is outside the window for {period}: before {first}"
+    return ""
+
+
+class RecordRules:
+    """A plan's schedule items compiled once into validators for fast checking."""
+
+    def __init__(self, plan: Plan, declined: frozenset[str] = frozenset(),
+                 reasons: dict[str, str] | None = None):
+        self.plan = plan
+        # Why a declined item is refused (the provider's agreement), by item.
+        self.reasons = reasons or {}
+        self.validators = {i.name: _validator(i) for i in plan.items if i.name not in declined}
+        self.required = tuple(i.name for i in plan.items if i.required and i.name not in declined)
+        # Only a purpose the agreement leaves in force may ask for identity details.
+        self.needs_slk581 = plan.needs_slk581(declined)
+        self.dates = tuple(i for i in plan.items if i.type == "date" and i.name in self.validators)
+
+    def check(self, record_ref: str, client_ref: str, fields: dict[str, str], period: str = ""):
+        """Returns (typed fields, problems); problems are (field, reason) pairs.
+        With a reporting `period`, every date must fall in its item's window.
+
+        Every problem of the record is reported, undeclared fields first, so a
+        provider can fix a record in one go. A record with any problem is
+        rejected whole: nothing of it is stored.
+        """
+        problems = []
+        if not record_ref.strip() or len(record_ref) > MAX_REF_LENGTH:
+            problems.append(("record_ref", f"required, at most {MAX_REF_LENGTH} characters"))
+        if not client_ref.strip() or len(client_ref) > MAX_REF_LENGTH:
+            problems.append(("client_ref", f"required, at most {MAX_REF_LENGTH} characters"))
+        typed = {}
+        validators = self.validators
+        problems.extend((name, self.reasons.get(name, UNDECLARED))
+                        for name in fields if name not in validators)
+        for name, text in fields.items():
+            check = validators.get(name)
+            if check is None:
+                continue
+            text = text.strip()  # " Wellington " is Wellington
+            if text == "":
+                continue  # an empty CSV cell means "not recorded"
+            if len(text) > MAX_VALUE_LENGTH:
+                problems.append((name, f"longer than {MAX_VALUE_LENGTH} characters"))
+                continue
+            try:
+                typed[name] = check(text)
+            except Rejected as exc:
+                problems.append((name, str(exc)))
+        for item in self.dates if period else ():
+            why = outside_window(item, typed.get(item.name), period)
+            if why:
+                problems.append((item.name, why))
+                del typed[item.name]
+        for name in self.required:
+            if name not in typed and not any(p[0] == name for p in problems):
+                problems.append((name, "required by the plan"))
+        return typed, problems
+
+
+NOT_AGREED = {"declined": "you declined it", "queried": "you queried it and have not accepted it",
+              "not decided": "you have not accepted it"}
+
+
+def agreed_rules(plan: Plan, withheld: dict[str, str]) -> RecordRules:
+    """The plan's rules without the items the provider's agreement does not accept."""
+    return RecordRules(plan, frozenset(withheld), {
+        name: f"not agreed: {NOT_AGREED.get(why, why)} in your agreement "
+              "(never stored or forwarded)" for name, why in withheld.items()})
+
+
+_SEX_CODES = {"male": "1", "m": "1", "1": "1", "female": "2", "f": "2", "2": "2",
+              "other": "3", "x": "3", "3": "3", "not_stated": "9", "": "9", "9": "9"}
+
+
+def slk581(family_name: str, given_name: str, date_of_birth: str, sex: str) -> str:
+    """SLK-581 (DSS Data Exchange): family name letters 2, 3, 5; given name
+    letters 2, 3; date of birth DDMMYYYY; sex code. Raises Rejected when the
+    date of birth or sex cannot be read."""
+
+    def letters(name: str, positions: tuple[int, ...], missing: str) -> str:
+        # Macrons are the same letter (Tūhoe and Tuhoe are one person's name).
+        plain = unicodedata.normalize("NFKD", name.upper())
+        only = "".join(ch for ch in plain if "A" <= ch <= "Z")
+        if not only:
+            return missing
+        return "".join(only[p - 1] if p <= len(only) else "2" for p in positions)
+
+    try:
+        born = dt.date.fromisoformat(date_of_birth.strip())
+    except ValueError:
+        raise Rejected(f"date of birth must be YYYY-MM-DD, got {date_of_birth[:40]!r}") from None
+    code = _SEX_CODES.get(sex.strip().lower())
+    if code is None:
+        raise Rejected(f"sex must be male, female, other or not_stated, got {sex[:20]!r}")
+    return (letters(family_name, (2, 3, 5), "999") + letters(given_name, (2, 3), "99")
+            + born.strftime("%d%m%Y") + code)

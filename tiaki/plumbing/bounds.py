@@ -28,8 +28,13 @@ from h2.exceptions import StreamClosedError
 from nameko_grpc.errors import GrpcError
 from nameko_grpc.streams import HEADER_LENGTH
 
+from tiaki.errors.v1.errors_pb2 import Reason
+from tiaki.plumbing import reflection
+from tiaki.plumbing.grpc_errors import refusal
+
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"  # never counted against a caller: probes must answer
 HEALTH_PATHS = (HEALTH_CHECK, "/grpc.health.v1.Health/Watch")
+CONTENT_TYPE = "application/grpc+proto"
 DEFAULTS = {
     # The largest legitimate message, a 5,000-record batch, is under 2 MiB.
     "GRPC_MAX_MESSAGE_BYTES": 8 * 1024 * 1024,
@@ -58,8 +63,8 @@ def caller_key(headers, peer=None) -> str:
     return "anonymous"
 
 
-def exhausted(message: str) -> GrpcError:
-    return GrpcError(StatusCode.RESOURCE_EXHAUSTED, message)
+def exhausted(reason: int, message: str) -> GrpcError:
+    return refusal(StatusCode.RESOURCE_EXHAUSTED, reason, message)
 
 
 def apply():
@@ -87,6 +92,18 @@ def apply():
     def counted(self, handle_request, request_stream, response_stream):
         stream_id = request_stream.stream_id
         self.tiaki_seen[stream_id] = time.monotonic()
+        try:
+            admit(self, request_stream)
+            handle_request(request_stream, response_stream)
+        except GrpcError as error:
+            # nameko-grpc would answer with trailers alone and no content-type,
+            # which the gRPC spec (and so buf curl) calls malformed.
+            response_stream.trailers.set((":status", "200"), ("content-type", CONTENT_TYPE),
+                                         *error.as_headers())
+            self.end_stream(stream_id)
+
+    def admit(self, request_stream):
+        stream_id = request_stream.stream_id
         path = request_stream.headers.get(":path")
         if path != HEALTH_CHECK:
             caller = caller_key(request_stream.headers, getattr(self, "tiaki_peer", None))
@@ -95,11 +112,11 @@ def apply():
                 logging.getLogger(__name__).info(
                     "refused %s: RESOURCE_EXHAUSTED (%s streams open, GRPC_MAX_STREAMS_PER_CALLER)",
                     path, most)
-                raise exhausted(f"at most {most} calls at once per caller "
+                raise exhausted(Reason.REASON_TOO_MANY_STREAMS,
+                                f"at most {most} calls at once per caller "
                                 "(GRPC_MAX_STREAMS_PER_CALLER); wait for one to finish")
             held[caller] = held.get(caller, 0) + 1
             self.tiaki_held[stream_id] = caller
-        handle_request(request_stream, response_stream)
 
     def release(self, stream_id):
         self.tiaki_seen.pop(stream_id, None)
@@ -137,7 +154,7 @@ def apply():
             return
         length = struct.unpack(">I", stream.buffer.peek(slice(1, HEADER_LENGTH)))[0]
         if length > self.tiaki_max_message:
-            refuse(self, event.stream_id, exhausted(
+            refuse(self, event.stream_id, exhausted(Reason.REASON_MESSAGE_TOO_LARGE,
                 f"a message may be at most {self.tiaki_max_message} bytes "
                 f"(GRPC_MAX_MESSAGE_BYTES); this one is {length}"))
 
@@ -156,7 +173,7 @@ def apply():
             idle = limit("GRPC_STREAM_IDLE_SECONDS")
             for stream_id in [s for s, seen in self.tiaki_seen.items()
                               if s in self.receive_streams and now - seen > idle]:
-                refuse(self, stream_id, exhausted(
+                refuse(self, stream_id, exhausted(Reason.REASON_STREAM_IDLE,
                     f"nothing sent on this call for {idle} s (GRPC_STREAM_IDLE_SECONDS)"))
         original_on_iteration(self)
 
@@ -168,12 +185,17 @@ def apply():
                 release(self, stream_id)
 
     def handle_request(self, request_stream, response_stream):
-        if request_stream.headers.get(":path") in HEALTH_PATHS:
-            from tiaki.plumbing.health import answer
+        path = request_stream.headers.get(":path")
+        if path in HEALTH_PATHS or path in reflection.PATHS:
+            from tiaki.plumbing import health
 
+            answer = health.answer if path in HEALTH_PATHS else reflection.answer
             self.container.spawn_managed_thread(
-                partial(answer, self, request_stream, response_stream), identifier="grpc health")
+                partial(answer, self, request_stream, response_stream), identifier=path)
             return
+        if path not in self.entrypoints:
+            raise refusal(StatusCode.UNIMPLEMENTED, Reason.REASON_UNKNOWN_SERVICE,
+                          f"this server has no method {path} (server reflection lists them)")
         original_handle_request(self, request_stream, response_stream)
 
     server.__init__ = __init__

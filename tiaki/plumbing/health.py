@@ -17,14 +17,16 @@ from nameko import config
 from nameko.extensions import DependencyProvider
 from nameko_grpc.errors import GrpcError
 
+from tiaki.errors.v1.errors_pb2 import Reason
 from tiaki.plumbing import broker, store
+from tiaki.plumbing.grpc_errors import refusal
 from tiaki.plumbing.logs import RequestIds
+from tiaki.plumbing.reflection import served
 
 PROBE_SECONDS = 2.0
 PROBE_TIMEOUT = 1.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-HEALTH_SERVICE = "grpc.health.v1.Health"
 
 
 class Health(DependencyProvider):
@@ -79,9 +81,9 @@ class HealthMixin:
 
 def status_of(server, service_name: str):
     """The status for `service_name` ("" = the server as a whole)."""
-    served = {path.split("/")[1] for path in server.entrypoints} | {HEALTH_SERVICE, ""}
-    if service_name not in served:
-        raise GrpcError(StatusCode.NOT_FOUND, "this server does not serve that service")
+    if service_name and service_name not in served(server):
+        raise refusal(StatusCode.NOT_FOUND, Reason.REASON_UNKNOWN_SERVICE,
+                      "this server does not serve that service")
     health = getattr(server.container, "tiaki_health", None)
     return health.status if health is not None else SERVING
 

@@ -22,6 +22,7 @@ from tiaki.core.errors import Forbidden, Unauthenticated
 
 KINDS = ("provider", "unit", "agency", "representative")  # representative: of service users
 CREDENTIAL_METADATA = ("authorization",)
+HOW_TO_SEND = "send the API token as 'authorization: Bearer <token>'"
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,17 @@ def load_identities(path: str) -> dict[str, Caller]:
 
 
 def bearer_token(metadata) -> str | None:
+    """The token of an `authorization: Bearer <token>` entry; None when there is
+    none (or it is empty). Any other form is refused, saying how to send it."""
     for key, value in metadata or ():
         if key.lower() == "authorization":
-            value = value.decode() if isinstance(value, bytes) else value
-            return value[7:].strip() if value.lower().startswith("bearer ") else value.strip()
+            value = (value.decode() if isinstance(value, bytes) else value).strip()
+            if not value:
+                return None
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("", HOW_TO_SEND)
+            return token.strip()
     return None
 
 
@@ -80,7 +88,7 @@ class Identities(DependencyProvider):
             if token and self._token_caller(token) != caller:
                 raise Forbidden("", "the API token names another identity than the client certificate")
         elif not token:
-            raise Unauthenticated("", "no API token: send 'authorization: Bearer <token>'")
+            raise Unauthenticated("", f"no API token: {HOW_TO_SEND}")
         else:
             caller = self._token_caller(token)
         if caller.kind not in kinds:

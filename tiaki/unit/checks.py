@@ -8,6 +8,7 @@ from tiaki.core.records import PSEUDONYM
 
 DELIVERY_TEXT = ("delivery_id", "provider_id", "programme_id", "submission_id", "period",
                  "purpose_id", "unit_id", "content_hash")
+SUPERSESSION_TEXT = ("delivery_id", "unit_id", "submission_id", "supersedes_submission_id")
 CORRECTION_TEXT = ("field", "current_value", "corrected_value", "reason")
 
 
@@ -22,6 +23,15 @@ def _is_query_purpose(p: object) -> bool:
             and all(is_text(x) for x in p["pseudonyms"])
             and isinstance(p.get("delivery_ids"), list)
             and all(is_text(d) for d in p["delivery_ids"]))
+
+
+def _needs_text(body: dict, names: tuple[str, ...], what: str) -> str | None:
+    missing = [name for name in names if not is_text(body.get(name))]
+    return f"{what} needs text in {', '.join(missing)}" if missing else None
+
+
+def _texts(value) -> bool:
+    return isinstance(value, list) and all(is_text(v) for v in value)
 
 
 def message_problem(body) -> str | None:
@@ -45,13 +55,17 @@ def message_problem(body) -> str | None:
                 and all(is_text(correction.get(k), k == "current_value") for k in CORRECTION_TEXT)):
             return f"a correction query needs correction {{{', '.join(CORRECTION_TEXT)}}}"
         return None
+    if kind == "supersession":
+        if problem := _needs_text(body, SUPERSESSION_TEXT, "a supersession"):
+            return problem
+        if not _texts(body.get("delivery_ids")):
+            return "a supersession's delivery_ids are a list of delivery ids"
+        return None
     if kind not in ("records", "aggregate"):
         return f"unknown kind {str(kind)[:40]!r}"
-    missing = [name for name in DELIVERY_TEXT if not is_text(body.get(name))]
-    if missing:
-        return f"a delivery needs text in {', '.join(missing)}"
-    fields = body.get("fields")
-    if not isinstance(fields, list) or not all(is_text(f) for f in fields):
+    if problem := _needs_text(body, DELIVERY_TEXT, "a delivery"):
+        return problem
+    if not _texts(body.get("fields")):
         return "fields must be a list of field names"
     count = body.get("record_count")
     if type(count) is not int or not 0 <= count < 2 ** 63:

@@ -115,6 +115,8 @@ class UnitClient(ConsumerMixin):
                 raise queues.Poison(problem)
             if body["kind"] == "query" and body["unit_id"] == self.unit_id:
                 self.on_query(body, message)
+            elif body["kind"] == "supersession" and body["unit_id"] == self.unit_id:
+                self.on_supersession(body, message)
             else:
                 self.on_delivery(body, message)
         except Exception as exc:
@@ -164,6 +166,15 @@ class UnitClient(ConsumerMixin):
         if body["kind"] == "records":
             RECORDS_STORED.labels(self.unit_id, body["purpose_id"]).inc(body["record_count"])
 
+    def on_supersession(self, body: dict, message):
+        """A replacement of a sealed period was sealed: the deliveries of the
+        earlier submission are kept, marked superseded, and no longer given
+        in any answer about a person."""
+        marked = self.store.supersede(body["delivery_ids"], body["submission_id"])
+        message.ack()
+        log.info("submission %s replaced %s: %d deliveries marked superseded",
+                 body["submission_id"], body["supersedes_submission_id"], marked)
+
     def on_query(self, body: dict, message):
         """Answers a family's request with exactly what this unit holds about
         the person: the records under the person's pseudonym in the deliveries
@@ -183,7 +194,9 @@ class UnitClient(ConsumerMixin):
                     statements_json=json.dumps(statements, ensure_ascii=False)))
         try:
             self.requests.AnswerQuery(requests_pb2.AnswerQueryRequest(
-                request_id=body["request_id"], records=held, outcome=outcome,
+                request_id=body["request_id"], records=held,
+                unit_outcome=requests_pb2.UnitOutcome.Value(f"UNIT_OUTCOME_{outcome.upper()}")
+                if outcome else requests_pb2.UNIT_OUTCOME_UNSPECIFIED,
                 refusal_reason=refused_because), metadata=self.metadata, timeout=30)
         except grpc.RpcError as exc:
             delay = queues.retry_delay(message.headers,

@@ -87,12 +87,26 @@ class UnitStore:
         return [row for b in sorted(self.buckets.find({"_id": {"$in": ids}}), key=lambda b: b["_id"])
                 for row in _unpack(b["rows"])]
 
+    def supersede(self, delivery_ids: list[str], by: str) -> int:
+        """Marks these deliveries superseded by the submission `by` (records
+        and cells stay, as received); how many there are."""
+        return self.deliveries.update_many({"_id": {"$in": list(delivery_ids)}},
+                                           {"$set": {"superseded_by": by}}).matched_count
+
+    def superseded(self, delivery_ids: list[str]) -> set[str]:
+        """Those of these deliveries a replacement has superseded."""
+        return {d["_id"] for d in self.deliveries.find(
+            {"_id": {"$in": list(delivery_ids)}}, {"superseded_by": 1}) if d.get("superseded_by")}
+
     def held_about(self, delivery_ids: list[str],
                    pseudonyms: list[str]) -> list[tuple[dict, dict, list]]:
         """(delivery, record, statements) for every record under these
         pseudonyms (one person's, one per key generation) in these deliveries,
         with applied corrections in the record and the statements of
-        correction sought from refused ones beside it."""
+        correction sought from refused ones beside it. Superseded deliveries
+        are not current: nothing of them is given."""
+        gone = self.superseded(delivery_ids)
+        delivery_ids = [d for d in delivery_ids if d not in gone]
         wanted = list(pseudonyms)
         ids = [f"{d}:{bucket(p)}" for d in delivery_ids for p in wanted]
         parts: dict[str, list[dict]] = {}

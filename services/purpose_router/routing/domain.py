@@ -101,6 +101,8 @@ def seal_problem(seal) -> str | None:
     ids = seal.get("batch_ids")
     if not isinstance(ids, list) or not all(is_text(b) for b in ids):
         return "a seal's batch_ids are a list of batch ids"
+    if not is_text(seal.get("replaces_submission_id", ""), empty_ok=True):
+        return "a seal's replaces_submission_id is a submission id"
     return None
 
 
@@ -232,6 +234,28 @@ def delivery_entry(body: dict) -> dict:
 def acknowledgement_entry(delivery: dict) -> dict:
     """The ledger entry recording that a unit received a delivery."""
     return new_entry("acknowledgement", **{k: delivery[k] for k in ACKNOWLEDGED_FIELDS})
+
+
+def supersession_entry(delivery: dict, by: str) -> dict:
+    """The ledger entry marking a delivery of a replaced submission superseded
+    by the replacement `by` (its submission_id; the delivery names the earlier one)."""
+    return new_entry("supersession", **{k: delivery[k] for k in ACCESSED_FIELDS
+                                        if k != "submission_id"},
+                     submission_id=by, period=delivery["period"],
+                     record_count=delivery["record_count"],
+                     reason=f"submission {delivery['submission_id']} replaced by its "
+                            f"correction {by}")
+
+
+def supersession_body(seal: dict, unit_id: str, delivery_ids: list[str]) -> dict:
+    """What a unit is told when a replacement is sealed: these deliveries of
+    the earlier submission are superseded by it."""
+    return {"kind": "supersession", "delivery_id": f"{seal['submission_id']}:supersedes:{unit_id}",
+            "unit_id": unit_id, "provider_id": seal["provider_id"],
+            "programme_id": seal["programme_id"], "period": seal["period"],
+            "submission_id": seal["submission_id"],
+            "supersedes_submission_id": seal["replaces_submission_id"],
+            "delivery_ids": sorted(delivery_ids)}
 
 
 def access_entry(delivery: dict, fields: list[str], accessor: str, reason: str) -> dict:

@@ -47,7 +47,8 @@ MAX_ACKNOWLEDGED = 1000  # delivery ids in one AcknowledgeDeliveries call (the S
 
 ENTRY_KINDS = {"delivery": ledger_pb2.ENTRY_KIND_DELIVERY,
                "acknowledgement": ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT,
-               "access": ledger_pb2.ENTRY_KIND_ACCESS}
+               "access": ledger_pb2.ENTRY_KIND_ACCESS,
+               "supersession": ledger_pb2.ENTRY_KIND_SUPERSESSION}
 
 
 class RoutingEntrypoints:
@@ -81,8 +82,10 @@ class RoutingEntrypoints:
                 for delivery_id, unit_id, held_for in self.storage.holdings(
                         provider_id, programme_id, purpose_id, pseudonym):
                     found.setdefault((unit_id, held_for), set()).add(delivery_id)
-        return [{"unit_id": unit, "purpose_id": purpose, "delivery_ids": sorted(ids)}
-                for (unit, purpose), ids in sorted(found.items())]
+        # Only what is current: a delivery a sealed replacement superseded is not held for answers.
+        gone = self.ledger.superseded(sorted({d for ids in found.values() for d in ids}))
+        return [{"unit_id": unit, "purpose_id": purpose, "delivery_ids": sorted(ids - gone)}
+                for (unit, purpose), ids in sorted(found.items()) if ids - gone]
 
     @rpc
     def accesses(self, delivery_ids: list[str]) -> list[dict]:
@@ -184,6 +187,23 @@ class RoutingEntrypoints:
                                     f"{seal['plan_version']}")
         self.storage.save_seal(seal)
         self._complete_aggregates(seal["submission_id"], self._as_agreed(plan, seal))
+        if seal.get("replaces_submission_id"):
+            self._supersede(seal)
+
+    def _supersede(self, seal: dict):
+        """A sealed replacement supersedes every delivery of the submission it
+        replaces: the ledger records each, and each unit is told which of its
+        deliveries are no longer current. Safe to repeat."""
+        by_unit: dict[str, list[str]] = {}
+        for entry in self.ledger.entries(seal["provider_id"], seal["replaces_submission_id"]):
+            if entry["kind"] != "delivery":
+                continue
+            self._append(f"supersession:{entry['delivery_id']}",
+                         domain.supersession_entry(entry, seal["submission_id"]))
+            by_unit.setdefault(entry["unit_id"], []).append(entry["delivery_id"])
+        for unit_id, delivery_ids in sorted(by_unit.items()):
+            self.unit_queues.deliver(unit_id, domain.supersession_body(seal, unit_id,
+                                                                       delivery_ids))
 
     def _as_agreed(self, plan: Plan, event: dict) -> Plan:
         """The plan as it applies to the event's submission: on an agreed plan,

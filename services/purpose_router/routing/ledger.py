@@ -118,6 +118,12 @@ class Ledger:
             {"delivery_id": {"$in": list(delivery_ids)}, "kind": "delivery"},
             sort="sequence", fields=LEDGER_FIELDS)]
 
+    def superseded(self, delivery_ids: list[str]) -> set[str]:
+        """Those of these deliveries a sealed replacement has superseded."""
+        return {e["delivery_id"] for e in self._entries.find(
+            {"delivery_id": {"$in": list(delivery_ids)}, "kind": "supersession"},
+            fields=("delivery_id",))}
+
     def accesses(self, delivery_ids: list[str]) -> list[dict]:
         return [_entry(e) for e in self._entries.find(
             {"delivery_id": {"$in": list(delivery_ids)}, "kind": "access"},

@@ -148,11 +148,14 @@ class RequestsStorage:
         self.unit_answers.put(key, {"request_id": found.request_id, "unit_id": unit_id,
                                     "records": records})
         outcome = next(u.outcome for u in request.units if u.unit_id == unit_id)
+        withheld = sum(len(r.get("withheld", ())) for r in records)
         if not self.requests.update(
                 {"_id": found.request_id, "version": found.version},
                 set={"units": _units(request)}, inc={"version": 1},
                 push={"history": step(who, f"{outcome} ({len(records)} "
-                                           f"record{'' if len(records) == 1 else 's'})")}):
+                                           f"record{'' if len(records) == 1 else 's'}"
+                                           + (f", {withheld} item{'' if withheld == 1 else 's'}"
+                                              " withheld" if withheld else "") + ")")}):
             raise Conflict("version", f"request {found.request_id} changed meanwhile")
         return self.get(found.request_id)
 

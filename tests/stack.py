@@ -109,7 +109,7 @@ class Stack:
         # The key-encryption keys of intake and purpose_router (0600, this session's own).
         self.kek_files = {"INTAKE_KEK_FILE": make_kek(tmp / "keys" / "intake.kek"),
                           "ROUTER_KEK_FILE": make_kek(tmp / "keys" / "purpose_router.kek")}
-        # The units' config (config/units.yaml's form): none, every unit answers at once.
+        # The units' config (config/units/reference.yaml's form): none, every unit answers at once.
         self.unit_config: Path | None = None
 
     def service_processes(self, service: str = "") -> list[str]:
@@ -294,7 +294,7 @@ def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
                 stores: dict[str, str] | None = None, unit_config: Path | None = None) -> Stack:
     """A fresh stack: the services (`instances` of each) and a reference
     consumer per unit (`stores`: owners on stores of their own, see Stack;
-    `unit_config`: the units' config, see config/units.yaml)."""
+    `unit_config`: the units' config, see config/units/reference.yaml)."""
     s = Stack(tmp, instances, stores=stores)
     s.unit_config = unit_config
     # Before any service starts: they read the identities file once, at start.

@@ -31,7 +31,7 @@ def unit() -> None:
 @unit.group()
 @click.option("--address", metavar="HOST:PORT", envvar="TIAKI_UNIT_REVIEW",
               default="127.0.0.1:50061", show_default=True,
-              help="The unit's review service (its review_address in config/units.yaml).")
+              help="The unit's review service (its review_address in config/units/reference.yaml).")
 @click.option("--person", envvar="TIAKI_PERSON", default="",
               help="Your staff id, recorded with what you approve (or TIAKI_PERSON).")
 @click.pass_context

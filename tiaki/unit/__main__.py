@@ -45,7 +45,7 @@ def main(argv=None):
                         help="where the last verified signed head of each provider's ledger is "
                              "remembered (default $TIAKI_STATE_DIR/unit-UNIT-ledger-heads.json)")
     parser.add_argument("--config", default="",
-                        help="the reference units' config (config/units.yaml): how this unit "
+                        help="the reference units' config (config/units/reference.yaml): how this unit "
                              "answers (auto, or review by a person) and its review service")
     args = parser.parse_args(argv)
     if not args.amqp_uri:

@@ -13,8 +13,8 @@ import grpc
 import pytest
 import yaml
 
-from tests.e2e.journey import submit
-from tests.e2e.test_corrections_and_deadlines import access, finished, two_holder_plan
+from tests.e2e import test_corrections_and_deadlines as corrections
+from tests.e2e.test_corrections_and_deadlines import access, finished
 from tests.stack import drop, free_port, start_stack
 from tiaki.core.withholding import GROUNDS
 from tiaki.requests.v1 import requests_pb2 as rpb
@@ -22,6 +22,8 @@ from tiaki.unit.v1 import review_pb2 as pb
 from tiaki.unit.v1.review_pb2_grpc import UnitReviewServiceStub
 
 STAFF_TOKEN = f"tk_unitstaff_{uuid.uuid4().hex}"
+# A programme both units hold two records of client C-1 under, on this module's stack.
+programme = corrections.programme
 
 
 @pytest.fixture(scope="module")
@@ -58,17 +60,9 @@ def waiting(stack, stub, request_id: str) -> pb.WaitingQuery:
     return stack.wait_for(listed, what=f"request {request_id} waiting at the evaluation unit")
 
 
-def test_a_reviewed_answer_withholds_an_item_and_the_family_is_told_the_ground(stack):
-    programme_id = f"review-{uuid.uuid4().hex[:8]}"
-    version = stack.create_plan(two_holder_plan(programme_id))
-    rows = [{"record_ref": f"r{i}", "client_ref": f"C-{i % 3}", "goals_met": "some",
-             "sessions": str(i), "strand": "parenting"} for i in range(6)]
-    sub, _ = submit(stack, programme_id, version, rows, period="2026Q3")
-    stack.wait_for(lambda: len(stack.unit_deliveries("evaluation", submission_id=sub)) == 1
-                   and len(stack.unit_deliveries("service-delivery", submission_id=sub,
-                                                 kind="records")) == 1,
-                   what="both unit-level deliveries")
-    opened = access(stack, programme_id, client="C-1")
+def test_a_reviewed_answer_withholds_an_item_and_the_family_is_told_the_ground(
+        stack, programme):
+    opened = access(stack, programme, client="C-1")
     ccss = stack.metadata("provider", "ccss")
 
     def request():

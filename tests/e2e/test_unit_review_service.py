@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from tests.stack import STORE_URI, free_port
 from tiaki.cli import app as tcli
 from tiaki.core.records import PSEUDONYM
+from tiaki.core.withholding import GROUNDS
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.requests.v1 import requests_pb2_grpc
 from tiaki.unit.client import UnitClient
@@ -150,6 +151,10 @@ def test_a_restart_loses_neither_a_waiting_query_nor_an_approved_answer(world):
     stub = UnitReviewServiceStub(grpc.insecure_channel(address))
     staff = (("authorization", f"Bearer {STAFF_TOKEN}"), ("tiaki-person", "mere.tipene"))
     [waiting] = stub.ListWaitingQueries(pb.ListWaitingQueriesRequest(), metadata=staff).queries
+    grounds = stub.ListWithholdingGrounds(pb.ListWithholdingGroundsRequest(),
+                                          metadata=staff).grounds
+    assert [(g.code, g.citation, g.words) for g in grounds] == [
+        (g.code, g.citation, g.words) for g in GROUNDS.values()]
     assert (waiting.request_id, waiting.state, waiting.record_count) == (
         "r-1", pb.REVIEW_STATE_WAITING, 2)
 

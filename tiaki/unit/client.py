@@ -52,6 +52,7 @@ RECORDS_STORED = Counter("tiaki_unit_records_stored_total", "Records stored", ["
 DELIVERIES_REFUSED = Counter("tiaki_unit_deliveries_refused_total",
                              "Deliveries refused (not for this unit, or content hash mismatch)",
                              ["unit", "reason"])
+SEND_AGAIN_AFTER = 5.0  # seconds between tries to send approved answers not yet sent
 
 
 def balanced_channel(address: str, tls: ClientTls | None = None) -> grpc.Channel:
@@ -317,10 +318,14 @@ class UnitClient(ConsumerMixin):
         return total
 
     def _acknowledge_loop(self):
+        send_after = 0.0
         while not self._stopping.wait(0.5):
             try:
                 self.acknowledge_stored()
-                if self.answer_mode == "review":
+                # Approved answers not sent (the requests service was down) are
+                # tried again every few seconds, not at every turn.
+                if self.answer_mode == "review" and time.monotonic() >= send_after:
+                    send_after = time.monotonic() + SEND_AGAIN_AFTER
                     self.send_approved()
             except (grpc.RpcError, pymongo.errors.PyMongoError) as exc:
                 log.warning("acknowledging later: %s", exc)

@@ -71,7 +71,7 @@ class ReviewService(UnitReviewServiceServicer):
         try:
             r = self.unit.requests.GetQueriedRequest(
                 requests_pb2.GetQueriedRequestRequest(request_id=request_id),
-                metadata=self.unit.metadata, timeout=5).request
+                metadata=self.unit.metadata, timeout=3).request
         except grpc.RpcError as exc:
             log.warning("deadline of %s unknown: %s", request_id, exc.code().name)
             return pb.Deadline(known=False)

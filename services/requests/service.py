@@ -27,6 +27,7 @@ from services.requests.storage import RequestsStorage
 from tiaki.core import messages
 from tiaki.core.clock import nz_today, parse_day
 from tiaki.core.errors import Conflict, Invalid, NotFound
+from tiaki.core.person import person_id
 from tiaki.core.plan import Plan
 from tiaki.plumbing import broker
 from tiaki.plumbing.health import HealthMixin
@@ -219,6 +220,7 @@ class RequestsService(HealthMixin):
         if part.outcome:  # a repeated answer: perhaps the answer was never assembled
             return pb.AnswerQueryResponse(request=request_message(self._finish(found)))
         records = unit_records(part, request.records)
+        reviewed_by = person_id(request.reviewed_by, "reviewed_by")
         outcome = domain.answered_as(found.kind, OUTCOME_WORDS.get(request.unit_outcome,
                                                                    request.outcome))
 
@@ -227,7 +229,8 @@ class RequestsService(HealthMixin):
             now = self.storage.get(found.request_id)
             rules = domain.record_unit_outcome(now.rules, unit.id, outcome,
                                                request.refusal_reason)
-            return self.storage.record_answer(now, rules, unit.id, records, unit.id)
+            return self.storage.record_answer(now, rules, unit.id, records, unit.id,
+                                              reviewed_by)
 
         stored = retrying(record, field="",
                           what=f"request {found.request_id} kept changing; answer again")

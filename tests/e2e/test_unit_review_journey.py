@@ -102,8 +102,9 @@ def test_a_reviewed_answer_withholds_an_item_and_the_family_is_told_the_ground(
         (1, "goals_met", "s53(b)")]
 
     done = finished(stack, opened.request_id)
-    assert any(step.who == "evaluation" and "1 item withheld" in step.what
-               for step in done.history)
+    assert any(step.who == "evaluation" and step.what ==
+               "answered (2 records, 1 item withheld), approved by aroha.ngata"
+               for step in done.history), done.history
     html = stack.requests().GetAnswer(rpb.GetAnswerRequest(request_id=opened.request_id),
                                       metadata=ccss).html
     ground = GROUNDS["s53(b)"]

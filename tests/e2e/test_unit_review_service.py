@@ -131,7 +131,7 @@ def test_a_query_waits_for_a_person_and_goes_with_what_they_withheld(world):
     assert approved.exit_code == 0, approved.output
     assert "Approved by aroha.ngata, 1 item(s) withheld: sent" in approved.output
     [(sent, metadata)] = requests.answers
-    assert metadata["tiaki-person"] == "aroha.ngata"
+    assert metadata["tiaki-person"] == sent.reviewed_by == "aroha.ngata"
     assert [(r.period, json.loads(r.fields_json), [(w.item, w.ground) for w in r.withheld])
             for r in sent.records] == [
         ("2026Q3", {"region": "Otago", "goals_met": "goal 0"}, []),
@@ -165,7 +165,7 @@ def test_a_restart_loses_neither_a_waiting_query_nor_an_approved_answer(world):
     unit = again()  # and restarted before it was sent
     assert unit.send_approved() == 1
     [(sent, metadata)] = requests.answers
-    assert metadata["tiaki-person"] == "mere.tipene" and len(sent.records) == 2
+    assert sent.reviewed_by == "mere.tipene" and len(sent.records) == 2
     assert stub.GetWaitingQuery(pb.GetWaitingQueryRequest(request_id="r-1"),
                                 metadata=staff).query.state == pb.REVIEW_STATE_SENT
 

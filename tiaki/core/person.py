@@ -12,11 +12,11 @@ METADATA_KEY = "tiaki-person"
 PERSON = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
-def person_id(value: str | None) -> str:
+def person_id(value: str | None, field: str = METADATA_KEY) -> str:
     """The staff id in `value` ("" when none is named); Invalid when malformed."""
     if not value:
         return ""
     if not PERSON.fullmatch(value):
-        raise Invalid(METADATA_KEY, "a person is named by a staff id: lower-case letters, "
+        raise Invalid(field, "a person is named by a staff id: lower-case letters, "
                                     "digits, '.', '_' or '-', at most 64 characters")
     return value

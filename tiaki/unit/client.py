@@ -236,7 +236,7 @@ class UnitClient(ConsumerMixin):
             request_id=request_id, records=records,
             unit_outcome=requests_pb2.UnitOutcome.Value(f"UNIT_OUTCOME_{outcome.upper()}")
             if outcome else requests_pb2.UNIT_OUTCOME_UNSPECIFIED,
-            refusal_reason=refused_because), metadata=metadata, timeout=30)
+            refusal_reason=refused_because, reviewed_by=by), metadata=metadata, timeout=30)
 
     # -- review ------------------------------------------------------------------------
 

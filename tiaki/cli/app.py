@@ -26,6 +26,7 @@ from tiaki.cli.plan import plan
 from tiaki.cli.stories import stories
 from tiaki.cli.submissions import submissions
 from tiaki.cli.submit import submit
+from tiaki.cli.unit_review import unit
 from tiaki.plumbing.broker_users import broker_users
 
 
@@ -50,7 +51,7 @@ def cli(ctx: click.Context, intake: str, router: str, requests_address: str,
 
 
 for command in (submit, flows, plan, requests, stories, codesign, agreement, outcomes, measures,
-                keys, broker_users, dead_letters, directory, submissions):
+                keys, broker_users, dead_letters, directory, submissions, unit):
     cli.add_command(command)
 
 

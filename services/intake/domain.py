@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tiaki.core.errors import NotNow, shown
+from tiaki.core.errors import Invalid, NotNow, shown
 from tiaki.core.periods import correction_closes
 from tiaki.core.plan import (  # noqa: F401 (intake's rules live in core, shared with the CLI)
     MAX_REF_LENGTH,
@@ -103,8 +103,14 @@ def check_terms(terms: dict, provider_id: str, programme_id: str, version: int,
     return terms
 
 
+CONFLICTING_DUPLICATE = "sent twice in this submission with different values (the first is kept)"
+
+
 def reason_kind(reason: str) -> str:
-    """A short label for metrics: never the value, never the person."""
+    """A short label for metrics and a rejection's code (RejectionCode, in
+    lower case without its prefix): never the value, never the person."""
+    if reason == CONFLICTING_DUPLICATE:
+        return "conflicting_duplicate"
     if reason.startswith("not declared"):
         return "undeclared_field"
     if reason.startswith("not agreed"):
@@ -165,7 +171,8 @@ class SortedBatch:
     """A batch sorted against the refs its submission already holds."""
     rows: list[dict] = field(default_factory=list)  # to send, in the order received
     refs: list[str] = field(default_factory=list)  # their record refs
-    rejections: list[tuple[str, str, str]] = field(default_factory=list)  # (ref, field, reason)
+    # (the record's position in the batch, its ref, field, reason)
+    rejections: list[tuple[int, str, str, str]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # per rejected record, its first reason's kind
     duplicates: int = 0
 
@@ -173,9 +180,6 @@ class SortedBatch:
     def empty(self) -> bool:
         """Nothing to store: every record was a duplicate."""
         return not self.rows and not self.reasons
-
-
-CONFLICTING_DUPLICATE = "sent twice in this submission with different values (the first is kept)"
 
 
 def sort_batch(refs: list[str], seen: set[str],
@@ -189,21 +193,50 @@ def sort_batch(refs: list[str], seen: set[str],
     in_batch: dict[str, int] = {}
     for i, ref in enumerate(refs):
         if ref in in_batch and contents is not None and contents[i] != contents[in_batch[ref]]:
-            out.rejections.append((shown(ref, MAX_REF_LENGTH), "record_ref", CONFLICTING_DUPLICATE))
-            out.reasons.append("conflicting_duplicate")
+            out.rejections.append((i, shown(ref, MAX_REF_LENGTH), "record_ref",
+                                   CONFLICTING_DUPLICATE))
+            out.reasons.append(reason_kind(CONFLICTING_DUPLICATE))
             continue
         if ref in seen or ref in in_batch:
             out.duplicates += 1
             continue
         row, problems = check(i)
         if problems:
-            out.rejections.extend((shown(ref, MAX_REF_LENGTH), f, r) for f, r in problems)
+            out.rejections.extend((i, shown(ref, MAX_REF_LENGTH), f, r) for f, r in problems)
             out.reasons.append(reason_kind(problems[0][1]))
             continue
         in_batch[ref] = i
         out.rows.append(row)
         out.refs.append(ref)
     return out
+
+
+def stored_rejection(row: int, ref: str, field_name: str, reason: str) -> list:
+    """A rejection as ListRejections keeps it: [row, record_ref, field, code,
+    reason]. Identity details are never stored, so neither is a value of
+    them a reason quotes ("..., got '1987-13-01'")."""
+    if field_name.startswith("identity"):
+        reason = reason.split(", got ", 1)[0]
+    return [row, ref, field_name, reason_kind(reason), reason]
+
+
+def page_token(slot: int, offset: int) -> str:
+    """Where a page of a submission's rejections starts: a batch slot and how
+    many of that batch's rejections come before it."""
+    return f"{slot}.{offset}"
+
+
+def read_page_token(token: str) -> tuple[int, int]:
+    """(slot, offset) of a page_token; (1, 0) for none; Invalid for one we did not give."""
+    if not token:
+        return 1, 0
+    try:
+        slot, offset = (int(part) for part in token.split("."))
+        if slot < 1 or offset < 0:
+            raise ValueError(token)
+    except ValueError:
+        raise Invalid("page_token", "page_token is not one we gave out") from None
+    return slot, offset
 
 
 def batch_event(sub: Submission, rows: list[dict]) -> dict:

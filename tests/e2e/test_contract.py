@@ -144,7 +144,8 @@ def test_get_limits_tells_the_limits_intake_enforces(stack):
     assert limits.max_records_per_batch == int(stack.env("intake")["MAX_BATCH_RECORDS"]) != 5000
     assert (limits.max_rejections_per_response, limits.max_message_bytes,
             limits.max_streams_per_caller, limits.stream_idle_seconds, limits.max_ref_chars,
-            limits.max_value_chars) == (1000, 8 * 1024 * 1024, 4, 30, 200, 1000)
+            limits.max_value_chars, limits.max_rejections_per_page) == (
+        1000, 8 * 1024 * 1024, 4, 30, 200, 1000, 1000)
 
     programme_id = new_programme("limits")
     sid = open_sub(stack, (programme_id, stack.create_plan(plan_dict(programme_id))))

@@ -80,5 +80,5 @@ def test_the_same_ref_with_other_values_is_a_rejection_that_says_so():
     batch = sort_batch(refs, set(), lambda i: ({"row": i}, []), contents)
     assert batch.refs == ["r1", "r2"]
     assert batch.duplicates == 1  # the same values again
-    assert batch.rejections == [("r1", "record_ref", CONFLICTING_DUPLICATE)]
+    assert batch.rejections == [(3, "r1", "record_ref", CONFLICTING_DUPLICATE)]
     assert batch.reasons == ["conflicting_duplicate"]

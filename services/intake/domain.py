@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tiaki.core.errors import Invalid, NotNow, shown
@@ -171,6 +171,7 @@ class SortedBatch:
     """A batch sorted against the refs its submission already holds."""
     rows: list[dict] = field(default_factory=list)  # to send, in the order received
     refs: list[str] = field(default_factory=list)  # their record refs
+    contents: list[str] = field(default_factory=list)  # their contents' digests
     # (the record's position in the batch, its ref, field, reason)
     rejections: list[tuple[int, str, str, str]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # per rejected record, its first reason's kind
@@ -182,33 +183,45 @@ class SortedBatch:
         return not self.rows and not self.reasons
 
 
-def sort_batch(refs: list[str], seen: set[str],
+def sort_batch(refs: list[str], seen: Mapping[str, str],
                check: Callable[[int], tuple[dict | None, list[tuple[str, str]]]],
-               contents: list | None = None) -> SortedBatch:
-    """Sorts records (by their refs, in order) into duplicates (a ref in `seen`
-    or earlier in the batch), rejections and rows; `check(i)` checks the i-th.
-    A ref accepted earlier in the batch with other `contents` (one comparable
-    value per record) is a rejection that says so, not a duplicate."""
+               contents: list[str] | None = None) -> SortedBatch:
+    """Sorts records (by their refs, in order) into duplicates, rejections and
+    rows; `check(i)` checks the i-th. `seen` holds the refs the submission
+    already accepted, each with its content's digest (`contents`: one per
+    record, record_digest). A ref accepted before, in an earlier batch or
+    earlier in this one, is a duplicate when its content is the same, and a
+    rejection that says so when it is not ("" or no `contents`: not known,
+    a duplicate)."""
     out = SortedBatch()
-    in_batch: dict[str, int] = {}
+    in_batch: dict[str, str] = {}
     for i, ref in enumerate(refs):
-        if ref in in_batch and contents is not None and contents[i] != contents[in_batch[ref]]:
-            out.rejections.append((i, shown(ref, MAX_REF_LENGTH), "record_ref",
-                                   CONFLICTING_DUPLICATE))
-            out.reasons.append(reason_kind(CONFLICTING_DUPLICATE))
-            continue
-        if ref in seen or ref in in_batch:
-            out.duplicates += 1
+        content = contents[i] if contents is not None else ""
+        if ref in in_batch or ref in seen:
+            earlier = in_batch[ref] if ref in in_batch else seen[ref]
+            if content and earlier and content != earlier:
+                out.rejections.append((i, shown(ref, MAX_REF_LENGTH), "record_ref",
+                                       CONFLICTING_DUPLICATE))
+                out.reasons.append(reason_kind(CONFLICTING_DUPLICATE))
+            else:
+                out.duplicates += 1
             continue
         row, problems = check(i)
         if problems:
             out.rejections.extend((i, shown(ref, MAX_REF_LENGTH), f, r) for f, r in problems)
             out.reasons.append(reason_kind(problems[0][1]))
             continue
-        in_batch[ref] = i
+        in_batch[ref] = content
         out.rows.append(row)
         out.refs.append(ref)
+        out.contents.append(content)
     return out
+
+
+def record_digest(content: bytes) -> str:
+    """A short digest of a record's content as sent (everything but its row),
+    kept with its ref: the same ref sent again is compared by it."""
+    return hashlib.blake2b(content, digest_size=12).hexdigest()
 
 
 def stored_rejection(row: int, ref: str, field_name: str, reason: str) -> list:

@@ -63,20 +63,20 @@ MAX_PAGE = 1000
 
 
 class SubmissionView:
-    """What this process knows of one submission's accepted record refs, and
-    the highest batch slot it has seen."""
+    """What this process knows of one submission's accepted record refs (each
+    with its content's digest), and the highest batch slot it has seen."""
 
     def __init__(self, submission_id: str):
         self.submission_id = submission_id
         self.lock = Semaphore()
         self.slot: int | None = None  # None: nothing read yet
-        self.refs: set[str] = set()
+        self.refs: dict[str, str] = {}
         self.closed = False  # the seal's slot is among those read
 
     def refresh(self, storage: IntakeStorage):
         """Adds the batches other instances (or streams) stored since."""
         self.slot, new, closed = storage.refs_after(self.submission_id, self.slot)
-        self.refs |= new
+        self.refs.update(new)
         self.closed |= closed
 
 
@@ -288,7 +288,7 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
         refs = [r.record_ref for r in records]
-        contents = [r.SerializeToString(deterministic=True) for r in records]
+        contents = [domain.record_digest(content_as_sent(r)) for r in records]
         checked: dict[int, tuple] = {}  # kept if the slot must be taken again
 
         def check(i: int) -> tuple[dict | None, list[tuple[str, str]]]:
@@ -326,14 +326,14 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
                     sub.submission_id, slot, batch.refs, len(batch.reasons),
                     domain.batch_event(sub, batch.rows),
                     [domain.stored_rejection(records[i].row, ref, f, r)
-                     for i, ref, f, r in batch.rejections])
+                     for i, ref, f, r in batch.rejections], batch.contents)
             except Conflict:
                 log.info("slot %s of %s taken by another instance; checking again",
                          slot, sub.submission_id)
                 lost = True
                 raise
             view.slot = slot
-            view.refs.update(batch.refs)
+            view.refs.update(zip(batch.refs, batch.contents))
             return batch, batch_id, text
 
         with view.lock:
@@ -440,3 +440,14 @@ def rejection_message(row: int, record_ref: str, field: str, code: str,
     """One rejection as stored ([row, record_ref, field, code, reason]) as a message."""
     return pb.RecordRejection(row=row, record_ref=record_ref, field=field, reason=reason,
                               code=pb.RejectionCode.Value(f"REJECTION_CODE_{code.upper()}"))
+
+
+def content_as_sent(record: pb.Record) -> bytes:
+    """A record's bytes but for its row (where it was in the client's file):
+    the same record sent from another row is the same record."""
+    if not record.row:
+        return record.SerializeToString(deterministic=True)
+    same = pb.Record()
+    same.CopyFrom(record)
+    same.ClearField("row")
+    return same.SerializeToString(deterministic=True)

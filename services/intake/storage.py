@@ -54,6 +54,8 @@ class Batch(me.Document):
     seq = me.IntField(required=True)  # the slot
     closes = me.BooleanField()  # the slot taken by the seal: no batch comes after it
     record_refs = me.ListField(me.StringField())
+    # Their contents' digests, in the same order: a ref sent again is compared by it.
+    record_digests = me.ListField(me.StringField())
     accepted_count = me.IntField(required=True)
     rejected_count = me.IntField(required=True)
     payload = me.BinaryField()  # zlib-compressed JSON of the event payload
@@ -260,25 +262,31 @@ class IntakeStorage:
 
     # -- batches (the outbox) ----------------------------------------------------
 
-    def refs_after(self, submission_id: str, after: int | None) -> tuple[int, set[str], bool]:
+    def refs_after(self, submission_id: str,
+                   after: int | None) -> tuple[int, dict[str, str], bool]:
         """(the highest slot stored, the record refs of the batches in slots
-        after `after`, whether the seal's slot is among them); None reads every batch."""
+        after `after` with their contents' digests ("" when not kept), whether
+        the seal's slot is among them); None reads every batch."""
         query: dict = {"submission_id": submission_id}
         if after is not None:
             query["seq"] = {"$gt": after}
-        highest, refs, closed = after or 0, set(), False
-        for doc in self.batches.find(query, fields=("record_refs", "seq", "closes")):
-            refs.update(doc.get("record_refs") or ())
+        highest, refs, closed = after or 0, {}, False
+        for doc in self.batches.find(query, fields=("record_refs", "record_digests", "seq",
+                                                    "closes")):
+            found = doc.get("record_refs") or []
+            refs.update(zip(found, doc.get("record_digests") or [""] * len(found)))
             highest = max(highest, doc["seq"])
             closed |= bool(doc.get("closes"))
         return highest, refs, closed
 
     def store_batch(self, submission_id: str, slot: int, record_refs: list[str],
                     rejected_count: int, payload: dict,
-                    rejections: list[list] | None = None) -> tuple[str, str]:
+                    rejections: list[list] | None = None,
+                    record_digests: list[str] | None = None) -> tuple[str, str]:
         """Stores the batch in the submission's slot `slot`, with its event
-        payload (given its batch_id) and its `rejections` ([row, record_ref,
-        field, code, reason], for `rejections` to list), and puts it in the
+        payload (given its batch_id), its records' content digests and its
+        `rejections` ([row, record_ref, field, code, reason], for `rejections`
+        to list), and puts it in the
         outbox when it has records to send. Returns the batch id and the
         payload as JSON text, encoded once for the store and the broker.
         Conflict when another writer stored that slot first: nothing of this
@@ -292,7 +300,8 @@ class IntakeStorage:
             self.outbox.insert({"_id": entry_id, "batch_id": batch_id,
                                 "submission_id": submission_id, "stored_at": now})
         doc = {"_id": batch_id, "submission_id": submission_id, "seq": slot,
-               "record_refs": record_refs, "accepted_count": len(record_refs),
+               "record_refs": record_refs, "record_digests": record_digests or [],
+               "accepted_count": len(record_refs),
                "rejected_count": rejected_count,
                "payload": Binary(zlib.compress(text.encode(), 1)), "stored_at": now}
         if rejections:

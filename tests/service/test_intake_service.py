@@ -74,7 +74,7 @@ def intake(plan):
     service.purpose_router.collection_terms.return_value = NO_AGREEMENT_NEEDED
     service.identities.require.return_value = Caller("provider", "ccss")
     service.storage.submission.return_value = open_submission()
-    service.storage.refs_after.return_value = (0, set(), False)
+    service.storage.refs_after.return_value = (0, {}, False)
     service.storage.current_sealed.return_value = None  # nothing of the period sealed yet
     service.storage.pseudonym_key.side_effect = key_for
     service.storage.store_batch.side_effect = stored_batch
@@ -89,7 +89,7 @@ def refused(call) -> GrpcError:
     return to_grpc(caught.value)
 
 
-def stored_batch(submission_id, slot, refs, rejected, payload, rejections=None):
+def stored_batch(submission_id, slot, refs, rejected, payload, rejections=None, digests=None):
     """Like the real storage: the payload gets its batch id and is encoded once."""
     payload["batch_id"] = "batch-1"
     return "batch-1", json.dumps(payload)
@@ -111,7 +111,7 @@ class TestSubmitRecordsWorker:
         assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (2, 1, 0)
         (payload,) = dispatched(intake)
         assert len(payload["records"]) == 2
-        _, _, refs, rejected, _, _ = intake.storage.store_batch.call_args.args
+        _, _, refs, rejected, *_ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == (["r1", "r2"], 0)
 
     def test_a_ref_twice_in_one_batch_with_other_values_is_rejected_saying_so(self, intake):
@@ -124,7 +124,7 @@ class TestSubmitRecordsWorker:
         assert "twice in this submission with different values" in rejection.reason
 
     def test_refs_already_in_the_submission_are_duplicates(self, intake):
-        intake.storage.refs_after.return_value = (0, {"r1"}, False)
+        intake.storage.refs_after.return_value = (0, {"r1": ""}, False)
         first = intake.SubmitRecords(stream([record("r1"), record("r2")]), mock.Mock())
         again = intake.SubmitRecords(stream([record("r2"), record("r3")]), mock.Mock())
 
@@ -151,7 +151,7 @@ class TestSubmitRecordsWorker:
             for p in plan.purposes}
         assert row["fields"]["sessions_attended"] == 7  # typed, not text
         assert "whanau-42" not in str(payload) and "Moana" not in str(payload)
-        _, _, refs, rejected, _, _ = intake.storage.store_batch.call_args.args
+        _, _, refs, rejected, *_ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == (["r1"], 1)
 
     def test_a_batch_that_accepted_nothing_stores_its_rejections_and_sends_nothing(self, intake):
@@ -161,7 +161,7 @@ class TestSubmitRecordsWorker:
 
         assert (reply.accepted_count, reply.rejected_count) == (0, 1)
         assert dispatched(intake) == []
-        _, _, refs, rejected, _, rejections = intake.storage.store_batch.call_args.args
+        _, _, refs, rejected, _, rejections, _ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == ([], 1)
         assert [r[:4] for r in rejections] == [[7, "r1", "region", "not_allowed_value"]]
         (listed,) = reply.rejections
@@ -267,6 +267,47 @@ class TestOutbox:
         (republished,) = dispatched(service)
         assert republished.get("batch_id") == inline["batch_id"]
         assert republished == inline
+
+
+class TestSameRefAcrossBatches:
+    """A record reference accepted in one batch, sent again in another batch or
+    stream of the submission, or through another intake instance."""
+
+    def test_other_values_are_a_rejection_that_says_so_the_same_values_a_duplicate(
+            self, stored_intake):
+        service, sub = stored_intake
+        first = service.SubmitRecords(stream([record("r1"), record("r2")],
+                                             [record("r3")], submission_id=sub.submission_id),
+                                      mock.Mock())
+        again_row = record("r2")
+        again_row.row = 40  # the same record from another row of a file is the same record
+        changed = record("r1", sessions_attended="9")
+        changed.row = 41
+        again = service.SubmitRecords(stream([changed, again_row],
+                                             [record("r3", client="someone-else")],
+                                             submission_id=sub.submission_id), mock.Mock())
+
+        assert (first.accepted_count, first.duplicate_count, first.rejected_count) == (3, 0, 0)
+        assert (again.accepted_count, again.duplicate_count, again.rejected_count) == (0, 1, 2)
+        assert [(r.row, r.record_ref, r.field, r.code) for r in again.rejections] == [
+            (41, "r1", "record_ref", pb.REJECTION_CODE_CONFLICTING_DUPLICATE),
+            (0, "r3", "record_ref", pb.REJECTION_CODE_CONFLICTING_DUPLICATE)]
+        assert all("with different values (the first is kept)" in r.reason
+                   for r in again.rejections)
+        # Only the first values were ever sent on.
+        sent = [row for event in dispatched(service) for row in event["records"]]
+        assert len(sent) == 3 and {r["fields"]["sessions_attended"] for r in sent} == {7}
+
+    def test_another_instance_compares_by_what_the_first_stored(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())
+        other = OpenSubmissions()  # a second intake process: nothing of it cached
+        other.setup()
+        service.open_submissions = other
+        reply = service.SubmitRecords(stream([record("r1", sessions_attended="9"), record("r1")],
+                                             submission_id=sub.submission_id), mock.Mock())
+        assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (0, 1, 1)
 
 
 class TestListRejections:

@@ -445,9 +445,11 @@ def rejection_message(row: int, record_ref: str, field: str, code: str,
 def content_as_sent(record: pb.Record) -> bytes:
     """A record's bytes but for its row (where it was in the client's file):
     the same record sent from another row is the same record."""
-    if not record.row:
+    row = record.row
+    if not row:
         return record.SerializeToString(deterministic=True)
-    same = pb.Record()
-    same.CopyFrom(record)
-    same.ClearField("row")
-    return same.SerializeToString(deterministic=True)
+    record.ClearField("row")  # for a moment (cheaper than a copy); put back at once
+    try:
+        return record.SerializeToString(deterministic=True)
+    finally:
+        record.row = row

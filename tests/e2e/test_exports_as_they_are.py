@@ -32,6 +32,14 @@ def tiaki(stack, *args: str, prelude: str = "") -> subprocess.CompletedProcess:
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
+def write_csv(path, rows: list[dict]):
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 # A command line whose own check lets everything through, as one older than
 # intake's rules would: every row is sent, and intake rejects.
 CHECKS_NOTHING = "from tiaki.core.plan import RecordRules; RecordRules.check = lambda *a: ({}, [])"
@@ -45,11 +53,7 @@ def test_every_rejection_by_intake_is_written_though_its_answer_lists_1000(
     bad = [n for n in range(3000) if n % 6]  # 2,500
     for n in bad:
         rows[n]["region"] = "Atlantis"
-    path = tmp_path / "many.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    path = write_csv(tmp_path / "many.csv", rows)
     done = tiaki(stack, "submit", str(path), "--programme", plan["programme_id"],
                  "--period", "2026Q3", prelude=CHECKS_NOTHING)
     output = done.stdout + done.stderr
@@ -68,11 +72,7 @@ def test_check_only_stores_and_sends_nothing(stack, example_plan, tap, tmp_path)
     tag = uuid.uuid4().hex[:12]
     rows = [{**row, "record_ref": f"{tag}-{n}"} for n, row in enumerate(quarter(20, seed=1314))]
     rows[3]["region"] = "Atlantis"
-    path = tmp_path / "check.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    path = write_csv(tmp_path / "check.csv", rows)
     done = tiaki(stack, "submit", str(path), "--programme", plan["programme_id"],
                  "--period", "2026Q3", "--check")
     assert done.returncode == 1, done.stdout + done.stderr
@@ -94,11 +94,7 @@ def test_a_50000_row_export_with_extra_columns_sends_only_its_valid_items(
     bad = range(0, ROWS, 997)  # 51 records with a value the plan does not allow
     for n in bad:
         rows[n]["sessions_attended"] = "lots"
-    path = tmp_path / "export.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    path = write_csv(tmp_path / "export.csv", rows)
 
     started = time.perf_counter()
     done = tiaki(stack, "submit", str(path), "--programme", plan["programme_id"],

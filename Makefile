@@ -4,7 +4,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 BUF := .tools/node_modules/.bin/buf
-PROTOS := $(shell find protos -name '*.proto')
+# Ours only: protos/grpc/ (the standard health service, vendored for vendors) is generated
+# for Python by grpcio-health-checking already, from the same file.
+PROTOS := $(shell find protos/tiaki -name '*.proto')
 PROTO_STAMP := tiaki/.protos-generated
 export TIAKI_TLS_ON := $(TLS)
 # TLS=1: the CLI in `make example` calls as the Agency's certificate (scripts/certs.sh).

@@ -16,6 +16,13 @@ from google.protobuf import descriptor_pb2
 from tools.examples import ROOT, write_or_check
 
 PROTOS = ROOT / "protos"
+# Published with ours but not ours: the standard health service, vendored
+# unchanged (its comments are gRPC's; only tiaki's own protos must comment everything).
+VENDORED = {"grpc/health/v1/health.proto": (
+    "The standard gRPC health service, vendored unchanged from grpc-proto (Apache-2.0): "
+    "every tiaki server answers `Check` (NOT_FOUND for a service it does not serve; "
+    "the empty name for the server as a whole), `Watch` and `List`. SERVING while the "
+    "server's store and broker answer, NOT_SERVING while either does not.")}
 API = ROOT / "docs" / "api.md"
 # FileDescriptorProto field numbers, for SourceCodeInfo paths
 PACKAGE, MESSAGE, ENUM, SERVICE = 2, 4, 5, 6
@@ -54,8 +61,11 @@ def _type(field) -> str:
 
 
 def elements(files=None) -> list[Element]:
+    """Every element of tiaki's own protos (not the VENDORED ones)."""
     out: list[Element] = []
     for f in files if files is not None else descriptors():
+        if f.name in VENDORED:
+            continue
         at = {tuple(loc.path): loc for loc in f.source_code_info.location}
 
         def add(kind, name, detail, path, _file=f.name, _at=at):
@@ -106,6 +116,10 @@ def render(files=None) -> str:
         at = {tuple(loc.path): loc for loc in f.source_code_info.location}
         lines += [f"## {f.name}", "", f"Package `{f.package}`. {_comment(at.get((PACKAGE,)))}".rstrip(),
                   ""]
+        if f.name in VENDORED:
+            lines += [VENDORED[f.name], ""]
+            lines += [f"- rpc `{s.name}.{m.name}` `{m.input_type.lstrip('.')} -> "
+                      f"{m.output_type.lstrip('.')}`" for s in f.service for m in s.method]
         for e in (e for e in found if e.file == f.name):
             short = e.name[len(f.package) + 1:]
             if e.kind in ("service", "message", "enum"):

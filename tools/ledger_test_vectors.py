@@ -10,6 +10,8 @@ import hashlib
 import json
 import sys
 
+import rfc8785
+
 from tiaki.core import ledger, merkle, tree_heads
 from tools.examples import ROOT, write_or_check
 
@@ -24,11 +26,20 @@ CANONICAL = [
     {"z": 1, "a": [], "m": {"b": True, "a": None}},
     {"name": "Māori whānau \u2028 \x7f", "quote": "\"\\/", "controls": "\b\t\n\f\r\x00\x1f"},
     {"largest": 9007199254740991, "smallest": -9007199254740991, "zero": 0},
+    # A decimal item's values as the ledger hashes them: their plain text, never numbers.
+    {"hours_of_support": "7.5", "rate": "-0.25", "whole": "12", "nothing": "0"},
 ]
 
+# Floats are never hashed (canonical_json refuses them): JCS writes a number as
+# ECMAScript does, Python's json another way. What each writes for these:
+FLOATS = [1.0, 1e16, 1e-7, 0.1 + 0.2, -0.0]
+
 CONTENT = [  # what a unit received: records, its pseudonym and the fields it is allowed
-    {"pseudonym": "p-5f1c0e", "region": "Te Tai Tokerau", "nights_housed": 12},
-    {"pseudonym": "p-9a02d4", "region": "Wellington", "nights_housed": 0},
+    # (an integer item as a number, a decimal item as its text)
+    {"pseudonym": "p-5f1c0e", "region": "Te Tai Tokerau", "nights_housed": 12,
+     "hours_of_support": "7.5"},
+    {"pseudonym": "p-9a02d4", "region": "Wellington", "nights_housed": 0,
+     "hours_of_support": "0"},
 ]
 
 
@@ -64,10 +75,14 @@ def vectors() -> dict:
                            tree_heads.root_of(hashes), "2026-10-03T09:00:01.000000+00:00")
     return {
         "about": "tiaki ledger test vectors: see docs/ledger.md. Canonical form: RFC 8785 "
-                 "(JCS); hashes SHA-256, hex; Merkle tree RFC 9162 2.1; heads Ed25519.",
+                 "(JCS); hashes SHA-256, hex; Merkle tree RFC 9162 2.1; heads Ed25519. "
+                 "No float is ever hashed: decimal values are text (floats_never_hashed "
+                 "shows why: JCS and Python's json write them differently).",
         "canonical": [{"value": v, "canonical_hex": ledger.canonical_json(v).hex(),
                        "sha256": hashlib.sha256(ledger.canonical_json(v)).hexdigest()}
                       for v in CANONICAL],
+        "floats_never_hashed": [{"python_json": json.dumps(f), "jcs": rfc8785.dumps(f).decode()}
+                                for f in FLOATS],
         "content": {"records": CONTENT, "canonical_hex": ledger.canonical_json(CONTENT).hex(),
                     "content_hash": ledger.content_hash(CONTENT)},
         "hashed_fields": list(ledger.HASHED_FIELDS),

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from tiaki.core.errors import NotNow, shown
+from tiaki.core.errors import Invalid, NotNow, shown
 from tiaki.core.periods import correction_closes
 from tiaki.core.plan import (  # noqa: F401 (intake's rules live in core, shared with the CLI)
     MAX_REF_LENGTH,
@@ -103,8 +103,14 @@ def check_terms(terms: dict, provider_id: str, programme_id: str, version: int,
     return terms
 
 
+CONFLICTING_DUPLICATE = "sent twice in this submission with different values (the first is kept)"
+
+
 def reason_kind(reason: str) -> str:
-    """A short label for metrics: never the value, never the person."""
+    """A short label for metrics and a rejection's code (RejectionCode, in
+    lower case without its prefix): never the value, never the person."""
+    if reason == CONFLICTING_DUPLICATE:
+        return "conflicting_duplicate"
     if reason.startswith("not declared"):
         return "undeclared_field"
     if reason.startswith("not agreed"):
@@ -165,7 +171,9 @@ class SortedBatch:
     """A batch sorted against the refs its submission already holds."""
     rows: list[dict] = field(default_factory=list)  # to send, in the order received
     refs: list[str] = field(default_factory=list)  # their record refs
-    rejections: list[tuple[str, str, str]] = field(default_factory=list)  # (ref, field, reason)
+    contents: list[str] = field(default_factory=list)  # their contents' digests
+    # (the record's position in the batch, its ref, field, reason)
+    rejections: list[tuple[int, str, str, str]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # per rejected record, its first reason's kind
     duplicates: int = 0
 
@@ -175,35 +183,73 @@ class SortedBatch:
         return not self.rows and not self.reasons
 
 
-CONFLICTING_DUPLICATE = "sent twice in this submission with different values (the first is kept)"
-
-
-def sort_batch(refs: list[str], seen: set[str],
+def sort_batch(refs: list[str], seen: Mapping[str, str],
                check: Callable[[int], tuple[dict | None, list[tuple[str, str]]]],
-               contents: list | None = None) -> SortedBatch:
-    """Sorts records (by their refs, in order) into duplicates (a ref in `seen`
-    or earlier in the batch), rejections and rows; `check(i)` checks the i-th.
-    A ref accepted earlier in the batch with other `contents` (one comparable
-    value per record) is a rejection that says so, not a duplicate."""
+               contents: list[str] | None = None) -> SortedBatch:
+    """Sorts records (by their refs, in order) into duplicates, rejections and
+    rows; `check(i)` checks the i-th. `seen` holds the refs the submission
+    already accepted, each with its content's digest (`contents`: one per
+    record, record_digest). A ref accepted before, in an earlier batch or
+    earlier in this one, is a duplicate when its content is the same, and a
+    rejection that says so when it is not ("" or no `contents`: not known,
+    a duplicate)."""
     out = SortedBatch()
-    in_batch: dict[str, int] = {}
+    in_batch: dict[str, str] = {}
     for i, ref in enumerate(refs):
-        if ref in in_batch and contents is not None and contents[i] != contents[in_batch[ref]]:
-            out.rejections.append((shown(ref, MAX_REF_LENGTH), "record_ref", CONFLICTING_DUPLICATE))
-            out.reasons.append("conflicting_duplicate")
-            continue
-        if ref in seen or ref in in_batch:
-            out.duplicates += 1
+        content = contents[i] if contents is not None else ""
+        if ref in in_batch or ref in seen:
+            earlier = in_batch[ref] if ref in in_batch else seen[ref]
+            if content and earlier and content != earlier:
+                out.rejections.append((i, shown(ref, MAX_REF_LENGTH), "record_ref",
+                                       CONFLICTING_DUPLICATE))
+                out.reasons.append(reason_kind(CONFLICTING_DUPLICATE))
+            else:
+                out.duplicates += 1
             continue
         row, problems = check(i)
         if problems:
-            out.rejections.extend((shown(ref, MAX_REF_LENGTH), f, r) for f, r in problems)
+            out.rejections.extend((i, shown(ref, MAX_REF_LENGTH), f, r) for f, r in problems)
             out.reasons.append(reason_kind(problems[0][1]))
             continue
-        in_batch[ref] = i
+        in_batch[ref] = content
         out.rows.append(row)
         out.refs.append(ref)
+        out.contents.append(content)
     return out
+
+
+def record_digest(content: bytes) -> str:
+    """A short digest of a record's content as sent (everything but its row),
+    kept with its ref: the same ref sent again is compared by it."""
+    return hashlib.blake2b(content, digest_size=12).hexdigest()
+
+
+def stored_rejection(row: int, ref: str, field_name: str, reason: str) -> list:
+    """A rejection as ListRejections keeps it: [row, record_ref, field, code,
+    reason]. Identity details are never stored, so neither is a value of
+    them a reason quotes ("..., got '1987-13-01'")."""
+    if field_name.startswith("identity"):
+        reason = reason.split(", got ", 1)[0]
+    return [row, ref, field_name, reason_kind(reason), reason]
+
+
+def page_token(slot: int, offset: int) -> str:
+    """Where a page of a submission's rejections starts: a batch slot and how
+    many of that batch's rejections come before it."""
+    return f"{slot}.{offset}"
+
+
+def read_page_token(token: str) -> tuple[int, int]:
+    """(slot, offset) of a page_token; (1, 0) for none; Invalid for one we did not give."""
+    if not token:
+        return 1, 0
+    try:
+        slot, offset = (int(part) for part in token.split("."))
+        if slot < 1 or offset < 0:
+            raise ValueError(token)
+    except ValueError:
+        raise Invalid("page_token", "page_token is not one we gave out") from None
+    return slot, offset
 
 
 def batch_event(sub: Submission, rows: list[dict]) -> dict:

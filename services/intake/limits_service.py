@@ -23,6 +23,10 @@ def max_rejections_returned() -> int:
     return int(config.get("MAX_REJECTIONS_RETURNED", 1000))
 
 
+def max_rejections_page() -> int:
+    return int(config.get("MAX_REJECTIONS_PAGE", 1000))
+
+
 class LimitsMixin:
     """The limits' gRPC entrypoint. Uses the host service's `identities`, nothing else of it."""
 
@@ -32,6 +36,7 @@ class LimitsMixin:
         return pb.GetLimitsResponse(
             max_records_per_batch=max_batch_records(),
             max_rejections_per_response=max_rejections_returned(),
+            max_rejections_per_page=max_rejections_page(),
             max_message_bytes=bounds.limit("GRPC_MAX_MESSAGE_BYTES"),
             max_streams_per_caller=bounds.limit("GRPC_MAX_STREAMS_PER_CALLER"),
             stream_idle_seconds=bounds.limit("GRPC_STREAM_IDLE_SECONDS"),

@@ -21,7 +21,12 @@ from prometheus_client import Counter
 from services.intake import domain
 from services.intake.domain import Submission
 from services.intake.keys_service import KeysMixin
-from services.intake.limits_service import LimitsMixin, max_batch_records, max_rejections_returned
+from services.intake.limits_service import (
+    LimitsMixin,
+    max_batch_records,
+    max_rejections_page,
+    max_rejections_returned,
+)
 from services.intake.storage import IntakeStorage
 from services.intake.stories_service import StoriesMixin
 from tiaki.core import messages
@@ -58,20 +63,20 @@ MAX_PAGE = 1000
 
 
 class SubmissionView:
-    """What this process knows of one submission's accepted record refs, and
-    the highest batch slot it has seen."""
+    """What this process knows of one submission's accepted record refs (each
+    with its content's digest), and the highest batch slot it has seen."""
 
     def __init__(self, submission_id: str):
         self.submission_id = submission_id
         self.lock = Semaphore()
         self.slot: int | None = None  # None: nothing read yet
-        self.refs: set[str] = set()
+        self.refs: dict[str, str] = {}
         self.closed = False  # the seal's slot is among those read
 
     def refresh(self, storage: IntakeStorage):
         """Adds the batches other instances (or streams) stored since."""
         self.slot, new, closed = storage.refs_after(self.submission_id, self.slot)
-        self.refs |= new
+        self.refs.update(new)
         self.closed |= closed
 
 
@@ -232,6 +237,21 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
             submission=submission_message(self.storage, self.storage.submission(sub.submission_id)))
 
     @grpc
+    def ListRejections(self, request, context):
+        provider = self.identities.require(context, "provider")
+        cap = max_rejections_page()
+        if not 0 <= request.page_size <= cap:
+            raise Invalid("page_size", f"page_size must be 0 ({cap}) to {cap}, "
+                                       f"got {request.page_size}")
+        start = domain.read_page_token(request.page_token)
+        sub = self._own_submission(provider, request.submission_id, for_writing=False)
+        found, after = self.storage.rejections(sub.submission_id, start,
+                                               request.page_size or cap)
+        return pb.ListRejectionsResponse(
+            rejections=[rejection_message(*entry) for entry in found],
+            next_page_token=domain.page_token(*after) if after else "")
+
+    @grpc
     def GetSubmission(self, request, context):
         provider = self.identities.require(context, "provider")
         sub = self._own_submission(provider, request.submission_id, for_writing=False)
@@ -268,7 +288,7 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
         refs = [r.record_ref for r in records]
-        contents = [r.SerializeToString(deterministic=True) for r in records]
+        contents = [domain.record_digest(content_as_sent(r)) for r in records]
         checked: dict[int, tuple] = {}  # kept if the slot must be taken again
 
         def check(i: int) -> tuple[dict | None, list[tuple[str, str]]]:
@@ -298,22 +318,22 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
                 raise NotNow("", f"submission {sub.submission_id} is "
                                  f"{'sealed' if state == 'open' else state}; open a new one")
             batch = domain.sort_batch(refs, view.refs, check, contents)
-            if not batch.rows:  # nothing accepted: nothing stored but the rejections' count
-                if batch.reasons:
-                    self.storage.count_rejected(sub.submission_id, len(batch.reasons))
+            if batch.empty:  # only duplicates: nothing to store
                 return batch, None, None
             slot = view.slot + 1
             try:
                 batch_id, text = self.storage.store_batch(
                     sub.submission_id, slot, batch.refs, len(batch.reasons),
-                    domain.batch_event(sub, batch.rows))
+                    domain.batch_event(sub, batch.rows),
+                    [domain.stored_rejection(records[i].row, ref, f, r)
+                     for i, ref, f, r in batch.rejections], batch.contents)
             except Conflict:
                 log.info("slot %s of %s taken by another instance; checking again",
                          slot, sub.submission_id)
                 lost = True
                 raise
             view.slot = slot
-            view.refs.update(batch.refs)
+            view.refs.update(zip(batch.refs, batch.contents))
             return batch, batch_id, text
 
         with view.lock:
@@ -329,8 +349,8 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
         RECORDS_DUPLICATE.labels(plan.programme_id).inc(batch.duplicates)
         if batch.rows:
             self._publish_batch(batch_id, plan.programme_id, text)
-        rejections = [pb.RecordRejection(record_ref=ref, field=f, reason=r)
-                      for ref, f, r in batch.rejections]
+        rejections = [rejection_message(records[i].row, ref, f, domain.reason_kind(r), r)
+                      for i, ref, f, r in batch.rejections]
         return len(batch.rows), batch.duplicates, len(batch.reasons), rejections
 
     def _publish_batch(self, batch_id, programme_id, text):
@@ -413,3 +433,23 @@ def submission_message(storage: IntakeStorage, sub: Submission) -> pb.Submission
     if sub.sealed_at:
         msg.sealed_at.FromNanoseconds(int(sub.sealed_at * 1e9))
     return msg
+
+
+def rejection_message(row: int, record_ref: str, field: str, code: str,
+                      reason: str) -> pb.RecordRejection:
+    """One rejection as stored ([row, record_ref, field, code, reason]) as a message."""
+    return pb.RecordRejection(row=row, record_ref=record_ref, field=field, reason=reason,
+                              code=pb.RejectionCode.Value(f"REJECTION_CODE_{code.upper()}"))
+
+
+def content_as_sent(record: pb.Record) -> bytes:
+    """A record's bytes but for its row (where it was in the client's file):
+    the same record sent from another row is the same record."""
+    row = record.row
+    if not row:
+        return record.SerializeToString(deterministic=True)
+    record.ClearField("row")  # for a moment (cheaper than a copy); put back at once
+    try:
+        return record.SerializeToString(deterministic=True)
+    finally:
+        record.row = row

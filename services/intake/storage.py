@@ -36,8 +36,6 @@ class StoredSubmission(me.Document):
     # The provider's agreement version it was opened under (0: no agreement needed).
     agreement_version = me.IntField(default=0)
     seal_claimed_until = me.FloatField()  # one relay at a time publishes it
-    # Records rejected in batches that accepted nothing (such a batch stores no document).
-    rejected_unbatched = me.IntField(default=0)
     # The sealed submission of the period this one corrects, and the one that replaced it.
     replaces_submission_id = me.StringField()
     superseded_by = me.StringField()
@@ -56,9 +54,13 @@ class Batch(me.Document):
     seq = me.IntField(required=True)  # the slot
     closes = me.BooleanField()  # the slot taken by the seal: no batch comes after it
     record_refs = me.ListField(me.StringField())
+    # Their contents' digests, in the same order: a ref sent again is compared by it.
+    record_digests = me.ListField(me.StringField())
     accepted_count = me.IntField(required=True)
     rejected_count = me.IntField(required=True)
     payload = me.BinaryField()  # zlib-compressed JSON of the event payload
+    # zlib-compressed JSON: [[row, record_ref, field, code, reason], ...], in the order received.
+    rejections = me.BinaryField()
     stored_at = me.FloatField(required=True)
 
 
@@ -224,44 +226,71 @@ class IntakeStorage:
         return claimed
 
     def counts(self, submission_id: str) -> tuple[int, int]:
-        """(accepted, rejected), summed from the stored batches (never drifts),
-        plus the rejections of batches that accepted nothing (count_rejected)."""
+        """(accepted, rejected), summed from the stored batches (never drifts)."""
         rows = self.batches.aggregate([
             {"$match": {"submission_id": submission_id}},
             {"$group": {"_id": None, "a": {"$sum": "$accepted_count"},
                         "r": {"$sum": "$rejected_count"}}},
         ])
-        accepted, rejected = (int(rows[0]["a"]), int(rows[0]["r"])) if rows else (0, 0)
-        doc = self.submissions.get(submission_id, fields=("rejected_unbatched",)) or {}
-        return accepted, rejected + int(doc.get("rejected_unbatched") or 0)
+        return (int(rows[0]["a"]), int(rows[0]["r"])) if rows else (0, 0)
 
-    def count_rejected(self, submission_id: str, rejected: int) -> None:
-        """Counts the rejections of a batch that accepted nothing on its
-        submission: such a batch stores no document of its own."""
-        self.submissions.update({"_id": submission_id}, inc={"rejected_unbatched": rejected})
+    def rejections(self, submission_id: str, start: tuple[int, int],
+                   limit: int) -> tuple[list[list], tuple[int, int] | None]:
+        """Up to `limit` of the submission's rejections ([row, record_ref,
+        field, code, reason]) from `start` (a batch slot, and how many of its
+        rejections to pass over), in slot order, and where the next page
+        starts (None: no more now)."""
+        slot, offset = start
+        out: list[list] = []
+        while True:
+            docs = self.batches.find({"submission_id": submission_id, "seq": {"$gte": slot},
+                                      "rejected_count": {"$gt": 0}},
+                                     sort=[("seq", 1)], fields=("seq", "rejections"), limit=16)
+            for doc in docs:
+                entries = (json.loads(zlib.decompress(doc["rejections"]))
+                           if doc.get("rejections") else [])
+                first = offset if doc["seq"] == slot else 0
+                if len(out) == limit and len(entries) > first:
+                    return out, (doc["seq"], first)
+                taken = entries[first:first + limit - len(out)]
+                out.extend(taken)
+                if first + len(taken) < len(entries):
+                    return out, (doc["seq"], first + len(taken))
+            if len(docs) < 16:
+                return out, None
+            slot, offset = docs[-1]["seq"] + 1, 0
 
     # -- batches (the outbox) ----------------------------------------------------
 
-    def refs_after(self, submission_id: str, after: int | None) -> tuple[int, set[str], bool]:
+    def refs_after(self, submission_id: str,
+                   after: int | None) -> tuple[int, dict[str, str], bool]:
         """(the highest slot stored, the record refs of the batches in slots
-        after `after`, whether the seal's slot is among them); None reads every batch."""
+        after `after` with their contents' digests ("" when not kept), whether
+        the seal's slot is among them); None reads every batch."""
         query: dict = {"submission_id": submission_id}
         if after is not None:
             query["seq"] = {"$gt": after}
-        highest, refs, closed = after or 0, set(), False
-        for doc in self.batches.find(query, fields=("record_refs", "seq", "closes")):
-            refs.update(doc.get("record_refs") or ())
+        highest, refs, closed = after or 0, {}, False
+        for doc in self.batches.find(query, fields=("record_refs", "record_digests", "seq",
+                                                    "closes")):
+            found = doc.get("record_refs") or []
+            refs.update(zip(found, doc.get("record_digests") or [""] * len(found)))
             highest = max(highest, doc["seq"])
             closed |= bool(doc.get("closes"))
         return highest, refs, closed
 
     def store_batch(self, submission_id: str, slot: int, record_refs: list[str],
-                    rejected_count: int, payload: dict) -> tuple[str, str]:
+                    rejected_count: int, payload: dict,
+                    rejections: list[list] | None = None,
+                    record_digests: list[str] | None = None) -> tuple[str, str]:
         """Stores the batch in the submission's slot `slot`, with its event
-        payload (given its batch_id), and puts it in the outbox when it has
-        records to send. Returns the batch id and the payload as JSON text,
-        encoded once for the store and the broker. Conflict when another
-        writer stored that slot first: nothing of this batch stays stored."""
+        payload (given its batch_id), its records' content digests and its
+        `rejections` ([row, record_ref, field, code, reason], for `rejections`
+        to list), and puts it in the
+        outbox when it has records to send. Returns the batch id and the
+        payload as JSON text, encoded once for the store and the broker.
+        Conflict when another writer stored that slot first: nothing of this
+        batch stays stored."""
         batch_id = payload["batch_id"] = f"{submission_id}.{slot}"
         text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         now = time.time()
@@ -270,11 +299,15 @@ class IntakeStorage:
             entry_id = str(uuid.uuid4())
             self.outbox.insert({"_id": entry_id, "batch_id": batch_id,
                                 "submission_id": submission_id, "stored_at": now})
-        if not self.batches.insert({
-                "_id": batch_id, "submission_id": submission_id, "seq": slot,
-                "record_refs": record_refs, "accepted_count": len(record_refs),
-                "rejected_count": rejected_count,
-                "payload": Binary(zlib.compress(text.encode(), 1)), "stored_at": now}):
+        doc = {"_id": batch_id, "submission_id": submission_id, "seq": slot,
+               "record_refs": record_refs, "record_digests": record_digests or [],
+               "accepted_count": len(record_refs),
+               "rejected_count": rejected_count,
+               "payload": Binary(zlib.compress(text.encode(), 1)), "stored_at": now}
+        if rejections:
+            doc["rejections"] = Binary(zlib.compress(
+                json.dumps(rejections, ensure_ascii=False).encode(), 1))
+        if not self.batches.insert(doc):
             if entry_id:
                 self.outbox.delete(entry_id)
             raise Conflict("slot", f"batch slot {batch_id} was taken by another writer")

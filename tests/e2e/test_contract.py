@@ -13,6 +13,7 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 from grpc_status import rpc_status
 
@@ -126,6 +127,23 @@ def test_reflection_gives_a_service_s_descriptor_and_says_when_it_has_none(stack
     assert missing.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
 
 
+@pytest.mark.parametrize("server", sorted(PACKAGES))
+def test_health_as_published_lists_what_reflection_lists_and_refuses_the_unknown(stack, server):
+    """The health service of protos/grpc/health/v1/health.proto, on every server."""
+    stub = health_pb2_grpc.HealthStub(stack.channel(server))
+    listed = stub.List(health_pb2.HealthListRequest(), timeout=TIMEOUT).statuses
+    [reply] = reflect(stack, server, "v1", reflection_pb2.ServerReflectionRequest(list_services=""))
+    assert set(listed) == {""} | {s.name for s in reply.list_services_response.service}
+    assert {s.status for s in listed.values()} == {health_pb2.HealthCheckResponse.SERVING}
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Check(health_pb2.HealthCheckRequest(service="tiaki.nothing.v1.HereService"),
+                   timeout=TIMEOUT)
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+    info = error_details_pb2.ErrorInfo()
+    rpc_status.from_call(caught.value).details[0].Unpack(info)
+    assert info.reason == "REASON_UNKNOWN_SERVICE"
+
+
 def test_a_method_the_server_lacks_is_unimplemented_with_a_reason(stack):
     call = stack.channel("intake").unary_unary("/tiaki.intake.v1.IntakeService/NoSuchMethod")
     with pytest.raises(grpc.RpcError) as caught:
@@ -144,7 +162,8 @@ def test_get_limits_tells_the_limits_intake_enforces(stack):
     assert limits.max_records_per_batch == int(stack.env("intake")["MAX_BATCH_RECORDS"]) != 5000
     assert (limits.max_rejections_per_response, limits.max_message_bytes,
             limits.max_streams_per_caller, limits.stream_idle_seconds, limits.max_ref_chars,
-            limits.max_value_chars) == (1000, 8 * 1024 * 1024, 4, 30, 200, 1000)
+            limits.max_value_chars, limits.max_rejections_per_page) == (
+        1000, 8 * 1024 * 1024, 4, 30, 200, 1000, 1000)
 
     programme_id = new_programme("limits")
     sid = open_sub(stack, (programme_id, stack.create_plan(plan_dict(programme_id))))

@@ -161,6 +161,8 @@ MATRIX = {
         lambda s: {"programme_id": PROGRAMME, "period": "2026Q3"}),
     "tiaki.intake.v1.IntakeService/AbandonSubmission": Owned(
         "open_submission", lambda i, s: {"submission_id": i}),
+    "tiaki.intake.v1.IntakeService/ListRejections": Owned(
+        "submission", lambda i, s: {"submission_id": i}),
     "tiaki.intake.v1.LimitsService/GetLimits": Public(lambda s: {}),
     "tiaki.intake.v1.KeysService/RotatePseudonymKeys": AgencyOnly(
         lambda s: {"programme_id": PROGRAMME}),

@@ -51,7 +51,10 @@ def test_the_node_example_reads_the_plan_and_chain_head_and_verifies_the_vectors
             break
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "vectors verified: 9 checks"
+    vectors = json.loads((ROOT / "docs" / "ledger-test-vectors.json").read_text())
+    checks = (len(vectors["canonical"]) + len(vectors["floats_never_hashed"])
+              + len(vectors["chain"]) + 3)  # content, Merkle root, signed head
+    assert checks == 15 and lines[0] == f"vectors verified: {checks} checks"
     assert lines[1] == (f"plan {example_plan['programme_id']} version {version}: "
                         f"{len(example_plan['items'])} items, "
                         f"{len(example_plan['purposes'])} purposes")

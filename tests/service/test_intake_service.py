@@ -74,7 +74,7 @@ def intake(plan):
     service.purpose_router.collection_terms.return_value = NO_AGREEMENT_NEEDED
     service.identities.require.return_value = Caller("provider", "ccss")
     service.storage.submission.return_value = open_submission()
-    service.storage.refs_after.return_value = (0, set(), False)
+    service.storage.refs_after.return_value = (0, {}, False)
     service.storage.current_sealed.return_value = None  # nothing of the period sealed yet
     service.storage.pseudonym_key.side_effect = key_for
     service.storage.store_batch.side_effect = stored_batch
@@ -89,7 +89,7 @@ def refused(call) -> GrpcError:
     return to_grpc(caught.value)
 
 
-def stored_batch(submission_id, slot, refs, rejected, payload):
+def stored_batch(submission_id, slot, refs, rejected, payload, rejections=None, digests=None):
     """Like the real storage: the payload gets its batch id and is encoded once."""
     payload["batch_id"] = "batch-1"
     return "batch-1", json.dumps(payload)
@@ -111,7 +111,7 @@ class TestSubmitRecordsWorker:
         assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (2, 1, 0)
         (payload,) = dispatched(intake)
         assert len(payload["records"]) == 2
-        _, _, refs, rejected, _ = intake.storage.store_batch.call_args.args
+        _, _, refs, rejected, *_ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == (["r1", "r2"], 0)
 
     def test_a_ref_twice_in_one_batch_with_other_values_is_rejected_saying_so(self, intake):
@@ -124,7 +124,7 @@ class TestSubmitRecordsWorker:
         assert "twice in this submission with different values" in rejection.reason
 
     def test_refs_already_in_the_submission_are_duplicates(self, intake):
-        intake.storage.refs_after.return_value = (0, {"r1"}, False)
+        intake.storage.refs_after.return_value = (0, {"r1": ""}, False)
         first = intake.SubmitRecords(stream([record("r1"), record("r2")]), mock.Mock())
         again = intake.SubmitRecords(stream([record("r2"), record("r3")]), mock.Mock())
 
@@ -151,16 +151,21 @@ class TestSubmitRecordsWorker:
             for p in plan.purposes}
         assert row["fields"]["sessions_attended"] == 7  # typed, not text
         assert "whanau-42" not in str(payload) and "Moana" not in str(payload)
-        _, _, refs, rejected, _ = intake.storage.store_batch.call_args.args
+        _, _, refs, rejected, *_ = intake.storage.store_batch.call_args.args
         assert (refs, rejected) == (["r1"], 1)
 
-    def test_a_batch_that_accepted_nothing_stores_nothing_but_its_rejections_count(self, intake):
-        reply = intake.SubmitRecords(stream([record("r1", region="Mars")]), mock.Mock())
+    def test_a_batch_that_accepted_nothing_stores_its_rejections_and_sends_nothing(self, intake):
+        bad = record("r1", region="Mars")
+        bad.row = 7
+        reply = intake.SubmitRecords(stream([bad]), mock.Mock())
 
         assert (reply.accepted_count, reply.rejected_count) == (0, 1)
         assert dispatched(intake) == []
-        intake.storage.store_batch.assert_not_called()
-        intake.storage.count_rejected.assert_called_once_with("sub-1", 1)
+        _, _, refs, rejected, _, rejections, _ = intake.storage.store_batch.call_args.args
+        assert (refs, rejected) == ([], 1)
+        assert [r[:4] for r in rejections] == [[7, "r1", "region", "not_allowed_value"]]
+        (listed,) = reply.rejections
+        assert (listed.row, listed.code) == (7, pb.REJECTION_CODE_NOT_ALLOWED_VALUE)
         intake.storage.mark_published.assert_not_called()
 
     def test_published_batch_is_marked_published(self, intake):
@@ -262,6 +267,121 @@ class TestOutbox:
         (republished,) = dispatched(service)
         assert republished.get("batch_id") == inline["batch_id"]
         assert republished == inline
+
+
+class TestSameRefAcrossBatches:
+    """A record reference accepted in one batch, sent again in another batch or
+    stream of the submission, or through another intake instance."""
+
+    def test_other_values_are_a_rejection_that_says_so_the_same_values_a_duplicate(
+            self, stored_intake):
+        service, sub = stored_intake
+        first = service.SubmitRecords(stream([record("r1"), record("r2")],
+                                             [record("r3")], submission_id=sub.submission_id),
+                                      mock.Mock())
+        again_row = record("r2")
+        again_row.row = 40  # the same record from another row of a file is the same record
+        changed = record("r1", sessions_attended="9")
+        changed.row = 41
+        again = service.SubmitRecords(stream([changed, again_row],
+                                             [record("r3", client="someone-else")],
+                                             submission_id=sub.submission_id), mock.Mock())
+
+        assert (first.accepted_count, first.duplicate_count, first.rejected_count) == (3, 0, 0)
+        assert (again.accepted_count, again.duplicate_count, again.rejected_count) == (0, 1, 2)
+        assert [(r.row, r.record_ref, r.field, r.code) for r in again.rejections] == [
+            (41, "r1", "record_ref", pb.REJECTION_CODE_CONFLICTING_DUPLICATE),
+            (0, "r3", "record_ref", pb.REJECTION_CODE_CONFLICTING_DUPLICATE)]
+        assert all("with different values (the first is kept)" in r.reason
+                   for r in again.rejections)
+        # Only the first values were ever sent on.
+        sent = [row for event in dispatched(service) for row in event["records"]]
+        assert len(sent) == 3 and {r["fields"]["sessions_attended"] for r in sent} == {7}
+
+    def test_another_instance_compares_by_what_the_first_stored(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())
+        other = OpenSubmissions()  # a second intake process: nothing of it cached
+        other.setup()
+        service.open_submissions = other
+        reply = service.SubmitRecords(stream([record("r1", sessions_attended="9"), record("r1")],
+                                             submission_id=sub.submission_id), mock.Mock())
+        assert (reply.accepted_count, reply.duplicate_count, reply.rejected_count) == (0, 1, 1)
+
+
+class TestListRejections:
+    """Every rejection of a submission, page by page, on intake's real storage."""
+
+    @staticmethod
+    def bad(n: int) -> pb.Record:
+        found = record(f"bad-{n}", region="Mars")
+        found.row = n + 2  # as a CSV's row: the header is row 1
+        return found
+
+    def list_all(self, service, sid: str, page_size: int = 0) -> tuple[list, int]:
+        """(every rejection, pages read)."""
+        got, token, pages = [], "", 0
+        while True:
+            page = service.ListRejections(pb.ListRejectionsRequest(
+                submission_id=sid, page_size=page_size, page_token=token), mock.Mock())
+            got.extend(page.rejections)
+            pages += 1
+            token = page.next_page_token
+            if not token:
+                return got, pages
+
+    def test_more_rejections_than_a_response_lists_are_all_listed_in_order(self, stored_intake):
+        service, sub = stored_intake
+        # 2,500 rejected records: in batches with accepted records, in a batch
+        # with none, and in a second stream.
+        first = [[*(self.bad(n) for n in range(start, start + 600)), record(f"ok-{start}")]
+                 for start in range(0, 1800, 600)]
+        alone = [self.bad(n) for n in range(1800, 2200)]
+        reply = service.SubmitRecords(stream(*first, alone, submission_id=sub.submission_id),
+                                      mock.Mock())
+        again = service.SubmitRecords(stream([self.bad(n) for n in range(2200, 2500)],
+                                             submission_id=sub.submission_id), mock.Mock())
+
+        assert (reply.accepted_count, reply.rejected_count, len(reply.rejections)) == (
+            3, 2200, 1000)
+        assert again.rejected_count == 300
+        got, pages = self.list_all(service, sub.submission_id, page_size=700)
+        assert [(r.row, r.record_ref) for r in got] == [
+            (n + 2, f"bad-{n}") for n in range(2500)]
+        assert {(r.field, r.code) for r in got} == {("region",
+                                                     pb.REJECTION_CODE_NOT_ALLOWED_VALUE)}
+        assert all("Mars" in r.reason for r in got)
+        assert pages == 4  # 700 + 700 + 700 + 400: the last page says it is the last
+        counted = service.GetSubmission(pb.GetSubmissionRequest(
+            submission_id=sub.submission_id), mock.Mock()).submission
+        assert (counted.accepted_count, counted.rejected_count) == (3, 2500)
+        # A record with two problems is listed twice; the first page holds the cap.
+        assert len(self.list_all(service, sub.submission_id)[0]) == 2500
+
+    def test_a_page_holds_at_most_the_cap_and_tokens_are_ours(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([self.bad(n) for n in range(5)],
+                                     submission_id=sub.submission_id), mock.Mock())
+        with config.patch({"MAX_REJECTIONS_PAGE": 2}):
+            too_big = refused(lambda: service.ListRejections(pb.ListRejectionsRequest(
+                submission_id=sub.submission_id, page_size=3), mock.Mock()))
+            got, pages = self.list_all(service, sub.submission_id)
+        assert too_big.code == StatusCode.INVALID_ARGUMENT and "page_size" in too_big.message
+        assert (len(got), pages) == (5, 3)
+        forged = refused(lambda: service.ListRejections(pb.ListRejectionsRequest(
+            submission_id=sub.submission_id, page_token="x"), mock.Mock()))
+        assert forged.code == StatusCode.INVALID_ARGUMENT
+
+    def test_none_listed_for_a_clean_submission_or_another_providers(self, stored_intake):
+        service, sub = stored_intake
+        service.SubmitRecords(stream([record("r1")], submission_id=sub.submission_id),
+                              mock.Mock())
+        assert self.list_all(service, sub.submission_id) == ([], 1)
+        service.identities.require.return_value = Caller("provider", "other-ngo")
+        error = refused(lambda: service.ListRejections(pb.ListRejectionsRequest(
+            submission_id=sub.submission_id), mock.Mock()))
+        assert error.code == StatusCode.NOT_FOUND
 
 
 # -- container_factory: the real broker and store, over gRPC ------------------------------
@@ -428,8 +548,8 @@ class TestIdentityAtTheDoorContainer:
 
 
 class TestBoundsContainer:
-    def test_batches_that_accepted_nothing_store_no_document(self, start_container, plan,
-                                                             identities, store_db):
+    def test_batches_that_accepted_nothing_store_their_rejections_quoted_short(
+            self, start_container, plan, identities, store_db):
         start_container(IntakeService, purpose_router=FakeRouter(plan))
         _, tokens = identities
         auth = [("authorization", f"Bearer {tokens[('provider', 'ccss')]}")]
@@ -448,7 +568,10 @@ class TestBoundsContainer:
             got = client.GetSubmission(pb.GetSubmissionRequest(submission_id=sid), metadata=auth)
 
         assert [r.rejected_count for r in replies] == [1] * 20
-        assert store_db.batches.count_documents({"submission_id": sid}) == 0
+        assert store_db.batches.count_documents({"submission_id": sid,
+                                                 "accepted_count": {"$gt": 0}}) == 0
+        assert store_db.outbox.count_documents({}) == 0
+        assert not any("R" * 1000 in text for text in database_text(store_db))
         assert (got.submission.accepted_count, got.submission.rejected_count) == (0, 21)
         # An over-long reference is quoted back as a short prefix, never whole.
         assert long.rejections and all(len(r.record_ref) <= 201 for r in long.rejections)

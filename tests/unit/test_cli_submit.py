@@ -182,6 +182,54 @@ def test_check_csv_separates_identity_and_pads_short_rows(tmp_path):
     assert asked.records[0][1].identity.family_name == "Smith"
 
 
+class StricterIntake(FakeServers):
+    """An intake whose rules reject what the command line's check let through
+    (a command line older than the server): it stores every rejection, lists
+    only the first `cap` in SubmitRecords' answer and pages ListRejections."""
+
+    def __init__(self, plan: dict, cap: int = 1000):
+        super().__init__(plan)
+        self.cap, self.stored, self.pages = cap, [], 0
+
+    def SubmitRecords(self, stream, metadata=None):
+        for batch in stream:
+            for record in batch.records:
+                if record.client_ref.startswith("refused"):
+                    self.stored.append(ipb.RecordRejection(
+                        row=record.row, record_ref=record.record_ref, field="client_ref",
+                        reason="not one intake takes", code=ipb.REJECTION_CODE_BAD_FORMAT))
+                else:
+                    self.sent.append(record)
+        return ipb.SubmitRecordsResponse(accepted_count=len(self.sent),
+                                         rejected_count=len(self.stored),
+                                         rejections=self.stored[:self.cap])
+
+    def ListRejections(self, request, metadata=None):
+        self.pages += 1
+        start = int(request.page_token or 0)
+        end = start + self.cap
+        return ipb.ListRejectionsResponse(rejections=self.stored[start:end],
+                                          next_page_token=str(end) if end < len(self.stored)
+                                          else "")
+
+
+def test_more_rejections_by_intake_than_its_answer_lists_are_all_written_by_row(
+        tmp_path, monkeypatch):
+    fake = StricterIntake(make_plan(version=1))
+    monkeypatch.setattr(base, "stub", lambda stub_class, server: fake)
+    rows = [_row(n, client_ref=f"refused-{n}" if n % 5 else f"c{n}") for n in range(1, 3126)]
+    rows[9]["age"] = "old"  # r10: rejected here, never sent
+    path = _csv(tmp_path, rows)
+    result = run(path, "--batch-size", "700")
+    assert result.exit_code == 1, result.output
+    assert "accepted 624, duplicate 0, rejected 2501" in result.output
+    got = [(r["row"], r["record_ref"], r["field"]) for r in rejections(path)]
+    refused = [(str(n + 1), f"r{n}", "client_ref") for n in range(1, 3126) if n % 5]
+    assert len(refused) == 2500
+    assert got == sorted([*refused, ("11", "r10", "age")], key=lambda r: int(r[0]))
+    assert fake.pages == 3  # 1,000 + 1,000 + 499
+
+
 # -- the plan as a CSV ------------------------------------------------------------------
 
 

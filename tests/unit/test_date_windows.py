@@ -77,8 +77,17 @@ def test_a_date_is_in_its_window_exactly_when_between_its_bounds(day, year, quar
 def test_the_same_ref_with_other_values_is_a_rejection_that_says_so():
     refs = ["r1", "r2", "r1", "r1"]
     contents = ["a", "b", "a", "changed"]
-    batch = sort_batch(refs, set(), lambda i: ({"row": i}, []), contents)
+    batch = sort_batch(refs, {}, lambda i: ({"row": i}, []), contents)
     assert batch.refs == ["r1", "r2"]
     assert batch.duplicates == 1  # the same values again
-    assert batch.rejections == [("r1", "record_ref", CONFLICTING_DUPLICATE)]
+    assert batch.rejections == [(3, "r1", "record_ref", CONFLICTING_DUPLICATE)]
     assert batch.reasons == ["conflicting_duplicate"]
+
+
+def test_a_ref_accepted_in_an_earlier_batch_is_compared_by_its_content():
+    seen = {"r1": "a", "r2": "b", "old": ""}  # "": stored before digests were kept
+    batch = sort_batch(["r1", "r2", "old", "r3"], seen, lambda i: ({"row": i}, []),
+                       ["a", "changed", "anything", "c"])
+    assert batch.refs == ["r3"] and batch.contents == ["c"]
+    assert batch.duplicates == 2  # r1 with the same content, and "old" (not known)
+    assert batch.rejections == [(1, "r2", "record_ref", CONFLICTING_DUPLICATE)]

@@ -122,18 +122,20 @@ def test_a_batch_is_sorted_into_duplicates_rejections_and_rows():
         asked.append(i)
         return checks[i]
 
-    batch = domain.sort_batch(["a", "seen", "b", "c", "a"], {"seen"}, check)
+    batch = domain.sort_batch(["a", "seen", "b", "c", "a"], {"seen": ""}, check)
     assert (batch.rows, batch.refs, batch.duplicates) == ([{"n": 0}, {"n": 3}], ["a", "c"], 2)
-    assert batch.rejections == [("b", "age", "required by the plan"), ("b", "x", UNDECLARED)]
+    assert batch.rejections == [(2, "b", "age", "required by the plan"),
+                                (2, "b", "x", UNDECLARED)]
     assert batch.reasons == ["missing"] and asked == [0, 2, 3] and not batch.empty
-    assert domain.sort_batch(["seen"], {"seen"}, check).empty
+    assert domain.sort_batch(["seen"], {"seen": ""}, check).empty
 
 
 @pytest.mark.parametrize("reason, kind", [
     (UNDECLARED, "undeclared_field"), ("not agreed: you declined it", "not_agreed"),
     ("required by the plan", "missing"), ("130 is outside 0..120", "out_of_range"),
     ("'x' is not one of: a", "not_allowed_value"), ("expected a date", "bad_format"),
-    (domain.IDENTITY_NOT_ASKED, "identity_not_asked")])
+    (domain.IDENTITY_NOT_ASKED, "identity_not_asked"),
+    (domain.CONFLICTING_DUPLICATE, "conflicting_duplicate")])
 def test_a_rejection_is_labelled_by_kind_for_metrics(reason, kind):
     assert domain.reason_kind(reason) == kind
 
@@ -166,3 +168,11 @@ def test_the_events_carry_the_submission_and_its_agreement_and_notice_versions()
     # A replacement's seal names what it supersedes.
     replacement = dataclasses.replace(SUB, replaces_submission_id="sub-0")
     assert domain.seal_event(replacement, 5, [])["replaces_submission_id"] == "sub-0"
+
+
+def test_a_stored_rejection_never_quotes_an_identity_detail():
+    stored = domain.stored_rejection(
+        4, "r1", "identity", "date of birth must be YYYY-MM-DD, got '1987-13-01'")
+    assert stored == [4, "r1", "identity", "bad_format", "date of birth must be YYYY-MM-DD"]
+    assert domain.stored_rejection(5, "r2", "age", "expected a whole number, got 'x'")[4] == (
+        "expected a whole number, got 'x'")

@@ -8,11 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.test_intake_domain import make_record
+from tests.unit.test_value_formats import _rules as value_format_rules
 from tiaki.core import ledger, tree_heads
 from tiaki.core.records import RESERVED_FIELDS
 from tools.ledger_test_vectors import VECTORS, render
@@ -80,3 +83,32 @@ def test_the_published_vectors_verify_by_the_documented_rules():
     assert rfc8785.dumps(signed["head"]).hex() == signed["payload_hex"]
     Ed25519PublicKey.from_public_bytes(bytes.fromhex(signed["public_key"])).verify(
         bytes.fromhex(signed["signature"]), bytes.fromhex(signed["payload_hex"]))
+
+
+floats = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(st.recursive(floats, lambda inner: st.lists(inner, min_size=1, max_size=3)
+                    | st.dictionaries(st.text(max_size=3), inner, min_size=1, max_size=3),
+                    max_leaves=6), values)
+def test_no_float_is_ever_hashed_wherever_it_hides(with_float, other):
+    for value in (with_float, [other, with_float], {"fields": {"x": with_float}}):
+        with pytest.raises(ledger.NotCanonical, match="decimal value is hashed as its text"):
+            ledger.canonical_json(value)
+
+
+def test_a_decimal_item_reaches_the_hash_as_its_text():
+    rules = value_format_rules()
+    typed, problems = rules.check("r", "c", make_record(hours="07.50"))
+    assert problems == [] and typed["hours"] == "7.5"
+    assert ledger.content_hash([typed]) == hashlib.sha256(rfc8785.dumps([typed])).hexdigest()
+
+
+def test_the_published_floats_show_why_none_is_hashed():
+    v = json.loads(VECTORS.read_text())
+    for case in v["floats_never_hashed"]:
+        number = float(case["python_json"])
+        assert case["jcs"] == rfc8785.dumps(number).decode()
+        with pytest.raises(ledger.NotCanonical):
+            ledger.canonical_json(number)
+    assert any(c["python_json"] != c["jcs"] for c in v["floats_never_hashed"])

@@ -3,6 +3,7 @@ submit --check` both apply them: trimmed cells, enum aliases, integers,
 decimals, dates and booleans."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -71,7 +72,7 @@ def test_not_integers(text):
 
 def test_a_decimal_item_reads_points_and_keeps_its_range():
     typed, problems = _rules().check("r", "c", make_record(hours="12.5"))
-    assert problems == [] and typed["hours"] == 12.5
+    assert problems == [] and typed["hours"] == "12.5"  # text: never a float
     for bad in ("12,5", "41", "-0.5", "nan", "inf", "1e2"):
         _, problems = _rules().check("r", "c", make_record(hours=bad))
         assert [f for f, _ in problems] == ["hours"], bad
@@ -91,8 +92,13 @@ def test_every_whole_number_reads_back(n):
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=3,
                    min_value=-10**6, max_value=10**6))
-def test_every_plain_decimal_reads_back(d):
-    assert parse_decimal(f"{d:f}") == pytest.approx(float(d))
+def test_every_plain_decimal_reads_back_as_its_plain_text(d):
+    text = parse_decimal(f"{d:f}")
+    assert isinstance(text, str) and Decimal(text) == d
+    padded = f"{d:.6f}"  # more places, and a + sign: the same number, the same text
+    assert parse_decimal(padded if d < 0 else f"+{padded}") == text
+    assert "E" not in text and not text.startswith("+")
+    assert "." not in text or not text.endswith(("0", "."))
 
 
 @given(st.dates())

@@ -155,6 +155,7 @@ def check_csv(path: str, rules: RecordRules, sent: list[str], identity: bool,
             if not problems and earlier_content != content:
                 problems = [("record_ref", f"also on row {earlier} with different values "
                                            "(the first is kept)")]
+            record.row = reader.line_num  # echoed in intake's rejections; not in `content`
             if problems:
                 out.rejected += 1
                 out.rejections.extend((reader.line_num, record.record_ref, f, r)
@@ -213,6 +214,19 @@ def _with_progress(batches: Iterable[intake_pb2.SubmitRecordsRequest],
     for batch in batches:
         yield batch
         bar.update(len(batch.records))
+
+
+def intake_rejections(intake, submission_id: str,
+                      metadata) -> Iterator[intake_pb2.RecordRejection]:
+    """Every rejection intake stored for the submission, page by page."""
+    token = ""
+    while True:
+        page = intake.ListRejections(intake_pb2.ListRejectionsRequest(
+            submission_id=submission_id, page_token=token), metadata=metadata)
+        yield from page.rejections
+        token = page.next_page_token
+        if not token:
+            return
 
 
 def rejections_path(csv_file: str) -> Path:
@@ -312,18 +326,17 @@ def submit(csv_file: str, programme: str, period: str, plan_version: int,
               leave=False) as bar:
         result = intake.SubmitRecords(
             _with_progress(batches(records, sid, batch_size), bar), metadata=metadata)
-    rows = checked.rows_by_ref()
-    rejections = checked.rejections + [(rows.get(r.record_ref, 0), r.record_ref, r.field, r.reason)
-                                       for r in result.rejections]
+    rejections = list(checked.rejections)
+    if result.rejected_count:  # the response lists only the first: every one, page by page
+        rows = checked.rows_by_ref()
+        rejections += [(r.row or rows.get(r.record_ref, 0), r.record_ref, r.field, r.reason)
+                       for r in intake_rejections(intake, sid, metadata)]
     rejected = checked.rejected + result.rejected_count
     write_rejections(out, rejections)
     click.echo(f"accepted {result.accepted_count}, duplicate {result.duplicate_count}, "
                f"rejected {rejected}")
     if rejections:
         click.echo(f"every rejection, by row: {out} ({len(rejections)} problems)")
-    if len(result.rejections) < result.rejected_count:
-        click.echo(f"intake listed {len(result.rejections)} of the {result.rejected_count} "
-                   "records it rejected", err=True)
     if seal:
         sealed = intake.SealSubmission(
             intake_pb2.SealSubmissionRequest(submission_id=sid), metadata=metadata).submission

@@ -45,8 +45,28 @@ HASHED_FIELDS = ("sequence", "kind", "delivery_id", "provider_id", "programme_id
 KEPT_HEAD = re.compile(r"(\d+):([0-9a-fA-F]{64})")
 
 
+class NotCanonical(TypeError):
+    """A value with no one canonical form: a float (JCS and Python write them
+    differently; decimals are hashed as their text)."""
+
+
+def _refuse_floats(value: object) -> None:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            raise NotCanonical(f"a float ({item!r}) is never hashed: a decimal value is "
+                               "hashed as its text (docs/ledger.md)")
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+
+
 def canonical_json(value: object) -> bytes:
-    """Keys sorted, no spaces, UTF-8 unescaped: the bytes every hash here is taken over."""
+    """Keys sorted, no spaces, UTF-8 unescaped: the RFC 8785 bytes every hash
+    here is taken over. NotCanonical for a value holding a float."""
+    _refuse_floats(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

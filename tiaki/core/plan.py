@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from tiaki.core.periods import period_days
 from tiaki.core.records import RESERVED_FIELDS  # a plan may not declare the fields tiaki adds
@@ -389,10 +390,13 @@ def parse_integer(text: str) -> int:
     return int(text.split(".", 1)[0])
 
 
-def parse_decimal(text: str) -> float:
+def parse_decimal(text: str) -> str:
+    """A decimal as its plain text ("12.50" and "+12.5" are "12.5"), never a
+    float: it is sent, stored and hashed in the ledger as text (docs/ledger.md)."""
     if not _DECIMAL.fullmatch(text):
         raise Rejected(f"expected {FORMATS['decimal']}, got {text[:40]!r}")
-    return float(text)
+    value = Decimal(text)
+    return "0" if value == 0 else format(value.normalize(), "f")
 
 
 def parse_date(text: str) -> str:
@@ -439,7 +443,7 @@ def _validator(item: ScheduleItem) -> Validator:
 
         def check(text: str):
             value = parse(text)
-            if not item.min <= value <= item.max:
+            if not item.min <= (Decimal(value) if isinstance(value, str) else value) <= item.max:
                 raise Rejected(f"{text[:40]} is outside {item.min}..{item.max}")
             return value
     elif item.type == "enum":

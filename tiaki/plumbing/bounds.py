@@ -33,7 +33,7 @@ from tiaki.plumbing import reflection
 from tiaki.plumbing.grpc_errors import refusal
 
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"  # never counted against a caller: probes must answer
-HEALTH_PATHS = (HEALTH_CHECK, "/grpc.health.v1.Health/Watch")
+HEALTH_PATHS = (HEALTH_CHECK, "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List")
 CONTENT_TYPE = "application/grpc+proto"
 DEFAULTS = {
     # The largest legitimate message, a 5,000-record batch, is under 2 MiB.

@@ -4,7 +4,9 @@ Answered outside the worker pool (bounds.py hands health calls to `answer` in
 a green thread of their own), so a probe answers however busy the workers
 are. The status reflects what the service needs: SERVING while its store and
 its broker answer (probed every PROBE_SECONDS), NOT_SERVING while either does
-not. A service name the server does not serve is NOT_FOUND, as the spec says."""
+not. A service name the server does not serve is NOT_FOUND, as the spec says.
+The service is the one published in protos/grpc/health/v1/health.proto (Check,
+Watch and List); its Python code is grpcio-health-checking's, made from that file."""
 
 from __future__ import annotations
 
@@ -88,12 +90,25 @@ def status_of(server, service_name: str):
     return health.status if health is not None else SERVING
 
 
+def listing(server) -> health_pb2.HealthListResponse:
+    """Every service the server serves, and the server as a whole (""), with its status."""
+    out = health_pb2.HealthListResponse()
+    for name in ("", *sorted(served(server))):
+        out.statuses[name].status = status_of(server, name)
+    return out
+
+
 def answer(server, request_stream, response_stream):
     """One Check or Watch call. Runs as a container-managed thread: never raises."""
     try:
+        path = request_stream.headers.get(":path")
+        if path.endswith("/List"):
+            next(request_stream.consume(health_pb2.HealthListRequest))
+            response_stream.populate([listing(server)])
+            return
         request = next(request_stream.consume(health_pb2.HealthCheckRequest))
         status = status_of(server, request.service)
-        if request_stream.headers.get(":path").endswith("/Check"):
+        if path.endswith("/Check"):
             response_stream.populate([health_pb2.HealthCheckResponse(status=status)])
             return
         sent = None

@@ -31,10 +31,12 @@ MAX_CITED = 1000
 
 @dataclass(frozen=True)
 class Step:
-    """One line of a record's history: who did what, when (epoch seconds)."""
+    """One line of a record's history: who did what, when (epoch seconds), and
+    the staff id of the person who acted for them ("" when none was named)."""
     at: float
     who: str
     what: str
+    person: str = ""
 
 
 def period(date_from: str, date_to: str, required: bool) -> tuple[str, str]:
@@ -175,6 +177,7 @@ class Response:
     kind: str
     text: str
     at: float
+    person: str = ""  # the provider's person who replied
 
 
 @dataclass(frozen=True)
@@ -194,13 +197,14 @@ def open_reviews(provider_ids: Iterable[str], today: dt.date,
     return tuple(Review(p, today, respond_by) for p in sorted(set(provider_ids)))
 
 
-def respond(review: Review, kind: str, text: str, today: dt.date, now: float) -> Review:
+def respond(review: Review, kind: str, text: str, today: dt.date, now: float,
+            person: str = "") -> Review:
     if kind not in RESPONSE_KINDS:
         raise Invalid("kind", f"must be one of {', '.join(RESPONSE_KINDS)}")
     text = _text(text, "text", TEXT_MAX, required=kind != "agree")
     if today > review.respond_by:
         raise NotNow("", f"the review window closed on {review.respond_by.isoformat()}")
-    return replace(review, responses=review.responses + (Response(kind, text, now),))
+    return replace(review, responses=review.responses + (Response(kind, text, now, person),))
 
 
 def publication_blockers(state: str, reviews: tuple[Review, ...], today: dt.date) -> list[str]:
@@ -238,11 +242,13 @@ class Outcome:
     history: tuple[Step, ...] = ()
     published_at: float | None = None
     version: int = 1
+    recorded_by_person: str = ""   # staff ids of the unit's people who recorded and published it
+    published_by_person: str = ""
 
 
 def new_outcome(outcome_id: str, unit_id: str, draft: OutcomeDraft, received: list[dict],
                 purpose_name: Callable[[str, str], str], measures: dict[str, Measure],
-                today: dt.date, review_days: int, now: float) -> Outcome:
+                today: dt.date, review_days: int, now: float, person: str = "") -> Outcome:
     """The outcome a checked draft records. `received`: the unit's delivery
     entries for what it cites; `purpose_name(programme_id, purpose_id)`;
     `measures`: the measures the draft names. An evaluation finding starts as
@@ -267,7 +273,8 @@ def new_outcome(outcome_id: str, unit_id: str, draft: OutcomeDraft, received: li
         title=draft.title, summary=draft.summary, date=draft.date, audience=draft.audience,
         citations=cites, provider_ids=providers, programme_ids=programmes,
         measure_ids=draft.measure_ids, state=state, recorded_at=now, changed_at=now,
-        reviews=reviews, history=(Step(now, unit_id, what),))
+        reviews=reviews, history=(Step(now, unit_id, what, person),),
+        recorded_by_person=person)
 
 
 def _changed(outcome: Outcome, step: Step, **changes) -> Outcome:
@@ -275,7 +282,7 @@ def _changed(outcome: Outcome, step: Step, **changes) -> Outcome:
 
 
 def publish(outcome: Outcome | None, outcome_id: str, unit_id: str, today: dt.date,
-            now: float) -> Outcome:
+            now: float, person: str = "") -> Outcome:
     """The unit's draft finding, published with the providers' responses once
     each provider has responded or its window has closed."""
     if outcome is None or outcome.unit_id != unit_id:
@@ -288,12 +295,12 @@ def publish(outcome: Outcome | None, outcome_id: str, unit_id: str, today: dt.da
         raise NotNow("", f"finding {outcome.outcome_id} cannot be published yet: "
                          + "; ".join(blockers))
     return _changed(outcome, Step(now, unit_id, "published the finding with the providers' "
-                                                "responses"),
-                    state="published", published_at=now)
+                                                "responses", person),
+                    state="published", published_at=now, published_by_person=person)
 
 
 def reply(outcome: Outcome | None, outcome_id: str, provider_id: str, kind: str, text: str,
-          today: dt.date, now: float) -> Outcome:
+          today: dt.date, now: float, person: str = "") -> Outcome:
     """A provider's response to a draft finding about its data, within its window."""
     if outcome is None or provider_id not in outcome.provider_ids:
         raise NotFound("", f"no outcome {outcome_id!r}")
@@ -302,10 +309,10 @@ def reply(outcome: Outcome | None, outcome_id: str, provider_id: str, kind: str,
                          "evaluation finding takes a reply")
     if outcome.state != "draft":
         raise NotNow("", f"finding {outcome.outcome_id} is already {outcome.state}")
-    reviews = tuple(respond(r, kind, text, today, now) if r.provider_id == provider_id else r
-                    for r in outcome.reviews)
-    return _changed(outcome, Step(now, provider_id, f"responded: {kind.replace('_', ' ')}"),
-                    reviews=reviews)
+    reviews = tuple(respond(r, kind, text, today, now, person) if r.provider_id == provider_id
+                    else r for r in outcome.reviews)
+    return _changed(outcome, Step(now, provider_id, f"responded: {kind.replace('_', ' ')}",
+                                  person), reviews=reviews)
 
 
 def view(outcome: Outcome, provider_id: str | None = None) -> dict:
@@ -324,6 +331,8 @@ def view(outcome: Outcome, provider_id: str | None = None) -> dict:
         "measure_ids": list(outcome.measure_ids),
         "reviews": [review_data(r) for r in outcome.reviews if mine(r)],
         "recorded_at": outcome.recorded_at, "published_at": outcome.published_at,
+        "recorded_by_person": outcome.recorded_by_person,
+        "published_by_person": outcome.published_by_person,
     }
 
 
@@ -352,6 +361,7 @@ class Position:
     stance: str
     reason: str
     at: float
+    person: str = ""  # the party's person who took it
 
 
 @dataclass(frozen=True)
@@ -370,18 +380,19 @@ class Measure:
 
 
 def propose(measure_id: str, programme_id: str, name: str, definition: str, reason: str,
-            party: Party, now: float) -> Measure:
+            party: Party, now: float, person: str = "") -> Measure:
     """A new measure; proposing it is the proposer's endorsement."""
     if party.kind not in PARTY_KINDS:
         raise Invalid("party", f"measures are co-defined by {', '.join(PARTY_KINDS)}")
     measure = Measure(measure_id, programme_id, _text(name, "name", TITLE_MAX),
                       _text(definition, "definition", TEXT_MAX), party,
-                      history=(Step(now, str(party), "proposed the measure"),))
-    return take_position(measure, party, "endorse", _text(reason, "reason", TEXT_MAX), now)
+                      history=(Step(now, str(party), "proposed the measure", person),))
+    return take_position(measure, party, "endorse", _text(reason, "reason", TEXT_MAX), now,
+                         person)
 
 
 def take_position(measure: Measure, party: Party, stance: str, reason: str,
-                  now: float) -> Measure:
+                  now: float, person: str = "") -> Measure:
     """A party endorses or objects; its latest position replaces its earlier one."""
     if stance not in STANCES:
         raise Invalid("stance", f"must be one of {', '.join(STANCES)}")
@@ -390,16 +401,16 @@ def take_position(measure: Measure, party: Party, stance: str, reason: str,
         raise NotNow("", f"measure {measure.measure_id} ({measure.name!r}) is already agreed; "
                          "propose a new measure to change it")
     positions = tuple(p for p in measure.positions if p.party != party) + (
-        Position(party, stance, reason, now),)
+        Position(party, stance, reason, now, person),)
     return settle(replace(measure, positions=positions), now)
 
 
 def respond_to_measure(measure: Measure, party: Party, stance: str, reason: str,
-                       now: float) -> Measure:
+                       now: float, person: str = "") -> Measure:
     """A party's position taken, and written in the measure's history."""
-    changed = take_position(measure, party, stance, reason, now)
+    changed = take_position(measure, party, stance, reason, now, person)
     what = f"{stance.removesuffix('e')}ed" + (f": {reason.strip()}" if reason.strip() else "")
-    return replace(changed, history=changed.history + (Step(now, str(party), what),))
+    return replace(changed, history=changed.history + (Step(now, str(party), what, person),))
 
 
 def still_needed(measure: Measure) -> list[str]:

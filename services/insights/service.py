@@ -152,7 +152,7 @@ class InsightsService(HealthMixin):
                 lambda programme, purpose: domain.purpose_name(self._plan(programme), purpose),
                 self.storage.measures_by_id(draft.measure_ids) if draft.measure_ids else {},
                 today, int(config.get("REVIEW_WORKING_DAYS") or domain.REVIEW_WORKING_DAYS),
-                time.time())
+                time.time(), unit.person)
         except NotFound:
             CITATIONS_REFUSED.labels(unit.id).inc()
             raise
@@ -170,7 +170,7 @@ class InsightsService(HealthMixin):
         def attempt() -> Outcome:  # a reply landing meanwhile means deciding again
             return self.storage.change_outcome(domain.publish(
                 self.storage.outcome(request.outcome_id), request.outcome_id, unit.id,
-                nz_today(), time.time()))
+                nz_today(), time.time(), unit.person))
 
         published = retrying(attempt, field="", what=f"finding {request.outcome_id} kept "
                                                       "changing; publish again")
@@ -232,7 +232,7 @@ class InsightsService(HealthMixin):
         def attempt() -> Outcome:
             return self.storage.change_outcome(domain.reply(
                 self.storage.outcome(request.outcome_id), request.outcome_id, provider.id, kind,
-                request.text, nz_today(), time.time()))
+                request.text, nz_today(), time.time(), provider.person))
 
         answered = retrying(attempt, field="", what=f"finding {request.outcome_id} kept "
                                                      "changing; respond again")
@@ -263,7 +263,7 @@ class InsightsService(HealthMixin):
             raise NotFound("", f"no programme {request.programme_id!r}")
         measure = self.storage.add_measure(domain.propose(
             str(uuid.uuid4()), request.programme_id, request.name, request.definition,
-            request.reason, domain.Party(caller.kind, caller.id), time.time()))
+            request.reason, domain.Party(caller.kind, caller.id), time.time(), caller.person))
         MEASURE_POSITIONS.labels(caller.kind, "endorse").inc()
         return mpb.ProposeMeasureResponse(measure=measure_message(measure))
 
@@ -278,7 +278,7 @@ class InsightsService(HealthMixin):
                 raise NotFound("", f"no measure {request.measure_id!r}")
             return self.storage.change_measure(domain.respond_to_measure(
                 measure, domain.Party(caller.kind, caller.id), stance, request.reason,
-                time.time()))
+                time.time(), caller.person))
 
         measure = retrying(attempt, field="", what=f"measure {request.measure_id} kept "
                                                     "changing; respond again")
@@ -378,12 +378,15 @@ def outcome_message(v: dict) -> pb.Outcome:
         kind=kinds[v["kind"]], title=v["title"], summary=v["summary"], date=v["date"],
         audience=v["audience"], state=STATES[v["state"]], version=v["version"],
         measure_ids=v["measure_ids"],
-        informed_by=[pb.Citation(**c) for c in v["informed_by"]])
+        informed_by=[pb.Citation(**c) for c in v["informed_by"]],
+        recorded_by_person=v.get("recorded_by_person", ""),
+        published_by_person=v.get("published_by_person", ""))
     for r in v["reviews"]:
         review = msg.reviews.add(provider_id=r["provider_id"], shared_on=r["shared_on"],
                                  respond_by=r["respond_by"])
         for x in r["responses"]:
-            response = review.responses.add(kind=responses[x["kind"]], text=x["text"])
+            response = review.responses.add(kind=responses[x["kind"]], text=x["text"],
+                                            person=x.get("person", ""))
             response.responded_at.FromNanoseconds(int(x["at"] * 1e9))
     msg.recorded_at.FromNanoseconds(int(v["recorded_at"] * 1e9))
     if v["published_at"]:
@@ -401,7 +404,8 @@ def measure_message(measure: Measure) -> mpb.Measure:
         agreed_by=[mpb.Party(kind=p.kind, id=p.id) for p in measure.agreed_by])
     for p in measure.positions:
         position = msg.positions.add(party=mpb.Party(kind=p.party.kind, id=p.party.id),
-                                     stance=stances[p.stance], reason=p.reason)
+                                     stance=stances[p.stance], reason=p.reason,
+                                     person=p.person)
         position.at.FromNanoseconds(int(p.at * 1e9))
     if measure.agreed_at:
         msg.agreed_at.FromNanoseconds(int(measure.agreed_at * 1e9))

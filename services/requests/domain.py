@@ -60,10 +60,12 @@ class Request:
 
 @dataclass(frozen=True)
 class Step:
-    """One recorded step of a request: who did what, when (epoch seconds)."""
+    """One recorded step of a request: who did what, when (epoch seconds), and
+    the staff id of the person who acted for them ("" when none was named)."""
     at: float
     who: str
     what: str
+    person: str = ""
 
 
 STATES = ("open", "complete", "transferred")

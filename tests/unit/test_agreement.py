@@ -49,9 +49,19 @@ def test_first_version_applies_to_every_period_and_records_who(plan):
     declined = next(d for d in first["items"] if d["item_name"] == "wellbeing_end")
     assert declined == {"item_name": "wellbeing_end", "decision": "decline", "note": "",
                         "decided_by": "Mere Tane, CCSS manager", "caller": "provider:ccss",
-                        "decided_at": "2026-07-10T01:00:00.000000+00:00", "since_version": 1}
+                        "decided_at": "2026-07-10T01:00:00.000000+00:00", "since_version": 1,
+                        "person": ""}
     assert [d["item_name"] for d in first["items"]] == [i.name for i in plan.items]
     assert agreement.withheld(plan, first) == {"wellbeing_end": "declined"}
+
+
+def test_the_person_acting_is_recorded_and_names_the_decider_when_none_is_given(plan):
+    made = agreement.decide(plan, None, everything_but(plan), "", "provider:ccss", JULY,
+                            person="mere.tane")
+    assert made["person"] == "mere.tane" and made["made_by"] == "mere.tane"
+    assert {(d["person"], d["decided_by"]) for d in made["items"]} == {("mere.tane", "mere.tane")}
+    with pytest.raises(errors.Invalid, match="decided_by"):  # nobody named at all
+        agreement.decide(plan, None, everything_but(plan), "", "provider:ccss", JULY)
 
 
 def test_a_change_applies_from_the_next_period_and_keeps_earlier_decisions(plan):

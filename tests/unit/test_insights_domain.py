@@ -298,7 +298,8 @@ def test_a_providers_view_holds_only_its_own_citations_and_review():
         "period": "2026Q1"}  # the ledger's period of the delivery, kept with the citation
     assert mine["reviews"] == [{"provider_id": "ccss", "shared_on": "2026-03-02",
                                 "respond_by": "2026-03-04",
-                                "responses": [{"kind": "agree", "text": "", "at": 11.0}]}]
+                                "responses": [{"kind": "agree", "text": "", "at": 11.0,
+                                               "person": ""}]}]
     everything = domain.view(outcome)
     assert len(everything["informed_by"]) == 2 and len(everything["reviews"]) == 2
     assert everything["measure_ids"] == ["m1"] and everything["published_at"] is None

@@ -63,7 +63,7 @@ class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
                  token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
                  decide_correction=None, declare_queue: bool = True,
-                 tls: ClientTls | None = None, heads_file: str = ""):
+                 tls: ClientTls | None = None, heads_file: str = "", person: str = ""):
         self.unit_id = unit_id
         self.connection = Connection(amqp_uri)
         self.store = UnitStore(store_uri)
@@ -71,6 +71,10 @@ class UnitClient(ConsumerMixin):
         # With mutual TLS (tls, or TIAKI_TLS_* set) the certificate names the unit
         # and the token may be empty.
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        # The unit's person who acts (a staff id), recorded with its acknowledgements,
+        # accesses and answers; empty for a unit acting as a system.
+        if person:
+            self.metadata += (("tiaki-person", person),)
         self.tls = tls
         self.channel = balanced_channel(router_address, tls)
         self.router = UnitServiceStub(self.channel)

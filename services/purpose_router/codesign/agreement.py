@@ -27,11 +27,12 @@ NOT_DECIDED = "not decided"
 
 
 def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: str,
-           caller: str, now: dt.datetime) -> dict | None:
+           caller: str, now: dt.datetime, person: str = "") -> dict | None:
     """The next agreement version after `previous` with these choices
     ({item_name, decision, note}), or None when nothing changes. Each item
-    keeps who decided it and when until it is decided again."""
-    decided_by = require_text("decided_by", decided_by, 200)
+    keeps who decided it (`decided_by`, else the acting `person`'s staff id)
+    and when until it is decided again."""
+    decided_by = require_text("decided_by", decided_by or person, 200)
     if not choices:
         raise Invalid("choices", "decide on at least one item")
     seen: set[str] = set()
@@ -60,7 +61,7 @@ def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: s
         changed = True
         items[c["item_name"]] = {"item_name": c["item_name"], "decision": c["decision"],
                                  "note": note, "decided_by": decided_by, "caller": caller,
-                                 "decided_at": at, "since_version": number}
+                                 "person": person, "decided_at": at, "since_version": number}
     if not changed:
         return None
     order = [i.name for i in plan.items]
@@ -68,7 +69,7 @@ def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: s
         "programme_id": plan.programme_id, "plan_version": plan.version, "number": number,
         # The first version covers every period; a change waits for the next one.
         "applies_from": "" if number == 1 else next_period(period_of(nz_today(now))),
-        "made_at": at, "made_by": decided_by, "caller": caller,
+        "made_at": at, "made_by": decided_by, "caller": caller, "person": person,
         "items": sorted(items.values(), key=lambda d: order.index(d["item_name"])),
     }
 

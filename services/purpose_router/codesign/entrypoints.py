@@ -135,7 +135,8 @@ class CodesignEntrypoints:
                       plan=plan.to_dict(),
                       participants=tuple(sorted({codesign.parse_participant(p)
                                                  for p in request.participants})),
-                      decisions=(), opened_by=f"agency:{agency.id}", opened_at=now_iso())
+                      decisions=(), opened_by=f"agency:{agency.id}", opened_at=now_iso(),
+                      opened_by_person=agency.person)
         if not self.codesign_store.create_draft(draft):
             raise NotNow("version", f"a draft of {programme_id} version {version} is "
                                     "already open: propose changes to it")
@@ -161,7 +162,7 @@ class CodesignEntrypoints:
     @codesign_grpc
     def ProposeChange(self, request, context):
         draft = self._draft(context, request.programme_id, request.version, writing=True)
-        caller = self._caller(context)
+        caller, person = self._caller(context), self._person(context)
         kind = _from_pb(CHANGE_PB, request.kind, "kind")
         reason = codesign.require_text("reason", request.reason)
         item = item_from_proto(request.item) if request.HasField("item") else None
@@ -170,7 +171,8 @@ class CodesignEntrypoints:
         codesign.apply_change(Plan.from_dict(draft.plan), kind, request.item_name, item)
         proposal = {"kind": kind, "item_name": request.item_name.strip(), "item": item,
                     "reason": reason, "proposed_by": caller,
-                    "role": codesign.role_of(caller.split(":")[0]), "proposed_at": now_iso()}
+                    "role": codesign.role_of(caller.split(":")[0]), "proposed_at": now_iso(),
+                    "person": person}
         store = self.codesign_store
 
         def attempt() -> tuple[Draft, int]:
@@ -205,7 +207,7 @@ class CodesignEntrypoints:
     @codesign_grpc
     def RespondToProposal(self, request, context):
         draft = self._draft(context, request.programme_id, request.version, writing=True)
-        caller = self._caller(context)
+        caller, person = self._caller(context), self._person(context)
         kind = _from_pb(RESPONSE_PB, request.kind, "kind")
         if kind != "comment" and caller.startswith("agency:"):
             raise Forbidden("kind", "the Agency decides on proposals; it comments but "
@@ -218,7 +220,8 @@ class CodesignEntrypoints:
         proposal = self._open_proposal(draft, request.proposal_number)
         self.codesign_store.add_response(draft.key, {
             "proposal": proposal["number"], "kind": kind, "by": caller,
-            "role": codesign.role_of(caller.split(":")[0]), "text": text, "at": now_iso()})
+            "role": codesign.role_of(caller.split(":")[0]), "text": text, "at": now_iso(),
+            "person": person})
         CODESIGN_STEPS.labels(kind).inc()
         return cpb.RespondToProposalResponse(proposal=self._proposal_message(draft, proposal))
 
@@ -242,7 +245,8 @@ class CodesignEntrypoints:
             decided[:] = [proposal]
             return dataclasses.replace(draft, plan=plan, decisions=draft.decisions + ({
                 "proposal": proposal["number"], "accepted": bool(request.accept),
-                "by": f"agency:{agency.id}", "reason": reason, "at": now_iso()},))
+                "by": f"agency:{agency.id}", "reason": reason, "at": now_iso(),
+                "person": agency.person},))
 
         draft = self._change_draft(context, request.programme_id, request.version, decide)
         CODESIGN_STEPS.labels("accept" if request.accept else "decline").inc()
@@ -274,7 +278,8 @@ class CodesignEntrypoints:
             self._publishable(draft)
             return dataclasses.replace(draft, state="publishing",
                                        published_by=f"agency:{agency.id}",
-                                       published_at=now_iso())
+                                       published_at=now_iso(),
+                                       published_by_person=agency.person)
 
         found = _writable(self._draft(context, request.programme_id, request.version),
                           publishing=True)
@@ -282,7 +287,8 @@ class CodesignEntrypoints:
         plan = Plan.from_dict(draft.plan)
         if not self.plans.publish(plan, draft.published_by.removeprefix("agency:")):
             self.codesign_store.change_draft(draft.programme_id, draft.version, lambda d: (
-                dataclasses.replace(d, state="draft", published_by="", published_at="")))
+                dataclasses.replace(d, state="draft", published_by="", published_at="",
+                                    published_by_person="")))
             raise NotNow("version", f"{draft.programme_id} version {draft.version}"
                                     " already exists, made outside co-design: open a new draft")
         draft = self.codesign_store.change_draft(
@@ -327,7 +333,7 @@ class CodesignEntrypoints:
                   "from_programme": codesign.require_text("from_programme", request.from_programme, 200),
                   "what_went_wrong": codesign.require_text("what_went_wrong", request.what_went_wrong),
                   "what_would_help": codesign.require_text("what_would_help", request.what_would_help),
-                  "at": now_iso()}
+                  "at": now_iso(), "person": provider.person}
         self.codesign_store.add_lesson(draft.key, lesson)
         CODESIGN_STEPS.labels("lesson").inc()
         return cpb.AttachLessonResponse(lesson=_lesson_message(lesson))
@@ -349,7 +355,7 @@ class CodesignEntrypoints:
             versions = store.agreements(provider.id, plan.programme_id, plan.version)
             previous = versions[-1] if versions else None
             made = agreement.decide(plan, previous, choices, request.decided_by,
-                                    f"provider:{provider.id}", utc_now())
+                                    f"provider:{provider.id}", utc_now(), provider.person)
             if made is not None:
                 made["applies_from"] = agreement.first_period(
                     made["applies_from"], collected, asked)
@@ -562,6 +568,10 @@ class CodesignEntrypoints:
         who = self.identities.require(context, *PARTICIPANT_KINDS)
         return codesign.participant(who.kind, who.id)
 
+    def _person(self, context) -> str:
+        """The staff id of the participant's person acting ("" when none is named)."""
+        return self.identities.require(context, *PARTICIPANT_KINDS).person
+
     def _draft(self, context, programme_id: str, version: int, writing: bool = False) -> Draft:
         """A draft the caller takes part in; a published one only for reading."""
         caller = self._caller(context)
@@ -636,7 +646,9 @@ class CodesignEntrypoints:
             differences=[cpb.PlanDifference(**d.to_dict()) for d in codesign.diff_plans(
                 base.to_dict() if base else None, draft.plan)],
             lessons=[_lesson_message(lesson) for lesson in self.codesign_store.lessons(key)],
-            opened_by=draft.opened_by, published_by=draft.published_by)
+            opened_by=draft.opened_by, published_by=draft.published_by,
+            opened_by_person=draft.opened_by_person,
+            published_by_person=draft.published_by_person)
         _timestamp(msg.opened_at, draft.opened_at)
         _timestamp(msg.published_at, draft.published_at)
         return msg
@@ -678,6 +690,7 @@ def _proposal_message(draft: Draft, proposal: dict, responses: list[dict]) -> cp
         number=proposal["number"], kind=CHANGE_PB[proposal["kind"]],
         item_name=proposal["item_name"], reason=proposal["reason"],
         proposed_by=proposal["proposed_by"], role=ROLE_PB[proposal["role"]],
+        person=proposal.get("person", ""),
         state=STATE_PB[codesign.proposal_state(proposal["number"], draft.decisions)])
     if proposal.get("item"):
         msg.item.CopyFrom(item_to_proto(proposal["item"]))
@@ -685,7 +698,8 @@ def _proposal_message(draft: Draft, proposal: dict, responses: list[dict]) -> cp
     latest: dict[str, str] = {}
     for r in responses:
         response = msg.responses.add(kind=RESPONSE_PB[r["kind"]], by=r["by"],
-                                     role=ROLE_PB[r["role"]], text=r["text"])
+                                     role=ROLE_PB[r["role"]], text=r["text"],
+                                     person=r.get("person", ""))
         _timestamp(response.at, r["at"])
         if r["kind"] != "comment":
             latest[r["by"]] = r["kind"]  # a participant may change their mind
@@ -695,13 +709,15 @@ def _proposal_message(draft: Draft, proposal: dict, responses: list[dict]) -> cp
         if d["proposal"] == proposal["number"]:
             msg.decision.accepted, msg.decision.by, msg.decision.reason = \
                 d["accepted"], d["by"], d["reason"]
+            msg.decision.person = d.get("person", "")
             _timestamp(msg.decision.at, d["at"])
     return msg
 
 
 def _lesson_message(lesson: dict) -> cpb.Lesson:
     msg = cpb.Lesson(**{k: lesson[k] for k in ("provider_id", "from_programme",
-                                               "what_went_wrong", "what_would_help")})
+                                               "what_went_wrong", "what_would_help")},
+                     person=lesson.get("person", ""))
     _timestamp(msg.at, lesson["at"])
     return msg
 
@@ -712,12 +728,13 @@ def _agreement_message(plan: Plan, version: dict) -> apb.Agreement:
         provider_id=version.get("provider_id", ""), programme_id=version["programme_id"],
         plan_version=version["plan_version"], version=version["number"],
         applies_from=version["applies_from"], made_by=version["made_by"],
+        person=version.get("person", ""),
         not_decided=[i.name for i in plan.items if i.name not in decided])
     _timestamp(msg.made_at, version["made_at"])
     for d in version["items"]:
         item = msg.items.add(item_name=d["item_name"], decision=DECISION_PB[d["decision"]],
                              note=d["note"], decided_by=d["decided_by"], caller=d["caller"],
-                             since_version=d["since_version"])
+                             since_version=d["since_version"], person=d.get("person", ""))
         _timestamp(item.decided_at, d["decided_at"])
     return msg
 

@@ -103,6 +103,8 @@ class Draft:
     opened_at: str
     published_by: str = ""
     published_at: str = ""
+    opened_by_person: str = ""     # staff ids (tiaki-person) of who opened and published it
+    published_by_person: str = ""
     proposal_count: int = 0  # proposals stored, counted by compare-and-swap
 
     @property
@@ -123,7 +125,7 @@ DRAFT_FIELDS = [f.name for f in dataclasses.fields(Draft)]
 def _draft(doc: dict | None) -> Draft | None:
     if doc is None:
         return None
-    return Draft(**{**{k: doc[k] for k in DRAFT_FIELDS},
+    return Draft(**{**{k: doc[k] for k in DRAFT_FIELDS if k in doc},  # older: no person
                     "participants": tuple(doc["participants"]),
                     "decisions": tuple(doc["decisions"])})
 

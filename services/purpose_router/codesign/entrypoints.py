@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from google.protobuf import json_format
+from nameko import config
 from nameko_grpc.entrypoint import Grpc
 from prometheus_client import Counter
 
@@ -60,6 +61,10 @@ STATE_PB = {"open": cpb.PROPOSAL_STATE_OPEN, "accepted": cpb.PROPOSAL_STATE_ACCE
 DECISION_PB = {"accept": apb.ITEM_DECISION_ACCEPT, "decline": apb.ITEM_DECISION_DECLINE,
                "query": apb.ITEM_DECISION_QUERY}
 PARTICIPANT_KINDS = ("agency", "provider", "representative")
+
+
+def _working_days(key: str, default: int) -> int:
+    return int(config.get(key) or default)
 
 
 def _writable(draft: Draft, publishing: bool = False) -> Draft:
@@ -126,6 +131,8 @@ class CodesignEntrypoints:
         else:
             content = base.to_dict()
         version = base.version + 1 if base else 1
+        closes_on = codesign.closing_date(request.closes_on.strip(), nz_today(), _working_days(
+            "CODESIGN_DRAFT_WORKING_DAYS", codesign.DRAFT_OPEN_WORKING_DAYS))
         try:
             plan = Plan.from_dict(content, version=version)
         except PlanInvalid as exc:
@@ -136,7 +143,7 @@ class CodesignEntrypoints:
                       participants=tuple(sorted({codesign.parse_participant(p)
                                                  for p in request.participants})),
                       decisions=(), opened_by=f"agency:{agency.id}", opened_at=now_iso(),
-                      opened_by_person=agency.person)
+                      opened_by_person=agency.person, closes_on=closes_on.isoformat())
         if not self.codesign_store.create_draft(draft):
             raise NotNow("version", f"a draft of {programme_id} version {version} is "
                                     "already open: propose changes to it")
@@ -163,16 +170,21 @@ class CodesignEntrypoints:
     def ProposeChange(self, request, context):
         draft = self._draft(context, request.programme_id, request.version, writing=True)
         caller, person = self._caller(context), self._person(context)
+        today = nz_today()
+        codesign.still_open(draft.closes_on, today, "proposals are taken")
         kind = _from_pb(CHANGE_PB, request.kind, "kind")
         reason = codesign.require_text("reason", request.reason)
         item = item_from_proto(request.item) if request.HasField("item") else None
         if kind == "remove" and item is not None:
             raise Invalid("item", "a removal takes only item_name")
         codesign.apply_change(Plan.from_dict(draft.plan), kind, request.item_name, item)
+        role = codesign.role_of(caller.split(":")[0])
         proposal = {"kind": kind, "item_name": request.item_name.strip(), "item": item,
-                    "reason": reason, "proposed_by": caller,
-                    "role": codesign.role_of(caller.split(":")[0]), "proposed_at": now_iso(),
-                    "person": person}
+                    "reason": reason, "proposed_by": caller, "role": role,
+                    "proposed_at": now_iso(), "person": person,
+                    "review_until": codesign.review_until(role, today, _working_days(
+                        "CODESIGN_AGENCY_REVIEW_WORKING_DAYS",
+                        codesign.AGENCY_PROPOSAL_REVIEW_WORKING_DAYS))}
         store = self.codesign_store
 
         def attempt() -> tuple[Draft, int]:
@@ -218,6 +230,9 @@ class CodesignEntrypoints:
         elif len(text) > codesign.MAX_TEXT:
             raise Invalid("text", f"is longer than {codesign.MAX_TEXT} characters")
         proposal = self._open_proposal(draft, request.proposal_number)
+        in_review = (proposal.get("review_until") or "") >= nz_today().isoformat()
+        if not in_review:  # an Agency proposal stays open to review for its whole period
+            codesign.still_open(draft.closes_on, nz_today(), "responses are taken")
         self.codesign_store.add_response(draft.key, {
             "proposal": proposal["number"], "kind": kind, "by": caller,
             "role": codesign.role_of(caller.split(":")[0]), "text": text, "at": now_iso(),
@@ -235,6 +250,7 @@ class CodesignEntrypoints:
             proposal = self._open_proposal(draft, request.proposal_number)
             plan = draft.plan
             if request.accept:
+                codesign.may_accept(proposal, nz_today())
                 try:
                     plan = codesign.apply_change(Plan.from_dict(draft.plan), proposal["kind"],
                                                  proposal["item_name"],
@@ -327,13 +343,15 @@ class CodesignEntrypoints:
 
     @codesign_grpc
     def AttachLesson(self, request, context):
-        provider = self.identities.require(context, "provider")
-        draft = self._draft(context, request.programme_id, request.version)
-        lesson = {"provider_id": provider.id,
+        sharer = self.identities.require(context, "provider", "representative")
+        draft = self._draft(context, request.programme_id, request.version, writing=True)
+        codesign.still_open(draft.closes_on, nz_today(), "lessons are taken")
+        lesson = {"provider_id": sharer.id if sharer.kind == "provider" else "",
+                  "shared_by": codesign.participant(sharer.kind, sharer.id),
                   "from_programme": codesign.require_text("from_programme", request.from_programme, 200),
                   "what_went_wrong": codesign.require_text("what_went_wrong", request.what_went_wrong),
                   "what_would_help": codesign.require_text("what_would_help", request.what_would_help),
-                  "at": now_iso(), "person": provider.person}
+                  "at": now_iso(), "person": sharer.person}
         self.codesign_store.add_lesson(draft.key, lesson)
         CODESIGN_STEPS.labels("lesson").inc()
         return cpb.AttachLessonResponse(lesson=_lesson_message(lesson))
@@ -648,7 +666,7 @@ class CodesignEntrypoints:
             lessons=[_lesson_message(lesson) for lesson in self.codesign_store.lessons(key)],
             opened_by=draft.opened_by, published_by=draft.published_by,
             opened_by_person=draft.opened_by_person,
-            published_by_person=draft.published_by_person)
+            published_by_person=draft.published_by_person, closes_on=draft.closes_on)
         _timestamp(msg.opened_at, draft.opened_at)
         _timestamp(msg.published_at, draft.published_at)
         return msg
@@ -690,7 +708,7 @@ def _proposal_message(draft: Draft, proposal: dict, responses: list[dict]) -> cp
         number=proposal["number"], kind=CHANGE_PB[proposal["kind"]],
         item_name=proposal["item_name"], reason=proposal["reason"],
         proposed_by=proposal["proposed_by"], role=ROLE_PB[proposal["role"]],
-        person=proposal.get("person", ""),
+        person=proposal.get("person", ""), review_until=proposal.get("review_until", ""),
         state=STATE_PB[codesign.proposal_state(proposal["number"], draft.decisions)])
     if proposal.get("item"):
         msg.item.CopyFrom(item_to_proto(proposal["item"]))
@@ -715,9 +733,11 @@ def _proposal_message(draft: Draft, proposal: dict, responses: list[dict]) -> cp
 
 
 def _lesson_message(lesson: dict) -> cpb.Lesson:
+    shared_by = lesson.get("shared_by") or f"provider:{lesson['provider_id']}"
     msg = cpb.Lesson(**{k: lesson[k] for k in ("provider_id", "from_programme",
                                                "what_went_wrong", "what_would_help")},
-                     person=lesson.get("person", ""))
+                     person=lesson.get("person", ""), shared_by=shared_by,
+                     role=ROLE_PB[codesign.role_of(shared_by.split(":")[0])])
     _timestamp(msg.at, lesson["at"])
     return msg
 

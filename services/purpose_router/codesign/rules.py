@@ -10,11 +10,14 @@ below. Every version has a readable diff against the one before.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
+from tiaki.core.clock import parse_day
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.plan import Plan, PlanInvalid, ScheduleItem, item_from_dict, item_to_dict
+from tiaki.core.working_days import add_working_days
 
 # Who may take part, by the kind of their API token.
 ROLES = {"agency": "agency", "provider": "provider",
@@ -23,6 +26,10 @@ CHANGE_KINDS = ("add", "change", "remove")
 RESPONSE_KINDS = ("endorse", "object", "comment")
 MAX_TEXT = 2000
 MAX_READING_GRADE = 8.0
+# Unless configured otherwise: a draft is open to participants for four working
+# weeks, and a proposal of the Agency's own is open to their review for one.
+DRAFT_OPEN_WORKING_DAYS = 20
+AGENCY_PROPOSAL_REVIEW_WORKING_DAYS = 5
 
 
 def role_of(kind: str) -> str:
@@ -48,6 +55,45 @@ def require_text(field: str, value: str, limit: int = MAX_TEXT) -> str:
     if len(text) > limit:
         raise Invalid(field, f"is longer than {limit} characters")
     return text
+
+
+# -- the partnership's dates (New Zealand dates, working days as core.working_days) --
+
+def closing_date(asked: str, today: dt.date, working_days: int) -> dt.date:
+    """The last day a new draft takes proposals, comments and lessons: the day
+    asked for (YYYY-MM-DD, after today), else `working_days` working days on."""
+    if not asked:
+        return add_working_days(today, working_days)
+    day = parse_day(asked, "closes_on")
+    if day <= today:
+        raise Invalid("closes_on", f"{asked} is not after today ({today.isoformat()}): "
+                                   "participants need time to take part")
+    return day
+
+
+def still_open(closes_on: str, today: dt.date, what: str) -> None:
+    """NotNow once the draft's closing date has passed ("" : a draft from
+    before drafts had one, open until published)."""
+    if closes_on and today > dt.date.fromisoformat(closes_on):
+        raise NotNow("version", f"the draft closed to participants on {closes_on}: "
+                                f"{what} no longer")
+
+
+def review_until(role: str, proposed_on: dt.date, working_days: int) -> str:
+    """The last day of participants' review of a proposal: an Agency proposal's
+    review period; "" for a participant's, which the Agency may decide at once."""
+    if role != ROLES["agency"]:
+        return ""
+    return add_working_days(proposed_on, working_days).isoformat()
+
+
+def may_accept(proposal: dict, today: dt.date) -> None:
+    """NotNow while participants are still reviewing an Agency proposal."""
+    until = proposal.get("review_until") or ""
+    if until and today <= dt.date.fromisoformat(until):
+        raise NotNow("proposal_number", (
+            f"proposal {proposal['number']} is the Agency's own: participants may review it "
+            f"until {until}; it can be accepted from the next day (declined at any time)"))
 
 
 # -- proposals ----------------------------------------------------------------------

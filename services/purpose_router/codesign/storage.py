@@ -105,6 +105,7 @@ class Draft:
     published_at: str = ""
     opened_by_person: str = ""     # staff ids (tiaki-person) of who opened and published it
     published_by_person: str = ""
+    closes_on: str = ""  # YYYY-MM-DD: the last day participants take part ("": none, older)
     proposal_count: int = 0  # proposals stored, counted by compare-and-swap
 
     @property

@@ -255,6 +255,11 @@ MATRIX = {
         lambda s: {"programme_id": s["draft_programme"], "plan_version": 1}),
     "tiaki.router.v1.AgreementService/ListAgencyNotices": OwnView(
         lambda s: {"programme_id": PROGRAMME}),
+    "tiaki.router.v1.AgreementService/ListItemQueries": OwnView(
+        lambda s: {"include_answered": True}),
+    "tiaki.router.v1.AgreementService/AnswerItemQuery": AgencyOnly(
+        lambda s: {"provider_id": "ccss", "programme_id": s["draft_programme"],
+                   "plan_version": 1, "item_name": "goals_met", "answer": "because"}),
     # the directory: names and addresses families read
     "tiaki.router.v1.DirectoryService/SetEntry": AgencyOnly(
         lambda s: {"entry": {"kind": "PARTY_KIND_PROVIDER", "id": "other-ngo",

@@ -567,3 +567,50 @@ def test_a_draft_closes_to_participants_on_its_closing_date(router, plan_dict, m
         **at, proposal_number=first.number, accept=False, reason="Kept, optional."),
         metadata=c.auth(*AGENCY)).proposal
     assert decided.state == cpb.PROPOSAL_STATE_DECLINED
+
+
+def test_a_query_on_an_item_reaches_the_agency_and_its_answer_is_in_the_record(router, plan_dict):
+    _, c = router
+    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
+                                              plan=plan_proto.to_proto(plan_dict)),
+                         metadata=c.auth(*AGENCY))
+    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=1),
+                            metadata=c.auth(*AGENCY))
+    ag = c.agreements
+    ag.DecideItems(apb.DecideItemsRequest(programme_id=PROGRAMME, decided_by="Mere Tane", choices=[
+        apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_QUERY,
+                       note="Who reads the end score?") if i["name"] == "wellbeing_end"
+        else apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_ACCEPT)
+        for i in plan_dict["items"]]), metadata=c.auth(*CCSS))
+
+    waiting = ag.ListItemQueries(apb.ListItemQueriesRequest(), metadata=c.auth(*AGENCY)).queries
+    assert [(q.provider_id, q.item_name, q.note, q.answer) for q in waiting] == [
+        ("ccss", "wellbeing_end", "Who reads the end score?", "")]
+    # Another provider sees none of it, and may not answer.
+    assert list(ag.ListItemQueries(apb.ListItemQueriesRequest(),
+                                   metadata=c.auth(*OTHER)).queries) == []
+    answer = apb.AnswerItemQueryRequest(provider_id="ccss", programme_id=PROGRAMME,
+                                        item_name="wellbeing_end",
+                                        answer="Only the evaluation team, as counts.")
+    assert c.refused(ag.AnswerItemQuery, answer, CCSS).code == StatusCode.PERMISSION_DENIED
+    err = c.refused(ag.AnswerItemQuery, apb.AnswerItemQueryRequest(
+        provider_id="ccss", programme_id=PROGRAMME, item_name="goals_met", answer="x"), AGENCY)
+    assert err.code == StatusCode.FAILED_PRECONDITION and "no query to answer" in err.message
+
+    answered = ag.AnswerItemQuery(answer, metadata=c.auth(*AGENCY) + [
+        ("tiaki-person", "hana.kaimahi")]).query
+    assert (answered.answered_by, answered.answered_by_person) == ("agency:agency", "hana.kaimahi")
+    err = c.refused(ag.AnswerItemQuery, answer, AGENCY)
+    assert err.code == StatusCode.FAILED_PRECONDITION and "already answered" in err.message
+    # Answered: no longer waiting; in the provider's own record, beside its query.
+    assert list(ag.ListItemQueries(apb.ListItemQueriesRequest(),
+                                   metadata=c.auth(*AGENCY)).queries) == []
+    mine = ag.ListItemQueries(apb.ListItemQueriesRequest(include_answered=True),
+                              metadata=c.auth(*CCSS)).queries
+    assert [(q.item_name, q.answer) for q in mine] == [
+        ("wellbeing_end", "Only the evaluation team, as counts.")]
+    record = ag.GetAgreement(apb.GetAgreementRequest(programme_id=PROGRAMME),
+                             metadata=c.auth(*CCSS)).in_force
+    queried = next(d for d in record.items if d.item_name == "wellbeing_end")
+    assert (queried.decision, queried.answer, queried.answered_by_person) == (
+        apb.ITEM_DECISION_QUERY, "Only the evaluation team, as counts.", "hana.kaimahi")

@@ -131,3 +131,26 @@ def test_a_purpose_left_with_nothing_is_dropped(plan):
     effective = agreement.effective_plan(plan, {i.name: "declined" for i in plan.items
                                                 if i.name in only_counts})
     assert [p.purpose_id for p in effective.purposes] == ["evaluation"]
+
+
+def test_a_query_is_listed_until_answered_and_only_a_query_is_answered(plan):
+    made = agreement.decide(plan, None, everything_but(plan, wellbeing_end="query"), "Mere",
+                            "provider:ccss", JULY, person="mere.tane")
+    latest = dict(made, provider_id="ccss")
+    (asked,) = agreement.queries([latest])
+    assert (asked["item_name"], asked["agreement_version"], asked["person"]) == (
+        "wellbeing_end", 1, "mere.tane")
+    answered = agreement.answer(latest, "wellbeing_end", "  It shows whether families are "
+                                "better off at the end.  ", "agency:agency", "hana.kaimahi", JULY)
+    assert answered["answer"] == "It shows whether families are better off at the end."
+    assert agreement.query_key(answered) == agreement.query_key(asked)
+    with pytest.raises(errors.NotNow, match="not queried"):
+        agreement.answer(latest, "goals_met", "Why not?", "agency:agency", "", JULY)
+    with pytest.raises(errors.Invalid, match="answer"):
+        agreement.answer(latest, "wellbeing_end", " ", "agency:agency", "", JULY)
+    # Accepted later: the query is no longer open, and there is nothing to answer.
+    second = dict(agreement.decide(plan, made, choices(wellbeing_end="accept"), "Mere",
+                                   "provider:ccss", JULY), provider_id="ccss")
+    assert agreement.queries([second]) == []
+    with pytest.raises(errors.NotNow, match="no query to answer"):
+        agreement.answer(second, "wellbeing_end", "Because.", "agency:agency", "", JULY)

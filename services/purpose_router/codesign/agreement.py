@@ -127,3 +127,37 @@ def effective_plan(plan: Plan, held_back) -> Plan:
                 measures=tuple(m for m in p.measures if m not in held))
         for p in plan.purposes_in_force(held))
     return replace(plan, items=items, purposes=purposes, _by_name=None)
+
+
+# -- a query on an item: it reaches the Agency and is answered in the record ------------
+
+def queries(latest: list[dict]) -> list[dict]:
+    """The items each provider's latest agreement version holds as queried
+    (`latest`: one version a provider, programme and plan version, with its
+    provider_id), as {provider_id, programme_id, plan_version, agreement_version,
+    item_name, note, asked_by, person, asked_at}."""
+    return [{"provider_id": v["provider_id"], "programme_id": v["programme_id"],
+             "plan_version": v["plan_version"], "agreement_version": d["since_version"],
+             "item_name": d["item_name"], "note": d["note"], "asked_by": d["decided_by"],
+             "person": d.get("person", ""), "asked_at": d["decided_at"]}
+            for v in latest for d in v["items"] if d["decision"] == "query"]
+
+
+def query_key(query: dict) -> str:
+    """One query: an item queried in one agreement version of one provider."""
+    return (f"{query['provider_id']}|{query['programme_id']}@{query['plan_version']}|"
+            f"{query['item_name']}#{query['agreement_version']}")
+
+
+def answer(latest: dict | None, item_name: str, text: str, by: str, person: str,
+           now: dt.datetime) -> dict:
+    """The Agency's answer to the query the provider's latest agreement version
+    holds on an item: refused when there is none to answer."""
+    text = require_text("answer", text)
+    open_now = [q for q in queries([latest] if latest else []) if q["item_name"] == item_name]
+    if not open_now:
+        raise NotNow("item_name", f"{item_name!r} is not queried in the provider's agreement"
+                                  + (f" (version {latest['number']})" if latest else "")
+                                  + ": there is no query to answer")
+    return {**open_now[0], "answer": text, "answered_by": by, "answered_by_person": person,
+            "answered_at": now_iso(now)}

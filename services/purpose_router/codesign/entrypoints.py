@@ -390,7 +390,8 @@ class CodesignEntrypoints:
                     ITEM_DECISIONS.labels(plan.programme_id, d["decision"]).inc()
         queried = [c["item_name"] for c in choices if c["decision"] == "query"]
         return apb.DecideItemsResponse(
-            agreement=_agreement_message(plan, current), changed=made is not None,
+            agreement=_agreement_message(plan, current, store.query_answers(provider.id)),
+            changed=made is not None,
             queried=[_statement_message(codesign.purpose_statement(plan, n)) for n in queried])
 
     @agreement_grpc
@@ -400,10 +401,44 @@ class CodesignEntrypoints:
         period = _period(request.period)
         versions = self.codesign_store.agreements(provider_id, plan.programme_id, plan.version)
         found = agreement.in_force(versions, period)
-        response = apb.GetAgreementResponse(versions=[_agreement_message(plan, v) for v in versions])
+        answers = self.codesign_store.query_answers(provider_id)
+        response = apb.GetAgreementResponse(versions=[_agreement_message(plan, v, answers)
+                                                      for v in versions])
         if found is not None:
-            response.in_force.CopyFrom(_agreement_message(plan, found))
+            response.in_force.CopyFrom(_agreement_message(plan, found, answers))
         return response
+
+    @agreement_grpc
+    def ListItemQueries(self, request, context):
+        provider_id = self._whose(context, request.provider_id, every=True)
+        store = self.codesign_store
+        asked = agreement.queries(store.latest_agreements(provider_id,
+                                                          request.programme_id.strip()))
+        answers: dict[str, dict] = {}
+        for provider in sorted({q["provider_id"] for q in asked}):
+            answers.update(store.query_answers(provider))
+        found = [answers.get(agreement.query_key(q), q) for q in asked]
+        if not request.include_answered:
+            found = [q for q in found if not q.get("answer")]
+        found.sort(key=lambda q: (bool(q.get("answer")), q["asked_at"]))
+        return apb.ListItemQueriesResponse(queries=[_query_message(q) for q in found])
+
+    @agreement_grpc
+    def AnswerItemQuery(self, request, context):
+        agency = self.identities.require(context, "agency")
+        provider_id = request.provider_id.strip()
+        if not provider_id:
+            raise Invalid("provider_id", "name the provider whose query this answers")
+        plan = self._agreed_plan(request.programme_id, request.plan_version)
+        versions = self.codesign_store.agreements(provider_id, plan.programme_id, plan.version)
+        answered = agreement.answer(versions[-1] if versions else None,
+                                    request.item_name.strip(), request.answer,
+                                    f"agency:{agency.id}", agency.person, utc_now())
+        answered["provider_id"] = provider_id
+        if not self.codesign_store.add_query_answer(answered):
+            raise NotNow("item_name", f"{provider_id}'s query on {answered['item_name']!r} "
+                                      "was already answered")
+        return apb.AnswerItemQueryResponse(query=_query_message(answered))
 
     @agreement_grpc
     def GetPurposeStatement(self, request, context):
@@ -566,13 +601,14 @@ class CodesignEntrypoints:
         problem = notice.unnamed_receiver(agreed, said, first["notice_version"], period, names)
         return dict(terms, notice_version=first["notice_version"], problem=problem)
 
-    def _whose(self, context, provider_id: str) -> str:
-        """Whose agreement a caller reads: the Agency any provider's it names;
-        a provider only its own (naming another is refused, not answered)."""
+    def _whose(self, context, provider_id: str, every: bool = False) -> str:
+        """Whose agreement a caller reads: the Agency any provider's it names
+        (`every`: "" for every provider's); a provider only its own (naming
+        another is refused, not answered)."""
         caller = self.identities.require(context, "provider", "agency")
         provider_id = provider_id.strip()
         if caller.kind == "agency":
-            if not provider_id:
+            if not provider_id and not every:
                 raise Invalid("provider_id", "the Agency names the provider whose "
                                              "agreement it reads")
             return provider_id
@@ -742,7 +778,9 @@ def _lesson_message(lesson: dict) -> cpb.Lesson:
     return msg
 
 
-def _agreement_message(plan: Plan, version: dict) -> apb.Agreement:
+def _agreement_message(plan: Plan, version: dict,
+                       answers: dict[str, dict] | None = None) -> apb.Agreement:
+    """An agreement version; its queried items with the Agency's answers, if any."""
     decided = {d["item_name"] for d in version["items"]}
     msg = apb.Agreement(
         provider_id=version.get("provider_id", ""), programme_id=version["programme_id"],
@@ -756,6 +794,23 @@ def _agreement_message(plan: Plan, version: dict) -> apb.Agreement:
                              note=d["note"], decided_by=d["decided_by"], caller=d["caller"],
                              since_version=d["since_version"], person=d.get("person", ""))
         _timestamp(item.decided_at, d["decided_at"])
+        if d["decision"] == "query" and answers:
+            answered = answers.get(agreement.query_key(dict(
+                version, agreement_version=d["since_version"], item_name=d["item_name"])))
+            if answered:
+                item.answer, item.answered_by_person = (answered["answer"],
+                                                        answered["answered_by_person"])
+                _timestamp(item.answered_at, answered["answered_at"])
+    return msg
+
+
+def _query_message(query: dict) -> apb.ItemQuery:
+    msg = apb.ItemQuery(**{k: query.get(k, "") for k in (
+        "provider_id", "programme_id", "item_name", "note", "asked_by", "person", "answer",
+        "answered_by", "answered_by_person")}, plan_version=query["plan_version"],
+        agreement_version=query["agreement_version"])
+    _timestamp(msg.asked_at, query["asked_at"])
+    _timestamp(msg.answered_at, query.get("answered_at", ""))
     return msg
 
 

@@ -1,7 +1,9 @@
 """The rules of insights as plain functions: what an outcome of information
 use must say, which deliveries a unit may cite, when a draft evaluation
 finding may be published (the provider's right of reply, counted in Privacy
-Act working days), and when an evaluation measure is agreed.
+Act working days: not before each provider's window closes unless it said the
+finding may go early, and never while a correction of fact waits for the
+Agency's response), and when an evaluation measure is agreed.
 
 No I/O here: `today` (a New Zealand date) and `now` (epoch seconds) are always
 passed in, so every window can be tested on any day. Refusals are tiaki's
@@ -20,6 +22,8 @@ from tiaki.core.working_days import add_working_days
 OUTCOME_KINDS = ("decision", "advice", "report", "evaluation_finding", "policy_or_service_change")
 FINDING = "evaluation_finding"
 RESPONSE_KINDS = ("agree", "correct_fact", "add_context")
+CORRECTION = "correct_fact"
+RESOLUTIONS = ("accepted", "declined")  # the Agency's response to a correction of fact
 PARTY_KINDS = ("agency", "provider", "representative")
 STANCES = ("endorse", "object")
 
@@ -178,6 +182,16 @@ class Response:
     text: str
     at: float
     person: str = ""  # the provider's person who replied
+    # A correction of fact: the Agency's response ("accepted", the finding
+    # revised; or "declined", with its reasons shown beside it), when, by whom.
+    resolution: str = ""
+    resolution_reason: str = ""
+    resolved_at: float | None = None
+    resolved_by_person: str = ""
+
+    @property
+    def awaits_agency(self) -> bool:
+        return self.kind == CORRECTION and not self.resolution
 
 
 @dataclass(frozen=True)
@@ -187,6 +201,7 @@ class Review:
     shared_on: dt.date
     respond_by: dt.date
     responses: tuple[Response, ...] = ()
+    may_publish_early: bool = False  # the provider said it may go before its window closes
 
 
 def open_reviews(provider_ids: Iterable[str], today: dt.date,
@@ -198,22 +213,31 @@ def open_reviews(provider_ids: Iterable[str], today: dt.date,
 
 
 def respond(review: Review, kind: str, text: str, today: dt.date, now: float,
-            person: str = "") -> Review:
+            person: str = "", may_publish_early: bool = False) -> Review:
+    """A reply within the window; its `may_publish_early` (the latest reply's
+    word) says whether the finding may be published before the window closes."""
     if kind not in RESPONSE_KINDS:
         raise Invalid("kind", f"must be one of {', '.join(RESPONSE_KINDS)}")
     text = _text(text, "text", TEXT_MAX, required=kind != "agree")
     if today > review.respond_by:
         raise NotNow("", f"the review window closed on {review.respond_by.isoformat()}")
-    return replace(review, responses=review.responses + (Response(kind, text, now, person),))
+    return replace(review, responses=review.responses + (Response(kind, text, now, person),),
+                   may_publish_early=may_publish_early)
 
 
 def publication_blockers(state: str, reviews: tuple[Review, ...], today: dt.date) -> list[str]:
-    """Why the finding cannot be published today; empty when it can. A
-    provider's window must have closed, unless it has responded."""
+    """Why the finding cannot be published today; empty when it can. Each
+    provider's window must have closed, unless it said the finding may go
+    early; and every correction of fact needs the Agency's response first."""
     if state != "draft":
         return [f"it is {state}, not a draft"]
-    return [f"{r.provider_id} may respond until {r.respond_by.isoformat()} and has not yet"
-            for r in reviews if not r.responses and today <= r.respond_by]
+    blockers = [f"{r.provider_id} may respond until {r.respond_by.isoformat()} and has not "
+                "said it may be published earlier"
+                for r in reviews if today <= r.respond_by and not r.may_publish_early]
+    blockers += [f"{r.provider_id}'s correction of fact {n} ({x.text!r}) awaits the Agency's "
+                 "response: accept it and revise the finding, or decline it with reasons"
+                 for r in reviews for n, x in enumerate(r.responses, start=1) if x.awaits_agency]
+    return blockers
 
 
 # -- an outcome, recorded and changed ------------------------------------------------------
@@ -300,7 +324,8 @@ def publish(outcome: Outcome | None, outcome_id: str, unit_id: str, today: dt.da
 
 
 def reply(outcome: Outcome | None, outcome_id: str, provider_id: str, kind: str, text: str,
-          today: dt.date, now: float, person: str = "") -> Outcome:
+          today: dt.date, now: float, person: str = "",
+          may_publish_early: bool = False) -> Outcome:
     """A provider's response to a draft finding about its data, within its window."""
     if outcome is None or provider_id not in outcome.provider_ids:
         raise NotFound("", f"no outcome {outcome_id!r}")
@@ -309,10 +334,54 @@ def reply(outcome: Outcome | None, outcome_id: str, provider_id: str, kind: str,
                          "evaluation finding takes a reply")
     if outcome.state != "draft":
         raise NotNow("", f"finding {outcome.outcome_id} is already {outcome.state}")
-    reviews = tuple(respond(r, kind, text, today, now, person) if r.provider_id == provider_id
-                    else r for r in outcome.reviews)
-    return _changed(outcome, Step(now, provider_id, f"responded: {kind.replace('_', ' ')}",
-                                  person), reviews=reviews)
+    reviews = tuple(respond(r, kind, text, today, now, person, may_publish_early)
+                    if r.provider_id == provider_id else r for r in outcome.reviews)
+    early = "; it may be published before the window closes" if may_publish_early else ""
+    return _changed(outcome, Step(now, provider_id, f"responded: {kind.replace('_', ' ')}"
+                                  + early, person), reviews=reviews)
+
+
+def resolve_correction(outcome: Outcome | None, outcome_id: str, unit_id: str,
+                       provider_id: str, number: int, accept: bool, reason: str,
+                       revised_summary: str, revised_title: str, now: float,
+                       person: str = "") -> Outcome:
+    """The Agency's response to a provider's correction of fact (its `number`th
+    reply): accepted, with the finding revised (a new summary, and title if
+    given); or declined, with reasons that are shown beside the correction."""
+    if outcome is None or outcome.unit_id != unit_id:
+        raise NotFound("", f"no outcome {outcome_id!r} recorded by unit {unit_id}")
+    if outcome.state != "draft":
+        raise NotNow("", f"finding {outcome.outcome_id} is already {outcome.state}")
+    review = next((r for r in outcome.reviews if r.provider_id == provider_id), None)
+    if review is None or not 1 <= number <= len(review.responses):
+        raise NotFound("response_number", f"no reply {number} from {provider_id!r} on "
+                                          f"finding {outcome.outcome_id}")
+    correction = review.responses[number - 1]
+    if correction.kind != CORRECTION:
+        raise NotNow("response_number", f"reply {number} from {provider_id} is not a "
+                                        "correction of fact")
+    if correction.resolution:
+        raise NotNow("response_number", f"the correction was already {correction.resolution}")
+    changes: dict = {}
+    if accept:
+        summary = _text(revised_summary, "revised_summary", TEXT_MAX)
+        title = _text(revised_title, "revised_title", TITLE_MAX, required=False) or outcome.title
+        if (summary, title) == (outcome.summary, outcome.title):
+            raise Invalid("revised_summary", "an accepted correction revises the finding: "
+                                             "give the summary as corrected")
+        reason = _text(reason, "reason", TEXT_MAX, required=False)
+        changes = {"summary": summary, "title": title}
+    else:
+        reason = _text(reason, "reason", TEXT_MAX)  # the reasons are shown beside it
+    verdict = "accepted" if accept else "declined"
+    resolved = replace(correction, resolution=verdict, resolution_reason=reason,
+                       resolved_at=now, resolved_by_person=person)
+    reviews = tuple(replace(r, responses=tuple(resolved if i == number - 1 else x
+                                               for i, x in enumerate(r.responses)))
+                    if r is review else r for r in outcome.reviews)
+    what = (f"{verdict} {provider_id}'s correction of fact"
+            + (" and revised the finding" if accept else f": {reason}"))
+    return _changed(outcome, Step(now, unit_id, what, person), reviews=reviews, **changes)
 
 
 def view(outcome: Outcome, provider_id: str | None = None) -> dict:
@@ -340,7 +409,8 @@ def review_data(review: Review) -> dict:
     """A review as plain data: dates as YYYY-MM-DD."""
     return {"provider_id": review.provider_id, "shared_on": review.shared_on.isoformat(),
             "respond_by": review.respond_by.isoformat(),
-            "responses": [asdict(x) for x in review.responses]}
+            "responses": [asdict(x) for x in review.responses],
+            "may_publish_early": review.may_publish_early}
 
 
 # -- evaluation measures -----------------------------------------------------------------

@@ -179,6 +179,22 @@ class InsightsService(HealthMixin):
         self._announce(published)
         return pb.PublishFindingResponse(outcome=outcome_message(view(published)))
 
+    @unit_grpc
+    def RespondToCorrection(self, request, context):
+        unit = self.identities.require(context, "unit")
+
+        def attempt() -> Outcome:
+            return self.storage.change_outcome(domain.resolve_correction(
+                self.storage.outcome(request.outcome_id), request.outcome_id, unit.id,
+                request.provider_id.strip(), request.response_number, request.accept,
+                request.reason, request.revised_summary, request.revised_title, time.time(),
+                unit.person))
+
+        resolved = retrying(attempt, field="", what=f"finding {request.outcome_id} kept "
+                                                     "changing; respond again")
+        self._announce(resolved)
+        return pb.RespondToCorrectionResponse(outcome=outcome_message(view(resolved)))
+
     # -- providers follow them ------------------------------------------------------------
 
     @outcomes_grpc
@@ -232,7 +248,8 @@ class InsightsService(HealthMixin):
         def attempt() -> Outcome:
             return self.storage.change_outcome(domain.reply(
                 self.storage.outcome(request.outcome_id), request.outcome_id, provider.id, kind,
-                request.text, nz_today(), time.time(), provider.person))
+                request.text, nz_today(), time.time(), provider.person,
+                request.may_publish_early))
 
         answered = retrying(attempt, field="", what=f"finding {request.outcome_id} kept "
                                                      "changing; respond again")
@@ -383,11 +400,17 @@ def outcome_message(v: dict) -> pb.Outcome:
         published_by_person=v.get("published_by_person", ""))
     for r in v["reviews"]:
         review = msg.reviews.add(provider_id=r["provider_id"], shared_on=r["shared_on"],
-                                 respond_by=r["respond_by"])
+                                 respond_by=r["respond_by"],
+                                 may_publish_early=r.get("may_publish_early", False))
         for x in r["responses"]:
-            response = review.responses.add(kind=responses[x["kind"]], text=x["text"],
-                                            person=x.get("person", ""))
+            response = review.responses.add(
+                kind=responses[x["kind"]], text=x["text"], person=x.get("person", ""),
+                resolution=x.get("resolution", ""),
+                resolution_reason=x.get("resolution_reason", ""),
+                resolved_by_person=x.get("resolved_by_person", ""))
             response.responded_at.FromNanoseconds(int(x["at"] * 1e9))
+            if x.get("resolved_at"):
+                response.resolved_at.FromNanoseconds(int(x["resolved_at"] * 1e9))
     msg.recorded_at.FromNanoseconds(int(v["recorded_at"] * 1e9))
     if v["published_at"]:
         msg.published_at.FromNanoseconds(int(v["published_at"] * 1e9))

@@ -81,8 +81,8 @@ def outcome_from(doc: dict) -> Outcome:
         recorded_at=doc["recorded_at"], changed_at=doc["changed_at"],
         reviews=tuple(Review(r["provider_id"], dt.date.fromisoformat(r["shared_on"]),
                              dt.date.fromisoformat(r["respond_by"]),
-                             tuple(Response(x["kind"], x["text"], x["at"], x.get("person", ""))
-                                   for x in r["responses"]))
+                             tuple(Response(**x) for x in r["responses"]),
+                             r.get("may_publish_early", False))
                       for r in doc["reviews"]),
         history=_steps(doc), published_at=doc["published_at"], version=doc["version"],
         recorded_by_person=doc.get("recorded_by_person", ""),

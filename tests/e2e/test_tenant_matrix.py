@@ -273,6 +273,9 @@ MATRIX = {
         "delivery", lambda i, s: _outcome([i]), intruder=UNIT_B, wrong_kind=A),
     "tiaki.insights.v1.UnitOutcomesService/PublishFinding": Owned(
         "outcome", lambda i, s: {"outcome_id": i}, intruder=UNIT_B, wrong_kind=A),
+    "tiaki.insights.v1.UnitOutcomesService/RespondToCorrection": Owned(
+        "outcome", lambda i, s: {"outcome_id": i, "provider_id": "ccss", "response_number": 1,
+                                 "reason": "no"}, intruder=UNIT_B, wrong_kind=A),
     "tiaki.insights.v1.OutcomesService/ListOutcomes": OwnView(lambda s: {}),
     "tiaki.insights.v1.OutcomesService/WatchOutcomes": OwnView(
         lambda s: {"since": "2020-01-01T00:00:00Z"}),

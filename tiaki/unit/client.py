@@ -334,6 +334,17 @@ class UnitClient(ConsumerMixin):
         return response.outcome
 
     def publish_finding(self, outcome_id: str):
-        """Publishes a draft finding once every provider replied or its window closed."""
+        """Publishes a draft finding once each provider's window closed (or it said
+        the finding may go early) and every correction of fact has a response."""
         return self._insights().PublishFinding(outcomes_pb2.PublishFindingRequest(
             outcome_id=outcome_id), metadata=self.metadata, timeout=30).outcome
+
+    def respond_to_correction(self, outcome_id: str, provider_id: str, response_number: int,
+                              accept: bool, reason: str = "", revised_summary: str = "",
+                              revised_title: str = ""):
+        """Accepts a provider's correction of fact (with the summary as revised)
+        or declines it (with reasons, shown beside it): needed before publishing."""
+        return self._insights().RespondToCorrection(outcomes_pb2.RespondToCorrectionRequest(
+            outcome_id=outcome_id, provider_id=provider_id, response_number=response_number,
+            accept=accept, reason=reason, revised_summary=revised_summary,
+            revised_title=revised_title), metadata=self.metadata, timeout=30).outcome

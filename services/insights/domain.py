@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 
 from tiaki.core.clock import parse_day
 from tiaki.core.errors import Invalid, NotFound, NotNow
-from tiaki.core.working_days import add_working_days
+from tiaki.core.working_days import add_working_days, working_days_until
 
 OUTCOME_KINDS = ("decision", "advice", "report", "evaluation_finding", "policy_or_service_change")
 FINDING = "evaluation_finding"
@@ -382,6 +382,37 @@ def resolve_correction(outcome: Outcome | None, outcome_id: str, unit_id: str,
     what = (f"{verdict} {provider_id}'s correction of fact"
             + (" and revised the finding" if accept else f": {reason}"))
     return _changed(outcome, Step(now, unit_id, what, person), reviews=reviews, **changes)
+
+
+# What waits for a provider or unit (the portal's notifications), from the recorded facts.
+CLOSING_WORKING_DAYS = 2
+
+
+def notices(outcome: Outcome, today: dt.date, provider_id: str = "") -> list[dict]:
+    """A draft finding's notices. For a provider (`provider_id`): open for its
+    reply while it has not replied, and its window closing within
+    CLOSING_WORKING_DAYS working days unless it said the finding may go early.
+    For the unit that recorded it: each correction of fact awaiting its response."""
+    if outcome.kind != FINDING or outcome.state != "draft":
+        return []
+    title = outcome.title
+    if not provider_id:
+        return [{"kind": "correction_to_answer", "subject": outcome.outcome_id, "due": "",
+                 "text": f"{r.provider_id} corrected a fact in {title!r}: accept it and "
+                         "revise the finding, or decline it with reasons"}
+                for r in outcome.reviews for x in r.responses if x.awaits_agency]
+    review = next((r for r in outcome.reviews if r.provider_id == provider_id), None)
+    if review is None or today > review.respond_by:
+        return []
+    due, out = review.respond_by.isoformat(), []
+    if not review.responses:
+        out.append({"kind": "draft_finding_open", "subject": outcome.outcome_id, "due": due,
+                    "text": f"the draft finding {title!r} is open for your reply until {due}"})
+    if (working_days_until(today, review.respond_by) <= CLOSING_WORKING_DAYS
+            and not review.may_publish_early):
+        out.append({"kind": "reply_window_closing", "subject": outcome.outcome_id, "due": due,
+                    "text": f"your window to reply to {title!r} closes on {due}"})
+    return out
 
 
 def view(outcome: Outcome, provider_id: str | None = None) -> dict:

@@ -195,6 +195,13 @@ class InsightsService(HealthMixin):
         self._announce(resolved)
         return pb.RespondToCorrectionResponse(outcome=outcome_message(view(resolved)))
 
+    @unit_grpc
+    def ListUnitNotices(self, request, context):
+        unit = self.identities.require(context, "unit")
+        return pb.ListUnitNoticesResponse(notices=[
+            pb.Notice(**n) for o in self.storage.drafts_of_unit(unit.id)
+            for n in domain.notices(o, nz_today())])
+
     # -- providers follow them ------------------------------------------------------------
 
     @outcomes_grpc
@@ -268,6 +275,15 @@ class InsightsService(HealthMixin):
                  for key, entry in self._router("directory_entries").items()}
         return pb.GetInfluenceReportResponse(html=render_influence_report(influence_report(
             provider.id, date_from, date_to, found, plans, measures, nz_today(), names)))
+
+    @outcomes_grpc
+    def ListNotices(self, request, context):
+        provider = self.identities.require(context, "provider")
+        today = nz_today()
+        found = [n for o in self.storage.for_provider(provider.id)
+                 for n in domain.notices(o, today, provider.id)]
+        return pb.ListNoticesResponse(notices=[pb.Notice(**n) for n in sorted(
+            found, key=lambda n: (n["due"], n["subject"], n["kind"]))])
 
     # -- evaluation measures, co-defined -------------------------------------------------
 

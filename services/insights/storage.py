@@ -162,6 +162,11 @@ class InsightsStorage:
         it since the version it was read at; raises Conflict if somebody did."""
         return outcome_from(self.outcomes.swap(outcome_doc(outcome), field="version"))
 
+    def drafts_of_unit(self, unit_id: str) -> list[Outcome]:
+        """The unit's findings still drafts (waiting for replies or publication)."""
+        return [outcome_from(d) for d in self.outcomes.find(
+            {"unit_id": unit_id, "state": "draft"}, sort="recorded_at")]
+
     def for_provider(self, provider_id: str, date_from: str = "", date_to: str = "",
                      kind: str = "") -> list[Outcome]:
         query: dict = {"provider_ids": contains(provider_id)}

@@ -206,6 +206,19 @@ class RequestsService(HealthMixin):
         domain.answer_ready(found)
         return pb.GetAnswerResponse(html=self.storage.answer_html(found))
 
+    @grpc
+    def ListNotices(self, request, context):
+        caller = self.identities.require(context, "provider", "unit")
+        today = nz_today()
+        if caller.kind == "provider":
+            found = [n for r in self.storage.for_provider(caller.id)
+                     for n in domain.notices(r, today)]
+        else:
+            found = [n for r in self.storage.open_requests()
+                     for n in domain.notices(r, today, unit_id=caller.id)]
+        return pb.ListNoticesResponse(notices=[pb.Notice(**n) for n in sorted(
+            found, key=lambda n: (n["due"], n["subject"], n["kind"]))])
+
     # -- units ------------------------------------------------------------------------
 
     @unit_grpc

@@ -92,6 +92,15 @@ def item_pb(data: dict) -> plan_pb2.ScheduleItem:
                                 "purposes": [], "items": [data]}).items[0]
 
 
+def agreed_plan(c: Callers, plan_dict: dict) -> None:
+    """The example plan, co-designed and published as version 1."""
+    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
+                                              plan=plan_proto.to_proto(plan_dict)),
+                         metadata=c.auth(*AGENCY))
+    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=1),
+                            metadata=c.auth(*AGENCY))
+
+
 def test_codesign_from_draft_to_published_version(router, plan_dict, monkeypatch):
     _, c = router
     cs = c.codesign
@@ -276,11 +285,7 @@ def test_bad_input_gets_a_precise_error_and_changes_nothing(router, plan_dict):
 
 def test_agreements_are_item_by_item_and_each_providers_own(router, plan_dict):
     container, c = router
-    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
-                                              plan=plan_proto.to_proto(plan_dict)),
-                         metadata=c.auth(*AGENCY))
-    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=1),
-                            metadata=c.auth(*AGENCY))
+    agreed_plan(c, plan_dict)
     ag = c.agreements
     choices = [apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_ACCEPT)
                for i in plan_dict["items"] if i["name"] not in ("wellbeing_end", "goals_met")]
@@ -430,11 +435,7 @@ def test_an_agreement_never_reaches_back_into_a_collected_period(router, plan_di
 
 def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):
     _, c = router
-    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
-                                              plan=plan_proto.to_proto(plan_dict)),
-                         metadata=c.auth(*AGENCY))
-    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=1),
-                            metadata=c.auth(*AGENCY))
+    agreed_plan(c, plan_dict)
     ag = c.agreements
     ag.DecideItems(apb.DecideItemsRequest(programme_id=PROGRAMME, decided_by="Mere Tane", choices=[
         apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_DECLINE
@@ -571,11 +572,7 @@ def test_a_draft_closes_to_participants_on_its_closing_date(router, plan_dict, m
 
 def test_a_query_on_an_item_reaches_the_agency_and_its_answer_is_in_the_record(router, plan_dict):
     _, c = router
-    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
-                                              plan=plan_proto.to_proto(plan_dict)),
-                         metadata=c.auth(*AGENCY))
-    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=1),
-                            metadata=c.auth(*AGENCY))
+    agreed_plan(c, plan_dict)
     ag = c.agreements
     ag.DecideItems(apb.DecideItemsRequest(programme_id=PROGRAMME, decided_by="Mere Tane", choices=[
         apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_QUERY,

@@ -309,6 +309,23 @@ class TestFindings:
              "The register shows 10 sessions for most families.")]
         assert ccss.state == pb.OUTCOME_STATE_PUBLISHED and ccss.version == 4
 
+    def test_notices_say_what_a_draft_finding_waits_for(self, running):
+        measure = running.agreed_measure()
+        draft = running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING,
+                               measure_ids=[measure.measure_id])
+        ccss = running.auth("provider", "ccss")
+        waiting = running.outcomes.ListNotices(pb.ListNoticesRequest(), metadata=ccss).notices
+        assert [(n.kind, n.subject, n.due) for n in waiting] == [
+            ("draft_finding_open", draft.outcome_id, draft.reviews[0].respond_by)]
+        running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
+            outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_CORRECT_FACT,
+            text="We ran 12 sessions.", may_publish_early=True), metadata=ccss)
+        assert list(running.outcomes.ListNotices(pb.ListNoticesRequest(),
+                                                 metadata=ccss).notices) == []
+        unit = running.units.ListUnitNotices(pb.ListUnitNoticesRequest(),
+                                             metadata=running.auth("unit", EVAL)).notices
+        assert [(n.kind, n.subject) for n in unit] == [("correction_to_answer", draft.outcome_id)]
+
     def test_replies_are_for_the_providers_the_finding_is_about(self, running):
         measure = running.agreed_measure()
         draft = running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING,

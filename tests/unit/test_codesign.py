@@ -352,3 +352,32 @@ def test_the_agency_accepts_its_own_proposal_only_after_participants_review(
     for role in ("provider", "service_user_representative"):  # decided at once
         codesign.may_accept({"number": 1, "review_until": codesign.review_until(
             role, proposed, working_days)}, proposed)
+
+
+def test_what_a_draft_holds_waiting_for_each_participant_and_the_agency(example):
+    from services.purpose_router.codesign.storage import Draft
+
+    today = dt.date(2026, 3, 2)
+    draft = Draft("bff", 2, 1, "draft", example, ("provider:ccss", "representative:voice"),
+                  ({"proposal": 2, "accepted": False},), "agency:agency", "", closes_on="2026-03-20")
+    proposals = [{"number": 1, "kind": "remove", "item_name": "ethnicity",
+                  "proposed_by": "representative:voice"},
+                 {"number": 2, "kind": "remove", "item_name": "age_band",
+                  "proposed_by": "representative:voice"},
+                 {"number": 3, "kind": "remove", "item_name": "region",
+                  "proposed_by": "agency:agency", "review_until": "2026-03-27"}]
+    responses = [{"proposal": 3, "by": "representative:voice"}]
+
+    def kinds(who, day=today):
+        return [(n["kind"], n["due"]) for n in codesign.waiting(who, draft, proposals,
+                                                                 responses, day)]
+
+    assert kinds("provider:ccss") == [("invited_to_draft", "2026-03-20"),
+                                      ("proposal_to_review", "2026-03-20"),
+                                      ("proposal_to_review", "2026-03-27")]
+    assert kinds("representative:voice") == [("invited_to_draft", "2026-03-20")]
+    assert kinds("provider:other") == []
+    assert kinds("agency:agency") == [("proposal_to_review", ""),
+                                      ("proposal_to_review", "2026-03-27")]
+    # Closed: only the Agency's proposal, still in its review period, asks for review.
+    assert kinds("provider:ccss", dt.date(2026, 3, 23)) == [("proposal_to_review", "2026-03-27")]

@@ -414,3 +414,20 @@ def test_the_agency_accepts_a_correction_with_the_finding_revised_or_declines_wi
     assert (shown["resolution"], shown["resolution_reason"]) == ("declined",
                                                                  "Our register shows 10.")
     assert declined.summary == outcome.summary
+
+
+def test_notices_of_a_draft_finding_for_its_providers_and_its_unit():
+    outcome = finding(working_days=5)  # shared Mon 2 March, replies by Mon 9 March
+    assert [(n["kind"], n["due"]) for n in domain.notices(outcome, TODAY, "ccss")] == [
+        ("draft_finding_open", "2026-03-09")]
+    assert [n["kind"] for n in domain.notices(outcome, dt.date(2026, 3, 5), "ccss")] == [
+        "draft_finding_open", "reply_window_closing"]   # two working days left
+    assert domain.notices(outcome, dt.date(2026, 3, 10), "ccss") == []  # closed
+    assert domain.notices(outcome, TODAY, "stranger") == []
+    replied = domain.reply(outcome, "o1", "ccss", "correct_fact", "12 sessions", TODAY, 11.0)
+    assert [n["kind"] for n in domain.notices(replied, dt.date(2026, 3, 5), "ccss")] == [
+        "reply_window_closing"]
+    assert [n["kind"] for n in domain.notices(replied, TODAY)] == ["correction_to_answer"]
+    early = domain.reply(outcome, "o1", "ccss", "agree", "", TODAY, 11.0,
+                         may_publish_early=True)
+    assert domain.notices(early, dt.date(2026, 3, 5), "ccss") == []

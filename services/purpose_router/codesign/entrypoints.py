@@ -356,6 +356,23 @@ class CodesignEntrypoints:
         CODESIGN_STEPS.labels("lesson").inc()
         return cpb.AttachLessonResponse(lesson=_lesson_message(lesson))
 
+    @codesign_grpc
+    def ListNotices(self, request, context):
+        who = self._caller(context)
+        today = nz_today()
+        store = self.codesign_store
+        found = [n for d in store.open_drafts() for n in codesign.waiting(
+            who, d, store.proposals(d.key), store.responses(d.key), today)]
+        if who.startswith("agency:"):  # queries on agreement items wait for its answer
+            found += [{"kind": "item_query", "subject": f"{q['provider_id']}|"
+                       f"{q['programme_id']}@{q['plan_version']}|{q['item_name']}", "due": "",
+                       "text": f"{q['provider_id']} queried {q['item_name']!r} of "
+                               f"{q['programme_id']} version {q['plan_version']}: "
+                               + (q["note"] or "it asks what the item is for")}
+                      for q in self._item_queries("", "") if not q.get("answer")]
+        return cpb.ListNoticesResponse(notices=[cpb.Notice(**n) for n in sorted(
+            found, key=lambda n: (n["due"] or "9999", n["subject"], n["kind"]))])
+
     # -- agreements -------------------------------------------------------------------
 
     @agreement_grpc
@@ -411,13 +428,7 @@ class CodesignEntrypoints:
     @agreement_grpc
     def ListItemQueries(self, request, context):
         provider_id = self._whose(context, request.provider_id, every=True)
-        store = self.codesign_store
-        asked = agreement.queries(store.latest_agreements(provider_id,
-                                                          request.programme_id.strip()))
-        answers: dict[str, dict] = {}
-        for provider in sorted({q["provider_id"] for q in asked}):
-            answers.update(store.query_answers(provider))
-        found = [answers.get(agreement.query_key(q), q) for q in asked]
+        found = self._item_queries(provider_id, request.programme_id.strip())
         if not request.include_answered:
             found = [q for q in found if not q.get("answer")]
         found.sort(key=lambda q: (bool(q.get("answer")), q["asked_at"]))
@@ -617,6 +628,16 @@ class CodesignEntrypoints:
         return caller.id
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _item_queries(self, provider_id: str, programme_id: str) -> list[dict]:
+        """The queries the latest agreements hold (of one provider, one
+        programme, or all), each as answered when the Agency has answered it."""
+        store = self.codesign_store
+        asked = agreement.queries(store.latest_agreements(provider_id, programme_id))
+        answers: dict[str, dict] = {}
+        for provider in sorted({q["provider_id"] for q in asked}):
+            answers.update(store.query_answers(provider))
+        return [answers.get(agreement.query_key(q), q) for q in asked]
 
     def _caller(self, context) -> str:
         who = self.identities.require(context, *PARTICIPANT_KINDS)

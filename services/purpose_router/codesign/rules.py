@@ -96,6 +96,42 @@ def may_accept(proposal: dict, today: dt.date) -> None:
             f"until {until}; it can be accepted from the next day (declined at any time)"))
 
 
+def waiting(who: str, draft, proposals: list[dict], responses: list[dict],
+            today: dt.date) -> list[dict]:
+    """What a draft (storage.Draft, still a draft) holds waiting for `who`
+    ("agency:agency", "provider:ccss", ...), for the portal's notifications: a
+    participant is invited while it is open, and asked to review each open
+    proposal of others it has not responded to; the Agency decides each open one."""
+    subject = f"{draft.programme_id}@{draft.version}"
+    where = f"{draft.programme_id} version {draft.version}"
+    is_open = not draft.closes_on or today <= dt.date.fromisoformat(draft.closes_on)
+    agency = who.startswith("agency:")
+    if not agency and who not in draft.participants:
+        return []
+    out = []
+    if not agency and is_open:
+        out.append({"kind": "invited_to_draft", "subject": subject, "due": draft.closes_on,
+                    "text": f"you are invited to the draft of {where}"
+                            + (f"; it is open until {draft.closes_on}" if draft.closes_on
+                               else "")})
+    answered = {r["proposal"] for r in responses if r["by"] == who}
+    for p in proposals:
+        if proposal_state(p["number"], draft.decisions) != "open":
+            continue
+        review = p.get("review_until") or ""
+        what = f"proposal {p['number']} ({p['kind']} {p['item_name']}) on {where}"
+        if agency:
+            out.append({"kind": "proposal_to_review", "subject": subject, "due": review,
+                        "text": f"{what} waits for your decision"
+                                + (f" (from the day after {review})" if review else "")})
+        elif p["proposed_by"] != who and p["number"] not in answered and (
+                is_open or review >= today.isoformat()):
+            out.append({"kind": "proposal_to_review", "subject": subject,
+                        "due": review or draft.closes_on,
+                        "text": f"{what} is open to your review"})
+    return out
+
+
 # -- proposals ----------------------------------------------------------------------
 
 def apply_change(plan: Plan, kind: str, item_name: str, item: dict | None) -> Plan:

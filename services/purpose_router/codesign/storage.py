@@ -180,6 +180,11 @@ class CodesignStorage:
             return _draft(self._drafts.get(draft_key(programme_id, version)))
         return _draft(self._drafts.latest({"programme_id": programme_id}, by="version"))
 
+    def open_drafts(self) -> list[Draft]:
+        """Every draft not yet published."""
+        return [_draft(d) for d in self._drafts.find({"state": "draft"},
+                                                     sort=[("programme_id", 1), ("version", 1)])]
+
     def change_draft(self, programme_id: str, version: int,
                      change: Callable[[Draft], Draft]) -> Draft:
         """Reads the draft, applies `change` (which checks it and may raise) and

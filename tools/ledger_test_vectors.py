@@ -57,7 +57,7 @@ def _entries() -> list[dict]:
         k: delivery[k] for k in ("delivery_id", "provider_id", "programme_id", "submission_id",
                                  "purpose_id", "unit_id")},
         fields=["region"], accessor="analyst@service-delivery",
-        reason="Where to place caseworkers next year")
+        reason="Where to place caseworkers next year", person="rangi.walker")
     out, previous = [], ledger.GENESIS
     for sequence, entry in enumerate((delivery, acknowledged, accessed), start=1):
         link = ledger.chain(entry, sequence, previous,
@@ -86,9 +86,10 @@ def vectors() -> dict:
         "content": {"records": CONTENT, "canonical_hex": ledger.canonical_json(CONTENT).hex(),
                     "content_hash": ledger.content_hash(CONTENT)},
         "hashed_fields": list(ledger.HASHED_FIELDS),
+        "optional_hashed_fields": list(ledger.OPTIONAL_HASHED_FIELDS),
         "genesis": ledger.GENESIS,
         "chain": [{"entry": e, "canonical_hex": ledger.canonical_json(
-                       {k: e[k] for k in ledger.HASHED_FIELDS}).hex()} for e in entries],
+                       ledger.hashed_form(e)).hex()} for e in entries],
         "merkle": {"leaf_hashes": [merkle.leaf_hash(h).hex() for h in hashes],
                    "tree_size": len(hashes), "root_hash": tree_heads.root_of(hashes)},
         "signed_head": {"head": {"provider_id": head.provider_id, "tree_size": head.tree_size,

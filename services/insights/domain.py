@@ -1,7 +1,9 @@
 """The rules of insights as plain functions: what an outcome of information
 use must say, which deliveries a unit may cite, when a draft evaluation
 finding may be published (the provider's right of reply, counted in Privacy
-Act working days), and when an evaluation measure is agreed.
+Act working days: not before each provider's window closes unless it said the
+finding may go early, and never while a correction of fact waits for the
+Agency's response), and when an evaluation measure is agreed.
 
 No I/O here: `today` (a New Zealand date) and `now` (epoch seconds) are always
 passed in, so every window can be tested on any day. Refusals are tiaki's
@@ -15,11 +17,13 @@ from dataclasses import asdict, dataclass, replace
 
 from tiaki.core.clock import parse_day
 from tiaki.core.errors import Invalid, NotFound, NotNow
-from tiaki.core.working_days import add_working_days
+from tiaki.core.working_days import add_working_days, working_days_until
 
 OUTCOME_KINDS = ("decision", "advice", "report", "evaluation_finding", "policy_or_service_change")
 FINDING = "evaluation_finding"
 RESPONSE_KINDS = ("agree", "correct_fact", "add_context")
+CORRECTION = "correct_fact"
+RESOLUTIONS = ("accepted", "declined")  # the Agency's response to a correction of fact
 PARTY_KINDS = ("agency", "provider", "representative")
 STANCES = ("endorse", "object")
 
@@ -31,10 +35,12 @@ MAX_CITED = 1000
 
 @dataclass(frozen=True)
 class Step:
-    """One line of a record's history: who did what, when (epoch seconds)."""
+    """One line of a record's history: who did what, when (epoch seconds), and
+    the staff id of the person who acted for them ("" when none was named)."""
     at: float
     who: str
     what: str
+    person: str = ""
 
 
 def period(date_from: str, date_to: str, required: bool) -> tuple[str, str]:
@@ -175,6 +181,17 @@ class Response:
     kind: str
     text: str
     at: float
+    person: str = ""  # the provider's person who replied
+    # A correction of fact: the Agency's response ("accepted", the finding
+    # revised; or "declined", with its reasons shown beside it), when, by whom.
+    resolution: str = ""
+    resolution_reason: str = ""
+    resolved_at: float | None = None
+    resolved_by_person: str = ""
+
+    @property
+    def awaits_agency(self) -> bool:
+        return self.kind == CORRECTION and not self.resolution
 
 
 @dataclass(frozen=True)
@@ -184,6 +201,7 @@ class Review:
     shared_on: dt.date
     respond_by: dt.date
     responses: tuple[Response, ...] = ()
+    may_publish_early: bool = False  # the provider said it may go before its window closes
 
 
 def open_reviews(provider_ids: Iterable[str], today: dt.date,
@@ -194,22 +212,32 @@ def open_reviews(provider_ids: Iterable[str], today: dt.date,
     return tuple(Review(p, today, respond_by) for p in sorted(set(provider_ids)))
 
 
-def respond(review: Review, kind: str, text: str, today: dt.date, now: float) -> Review:
+def respond(review: Review, kind: str, text: str, today: dt.date, now: float,
+            person: str = "", may_publish_early: bool = False) -> Review:
+    """A reply within the window; its `may_publish_early` (the latest reply's
+    word) says whether the finding may be published before the window closes."""
     if kind not in RESPONSE_KINDS:
         raise Invalid("kind", f"must be one of {', '.join(RESPONSE_KINDS)}")
     text = _text(text, "text", TEXT_MAX, required=kind != "agree")
     if today > review.respond_by:
         raise NotNow("", f"the review window closed on {review.respond_by.isoformat()}")
-    return replace(review, responses=review.responses + (Response(kind, text, now),))
+    return replace(review, responses=review.responses + (Response(kind, text, now, person),),
+                   may_publish_early=may_publish_early)
 
 
 def publication_blockers(state: str, reviews: tuple[Review, ...], today: dt.date) -> list[str]:
-    """Why the finding cannot be published today; empty when it can. A
-    provider's window must have closed, unless it has responded."""
+    """Why the finding cannot be published today; empty when it can. Each
+    provider's window must have closed, unless it said the finding may go
+    early; and every correction of fact needs the Agency's response first."""
     if state != "draft":
         return [f"it is {state}, not a draft"]
-    return [f"{r.provider_id} may respond until {r.respond_by.isoformat()} and has not yet"
-            for r in reviews if not r.responses and today <= r.respond_by]
+    blockers = [f"{r.provider_id} may respond until {r.respond_by.isoformat()} and has not "
+                "said it may be published earlier"
+                for r in reviews if today <= r.respond_by and not r.may_publish_early]
+    blockers += [f"{r.provider_id}'s correction of fact {n} ({x.text!r}) awaits the Agency's "
+                 "response: accept it and revise the finding, or decline it with reasons"
+                 for r in reviews for n, x in enumerate(r.responses, start=1) if x.awaits_agency]
+    return blockers
 
 
 # -- an outcome, recorded and changed ------------------------------------------------------
@@ -238,11 +266,13 @@ class Outcome:
     history: tuple[Step, ...] = ()
     published_at: float | None = None
     version: int = 1
+    recorded_by_person: str = ""   # staff ids of the unit's people who recorded and published it
+    published_by_person: str = ""
 
 
 def new_outcome(outcome_id: str, unit_id: str, draft: OutcomeDraft, received: list[dict],
                 purpose_name: Callable[[str, str], str], measures: dict[str, Measure],
-                today: dt.date, review_days: int, now: float) -> Outcome:
+                today: dt.date, review_days: int, now: float, person: str = "") -> Outcome:
     """The outcome a checked draft records. `received`: the unit's delivery
     entries for what it cites; `purpose_name(programme_id, purpose_id)`;
     `measures`: the measures the draft names. An evaluation finding starts as
@@ -267,7 +297,8 @@ def new_outcome(outcome_id: str, unit_id: str, draft: OutcomeDraft, received: li
         title=draft.title, summary=draft.summary, date=draft.date, audience=draft.audience,
         citations=cites, provider_ids=providers, programme_ids=programmes,
         measure_ids=draft.measure_ids, state=state, recorded_at=now, changed_at=now,
-        reviews=reviews, history=(Step(now, unit_id, what),))
+        reviews=reviews, history=(Step(now, unit_id, what, person),),
+        recorded_by_person=person)
 
 
 def _changed(outcome: Outcome, step: Step, **changes) -> Outcome:
@@ -275,7 +306,7 @@ def _changed(outcome: Outcome, step: Step, **changes) -> Outcome:
 
 
 def publish(outcome: Outcome | None, outcome_id: str, unit_id: str, today: dt.date,
-            now: float) -> Outcome:
+            now: float, person: str = "") -> Outcome:
     """The unit's draft finding, published with the providers' responses once
     each provider has responded or its window has closed."""
     if outcome is None or outcome.unit_id != unit_id:
@@ -288,12 +319,13 @@ def publish(outcome: Outcome | None, outcome_id: str, unit_id: str, today: dt.da
         raise NotNow("", f"finding {outcome.outcome_id} cannot be published yet: "
                          + "; ".join(blockers))
     return _changed(outcome, Step(now, unit_id, "published the finding with the providers' "
-                                                "responses"),
-                    state="published", published_at=now)
+                                                "responses", person),
+                    state="published", published_at=now, published_by_person=person)
 
 
 def reply(outcome: Outcome | None, outcome_id: str, provider_id: str, kind: str, text: str,
-          today: dt.date, now: float) -> Outcome:
+          today: dt.date, now: float, person: str = "",
+          may_publish_early: bool = False) -> Outcome:
     """A provider's response to a draft finding about its data, within its window."""
     if outcome is None or provider_id not in outcome.provider_ids:
         raise NotFound("", f"no outcome {outcome_id!r}")
@@ -302,10 +334,85 @@ def reply(outcome: Outcome | None, outcome_id: str, provider_id: str, kind: str,
                          "evaluation finding takes a reply")
     if outcome.state != "draft":
         raise NotNow("", f"finding {outcome.outcome_id} is already {outcome.state}")
-    reviews = tuple(respond(r, kind, text, today, now) if r.provider_id == provider_id else r
-                    for r in outcome.reviews)
-    return _changed(outcome, Step(now, provider_id, f"responded: {kind.replace('_', ' ')}"),
-                    reviews=reviews)
+    reviews = tuple(respond(r, kind, text, today, now, person, may_publish_early)
+                    if r.provider_id == provider_id else r for r in outcome.reviews)
+    early = "; it may be published before the window closes" if may_publish_early else ""
+    return _changed(outcome, Step(now, provider_id, f"responded: {kind.replace('_', ' ')}"
+                                  + early, person), reviews=reviews)
+
+
+def resolve_correction(outcome: Outcome | None, outcome_id: str, unit_id: str,
+                       provider_id: str, number: int, accept: bool, reason: str,
+                       revised_summary: str, revised_title: str, now: float,
+                       person: str = "") -> Outcome:
+    """The Agency's response to a provider's correction of fact (its `number`th
+    reply): accepted, with the finding revised (a new summary, and title if
+    given); or declined, with reasons that are shown beside the correction."""
+    if outcome is None or outcome.unit_id != unit_id:
+        raise NotFound("", f"no outcome {outcome_id!r} recorded by unit {unit_id}")
+    if outcome.state != "draft":
+        raise NotNow("", f"finding {outcome.outcome_id} is already {outcome.state}")
+    review = next((r for r in outcome.reviews if r.provider_id == provider_id), None)
+    if review is None or not 1 <= number <= len(review.responses):
+        raise NotFound("response_number", f"no reply {number} from {provider_id!r} on "
+                                          f"finding {outcome.outcome_id}")
+    correction = review.responses[number - 1]
+    if correction.kind != CORRECTION:
+        raise NotNow("response_number", f"reply {number} from {provider_id} is not a "
+                                        "correction of fact")
+    if correction.resolution:
+        raise NotNow("response_number", f"the correction was already {correction.resolution}")
+    changes: dict = {}
+    if accept:
+        summary = _text(revised_summary, "revised_summary", TEXT_MAX)
+        title = _text(revised_title, "revised_title", TITLE_MAX, required=False) or outcome.title
+        if (summary, title) == (outcome.summary, outcome.title):
+            raise Invalid("revised_summary", "an accepted correction revises the finding: "
+                                             "give the summary as corrected")
+        reason = _text(reason, "reason", TEXT_MAX, required=False)
+        changes = {"summary": summary, "title": title}
+    else:
+        reason = _text(reason, "reason", TEXT_MAX)  # the reasons are shown beside it
+    verdict = "accepted" if accept else "declined"
+    resolved = replace(correction, resolution=verdict, resolution_reason=reason,
+                       resolved_at=now, resolved_by_person=person)
+    reviews = tuple(replace(r, responses=tuple(resolved if i == number - 1 else x
+                                               for i, x in enumerate(r.responses)))
+                    if r is review else r for r in outcome.reviews)
+    what = (f"{verdict} {provider_id}'s correction of fact"
+            + (" and revised the finding" if accept else f": {reason}"))
+    return _changed(outcome, Step(now, unit_id, what, person), reviews=reviews, **changes)
+
+
+# What waits for a provider or unit (the portal's notifications), from the recorded facts.
+CLOSING_WORKING_DAYS = 2
+
+
+def notices(outcome: Outcome, today: dt.date, provider_id: str = "") -> list[dict]:
+    """A draft finding's notices. For a provider (`provider_id`): open for its
+    reply while it has not replied, and its window closing within
+    CLOSING_WORKING_DAYS working days unless it said the finding may go early.
+    For the unit that recorded it: each correction of fact awaiting its response."""
+    if outcome.kind != FINDING or outcome.state != "draft":
+        return []
+    title = outcome.title
+    if not provider_id:
+        return [{"kind": "correction_to_answer", "subject": outcome.outcome_id, "due": "",
+                 "text": f"{r.provider_id} corrected a fact in {title!r}: accept it and "
+                         "revise the finding, or decline it with reasons"}
+                for r in outcome.reviews for x in r.responses if x.awaits_agency]
+    review = next((r for r in outcome.reviews if r.provider_id == provider_id), None)
+    if review is None or today > review.respond_by:
+        return []
+    due, out = review.respond_by.isoformat(), []
+    if not review.responses:
+        out.append({"kind": "draft_finding_open", "subject": outcome.outcome_id, "due": due,
+                    "text": f"the draft finding {title!r} is open for your reply until {due}"})
+    if (working_days_until(today, review.respond_by) <= CLOSING_WORKING_DAYS
+            and not review.may_publish_early):
+        out.append({"kind": "reply_window_closing", "subject": outcome.outcome_id, "due": due,
+                    "text": f"your window to reply to {title!r} closes on {due}"})
+    return out
 
 
 def view(outcome: Outcome, provider_id: str | None = None) -> dict:
@@ -324,6 +431,8 @@ def view(outcome: Outcome, provider_id: str | None = None) -> dict:
         "measure_ids": list(outcome.measure_ids),
         "reviews": [review_data(r) for r in outcome.reviews if mine(r)],
         "recorded_at": outcome.recorded_at, "published_at": outcome.published_at,
+        "recorded_by_person": outcome.recorded_by_person,
+        "published_by_person": outcome.published_by_person,
     }
 
 
@@ -331,7 +440,8 @@ def review_data(review: Review) -> dict:
     """A review as plain data: dates as YYYY-MM-DD."""
     return {"provider_id": review.provider_id, "shared_on": review.shared_on.isoformat(),
             "respond_by": review.respond_by.isoformat(),
-            "responses": [asdict(x) for x in review.responses]}
+            "responses": [asdict(x) for x in review.responses],
+            "may_publish_early": review.may_publish_early}
 
 
 # -- evaluation measures -----------------------------------------------------------------
@@ -352,6 +462,7 @@ class Position:
     stance: str
     reason: str
     at: float
+    person: str = ""  # the party's person who took it
 
 
 @dataclass(frozen=True)
@@ -370,18 +481,19 @@ class Measure:
 
 
 def propose(measure_id: str, programme_id: str, name: str, definition: str, reason: str,
-            party: Party, now: float) -> Measure:
+            party: Party, now: float, person: str = "") -> Measure:
     """A new measure; proposing it is the proposer's endorsement."""
     if party.kind not in PARTY_KINDS:
         raise Invalid("party", f"measures are co-defined by {', '.join(PARTY_KINDS)}")
     measure = Measure(measure_id, programme_id, _text(name, "name", TITLE_MAX),
                       _text(definition, "definition", TEXT_MAX), party,
-                      history=(Step(now, str(party), "proposed the measure"),))
-    return take_position(measure, party, "endorse", _text(reason, "reason", TEXT_MAX), now)
+                      history=(Step(now, str(party), "proposed the measure", person),))
+    return take_position(measure, party, "endorse", _text(reason, "reason", TEXT_MAX), now,
+                         person)
 
 
 def take_position(measure: Measure, party: Party, stance: str, reason: str,
-                  now: float) -> Measure:
+                  now: float, person: str = "") -> Measure:
     """A party endorses or objects; its latest position replaces its earlier one."""
     if stance not in STANCES:
         raise Invalid("stance", f"must be one of {', '.join(STANCES)}")
@@ -390,16 +502,16 @@ def take_position(measure: Measure, party: Party, stance: str, reason: str,
         raise NotNow("", f"measure {measure.measure_id} ({measure.name!r}) is already agreed; "
                          "propose a new measure to change it")
     positions = tuple(p for p in measure.positions if p.party != party) + (
-        Position(party, stance, reason, now),)
+        Position(party, stance, reason, now, person),)
     return settle(replace(measure, positions=positions), now)
 
 
 def respond_to_measure(measure: Measure, party: Party, stance: str, reason: str,
-                       now: float) -> Measure:
+                       now: float, person: str = "") -> Measure:
     """A party's position taken, and written in the measure's history."""
-    changed = take_position(measure, party, stance, reason, now)
+    changed = take_position(measure, party, stance, reason, now, person)
     what = f"{stance.removesuffix('e')}ed" + (f": {reason.strip()}" if reason.strip() else "")
-    return replace(changed, history=changed.history + (Step(now, str(party), what),))
+    return replace(changed, history=changed.history + (Step(now, str(party), what, person),))
 
 
 def still_needed(measure: Measure) -> list[str]:

@@ -152,7 +152,7 @@ class InsightsService(HealthMixin):
                 lambda programme, purpose: domain.purpose_name(self._plan(programme), purpose),
                 self.storage.measures_by_id(draft.measure_ids) if draft.measure_ids else {},
                 today, int(config.get("REVIEW_WORKING_DAYS") or domain.REVIEW_WORKING_DAYS),
-                time.time())
+                time.time(), unit.person)
         except NotFound:
             CITATIONS_REFUSED.labels(unit.id).inc()
             raise
@@ -170,7 +170,7 @@ class InsightsService(HealthMixin):
         def attempt() -> Outcome:  # a reply landing meanwhile means deciding again
             return self.storage.change_outcome(domain.publish(
                 self.storage.outcome(request.outcome_id), request.outcome_id, unit.id,
-                nz_today(), time.time()))
+                nz_today(), time.time(), unit.person))
 
         published = retrying(attempt, field="", what=f"finding {request.outcome_id} kept "
                                                       "changing; publish again")
@@ -178,6 +178,29 @@ class InsightsService(HealthMixin):
             FINDINGS_PUBLISHED.labels(programme, unit.id).inc()
         self._announce(published)
         return pb.PublishFindingResponse(outcome=outcome_message(view(published)))
+
+    @unit_grpc
+    def RespondToCorrection(self, request, context):
+        unit = self.identities.require(context, "unit")
+
+        def attempt() -> Outcome:
+            return self.storage.change_outcome(domain.resolve_correction(
+                self.storage.outcome(request.outcome_id), request.outcome_id, unit.id,
+                request.provider_id.strip(), request.response_number, request.accept,
+                request.reason, request.revised_summary, request.revised_title, time.time(),
+                unit.person))
+
+        resolved = retrying(attempt, field="", what=f"finding {request.outcome_id} kept "
+                                                     "changing; respond again")
+        self._announce(resolved)
+        return pb.RespondToCorrectionResponse(outcome=outcome_message(view(resolved)))
+
+    @unit_grpc
+    def ListUnitNotices(self, request, context):
+        unit = self.identities.require(context, "unit")
+        return pb.ListUnitNoticesResponse(notices=[
+            pb.Notice(**n) for o in self.storage.drafts_of_unit(unit.id)
+            for n in domain.notices(o, nz_today())])
 
     # -- providers follow them ------------------------------------------------------------
 
@@ -232,7 +255,8 @@ class InsightsService(HealthMixin):
         def attempt() -> Outcome:
             return self.storage.change_outcome(domain.reply(
                 self.storage.outcome(request.outcome_id), request.outcome_id, provider.id, kind,
-                request.text, nz_today(), time.time()))
+                request.text, nz_today(), time.time(), provider.person,
+                request.may_publish_early))
 
         answered = retrying(attempt, field="", what=f"finding {request.outcome_id} kept "
                                                      "changing; respond again")
@@ -252,6 +276,15 @@ class InsightsService(HealthMixin):
         return pb.GetInfluenceReportResponse(html=render_influence_report(influence_report(
             provider.id, date_from, date_to, found, plans, measures, nz_today(), names)))
 
+    @outcomes_grpc
+    def ListNotices(self, request, context):
+        provider = self.identities.require(context, "provider")
+        today = nz_today()
+        found = [n for o in self.storage.for_provider(provider.id)
+                 for n in domain.notices(o, today, provider.id)]
+        return pb.ListNoticesResponse(notices=[pb.Notice(**n) for n in sorted(
+            found, key=lambda n: (n["due"], n["subject"], n["kind"]))])
+
     # -- evaluation measures, co-defined -------------------------------------------------
 
     @measures_grpc
@@ -263,7 +296,7 @@ class InsightsService(HealthMixin):
             raise NotFound("", f"no programme {request.programme_id!r}")
         measure = self.storage.add_measure(domain.propose(
             str(uuid.uuid4()), request.programme_id, request.name, request.definition,
-            request.reason, domain.Party(caller.kind, caller.id), time.time()))
+            request.reason, domain.Party(caller.kind, caller.id), time.time(), caller.person))
         MEASURE_POSITIONS.labels(caller.kind, "endorse").inc()
         return mpb.ProposeMeasureResponse(measure=measure_message(measure))
 
@@ -278,7 +311,7 @@ class InsightsService(HealthMixin):
                 raise NotFound("", f"no measure {request.measure_id!r}")
             return self.storage.change_measure(domain.respond_to_measure(
                 measure, domain.Party(caller.kind, caller.id), stance, request.reason,
-                time.time()))
+                time.time(), caller.person))
 
         measure = retrying(attempt, field="", what=f"measure {request.measure_id} kept "
                                                     "changing; respond again")
@@ -378,13 +411,22 @@ def outcome_message(v: dict) -> pb.Outcome:
         kind=kinds[v["kind"]], title=v["title"], summary=v["summary"], date=v["date"],
         audience=v["audience"], state=STATES[v["state"]], version=v["version"],
         measure_ids=v["measure_ids"],
-        informed_by=[pb.Citation(**c) for c in v["informed_by"]])
+        informed_by=[pb.Citation(**c) for c in v["informed_by"]],
+        recorded_by_person=v.get("recorded_by_person", ""),
+        published_by_person=v.get("published_by_person", ""))
     for r in v["reviews"]:
         review = msg.reviews.add(provider_id=r["provider_id"], shared_on=r["shared_on"],
-                                 respond_by=r["respond_by"])
+                                 respond_by=r["respond_by"],
+                                 may_publish_early=r.get("may_publish_early", False))
         for x in r["responses"]:
-            response = review.responses.add(kind=responses[x["kind"]], text=x["text"])
+            response = review.responses.add(
+                kind=responses[x["kind"]], text=x["text"], person=x.get("person", ""),
+                resolution=x.get("resolution", ""),
+                resolution_reason=x.get("resolution_reason", ""),
+                resolved_by_person=x.get("resolved_by_person", ""))
             response.responded_at.FromNanoseconds(int(x["at"] * 1e9))
+            if x.get("resolved_at"):
+                response.resolved_at.FromNanoseconds(int(x["resolved_at"] * 1e9))
     msg.recorded_at.FromNanoseconds(int(v["recorded_at"] * 1e9))
     if v["published_at"]:
         msg.published_at.FromNanoseconds(int(v["published_at"] * 1e9))
@@ -401,7 +443,8 @@ def measure_message(measure: Measure) -> mpb.Measure:
         agreed_by=[mpb.Party(kind=p.kind, id=p.id) for p in measure.agreed_by])
     for p in measure.positions:
         position = msg.positions.add(party=mpb.Party(kind=p.party.kind, id=p.party.id),
-                                     stance=stances[p.stance], reason=p.reason)
+                                     stance=stances[p.stance], reason=p.reason,
+                                     person=p.person)
         position.at.FromNanoseconds(int(p.at * 1e9))
     if measure.agreed_at:
         msg.agreed_at.FromNanoseconds(int(measure.agreed_at * 1e9))

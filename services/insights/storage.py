@@ -63,11 +63,12 @@ def outcome_id_for(unit_id: str, outcome_ref: str) -> str:
 
 
 def _steps(doc: dict) -> tuple[Step, ...]:
-    return tuple(Step(s["at"], s["who"], s["what"]) for s in doc.get("history") or [])
+    return tuple(Step(s["at"], s["who"], s["what"], s.get("person", ""))
+                 for s in doc.get("history") or [])
 
 
 def _steps_doc(steps: tuple[Step, ...]) -> list[dict]:
-    return [{"at": s.at, "who": s.who, "what": s.what} for s in steps]
+    return [{"at": s.at, "who": s.who, "what": s.what, "person": s.person} for s in steps]
 
 
 def outcome_from(doc: dict) -> Outcome:
@@ -80,10 +81,12 @@ def outcome_from(doc: dict) -> Outcome:
         recorded_at=doc["recorded_at"], changed_at=doc["changed_at"],
         reviews=tuple(Review(r["provider_id"], dt.date.fromisoformat(r["shared_on"]),
                              dt.date.fromisoformat(r["respond_by"]),
-                             tuple(Response(x["kind"], x["text"], x["at"])
-                                   for x in r["responses"]))
+                             tuple(Response(**x) for x in r["responses"]),
+                             r.get("may_publish_early", False))
                       for r in doc["reviews"]),
-        history=_steps(doc), published_at=doc["published_at"], version=doc["version"])
+        history=_steps(doc), published_at=doc["published_at"], version=doc["version"],
+        recorded_by_person=doc.get("recorded_by_person", ""),
+        published_by_person=doc.get("published_by_person", ""))
 
 
 def outcome_doc(outcome: Outcome) -> dict:
@@ -101,7 +104,9 @@ def outcome_doc(outcome: Outcome) -> dict:
         "reviews": [review_data(r) for r in outcome.reviews],
         "history": _steps_doc(outcome.history), "recorded_at": outcome.recorded_at,
         "changed_at": outcome.changed_at, "published_at": outcome.published_at,
-        "version": outcome.version, "announce_pending": 1}
+        "version": outcome.version, "announce_pending": 1,
+        "recorded_by_person": outcome.recorded_by_person,
+        "published_by_person": outcome.published_by_person}
 
 
 def _party(data: dict) -> Party:
@@ -112,7 +117,8 @@ def measure_from(doc: dict) -> Measure:
     return Measure(
         measure_id=doc["_id"], programme_id=doc["programme_id"], name=doc["name"],
         definition=doc["definition"], proposed_by=_party(doc["proposed_by"]),
-        positions=tuple(Position(_party(p), p["stance"], p["reason"], p["at"])
+        positions=tuple(Position(_party(p), p["stance"], p["reason"], p["at"],
+                                 p.get("person", ""))
                         for p in doc["positions"]),
         state=doc["state"], agreed_by=tuple(_party(p) for p in doc["agreed_by"]),
         agreed_at=doc["agreed_at"], history=_steps(doc), version=doc["version"])
@@ -155,6 +161,11 @@ class InsightsStorage:
         """Writes the changed outcome (to be announced again) if nobody changed
         it since the version it was read at; raises Conflict if somebody did."""
         return outcome_from(self.outcomes.swap(outcome_doc(outcome), field="version"))
+
+    def drafts_of_unit(self, unit_id: str) -> list[Outcome]:
+        """The unit's findings still drafts (waiting for replies or publication)."""
+        return [outcome_from(d) for d in self.outcomes.find(
+            {"unit_id": unit_id, "state": "draft"}, sort="recorded_at")]
 
     def for_provider(self, provider_id: str, date_from: str = "", date_to: str = "",
                      kind: str = "") -> list[Outcome]:

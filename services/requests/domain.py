@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.plan import Plan
 from tiaki.core.withholding import ground
-from tiaki.core.working_days import add_working_days, is_working_day
+from tiaki.core.working_days import add_working_days, working_days_until
 
 DECISION_WORKING_DAYS = 20   # s 44
 TRANSFER_WORKING_DAYS = 10   # s 43
@@ -61,10 +61,12 @@ class Request:
 
 @dataclass(frozen=True)
 class Step:
-    """One recorded step of a request: who did what, when (epoch seconds)."""
+    """One recorded step of a request: who did what, when (epoch seconds), and
+    the staff id of the person who acted for them ("" when none was named)."""
     at: float
     who: str
     what: str
+    person: str = ""
 
 
 STATES = ("open", "complete", "transferred")
@@ -224,17 +226,36 @@ def escalated(request: Request, today: dt.date) -> tuple[str, ...]:
 
 def working_days_left(request: Request, today: dt.date) -> int:
     """Working days from today until the due date (0 on the due date, negative when late)."""
-    if today <= request.due:
-        count, day = 0, today
-        while day < request.due:
-            day += dt.timedelta(days=1)
-            count += is_working_day(day)
-        return count
-    count, day = 0, request.due
-    while day < today:
-        day += dt.timedelta(days=1)
-        count -= is_working_day(day)
-    return count
+    return working_days_until(today, request.due)
+
+
+# What waits for a provider or unit (the portal's notifications), from the recorded facts.
+DUE_SOON_WORKING_DAYS = 3
+
+
+def notices(found: FamilyRequest, today: dt.date, unit_id: str = "") -> list[dict]:
+    """An open request's notices: due within DUE_SOON_WORKING_DAYS working days
+    (or overdue), and each unit escalated past its internal due date; for a
+    unit (`unit_id`), only its own part, and only while it has not answered."""
+    if found.state != "open":
+        return []
+    part = found.unit(unit_id) if unit_id else None
+    if unit_id and (part is None or part.outcome):
+        return []
+    out = []
+    left = working_days_left(found.rules, today)
+    if left <= DUE_SOON_WORKING_DAYS:
+        out.append({"kind": "request_due_soon", "subject": found.request_id,
+                    "due": found.rules.due.isoformat(),
+                    "text": f"the {found.kind} request is due on {found.rules.due.isoformat()}: "
+                            + (f"{left} working day{'' if left == 1 else 's'} left"
+                               if left >= 0 else f"{-left} working days late")})
+    for late in escalated(found.rules, today):
+        if not unit_id or late == unit_id:
+            due = found.unit(late).due.isoformat()
+            out.append({"kind": "unit_escalated", "subject": found.request_id, "due": due,
+                        "text": f"unit {late} has not answered; its part was due on {due}"})
+    return out
 
 
 def extend(request: Request, today: dt.date, new_due: dt.date, reasons: str) -> Request:

@@ -154,7 +154,7 @@ class RequestsService(HealthMixin):
         provider = self.identities.require(context, "provider")
         found = self._own(provider, request.request_id)
         rules = domain.transfer(found.rules, nz_today(), request.agency)
-        moved = self.storage.transfer(found, rules.transferred_to, provider.id)
+        moved = self.storage.transfer(found, rules.transferred_to, provider.id, provider.person)
         self._changes.notify(moved.request_id)
         self.events(messages.REQUEST_TRANSFERRED, {
             "request_id": moved.request_id, "provider_id": moved.provider_id,
@@ -168,7 +168,7 @@ class RequestsService(HealthMixin):
         domain.must_be_open(found, then="only an open one is extended")
         new_due = parse_day(request.new_due, "new_due")
         rules = domain.extend(found.rules, nz_today(), new_due, request.reasons)
-        extended = self.storage.extend(found, rules, provider.id)
+        extended = self.storage.extend(found, rules, provider.id, provider.person)
         self._changes.notify(extended.request_id)
         return pb.ExtendRequestResponse(request=request_message(extended))
 
@@ -207,6 +207,19 @@ class RequestsService(HealthMixin):
         domain.answer_ready(found)
         return pb.GetAnswerResponse(html=self.storage.answer_html(found))
 
+    @grpc
+    def ListNotices(self, request, context):
+        caller = self.identities.require(context, "provider", "unit")
+        today = nz_today()
+        if caller.kind == "provider":
+            found = [n for r in self.storage.for_provider(caller.id)
+                     for n in domain.notices(r, today)]
+        else:
+            found = [n for r in self.storage.open_requests()
+                     for n in domain.notices(r, today, unit_id=caller.id)]
+        return pb.ListNoticesResponse(notices=[pb.Notice(**n) for n in sorted(
+            found, key=lambda n: (n["due"], n["subject"], n["kind"]))])
+
     # -- units ------------------------------------------------------------------------
 
     @unit_grpc
@@ -230,7 +243,7 @@ class RequestsService(HealthMixin):
             rules = domain.record_unit_outcome(now.rules, unit.id, outcome,
                                                request.refusal_reason)
             return self.storage.record_answer(now, rules, unit.id, records, unit.id,
-                                              reviewed_by)
+                                              reviewed_by, unit.person)
 
         stored = retrying(record, field="",
                           what=f"request {found.request_id} kept changing; answer again")
@@ -355,7 +368,7 @@ class RequestsService(HealthMixin):
         rules = domain.open_request(kind, received, sorted(purposes), purposes=purposes)
         opened = self.storage.create(provider.id, request.programme_id,
                                      request.requester.strip(), request.authorisation.strip(),
-                                     rules, provider.id, correction)
+                                     rules, provider.id, correction, provider.person)
         REQUESTS_OPENED.labels(opened.programme_id, opened.kind).inc()
         self._query(opened)
         # Nobody holds anything: the answer (that the Agency holds nothing) is
@@ -441,7 +454,7 @@ def request_message(found: FamilyRequest) -> pb.Request:
         msg.original_due = rules.original_due.isoformat()
         msg.extension_reasons = rules.extension_reasons
     for step in found.history:
-        entry = msg.history.add(who=step.who, what=step.what)
+        entry = msg.history.add(who=step.who, what=step.what, person=step.person)
         entry.at.FromNanoseconds(int(step.at * 1e9))
     msg.opened_at.FromNanoseconds(int(found.opened_at * 1e9))
     if found.completed_at:

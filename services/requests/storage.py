@@ -41,7 +41,7 @@ class StoredRequest(me.Document):
     escalated = me.ListField(me.StringField())
     opened_at = me.FloatField(required=True)
     completed_at = me.FloatField()
-    history = me.ListField(me.DictField())  # [{at, who, what}]: read with store.appended
+    history = me.ListField(me.DictField())  # [{at, who, what, person}]: read with store.appended
     # Optimistic concurrency: two units answering at once must not overwrite
     # each other's outcome (each write names the version it read).
     version = me.IntField(default=0)
@@ -86,7 +86,8 @@ def _request(doc: dict) -> FamilyRequest:
         requester=doc["requester"], authorisation=doc["authorisation"], rules=rules,
         state=doc["state"], opened_at=doc["opened_at"], correction=doc.get("correction") or None,
         escalated=tuple(doc.get("escalated") or ()), completed_at=doc.get("completed_at"),
-        history=tuple(Step(s["at"], s["who"], s["what"]) for s in appended(doc.get("history"))),
+        history=tuple(Step(s["at"], s["who"], s["what"], s.get("person", ""))
+                      for s in appended(doc.get("history"))),
         version=doc.get("version", 0), asked_at=doc.get("asked_at"))
 
 
@@ -96,8 +97,8 @@ def _units(request: Request) -> list[dict]:
             for u in request.units]
 
 
-def step(who: str, what: str) -> dict:
-    return {"at": time.time(), "who": who, "what": what}
+def step(who: str, what: str, person: str = "") -> dict:
+    return {"at": time.time(), "who": who, "what": what, "person": person}
 
 
 class RequestsStorage:
@@ -111,7 +112,8 @@ class RequestsStorage:
             doc.ensure_indexes()
 
     def create(self, provider_id: str, programme_id: str, requester: str, authorisation: str,
-               request: Request, who: str, correction: dict | None = None) -> FamilyRequest:
+               request: Request, who: str, correction: dict | None = None,
+               person: str = "") -> FamilyRequest:
         """Stores a new request; `request.units` name what each unit is asked about."""
         now = time.time()
         doc = {
@@ -123,7 +125,7 @@ class RequestsStorage:
             "correction": correction or {}, "extension_reasons": "", "transferred_to": "",
             # Open until its answer is assembled, even when nobody holds anything.
             "state": "open", "escalated": [],
-            "opened_at": now, "history": [step(who, "opened the request")], "version": 0}
+            "opened_at": now, "history": [step(who, "opened the request", person)], "version": 0}
         self.requests.insert(doc)
         return _request(doc)
 
@@ -141,7 +143,8 @@ class RequestsStorage:
         return [_request(d) for d in self.requests.find({"state": "open"})]
 
     def record_answer(self, found: FamilyRequest, request: Request, unit_id: str,
-                      records: list[dict], who: str, reviewed_by: str = "") -> FamilyRequest:
+                      records: list[dict], who: str, reviewed_by: str = "",
+                      person: str = "") -> FamilyRequest:
         """Stores one unit's answer, then its new outcome; Conflict when the
         request changed since `found` was read (read it again and retry). The
         answer is replaced whole, so a unit answering again after a crash leaves one.
@@ -157,7 +160,7 @@ class RequestsStorage:
         if not self.requests.update(
                 {"_id": found.request_id, "version": found.version},
                 set={"units": _units(request)}, inc={"version": 1},
-                push={"history": step(who, what)}):
+                push={"history": step(who, what, reviewed_by or person)}):
             raise Conflict("version", f"request {found.request_id} changed meanwhile")
         return self.get(found.request_id)
 
@@ -180,21 +183,23 @@ class RequestsStorage:
         doc = self.documents.get(found.request_id)
         return doc["html"] if doc else ""
 
-    def extend(self, found: FamilyRequest, request: Request, who: str) -> FamilyRequest:
+    def extend(self, found: FamilyRequest, request: Request, who: str,
+               person: str = "") -> FamilyRequest:
         self.requests.update(
             {"_id": found.request_id}, inc={"version": 1},
             set={"due": request.due.isoformat(), "extension_reasons": request.extension_reasons},
             push={"history": step(who, f"extended the due date to {request.due.isoformat()}: "
-                                       f"{request.extension_reasons}")})
+                                       f"{request.extension_reasons}", person)})
         return self.get(found.request_id)
 
-    def transfer(self, found: FamilyRequest, agency: str, who: str) -> FamilyRequest:
+    def transfer(self, found: FamilyRequest, agency: str, who: str,
+                 person: str = "") -> FamilyRequest:
         """NotNow when the request is no longer open (answered or already transferred)."""
         if not self.requests.update(
                 {"_id": found.request_id, "state": "open"}, inc={"version": 1},
                 set={"state": "transferred", "transferred_to": agency},
                 push={"history": step(who, f"transferred the request to {agency}; "
-                                           "the requester is told")}):
+                                           "the requester is told", person)}):
             must_be_open(self.get(found.request_id))
         return self.get(found.request_id)
 

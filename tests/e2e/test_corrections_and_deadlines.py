@@ -223,3 +223,29 @@ def test_a_transfer_is_made_within_10_working_days_and_every_step_is_recorded(st
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         stack.start("unit-evaluation")
+
+
+def test_notices_name_an_overdue_request_and_the_unit_escalated(stack, programme):
+    """What the portal notifies, derived from the request's record: past its due
+    date it is due (late), and the unit that has not answered is escalated,
+    to the provider and to that unit."""
+    ccss = stack.metadata("provider", "ccss")
+    stack.kill("unit-evaluation")       # the evaluation team does not answer
+    try:
+        late = stack.requests().OpenAccessRequest(rpb.OpenAccessRequestRequest(
+            programme_id=programme, client_ref="C-2", requester="the client",
+            authorisation="signed form", received="2026-03-02"), metadata=ccss).request
+        mine = [(n.kind, n.due) for n in stack.requests().ListNotices(
+            rpb.ListNoticesRequest(), metadata=ccss).notices if n.subject == late.request_id]
+        assert ("request_due_soon", "2026-03-30") in mine
+        assert ("unit_escalated", next(u.due for u in late.units
+                                       if u.unit_id == "evaluation")) in mine
+        unit = [n.kind for n in stack.requests().ListNotices(
+            rpb.ListNoticesRequest(), metadata=stack.metadata("unit", "evaluation")).notices
+            if n.subject == late.request_id]
+        assert "unit_escalated" in unit
+        other = stack.requests().ListNotices(rpb.ListNoticesRequest(),
+                                             metadata=stack.metadata("provider", "other-ngo"))
+        assert late.request_id not in str(other)
+    finally:
+        stack.start("unit-evaluation")

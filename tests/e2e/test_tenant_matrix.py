@@ -245,6 +245,7 @@ MATRIX = {
     "tiaki.router.v1.CodesignService/PublishDraft": AgencyOnly(_draft),
     "tiaki.router.v1.CodesignService/DiffPlan": OwnView(
         lambda s: {"programme_id": s["draft_programme"], "version": 1}, wrong_kind=None),
+    "tiaki.router.v1.CodesignService/ListNotices": OwnView(lambda s: {}),
     "tiaki.router.v1.CodesignService/AttachLesson": Participants(
         lambda s: dict(_draft(s), from_programme="x", what_went_wrong="a",
                        what_would_help="b")),
@@ -261,6 +262,11 @@ MATRIX = {
         lambda s: {"programme_id": s["draft_programme"], "plan_version": 1}),
     "tiaki.router.v1.AgreementService/ListAgencyNotices": OwnView(
         lambda s: {"programme_id": PROGRAMME}),
+    "tiaki.router.v1.AgreementService/ListItemQueries": OwnView(
+        lambda s: {"include_answered": True}),
+    "tiaki.router.v1.AgreementService/AnswerItemQuery": AgencyOnly(
+        lambda s: {"provider_id": "ccss", "programme_id": s["draft_programme"],
+                   "plan_version": 1, "item_name": "goals_met", "answer": "because"}),
     # the directory: names and addresses families read
     "tiaki.router.v1.DirectoryService/SetEntry": AgencyOnly(
         lambda s: {"entry": {"kind": "PARTY_KIND_PROVIDER", "id": "other-ngo",
@@ -274,7 +280,14 @@ MATRIX = {
         "delivery", lambda i, s: _outcome([i]), intruder=UNIT_B, wrong_kind=A),
     "tiaki.insights.v1.UnitOutcomesService/PublishFinding": Owned(
         "outcome", lambda i, s: {"outcome_id": i}, intruder=UNIT_B, wrong_kind=A),
+    "tiaki.insights.v1.UnitOutcomesService/RespondToCorrection": Owned(
+        "outcome", lambda i, s: {"outcome_id": i, "provider_id": "ccss", "response_number": 1,
+                                 "reason": "no"}, intruder=UNIT_B, wrong_kind=A),
     "tiaki.insights.v1.OutcomesService/ListOutcomes": OwnView(lambda s: {}),
+    "tiaki.insights.v1.OutcomesService/ListNotices": OwnView(lambda s: {}),
+    "tiaki.insights.v1.UnitOutcomesService/ListUnitNotices": OwnView(
+        lambda s: {}, intruder=UNIT_B, wrong_kind=A),
+    "tiaki.requests.v1.RequestsService/ListNotices": OwnView(lambda s: {}, wrong_kind=None),
     "tiaki.insights.v1.OutcomesService/WatchOutcomes": OwnView(
         lambda s: {"since": "2020-01-01T00:00:00Z"}),
     "tiaki.insights.v1.OutcomesService/RespondToFinding": Owned(

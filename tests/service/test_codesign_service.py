@@ -7,6 +7,7 @@ and each provider seeing only its own agreement."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 
 import pytest
 from grpc import StatusCode
@@ -15,10 +16,12 @@ from nameko.testing.services import entrypoint_hook
 from nameko_grpc.client import Client
 from nameko_grpc.errors import GrpcError
 
+from services.purpose_router.codesign import entrypoints as codesign_entrypoints
 from services.purpose_router.codesign.family_document import visible_text
 from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import WHO, accepted_batch
 from tiaki.core.plan import Plan
+from tiaki.core.working_days import add_working_days
 from tiaki.plumbing import plan_proto
 from tiaki.plumbing.tokens import ensure_tokens
 from tiaki.router.v1 import agreement_pb2 as apb
@@ -89,7 +92,16 @@ def item_pb(data: dict) -> plan_pb2.ScheduleItem:
                                 "purposes": [], "items": [data]}).items[0]
 
 
-def test_codesign_from_draft_to_published_version(router, plan_dict):
+def agreed_plan(c: Callers, plan_dict: dict) -> None:
+    """The example plan, co-designed and published as version 1."""
+    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
+                                              plan=plan_proto.to_proto(plan_dict)),
+                         metadata=c.auth(*AGENCY))
+    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=1),
+                            metadata=c.auth(*AGENCY))
+
+
+def test_codesign_from_draft_to_published_version(router, plan_dict, monkeypatch):
     _, c = router
     cs = c.codesign
     # Version 1: the Agency's plan, complete, published as agreed.
@@ -155,8 +167,15 @@ def test_codesign_from_draft_to_published_version(router, plan_dict):
     fix = cs.ProposeChange(cpb.ProposeChangeRequest(
         **at, kind=cpb.CHANGE_KIND_CHANGE, item_name="housing_stable", item=item_pb(completed),
         reason="Say who will not see it."), metadata=c.auth(*AGENCY)).proposal
-    cs.DecideProposal(cpb.DecideProposalRequest(**at, proposal_number=fix.number, accept=True,
-                                                reason="Complete now."), metadata=c.auth(*AGENCY))
+    # The Agency's own proposal is open to participants' review before it can accept it.
+    accept_fix = cpb.DecideProposalRequest(**at, proposal_number=fix.number, accept=True,
+                                           reason="Complete now.")
+    err = c.refused(cs.DecideProposal, accept_fix, AGENCY)
+    assert err.code == StatusCode.FAILED_PRECONDITION
+    assert f"participants may review it until {fix.review_until}" in err.message
+    monkeypatch.setattr(codesign_entrypoints, "nz_today", lambda: dt.date.fromisoformat(
+        fix.review_until) + dt.timedelta(days=1))
+    cs.DecideProposal(accept_fix, metadata=c.auth(*AGENCY))
     cs.AttachLesson(cpb.AttachLessonRequest(
         **at, from_programme="Strong Families 2019",
         what_went_wrong="We were told to send names with no way to say no.",
@@ -266,11 +285,7 @@ def test_bad_input_gets_a_precise_error_and_changes_nothing(router, plan_dict):
 
 def test_agreements_are_item_by_item_and_each_providers_own(router, plan_dict):
     container, c = router
-    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
-                                              plan=plan_proto.to_proto(plan_dict)),
-                         metadata=c.auth(*AGENCY))
-    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=1),
-                            metadata=c.auth(*AGENCY))
+    agreed_plan(c, plan_dict)
     ag = c.agreements
     choices = [apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_ACCEPT)
                for i in plan_dict["items"] if i["name"] not in ("wellbeing_end", "goals_met")]
@@ -420,11 +435,7 @@ def test_an_agreement_never_reaches_back_into_a_collected_period(router, plan_di
 
 def test_the_agency_reads_any_providers_agreement_and_letter(router, plan_dict):
     _, c = router
-    c.codesign.OpenDraft(cpb.OpenDraftRequest(programme_id=PROGRAMME,
-                                              plan=plan_proto.to_proto(plan_dict)),
-                         metadata=c.auth(*AGENCY))
-    c.codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=PROGRAMME, version=1),
-                            metadata=c.auth(*AGENCY))
+    agreed_plan(c, plan_dict)
     ag = c.agreements
     ag.DecideItems(apb.DecideItemsRequest(programme_id=PROGRAMME, decided_by="Mere Tane", choices=[
         apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_DECLINE
@@ -500,3 +511,103 @@ def test_a_period_is_not_collected_for_a_unit_its_notice_does_not_name(router, p
         "the families' notice in force for 2026Q3 (version 1) does not name Research team "
         "(unit research)")
     assert (later["problem"], later["notice_version"]) == ("", 2)
+
+
+def test_a_draft_closes_to_participants_on_its_closing_date(router, plan_dict, monkeypatch):
+    _, c = router
+    cs = c.codesign
+    today = codesign_entrypoints.nz_today()
+    err = c.refused(cs.OpenDraft, cpb.OpenDraftRequest(
+        programme_id=PROGRAMME, plan=plan_proto.to_proto(plan_dict),
+        closes_on=today.isoformat()), AGENCY)
+    assert err.code == StatusCode.INVALID_ARGUMENT and "closes_on" in err.message
+    closes = today + dt.timedelta(days=3)
+    draft = cs.OpenDraft(cpb.OpenDraftRequest(
+        programme_id=PROGRAMME, plan=plan_proto.to_proto(plan_dict),
+        participants=["provider:ccss", "representative:whanau-voice"],
+        closes_on=closes.isoformat()), metadata=c.auth(*AGENCY)).draft
+    assert draft.closes_on == closes.isoformat()
+    at = {"programme_id": PROGRAMME, "version": 1}
+    removal = cpb.ProposeChangeRequest(**at, kind=cpb.CHANGE_KIND_REMOVE, item_name="ethnicity",
+                                       reason="Families find it intrusive.")
+    first = cs.ProposeChange(removal, metadata=c.auth(*VOICE)).proposal
+    assert first.review_until == ""  # a participant's proposal: the Agency may decide at once
+    # A representative shares a lesson, as a provider can.
+    lesson = cs.AttachLesson(cpb.AttachLessonRequest(
+        **at, from_programme="Whānau Ora 2018", what_went_wrong="Nobody asked us.",
+        what_would_help="Ask early."), metadata=c.auth(*VOICE)).lesson
+    assert (lesson.shared_by, lesson.role, lesson.provider_id) == (
+        "representative:whanau-voice", cpb.ROLE_SERVICE_USER_REPRESENTATIVE, "")
+    agency_own = cs.ProposeChange(cpb.ProposeChangeRequest(
+        **at, kind=cpb.CHANGE_KIND_REMOVE, item_name="age_band", reason="Not needed."),
+        metadata=c.auth(*AGENCY)).proposal
+    assert agency_own.review_until == add_working_days(today, 5).isoformat()  # the default
+
+    # The day after the closing date: participants are refused, the Agency still decides.
+    monkeypatch.setattr(codesign_entrypoints, "nz_today", lambda: closes + dt.timedelta(days=1))
+    endorse = cpb.RespondToProposalRequest(**at, proposal_number=first.number,
+                                           kind=cpb.RESPONSE_KIND_ENDORSE)
+    for call, request, who, words in (
+            (cs.ProposeChange, removal, CCSS, "proposals are taken no longer"),
+            (cs.RespondToProposal, endorse, CCSS, "responses are taken no longer"),
+            (cs.AttachLesson, cpb.AttachLessonRequest(
+                **at, from_programme="x", what_went_wrong="y", what_would_help="z"), VOICE,
+             "lessons are taken no longer")):
+        err = c.refused(call, request, who)
+        assert err.code == StatusCode.FAILED_PRECONDITION
+        assert f"closed to participants on {closes.isoformat()}" in err.message and words in err.message
+    # The Agency's own proposal stays open to their review for its whole period.
+    reviewed = cs.RespondToProposal(cpb.RespondToProposalRequest(
+        **at, proposal_number=agency_own.number, kind=cpb.RESPONSE_KIND_OBJECT,
+        text="We use it to check reach."), metadata=c.auth(*CCSS)).proposal
+    assert reviewed.objection_count == 1
+    record = cs.GetDraft(cpb.GetDraftRequest(**at), metadata=c.auth(*AGENCY)).draft
+    assert len(record.proposals) == 2 and len(record.lessons) == 1
+    assert not record.proposals[0].responses
+    decided = cs.DecideProposal(cpb.DecideProposalRequest(
+        **at, proposal_number=first.number, accept=False, reason="Kept, optional."),
+        metadata=c.auth(*AGENCY)).proposal
+    assert decided.state == cpb.PROPOSAL_STATE_DECLINED
+
+
+def test_a_query_on_an_item_reaches_the_agency_and_its_answer_is_in_the_record(router, plan_dict):
+    _, c = router
+    agreed_plan(c, plan_dict)
+    ag = c.agreements
+    ag.DecideItems(apb.DecideItemsRequest(programme_id=PROGRAMME, decided_by="Mere Tane", choices=[
+        apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_QUERY,
+                       note="Who reads the end score?") if i["name"] == "wellbeing_end"
+        else apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_ACCEPT)
+        for i in plan_dict["items"]]), metadata=c.auth(*CCSS))
+
+    waiting = ag.ListItemQueries(apb.ListItemQueriesRequest(), metadata=c.auth(*AGENCY)).queries
+    assert [(q.provider_id, q.item_name, q.note, q.answer) for q in waiting] == [
+        ("ccss", "wellbeing_end", "Who reads the end score?", "")]
+    # Another provider sees none of it, and may not answer.
+    assert list(ag.ListItemQueries(apb.ListItemQueriesRequest(),
+                                   metadata=c.auth(*OTHER)).queries) == []
+    answer = apb.AnswerItemQueryRequest(provider_id="ccss", programme_id=PROGRAMME,
+                                        item_name="wellbeing_end",
+                                        answer="Only the evaluation team, as counts.")
+    assert c.refused(ag.AnswerItemQuery, answer, CCSS).code == StatusCode.PERMISSION_DENIED
+    err = c.refused(ag.AnswerItemQuery, apb.AnswerItemQueryRequest(
+        provider_id="ccss", programme_id=PROGRAMME, item_name="goals_met", answer="x"), AGENCY)
+    assert err.code == StatusCode.FAILED_PRECONDITION and "no query to answer" in err.message
+
+    answered = ag.AnswerItemQuery(answer, metadata=c.auth(*AGENCY) + [
+        ("tiaki-person", "hana.kaimahi")]).query
+    assert (answered.answered_by, answered.answered_by_person) == ("agency:agency", "hana.kaimahi")
+    err = c.refused(ag.AnswerItemQuery, answer, AGENCY)
+    assert err.code == StatusCode.FAILED_PRECONDITION and "already answered" in err.message
+    # Answered: no longer waiting; in the provider's own record, beside its query.
+    assert list(ag.ListItemQueries(apb.ListItemQueriesRequest(),
+                                   metadata=c.auth(*AGENCY)).queries) == []
+    mine = ag.ListItemQueries(apb.ListItemQueriesRequest(include_answered=True),
+                              metadata=c.auth(*CCSS)).queries
+    assert [(q.item_name, q.answer) for q in mine] == [
+        ("wellbeing_end", "Only the evaluation team, as counts.")]
+    record = ag.GetAgreement(apb.GetAgreementRequest(programme_id=PROGRAMME),
+                             metadata=c.auth(*CCSS)).in_force
+    queried = next(d for d in record.items if d.item_name == "wellbeing_end")
+    assert (queried.decision, queried.answer, queried.answered_by_person) == (
+        apb.ITEM_DECISION_QUERY, "Only the evaluation team, as counts.", "hana.kaimahi")

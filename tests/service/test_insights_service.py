@@ -272,24 +272,59 @@ class TestFindings:
             assert "ccss may respond until 2026-03-04" in error.message
             replied = running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
                 outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_CORRECT_FACT,
-                text="We ran 12 sessions, not 10."), metadata=running.auth("provider", "ccss"))
+                text="We ran 12 sessions, not 10.", may_publish_early=True),
+                metadata=running.auth("provider", "ccss"))
             assert [r.provider_id for r in replied.outcome.reviews] == ["ccss"]  # its own only
+            assert replied.outcome.reviews[0].may_publish_early
             error = refused(lambda: running.units.PublishFinding(
                 publish, metadata=running.auth("unit", EVAL)))
-            assert "other-ngo may respond until" in error.message and "ccss" not in error.message
+            assert "other-ngo may respond until" in error.message
+            assert "ccss may respond" not in error.message  # it said the finding may go early
+            assert "ccss's correction of fact 1" in error.message
         on(dt.date(2026, 3, 5))
         late = refused(lambda: running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
             outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_AGREE),
             metadata=running.auth("provider", "other-ngo")))
         assert late.code == StatusCode.FAILED_PRECONDITION
         assert "closed on 2026-03-04" in late.message
+        # The windows closed, but the correction of fact waits for the Agency's response.
+        error = refused(lambda: running.units.PublishFinding(
+            publish, metadata=running.auth("unit", EVAL)))
+        assert error.code == StatusCode.FAILED_PRECONDITION
+        assert "correction of fact 1 ('We ran 12 sessions, not 10.') awaits" in error.message
+        correction = pb.RespondToCorrectionRequest(outcome_id=draft.outcome_id,
+                                                   provider_id="ccss", response_number=1)
+        error = refused(lambda: running.units.RespondToCorrection(
+            correction, metadata=running.auth("unit", EVAL)))
+        assert error.code == StatusCode.INVALID_ARGUMENT and "reason" in error.message
+        correction.reason = "The register shows 10 sessions for most families."
+        running.units.RespondToCorrection(correction, metadata=running.auth("unit", EVAL))
         published = running.units.PublishFinding(
             publish, metadata=running.auth("unit", EVAL)).outcome
         assert published.state == pb.OUTCOME_STATE_PUBLISHED
         (ccss,) = [o for o in running.listed("ccss") if o.outcome_id == draft.outcome_id]
-        assert [(r.kind, r.text) for r in ccss.reviews[0].responses] == [
-            (pb.RESPONSE_KIND_CORRECT_FACT, "We ran 12 sessions, not 10.")]
-        assert ccss.state == pb.OUTCOME_STATE_PUBLISHED and ccss.version == 3
+        assert [(r.kind, r.text, r.resolution, r.resolution_reason)
+                for r in ccss.reviews[0].responses] == [
+            (pb.RESPONSE_KIND_CORRECT_FACT, "We ran 12 sessions, not 10.", "declined",
+             "The register shows 10 sessions for most families.")]
+        assert ccss.state == pb.OUTCOME_STATE_PUBLISHED and ccss.version == 4
+
+    def test_notices_say_what_a_draft_finding_waits_for(self, running):
+        measure = running.agreed_measure()
+        draft = running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING,
+                               measure_ids=[measure.measure_id])
+        ccss = running.auth("provider", "ccss")
+        waiting = running.outcomes.ListNotices(pb.ListNoticesRequest(), metadata=ccss).notices
+        assert [(n.kind, n.subject, n.due) for n in waiting] == [
+            ("draft_finding_open", draft.outcome_id, draft.reviews[0].respond_by)]
+        running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
+            outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_CORRECT_FACT,
+            text="We ran 12 sessions.", may_publish_early=True), metadata=ccss)
+        assert list(running.outcomes.ListNotices(pb.ListNoticesRequest(),
+                                                 metadata=ccss).notices) == []
+        unit = running.units.ListUnitNotices(pb.ListUnitNoticesRequest(),
+                                             metadata=running.auth("unit", EVAL)).notices
+        assert [(n.kind, n.subject) for n in unit] == [("correction_to_answer", draft.outcome_id)]
 
     def test_replies_are_for_the_providers_the_finding_is_about(self, running):
         measure = running.agreed_measure()

@@ -49,9 +49,19 @@ def test_first_version_applies_to_every_period_and_records_who(plan):
     declined = next(d for d in first["items"] if d["item_name"] == "wellbeing_end")
     assert declined == {"item_name": "wellbeing_end", "decision": "decline", "note": "",
                         "decided_by": "Mere Tane, CCSS manager", "caller": "provider:ccss",
-                        "decided_at": "2026-07-10T01:00:00.000000+00:00", "since_version": 1}
+                        "decided_at": "2026-07-10T01:00:00.000000+00:00", "since_version": 1,
+                        "person": ""}
     assert [d["item_name"] for d in first["items"]] == [i.name for i in plan.items]
     assert agreement.withheld(plan, first) == {"wellbeing_end": "declined"}
+
+
+def test_the_person_acting_is_recorded_and_names_the_decider_when_none_is_given(plan):
+    made = agreement.decide(plan, None, everything_but(plan), "", "provider:ccss", JULY,
+                            person="mere.tane")
+    assert made["person"] == "mere.tane" and made["made_by"] == "mere.tane"
+    assert {(d["person"], d["decided_by"]) for d in made["items"]} == {("mere.tane", "mere.tane")}
+    with pytest.raises(errors.Invalid, match="decided_by"):  # nobody named at all
+        agreement.decide(plan, None, everything_but(plan), "", "provider:ccss", JULY)
 
 
 def test_a_change_applies_from_the_next_period_and_keeps_earlier_decisions(plan):
@@ -121,3 +131,26 @@ def test_a_purpose_left_with_nothing_is_dropped(plan):
     effective = agreement.effective_plan(plan, {i.name: "declined" for i in plan.items
                                                 if i.name in only_counts})
     assert [p.purpose_id for p in effective.purposes] == ["evaluation"]
+
+
+def test_a_query_is_listed_until_answered_and_only_a_query_is_answered(plan):
+    made = agreement.decide(plan, None, everything_but(plan, wellbeing_end="query"), "Mere",
+                            "provider:ccss", JULY, person="mere.tane")
+    latest = dict(made, provider_id="ccss")
+    (asked,) = agreement.queries([latest])
+    assert (asked["item_name"], asked["agreement_version"], asked["person"]) == (
+        "wellbeing_end", 1, "mere.tane")
+    answered = agreement.answer(latest, "wellbeing_end", "  It shows whether families are "
+                                "better off at the end.  ", "agency:agency", "hana.kaimahi", JULY)
+    assert answered["answer"] == "It shows whether families are better off at the end."
+    assert agreement.query_key(answered) == agreement.query_key(asked)
+    with pytest.raises(errors.NotNow, match="not queried"):
+        agreement.answer(latest, "goals_met", "Why not?", "agency:agency", "", JULY)
+    with pytest.raises(errors.Invalid, match="answer"):
+        agreement.answer(latest, "wellbeing_end", " ", "agency:agency", "", JULY)
+    # Accepted later: the query is no longer open, and there is nothing to answer.
+    second = dict(agreement.decide(plan, made, choices(wellbeing_end="accept"), "Mere",
+                                   "provider:ccss", JULY), provider_id="ccss")
+    assert agreement.queries([second]) == []
+    with pytest.raises(errors.NotNow, match="no query to answer"):
+        agreement.answer(second, "wellbeing_end", "Because.", "agency:agency", "", JULY)

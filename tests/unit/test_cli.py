@@ -205,3 +205,13 @@ def test_requests_due_date_prints_the_iso_date_last():
 def test_requests_due_date_refuses_a_date_in_another_format(bad):
     result = CliRunner().invoke(tcli.cli, ["requests", "due-date", bad])
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+
+
+def test_the_person_acting_goes_with_every_call(monkeypatch):
+    settings = Settings(intake="", router="", token="t", token_file=None, person="aroha.ngata")
+    with click.Context(tcli.cli, obj=settings):
+        assert call_metadata() == (("authorization", "Bearer t"), ("tiaki-person", "aroha.ngata"))
+    monkeypatch.setenv("TIAKI_PERSON", "rangi.walker")
+    assert tcli.cli.make_context("tiaki", ["flows"]).params["person"] == "rangi.walker"
+    monkeypatch.delenv("TIAKI_PERSON")
+    assert tcli.cli.make_context("tiaki", ["flows"]).params["person"] == ""

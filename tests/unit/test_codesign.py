@@ -4,15 +4,20 @@ a plan being published (incomplete purpose statements, broken rules)."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.purpose_router.codesign import family_document
 from services.purpose_router.codesign import rules as codesign
 from tests.service.factories import EXAMPLE
 from tiaki.core import errors
+from tiaki.core.errors import Invalid, NotNow
 from tiaki.core.plan import Plan
+from tiaki.core.working_days import add_working_days
 
 
 @pytest.fixture
@@ -299,3 +304,80 @@ class TestPurposeStatement:
 ])
 def test_only_a_negation_just_before_a_broad_phrase_rules_it_out(text, broad):
     assert codesign.broad_phrase(text) == broad
+
+
+# -- the partnership's dates: for every day of the year ------------------------------
+
+DAYS = st.dates(min_value=dt.date(2024, 1, 1), max_value=dt.date(2032, 12, 31))
+
+
+@settings(deadline=None)  # the first call loads the year's public holidays
+@given(opened=DAYS, later=st.integers(0, 60), working_days=st.integers(1, 40))
+def test_a_draft_takes_part_until_its_closing_date_and_never_after(opened, later, working_days):
+    closes = codesign.closing_date("", opened, working_days)
+    assert closes == add_working_days(opened, working_days) and closes > opened
+    day = opened + dt.timedelta(days=later)
+    if day <= closes:
+        codesign.still_open(closes.isoformat(), day, "proposals are taken")
+    else:
+        with pytest.raises(NotNow, match=f"closed to participants on {closes.isoformat()}"):
+            codesign.still_open(closes.isoformat(), day, "proposals are taken")
+    codesign.still_open("", day, "proposals are taken")  # a draft from before closing dates
+
+
+@settings(deadline=None)  # the first call loads the year's public holidays
+@given(today=DAYS, offset=st.integers(-30, 30))
+def test_a_closing_date_asked_for_is_after_today(today, offset):
+    asked = today + dt.timedelta(days=offset)
+    if offset > 0:
+        assert codesign.closing_date(asked.isoformat(), today, 20) == asked
+    else:
+        with pytest.raises(Invalid, match="closes_on"):
+            codesign.closing_date(asked.isoformat(), today, 20)
+
+
+@settings(deadline=None)  # the first call loads the year's public holidays
+@given(proposed=DAYS, later=st.integers(0, 40), working_days=st.integers(1, 20))
+def test_the_agency_accepts_its_own_proposal_only_after_participants_review(
+        proposed, later, working_days):
+    until = codesign.review_until("agency", proposed, working_days)
+    assert until == add_working_days(proposed, working_days).isoformat()
+    proposal = {"number": 3, "review_until": until}
+    day = proposed + dt.timedelta(days=later)
+    if day.isoformat() > until:
+        codesign.may_accept(proposal, day)
+    else:
+        with pytest.raises(NotNow, match=f"review it until {until}"):
+            codesign.may_accept(proposal, day)
+    for role in ("provider", "service_user_representative"):  # decided at once
+        codesign.may_accept({"number": 1, "review_until": codesign.review_until(
+            role, proposed, working_days)}, proposed)
+
+
+def test_what_a_draft_holds_waiting_for_each_participant_and_the_agency(example):
+    from services.purpose_router.codesign.storage import Draft
+
+    today = dt.date(2026, 3, 2)
+    draft = Draft("bff", 2, 1, "draft", example, ("provider:ccss", "representative:voice"),
+                  ({"proposal": 2, "accepted": False},), "agency:agency", "", closes_on="2026-03-20")
+    proposals = [{"number": 1, "kind": "remove", "item_name": "ethnicity",
+                  "proposed_by": "representative:voice"},
+                 {"number": 2, "kind": "remove", "item_name": "age_band",
+                  "proposed_by": "representative:voice"},
+                 {"number": 3, "kind": "remove", "item_name": "region",
+                  "proposed_by": "agency:agency", "review_until": "2026-03-27"}]
+    responses = [{"proposal": 3, "by": "representative:voice"}]
+
+    def kinds(who, day=today):
+        return [(n["kind"], n["due"]) for n in codesign.waiting(who, draft, proposals,
+                                                                 responses, day)]
+
+    assert kinds("provider:ccss") == [("invited_to_draft", "2026-03-20"),
+                                      ("proposal_to_review", "2026-03-20"),
+                                      ("proposal_to_review", "2026-03-27")]
+    assert kinds("representative:voice") == [("invited_to_draft", "2026-03-20")]
+    assert kinds("provider:other") == []
+    assert kinds("agency:agency") == [("proposal_to_review", ""),
+                                      ("proposal_to_review", "2026-03-27")]
+    # Closed: only the Agency's proposal, still in its review period, asks for review.
+    assert kinds("provider:ccss", dt.date(2026, 3, 23)) == [("proposal_to_review", "2026-03-27")]

@@ -7,6 +7,8 @@ import datetime as dt
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.insights import domain
 from services.insights.domain import OutcomeDraft, Party
@@ -94,12 +96,16 @@ def test_the_review_window_is_counted_in_working_days():
     assert review.respond_by == dt.date(2027, 1, 18)
 
 
-def test_publication_waits_for_the_window_or_a_response():
+def test_publication_waits_for_the_window_or_the_providers_word_that_it_may_go_early():
     (review,) = domain.open_reviews(["ccss"], TODAY, working_days=2)  # respond by Wed 4 March
     assert domain.publication_blockers("draft", (review,), dt.date(2026, 3, 4)) == [
-        "ccss may respond until 2026-03-04 and has not yet"]
+        "ccss may respond until 2026-03-04 and has not said it may be published earlier"]
     assert domain.publication_blockers("draft", (review,), dt.date(2026, 3, 5)) == []
-    answered = domain.respond(review, "agree", "", dt.date(2026, 3, 3), 1.0)
+    agreed = domain.respond(review, "agree", "", dt.date(2026, 3, 3), 1.0)  # a reply alone: wait
+    assert domain.publication_blockers("draft", (agreed,), dt.date(2026, 3, 3)) == [
+        "ccss may respond until 2026-03-04 and has not said it may be published earlier"]
+    answered = domain.respond(review, "agree", "", dt.date(2026, 3, 3), 1.0,
+                              may_publish_early=True)
     assert domain.publication_blockers("draft", (answered,), dt.date(2026, 3, 3)) == []
     assert domain.publication_blockers("published", (answered,), dt.date(2026, 3, 9)) == [
         "it is published, not a draft"]
@@ -110,7 +116,10 @@ def test_every_provider_the_finding_is_about_has_its_own_window():
     one = (domain.respond(reviews[0], "correct_fact", "We ran 12 sessions, not 10.", TODAY, 1.0),
            reviews[1])
     assert domain.publication_blockers("draft", one, TODAY) == [
-        "other-ngo may respond until 2026-03-04 and has not yet"]
+        "ccss may respond until 2026-03-04 and has not said it may be published earlier",
+        "other-ngo may respond until 2026-03-04 and has not said it may be published earlier",
+        "ccss's correction of fact 1 ('We ran 12 sessions, not 10.') awaits the Agency's "
+        "response: accept it and revise the finding, or decline it with reasons"]
 
 
 def test_responses_within_the_window_only_and_with_words_when_needed():
@@ -281,7 +290,11 @@ def test_a_reply_changes_only_the_providers_own_review():
     assert replied.history[-1] == domain.Step(11.0, "ccss", "responded: correct fact")
     with pytest.raises(NotNow, match="closed on 2026-03-04"):
         domain.reply(outcome, "o1", "other-ngo", "agree", "", dt.date(2026, 3, 5), 12.0)
-    published = domain.publish(replied, "o1", "evaluation", dt.date(2026, 3, 5), 13.0)
+    with pytest.raises(NotNow, match="correction of fact 1 .* awaits the Agency's response"):
+        domain.publish(replied, "o1", "evaluation", dt.date(2026, 3, 5), 13.0)
+    resolved = domain.resolve_correction(replied, "o1", "evaluation", "ccss", 1, False,
+                                         "Our attendance records show 10.", "", "", 12.5)
+    published = domain.publish(resolved, "o1", "evaluation", dt.date(2026, 3, 5), 13.0)
     with pytest.raises(NotNow, match="o1 is already published"):
         domain.reply(published, "o1", "ccss", "agree", "", dt.date(2026, 3, 5), 14.0)
     with pytest.raises(NotNow, match="only a draft evaluation finding takes a reply"):
@@ -298,7 +311,11 @@ def test_a_providers_view_holds_only_its_own_citations_and_review():
         "period": "2026Q1"}  # the ledger's period of the delivery, kept with the citation
     assert mine["reviews"] == [{"provider_id": "ccss", "shared_on": "2026-03-02",
                                 "respond_by": "2026-03-04",
-                                "responses": [{"kind": "agree", "text": "", "at": 11.0}]}]
+                                "responses": [{"kind": "agree", "text": "", "at": 11.0,
+                                               "person": "", "resolution": "",
+                                               "resolution_reason": "", "resolved_at": None,
+                                               "resolved_by_person": ""}],
+                                "may_publish_early": False}]
     everything = domain.view(outcome)
     assert len(everything["informed_by"]) == 2 and len(everything["reviews"]) == 2
     assert everything["measure_ids"] == ["m1"] and everything["published_at"] is None
@@ -331,3 +348,86 @@ def test_positions_on_a_measure_are_written_in_its_history():
     m = domain.respond_to_measure(m, CCSS, "endorse", "", 3.0)
     assert [(s.who, s.what) for s in m.history[1:]] == [
         ("provider other-ngo", "objected: Too vague"), ("provider ccss", "endorsed")]
+
+
+# -- the right of reply: early publication and corrections of fact, for all dates ------
+
+DAYS = st.dates(min_value=dt.date(2024, 1, 1), max_value=dt.date(2032, 12, 31))
+
+
+@settings(deadline=None)  # the first call loads the year's public holidays
+@given(shared=DAYS, later=st.integers(0, 40), days=st.integers(1, 15),
+       early=st.lists(st.booleans(), min_size=1, max_size=3))
+def test_published_early_only_when_every_provider_said_so(shared, later, days, early):
+    reviews = domain.open_reviews([f"p{i}" for i in range(len(early))], shared, days)
+    reviews = tuple(domain.respond(r, "agree", "", shared, 1.0, may_publish_early=e)
+                    for r, e in zip(reviews, early))
+    today = shared + dt.timedelta(days=later)
+    closed = today > reviews[0].respond_by
+    assert (domain.publication_blockers("draft", reviews, today) == []) == (closed or all(early))
+
+
+@settings(deadline=None)
+@given(shared=DAYS, later=st.integers(0, 60))
+def test_a_correction_of_fact_holds_publication_until_the_agency_responds(shared, later):
+    (review,) = domain.open_reviews(["ccss"], shared, 2)
+    corrected = domain.respond(review, "correct_fact", "12 sessions, not 10", shared, 1.0,
+                               may_publish_early=True)
+    today = shared + dt.timedelta(days=later)
+    assert any("awaits the Agency's response" in b
+               for b in domain.publication_blockers("draft", (corrected,), today))
+
+
+def test_the_agency_accepts_a_correction_with_the_finding_revised_or_declines_with_reasons():
+    outcome = finding()
+    replied = domain.reply(outcome, "o1", "ccss", "correct_fact", "We ran 12 sessions.", TODAY,
+                           11.0, person="mere.tane")
+    replied = domain.reply(replied, "o1", "ccss", "add_context", "Winter storms.", TODAY, 11.5)
+    with pytest.raises(Invalid, match="revised_summary"):  # accepted means revised
+        domain.resolve_correction(replied, "o1", "evaluation", "ccss", 1, True, "", "", "", 12.0)
+    with pytest.raises(Invalid, match="reason"):  # declined means reasons
+        domain.resolve_correction(replied, "o1", "evaluation", "ccss", 1, False, " ", "", "",
+                                  12.0)
+    with pytest.raises(NotNow, match="not a correction of fact"):
+        domain.resolve_correction(replied, "o1", "evaluation", "ccss", 2, False, "No.", "", "",
+                                  12.0)
+    with pytest.raises(NotFound):
+        domain.resolve_correction(replied, "o1", "evaluation", "ccss", 3, False, "No.", "", "",
+                                  12.0)
+    with pytest.raises(NotFound):  # only the unit that recorded it answers for it
+        domain.resolve_correction(replied, "o1", "service-delivery", "ccss", 1, False, "No.",
+                                  "", "", 12.0)
+    accepted = domain.resolve_correction(replied, "o1", "evaluation", "ccss", 1, True, "",
+                                         "Families attended 12 sessions on average.", "", 12.0,
+                                         person="hana.kaimahi")
+    assert accepted.summary == "Families attended 12 sessions on average."
+    fixed = accepted.reviews[0].responses[0]
+    assert (fixed.resolution, fixed.resolved_at, fixed.resolved_by_person) == (
+        "accepted", 12.0, "hana.kaimahi")
+    assert accepted.history[-1].what == "accepted ccss's correction of fact and revised the finding"
+    with pytest.raises(NotNow, match="already accepted"):
+        domain.resolve_correction(accepted, "o1", "evaluation", "ccss", 1, False, "No.", "", "",
+                                  13.0)
+    declined = domain.resolve_correction(replied, "o1", "evaluation", "ccss", 1, False,
+                                         "Our register shows 10.", "", "", 12.0)
+    shown = domain.view(declined, "ccss")["reviews"][0]["responses"][0]
+    assert (shown["resolution"], shown["resolution_reason"]) == ("declined",
+                                                                 "Our register shows 10.")
+    assert declined.summary == outcome.summary
+
+
+def test_notices_of_a_draft_finding_for_its_providers_and_its_unit():
+    outcome = finding(working_days=5)  # shared Mon 2 March, replies by Mon 9 March
+    assert [(n["kind"], n["due"]) for n in domain.notices(outcome, TODAY, "ccss")] == [
+        ("draft_finding_open", "2026-03-09")]
+    assert [n["kind"] for n in domain.notices(outcome, dt.date(2026, 3, 5), "ccss")] == [
+        "draft_finding_open", "reply_window_closing"]   # two working days left
+    assert domain.notices(outcome, dt.date(2026, 3, 10), "ccss") == []  # closed
+    assert domain.notices(outcome, TODAY, "stranger") == []
+    replied = domain.reply(outcome, "o1", "ccss", "correct_fact", "12 sessions", TODAY, 11.0)
+    assert [n["kind"] for n in domain.notices(replied, dt.date(2026, 3, 5), "ccss")] == [
+        "reply_window_closing"]
+    assert [n["kind"] for n in domain.notices(replied, TODAY)] == ["correction_to_answer"]
+    early = domain.reply(outcome, "o1", "ccss", "agree", "", TODAY, 11.0,
+                         may_publish_early=True)
+    assert domain.notices(early, dt.date(2026, 3, 5), "ccss") == []

@@ -67,7 +67,9 @@ def test_the_published_vectors_verify_by_the_documented_rules():
     previous = v["genesis"]
     for link in v["chain"]:
         entry = link["entry"]
-        hashed = rfc8785.dumps({k: entry[k] for k in v["hashed_fields"]})
+        hashed = rfc8785.dumps({**{k: entry[k] for k in v["hashed_fields"]},
+                                **{k: entry[k] for k in v["optional_hashed_fields"]
+                                   if entry.get(k)}})
         assert hashed.hex() == link["canonical_hex"]
         assert entry["previous_hash"] == previous
         assert hashlib.sha256(hashed).hexdigest() == entry["entry_hash"]

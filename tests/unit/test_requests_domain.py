@@ -5,16 +5,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.requests.domain import (
+    FamilyRequest,
     escalated,
     extend,
+    notices,
     open_request,
     record_unit_outcome,
     transfer,
     working_days_left,
 )
 from tiaki.core.errors import Invalid, NotNow
+from tiaki.core.working_days import working_days_until
 
 D = dt.date
 
@@ -110,3 +115,32 @@ def test_bad_requests_are_refused():
         open_request("erasure", D(2026, 3, 2), ["evaluation"])
     with pytest.raises(Invalid):
         open_request("access", D(2026, 3, 2), ["evaluation", "evaluation"])
+
+
+RULES = record_unit_outcome(open_request("access", D(2026, 3, 2),
+                                         ["evaluation", "service-delivery"]),
+                            "evaluation", "answered")   # due 30 March; units 9 March
+
+
+def test_notices_name_a_request_near_its_due_date_and_each_unit_escalated():
+    rules = RULES
+    found = FamilyRequest("r1", "ccss", "bff", "Aroha", "form", rules, "open", 0.0)
+    assert notices(found, D(2026, 3, 3)) == []
+    assert [(n["kind"], n["due"]) for n in notices(found, D(2026, 3, 10))] == [
+        ("unit_escalated", "2026-03-09")]
+    assert notices(found, D(2026, 3, 10), unit_id="evaluation") == []  # it answered
+    assert [n["kind"] for n in notices(found, D(2026, 3, 10), unit_id="service-delivery")] == [
+        "unit_escalated"]
+    soon = notices(found, D(2026, 3, 25))
+    assert soon[0] == {"kind": "request_due_soon", "subject": "r1", "due": "2026-03-30",
+                       "text": "the access request is due on 2026-03-30: 3 working days left"}
+    assert notices(FamilyRequest("r1", "ccss", "bff", "Aroha", "form", rules, "complete", 0.0),
+                   D(2026, 3, 25)) == []
+
+
+@settings(deadline=None)  # the first call loads the year's public holidays
+@given(st.dates(min_value=D(2026, 3, 2), max_value=D(2026, 5, 30)))
+def test_due_soon_exactly_within_three_working_days(today):
+    found = FamilyRequest("r1", "ccss", "bff", "Aroha", "form", RULES, "open", 0.0)
+    shown = any(n["kind"] == "request_due_soon" for n in notices(found, today))
+    assert shown == (working_days_until(today, RULES.due) <= 3)

@@ -70,7 +70,8 @@ def _describe_request(r) -> str:
     for step in r.history:
         when = step.at.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M")
         who = names.get(f"provider:{step.who}") or names.get(f"unit:{step.who}") or step.who
-        lines.append(f"  {when}  {who}: {step.what}")
+        person = f" ({step.person})" if step.person else ""
+        lines.append(f"  {when}  {who}{person}: {step.what}")
     lines.append(f"  request id {r.request_id}")
     return "\n".join(lines)
 

@@ -37,6 +37,9 @@ def describe_agreement(a: apb.Agreement) -> str:
         note = f" ({d.note})" if d.note else ""
         lines.append(f"  {d.item_name}: {base.enum_words(apb.ItemDecision, d.decision, 'ITEM_DECISION_')}"
                      f"{note}, by {d.decided_by} on {d.decided_at.ToJsonString()[:10]}")
+        if d.answer:
+            lines.append(f"    the Agency answered on {d.answered_at.ToJsonString()[:10]}: "
+                         f"{d.answer}")
     lines.extend(f"  {name}: not decided (not collected)" for name in a.not_decided)
     return "\n".join(lines)
 
@@ -56,7 +59,8 @@ def describe_statement(s: apb.PurposeStatement) -> str:
 @agreement.command("decide")
 @click.argument("programme")
 @_plan_version
-@click.option("--by", "decided_by", required=True, help="Who at your organisation decides.")
+@click.option("--by", "decided_by", default="",
+              help="Who at your organisation decides (default: the --person acting).")
 @click.option("--accept", multiple=True, metavar="ITEM", help="Accept an item (repeatable).")
 @click.option("--decline", multiple=True, metavar="ITEM", help="Decline an item (repeatable).")
 @click.option("--query", multiple=True, metavar="ITEM",

@@ -40,12 +40,15 @@ from tiaki.plumbing.broker_users import broker_users
 @click.option("--token", envvar="TIAKI_TOKEN", help="Your API token (or TIAKI_TOKEN).")
 @click.option("--token-file", type=click.Path(dir_okay=False), envvar="TIAKI_TOKEN_FILE",
               help="A file holding your API token (or TIAKI_TOKEN_FILE).")
+@click.option("--person", envvar="TIAKI_PERSON", default="", metavar="STAFF_ID",
+              help="Who at your organisation acts, e.g. aroha.ngata (or TIAKI_PERSON): "
+                   "recorded with every decision and ledger entry the call makes.")
 @click.pass_context
 def cli(ctx: click.Context, intake: str, router: str, requests_address: str,
-        token: str | None, token_file: str | None) -> None:
+        token: str | None, token_file: str | None, person: str) -> None:
     """tiaki: a purpose-bound data exchange between providers and the Agency."""
     settings = Settings(intake=intake, router=router, token=token, token_file=token_file,
-                        requests=requests_address)
+                        requests=requests_address, person=person.strip())
     ctx.obj = settings
     ctx.call_on_close(settings.close)
 

@@ -37,6 +37,7 @@ class Settings:
     requests: str = "127.0.0.1:50053"
     # Set by the `outcomes` and `measures` groups, which take --insights themselves.
     insights: str = "127.0.0.1:50054"
+    person: str = ""  # --person / TIAKI_PERSON: sent as tiaki-person on every call
     channels: dict[str, grpc.Channel] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -73,9 +74,10 @@ def call_metadata() -> tuple[tuple[str, str], ...]:
     """The call metadata every request carries. With TIAKI_TLS_CA/CERT/KEY set
     (mutual TLS, tiaki/plumbing/mtls.py) the certificate names the caller; a token is optional."""
     given = settings()
+    person = (("tiaki-person", given.person),) if given.person else ()
     if ClientTls.from_env() and not (given.token or given.token_file):
-        return ()
-    return (("authorization", f"Bearer {token()}"),)
+        return person
+    return (("authorization", f"Bearer {token()}"), *person)
 
 
 def stub(stub_class: Callable[[grpc.Channel], Stub], server: str) -> Stub:

@@ -26,13 +26,20 @@ CHANGES = {"add": cpb.CHANGE_KIND_ADD, "change": cpb.CHANGE_KIND_CHANGE,
            "remove": cpb.CHANGE_KIND_REMOVE}
 
 
+def _person(person: str) -> str:
+    return f" ({person})" if person else ""
+
+
 def describe_draft(d: cpb.Draft) -> str:
     """A draft's whole record as readable text."""
     state = base.enum_words(cpb.DraftState, d.state, "DRAFT_STATE_")
     lines = [f"{d.programme_id} version {d.version} ({state}), drafted from version "
-             f"{d.base_version or '(none)'} by {d.opened_by}"]
+             f"{d.base_version or '(none)'} by {d.opened_by}{_person(d.opened_by_person)}"]
+    if d.closes_on:
+        lines.append(f"open to participants until {d.closes_on}")
     if d.published_by:
-        lines.append(f"published by {d.published_by} on {d.published_at.ToJsonString()[:10]}")
+        lines.append(f"published by {d.published_by}{_person(d.published_by_person)} on "
+                     f"{d.published_at.ToJsonString()[:10]}")
     lines.append("participants: " + (", ".join(
         f"{p.participant} ({base.enum_words(cpb.Role, p.role, 'ROLE_')})" for p in d.participants) or "none"))
     lines.append("")
@@ -46,16 +53,22 @@ def describe_draft(d: cpb.Draft) -> str:
         lines.append("")
         lines.append(f"proposal {p.number}: {kind} {p.item_name} ({state}; "
                      f"{p.endorsement_count} endorse, {p.objection_count} object)")
-        lines.append(f"  by {p.proposed_by} ({base.enum_words(cpb.Role, p.role, 'ROLE_')}): {p.reason}")
+        lines.append(f"  by {p.proposed_by}{_person(p.person)} "
+                     f"({base.enum_words(cpb.Role, p.role, 'ROLE_')}): {p.reason}")
+        if p.review_until:
+            lines.append(f"  open to participants' review until {p.review_until}")
         for r in p.responses:
             said = f": {r.text}" if r.text else ""
-            lines.append(f"  {base.enum_words(cpb.ResponseKind, r.kind, 'RESPONSE_KIND_')} by {r.by}{said}")
+            lines.append(f"  {base.enum_words(cpb.ResponseKind, r.kind, 'RESPONSE_KIND_')} by "
+                         f"{r.by}{_person(r.person)}{said}")
         if p.HasField("decision"):
             verdict = "accepted" if p.decision.accepted else "declined"
-            lines.append(f"  {verdict} by {p.decision.by}: {p.decision.reason}")
+            lines.append(f"  {verdict} by {p.decision.by}{_person(p.decision.person)}: "
+                         f"{p.decision.reason}")
     for lesson in d.lessons:
         lines.append("")
-        lines.append(f"lesson from {lesson.provider_id} ({lesson.from_programme}):")
+        lines.append(f"lesson from {lesson.shared_by or lesson.provider_id}"
+                     f"{_person(lesson.person)} ({lesson.from_programme}):")
         lines.append(f"  what went wrong: {lesson.what_went_wrong}")
         lines.append(f"  what would help: {lesson.what_would_help}")
     return "\n".join(lines)
@@ -78,9 +91,14 @@ _version = click.option("--version", type=click.IntRange(min=0), default=0, show
               help="The Agency's draft (YAML); default: a copy of the latest version.")
 @click.option("--invite", multiple=True, metavar="KIND:ID",
               help="A participant: provider:ID or representative:ID (repeatable).")
-def codesign_open(programme: str, plan_file: str | None, invite: tuple[str, ...]) -> None:
+@click.option("--closes-on", default="", metavar="YYYY-MM-DD",
+              help="The last day participants may propose, respond and share lessons "
+                   "(default: 20 working days from today).")
+def codesign_open(programme: str, plan_file: str | None, invite: tuple[str, ...],
+                  closes_on: str) -> None:
     """Open a draft of the programme's next plan version (Agency token)."""
-    request = cpb.OpenDraftRequest(programme_id=programme, participants=list(invite))
+    request = cpb.OpenDraftRequest(programme_id=programme, participants=list(invite),
+                                   closes_on=closes_on)
     if plan_file:
         data = base.read_yaml(plan_file, "a plan as a mapping")
         data.setdefault("programme_id", programme)
@@ -239,7 +257,7 @@ def codesign_diff(programme: str, version: int) -> None:
 @click.option("--would-help", required=True, help="What would help this time.")
 def codesign_lesson(programme: str, version: int, from_programme: str, went_wrong: str,
                     would_help: str) -> None:
-    """Share a lesson from a past programme with the draft (provider token)."""
+    """Share a lesson from a past programme with the draft (provider or representative)."""
     base.call("router", CodesignServiceStub, "AttachLesson", cpb.AttachLessonRequest(
         programme_id=programme, version=version, from_programme=from_programme,
         what_went_wrong=went_wrong, what_would_help=would_help))

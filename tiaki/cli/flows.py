@@ -54,6 +54,7 @@ def entry_dict(entry: ledger_pb2.LedgerEntry) -> dict:
         "agreement_version": int(entry.agreement_version),
         "notice_version": int(entry.notice_version),
         "basis": entry.basis,
+        **({"person": entry.person} if entry.person else {}),  # hashed only when set
         "recorded_at": entry.recorded_at.ToDatetime(tzinfo=UTC)
                                         .isoformat(timespec="microseconds"),
         "previous_hash": entry.previous_hash,
@@ -141,6 +142,8 @@ def _print_flows(entries: list[dict]) -> None:
     for e in entries:
         who = (f"{e['accessor']}: {e['reason']}" if e["kind"] == "access"
                else e["reason"] if e["kind"] == "supersession" else "")
+        if e.get("person"):
+            who = f"{who} (person {e['person']})".lstrip()
         records = str(e["record_count"]) if e["kind"] != "acknowledgement" else ""
         rows.append([str(e["sequence"]), base.when(e["recorded_at"]), e["kind"], e["purpose_id"],
                      e["unit_id"], records, ",".join(e["fields"]), who])

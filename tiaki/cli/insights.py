@@ -76,10 +76,14 @@ def describe_outcome(o: pb.Outcome, names: dict[str, str] | None = None) -> str:
     for r in o.reviews:
         lines.append(f"  right of reply for {names.get(f'provider:{r.provider_id}', r.provider_id)}: "
                      f"shared {r.shared_on}, "
-                     f"respond by {r.respond_by}")
+                     f"respond by {r.respond_by}"
+                     + ("; may be published early" if r.may_publish_early else ""))
         for x in r.responses:
             text = f": {x.text}" if x.text else ""
             lines.append(f"    {_name(pb.ResponseKind, x.kind, 'RESPONSE_KIND_')}{text}")
+            if x.resolution:
+                why = f": {x.resolution_reason}" if x.resolution_reason else ""
+                lines.append(f"      the Agency {x.resolution} it{why}")
     lines.append(f"  id {o.outcome_id} (version {o.version})")
     return "\n".join(lines)
 
@@ -182,9 +186,11 @@ def outcomes_report(date_from: str, date_to: str, output: str) -> None:
 @click.option("--agree", "kind", flag_value="agree", help="You agree with the draft finding.")
 @click.option("--correct", "correction", metavar="TEXT", help="Correct a fact.")
 @click.option("--context", "context_text", metavar="TEXT", help="Add context.")
+@click.option("--may-publish-early", is_flag=True,
+              help="The finding may be published before your review window closes.")
 @base.rpc_errors
 def outcomes_reply(outcome_id: str, kind: str | None, correction: str | None,
-                   context_text: str | None) -> None:
+                   context_text: str | None, may_publish_early: bool) -> None:
     """Your reply to a draft evaluation finding, within its review window."""
     chosen = [k for k, v in (("agree", kind), ("correct_fact", correction),
                              ("add_context", context_text)) if v]
@@ -193,7 +199,7 @@ def outcomes_reply(outcome_id: str, kind: str | None, correction: str | None,
     text = correction or context_text or ""
     reply = _outcomes().RespondToFinding(pb.RespondToFindingRequest(
         outcome_id=outcome_id, kind=pb.ResponseKind.Value(f"RESPONSE_KIND_{chosen[0].upper()}"),
-        text=text), metadata=base.call_metadata())
+        text=text, may_publish_early=may_publish_early), metadata=base.call_metadata())
     click.echo(describe_outcome(reply.outcome))
 
 

@@ -41,6 +41,10 @@ HASHED_FIELDS = ("sequence", "kind", "delivery_id", "provider_id", "programme_id
                  "content_hash", "accessor", "reason", "period", "plan_version",
                  "agreement_version", "notice_version", "basis", "recorded_at",
                  "previous_hash")
+# Hashed only when set: the staff id of the person whose call made the entry
+# (a unit's person acknowledging or accessing). An entry without one hashes
+# exactly as entries did before the field existed, so older chains still verify.
+OPTIONAL_HASHED_FIELDS = ("person",)
 # A head a provider kept: "SEQUENCE:ENTRY_HASH", as `tiaki flows --head` prints it.
 KEPT_HEAD = re.compile(r"(\d+):([0-9a-fA-F]{64})")
 
@@ -78,17 +82,26 @@ def content_hash(payload: object) -> str:
 def entry_hash(entry: dict) -> str:
     """SHA-256 over the entry's hashed fields, previous_hash included: change,
     drop or reorder any entry and every later link breaks."""
-    return hashlib.sha256(canonical_json({k: entry[k] for k in HASHED_FIELDS})).hexdigest()
+    return hashlib.sha256(canonical_json(hashed_form(entry))).hexdigest()
+
+
+def hashed_form(entry: dict) -> dict:
+    """What of an entry is hashed: every HASHED_FIELDS field, and each
+    OPTIONAL_HASHED_FIELDS field that is set."""
+    return {**{k: entry[k] for k in HASHED_FIELDS},
+            **{k: entry[k] for k in OPTIONAL_HASHED_FIELDS if entry.get(k)}}
 
 
 def new_entry(kind: str, **fields) -> dict:
     """An entry of `kind` before it is chained (sequence, times and hashes come at append)."""
     if kind not in KINDS:
         raise ValueError(f"no ledger entry kind {kind!r}")
-    unknown = set(fields) - set(BLANK_ENTRY)
+    unknown = set(fields) - set(BLANK_ENTRY) - set(OPTIONAL_HASHED_FIELDS)
     if unknown:
         raise ValueError(f"not ledger entry fields: {', '.join(sorted(unknown))}")
-    return {**BLANK_ENTRY, **fields, "kind": kind}
+    # An optional field left empty is not stored at all: the entry is as before it existed.
+    return {**BLANK_ENTRY, **{k: v for k, v in fields.items()
+                              if k not in OPTIONAL_HASHED_FIELDS or v}, "kind": kind}
 
 
 def chain(entry: dict, sequence: int, previous_hash: str, recorded_at: str) -> dict:

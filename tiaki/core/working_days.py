@@ -49,3 +49,18 @@ def add_working_days(received: dt.date, count: int) -> dt.date:
         if is_working_day(day):
             count -= 1
     return day
+
+
+def working_days_until(today: dt.date, day: dt.date) -> int:
+    """Working days from today until `day` (0 on the day itself, negative once past)."""
+    if today <= day:
+        count, at = 0, today
+        while at < day:
+            at += dt.timedelta(days=1)
+            count += is_working_day(at)
+        return count
+    count, at = 0, day
+    while at < today:
+        at += dt.timedelta(days=1)
+        count -= is_working_day(at)
+    return count

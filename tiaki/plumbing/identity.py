@@ -10,25 +10,32 @@ and one naming anyone else is refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 import yaml
 from nameko import config
 from nameko.extensions import DependencyProvider
 
-from tiaki.core.errors import Forbidden, Unauthenticated
+from tiaki.core.errors import Forbidden, Invalid, Unauthenticated
 
 KINDS = ("provider", "unit", "agency", "representative")  # representative: of service users
 CREDENTIAL_METADATA = ("authorization",)
 HOW_TO_SEND = "send the API token as 'authorization: Bearer <token>'"
+# Which of the organisation's people acts: its staff id, vouched for by the
+# organisation's token. Absent: no person named (a system such as a vendor's client).
+PERSON_METADATA = "tiaki-person"
+PERSON = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
 class Caller:
     kind: str
     id: str
+    person: str = ""  # the acting person's staff id; "" when none was named
 
 
 def token_hash(token: str) -> str:
@@ -61,6 +68,22 @@ def bearer_token(metadata) -> str | None:
     return None
 
 
+def person_of(metadata) -> str:
+    """The `tiaki-person` staff id of a call; "" when none is sent. A malformed
+    one is refused rather than recorded."""
+    for key, value in metadata or ():
+        if key.lower() == PERSON_METADATA:
+            value = value.decode() if isinstance(value, bytes) else value
+            if not value:
+                return ""
+            if not PERSON.fullmatch(value):
+                raise Invalid("", f"{PERSON_METADATA} must be a staff id of lower-case "
+                                  "letters, digits, '.', '_' or '-' (at most 64), "
+                                  "e.g. aroha.ngata")
+            return value
+    return ""
+
+
 class Identities(DependencyProvider):
     """Gives each worker `require(context, *kinds) -> Caller`."""
 
@@ -80,7 +103,10 @@ class Identities(DependencyProvider):
             worker_ctx.context_data.pop(key, None)
 
     def require(self, context, *kinds: str) -> Caller:
-        token = bearer_token(context.invocation_metadata())
+        """The authenticated caller, with the person its organisation names
+        (`tiaki-person`, "" when none)."""
+        metadata = context.invocation_metadata()
+        token = bearer_token(metadata)
         if self.tls:
             caller = self._certificate_caller(context)
             # A token too must name the same caller: a provider's certificate
@@ -93,7 +119,7 @@ class Identities(DependencyProvider):
             caller = self._token_caller(token)
         if caller.kind not in kinds:
             raise Forbidden("", f"this call is for {' or '.join(kinds)} tokens, not a {caller.kind}")
-        return caller
+        return dataclasses.replace(caller, person=person_of(metadata))
 
     def _token_caller(self, token: str) -> Caller:
         digest = token_hash(token)

@@ -67,7 +67,8 @@ class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
                  token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
                  decide_correction=None, declare_queue: bool = True,
-                 tls: ClientTls | None = None, heads_file: str = "", answer: str = "auto"):
+                 tls: ClientTls | None = None, heads_file: str = "", answer: str = "auto",
+                 person: str = ""):
         self.unit_id = unit_id
         # "auto": answer access queries at once; "review": keep them for a person (approve).
         self.answer_mode = review.answer_mode(answer)
@@ -77,6 +78,10 @@ class UnitClient(ConsumerMixin):
         # With mutual TLS (tls, or TIAKI_TLS_* set) the certificate names the unit
         # and the token may be empty.
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        # The unit's person who acts (a staff id), recorded with its acknowledgements,
+        # accesses and answers; empty for a unit acting as a system.
+        if person:
+            self.metadata += (("tiaki-person", person),)
         self.tls = tls
         self.channel = balanced_channel(router_address, tls)
         self.router = UnitServiceStub(self.channel)
@@ -398,6 +403,17 @@ class UnitClient(ConsumerMixin):
         return response.outcome
 
     def publish_finding(self, outcome_id: str):
-        """Publishes a draft finding once every provider replied or its window closed."""
+        """Publishes a draft finding once each provider's window closed (or it said
+        the finding may go early) and every correction of fact has a response."""
         return self._insights().PublishFinding(outcomes_pb2.PublishFindingRequest(
             outcome_id=outcome_id), metadata=self.metadata, timeout=30).outcome
+
+    def respond_to_correction(self, outcome_id: str, provider_id: str, response_number: int,
+                              accept: bool, reason: str = "", revised_summary: str = "",
+                              revised_title: str = ""):
+        """Accepts a provider's correction of fact (with the summary as revised)
+        or declines it (with reasons, shown beside it): needed before publishing."""
+        return self._insights().RespondToCorrection(outcomes_pb2.RespondToCorrectionRequest(
+            outcome_id=outcome_id, provider_id=provider_id, response_number=response_number,
+            accept=accept, reason=reason, revised_summary=revised_summary,
+            revised_title=revised_title), metadata=self.metadata, timeout=30).outcome

@@ -87,8 +87,7 @@ function verifyVectors(v) {
     'content_hash of the records differs');
   let previous = v.genesis;
   for (const { entry, canonical_hex: hex } of v.chain) {
-    const hashed = {};
-    for (const k of v.hashed_fields) hashed[k] = entry[k];
+    const hashed = hashedFields(entry, v.hashed_fields, v.optional_hashed_fields);
     expect(bytesOf(hashed).toString('hex') === hex, `entry ${entry.sequence}: canonical bytes differ`);
     expect(entry.previous_hash === previous, `entry ${entry.sequence}: does not link to the entry before it`);
     expect(sha256(bytesOf(hashed)).toString('hex') === entry.entry_hash,
@@ -107,6 +106,14 @@ function verifyVectors(v) {
   return { problems, checked: v.canonical.length + v.floats_never_hashed.length + v.chain.length + 3 };
 }
 
+// What of an entry is hashed: every field of hashed_fields, and each optional one that is set.
+function hashedFields(entry, fields, optional) {
+  const hashed = {};
+  for (const k of fields) hashed[k] = entry[k];
+  for (const k of optional) if (entry[k]) hashed[k] = entry[k];
+  return hashed;
+}
+
 // A listed entry (LedgerEntry) as it is hashed: kind as its lower-case name, integers as
 // numbers, recorded_at as ISO 8601 UTC with microseconds and +00:00 (docs/ledger.md).
 function hashedForm(e) {
@@ -122,7 +129,7 @@ function hashedForm(e) {
 }
 
 // The provider's whole chain, listed a page at a time, checked link by link.
-async function verifyLiveChain(ledger, token, hashedFields) {
+async function verifyLiveChain(ledger, token, fields, optional) {
   let previous = '0'.repeat(64);
   let count = 0;
   let pageToken = '';
@@ -131,8 +138,7 @@ async function verifyLiveChain(ledger, token, hashedFields) {
     for (const listed of page.entries) {
       const entry = hashedForm(listed);
       count += 1;
-      const hashed = {};
-      for (const k of hashedFields) hashed[k] = entry[k];
+      const hashed = hashedFields(entry, fields, optional);
       if (entry.sequence !== count || entry.previous_hash !== previous
           || sha256(bytesOf(hashed)).toString('hex') !== entry.entry_hash) {
         return `entry ${count} does not verify`;
@@ -168,7 +174,8 @@ async function main() {
     }
     const head = await call(ledger, 'GetChainHead', {}, token);
     console.log(`chain head ${head.sequence}:${head.entry_hash}`);
-    const verdict = await verifyLiveChain(ledger, token, vectors.hashed_fields);
+    const verdict = await verifyLiveChain(ledger, token, vectors.hashed_fields,
+      vectors.optional_hashed_fields);
     console.log(verdict);
     if (!verdict.startsWith('ledger verified')) problems.push(verdict);
     plans.close();

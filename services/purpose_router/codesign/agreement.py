@@ -27,11 +27,12 @@ NOT_DECIDED = "not decided"
 
 
 def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: str,
-           caller: str, now: dt.datetime) -> dict | None:
+           caller: str, now: dt.datetime, person: str = "") -> dict | None:
     """The next agreement version after `previous` with these choices
     ({item_name, decision, note}), or None when nothing changes. Each item
-    keeps who decided it and when until it is decided again."""
-    decided_by = require_text("decided_by", decided_by, 200)
+    keeps who decided it (`decided_by`, else the acting `person`'s staff id)
+    and when until it is decided again."""
+    decided_by = require_text("decided_by", decided_by or person, 200)
     if not choices:
         raise Invalid("choices", "decide on at least one item")
     seen: set[str] = set()
@@ -60,7 +61,7 @@ def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: s
         changed = True
         items[c["item_name"]] = {"item_name": c["item_name"], "decision": c["decision"],
                                  "note": note, "decided_by": decided_by, "caller": caller,
-                                 "decided_at": at, "since_version": number}
+                                 "person": person, "decided_at": at, "since_version": number}
     if not changed:
         return None
     order = [i.name for i in plan.items]
@@ -68,7 +69,7 @@ def decide(plan: Plan, previous: dict | None, choices: list[dict], decided_by: s
         "programme_id": plan.programme_id, "plan_version": plan.version, "number": number,
         # The first version covers every period; a change waits for the next one.
         "applies_from": "" if number == 1 else next_period(period_of(nz_today(now))),
-        "made_at": at, "made_by": decided_by, "caller": caller,
+        "made_at": at, "made_by": decided_by, "caller": caller, "person": person,
         "items": sorted(items.values(), key=lambda d: order.index(d["item_name"])),
     }
 
@@ -126,3 +127,37 @@ def effective_plan(plan: Plan, held_back) -> Plan:
                 measures=tuple(m for m in p.measures if m not in held))
         for p in plan.purposes_in_force(held))
     return replace(plan, items=items, purposes=purposes, _by_name=None)
+
+
+# -- a query on an item: it reaches the Agency and is answered in the record ------------
+
+def queries(latest: list[dict]) -> list[dict]:
+    """The items each provider's latest agreement version holds as queried
+    (`latest`: one version a provider, programme and plan version, with its
+    provider_id), as {provider_id, programme_id, plan_version, agreement_version,
+    item_name, note, asked_by, person, asked_at}."""
+    return [{"provider_id": v["provider_id"], "programme_id": v["programme_id"],
+             "plan_version": v["plan_version"], "agreement_version": d["since_version"],
+             "item_name": d["item_name"], "note": d["note"], "asked_by": d["decided_by"],
+             "person": d.get("person", ""), "asked_at": d["decided_at"]}
+            for v in latest for d in v["items"] if d["decision"] == "query"]
+
+
+def query_key(query: dict) -> str:
+    """One query: an item queried in one agreement version of one provider."""
+    return (f"{query['provider_id']}|{query['programme_id']}@{query['plan_version']}|"
+            f"{query['item_name']}#{query['agreement_version']}")
+
+
+def answer(latest: dict | None, item_name: str, text: str, by: str, person: str,
+           now: dt.datetime) -> dict:
+    """The Agency's answer to the query the provider's latest agreement version
+    holds on an item: refused when there is none to answer."""
+    text = require_text("answer", text)
+    open_now = [q for q in queries([latest] if latest else []) if q["item_name"] == item_name]
+    if not open_now:
+        raise NotNow("item_name", f"{item_name!r} is not queried in the provider's agreement"
+                                  + (f" (version {latest['number']})" if latest else "")
+                                  + ": there is no query to answer")
+    return {**open_now[0], "answer": text, "answered_by": by, "answered_by_person": person,
+            "answered_at": now_iso(now)}

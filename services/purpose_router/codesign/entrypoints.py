@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from google.protobuf import json_format
+from nameko import config
 from nameko_grpc.entrypoint import Grpc
 from prometheus_client import Counter
 
@@ -60,6 +61,10 @@ STATE_PB = {"open": cpb.PROPOSAL_STATE_OPEN, "accepted": cpb.PROPOSAL_STATE_ACCE
 DECISION_PB = {"accept": apb.ITEM_DECISION_ACCEPT, "decline": apb.ITEM_DECISION_DECLINE,
                "query": apb.ITEM_DECISION_QUERY}
 PARTICIPANT_KINDS = ("agency", "provider", "representative")
+
+
+def _working_days(key: str, default: int) -> int:
+    return int(config.get(key) or default)
 
 
 def _writable(draft: Draft, publishing: bool = False) -> Draft:
@@ -126,6 +131,8 @@ class CodesignEntrypoints:
         else:
             content = base.to_dict()
         version = base.version + 1 if base else 1
+        closes_on = codesign.closing_date(request.closes_on.strip(), nz_today(), _working_days(
+            "CODESIGN_DRAFT_WORKING_DAYS", codesign.DRAFT_OPEN_WORKING_DAYS))
         try:
             plan = Plan.from_dict(content, version=version)
         except PlanInvalid as exc:
@@ -135,7 +142,8 @@ class CodesignEntrypoints:
                       plan=plan.to_dict(),
                       participants=tuple(sorted({codesign.parse_participant(p)
                                                  for p in request.participants})),
-                      decisions=(), opened_by=f"agency:{agency.id}", opened_at=now_iso())
+                      decisions=(), opened_by=f"agency:{agency.id}", opened_at=now_iso(),
+                      opened_by_person=agency.person, closes_on=closes_on.isoformat())
         if not self.codesign_store.create_draft(draft):
             raise NotNow("version", f"a draft of {programme_id} version {version} is "
                                     "already open: propose changes to it")
@@ -161,16 +169,22 @@ class CodesignEntrypoints:
     @codesign_grpc
     def ProposeChange(self, request, context):
         draft = self._draft(context, request.programme_id, request.version, writing=True)
-        caller = self._caller(context)
+        caller, person = self._caller(context), self._person(context)
+        today = nz_today()
+        codesign.still_open(draft.closes_on, today, "proposals are taken")
         kind = _from_pb(CHANGE_PB, request.kind, "kind")
         reason = codesign.require_text("reason", request.reason)
         item = item_from_proto(request.item) if request.HasField("item") else None
         if kind == "remove" and item is not None:
             raise Invalid("item", "a removal takes only item_name")
         codesign.apply_change(Plan.from_dict(draft.plan), kind, request.item_name, item)
+        role = codesign.role_of(caller.split(":")[0])
         proposal = {"kind": kind, "item_name": request.item_name.strip(), "item": item,
-                    "reason": reason, "proposed_by": caller,
-                    "role": codesign.role_of(caller.split(":")[0]), "proposed_at": now_iso()}
+                    "reason": reason, "proposed_by": caller, "role": role,
+                    "proposed_at": now_iso(), "person": person,
+                    "review_until": codesign.review_until(role, today, _working_days(
+                        "CODESIGN_AGENCY_REVIEW_WORKING_DAYS",
+                        codesign.AGENCY_PROPOSAL_REVIEW_WORKING_DAYS))}
         store = self.codesign_store
 
         def attempt() -> tuple[Draft, int]:
@@ -205,7 +219,7 @@ class CodesignEntrypoints:
     @codesign_grpc
     def RespondToProposal(self, request, context):
         draft = self._draft(context, request.programme_id, request.version, writing=True)
-        caller = self._caller(context)
+        caller, person = self._caller(context), self._person(context)
         kind = _from_pb(RESPONSE_PB, request.kind, "kind")
         if kind != "comment" and caller.startswith("agency:"):
             raise Forbidden("kind", "the Agency decides on proposals; it comments but "
@@ -216,9 +230,13 @@ class CodesignEntrypoints:
         elif len(text) > codesign.MAX_TEXT:
             raise Invalid("text", f"is longer than {codesign.MAX_TEXT} characters")
         proposal = self._open_proposal(draft, request.proposal_number)
+        in_review = (proposal.get("review_until") or "") >= nz_today().isoformat()
+        if not in_review:  # an Agency proposal stays open to review for its whole period
+            codesign.still_open(draft.closes_on, nz_today(), "responses are taken")
         self.codesign_store.add_response(draft.key, {
             "proposal": proposal["number"], "kind": kind, "by": caller,
-            "role": codesign.role_of(caller.split(":")[0]), "text": text, "at": now_iso()})
+            "role": codesign.role_of(caller.split(":")[0]), "text": text, "at": now_iso(),
+            "person": person})
         CODESIGN_STEPS.labels(kind).inc()
         return cpb.RespondToProposalResponse(proposal=self._proposal_message(draft, proposal))
 
@@ -232,6 +250,7 @@ class CodesignEntrypoints:
             proposal = self._open_proposal(draft, request.proposal_number)
             plan = draft.plan
             if request.accept:
+                codesign.may_accept(proposal, nz_today())
                 try:
                     plan = codesign.apply_change(Plan.from_dict(draft.plan), proposal["kind"],
                                                  proposal["item_name"],
@@ -242,7 +261,8 @@ class CodesignEntrypoints:
             decided[:] = [proposal]
             return dataclasses.replace(draft, plan=plan, decisions=draft.decisions + ({
                 "proposal": proposal["number"], "accepted": bool(request.accept),
-                "by": f"agency:{agency.id}", "reason": reason, "at": now_iso()},))
+                "by": f"agency:{agency.id}", "reason": reason, "at": now_iso(),
+                "person": agency.person},))
 
         draft = self._change_draft(context, request.programme_id, request.version, decide)
         CODESIGN_STEPS.labels("accept" if request.accept else "decline").inc()
@@ -274,7 +294,8 @@ class CodesignEntrypoints:
             self._publishable(draft)
             return dataclasses.replace(draft, state="publishing",
                                        published_by=f"agency:{agency.id}",
-                                       published_at=now_iso())
+                                       published_at=now_iso(),
+                                       published_by_person=agency.person)
 
         found = _writable(self._draft(context, request.programme_id, request.version),
                           publishing=True)
@@ -282,7 +303,8 @@ class CodesignEntrypoints:
         plan = Plan.from_dict(draft.plan)
         if not self.plans.publish(plan, draft.published_by.removeprefix("agency:")):
             self.codesign_store.change_draft(draft.programme_id, draft.version, lambda d: (
-                dataclasses.replace(d, state="draft", published_by="", published_at="")))
+                dataclasses.replace(d, state="draft", published_by="", published_at="",
+                                    published_by_person="")))
             raise NotNow("version", f"{draft.programme_id} version {draft.version}"
                                     " already exists, made outside co-design: open a new draft")
         draft = self.codesign_store.change_draft(
@@ -321,16 +343,35 @@ class CodesignEntrypoints:
 
     @codesign_grpc
     def AttachLesson(self, request, context):
-        provider = self.identities.require(context, "provider")
-        draft = self._draft(context, request.programme_id, request.version)
-        lesson = {"provider_id": provider.id,
+        sharer = self.identities.require(context, "provider", "representative")
+        draft = self._draft(context, request.programme_id, request.version, writing=True)
+        codesign.still_open(draft.closes_on, nz_today(), "lessons are taken")
+        lesson = {"provider_id": sharer.id if sharer.kind == "provider" else "",
+                  "shared_by": codesign.participant(sharer.kind, sharer.id),
                   "from_programme": codesign.require_text("from_programme", request.from_programme, 200),
                   "what_went_wrong": codesign.require_text("what_went_wrong", request.what_went_wrong),
                   "what_would_help": codesign.require_text("what_would_help", request.what_would_help),
-                  "at": now_iso()}
+                  "at": now_iso(), "person": sharer.person}
         self.codesign_store.add_lesson(draft.key, lesson)
         CODESIGN_STEPS.labels("lesson").inc()
         return cpb.AttachLessonResponse(lesson=_lesson_message(lesson))
+
+    @codesign_grpc
+    def ListNotices(self, request, context):
+        who = self._caller(context)
+        today = nz_today()
+        store = self.codesign_store
+        found = [n for d in store.open_drafts() for n in codesign.waiting(
+            who, d, store.proposals(d.key), store.responses(d.key), today)]
+        if who.startswith("agency:"):  # queries on agreement items wait for its answer
+            found += [{"kind": "item_query", "subject": f"{q['provider_id']}|"
+                       f"{q['programme_id']}@{q['plan_version']}|{q['item_name']}", "due": "",
+                       "text": f"{q['provider_id']} queried {q['item_name']!r} of "
+                               f"{q['programme_id']} version {q['plan_version']}: "
+                               + (q["note"] or "it asks what the item is for")}
+                      for q in self._item_queries("", "") if not q.get("answer")]
+        return cpb.ListNoticesResponse(notices=[cpb.Notice(**n) for n in sorted(
+            found, key=lambda n: (n["due"] or "9999", n["subject"], n["kind"]))])
 
     # -- agreements -------------------------------------------------------------------
 
@@ -349,7 +390,7 @@ class CodesignEntrypoints:
             versions = store.agreements(provider.id, plan.programme_id, plan.version)
             previous = versions[-1] if versions else None
             made = agreement.decide(plan, previous, choices, request.decided_by,
-                                    f"provider:{provider.id}", utc_now())
+                                    f"provider:{provider.id}", utc_now(), provider.person)
             if made is not None:
                 made["applies_from"] = agreement.first_period(
                     made["applies_from"], collected, asked)
@@ -366,7 +407,8 @@ class CodesignEntrypoints:
                     ITEM_DECISIONS.labels(plan.programme_id, d["decision"]).inc()
         queried = [c["item_name"] for c in choices if c["decision"] == "query"]
         return apb.DecideItemsResponse(
-            agreement=_agreement_message(plan, current), changed=made is not None,
+            agreement=_agreement_message(plan, current, store.query_answers(provider.id)),
+            changed=made is not None,
             queried=[_statement_message(codesign.purpose_statement(plan, n)) for n in queried])
 
     @agreement_grpc
@@ -376,10 +418,38 @@ class CodesignEntrypoints:
         period = _period(request.period)
         versions = self.codesign_store.agreements(provider_id, plan.programme_id, plan.version)
         found = agreement.in_force(versions, period)
-        response = apb.GetAgreementResponse(versions=[_agreement_message(plan, v) for v in versions])
+        answers = self.codesign_store.query_answers(provider_id)
+        response = apb.GetAgreementResponse(versions=[_agreement_message(plan, v, answers)
+                                                      for v in versions])
         if found is not None:
-            response.in_force.CopyFrom(_agreement_message(plan, found))
+            response.in_force.CopyFrom(_agreement_message(plan, found, answers))
         return response
+
+    @agreement_grpc
+    def ListItemQueries(self, request, context):
+        provider_id = self._whose(context, request.provider_id, every=True)
+        found = self._item_queries(provider_id, request.programme_id.strip())
+        if not request.include_answered:
+            found = [q for q in found if not q.get("answer")]
+        found.sort(key=lambda q: (bool(q.get("answer")), q["asked_at"]))
+        return apb.ListItemQueriesResponse(queries=[_query_message(q) for q in found])
+
+    @agreement_grpc
+    def AnswerItemQuery(self, request, context):
+        agency = self.identities.require(context, "agency")
+        provider_id = request.provider_id.strip()
+        if not provider_id:
+            raise Invalid("provider_id", "name the provider whose query this answers")
+        plan = self._agreed_plan(request.programme_id, request.plan_version)
+        versions = self.codesign_store.agreements(provider_id, plan.programme_id, plan.version)
+        answered = agreement.answer(versions[-1] if versions else None,
+                                    request.item_name.strip(), request.answer,
+                                    f"agency:{agency.id}", agency.person, utc_now())
+        answered["provider_id"] = provider_id
+        if not self.codesign_store.add_query_answer(answered):
+            raise NotNow("item_name", f"{provider_id}'s query on {answered['item_name']!r} "
+                                      "was already answered")
+        return apb.AnswerItemQueryResponse(query=_query_message(answered))
 
     @agreement_grpc
     def GetPurposeStatement(self, request, context):
@@ -542,13 +612,14 @@ class CodesignEntrypoints:
         problem = notice.unnamed_receiver(agreed, said, first["notice_version"], period, names)
         return dict(terms, notice_version=first["notice_version"], problem=problem)
 
-    def _whose(self, context, provider_id: str) -> str:
-        """Whose agreement a caller reads: the Agency any provider's it names;
-        a provider only its own (naming another is refused, not answered)."""
+    def _whose(self, context, provider_id: str, every: bool = False) -> str:
+        """Whose agreement a caller reads: the Agency any provider's it names
+        (`every`: "" for every provider's); a provider only its own (naming
+        another is refused, not answered)."""
         caller = self.identities.require(context, "provider", "agency")
         provider_id = provider_id.strip()
         if caller.kind == "agency":
-            if not provider_id:
+            if not provider_id and not every:
                 raise Invalid("provider_id", "the Agency names the provider whose "
                                              "agreement it reads")
             return provider_id
@@ -558,9 +629,23 @@ class CodesignEntrypoints:
 
     # -- helpers ----------------------------------------------------------------------
 
+    def _item_queries(self, provider_id: str, programme_id: str) -> list[dict]:
+        """The queries the latest agreements hold (of one provider, one
+        programme, or all), each as answered when the Agency has answered it."""
+        store = self.codesign_store
+        asked = agreement.queries(store.latest_agreements(provider_id, programme_id))
+        answers: dict[str, dict] = {}
+        for provider in sorted({q["provider_id"] for q in asked}):
+            answers.update(store.query_answers(provider))
+        return [answers.get(agreement.query_key(q), q) for q in asked]
+
     def _caller(self, context) -> str:
         who = self.identities.require(context, *PARTICIPANT_KINDS)
         return codesign.participant(who.kind, who.id)
+
+    def _person(self, context) -> str:
+        """The staff id of the participant's person acting ("" when none is named)."""
+        return self.identities.require(context, *PARTICIPANT_KINDS).person
 
     def _draft(self, context, programme_id: str, version: int, writing: bool = False) -> Draft:
         """A draft the caller takes part in; a published one only for reading."""
@@ -636,7 +721,9 @@ class CodesignEntrypoints:
             differences=[cpb.PlanDifference(**d.to_dict()) for d in codesign.diff_plans(
                 base.to_dict() if base else None, draft.plan)],
             lessons=[_lesson_message(lesson) for lesson in self.codesign_store.lessons(key)],
-            opened_by=draft.opened_by, published_by=draft.published_by)
+            opened_by=draft.opened_by, published_by=draft.published_by,
+            opened_by_person=draft.opened_by_person,
+            published_by_person=draft.published_by_person, closes_on=draft.closes_on)
         _timestamp(msg.opened_at, draft.opened_at)
         _timestamp(msg.published_at, draft.published_at)
         return msg
@@ -678,6 +765,7 @@ def _proposal_message(draft: Draft, proposal: dict, responses: list[dict]) -> cp
         number=proposal["number"], kind=CHANGE_PB[proposal["kind"]],
         item_name=proposal["item_name"], reason=proposal["reason"],
         proposed_by=proposal["proposed_by"], role=ROLE_PB[proposal["role"]],
+        person=proposal.get("person", ""), review_until=proposal.get("review_until", ""),
         state=STATE_PB[codesign.proposal_state(proposal["number"], draft.decisions)])
     if proposal.get("item"):
         msg.item.CopyFrom(item_to_proto(proposal["item"]))
@@ -685,7 +773,8 @@ def _proposal_message(draft: Draft, proposal: dict, responses: list[dict]) -> cp
     latest: dict[str, str] = {}
     for r in responses:
         response = msg.responses.add(kind=RESPONSE_PB[r["kind"]], by=r["by"],
-                                     role=ROLE_PB[r["role"]], text=r["text"])
+                                     role=ROLE_PB[r["role"]], text=r["text"],
+                                     person=r.get("person", ""))
         _timestamp(response.at, r["at"])
         if r["kind"] != "comment":
             latest[r["by"]] = r["kind"]  # a participant may change their mind
@@ -695,30 +784,54 @@ def _proposal_message(draft: Draft, proposal: dict, responses: list[dict]) -> cp
         if d["proposal"] == proposal["number"]:
             msg.decision.accepted, msg.decision.by, msg.decision.reason = \
                 d["accepted"], d["by"], d["reason"]
+            msg.decision.person = d.get("person", "")
             _timestamp(msg.decision.at, d["at"])
     return msg
 
 
 def _lesson_message(lesson: dict) -> cpb.Lesson:
+    shared_by = lesson.get("shared_by") or f"provider:{lesson['provider_id']}"
     msg = cpb.Lesson(**{k: lesson[k] for k in ("provider_id", "from_programme",
-                                               "what_went_wrong", "what_would_help")})
+                                               "what_went_wrong", "what_would_help")},
+                     person=lesson.get("person", ""), shared_by=shared_by,
+                     role=ROLE_PB[codesign.role_of(shared_by.split(":")[0])])
     _timestamp(msg.at, lesson["at"])
     return msg
 
 
-def _agreement_message(plan: Plan, version: dict) -> apb.Agreement:
+def _agreement_message(plan: Plan, version: dict,
+                       answers: dict[str, dict] | None = None) -> apb.Agreement:
+    """An agreement version; its queried items with the Agency's answers, if any."""
     decided = {d["item_name"] for d in version["items"]}
     msg = apb.Agreement(
         provider_id=version.get("provider_id", ""), programme_id=version["programme_id"],
         plan_version=version["plan_version"], version=version["number"],
         applies_from=version["applies_from"], made_by=version["made_by"],
+        person=version.get("person", ""),
         not_decided=[i.name for i in plan.items if i.name not in decided])
     _timestamp(msg.made_at, version["made_at"])
     for d in version["items"]:
         item = msg.items.add(item_name=d["item_name"], decision=DECISION_PB[d["decision"]],
                              note=d["note"], decided_by=d["decided_by"], caller=d["caller"],
-                             since_version=d["since_version"])
+                             since_version=d["since_version"], person=d.get("person", ""))
         _timestamp(item.decided_at, d["decided_at"])
+        if d["decision"] == "query" and answers:
+            answered = answers.get(agreement.query_key(dict(
+                version, agreement_version=d["since_version"], item_name=d["item_name"])))
+            if answered:
+                item.answer, item.answered_by_person = (answered["answer"],
+                                                        answered["answered_by_person"])
+                _timestamp(item.answered_at, answered["answered_at"])
+    return msg
+
+
+def _query_message(query: dict) -> apb.ItemQuery:
+    msg = apb.ItemQuery(**{k: query.get(k, "") for k in (
+        "provider_id", "programme_id", "item_name", "note", "asked_by", "person", "answer",
+        "answered_by", "answered_by_person")}, plan_version=query["plan_version"],
+        agreement_version=query["agreement_version"])
+    _timestamp(msg.asked_at, query["asked_at"])
+    _timestamp(msg.answered_at, query.get("answered_at", ""))
     return msg
 
 

@@ -10,11 +10,14 @@ below. Every version has a readable diff against the one before.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
+from tiaki.core.clock import parse_day
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.plan import Plan, PlanInvalid, ScheduleItem, item_from_dict, item_to_dict
+from tiaki.core.working_days import add_working_days
 
 # Who may take part, by the kind of their API token.
 ROLES = {"agency": "agency", "provider": "provider",
@@ -23,6 +26,10 @@ CHANGE_KINDS = ("add", "change", "remove")
 RESPONSE_KINDS = ("endorse", "object", "comment")
 MAX_TEXT = 2000
 MAX_READING_GRADE = 8.0
+# Unless configured otherwise: a draft is open to participants for four working
+# weeks, and a proposal of the Agency's own is open to their review for one.
+DRAFT_OPEN_WORKING_DAYS = 20
+AGENCY_PROPOSAL_REVIEW_WORKING_DAYS = 5
 
 
 def role_of(kind: str) -> str:
@@ -48,6 +55,81 @@ def require_text(field: str, value: str, limit: int = MAX_TEXT) -> str:
     if len(text) > limit:
         raise Invalid(field, f"is longer than {limit} characters")
     return text
+
+
+# -- the partnership's dates (New Zealand dates, working days as core.working_days) --
+
+def closing_date(asked: str, today: dt.date, working_days: int) -> dt.date:
+    """The last day a new draft takes proposals, comments and lessons: the day
+    asked for (YYYY-MM-DD, after today), else `working_days` working days on."""
+    if not asked:
+        return add_working_days(today, working_days)
+    day = parse_day(asked, "closes_on")
+    if day <= today:
+        raise Invalid("closes_on", f"{asked} is not after today ({today.isoformat()}): "
+                                   "participants need time to take part")
+    return day
+
+
+def still_open(closes_on: str, today: dt.date, what: str) -> None:
+    """NotNow once the draft's closing date has passed ("" : a draft from
+    before drafts had one, open until published)."""
+    if closes_on and today > dt.date.fromisoformat(closes_on):
+        raise NotNow("version", f"the draft closed to participants on {closes_on}: "
+                                f"{what} no longer")
+
+
+def review_until(role: str, proposed_on: dt.date, working_days: int) -> str:
+    """The last day of participants' review of a proposal: an Agency proposal's
+    review period; "" for a participant's, which the Agency may decide at once."""
+    if role != ROLES["agency"]:
+        return ""
+    return add_working_days(proposed_on, working_days).isoformat()
+
+
+def may_accept(proposal: dict, today: dt.date) -> None:
+    """NotNow while participants are still reviewing an Agency proposal."""
+    until = proposal.get("review_until") or ""
+    if until and today <= dt.date.fromisoformat(until):
+        raise NotNow("proposal_number", (
+            f"proposal {proposal['number']} is the Agency's own: participants may review it "
+            f"until {until}; it can be accepted from the next day (declined at any time)"))
+
+
+def waiting(who: str, draft, proposals: list[dict], responses: list[dict],
+            today: dt.date) -> list[dict]:
+    """What a draft (storage.Draft, still a draft) holds waiting for `who`
+    ("agency:agency", "provider:ccss", ...), for the portal's notifications: a
+    participant is invited while it is open, and asked to review each open
+    proposal of others it has not responded to; the Agency decides each open one."""
+    subject = f"{draft.programme_id}@{draft.version}"
+    where = f"{draft.programme_id} version {draft.version}"
+    is_open = not draft.closes_on or today <= dt.date.fromisoformat(draft.closes_on)
+    agency = who.startswith("agency:")
+    if not agency and who not in draft.participants:
+        return []
+    out = []
+    if not agency and is_open:
+        out.append({"kind": "invited_to_draft", "subject": subject, "due": draft.closes_on,
+                    "text": f"you are invited to the draft of {where}"
+                            + (f"; it is open until {draft.closes_on}" if draft.closes_on
+                               else "")})
+    answered = {r["proposal"] for r in responses if r["by"] == who}
+    for p in proposals:
+        if proposal_state(p["number"], draft.decisions) != "open":
+            continue
+        review = p.get("review_until") or ""
+        what = f"proposal {p['number']} ({p['kind']} {p['item_name']}) on {where}"
+        if agency:
+            out.append({"kind": "proposal_to_review", "subject": subject, "due": review,
+                        "text": f"{what} waits for your decision"
+                                + (f" (from the day after {review})" if review else "")})
+        elif p["proposed_by"] != who and p["number"] not in answered and (
+                is_open or review >= today.isoformat()):
+            out.append({"kind": "proposal_to_review", "subject": subject,
+                        "due": review or draft.closes_on,
+                        "text": f"{what} is open to your review"})
+    return out
 
 
 # -- proposals ----------------------------------------------------------------------

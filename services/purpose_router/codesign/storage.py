@@ -68,6 +68,13 @@ class AgreementDoc(me.Document):
     number = me.IntField(required=True)
 
 
+class QueryAnswerDoc(me.Document):
+    """The Agency's answer to a provider's query on an item (written once)."""
+    meta = {"collection": "item_query_answers", "indexes": ["provider_id"]}
+    key = me.StringField(primary_key=True)  # agreement.query_key
+    provider_id = me.StringField(required=True)
+
+
 class NoticeDoc(me.Document):
     meta = {"collection": "notices", "indexes": [("provider_id", "programme_id", "number")]}
     key = me.StringField(primary_key=True)  # "<provider>|<programme>#<number>"
@@ -103,6 +110,9 @@ class Draft:
     opened_at: str
     published_by: str = ""
     published_at: str = ""
+    opened_by_person: str = ""     # staff ids (tiaki-person) of who opened and published it
+    published_by_person: str = ""
+    closes_on: str = ""  # YYYY-MM-DD: the last day participants take part ("": none, older)
     proposal_count: int = 0  # proposals stored, counted by compare-and-swap
 
     @property
@@ -123,7 +133,7 @@ DRAFT_FIELDS = [f.name for f in dataclasses.fields(Draft)]
 def _draft(doc: dict | None) -> Draft | None:
     if doc is None:
         return None
-    return Draft(**{**{k: doc[k] for k in DRAFT_FIELDS},
+    return Draft(**{**{k: doc[k] for k in DRAFT_FIELDS if k in doc},  # older: no person
                     "participants": tuple(doc["participants"]),
                     "decisions": tuple(doc["decisions"])})
 
@@ -148,13 +158,14 @@ class CodesignStorage:
         self._notices = store.Collection(NoticeDoc)
         self._collected = store.Collection(CollectedDoc)
         self._agency_notices = store.Collection(AgencyNoticeDoc)
+        self._answers = store.Collection(QueryAnswerDoc)
         # (programme, plan version, provider, agreement version) -> Terms: both
         # versions never change, so the reduced plan is worked out once.
         self._terms: dict[tuple[str, int, str, int], Terms] = {}
 
     def ensure_indexes(self):
         for doc in (DraftDoc, ProposalDoc, ResponseDoc, LessonDoc, AgreementDoc, NoticeDoc,
-                    CollectedDoc, AgencyNoticeDoc):
+                    CollectedDoc, AgencyNoticeDoc, QueryAnswerDoc):
             doc.ensure_indexes()
 
     # -- drafts -----------------------------------------------------------------------
@@ -168,6 +179,11 @@ class CodesignStorage:
         if version:
             return _draft(self._drafts.get(draft_key(programme_id, version)))
         return _draft(self._drafts.latest({"programme_id": programme_id}, by="version"))
+
+    def open_drafts(self) -> list[Draft]:
+        """Every draft not yet published."""
+        return [_draft(d) for d in self._drafts.find({"state": "draft"},
+                                                     sort=[("programme_id", 1), ("version", 1)])]
 
     def change_draft(self, programme_id: str, version: int,
                      change: Callable[[Draft], Draft]) -> Draft:
@@ -231,6 +247,23 @@ class CodesignStorage:
         found = self._agreements.get(agreement_key(provider_id, programme_id, plan_version,
                                                    number))
         return _written(found) if found else None
+
+    def latest_agreements(self, provider_id: str = "", programme_id: str = "") -> list[dict]:
+        """The latest version of every agreement (of one provider, one programme)."""
+        query = {k: v for k, v in (("provider_id", provider_id),
+                                   ("programme_id", programme_id)) if v}
+        latest: dict[tuple, dict] = {}
+        for doc in self._agreements.find(query, sort="number"):
+            latest[(doc["provider_id"], doc["programme_id"], doc["plan_version"])] = _written(doc)
+        return [latest[k] for k in sorted(latest)]
+
+    def add_query_answer(self, answer: dict) -> bool:
+        """Stores the Agency's answer once; False when the query was answered already."""
+        return self._answers.insert(dict(answer, _id=agreement.query_key(answer)))
+
+    def query_answers(self, provider_id: str) -> dict[str, dict]:
+        """A provider's answered queries, by agreement.query_key."""
+        return {a["_id"]: _written(a) for a in self._answers.find({"provider_id": provider_id})}
 
     def add_agreement(self, provider_id: str, version: dict) -> bool:
         """Stores an agreement version once; False when its number is taken."""

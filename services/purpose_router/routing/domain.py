@@ -231,9 +231,10 @@ def delivery_entry(body: dict) -> dict:
     return new_entry("delivery", **{k: body[k] for k in DELIVERY_FIELDS})
 
 
-def acknowledgement_entry(delivery: dict) -> dict:
-    """The ledger entry recording that a unit received a delivery."""
-    return new_entry("acknowledgement", **{k: delivery[k] for k in ACKNOWLEDGED_FIELDS})
+def acknowledgement_entry(delivery: dict, person: str = "") -> dict:
+    """The ledger entry recording that a unit (its `person`, when named) received a delivery."""
+    return new_entry("acknowledgement", **{k: delivery[k] for k in ACKNOWLEDGED_FIELDS},
+                     person=person)
 
 
 def supersession_entry(delivery: dict, by: str) -> dict:
@@ -258,7 +259,8 @@ def supersession_body(seal: dict, unit_id: str, delivery_ids: list[str]) -> dict
             "delivery_ids": sorted(delivery_ids)}
 
 
-def access_entry(delivery: dict, fields: list[str], accessor: str, reason: str) -> dict:
+def access_entry(delivery: dict, fields: list[str], accessor: str, reason: str,
+                 person: str = "") -> dict:
     """The ledger entry recording who used which delivered fields, and why;
     Invalid without who and why, or naming a field the delivery did not carry."""
     accessor, reason = accessor.strip(), reason.strip()
@@ -269,4 +271,4 @@ def access_entry(delivery: dict, fields: list[str], accessor: str, reason: str) 
         raise Invalid("", f"fields must be some of the delivered fields {delivery['fields']}; "
                           f"not delivered: {unknown}")
     return new_entry("access", **{k: delivery[k] for k in ACCESSED_FIELDS},
-                     fields=list(fields), accessor=accessor, reason=reason)
+                     fields=list(fields), accessor=accessor, reason=reason, person=person)

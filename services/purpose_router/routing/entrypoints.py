@@ -274,7 +274,8 @@ class RoutingEntrypoints:
         deliveries = [self._unit_delivery(unit, delivery_id)
                       for delivery_id in dict.fromkeys(request.delivery_ids)]
         for delivery in deliveries:
-            self._append(f"ack:{delivery['delivery_id']}", domain.acknowledgement_entry(delivery))
+            self._append(f"ack:{delivery['delivery_id']}",
+                         domain.acknowledgement_entry(delivery, unit.person))
         return ledger_pb2.AcknowledgeDeliveriesResponse(
             acknowledged_count=len(request.delivery_ids))
 
@@ -283,7 +284,7 @@ class RoutingEntrypoints:
         unit = self.identities.require(context, "unit")
         delivery = self._unit_delivery(unit, request.delivery_id)
         entry = self._append(f"access:{uuid.uuid4()}", domain.access_entry(
-            delivery, list(request.fields), request.accessor, request.reason))
+            delivery, list(request.fields), request.accessor, request.reason, unit.person))
         return ledger_pb2.RecordAccessResponse(entry=entry_message(entry))
 
     def _unit_delivery(self, unit, delivery_id: str) -> dict:
@@ -388,4 +389,5 @@ def entry_message(entry: dict) -> ledger_pb2.LedgerEntry:
                                  "plan_version", "agreement_version", "notice_version",
                                  "basis", "previous_hash", "entry_hash")})
     msg.recorded_at.FromJsonString(entry["recorded_at"].replace("+00:00", "Z"))
+    msg.person = entry.get("person", "")
     return msg

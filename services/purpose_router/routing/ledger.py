@@ -8,11 +8,11 @@ from eventlet.semaphore import Semaphore
 
 from tiaki.core.clock import now_iso
 from tiaki.core.errors import Conflict
-from tiaki.core.ledger import GENESIS, HASHED_FIELDS, chain
+from tiaki.core.ledger import GENESIS, HASHED_FIELDS, OPTIONAL_HASHED_FIELDS, chain
 from tiaki.plumbing import store
 
 # What an entry is read back as: the format's fields (core.ledger) and its store key.
-LEDGER_FIELDS = [*HASHED_FIELDS, "entry_hash", "entry_key"]
+LEDGER_FIELDS = [*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS, "entry_hash", "entry_key"]
 
 
 class LedgerEntry(me.Document):

@@ -103,8 +103,19 @@ case "${1:-}" in
         --router "$(every_instance purpose_router)" --requests "$(every_instance requests)" \
         $(tls_unit "$unit"))
     done
+    # The portal (services/portal): its own store, the services' addresses, the tokens
+    # `make run` made (it calls as each signed-in person's organisation).
+    start_one portal env "PORTAL_MONGO_URI=mongodb://127.0.0.1:$(store_port portal)/tiaki_portal" \
+      "PORTAL_INTAKE=$(every_instance intake)" "PORTAL_PURPOSE_ROUTER=$(every_instance purpose_router)" \
+      "PORTAL_REQUESTS=$(every_instance requests)" "PORTAL_INSIGHTS=$(every_instance insights)" \
+      $PY -m services.portal
+    for _ in $(seq 1 100); do
+      (exec 3<>/dev/tcp/127.0.0.1/"${PORTAL_PORT:-8080}") 2>/dev/null && break; sleep 0.2; done
+    PORTAL_MONGO_URI="mongodb://127.0.0.1:$(store_port portal)/tiaki_portal" \
+      $PY -m services.portal demo var/portal/demo-people >/dev/null
     ;;
   stop)
+    stop_one portal
     for u in $units; do stop_one "unit-${u%%:*}"; done
     for s in $services; do
       for pidfile in var/run/"${s%%:*}"-[0-9]*.pid; do  # instances started with a larger scale
@@ -120,6 +131,7 @@ case "${1:-}" in
       done
     done
     for u in $units; do n=unit-${u%%:*}; alive "$n" && echo "$n: running" || echo "$n: stopped"; done
+    alive portal && echo "portal: running" || echo "portal: stopped"
     ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

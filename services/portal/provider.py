@@ -1,0 +1,1 @@
+"""Provider staff\x27s pages."""

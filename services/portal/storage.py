@@ -32,6 +32,12 @@ class StoredStaff(me.Document):
     org = me.StringField()
 
 
+class StoredUpload(me.Document):
+    meta = {"collection": "uploads", "indexes": ["org"]}
+    submission_id = me.StringField(primary_key=True)
+    org = me.StringField()
+
+
 class StoredSession(me.Document):
     meta = {"collection": "sessions", "indexes": ["staff", "expires"]}
     key = me.StringField(primary_key=True)
@@ -74,10 +80,12 @@ class PortalStore:
     def __init__(self):
         self.staff = Collection(StoredStaff)
         self.sessions = Collection(StoredSession)
+        self.uploads = Collection(StoredUpload)
 
     def ensure_indexes(self) -> None:
         StoredStaff.ensure_indexes()
         StoredSession.ensure_indexes()
+        StoredUpload.ensure_indexes()
 
     # -- staff -----------------------------------------------------------------------
 
@@ -155,3 +163,12 @@ class PortalStore:
 
     def forget_expired(self, now: dt.datetime) -> int:
         return self.sessions.delete_many({"expires": {"$lt": now_iso(now)}})
+
+    # -- uploads: a CSV's result and every rejection, for its organisation to download ----------
+
+    def add_upload(self, submission_id: str, staff: Staff, result: dict) -> None:
+        self.uploads.put(submission_id, dict(result, org=staff.org, staff=staff.id, at=now_iso()))
+
+    def upload(self, submission_id: str, org: str) -> dict | None:
+        found = self.uploads.get(submission_id)
+        return found if found and found["org"] == org else None

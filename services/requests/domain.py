@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
+from tiaki.core import working_days
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.plan import Plan
-from tiaki.core.working_days import add_working_days, is_working_day
+from tiaki.core.working_days import add_working_days
 
 DECISION_WORKING_DAYS = 20   # s 44
 TRANSFER_WORKING_DAYS = 10   # s 43
@@ -207,17 +208,7 @@ def escalated(request: Request, today: dt.date) -> tuple[str, ...]:
 
 def working_days_left(request: Request, today: dt.date) -> int:
     """Working days from today until the due date (0 on the due date, negative when late)."""
-    if today <= request.due:
-        count, day = 0, today
-        while day < request.due:
-            day += dt.timedelta(days=1)
-            count += is_working_day(day)
-        return count
-    count, day = 0, request.due
-    while day < today:
-        day += dt.timedelta(days=1)
-        count -= is_working_day(day)
-    return count
+    return working_days.working_days_left(today, request.due)
 
 
 def extend(request: Request, today: dt.date, new_due: dt.date, reasons: str) -> Request:

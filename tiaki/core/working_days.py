@@ -49,3 +49,18 @@ def add_working_days(received: dt.date, count: int) -> dt.date:
         if is_working_day(day):
             count -= 1
     return day
+
+
+def working_days_left(today: dt.date, due: dt.date) -> int:
+    """Working days from `today` until `due` (0 on the due date, negative when late)."""
+    if today <= due:
+        count, day = 0, today
+        while day < due:
+            day += dt.timedelta(days=1)
+            count += is_working_day(day)
+        return count
+    count, day = 0, due
+    while day < today:
+        day += dt.timedelta(days=1)
+        count -= is_working_day(day)
+    return count

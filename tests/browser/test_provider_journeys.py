@@ -18,7 +18,12 @@ from tests.browser.conftest import fits_375, no_serious_axe, sign_in
 from tests.e2e.journey import quarter, submit
 from tests.stack import ROOT
 from tiaki.core.clock import nz_today
+from tiaki.plumbing import plan_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
+from tiaki.router.v1 import agreement_pb2 as apb
+from tiaki.router.v1 import codesign_pb2 as cpb
+from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
+from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 from tiaki.unit.client import UnitClient
 
 pytestmark = pytest.mark.infra
@@ -162,6 +167,62 @@ def test_outcomes_arrive_live_and_the_page_works_without_scripts(
         assert title in plain.inner_text("main")
     finally:
         context.close()
+
+
+def tab_to(page, element_id: str, most: int = 80) -> None:
+    """Presses Tab until the element has the focus (fails when the keyboard cannot reach it)."""
+    for _ in range(most):
+        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"#{element_id} cannot be reached with Tab")
+
+
+@pytest.fixture
+def agreed(stack):
+    """A copy of the example programme, co-designed and published as version 1."""
+    plan = yaml.safe_load((ROOT / "programmes" / f"{PROGRAMME}.yaml").read_text())
+    plan["programme_id"] = f"agreed-{uuid.uuid4().hex[:8]}"
+    codesign = CodesignServiceStub(stack.channel("purpose_router"))
+    agency = stack.metadata("agency", "agency")
+    codesign.OpenDraft(cpb.OpenDraftRequest(plan=plan_proto.to_proto(plan)), metadata=agency)
+    codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=plan["programme_id"], version=1),
+                          metadata=agency)
+    return plan
+
+
+def test_the_agreement_item_by_item_with_the_keyboard_alone(page, portal, stack, agreed, tmp_path):
+    programme = agreed["programme_id"]
+    items = [i["name"] for i in agreed["items"]]
+    who = portal.person("privacy-officer")
+    sign_in(page, who)
+    page.goto(f"/provider/agreement?programme={programme}")
+    checked(page, tmp_path)
+    main = page.inner_text("main")
+    assert all(name in main for name in items)
+    assert "Seen by" in main  # each item's purpose statement
+    decisions = {name: "accept" for name in items}
+    decisions[items[1]], decisions[items[2]] = "decline", "query"
+    for name, decision in decisions.items():
+        tab_to(page, f"d-{name}-accept")
+        if decision != "accept":  # arrows move between a group's radio buttons
+            for _ in ("decline", "query")[: ("decline", "query").index(decision) + 1]:
+                page.keyboard.press("ArrowRight")
+        else:
+            page.keyboard.press("Space")
+    tab_to(page, f"n-{items[2]}")
+    page.keyboard.type("Who outside the unit sees this?")
+    tab_to(page, "record-decisions")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**saved=1")
+    assert "Your decisions are recorded" in page.inner_text("main")
+    recorded = AgreementServiceStub(stack.channel("purpose_router")).GetAgreement(
+        apb.GetAgreementRequest(programme_id=programme, plan_version=1),
+        metadata=stack.metadata("provider", "ccss")).versions[-1]
+    got = {d.item_name: (apb.ItemDecision.Name(d.decision), d.decided_by) for d in recorded.items}
+    assert got[items[1]] == ("ITEM_DECISION_DECLINE", who.id)  # the person, not only the provider
+    assert got[items[2]][0] == "ITEM_DECISION_QUERY"
+    assert got[items[0]][0] == "ITEM_DECISION_ACCEPT"
 
 
 def test_the_families_letter_and_the_agreement(page, portal, version, tmp_path):

@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from services.portal import auth, home, provider  # noqa: F401  (registers their pages)
-from services.portal.backends import Backends
+from services.portal.backends import Backends, Feeds
 from services.portal.storage import PortalStore
 from services.portal.web import HERE, ROUTES, Headers
 from tiaki.plumbing.private_files import private_dir, write_private
@@ -76,6 +76,7 @@ class Portal:
         self.store = PortalStore()
         self.store.ensure_indexes()
         self.backends = Backends(settings.services, Path(settings.tokens_dir))
+        self.feeds = Feeds(self.backends)
         self.admin_token_hash = admin_token_hash(settings.admin_token_file)
         self.sign_in_rate = auth.RateLimit(auth.SIGN_IN_RATE)
 

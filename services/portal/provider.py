@@ -13,7 +13,6 @@ import io
 import json
 
 import grpc
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from services.portal.web import Refusal, Visit, page, render
@@ -268,20 +267,21 @@ def outcomes(visit: Visit):
 @page("/provider/outcomes/stream", kinds=PROVIDER, roles=EVERYONE)
 def outcomes_stream(visit: Visit):
     """Server-sent events: one `outcome` event (JSON) per outcome as it is recorded or changes."""
-    call = visit.call("outcomes").WatchOutcomes(outcomes_pb2.WatchOutcomesRequest(), timeout=None)
+    feeds, kind, org = visit.app.feeds, visit.person.org_kind, visit.person.org
 
     async def events():
+        queue = feeds.watch(kind, org, outcome_view)
         try:
             yield ": watching\n\n"
             while True:
-                outcome = await run_in_threadpool(next, call, None)
-                if outcome is None:
-                    return
-                yield f"event: outcome\ndata: {json.dumps(outcome_view(outcome.outcome))}\n\n"
-        except (grpc.RpcError, asyncio.CancelledError):
-            return
+                try:
+                    shown = await asyncio.wait_for(queue.get(), timeout=25)
+                except asyncio.TimeoutError:
+                    yield ": still here\n\n"  # keeps proxies from closing a quiet stream
+                    continue
+                yield f"event: outcome\ndata: {json.dumps(shown)}\n\n"
         finally:
-            call.cancel()
+            feeds.unwatch(kind, org, queue)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"x-accel-buffering": "no"})

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from services.portal.accounts import ROLES, Staff
+from services.portal.backends import Busy
 from services.portal.storage import Session
 from tiaki.core.clock import utc_now
 
@@ -155,6 +156,7 @@ BACKEND_REFUSALS = {
     grpc.StatusCode.FAILED_PRECONDITION: (409, "That cannot be done now: "),
     grpc.StatusCode.UNAVAILABLE: (503, "A tiaki service is not answering; try again in a minute."),
     grpc.StatusCode.DEADLINE_EXCEEDED: (503, "A tiaki service is not answering; try again in a minute."),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (503, "tiaki is busy for your organisation; try again in a minute."),
 }
 
 
@@ -186,6 +188,9 @@ def page(path: str, *, kinds: tuple[str, ...] = (), roles: tuple[str, ...] = (),
                 return await run_in_threadpool(fn, visit)
             except Refusal as exc:
                 return render(visit, "refused.html", status=exc.status, message=exc.message)
+            except Busy:
+                return render(visit, "refused.html", status=503,
+                              message="tiaki is busy for your organisation; try again in a minute.")
             except grpc.RpcError as exc:
                 status, message = BACKEND_REFUSALS.get(exc.code(), (500, "Something went wrong."))
                 if message.endswith(": "):

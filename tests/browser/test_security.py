@@ -6,13 +6,16 @@ page (the CSP, cookies' flags)."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 import requests
+import yaml
 
 from services.portal.app import make_app  # noqa: F401  (registers every page)
 from services.portal.auth import PUBLIC
 from services.portal.web import ROUTES
+from tests.stack import ROOT
 
 pytestmark = pytest.mark.infra
 
@@ -121,3 +124,23 @@ def test_the_admin_api_wants_the_admin_token(portal):
     assert requests.get(f"{portal.url}/admin/api/staff", timeout=30).status_code == 401
     assert requests.get(f"{portal.url}/admin/api/staff", timeout=30,
                         headers={"authorization": "Bearer nope"}).status_code == 401
+
+
+def test_the_portals_log_holds_no_password_code_secret_cookie_or_client(portal, stack):
+    stack.create_plan(yaml.safe_load((ROOT / "programmes" / "best-foot-forward.yaml").read_text()))
+    who = portal.person("reporting-admin", org="other-ngo")
+    s = signed_in(portal, who)
+    marker = f"LEAKME{uuid.uuid4().hex[:8]}"
+    body = ("record_ref,client_ref,goals_met\n"
+            f"r1,{marker}-client,not-a-value\n")
+    form = s.get(f"{portal.url}/provider/upload", timeout=30)
+    reply = s.post(f"{portal.url}/provider/upload", timeout=60,
+                   data={"csrf": csrf_of(form.text), "programme": "best-foot-forward",
+                         "period": "2026Q1"},
+                   files={"records": ("q.csv", body, "text/csv")})
+    assert "1 rejected" in reply.text, reply.text  # through intake and back
+    log = portal.log()
+    assert log, "the portal logs"
+    for secret in (who.password, who.secret, s.cookies["tiaki_session"], marker,
+                   portal.admin_token_file.read_text().strip()):
+        assert secret not in log

@@ -13,7 +13,7 @@ TLS_AGENCY := $(if $(filter 1,$(TLS)),TIAKI_TLS_CA=var/tls/ca.pem TIAKI_TLS_CERT
 SCALE ?= 1
 
 .PHONY: run stop status install proto infra services example test test-unit test-service \
-        test-e2e test-browser test-faults test-faults-ci lint bench clean
+        test-e2e test-browser test-faults test-faults-ci lint bench screenshots clean
 
 run: install proto infra ## everything, then what to try next (TLS=1: gRPC mutual TLS; SCALE=2: two instances of each service)
 	@$(PY) -m tiaki.plumbing.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
@@ -66,6 +66,9 @@ test-service:
 
 test-e2e:
 	$(PY) -m pytest -q tests/e2e
+
+screenshots: install proto infra ## docs/screenshots/*.png of the portal's main pages
+	$(PY) -m tests.browser.screenshots
 
 # The portal in headless Chromium (Playwright) against the real services, axe-core in each page.
 test-browser:

@@ -5,7 +5,7 @@ Playwright with Debian's Chromium, axe-core (tools/package.json) in each page.
 Fixtures: `portal` (the running portal: its URL, `person(...)` to add a staff
 account through the admin API `tiaki staff` uses, `log()`), `stack`, `page` (a
 fresh browser context per test: no cookies shared), and the helpers below:
-`sign_in(page, portal, who)`, `no_serious_axe(page)`, `fits_375(page, tmp_path)`."""
+`sign_in(page, who)`, `no_serious_axe(page)`, `fits_375(page)`."""
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ def no_serious_axe(page) -> list[dict]:
             for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def fits_375(page, workdir: Path | None = None) -> list[str]:
+def fits_375(page) -> list[str]:
     """Elements of the page past the edge of a 375 px screen, or clipped
     (tests/chromium.py's measure, on the page as served at a 375 px viewport)."""
     size = page.viewport_size

@@ -8,6 +8,7 @@ see the agreement. Another organisation's objects are refused."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import uuid
 
@@ -18,6 +19,7 @@ from tests.browser.conftest import fits_375, no_serious_axe, sign_in
 from tests.e2e.journey import quarter, submit
 from tests.stack import ROOT
 from tiaki.core.clock import nz_today
+from tiaki.core.working_days import add_working_days, working_days_left
 from tiaki.plumbing import plan_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import agreement_pb2 as apb
@@ -51,9 +53,9 @@ def menu(page, name: str):
     return page.get_by_role("navigation", name="Pages").get_by_role("link", name=name)
 
 
-def checked(page, tmp_path):
+def checked(page):
     assert no_serious_axe(page) == [], page.url
-    assert fits_375(page, tmp_path) == [], page.url
+    assert fits_375(page) == [], page.url
 
 
 def test_upload_a_quarter_then_download_every_rejection_and_see_where_it_went(
@@ -72,7 +74,7 @@ def test_upload_a_quarter_then_download_every_rejection_and_see_where_it_went(
 
     sign_in(page, portal.person("reporting-admin"))
     menu(page, "Upload a quarter").click()
-    checked(page, tmp_path)
+    checked(page)
     page.get_by_label("Period").fill("2026Q3")
     page.get_by_label("The quarter's CSV file").set_input_files(str(upload))
     page.get_by_role("button", name="Upload and send").click()
@@ -82,7 +84,7 @@ def test_upload_a_quarter_then_download_every_rejection_and_see_where_it_went(
     assert "case_worker_notes" in page.inner_text("main")
     table = page.locator("table").inner_text()
     assert "Row" in table and "client_ref" in table and "goals_met" in table
-    checked(page, tmp_path)
+    checked(page)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download every rejection").click()
     got = list(csv.DictReader(open(download.value.path(), encoding="utf-8")))
@@ -94,10 +96,10 @@ def test_upload_a_quarter_then_download_every_rejection_and_see_where_it_went(
     assert "chain verified" in main
     assert page.locator("svg.flow").count() == 1
     assert "evaluation" in page.locator("svg.flow").text_content()
-    checked(page, tmp_path)
+    checked(page)
 
 
-def test_follow_an_access_request_to_the_familys_answer(page, portal, stack, sent, tmp_path):
+def test_follow_an_access_request_to_the_familys_answer(page, portal, stack, sent):
     sub, rows = sent
     opened = stack.requests().OpenAccessRequest(rpb.OpenAccessRequestRequest(
         programme_id=PROGRAMME, client_ref=rows[4]["client_ref"], requester="Whānau of client 4",
@@ -114,12 +116,12 @@ def test_follow_an_access_request_to_the_familys_answer(page, portal, stack, sen
 
     sign_in(page, portal.person("privacy-officer"))
     menu(page, "Requests").click()
-    checked(page, tmp_path)
+    checked(page)
     row = page.get_by_role("row").filter(has_text="Whānau of client 4")
     assert "complete" in row.inner_text()
     page.get_by_role("link", name="Whānau of client 4").click()
     assert "evaluation" in page.inner_text("main") and "answered" in page.inner_text("main")
-    checked(page, tmp_path)
+    checked(page)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the family's answer").click()
     answer = open(download.value.path(), encoding="utf-8").read()
@@ -144,13 +146,13 @@ def test_another_organisations_request_and_upload_are_refused(page, portal, stac
 
 
 def test_outcomes_arrive_live_and_the_page_works_without_scripts(
-        page, browser, portal, stack, sent, tmp_path):
+        page, browser, portal, stack, sent):
     sub, _ = sent
     who = portal.person("board-member")
     sign_in(page, who)
     menu(page, "Outcomes").click()
     page.wait_for_function("document.getElementById('feed-status').textContent.startsWith('Live')")
-    checked(page, tmp_path)
+    checked(page)
     unit = UnitClient("evaluation", stack.amqp_uri, stack.db_uri("unit_evaluation"),
                       stack.address("purpose_router"), stack.tokens[("unit", "evaluation")])
     unit.insights_address = stack.address("insights")
@@ -191,13 +193,13 @@ def agreed(stack):
     return plan
 
 
-def test_the_agreement_item_by_item_with_the_keyboard_alone(page, portal, stack, agreed, tmp_path):
+def test_the_agreement_item_by_item_with_the_keyboard_alone(page, portal, stack, agreed):
     programme = agreed["programme_id"]
     items = [i["name"] for i in agreed["items"]]
     who = portal.person("privacy-officer")
     sign_in(page, who)
     page.goto(f"/provider/agreement?programme={programme}")
-    checked(page, tmp_path)
+    checked(page)
     main = page.inner_text("main")
     assert all(name in main for name in items)
     assert "Seen by" in main  # each item's purpose statement
@@ -225,15 +227,41 @@ def test_the_agreement_item_by_item_with_the_keyboard_alone(page, portal, stack,
     assert got[items[0]][0] == "ITEM_DECISION_ACCEPT"
 
 
-def test_the_families_letter_and_the_agreement(page, portal, version, tmp_path):
+def test_the_families_letter_and_the_agreement(page, portal, version):
     sign_in(page, portal.person("privacy-officer"))
     menu(page, "Families' letter").click()
-    checked(page, tmp_path)
+    checked(page)
     page.get_by_label("Period").fill("2026Q3")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the letter").click()
     letter = open(download.value.path(), encoding="utf-8").read()
     assert "<html" in letter.lower()
     page.goto("/provider/agreement")
-    checked(page, tmp_path)
+    checked(page)
     assert "agreement" in page.inner_text("main").lower()
+
+
+def test_a_request_near_its_due_date_stands_out(page, portal, stack, sent):
+    """The evaluation unit is down, so the request stays open; received 18 working days
+    ago, it has 2 left: the row is marked near the due date, in colour and in words."""
+    _, rows = sent
+    today = nz_today()
+    received = today
+    while working_days_left(today, add_working_days(received, 20)) > 2:
+        received -= dt.timedelta(days=1)
+    stack.kill("unit-evaluation")
+    try:
+        stack.requests().OpenAccessRequest(rpb.OpenAccessRequestRequest(
+            programme_id=PROGRAMME, client_ref=rows[6]["client_ref"], requester="Client 6's aunt",
+            authorisation="signed consent form", received=received.isoformat()),
+            metadata=stack.metadata("provider", "ccss"))
+        sign_in(page, portal.person("privacy-officer"))
+        menu(page, "Requests").click()
+        row = page.get_by_role("row").filter(has_text="Client 6's aunt")
+        assert row.get_attribute("class") == "due-near"
+        assert "2 (near the due date)" in row.inner_text()
+        colour = row.evaluate("r => getComputedStyle(r).backgroundColor")
+        assert colour not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
+        checked(page)
+    finally:
+        stack.start("unit-evaluation")

@@ -11,12 +11,12 @@ from tests.browser.conftest import fits_375, no_serious_axe, sign_in
 pytestmark = pytest.mark.infra
 
 
-def test_sign_in_with_the_second_factor_then_sign_out(page, portal, tmp_path):
+def test_sign_in_with_the_second_factor_then_sign_out(page, portal):
     who = portal.person("privacy-officer")
     page.goto("/")
     assert page.url.endswith("/sign-in"), "a signed-out browser is sent to sign in"
     assert no_serious_axe(page) == []
-    assert fits_375(page, tmp_path) == []
+    assert fits_375(page) == []
 
     page.get_by_label("Staff id").fill(who.id)
     page.get_by_label("Password").fill(who.password)
@@ -31,7 +31,7 @@ def test_sign_in_with_the_second_factor_then_sign_out(page, portal, tmp_path):
     page.wait_for_url("**/")
     assert "Kia ora Test Privacy-Officer" in page.inner_text("main")
     assert no_serious_axe(page) == []
-    assert fits_375(page, tmp_path) == []
+    assert fits_375(page) == []
     cookie = next(c for c in page.context.cookies() if c["name"] == "tiaki_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import requests
 import yaml
 
-from tests.browser.conftest import Portal
+from tests.browser.conftest import Portal, portal_on_stack
 from tests.e2e.journey import quarter, submit
-from tests.stack import ROOT, drop, start_stack
+from tests.stack import ROOT
 
 USERS = int(os.environ.get("PORTAL_BENCH_USERS", "8"))
 ROUNDS = int(os.environ.get("PORTAL_BENCH_ROUNDS", "20"))
@@ -47,15 +47,11 @@ def p(values: list[float], q: float) -> float:
 
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    stack = start_stack(tmp / "stack")
-    portal = None
-    try:
+    with portal_on_stack(tmp) as (stack, portal):
         version = stack.create_plan(yaml.safe_load(
             (ROOT / "programmes" / "best-foot-forward.yaml").read_text()))
         submit(stack, "best-foot-forward", version, quarter(600, seed=7, quarter="2026Q3"),
                period="2026Q3")
-        (tmp / "portal").mkdir()
-        portal = Portal(stack, tmp / "portal")
         sessions = [sign_in(portal, portal.person("privacy-officer")) for _ in range(USERS)]
         times: dict[str, list[float]] = {page: [] for page in PAGES}
         lock = threading.Lock()
@@ -87,10 +83,6 @@ def main():
             values = every if page == "all" else times[page]
             print(f"{page:28} {statistics.median(values) * 1000:8.0f} {p(values, 0.95) * 1000:8.0f} "
                   f"{max(values) * 1000:8.0f}")
-    finally:
-        if portal:
-            portal.stop()
-        drop(stack)
 
 
 if __name__ == "__main__":

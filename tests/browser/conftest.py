@@ -9,6 +9,7 @@ fresh browser context per test: no cookies shared), and the helpers below:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -23,6 +24,7 @@ import pytest
 import requests
 
 from tests.chromium import CHROMIUM, MEASURE
+from tests.e2e import conftest as e2e
 from tests.stack import ROOT, Stack, drop, free_port, start_stack
 
 AXE = Path(os.environ.get("TIAKI_AXE_JS", ROOT / ".tools" / "node_modules" / "axe-core" / "axe.min.js"))
@@ -110,13 +112,7 @@ class Portal:
             self.proc.kill()
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    s = start_stack(tmp_path_factory.mktemp("stack"))
-    try:
-        yield s
-    finally:
-        drop(s)
+stack = e2e.stack  # the session's services, as tests/e2e starts them
 
 
 @pytest.fixture(scope="session")
@@ -126,6 +122,22 @@ def portal(stack, tmp_path_factory):
         yield p
     finally:
         p.stop()
+
+
+@contextlib.contextmanager
+def portal_on_stack(tmp: Path):
+    """A stack and the portal on it, outside pytest (benchmark, screenshots), both
+    stopped and removed at the end."""
+    s = start_stack(tmp / "stack")
+    p = None
+    try:
+        (tmp / "portal").mkdir()
+        p = Portal(s, tmp / "portal")
+        yield s, p
+    finally:
+        if p:
+            p.stop()
+        drop(s)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.browser.conftest import CHROMIUM, Portal, sign_in
+from tests.browser.conftest import CHROMIUM, portal_on_stack, sign_in
 from tests.e2e.journey import quarter
-from tests.stack import ROOT, drop, start_stack
+from tests.stack import ROOT
 from tiaki.core.clock import nz_today
 from tiaki.requests.v1 import requests_pb2 as rpb
 
@@ -24,12 +24,8 @@ def main():
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="portal-shots-"))
-    stack = start_stack(tmp / "stack")
-    portal = None
-    try:
+    with portal_on_stack(tmp) as (stack, portal):
         stack.create_plan(yaml.safe_load((ROOT / "programmes" / "best-foot-forward.yaml").read_text()))
-        (tmp / "portal").mkdir()
-        portal = Portal(stack, tmp / "portal")
         rows = quarter(40, seed=3, quarter="2026Q3")
         rows[5]["goals_met"] = "nearly"
         text = io.StringIO()
@@ -75,10 +71,6 @@ def main():
             page.goto("/provider?period=2026Q3")
             shot("provider-home-375px")
             browser.close()
-    finally:
-        if portal:
-            portal.stop()
-        drop(stack)
 
 
 if __name__ == "__main__":

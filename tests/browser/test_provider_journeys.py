@@ -16,16 +16,13 @@ import pytest
 import yaml
 
 from tests.browser.conftest import fits_375, no_serious_axe, sign_in
-from tests.e2e.journey import quarter, submit
+from tests.e2e.journey import agreed_copy, quarter, submit
 from tests.stack import ROOT
 from tiaki.core.clock import nz_today
 from tiaki.core.working_days import add_working_days, working_days_left
-from tiaki.plumbing import plan_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import agreement_pb2 as apb
-from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
-from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 from tiaki.unit.client import UnitClient
 
 pytestmark = pytest.mark.infra
@@ -183,14 +180,7 @@ def tab_to(page, element_id: str, most: int = 80) -> None:
 @pytest.fixture
 def agreed(stack):
     """A copy of the example programme, co-designed and published as version 1."""
-    plan = yaml.safe_load((ROOT / "programmes" / f"{PROGRAMME}.yaml").read_text())
-    plan["programme_id"] = f"agreed-{uuid.uuid4().hex[:8]}"
-    codesign = CodesignServiceStub(stack.channel("purpose_router"))
-    agency = stack.metadata("agency", "agency")
-    codesign.OpenDraft(cpb.OpenDraftRequest(plan=plan_proto.to_proto(plan)), metadata=agency)
-    codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=plan["programme_id"], version=1),
-                          metadata=agency)
-    return plan
+    return agreed_copy(stack, yaml.safe_load((ROOT / "programmes" / f"{PROGRAMME}.yaml").read_text()))
 
 
 def test_the_agreement_item_by_item_with_the_keyboard_alone(page, portal, stack, agreed):

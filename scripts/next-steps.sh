@@ -35,7 +35,8 @@ Sign in to the portal, http://127.0.0.1:8080, as one demo person per role (staff
 password; the TOTP secret goes in an authenticator app, or print the current code with
   .venv/bin/python -c "import pyotp; print(pyotp.TOTP('SECRET').now())"):
 $(sed 's/^/  /' var/portal/demo-people 2>/dev/null)
-Manage accounts with tiaki staff add|list|disable (on this machine).
+Manage accounts with tiaki staff add|list|disable (on this machine; --email for notifications,
+which the local mail server 127.0.0.1:8025 keeps in the maildir var/mail).
 
 make stop stops everything (data stays in var/); make test runs the suite.
 MSG

@@ -17,6 +17,7 @@ from tiaki.core.errors import Invalid
 
 STAFF_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # the `tiaki-person` value (i4-person)
 ORG_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Staff:
     failures: int = 0
     locked_until: str = ""   # ISO instant, UTC; "" when not locked
     last_code_step: int = 0  # the last TOTP time step used (a code works once)
+    email: str = ""          # where notifications go ("" none)
 
     @property
     def needs_second_factor(self) -> bool:
@@ -72,11 +74,11 @@ class Staff:
     def public(self) -> dict:
         return {"id": self.id, "name": self.name, "org_kind": self.org_kind, "org": self.org,
                 "roles": list(self.roles), "disabled": self.disabled,
-                "locked_until": self.locked_until}
+                "locked_until": self.locked_until, "email": self.email}
 
 
 def new_staff(staff_id: str, name: str, org_kind: str, org: str, roles: list[str],
-              password: str) -> Staff:
+              password: str, email: str = "") -> Staff:
     """A new account (Invalid naming the field when a value is not allowed)."""
     if not STAFF_ID.fullmatch(staff_id or ""):
         raise Invalid("id", "a staff id is 1-64 of a-z 0-9 . _ - starting with a letter or digit")
@@ -92,8 +94,11 @@ def new_staff(staff_id: str, name: str, org_kind: str, org: str, roles: list[str
                                    f"not of {org_kind!r}")
     if len(password) < MIN_PASSWORD:
         raise Invalid("password", f"a password has at least {MIN_PASSWORD} characters")
+    email = email.strip()
+    if email and not EMAIL.fullmatch(email):
+        raise Invalid("email", "an email address looks like name@example.org")
     return Staff(staff_id, name.strip() or staff_id, org_kind, org, tuple(roles),
-                 hash_password(password), pyotp.random_base32())
+                 hash_password(password), pyotp.random_base32(), email=email)
 
 
 def hash_password(password: str) -> str:

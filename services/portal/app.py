@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.portal import auth, home, provider  # noqa: F401  (registers their pages)
 from services.portal.backends import Backends, Feeds
+from services.portal.notify import Notifier
 from services.portal.storage import PortalStore
 from services.portal.web import HERE, ROUTES, Headers
 from tiaki.plumbing.private_files import private_dir, write_private
@@ -36,6 +37,8 @@ class Settings:
     admin_token_file: str = "var/portal/admin-token"
     tls_cert: str = ""
     tls_key: str = ""
+    smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)
+    notify_every: float = 300  # seconds between looks for notifications (0: never)
     services: dict[str, str] = field(default_factory=lambda: {
         "intake": "127.0.0.1:50051", "purpose_router": "127.0.0.1:50052",
         "requests": "127.0.0.1:50053", "insights": "127.0.0.1:50054"})
@@ -55,6 +58,8 @@ class Settings:
             tokens_dir=env.get("PORTAL_TOKENS_DIR", d.tokens_dir),
             admin_token_file=env.get("PORTAL_ADMIN_TOKEN_FILE", d.admin_token_file),
             tls_cert=env.get("PORTAL_TLS_CERT", ""), tls_key=env.get("PORTAL_TLS_KEY", ""),
+            smtp=env.get("PORTAL_SMTP", ""),
+            notify_every=float(env.get("PORTAL_NOTIFY_EVERY", d.notify_every)),
             services={s: env.get(f"PORTAL_{s.upper()}", a) for s, a in d.services.items()})
 
 
@@ -77,10 +82,12 @@ class Portal:
         self.store.ensure_indexes()
         self.backends = Backends(settings.services, Path(settings.tokens_dir))
         self.feeds = Feeds(self.backends)
+        self.notifier = Notifier(self.store, self.backends, settings.smtp, settings.notify_every)
         self.admin_token_hash = admin_token_hash(settings.admin_token_file)
         self.sign_in_rate = auth.RateLimit(auth.SIGN_IN_RATE)
 
     def close(self):
+        self.notifier.stop()
         self.backends.close()
         mongoengine.disconnect()
 
@@ -91,6 +98,8 @@ def make_app(settings: Settings | None = None) -> Starlette:
               Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")]
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        if portal.settings.notify_every:
+            portal.notifier.start()
         yield
         portal.close()
 

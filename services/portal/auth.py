@@ -210,7 +210,8 @@ async def admin_staff(request: Request) -> Response:
     try:
         staff = accounts.new_staff(str(body.get("id", "")), str(body.get("name", "")),
                                    str(body.get("org_kind", "")), str(body.get("org", "")),
-                                   list(body.get("roles") or []), password)
+                                   list(body.get("roles") or []), password,
+                                   str(body.get("email") or ""))
         await run_in_threadpool(store.add_staff, staff)
     except (Invalid, Conflict) as exc:
         return _problem(exc)

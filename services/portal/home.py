@@ -14,3 +14,9 @@ def home(visit: Visit):
 @page("/account", nav="Your account")
 def account(visit: Visit):
     return render(visit, "account.html", title="Your account")
+
+
+@page("/notifications", kinds=("provider",), nav="Notifications")
+def notifications(visit: Visit):
+    found = visit.app.store.notifications_of(visit.person.org_kind, visit.person.org)
+    return render(visit, "notifications.html", title="Notifications", rows=found)

@@ -38,6 +38,12 @@ class StoredUpload(me.Document):
     org = me.StringField()
 
 
+class StoredNotification(me.Document):
+    meta = {"collection": "notifications", "indexes": ["org"]}
+    key = me.StringField(primary_key=True)
+    org = me.StringField()
+
+
 class StoredSession(me.Document):
     meta = {"collection": "sessions", "indexes": ["staff", "expires"]}
     key = me.StringField(primary_key=True)
@@ -68,7 +74,7 @@ def _staff_from(doc: dict) -> Staff:
                  roles=tuple(doc["roles"]), password_hash=doc["password_hash"],
                  totp_secret=doc["totp_secret"], disabled=bool(doc.get("disabled")),
                  failures=int(doc.get("failures") or 0), locked_until=doc.get("locked_until") or "",
-                 last_code_step=int(doc.get("last_code_step") or 0))
+                 last_code_step=int(doc.get("last_code_step") or 0), email=doc.get("email") or "")
 
 
 def _session_from(doc: dict) -> Session:
@@ -81,11 +87,13 @@ class PortalStore:
         self.staff = Collection(StoredStaff)
         self.sessions = Collection(StoredSession)
         self.uploads = Collection(StoredUpload)
+        self.notifications = Collection(StoredNotification)
 
     def ensure_indexes(self) -> None:
         StoredStaff.ensure_indexes()
         StoredSession.ensure_indexes()
         StoredUpload.ensure_indexes()
+        StoredNotification.ensure_indexes()
 
     # -- staff -----------------------------------------------------------------------
 
@@ -93,7 +101,7 @@ class PortalStore:
         doc = {"_id": staff.id, "name": staff.name, "org_kind": staff.org_kind, "org": staff.org,
                "roles": list(staff.roles), "password_hash": staff.password_hash,
                "totp_secret": staff.totp_secret, "disabled": 0, "failures": 0,
-               "locked_until": "", "last_code_step": 0, "created": now_iso()}
+               "locked_until": "", "last_code_step": 0, "email": staff.email, "created": now_iso()}
         if not self.staff.insert(doc):
             raise Conflict("id", f"staff id {staff.id!r} is taken")
 
@@ -172,3 +180,14 @@ class PortalStore:
     def upload(self, submission_id: str, org: str) -> dict | None:
         found = self.uploads.get(submission_id)
         return found if found and found["org"] == org else None
+
+    # -- notifications: each one once --------------------------------------------------------
+
+    def notify_once(self, key: str, org_kind: str, org: str, what: str, link: str) -> bool:
+        """Records a notification; False when one with `key` was recorded before."""
+        return self.notifications.insert({"_id": key, "org_kind": org_kind, "org": org,
+                                          "what": what, "link": link, "at": now_iso()})
+
+    def notifications_of(self, org_kind: str, org: str) -> list[dict]:
+        found = self.notifications.find({"org": org}, sort=[("at", -1)], limit=100)
+        return [n for n in found if n["org_kind"] == org_kind]

@@ -10,6 +10,7 @@ fresh browser context per test: no cookies shared), and the helpers below:
 from __future__ import annotations
 
 import contextlib
+import email
 import os
 import socket
 import subprocess
@@ -38,6 +39,7 @@ class Person:
     org_kind: str
     org: str
     role: str
+    email: str = ""
 
     def code(self) -> str:
         """The current code, waiting for the next one if this one was used (a code works once)."""
@@ -55,8 +57,30 @@ def _now():
     return dt.datetime.now(dt.timezone.utc)
 
 
+class Mail:
+    """A local SMTP server (aiosmtpd), as `make run` starts one: what arrived, in order."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if address in m["To"]]
+
+    def stop(self):
+        self.controller.stop()
+
+
 class Portal:
-    def __init__(self, stack: Stack, tmp: Path):
+    def __init__(self, stack: Stack, tmp: Path, mail: Mail | None = None):
         self.stack, self.tmp = stack, tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -70,7 +94,9 @@ class Portal:
                    PORTAL_INTAKE=stack.address("intake"),
                    PORTAL_PURPOSE_ROUTER=stack.address("purpose_router"),
                    PORTAL_REQUESTS=stack.address("requests"),
-                   PORTAL_INSIGHTS=stack.address("insights"))
+                   PORTAL_INSIGHTS=stack.address("insights"),
+                   PORTAL_NOTIFY_EVERY="1" if mail else "0",
+                   PORTAL_SMTP=f"127.0.0.1:{mail.port}" if mail else "")
         out = open(tmp / "portal.out", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.portal"], cwd=ROOT, env=env,
                                      stdout=out, stderr=subprocess.STDOUT)
@@ -91,15 +117,16 @@ class Portal:
                                 headers={"authorization": f"Bearer {token}"}, **kwargs)
 
     def person(self, role: str = "privacy-officer", org_kind: str = "provider",
-               org: str = "ccss") -> Person:
+               org: str = "ccss", email: str = "") -> Person:
         """A new staff account of its own (so no test reuses another's code)."""
         staff_id = f"t-{role[:8]}-{uuid.uuid4().hex[:8]}"
         password = f"pw-{uuid.uuid4().hex}"
         reply = self.admin("POST", "/admin/api/staff", json={
             "id": staff_id, "name": f"Test {role.title()}", "org_kind": org_kind, "org": org,
-            "roles": [role], "password": password})
+            "roles": [role], "password": password, "email": email})
         assert reply.status_code == 201, reply.text
-        return Person(staff_id, password, reply.json()["totp_secret"] or "", org_kind, org, role)
+        return Person(staff_id, password, reply.json()["totp_secret"] or "", org_kind, org, role,
+                      email)
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
@@ -116,8 +143,17 @@ stack = e2e.stack  # the session's services, as tests/e2e starts them
 
 
 @pytest.fixture(scope="session")
-def portal(stack, tmp_path_factory):
-    p = Portal(stack, tmp_path_factory.mktemp("portal"))
+def mail():
+    m = Mail()
+    try:
+        yield m
+    finally:
+        m.stop()
+
+
+@pytest.fixture(scope="session")
+def portal(stack, mail, tmp_path_factory):
+    p = Portal(stack, tmp_path_factory.mktemp("portal"), mail)
     try:
         yield p
     finally:

@@ -231,27 +231,37 @@ def test_the_families_letter_and_the_agreement(page, portal, version):
     assert "agreement" in page.inner_text("main").lower()
 
 
-def test_a_request_near_its_due_date_stands_out(page, portal, stack, sent):
+def test_a_request_near_its_due_date_stands_out_and_is_notified(page, portal, stack, sent, mail):
     """The evaluation unit is down, so the request stays open; received 18 working days
-    ago, it has 2 left: the row is marked near the due date, in colour and in words."""
+    ago, it has 2 left: the row is marked near the due date, in colour and in words, and
+    the privacy officer gets a notification in the portal and by email (no family detail)."""
     _, rows = sent
     today = nz_today()
     received = today
     while working_days_left(today, add_working_days(received, 20)) > 2:
         received -= dt.timedelta(days=1)
+    who = portal.person("privacy-officer", email=f"officer-{uuid.uuid4().hex[:6]}@ccss.example")
     stack.kill("unit-evaluation")
     try:
         stack.requests().OpenAccessRequest(rpb.OpenAccessRequestRequest(
             programme_id=PROGRAMME, client_ref=rows[6]["client_ref"], requester="Client 6's aunt",
             authorisation="signed consent form", received=received.isoformat()),
             metadata=stack.metadata("provider", "ccss"))
-        sign_in(page, portal.person("privacy-officer"))
+        sign_in(page, who)
         menu(page, "Requests").click()
         row = page.get_by_role("row").filter(has_text="Client 6's aunt")
         assert row.get_attribute("class") == "due-near"
         assert "2 (near the due date)" in row.inner_text()
         colour = row.evaluate("r => getComputedStyle(r).backgroundColor")
         assert colour not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
+        checked(page)
+        (arrived,) = stack.wait_for(lambda: mail.to(who.email), timeout=30, what="the email")
+        assert "2 working days left" in arrived["Subject"]
+        body = arrived.get_payload()
+        assert "/provider/requests/" in body and rows[6]["client_ref"] not in body
+        assert "aunt" not in body + arrived["Subject"]
+        menu(page, "Notifications").click()
+        assert "2 working days left" in page.inner_text("main")
         checked(page)
     finally:
         stack.start("unit-evaluation")

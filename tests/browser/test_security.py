@@ -144,3 +144,23 @@ def test_the_portals_log_holds_no_password_code_secret_cookie_or_client(portal, 
     for secret in (who.password, who.secret, s.cookies["tiaki_session"], marker,
                    portal.admin_token_file.read_text().strip()):
         assert secret not in log
+
+
+def test_tiaki_staff_adds_lists_and_disables_through_the_admin_api(portal):
+    from click.testing import CliRunner
+
+    from tiaki.cli.app import cli
+
+    base = ["staff", "--portal", portal.url, "--admin-token-file", str(portal.admin_token_file)]
+    staff_id = f"cli-{uuid.uuid4().hex[:6]}"
+    added = CliRunner().invoke(cli, base + ["add", staff_id, "--org", "provider:ccss",
+                                            "--role", "privacy-officer", "--name", "Rangi"])
+    assert added.exit_code == 0, added.output
+    assert "password:" in added.output and "otpauth://totp/tiaki:" in added.output
+    listed = CliRunner().invoke(cli, base + ["list", "--org", "ccss"])
+    assert staff_id in listed.output and "active" in listed.output.split(staff_id)[1].splitlines()[0]
+    refused = CliRunner().invoke(cli, base + ["add", "x", "--org", "provider:ccss", "--role", "analyst"])
+    assert refused.exit_code != 0 and "roles:" in refused.output
+    assert CliRunner().invoke(cli, base + ["disable", staff_id]).exit_code == 0
+    listed = CliRunner().invoke(cli, base + ["list"])
+    assert "disabled" in listed.output.split(staff_id)[1].splitlines()[0]

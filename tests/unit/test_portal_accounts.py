@@ -35,11 +35,13 @@ def test_the_password_is_kept_only_as_an_argon2id_hash():
     ("aroha", ["wizard"], "provider", PASSWORD, "roles"),
     ("aroha", ["analyst"], "provider", PASSWORD, "roles"),  # an Agency role in a provider
     ("aroha", ["privacy-officer"], "provider", "short", "password"),
+    ("aroha", ["privacy-officer"], "provider", PASSWORD + " not-an-address", "email"),
 ])
 def test_an_account_that_is_not_allowed_is_refused_naming_the_field(staff_id, roles, kind,
                                                                       password, field):
+    password, _, email = password.partition(" not-")
     with pytest.raises(Invalid) as refused:
-        accounts.new_staff(staff_id, "", kind, "ccss", roles, password)
+        accounts.new_staff(staff_id, "", kind, "ccss", roles, password, email and "not-" + email)
     assert refused.value.field == field
 
 

@@ -57,12 +57,15 @@ def staff(ctx: click.Context, url: str, admin_token_file: str) -> None:
               help="The organisation: provider:ccss, agency:agency, unit:evaluation, representative:ID.")
 @click.option("--role", "roles", multiple=True, required=True, help="A role (repeat for more).")
 @click.option("--name", default="", help="The person's name as pages show it.")
+@click.option("--email", default="", help="Where the portal sends their notifications.")
 @click.pass_obj
-def add(portal: Portal, staff_id: str, org: str, roles: tuple[str, ...], name: str) -> None:
+def add(portal: Portal, staff_id: str, org: str, roles: tuple[str, ...], name: str,
+        email: str) -> None:
     """Adds a person; prints their first password and second-factor secret once."""
     kind, _, org_id = org.partition(":")
     body = portal.call("POST", "/admin/api/staff", json={
-        "id": staff_id, "name": name, "org_kind": kind, "org": org_id, "roles": list(roles)})
+        "id": staff_id, "name": name, "org_kind": kind, "org": org_id, "roles": list(roles),
+        "email": email})
     click.echo(f"added {body['staff']['id']} ({kind} {org_id}: {', '.join(roles)})")
     click.echo(f"password: {body['password']}  (give it to them privately)")
     if body.get("totp_secret"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 
@@ -17,6 +18,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from services.portal.web import Refusal, Visit, page, render
 from tiaki.core.clock import nz_today
+from tiaki.core.errors import Invalid
 from tiaki.core.periods import check_period, period_of, period_words
 from tiaki.core.working_days import working_days_left
 from tiaki.insights.v1 import outcomes_pb2
@@ -42,7 +44,7 @@ def _choice(visit: Visit) -> tuple[str, str]:
     period = str(source.get("period") or period_of(nz_today())).strip().upper()
     try:
         check_period(period)
-    except Exception:
+    except Invalid:
         raise Refusal(400, "A period is a year and quarter, for example 2026Q3.") from None
     return programme, period
 
@@ -203,7 +205,6 @@ def _kind(r) -> str:
 
 
 def _request_row(r, today) -> dict:
-    import datetime as dt
     due = dt.date.fromisoformat(r.due) if r.due else today
     left = working_days_left(today, due)
     state = requests_pb2.RequestState.Name(r.state).removeprefix("REQUEST_STATE_").lower()

@@ -39,6 +39,7 @@ class Settings:
     tls_key: str = ""
     smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)
     notify_every: float = 300  # seconds between looks for notifications (0: never)
+    sign_in_rate: int = 20     # sign-in posts a minute from one address
     services: dict[str, str] = field(default_factory=lambda: {
         "intake": "127.0.0.1:50051", "purpose_router": "127.0.0.1:50052",
         "requests": "127.0.0.1:50053", "insights": "127.0.0.1:50054"})
@@ -60,6 +61,7 @@ class Settings:
             tls_cert=env.get("PORTAL_TLS_CERT", ""), tls_key=env.get("PORTAL_TLS_KEY", ""),
             smtp=env.get("PORTAL_SMTP", ""),
             notify_every=float(env.get("PORTAL_NOTIFY_EVERY", d.notify_every)),
+            sign_in_rate=int(env.get("PORTAL_SIGN_IN_RATE", d.sign_in_rate)),
             services={s: env.get(f"PORTAL_{s.upper()}", a) for s, a in d.services.items()})
 
 
@@ -84,7 +86,7 @@ class Portal:
         self.feeds = Feeds(self.backends)
         self.notifier = Notifier(self.store, self.backends, settings.smtp, settings.notify_every)
         self.admin_token_hash = admin_token_hash(settings.admin_token_file)
-        self.sign_in_rate = auth.RateLimit(auth.SIGN_IN_RATE)
+        self.sign_in_rate = auth.RateLimit(settings.sign_in_rate)
 
     def close(self):
         self.notifier.stop()

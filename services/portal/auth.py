@@ -4,7 +4,7 @@ out, and the staff admin API that `tiaki staff` calls.
 A session is replaced at every step (a new cookie value at the password and
 again at the code), so a cookie seen before signing in is worth nothing after.
 Failures count per account (accounts.FAILURES_BEFORE_LOCK locks it for
-accounts.LOCK_FOR) and sign-in posts per client address (SIGN_IN_RATE a minute)."""
+accounts.LOCK_FOR) and sign-in posts per client address (PORTAL_SIGN_IN_RATE a minute, 20)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,6 @@ from services.portal.web import (
 from tiaki.core.clock import utc_now
 from tiaki.core.errors import Conflict, Invalid, NotFound
 from tiaki.plumbing.identity import bearer_token, token_hash
-
-SIGN_IN_RATE = 20  # sign-in posts a minute from one address
 
 
 class RateLimit:

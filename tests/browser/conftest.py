@@ -96,6 +96,7 @@ class Portal:
                    PORTAL_REQUESTS=stack.address("requests"),
                    PORTAL_INSIGHTS=stack.address("insights"),
                    PORTAL_NOTIFY_EVERY="1" if mail else "0",
+                   PORTAL_SIGN_IN_RATE="1000",  # every test signs in from 127.0.0.1
                    PORTAL_SMTP=f"127.0.0.1:{mail.port}" if mail else "")
         out = open(tmp / "portal.out", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.portal"], cwd=ROOT, env=env,

@@ -10,6 +10,7 @@ import pyotp
 import pytest
 
 from services.portal import accounts
+from services.portal.auth import RateLimit
 from tiaki.core.errors import Invalid
 
 NOW = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.timezone.utc)
@@ -69,3 +70,11 @@ def test_a_lock_lasts_until_its_time():
     assert staff.locked(NOW + accounts.LOCK_FOR - dt.timedelta(seconds=1))
     assert not staff.locked(NOW + accounts.LOCK_FOR)
     assert not person().locked(NOW)
+
+
+def test_sign_in_posts_are_limited_per_address_per_window():
+    limit = RateLimit(3, window=60.0)
+    assert [limit.allow("10.0.0.1") for _ in range(4)] == [True, True, True, False]
+    assert limit.allow("10.0.0.2"), "another address has its own count"
+    limit.seen["10.0.0.1"] = type(limit.seen["10.0.0.1"])(t - 61 for t in limit.seen["10.0.0.1"])
+    assert limit.allow("10.0.0.1"), "a minute later the address may try again"

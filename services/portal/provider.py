@@ -288,6 +288,25 @@ def outcomes_stream(visit: Visit):
                              headers={"x-accel-buffering": "no"})
 
 
+@page("/provider/board-report", kinds=PROVIDER, roles=EVERYONE, nav="Board report")
+def board_report(visit: Visit):
+    """The Board influence report for a date range: a form, then the HTML to download."""
+    today = nz_today()
+    query = visit.request.query_params
+    start, end = query.get("from") or f"{today.year}-01-01", query.get("to") or today.isoformat()
+    if "download" not in query:
+        return render(visit, "provider/board_report.html", title="Board influence report",
+                      start=start, end=end)
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        raise Refusal(400, "Give the dates as YYYY-MM-DD, for example 2026-01-01.") from None
+    report = visit.call("outcomes").GetInfluenceReport(outcomes_pb2.GetInfluenceReportRequest(
+        date_from=first.isoformat(), date_to=last.isoformat()))
+    return Response(report.html, media_type="text/html; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="influence-{first}-{last}.html"'})
+
+
 # -- the families' letter, the agreement --------------------------------------------------------
 
 

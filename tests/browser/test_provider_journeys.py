@@ -167,6 +167,12 @@ def test_outcomes_arrive_live_and_the_page_works_without_scripts(
     finally:
         context.close()
 
+    menu(page, "Board report").click()
+    checked(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the report").click()
+    assert title in open(download.value.path(), encoding="utf-8").read()
+
 
 def tab_to(page, element_id: str, most: int = 80) -> None:
     """Presses Tab until the element has the focus (fails when the keyboard cannot reach it)."""

@@ -15,7 +15,7 @@ TLS_AGENCY := $(if $(filter 1,$(TLS)),TIAKI_TLS_CA=var/tls/ca.pem TIAKI_TLS_CERT
 SCALE ?= 1
 
 .PHONY: run stop status install proto infra services example test test-unit test-service \
-        test-e2e test-faults test-faults-ci lint bench clean
+        test-e2e test-browser test-faults test-faults-ci lint bench screenshots clean
 
 run: install proto infra ## everything, then what to try next (TLS=1: gRPC mutual TLS; SCALE=2: two instances of each service)
 	@$(PY) -m tiaki.plumbing.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
@@ -58,7 +58,7 @@ example: ## load the example programme's plan (once)
 	@$(TLS_AGENCY) TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki directory set --file programmes/directory.yaml >/dev/null
 
 test: install proto infra ## the whole suite against the real broker and store
-	@$(MAKE) --no-print-directory test-unit test-service test-e2e test-faults-ci
+	@$(MAKE) --no-print-directory test-unit test-service test-e2e test-browser test-faults-ci
 
 test-unit:
 	$(PY) -m pytest -q tests/unit
@@ -68,6 +68,13 @@ test-service:
 
 test-e2e:
 	$(PY) -m pytest -q tests/e2e
+
+screenshots: install proto infra ## docs/screenshots/*.png of the portal's main pages
+	$(PY) -m tests.browser.screenshots
+
+# The portal in headless Chromium (Playwright) against the real services, axe-core in each page.
+test-browser:
+	$(PY) -m pytest -q tests/browser
 
 # The fault suite on a broker and store of its own: every service killed, RabbitMQ
 # restarted, the store restarted, mid-submission and with requests open (figures printed;

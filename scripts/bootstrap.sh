@@ -6,7 +6,8 @@
 #     scripts/infra.sh runs our own node with its data under var/rabbitmq/.
 #   - .venv (Python 3.11+) with requirements.txt (fully pinned) and this project (editable).
 #   - buf and dclint (npm, pinned in tools/package-lock.json) into .tools/node_modules/.bin/,
-#     with @grpc/grpc-js and @grpc/proto-loader for the Node.js vendor example (tools/vendor-example).
+#     with @grpc/grpc-js and @grpc/proto-loader for the Node.js vendor example (tools/vendor-example),
+#     and axe-core, injected into each page by the portal's browser tests (tests/browser).
 # Idempotent: a second run checks and returns in a second or two. Does not generate protos.
 set -euo pipefail
 
@@ -180,7 +181,8 @@ buf_want="$(node -e 'console.log(require(process.argv[1]).devDependencies["@bufb
     || die "cannot read tools/package.json"
 buf_have="$("$BUF" --version 2>/dev/null || true)"
 if [ "$buf_have" = "$buf_want" ] && cmp -s tools/package-lock.json .tools/package-lock.json \
-    && [ -f .tools/node_modules/@grpc/grpc-js/package.json ] && [ -f .tools/node_modules/@grpc/proto-loader/package.json ]; then
+    && [ -f .tools/node_modules/@grpc/grpc-js/package.json ] && [ -f .tools/node_modules/@grpc/proto-loader/package.json ] \
+    && [ -f .tools/node_modules/axe-core/axe.min.js ]; then
     say "buf $buf_have present ($BUF)"
 else
     say "installing buf $buf_want from npm into .tools/"

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 cat <<MSG
 
 tiaki is running:
+  portal          http://127.0.0.1:8080  (people: sign in below)  metrics http://127.0.0.1:9105/metrics
   intake          gRPC 127.0.0.1:50051   metrics http://127.0.0.1:9101/metrics
   purpose_router  gRPC 127.0.0.1:50052   metrics http://127.0.0.1:9102/metrics
   requests        gRPC 127.0.0.1:50053   metrics http://127.0.0.1:9103/metrics
@@ -34,6 +35,13 @@ Try it, as the provider City Centre Social Services (CCSS):
   tiaki outcomes watch                          # what the Agency's use of your data informed
   tiaki outcomes report --from 2026-01-01 --to 2026-12-31 -o board.html   # for your Board
   tiaki measures list --programme best-foot-forward   # co-defined evaluation measures
+
+Sign in to the portal, http://127.0.0.1:8080, as one demo person per role (staff id,
+password; the TOTP secret goes in an authenticator app, or print the current code with
+  .venv/bin/python -c "import pyotp; print(pyotp.TOTP('SECRET').now())"):
+$(sed 's/^/  /' var/portal/demo-people 2>/dev/null)
+Manage accounts with tiaki staff add|list|disable (on this machine; --email for notifications,
+which the local mail server 127.0.0.1:8025 keeps in the maildir var/mail).
 
 make stop stops everything (data stays in var/); make test runs the suite.
 MSG

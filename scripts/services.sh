@@ -107,8 +107,23 @@ case "${1:-}" in
         --router "$(every_instance purpose_router)" --requests "$(every_instance requests)" \
         $(tls_unit "$unit"))
     done
+    # A local mail server for the portal's notifications (aiosmtpd; mail kept in the
+    # maildir var/mail, which it makes: read it with any mail reader, or ls var/mail/new).
+    start_one smtp $PY -m aiosmtpd -n -l "127.0.0.1:${PORTAL_SMTP_PORT:-8025}" -c aiosmtpd.handlers.Mailbox var/mail
+    # The portal (services/portal): its own store, the services' addresses, the tokens
+    # `make run` made (it calls as each signed-in person's organisation).
+    start_one portal env "PORTAL_SMTP=127.0.0.1:${PORTAL_SMTP_PORT:-8025}" "PORTAL_MONGO_URI=mongodb://127.0.0.1:$(store_port portal)/tiaki_portal" \
+      "PORTAL_INTAKE=$(every_instance intake)" "PORTAL_PURPOSE_ROUTER=$(every_instance purpose_router)" \
+      "PORTAL_REQUESTS=$(every_instance requests)" "PORTAL_INSIGHTS=$(every_instance insights)" \
+      $PY -m services.portal
+    for _ in $(seq 1 100); do
+      (exec 3<>/dev/tcp/127.0.0.1/"${PORTAL_PORT:-8080}") 2>/dev/null && break; sleep 0.2; done
+    PORTAL_MONGO_URI="mongodb://127.0.0.1:$(store_port portal)/tiaki_portal" \
+      $PY -m services.portal demo var/portal/demo-people >/dev/null
     ;;
   stop)
+    stop_one portal
+    stop_one smtp
     for u in $units; do stop_one "unit-${u%%:*}"; done
     for s in $services; do
       for pidfile in var/run/"${s%%:*}"-[0-9]*.pid; do  # instances started with a larger scale
@@ -124,6 +139,7 @@ case "${1:-}" in
       done
     done
     for u in $units; do n=unit-${u%%:*}; alive "$n" && echo "$n: running" || echo "$n: stopped"; done
+    for n in portal smtp; do alive "$n" && echo "$n: running" || echo "$n: stopped"; done
     ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

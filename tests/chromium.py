@@ -17,22 +17,30 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
 
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
+# Which elements of a document stick out of its width, or are clipped: one
+# function, used in the iframe harness below and on pages a Playwright test has
+# open at a 375 px viewport (tests/browser).
+MEASURE = """function (d) {
+  var w = d.documentElement.clientWidth, out = [];
+  d.querySelectorAll('body *').forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    if (r.width && (r.right > w + 0.5 || r.left < -0.5)) out.push(el.tagName.toLowerCase());
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
+      out.push(el.tagName.toLowerCase() + '(clipped)');
+  });
+  return {width: w, scroll_width: d.documentElement.scrollWidth, out: out};
+}"""
+
 # The document in an iframe exactly `width` px wide (a headless window is at
 # least 500 px wide, an iframe is not), measured once it has loaded.
 HARNESS = """<!DOCTYPE html><html><body style="margin:0">
 <iframe id="doc" src="doc.html" style="width:{width}px;height:900px;border:0"></iframe>
 <script>
 document.getElementById('doc').addEventListener('load', function () {{
-  var d = this.contentDocument, w = d.documentElement.clientWidth, out = [];
-  d.querySelectorAll('body *').forEach(function (el) {{
-    var r = el.getBoundingClientRect();
-    if (r.width && (r.right > w + 0.5 || r.left < -0.5)) out.push(el.tagName.toLowerCase());
-    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
-      out.push(el.tagName.toLowerCase() + '(clipped)');
-  }});
-  document.body.setAttribute('data-width', w);
-  document.body.setAttribute('data-scroll', d.documentElement.scrollWidth);
-  document.body.setAttribute('data-out', out.join(' '));
+  var m = ({measure})(this.contentDocument);
+  document.body.setAttribute('data-width', m.width);
+  document.body.setAttribute('data-scroll', m.scroll_width);
+  document.body.setAttribute('data-out', m.out.join(' '));
 }});
 </script></body></html>"""
 
@@ -58,7 +66,7 @@ def overflow(html: str, workdir: Path, width: int = 375) -> dict:
     of `html` on a screen `width` px wide."""
     (workdir / "doc.html").write_text(html, encoding="utf-8")
     harness = workdir / "harness.html"
-    harness.write_text(HARNESS.format(width=width), encoding="utf-8")
+    harness.write_text(HARNESS.format(width=width, measure=MEASURE), encoding="utf-8")
     dom = _run(["--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
                 harness.as_uri()])
     body = re.search(r'<body[^>]*data-width="(\d+)"[^>]*data-scroll="(\d+)"[^>]*data-out="([^"]*)"',

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
+import uuid
 
 from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.intake.v1 import intake_pb2 as pb
+from tiaki.plumbing import plan_proto
+from tiaki.router.v1 import codesign_pb2 as cpb
+from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 
 IDENTITY = ("family_name", "given_name", "date_of_birth", "sex")
 
@@ -65,3 +70,15 @@ def submit(stack, programme_id, version, rows, provider="ccss", period: str | No
 
 def quarter(count: int, seed: int = 1, **kwargs) -> list[dict]:
     return list(synthetic_records(count, seed, **kwargs))
+
+
+def agreed_copy(stack, plan: dict) -> dict:
+    """A fresh copy of `plan` under a new programme id, co-designed and published as version 1."""
+    plan = copy.deepcopy(plan)
+    plan["programme_id"] = f"agreed-{uuid.uuid4().hex[:8]}"
+    codesign = CodesignServiceStub(stack.channel("purpose_router"))
+    agency = stack.metadata("agency", "agency")
+    codesign.OpenDraft(cpb.OpenDraftRequest(plan=plan_proto.to_proto(plan)), metadata=agency)
+    codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=plan["programme_id"], version=1),
+                          metadata=agency)
+    return plan

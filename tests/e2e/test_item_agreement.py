@@ -6,20 +6,14 @@ change to the agreement waits for the next reporting period."""
 
 from __future__ import annotations
 
-import copy
-import uuid
-
 import grpc
 import pytest
 
-from tests.e2e.journey import open_submission, quarter, submit
+from tests.e2e.journey import agreed_copy, open_submission, quarter, submit
 from tiaki.core.clock import nz_today
 from tiaki.core.periods import next_period, period_of
-from tiaki.plumbing import plan_proto
 from tiaki.router.v1 import agreement_pb2 as apb
-from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
-from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 from tiaki.unit.store import UnitStore
 
 NOW = period_of(nz_today())
@@ -29,14 +23,7 @@ NEXT = next_period(NOW)
 @pytest.fixture
 def agreed(stack, example_plan):
     """A fresh copy of the example programme, co-designed and published as version 1."""
-    plan = copy.deepcopy(example_plan)
-    plan["programme_id"] = f"agreed-{uuid.uuid4().hex[:8]}"
-    codesign = CodesignServiceStub(stack.channel("purpose_router"))
-    agency = stack.metadata("agency", "agency")
-    codesign.OpenDraft(cpb.OpenDraftRequest(plan=plan_proto.to_proto(plan)), metadata=agency)
-    codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=plan["programme_id"], version=1),
-                          metadata=agency)
-    return plan
+    return agreed_copy(stack, example_plan)
 
 
 def decide(stack, plan, provider, who, **special):

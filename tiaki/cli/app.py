@@ -23,6 +23,7 @@ from tiaki.cli.flows import flows
 from tiaki.cli.insights import measures, outcomes
 from tiaki.cli.keys import keys
 from tiaki.cli.plan import plan
+from tiaki.cli.staff import staff
 from tiaki.cli.stories import stories
 from tiaki.cli.submissions import submissions
 from tiaki.cli.submit import submit
@@ -54,7 +55,7 @@ def cli(ctx: click.Context, intake: str, router: str, requests_address: str,
 
 
 for command in (submit, flows, plan, requests, stories, codesign, agreement, outcomes, measures,
-                keys, broker_users, dead_letters, directory, submissions, unit):
+                keys, broker_users, dead_letters, directory, submissions, staff, unit):
     cli.add_command(command)
 
 

@@ -1,0 +1,111 @@
+"""The portal's Starlette application: its settings (from the environment),
+its store and backends, and every route (sign-in and the admin API in
+auth.py, pages registered with web.page in the page modules)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mongoengine
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from services.portal import auth, home, provider  # noqa: F401  (registers their pages)
+from services.portal.backends import Backends, Feeds
+from services.portal.notify import Notifier
+from services.portal.storage import PortalStore
+from services.portal.web import HERE, ROUTES, Headers
+from tiaki.plumbing.private_files import private_dir, write_private
+from tiaki.plumbing.store import connect
+
+MAX_BODY = 32 * 1024 * 1024  # a quarter's CSV fits; nothing larger is read
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    metrics_port: int = 9105
+    mongo_uri: str = "mongodb://127.0.0.1:27023/tiaki_portal"
+    tokens_dir: str = "var/tokens"
+    admin_token_file: str = "var/portal/admin-token"
+    tls_cert: str = ""
+    tls_key: str = ""
+    smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)
+    notify_every: float = 300  # seconds between looks for notifications (0: never)
+    sign_in_rate: int = 20     # sign-in posts a minute from one address
+    services: dict[str, str] = field(default_factory=lambda: {
+        "intake": "127.0.0.1:50051", "purpose_router": "127.0.0.1:50052",
+        "requests": "127.0.0.1:50053", "insights": "127.0.0.1:50054"})
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+    @classmethod
+    def from_env(cls, env=None) -> Settings:
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            host=env.get("PORTAL_ADDR", d.host), port=int(env.get("PORTAL_PORT", d.port)),
+            metrics_port=int(env.get("PORTAL_METRICS_PORT", d.metrics_port)),
+            mongo_uri=env.get("PORTAL_MONGO_URI", d.mongo_uri),
+            tokens_dir=env.get("PORTAL_TOKENS_DIR", d.tokens_dir),
+            admin_token_file=env.get("PORTAL_ADMIN_TOKEN_FILE", d.admin_token_file),
+            tls_cert=env.get("PORTAL_TLS_CERT", ""), tls_key=env.get("PORTAL_TLS_KEY", ""),
+            smtp=env.get("PORTAL_SMTP", ""),
+            notify_every=float(env.get("PORTAL_NOTIFY_EVERY", d.notify_every)),
+            sign_in_rate=int(env.get("PORTAL_SIGN_IN_RATE", d.sign_in_rate)),
+            services={s: env.get(f"PORTAL_{s.upper()}", a) for s, a in d.services.items()})
+
+
+def admin_token_hash(path: str) -> str:
+    """The SHA-256 of the admin token in `path` (made, mode 600, when missing)."""
+    file = Path(path)
+    if not file.exists():
+        private_dir(file.parent)
+        write_private(file, f"tk_portal_{secrets.token_urlsafe(24)}")
+    return hashlib.sha256(file.read_text().strip().encode()).hexdigest()
+
+
+class Portal:
+    """What every request reaches through `request.app.state.portal`."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        connect(settings.mongo_uri)
+        self.store = PortalStore()
+        self.store.ensure_indexes()
+        self.backends = Backends(settings.services, Path(settings.tokens_dir))
+        self.feeds = Feeds(self.backends)
+        self.notifier = Notifier(self.store, self.backends, settings.smtp, settings.notify_every)
+        self.admin_token_hash = admin_token_hash(settings.admin_token_file)
+        self.sign_in_rate = auth.RateLimit(settings.sign_in_rate)
+
+    def close(self):
+        self.notifier.stop()
+        self.backends.close()
+        mongoengine.disconnect()
+
+
+def make_app(settings: Settings | None = None) -> Starlette:
+    portal = Portal(settings or Settings.from_env())
+    routes = [*auth.PUBLIC, *ROUTES,
+              Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")]
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if portal.settings.notify_every:
+            portal.notifier.start()
+        yield
+        portal.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan, max_body_size=MAX_BODY)
+    app.state.portal = portal
+    app.add_middleware(Headers, tls=portal.settings.tls)
+    return app

@@ -1,0 +1,118 @@
+"""Co-design as the portal shows it to everyone taking part (Agency staff and
+service-user representatives): a programme's drafts, found through
+CodesignService, and one draft's whole record made ready for the templates
+(templates/codesign/_record.html). Only what the services return: a draft
+the person's organisation is not invited to is simply not listed."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import grpc
+
+from services.portal.web import Refusal, Visit
+from tiaki.router.v1 import codesign_pb2 as cpb
+
+DEFAULT_PROGRAMME = "best-foot-forward"
+MOST_VERSIONS = 100  # a programme's plan versions looked at when listing its drafts
+
+
+def programme_of(visit: Visit) -> str:
+    source = visit.form if visit.form is not None else visit.request.query_params
+    return str(source.get("programme") or DEFAULT_PROGRAMME).strip()
+
+
+def _name(enum, value: int, prefix: str) -> str:
+    return enum.Name(value).removeprefix(prefix).lower().replace("_", " ")
+
+
+def _when(timestamp) -> str:
+    return timestamp.ToDatetime().strftime("%d %b %Y %H:%M") if timestamp.seconds else ""
+
+
+def drafts_of(visit: Visit, programme: str) -> list[dict]:
+    """The programme's drafts this person may see, newest first. There is no
+    list call: versions are asked for one by one (a version made outside
+    co-design has a plan but no draft; the first with neither ends the list)."""
+    codesign = visit.call("codesign")
+    found = []
+    for version in range(1, MOST_VERSIONS + 1):
+        try:
+            draft = codesign.GetDraft(cpb.GetDraftRequest(programme_id=programme,
+                                                          version=version)).draft
+            found.append(summary(draft))
+            continue
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.PERMISSION_DENIED:
+                continue  # a draft this organisation is not invited to
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+        try:
+            codesign.DiffPlan(cpb.DiffPlanRequest(programme_id=programme, version=version))
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            break
+    return found[::-1]
+
+
+def summary(draft: cpb.Draft) -> dict:
+    return {"programme": draft.programme_id, "version": draft.version,
+            "base_version": draft.base_version,
+            "state": _name(cpb.DraftState, draft.state, "DRAFT_STATE_"),
+            "open": draft.state == cpb.DRAFT_STATE_DRAFT,
+            "proposals": len(draft.proposals),
+            "waiting": sum(p.state == cpb.PROPOSAL_STATE_OPEN for p in draft.proposals),
+            "opened_by": draft.opened_by, "opened_at": _when(draft.opened_at),
+            "published_by": draft.published_by, "published_at": _when(draft.published_at)}
+
+
+def number(visit: Visit, name: str) -> int:
+    """A whole number from the path (a version, a proposal): 404 when it is not one."""
+    value = visit.request.path_params[name]
+    if not value.isdigit() or len(value) > 9:
+        raise Refusal(404, "There is no such page.")
+    return int(value)
+
+
+def get_draft(visit: Visit) -> cpb.Draft:
+    """The draft named by the path's programme and version."""
+    return visit.call("codesign").GetDraft(cpb.GetDraftRequest(
+        programme_id=visit.request.path_params["programme"], version=number(visit, "version"))).draft
+
+
+def record(draft: cpb.Draft) -> dict:
+    """A draft's whole record: plan items, participants, proposals with every
+    response and decision, the differences from its base version, lessons."""
+    return {**summary(draft),
+            "name": draft.plan.name,
+            "items": [{"name": i.name, "description": i.description, "required": i.required,
+                       "purposes": [u.purpose_id for u in i.uses]} for i in draft.plan.items],
+            "participants": [{"id": p.participant,
+                              "role": _name(cpb.Role, p.role, "ROLE_")} for p in draft.participants],
+            "proposal_list": [proposal(p) for p in draft.proposals],
+            "differences": [d.text for d in draft.differences],
+            "lessons": [{"provider": lesson.provider_id, "from": lesson.from_programme,
+                         "went_wrong": lesson.what_went_wrong,
+                         "would_help": lesson.what_would_help, "at": _when(lesson.at)}
+                        for lesson in draft.lessons]}
+
+
+def proposal(p: cpb.Proposal) -> dict:
+    return {"number": p.number, "kind": _name(cpb.ChangeKind, p.kind, "CHANGE_KIND_"),
+            "item": p.item_name, "description": p.item.description if p.HasField("item") else "",
+            "reason": p.reason, "by": p.proposed_by,
+            "role": _name(cpb.Role, p.role, "ROLE_"), "at": _when(p.proposed_at),
+            "state": _name(cpb.ProposalState, p.state, "PROPOSAL_STATE_"),
+            "open": p.state == cpb.PROPOSAL_STATE_OPEN,
+            "endorsements": p.endorsement_count, "objections": p.objection_count,
+            "responses": [{"kind": _name(cpb.ResponseKind, r.kind, "RESPONSE_KIND_"), "by": r.by,
+                           "text": r.text, "at": _when(r.at)} for r in p.responses],
+            "decision": ({"accepted": p.decision.accepted, "by": p.decision.by,
+                          "reason": p.decision.reason, "at": _when(p.decision.at)}
+                         if p.HasField("decision") else None)}
+
+
+def draft_path(programme: str, version: int) -> str:
+    return f"/{quote(programme, safe='')}/{version}"
+

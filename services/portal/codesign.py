@@ -11,6 +11,7 @@ from urllib.parse import quote
 import grpc
 
 from services.portal.web import Refusal, Visit
+from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.router.v1 import codesign_pb2 as cpb
 
 DEFAULT_PROGRAMME = "best-foot-forward"
@@ -116,3 +117,40 @@ def proposal(p: cpb.Proposal) -> dict:
 def draft_path(programme: str, version: int) -> str:
     return f"/{quote(programme, safe='')}/{version}"
 
+
+# -- evaluation measures, co-defined by the Agency, providers and representatives ---------------
+
+
+def measures(visit: Visit, programme: str) -> list[dict]:
+    found = visit.call("measures").ListMeasures(mpb.ListMeasuresRequest(programme_id=programme))
+    mine = f"{visit.person.org_kind}:{visit.person.org}"
+    return [{"id": m.measure_id, "name": m.name, "definition": m.definition,
+             "state": _name(mpb.MeasureState, m.state, "MEASURE_STATE_"),
+             "proposed_by": f"{m.proposed_by.kind}:{m.proposed_by.id}",
+             "agreed_by": [f"{p.kind}:{p.id}" for p in m.agreed_by],
+             "positions": [{"by": f"{p.party.kind}:{p.party.id}",
+                            "stance": _name(mpb.Stance, p.stance, "STANCE_"),
+                            "reason": p.reason, "at": _when(p.at)} for p in m.positions],
+             "ours": next((_name(mpb.Stance, p.stance, "STANCE_") for p in m.positions
+                           if f"{p.party.kind}:{p.party.id}" == mine), "")}
+            for m in found.measures]
+
+
+def measure_step(visit: Visit, programme: str) -> str:
+    """A posted measure form: a new measure proposed, or a stance on one; what was done."""
+    form = visit.form
+    reason = str(form.get("reason") or "").strip()
+    if form.get("measure_id"):
+        stance = {"endorse": mpb.STANCE_ENDORSE, "object": mpb.STANCE_OBJECT}.get(
+            str(form.get("stance") or ""))
+        if stance is None:
+            raise Refusal(400, "Choose endorse or object.")
+        visit.call("measures").RespondToMeasure(mpb.RespondToMeasureRequest(
+            measure_id=str(form.get("measure_id")), stance=stance, reason=reason))
+        return "endorsed" if stance == mpb.STANCE_ENDORSE else "objected"
+    name, definition = (str(form.get(k) or "").strip() for k in ("name", "definition"))
+    if not name or not definition:
+        raise Refusal(400, "Give the measure's name and how it is worked out.")
+    visit.call("measures").ProposeMeasure(mpb.ProposeMeasureRequest(
+        programme_id=programme, name=name, definition=definition, reason=reason))
+    return "proposed"

@@ -2,7 +2,9 @@
 checked with axe (no serious or critical violation) and at 375 px, the
 decisions made with the keyboard alone: co-design (open a draft with
 invitations, decide each proposal with a reason, see every problem that stops
-publishing, publish, read the differences between versions)."""
+publishing, publish, read the differences between versions); every
+provider's agreement item by item with their queries; evaluation measures
+proposed and endorsed."""
 
 from __future__ import annotations
 
@@ -14,9 +16,17 @@ import yaml
 
 from tests.browser.conftest import fits_375, no_serious_axe, sign_in
 from tests.stack import ROOT
+from tiaki.core.clock import nz_today
+from tiaki.core.periods import period_of
+from tiaki.insights.v1 import measures_pb2 as mpb
+from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.plumbing import plan_proto
+from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
+from tiaki.router.v1 import directory_pb2 as dpb
+from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
+from tiaki.router.v1.directory_pb2_grpc import DirectoryServiceStub
 
 pytestmark = pytest.mark.infra
 
@@ -143,8 +153,93 @@ def test_an_analyst_runs_a_draft_from_invitations_to_publishing(page, portal, st
 def test_co_design_pages_are_the_agencys_alone(page, portal, programme):
     sign_in(page, portal.person("privacy-officer"))
     for path in ("/agency/drafts", f"/agency/drafts/{programme['programme_id']}/1",
-                 f"/agency/plans/{programme['programme_id']}/1/diff"):
+                 f"/agency/plans/{programme['programme_id']}/1/diff", "/agency/agreements",
+                 "/agency/measures"):
         assert page.request.get(path).status == 403, path
     reply = page.request.post("/agency/drafts", form={"programme": programme["programme_id"]})
     assert reply.status == 403
 
+
+def test_each_agency_role_sees_its_own_pages(page, portal):
+    sign_in(page, portal.person("contract-manager", org_kind="agency", org="agency"))
+    pages = page.get_by_role("navigation", name="Pages").inner_text()
+    assert "Providers' agreements" in pages and "Co-design drafts" not in pages
+    assert page.request.get("/agency/drafts").status == 403
+
+
+@pytest.fixture
+def agreed(stack) -> dict:
+    """A fresh programme co-designed and published as version 1; ccss and
+    other-ngo in the directory."""
+    plan = copy.deepcopy(example())
+    plan["programme_id"] = f"agreed-{uuid.uuid4().hex[:8]}"
+    agency = stack.metadata("agency", "agency")
+    codesign(stack).OpenDraft(cpb.OpenDraftRequest(plan=plan_proto.to_proto(plan)), metadata=agency)
+    codesign(stack).PublishDraft(cpb.PublishDraftRequest(programme_id=plan["programme_id"],
+                                                         version=1), metadata=agency)
+    directory = DirectoryServiceStub(stack.channel("purpose_router"))
+    for provider, name in (("ccss", "City Centre Social Services"), ("other-ngo", "Other NGO")):
+        directory.SetEntry(dpb.SetEntryRequest(entry=dpb.DirectoryEntry(
+            kind=dpb.PARTY_KIND_PROVIDER, id=provider, display_name=name,
+            postal_address="PO Box 1, Wellington", phone="04 123 4567",
+            privacy_email=f"privacy@{provider}.example.nz")), metadata=agency)
+    return plan
+
+
+def test_a_contract_manager_reads_every_providers_agreement_and_their_queries(
+        page, portal, stack, agreed, tmp_path):
+    pid = agreed["programme_id"]
+    special = {"wellbeing_end": (apb.ITEM_DECISION_QUERY, "Why is the end score needed?"),
+               "ethnicity": (apb.ITEM_DECISION_DECLINE, "Our families asked us not to.")}
+    AgreementServiceStub(stack.channel("purpose_router")).DecideItems(apb.DecideItemsRequest(
+        programme_id=pid, plan_version=1, decided_by="Mere Tane", choices=[
+            apb.ItemChoice(item_name=i["name"], decision=special.get(i["name"], (
+                apb.ITEM_DECISION_ACCEPT, ""))[0], note=special.get(i["name"], (0, ""))[1])
+            for i in agreed["items"]]), metadata=stack.metadata("provider", "ccss"))
+
+    sign_in(page, portal.person("contract-manager", org_kind="agency", org="agency"))
+    menu(page, "Providers' agreements").click()
+    page.get_by_label("Programme").fill(pid)
+    page.get_by_label("Period").fill(period_of(nz_today()))
+    page.get_by_label("Period").press("Enter")  # the form sent from the keyboard
+    page.wait_for_url(f"**programme={pid}**")
+    ccss = page.get_by_role("region", name="ccss", exact=True)
+    table = ccss.get_by_role("table").inner_text()
+    assert "ethnicity\tdecline\tOur families asked us not to.\tMere Tane" in table
+    assert "age_band\taccept" in table
+    other = page.get_by_role("region", name="other-ngo").inner_text()
+    assert "has made no agreement in force" in other
+    queries = page.locator("#queries + ul").inner_text()
+    assert "ccss on wellbeing_end: Why is the end score needed?" in queries
+    page.get_by_role("link", name="1 query from providers").focus()
+    page.keyboard.press("Enter")
+    checked(page, tmp_path)
+
+
+def test_an_analyst_proposes_a_measure_and_sees_it_agreed(page, portal, stack, agreed, tmp_path):
+    pid = agreed["programme_id"]
+    sign_in(page, portal.person("analyst", org_kind="agency", org="agency"))
+    menu(page, "Evaluation measures").click()
+    page.get_by_label("Programme").fill(pid)
+    page.get_by_role("button", name="Show its measures").click()
+    assert f"No measures proposed for {pid} yet" in page.inner_text("main")
+    checked(page, tmp_path)
+    page.get_by_label("Measure", exact=True).fill("Goals met")
+    page.get_by_label("How it is worked out").fill("Share of families meeting their goals.")
+    page.get_by_label("Why it matters").fill("Families said goals matter most.")
+    page.get_by_role("button", name="Propose the measure").click()
+    page.wait_for_url("**done=proposed")
+    main = page.inner_text("main")
+    assert "Goals met (proposed)" in main and "Endorse by agency:agency" in main
+    checked(page, tmp_path)
+
+    measures = MeasuresServiceStub(stack.channel("insights"))
+    (measure,) = measures.ListMeasures(mpb.ListMeasuresRequest(programme_id=pid),
+                                       metadata=stack.metadata("agency", "agency")).measures
+    for kind, who in (("provider", "ccss"), ("representative", "whanau-voice")):
+        measures.RespondToMeasure(mpb.RespondToMeasureRequest(
+            measure_id=measure.measure_id, stance=mpb.STANCE_ENDORSE, reason="Yes."),
+            metadata=stack.metadata(kind, who))
+    page.reload()
+    assert "Goals met (agreed)" in page.inner_text("main")
+    assert "Agreed by" in page.inner_text("main")

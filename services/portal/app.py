@@ -17,6 +17,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 import services.portal.agency  # noqa: F401  (registers its pages)
+import services.portal.representative  # noqa: F401  (registers its pages)
 from services.portal import auth, home, provider  # noqa: F401  (registers their pages)
 from services.portal.backends import Backends
 from services.portal.storage import PortalStore

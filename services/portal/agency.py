@@ -8,18 +8,16 @@ call goes to the services as the Agency with the person named."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import grpc
 from starlette.responses import RedirectResponse
 
 from services.portal.backends import Caller
 from services.portal.codesign import (
-    draft_path,
+    back_to_draft,
     drafts_of,
     get_draft,
-    measure_step,
-    measures,
+    measures_page,
+    measures_posted,
     number,
     programme_of,
     record,
@@ -39,9 +37,8 @@ CONTRACTS = ("contract-manager",)
 DRAFT = "/agency/drafts/{programme}/{version}"
 
 
-def _back(draft: cpb.Draft, note: str) -> RedirectResponse:
-    return RedirectResponse(f"/agency/drafts{draft_path(draft.programme_id, draft.version)}"
-                            f"?done={note}", status_code=303)
+def _back(draft: cpb.Draft, done: str) -> RedirectResponse:
+    return back_to_draft("/agency/drafts", draft, done)
 
 
 def _text(visit: Visit, field: str, what: str) -> str:
@@ -199,14 +196,9 @@ def agreements(visit: Visit):
 
 @page("/agency/measures", kinds=AGENCY, roles=ANALYSTS, nav="Evaluation measures")
 def agency_measures(visit: Visit):
-    programme = programme_of(visit)
-    return render(visit, "agency/measures.html", title="Evaluation measures", programme=programme,
-                  measures=measures(visit, programme), done=visit.request.query_params.get("done"))
+    return measures_page(visit)
 
 
 @page("/agency/measures", kinds=AGENCY, roles=ANALYSTS, methods=("POST",))
 def agency_measure_step(visit: Visit):
-    programme = programme_of(visit)
-    done = measure_step(visit, programme)
-    return RedirectResponse(f"/agency/measures?programme={quote(programme)}&done={done}",
-                            status_code=303)
+    return measures_posted(visit)

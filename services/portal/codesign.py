@@ -9,8 +9,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import grpc
+from starlette.responses import RedirectResponse
 
-from services.portal.web import Refusal, Visit
+from services.portal.web import Refusal, Visit, render
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.router.v1 import codesign_pb2 as cpb
 
@@ -114,8 +115,10 @@ def proposal(p: cpb.Proposal) -> dict:
                          if p.HasField("decision") else None)}
 
 
-def draft_path(programme: str, version: int) -> str:
-    return f"/{quote(programme, safe='')}/{version}"
+def back_to_draft(prefix: str, draft: cpb.Draft, done: str) -> RedirectResponse:
+    """After a step on a draft: back to its page under `prefix`, saying what was done."""
+    return RedirectResponse(f"{prefix}/{quote(draft.programme_id, safe='')}/{draft.version}"
+                            f"?done={done}", status_code=303)
 
 
 # -- evaluation measures, co-defined by the Agency, providers and representatives ---------------
@@ -134,6 +137,20 @@ def measures(visit: Visit, programme: str) -> list[dict]:
              "ours": next((_name(mpb.Stance, p.stance, "STANCE_") for p in m.positions
                            if f"{p.party.kind}:{p.party.id}" == mine), "")}
             for m in found.measures]
+
+
+def measures_page(visit: Visit):
+    programme = programme_of(visit)
+    return render(visit, "codesign/measures.html", title="Evaluation measures",
+                  programme=programme, measures=measures(visit, programme),
+                  done=visit.request.query_params.get("done"))
+
+
+def measures_posted(visit: Visit) -> RedirectResponse:
+    programme = programme_of(visit)
+    done = measure_step(visit, programme)
+    return RedirectResponse(f"{visit.request.url.path}?programme={quote(programme)}&done={done}",
+                            status_code=303)
 
 
 def measure_step(visit: Visit, programme: str) -> str:

@@ -7,16 +7,14 @@ group with the person named."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from starlette.responses import RedirectResponse
 
 from services.portal.codesign import (
-    draft_path,
+    back_to_draft,
     drafts_of,
     get_draft,
-    measure_step,
-    measures,
+    measures_page,
+    measures_posted,
     number,
     programme_of,
     record,
@@ -30,9 +28,8 @@ RESPONSES = {"endorse": cpb.RESPONSE_KIND_ENDORSE, "object": cpb.RESPONSE_KIND_O
              "comment": cpb.RESPONSE_KIND_COMMENT}
 
 
-def _back(draft: cpb.Draft, note: str) -> RedirectResponse:
-    return RedirectResponse(f"/representative/drafts{draft_path(draft.programme_id, draft.version)}"
-                            f"?done={note}", status_code=303)
+def _back(draft: cpb.Draft, done: str) -> RedirectResponse:
+    return back_to_draft("/representative/drafts", draft, done)
 
 
 @page("/representative/drafts", kinds=REPRESENTATIVES, roles=REPRESENTATIVES,
@@ -88,15 +85,9 @@ def propose(visit: Visit):
 @page("/representative/measures", kinds=REPRESENTATIVES, roles=REPRESENTATIVES,
       nav="Evaluation measures")
 def representative_measures(visit: Visit):
-    programme = programme_of(visit)
-    return render(visit, "representative/measures.html", title="Evaluation measures",
-                  programme=programme, measures=measures(visit, programme),
-                  done=visit.request.query_params.get("done"))
+    return measures_page(visit)
 
 
 @page("/representative/measures", kinds=REPRESENTATIVES, roles=REPRESENTATIVES, methods=("POST",))
 def representative_measure_step(visit: Visit):
-    programme = programme_of(visit)
-    done = measure_step(visit, programme)
-    return RedirectResponse(f"/representative/measures?programme={quote(programme)}&done={done}",
-                            status_code=303)
+    return measures_posted(visit)

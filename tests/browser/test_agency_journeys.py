@@ -63,16 +63,22 @@ def propose(stack, programme: str, kind, name: str, reason: str, item=None, who=
         metadata=stack.metadata("provider", who)).proposal.number
 
 
-def decide_by_keyboard(page, number: int, decision: str, reason: str):
-    """Keyboard only: each control focused by its label, then used with keys."""
-    page.get_by_label("Accept (apply it to the draft)" if decision == "accept" else "Decline",
-                      exact=True).and_(page.locator(f"#{decision}-{number}")).focus()
+def send_by_keyboard(page, choice: str, field: str, text: str, button: str, done: str):
+    """A form used with the keyboard alone: the radio button `choice` (a CSS
+    selector) selected with Space, `text` typed into the field labelled
+    `field`, the button pressed with Enter; waits for the page saying `done`."""
+    page.locator(choice).focus()
     page.keyboard.press("Space")
-    page.get_by_label(f"Reason for proposal {number}").focus()
-    page.keyboard.type(reason)
-    page.get_by_role("button", name=f"Record the decision on proposal {number}").focus()
-    with page.expect_navigation(url=f"**done={decision.rstrip('e')}ed"):
+    page.get_by_label(field).focus()
+    page.keyboard.type(text)
+    page.get_by_role("button", name=button).focus()
+    with page.expect_navigation(url=f"**done={done}"):
         page.keyboard.press("Enter")
+
+
+def decide_by_keyboard(page, number: int, decision: str, reason: str):
+    send_by_keyboard(page, f"#{decision}-{number}", f"Reason for proposal {number}", reason,
+                     f"Record the decision on proposal {number}", decision.rstrip("e") + "ed")
 
 
 def test_an_analyst_runs_a_draft_from_invitations_to_publishing(page, portal, stack, programme,

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from tests.browser.conftest import fits_375, no_serious_axe, sign_in
-from tests.browser.test_agency_journeys import codesign, example, menu, propose
+from tests.browser.test_agency_journeys import codesign, example, menu, propose, send_by_keyboard
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.plumbing import plan_proto
@@ -71,13 +71,9 @@ def test_a_representative_takes_part_in_a_draft(page, portal, stack, invited, tm
     checked(page, tmp_path)
 
     # Endorse proposal 1 with the keyboard alone.
-    page.locator("#endorse-1").focus()
-    page.keyboard.press("Space")
-    page.get_by_label("What you say about proposal 1").focus()
-    page.keyboard.type("Whānau understand these words.")
-    page.get_by_role("button", name="Send your response to proposal 1").focus()
-    with page.expect_navigation(url="**done=responded"):
-        page.keyboard.press("Enter")
+    send_by_keyboard(page, "#endorse-1", "What you say about proposal 1",
+                     "Whānau understand these words.", "Send your response to proposal 1",
+                     "responded")
     main = page.inner_text("main")
     assert "Endorse by representative:whanau-voice" in main
     assert "Whānau understand these words." in main and "1 endorsement" in main
@@ -116,13 +112,8 @@ def test_a_representative_endorses_an_evaluation_measure(page, portal, stack, in
     page.goto(f"/representative/measures?programme={pid}")
     assert "Goals met (proposed)" in page.inner_text("main")
     checked(page, tmp_path)
-    page.locator("#endorse-1").focus()
-    page.keyboard.press("Space")
-    page.get_by_label("Why (for Goals met)").focus()
-    page.keyboard.type("Families choose their own goals.")
-    page.get_by_role("button", name="Record your position on Goals met").focus()
-    with page.expect_navigation(url="**done=endorsed"):
-        page.keyboard.press("Enter")
+    send_by_keyboard(page, "#endorse-1", "Why (for Goals met)", "Families choose their own goals.",
+                     "Record your position on Goals met", "endorsed")
     main = page.inner_text("main")
     assert "Endorse by representative:whanau-voice" in main
     assert "Families choose their own goals." in main and "(now: endorse)" in main

@@ -20,6 +20,7 @@ from services.portal.codesign import (
     measures_posted,
     number,
     programme_of,
+    propose_change,
     record,
 )
 from services.portal.web import Refusal, Visit, page, render
@@ -107,6 +108,13 @@ def decide(visit: Visit):
         proposal_number=number(visit, "number"), accept=choice == "accept",
         reason=reason))
     return _back(found, "accepted" if choice == "accept" else "declined")
+
+
+@page(DRAFT + "/propose", kinds=AGENCY, roles=ANALYSTS, methods=("POST",))
+def propose(visit: Visit):
+    found = get_draft(visit)
+    propose_change(visit, found)
+    return _back(found, "proposed")
 
 
 @page(DRAFT + "/publish", kinds=AGENCY, roles=ANALYSTS, methods=("POST",))

@@ -115,6 +115,24 @@ def proposal(p: cpb.Proposal) -> dict:
                          if p.HasField("decision") else None)}
 
 
+def propose_change(visit: Visit, draft: cpb.Draft) -> None:
+    """A posted proposal (templates/codesign/_record.html, propose): reword an
+    item (its description) or remove it, with the reason."""
+    name = str(visit.form.get("item") or "")
+    current = next((i for i in draft.plan.items if i.name == name), None)
+    if current is None:
+        raise Refusal(400, "Choose one of the draft's items.")
+    request = cpb.ProposeChangeRequest(programme_id=draft.programme_id, version=draft.version,
+                                       item_name=name, reason=str(visit.form.get("reason") or ""))
+    if visit.form.get("kind") == "remove":
+        request.kind = cpb.CHANGE_KIND_REMOVE
+    else:
+        request.kind = cpb.CHANGE_KIND_CHANGE
+        request.item.CopyFrom(current)
+        request.item.description = str(visit.form.get("description") or "").strip()
+    visit.call("codesign").ProposeChange(request)
+
+
 def back_to_draft(prefix: str, draft: cpb.Draft, done: str) -> RedirectResponse:
     """After a step on a draft: back to its page under `prefix`, saying what was done."""
     return RedirectResponse(f"{prefix}/{quote(draft.programme_id, safe='')}/{draft.version}"

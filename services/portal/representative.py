@@ -17,6 +17,7 @@ from services.portal.codesign import (
     measures_posted,
     number,
     programme_of,
+    propose_change,
     record,
 )
 from services.portal.web import Refusal, Visit, page, render
@@ -64,21 +65,8 @@ def respond(visit: Visit):
 
 @page(DRAFT + "/propose", kinds=REPRESENTATIVES, roles=REPRESENTATIVES, methods=("POST",))
 def propose(visit: Visit):
-    """A proposal to reword an item (its description) or to remove it."""
     found = get_draft(visit)
-    name = str(visit.form.get("item") or "")
-    current = next((i for i in found.plan.items if i.name == name), None)
-    if current is None:
-        raise Refusal(400, "Choose one of the draft's items.")
-    request = cpb.ProposeChangeRequest(programme_id=found.programme_id, version=found.version,
-                                       item_name=name, reason=str(visit.form.get("reason") or ""))
-    if visit.form.get("kind") == "remove":
-        request.kind = cpb.CHANGE_KIND_REMOVE
-    else:
-        request.kind = cpb.CHANGE_KIND_CHANGE
-        request.item.CopyFrom(current)
-        request.item.description = str(visit.form.get("description") or "").strip()
-    visit.call("codesign").ProposeChange(request)
+    propose_change(visit, found)
     return _back(found, "proposed")
 
 

@@ -156,6 +156,27 @@ def test_an_analyst_runs_a_draft_from_invitations_to_publishing(page, portal, st
     assert "published" in row.inner_text()
 
 
+def test_the_agency_proposes_a_change_of_its_own(page, portal, stack, programme, tmp_path):
+    pid = programme["programme_id"]
+    codesign(stack).OpenDraft(cpb.OpenDraftRequest(programme_id=pid,
+                                                   participants=["provider:ccss"]),
+                              metadata=stack.metadata("agency", "agency"))
+    sign_in(page, portal.person("analyst", org_kind="agency", org="agency"))
+    page.goto(f"/agency/drafts/{pid}/2")
+    page.get_by_label("Item").select_option("region")
+    page.get_by_label("New wording (when rewording)").fill("The region the family lives in")
+    page.get_by_label("Why").fill("Plainer words for families.")
+    page.get_by_role("button", name="Send the proposal").click()
+    page.wait_for_url("**done=proposed")
+    main = page.inner_text("main")
+    assert "Proposal 1: change region (open)" in main
+    assert "By agency:agency (agency)" in main and "Proposed wording: The region the family lives in" in main
+    checked(page, tmp_path)
+    (proposal,) = codesign(stack).GetDraft(cpb.GetDraftRequest(programme_id=pid, version=2),
+                                           metadata=stack.metadata("provider", "ccss")).draft.proposals
+    assert proposal.item.description == "The region the family lives in"
+
+
 def test_co_design_pages_are_the_agencys_alone(page, portal, programme):
     sign_in(page, portal.person("privacy-officer"))
     for path in ("/agency/drafts", f"/agency/drafts/{programme['programme_id']}/1",

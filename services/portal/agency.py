@@ -159,7 +159,7 @@ def agreement_of(visit: Visit, programme: str, version: int, period: str, provid
     got = visit.call("agreement").GetAgreement(apb.GetAgreementRequest(
         programme_id=programme, plan_version=version, period=period, provider_id=provider))
     items = [{"name": d.item_name, "decision": _decision(d.decision), "note": d.note,
-              "by": d.decided_by or d.caller, "since": d.since_version,
+              "by": d.decided_by or d.caller,
               "at": d.decided_at.ToDatetime().strftime("%d %b %Y") if d.decided_at.seconds else ""}
              for d in got.in_force.items]
     return {"provider": provider, "agreed": got.HasField("in_force"),

@@ -1,8 +1,10 @@
 """Co-design as the portal shows it to everyone taking part (Agency staff and
-service-user representatives): a programme's drafts, found through
-CodesignService, and one draft's whole record made ready for the templates
-(templates/codesign/_record.html). Only what the services return: a draft
-the person's organisation is not invited to is simply not listed."""
+service-user representatives; agency.py and representative.py): a
+programme's drafts, found through CodesignService; one draft's whole record
+made ready for the templates (templates/codesign/_record.html); a proposal
+to reword or remove an item; and the evaluation measures, proposed and
+endorsed (templates/codesign/measures.html). Only what the services return:
+a draft the person's organisation is not invited to is simply not listed."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ tiaki is running:
   requests        gRPC 127.0.0.1:50053   metrics http://127.0.0.1:9103/metrics
   insights        gRPC 127.0.0.1:50054   metrics http://127.0.0.1:9104/metrics
   Agency units    evaluation (unit-level records), service-delivery (aggregates only)
+                  evaluation's review service 127.0.0.1:50061 (its staff: var/tokens/unit-staff-evaluation)
   RabbitMQ        amqp://127.0.0.1:5672, management http://127.0.0.1:15672
                   (tiaki-admin; password in var/broker/tiaki-admin.uri; guest is deleted)
   Prometheus      http://127.0.0.1:9090 (user:password in var/prometheus-auth/credentials)
@@ -26,6 +27,10 @@ Try it, as the provider City Centre Social Services (CCSS):
   tiaki flows --verify                          # where it went, who acknowledged it; check the chain
   tiaki requests open --programme best-foot-forward --client CCSS-0000042 \
       --requester "the client" --authorisation "signed form"   # what does the Agency hold?
+  # the evaluation unit answers after a person's review (config/units/reference.yaml); as its staff:
+  TIAKI_TOKEN_FILE=var/tokens/unit-staff-evaluation tiaki unit review list
+  TIAKI_TOKEN_FILE=var/tokens/unit-staff-evaluation tiaki unit review approve REQUEST_ID \
+      --person aroha.ngata --withhold '1:goals_met:s53(b)'   # optional: tiaki unit review grounds
   tiaki requests answer REQUEST_ID -o answer.html                # the family's answer
   tiaki outcomes watch                          # what the Agency's use of your data informed
   tiaki outcomes report --from 2026-01-01 --to 2026-12-31 -o board.html   # for your Board

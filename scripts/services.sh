@@ -95,11 +95,15 @@ case "${1:-}" in
     for u in $units; do
       unit=${u%%:*}; port=${u##*:}
       $PY -m tiaki.plumbing.tokens var "unit:$unit" >/dev/null
+      # The unit's staff client's token, for its review service (config/units/reference.yaml).
+      [ -s "var/tokens/unit-staff-$unit" ] || (umask 077
+        $PY -c 'import secrets; print("tk_unitstaff_" + secrets.token_urlsafe(24))' \
+          >"var/tokens/unit-staff-$unit")
       uri=$(amqp_for "unit-$unit") || exit 1
       (export AMQP_URI=$uri
        start_one "unit-$unit" $PY -m tiaki.unit --unit "$unit" --passive-queue \
         --store-uri "mongodb://127.0.0.1:$(store_port units)/tiaki_unit_${unit//-/_}" \
-        --token-file "var/tokens/unit-$unit" --metrics-port "$port" \
+        --token-file "var/tokens/unit-$unit" --metrics-port "$port" --config config/units/reference.yaml \
         --router "$(every_instance purpose_router)" --requests "$(every_instance requests)" \
         $(tls_unit "$unit"))
     done

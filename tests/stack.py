@@ -109,6 +109,8 @@ class Stack:
         # The key-encryption keys of intake and purpose_router (0600, this session's own).
         self.kek_files = {"INTAKE_KEK_FILE": make_kek(tmp / "keys" / "intake.kek"),
                           "ROUTER_KEK_FILE": make_kek(tmp / "keys" / "purpose_router.kek")}
+        # The units' config (config/units/reference.yaml's form): none, every unit answers at once.
+        self.unit_config: Path | None = None
 
     def service_processes(self, service: str = "") -> list[str]:
         """Every service instance's process name (or just `service`'s)."""
@@ -165,6 +167,8 @@ class Stack:
                    "--requests", self.target("requests"),
                    "--token-file", str(self.tmp / "tokens" / f"unit-{unit}"),
                    "--metrics-port", str(self.metrics_ports.setdefault(service, free_port()))]
+            if self.unit_config:
+                cmd += ["--config", str(self.unit_config)]
             if self.tls_dir:
                 cmd += ["--tls-ca", str(self.tls_dir / "ca.pem"), "--tls-cert",
                         str(self.tls_dir / f"unit-{unit}.pem"),
@@ -287,10 +291,12 @@ def drop(s: Stack):
 
 
 def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
-                stores: dict[str, str] | None = None) -> Stack:
+                stores: dict[str, str] | None = None, unit_config: Path | None = None) -> Stack:
     """A fresh stack: the services (`instances` of each) and a reference
-    consumer per unit (`stores`: owners on stores of their own, see Stack)."""
+    consumer per unit (`stores`: owners on stores of their own, see Stack;
+    `unit_config`: the units' config, see config/units/reference.yaml)."""
     s = Stack(tmp, instances, stores=stores)
+    s.unit_config = unit_config
     # Before any service starts: they read the identities file once, at start.
     s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in units
                                                   if ("unit", u) not in WHO])

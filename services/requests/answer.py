@@ -46,7 +46,8 @@ def one_row_each(records: list[dict]) -> list[dict]:
     again (a period submitted again) is shown once."""
     seen, out = set(), []
     for r in records:
-        key = json.dumps([r["period"], items_of(r["fields"]), r.get("statements", [])],
+        key = json.dumps([r["period"], items_of(r["fields"]), r.get("statements", []),
+                          r.get("withheld", [])],
                          sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
@@ -111,6 +112,8 @@ def assemble(found: FamilyRequest, facts: Facts, answers: dict[str, list[dict]],
                              "values": {k: v for k, v in items_of(r["fields"]).items()
                                         if k in carried},
                              "statements": r.get("statements", []),
+                             # What the unit withheld, and under which ground, as it recorded it.
+                             **({"withheld": r["withheld"]} if r.get("withheld") else {}),
                              "plan_version": u["plan_version"],
                              "agreement_version": u["agreement_version"],
                              "basis": u.get("basis", "")}

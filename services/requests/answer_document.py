@@ -15,6 +15,7 @@ from typing import Any
 
 from tiaki.core.clock import NZ, nz_date_words
 from tiaki.core.periods import period_words
+from tiaki.core.withholding import GROUNDS
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
@@ -220,12 +221,25 @@ def _record_table(record: dict, fields: dict[str, dict], order: list[str]) -> st
         f'<tr><th scope="row">{_e(_field_label(fields.get(n), n))}</th>'
         f"<td>{_e(_value(values[n]))}</td></tr>"
         for n in names)
+    withheld = [w for w in record.get("withheld") or [] if isinstance(w, dict)]
+    rows += "".join(_withheld_row(w, fields) for w in withheld)
     if not rows:
         rows = '<tr><td colspan="2">This record is empty.</td></tr>'
     table = (f'<table class="record"><caption>{_e(caption)}</caption>'
              f'<thead><tr><th scope="col">What it is</th><th scope="col">What it says</th></tr>'
              f"</thead><tbody>{rows}</tbody></table>")
     return table + "".join(_statement(s, fields) for s in record.get("statements") or [])
+
+
+def _withheld_row(withheld: dict, fields: dict[str, dict]) -> str:
+    """An item the team withheld: what it is, and the ground the team recorded, in
+    plain words with its section of the Privacy Act."""
+    item = str(withheld.get("item") or "")
+    found = GROUNDS.get(str(withheld.get("ground") or ""))
+    why = (f"{_sentence(found.words)} The law allows this: {found.citation}."
+           if found else "The law allows this.")
+    return (f'<tr class="withheld"><th scope="row">{_e(_field_label(fields.get(item), item))}</th>'
+            f"<td><strong>Not given to you.</strong> {_e(why)}</td></tr>")
 
 
 def _statement(statement: dict, fields: dict[str, dict]) -> str:
@@ -502,6 +516,8 @@ def render_answer(answer: dict) -> str:
         figure = (f"<section><h2>Where your information went</h2><figure>{picture}"
                   f"<figcaption>{' '.join(caption)}</figcaption></figure></section>")
 
+    withheld_any = any(r.get("withheld") for h in holdings for r in h.get("records") or []
+                       if isinstance(r, dict))
     todo = [
         '<section class="todo-wrap"><h2>What you can do</h2><div class="todo">',
         "<h3>If something is wrong</h3>",
@@ -512,6 +528,8 @@ def render_answer(answer: dict) -> str:
         "If so, you can ask for a note with your view to be kept with the information.</p>",
         "<h3>If you are not happy with this answer</h3>",
         "<p>You can complain to the Privacy Commissioner. It is free.</p>",
+        "<p>This includes anything the Agency did not give you: the Commissioner can check "
+        "the reason.</p>" if withheld_any else "",
         f'<p class="contact">Website: <strong>{PRIVACY_WEB}</strong><br>'
         f"Phone: <strong>{PRIVACY_PHONE}</strong></p>",
         "<h3>If you have questions</h3>",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from tiaki.core import working_days
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.plan import Plan
+from tiaki.core.withholding import ground
 from tiaki.core.working_days import add_working_days
 
 DECISION_WORKING_DAYS = 20   # s 44
@@ -126,6 +127,22 @@ def answer_ready(found: FamilyRequest) -> None:
 def answered_as(kind: str, outcome: str) -> str:
     """A unit answering an access request without naming an outcome has answered."""
     return outcome or ("answered" if kind == "access" else "")
+
+
+def withheld(fields: dict, items: list[tuple[str, str]]) -> list[dict]:
+    """A unit's withheld items of one record as kept with its answer:
+    [{item, ground}], each under a ground of ss 49-53, each once, and none
+    whose value the unit also gave."""
+    out: list[dict] = []
+    for item, code in items:
+        if not item.strip():
+            raise Invalid("withheld.item", "name the item withheld")
+        if item in fields:
+            raise Invalid("withheld.item", f"{item!r} is both given and withheld")
+        if any(w["item"] == item for w in out):
+            raise Invalid("withheld.item", f"{item!r} is withheld twice")
+        out.append({"item": item, "ground": ground(code, "withheld.ground").code})
+    return out
 
 
 def asked(holders: list[dict], pseudonyms: dict[str, list[str]], plan: Plan,

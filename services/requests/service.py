@@ -27,6 +27,7 @@ from services.requests.storage import RequestsStorage
 from tiaki.core import messages
 from tiaki.core.clock import nz_today, parse_day
 from tiaki.core.errors import Conflict, Invalid, NotFound
+from tiaki.core.person import person_id
 from tiaki.core.plan import Plan
 from tiaki.plumbing import broker
 from tiaki.plumbing.health import HealthMixin
@@ -219,6 +220,7 @@ class RequestsService(HealthMixin):
         if part.outcome:  # a repeated answer: perhaps the answer was never assembled
             return pb.AnswerQueryResponse(request=request_message(self._finish(found)))
         records = unit_records(part, request.records)
+        reviewed_by = person_id(request.reviewed_by, "reviewed_by")
         outcome = domain.answered_as(found.kind, OUTCOME_WORDS.get(request.unit_outcome,
                                                                    request.outcome))
 
@@ -227,13 +229,22 @@ class RequestsService(HealthMixin):
             now = self.storage.get(found.request_id)
             rules = domain.record_unit_outcome(now.rules, unit.id, outcome,
                                                request.refusal_reason)
-            return self.storage.record_answer(now, rules, unit.id, records, unit.id)
+            return self.storage.record_answer(now, rules, unit.id, records, unit.id,
+                                              reviewed_by)
 
         stored = retrying(record, field="",
                           what=f"request {found.request_id} kept changing; answer again")
         stored = self._finish(stored)
         self._changes.notify(stored.request_id)
         return pb.AnswerQueryResponse(request=request_message(stored))
+
+    @unit_grpc
+    def GetQueriedRequest(self, request, context):
+        unit = self.identities.require(context, "unit")
+        found = self.storage.get(request.request_id)
+        if found.unit(unit.id) is None:  # the same answer as a missing one
+            raise NotFound("", f"no request {request.request_id!r}")
+        return pb.GetQueriedRequestResponse(request=queried_message(found, unit.id))
 
     def _finish(self, found: FamilyRequest) -> FamilyRequest:
         """Assembles the family's answer once every holding unit has answered.
@@ -385,9 +396,33 @@ def unit_records(part: domain.UnitPart, held) -> list[dict]:
             statements = json.loads(r.statements_json) if r.statements_json else []
         except ValueError:
             raise Invalid("", "statements_json is not JSON") from None
-        records.append({"delivery_id": r.delivery_id, "purpose_id": r.purpose_id,
-                        "period": r.period, "fields": fields, "statements": statements})
+        record = {"delivery_id": r.delivery_id, "purpose_id": r.purpose_id,
+                  "period": r.period, "fields": fields, "statements": statements}
+        if r.withheld:
+            record["withheld"] = domain.withheld(fields, [(w.item, w.ground) for w in r.withheld])
+        records.append(record)
     return records
+
+
+def unit_status(part: domain.UnitPart, late: set[str]) -> pb.UnitStatus:
+    return pb.UnitStatus(unit_id=part.unit_id, outcome=part.outcome,
+                         unit_outcome=OUTCOMES[part.outcome], due=part.due.isoformat(),
+                         escalated=part.unit_id in late, refusal_reason=part.refusal_reason)
+
+
+def queried_message(found: FamilyRequest, unit_id: str) -> pb.QueriedRequest:
+    """What a unit asked about the request sees of it: no requester, no other unit."""
+    rules, today = found.rules, nz_today()
+    msg = pb.QueriedRequest(
+        request_id=found.request_id, request_kind=KINDS[rules.kind], state=STATES[found.state],
+        received=rules.received.isoformat(), due=rules.due.isoformat(),
+        working_days_left=domain.working_days_left(rules, today),
+        transferred_to=rules.transferred_to,
+        unit=unit_status(found.unit(unit_id), set(domain.escalated(rules, today))))
+    if rules.extension_reasons:
+        msg.original_due = rules.original_due.isoformat()
+        msg.extension_reasons = rules.extension_reasons
+    return msg
 
 
 def request_message(found: FamilyRequest) -> pb.Request:
@@ -399,11 +434,7 @@ def request_message(found: FamilyRequest) -> pb.Request:
         requester=found.requester,
         authorisation=found.authorisation, state=STATES[found.state],
         transferred_to=rules.transferred_to, received=rules.received.isoformat(),
-        due=rules.due.isoformat(),
-        units=[pb.UnitStatus(unit_id=u.unit_id, outcome=u.outcome,
-                             unit_outcome=OUTCOMES[u.outcome], due=u.due.isoformat(),
-                             escalated=u.unit_id in late, refusal_reason=u.refusal_reason)
-               for u in rules.units])
+        due=rules.due.isoformat(), units=[unit_status(u, late) for u in rules.units])
     if found.correction:
         msg.correction.CopyFrom(pb.Correction(**found.correction))
     if rules.extension_reasons:

@@ -58,6 +58,7 @@ class UnitAnswer(me.Document):
     request_id = me.StringField(required=True)
     unit_id = me.StringField(required=True)
     records = me.ListField(me.DictField())
+    reviewed_by = me.StringField(default="")  # the person at the unit who approved it
 
 
 class AnswerDocument(me.Document):
@@ -140,19 +141,23 @@ class RequestsStorage:
         return [_request(d) for d in self.requests.find({"state": "open"})]
 
     def record_answer(self, found: FamilyRequest, request: Request, unit_id: str,
-                      records: list[dict], who: str) -> FamilyRequest:
+                      records: list[dict], who: str, reviewed_by: str = "") -> FamilyRequest:
         """Stores one unit's answer, then its new outcome; Conflict when the
         request changed since `found` was read (read it again and retry). The
-        answer is replaced whole, so a unit answering again after a crash leaves one."""
+        answer is replaced whole, so a unit answering again after a crash leaves one.
+        `reviewed_by`: the person at the unit who approved it ("" without review)."""
         key = f"{found.request_id}:{unit_id}"
         self.unit_answers.put(key, {"request_id": found.request_id, "unit_id": unit_id,
-                                    "records": records})
+                                    "records": records, "reviewed_by": reviewed_by})
         outcome = next(u.outcome for u in request.units if u.unit_id == unit_id)
+        withheld = sum(len(r.get("withheld", ())) for r in records)
+        what = (f"{outcome} ({len(records)} record{'' if len(records) == 1 else 's'}"
+                + (f", {withheld} item{'' if withheld == 1 else 's'} withheld" if withheld else "")
+                + ")" + (f", approved by {reviewed_by}" if reviewed_by else ""))
         if not self.requests.update(
                 {"_id": found.request_id, "version": found.version},
                 set={"units": _units(request)}, inc={"version": 1},
-                push={"history": step(who, f"{outcome} ({len(records)} "
-                                           f"record{'' if len(records) == 1 else 's'})")}):
+                push={"history": step(who, what)}):
             raise Conflict("version", f"request {found.request_id} changed meanwhile")
         return self.get(found.request_id)
 

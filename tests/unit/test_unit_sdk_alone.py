@@ -12,6 +12,7 @@ FORBIDDEN = ("nameko", "nameko_grpc", "eventlet", "mongoengine", "services", "ti
 
 def test_importing_the_unit_sdk_loads_none_of_the_services():
     probe = ("import sys, tiaki.unit, tiaki.unit.client, tiaki.unit.store, tiaki.unit.checks, "
+             "tiaki.unit.review, tiaki.unit.review_server, "
              "tiaki.unit.__main__\n"
              f"print('\\n'.join(m for m in sys.modules "
              f"if any(m == f or m.startswith(f + '.') for f in {FORBIDDEN!r})))")

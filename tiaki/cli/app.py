@@ -27,6 +27,7 @@ from tiaki.cli.staff import staff
 from tiaki.cli.stories import stories
 from tiaki.cli.submissions import submissions
 from tiaki.cli.submit import submit
+from tiaki.cli.unit_review import unit
 from tiaki.plumbing.broker_users import broker_users
 
 
@@ -51,7 +52,7 @@ def cli(ctx: click.Context, intake: str, router: str, requests_address: str,
 
 
 for command in (submit, flows, plan, requests, stories, codesign, agreement, outcomes, measures,
-                keys, broker_users, dead_letters, directory, submissions, staff):
+                keys, broker_users, dead_letters, directory, submissions, staff, unit):
     cli.add_command(command)
 
 

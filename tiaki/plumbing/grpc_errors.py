@@ -18,21 +18,11 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc import StatusCode
 from nameko_grpc.errors import GrpcError, register_exception_handler
 
+from tiaki.connect.refusals import STATUS, status_of
 from tiaki.core import errors
 from tiaki.errors.v1.errors_pb2 import Reason
 
 DOMAIN = "tiaki.example.nz"
-
-STATUS = {
-    errors.Invalid: StatusCode.INVALID_ARGUMENT,
-    errors.NotFound: StatusCode.NOT_FOUND,
-    errors.NotNow: StatusCode.FAILED_PRECONDITION,
-    errors.Forbidden: StatusCode.PERMISSION_DENIED,
-    errors.Unauthenticated: StatusCode.UNAUTHENTICATED,
-    errors.Conflict: StatusCode.ABORTED,
-    errors.Exhausted: StatusCode.RESOURCE_EXHAUSTED,
-    errors.Unavailable: StatusCode.UNAVAILABLE,
-}
 
 
 def refusal(code: StatusCode, reason: int, message: str, field: str = "",
@@ -56,7 +46,7 @@ def refusal(code: StatusCode, reason: int, message: str, field: str = "",
 def to_grpc(exc: errors.Refused) -> GrpcError:
     """The GrpcError a caller receives for a refusal."""
     reason = Reason.Value("REASON_" + exc.kind.upper())
-    return refusal(STATUS.get(type(exc), StatusCode.INVALID_ARGUMENT), reason, str(exc),
+    return refusal(status_of(exc), reason, str(exc),
                    exc.field, exc.reason)
 
 

@@ -10,11 +10,13 @@ import argparse
 import logging
 import os
 
+import yaml
 from prometheus_client import start_http_server
 
 from tiaki.connect import queues
 from tiaki.connect.channel import ClientTls
 from tiaki.unit.client import UnitClient, log
+from tiaki.unit.review_server import serve
 
 
 def main(argv=None):
@@ -42,6 +44,9 @@ def main(argv=None):
     parser.add_argument("--heads-file", default="",
                         help="where the last verified signed head of each provider's ledger is "
                              "remembered (default $TIAKI_STATE_DIR/unit-UNIT-ledger-heads.json)")
+    parser.add_argument("--config", default="",
+                        help="the reference units' config (config/units/reference.yaml): how this unit "
+                             "answers (auto, or review by a person) and its review service")
     args = parser.parse_args(argv)
     if not args.amqp_uri:
         parser.error("give AMQP_URI (or --amqp-uri): the unit's own broker user")
@@ -56,11 +61,32 @@ def main(argv=None):
             token = fh.read().strip()
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_addr)
+    config = unit_config(args.config, args.unit)
     unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
                       requests_address=args.requests, declare_queue=not args.passive_queue,
-                      tls=tls, heads_file=args.heads_file)
-    log.info("unit %s consuming %s", args.unit, queues.unit_queue(args.unit).name)
-    unit.run()
+                      tls=tls, heads_file=args.heads_file, answer=config.get("answer", "auto"))
+    server = None
+    if unit.answer_mode == "review":
+        with open(config.get("staff_token_file", ""), encoding="utf-8") as fh:
+            server = serve(unit, config.get("review_address", "127.0.0.1:50061"),
+                           fh.read().strip())
+    log.info("unit %s consuming %s, answering %s", args.unit,
+             queues.unit_queue(args.unit).name, unit.answer_mode)
+    try:
+        unit.run()
+    finally:
+        if server is not None:
+            server.stop(grace=5)
+
+
+def unit_config(path: str, unit_id: str) -> dict:
+    """This unit's section of the units' config ({} without one): answer,
+    review_address, staff_token_file."""
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        config = yaml.safe_load(fh) or {}
+    return dict(config.get(unit_id) or {})
 
 
 if __name__ == "__main__":

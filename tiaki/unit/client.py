@@ -29,7 +29,9 @@ from prometheus_client import Counter
 from tiaki.connect import heads, queues
 from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.core import merkle
+from tiaki.core.errors import Conflict, NotFound
 from tiaki.core.ledger import content_hash
+from tiaki.core.person import METADATA_KEY
 from tiaki.core.records import PSEUDONYM, items_of
 from tiaki.core.tree_heads import HeadCheck
 from tiaki.insights.v1 import outcomes_pb2
@@ -38,6 +40,7 @@ from tiaki.requests.v1 import requests_pb2
 from tiaki.requests.v1.requests_pb2_grpc import UnitRequestsServiceStub
 from tiaki.router.v1 import ledger_pb2
 from tiaki.router.v1.ledger_pb2_grpc import LedgerServiceStub, UnitServiceStub
+from tiaki.unit import review
 from tiaki.unit.checks import correct_when_current_value_matches, message_problem, person
 from tiaki.unit.store import UnitStore
 
@@ -49,6 +52,7 @@ RECORDS_STORED = Counter("tiaki_unit_records_stored_total", "Records stored", ["
 DELIVERIES_REFUSED = Counter("tiaki_unit_deliveries_refused_total",
                              "Deliveries refused (not for this unit, or content hash mismatch)",
                              ["unit", "reason"])
+SEND_AGAIN_AFTER = 5.0  # seconds between tries to send approved answers not yet sent
 
 
 def balanced_channel(address: str, tls: ClientTls | None = None) -> grpc.Channel:
@@ -63,8 +67,10 @@ class UnitClient(ConsumerMixin):
     def __init__(self, unit_id: str, amqp_uri: str, store_uri: str, router_address: str,
                  token: str, prefetch: int = 16, requests_address: str = "127.0.0.1:50053",
                  decide_correction=None, declare_queue: bool = True,
-                 tls: ClientTls | None = None, heads_file: str = ""):
+                 tls: ClientTls | None = None, heads_file: str = "", answer: str = "auto"):
         self.unit_id = unit_id
+        # "auto": answer access queries at once; "review": keep them for a person (approve).
+        self.answer_mode = review.answer_mode(answer)
         self.connection = Connection(amqp_uri)
         self.store = UnitStore(store_uri)
         self.prefetch = prefetch
@@ -179,25 +185,21 @@ class UnitClient(ConsumerMixin):
         """Answers a family's request with exactly what this unit holds about
         the person: the records under the person's pseudonym in the deliveries
         purpose_router named, without the pseudonym itself. A correction is
-        applied to every such record, or refused as a whole with the reasons."""
+        applied to every such record, or refused as a whole with the reasons.
+        A unit answering after review keeps an access query, with the records
+        its answer would give, for a person to approve (approve)."""
         started = time.monotonic()
+        if body.get("request_kind") == "access" and self.answer_mode == "review":
+            if self.store.hold(body, review.numbered(self._held(body))):
+                log.info("request %s waits for review", body["request_id"])
+            message.ack()  # kept in the store: a restart loses nothing
+            return
         outcome, refused_because = "", ""
         if body.get("request_kind") == "correction":
             outcome, refused_because = self._correct(body)
-        held = []
-        for purpose in body["purposes"]:
-            for doc, record, statements in self.store.held_about(purpose["delivery_ids"],
-                                                                 person(purpose)):
-                held.append(requests_pb2.HeldRecord(
-                    delivery_id=doc["_id"], purpose_id=purpose["purpose_id"],
-                    period=doc["period"], fields_json=json.dumps(items_of(record), ensure_ascii=False),
-                    statements_json=json.dumps(statements, ensure_ascii=False)))
+        held = self._held(body)
         try:
-            self.requests.AnswerQuery(requests_pb2.AnswerQueryRequest(
-                request_id=body["request_id"], records=held,
-                unit_outcome=requests_pb2.UnitOutcome.Value(f"UNIT_OUTCOME_{outcome.upper()}")
-                if outcome else requests_pb2.UNIT_OUTCOME_UNSPECIFIED,
-                refusal_reason=refused_because), metadata=self.metadata, timeout=30)
+            self._answer(body["request_id"], held, outcome, refused_because)
         except grpc.RpcError as exc:
             delay = queues.retry_delay(message.headers,
                                        message.delivery_info.get("redelivered", False))
@@ -210,6 +212,66 @@ class UnitClient(ConsumerMixin):
         log.info("answered %s request %s: %d records%s in %.0f ms", body.get("request_kind"),
                  body["request_id"], len(held), f", {outcome}" if outcome else "",
                  (time.monotonic() - started) * 1000)
+
+    def _held(self, body: dict) -> list[dict]:
+        """The records under the person's pseudonyms in the deliveries the query names."""
+        return [{"delivery_id": doc["_id"], "purpose_id": purpose["purpose_id"],
+                 "period": doc["period"], "fields": items_of(record), "statements": statements}
+                for purpose in body["purposes"]
+                for doc, record, statements in self.store.held_about(purpose["delivery_ids"],
+                                                                     person(purpose))]
+
+    def _answer(self, request_id: str, held: list[dict], outcome: str = "",
+                refused_because: str = "", by: str = ""):
+        """Sends the unit's answer to the requests service (`by`: the person
+        who approved it, as tiaki-person)."""
+        records = [requests_pb2.HeldRecord(
+            delivery_id=r["delivery_id"], purpose_id=r["purpose_id"], period=r["period"],
+            fields_json=json.dumps(r["fields"], ensure_ascii=False),
+            statements_json=json.dumps(r["statements"], ensure_ascii=False),
+            withheld=[requests_pb2.WithheldItem(item=w["item"], ground=w["ground"])
+                      for w in r.get("withheld", ())]) for r in held]
+        metadata = self.metadata + (((METADATA_KEY, by),) if by else ())
+        return self.requests.AnswerQuery(requests_pb2.AnswerQueryRequest(
+            request_id=request_id, records=records,
+            unit_outcome=requests_pb2.UnitOutcome.Value(f"UNIT_OUTCOME_{outcome.upper()}")
+            if outcome else requests_pb2.UNIT_OUTCOME_UNSPECIFIED,
+            refusal_reason=refused_because, reviewed_by=by), metadata=metadata, timeout=30)
+
+    # -- review ------------------------------------------------------------------------
+
+    def approve(self, request_id: str, withholdings: list[review.Withholding],
+                by: str) -> dict:
+        """A person (`by`, their staff id) approves a held query's answer,
+        withholding items under stated grounds; the answer is recorded, then
+        sent (and sent again by the background loop until the requests
+        service has it). The held query as it is now."""
+        held = self.store.held(request_id)
+        if held is None:
+            raise NotFound("request_id", f"no query about request {request_id!r} is held")
+        answer = review.approve(held["draft"], withholdings, by, held["state"])
+        if not self.store.approved(request_id, answer, by):
+            raise Conflict("request_id", f"request {request_id} was approved meanwhile")
+        self.send_approved(request_id)
+        return self.store.held(request_id)
+
+    def send_approved(self, only: str = "") -> int:
+        """Sends every approved answer not yet sent (or only request `only`'s);
+        one the requests service cannot take now stays approved for the next try."""
+        sent = 0
+        for held in self.store.not_sent():
+            if held["state"] != review.APPROVED or (only and held["_id"] != only):
+                continue
+            try:
+                self._answer(held["_id"], held["answer"], by=held["approved_by"])
+            except grpc.RpcError as exc:
+                log.warning("approved answer to %s not sent yet: %s", held["_id"],
+                            exc.code().name)
+                continue
+            self.store.sent(held["_id"])
+            sent += 1
+            log.info("sent the approved answer to request %s", held["_id"])
+        return sent
 
     def _correct(self, body: dict) -> tuple[str, str]:
         correction = body["correction"]
@@ -256,9 +318,15 @@ class UnitClient(ConsumerMixin):
         return total
 
     def _acknowledge_loop(self):
+        send_after = 0.0
         while not self._stopping.wait(0.5):
             try:
                 self.acknowledge_stored()
+                # Approved answers not sent (the requests service was down) are
+                # tried again every few seconds, not at every turn.
+                if self.answer_mode == "review" and time.monotonic() >= send_after:
+                    send_after = time.monotonic() + SEND_AGAIN_AFTER
+                    self.send_approved()
             except (grpc.RpcError, pymongo.errors.PyMongoError) as exc:
                 log.warning("acknowledging later: %s", exc)
 

@@ -38,6 +38,11 @@ class UnitStore:
         # over them: the record as received, and what changed it and why.
         self.corrections = db["corrections"]
         self.corrections.create_index("pseudonym")
+        # Access queries kept for a person's review (a unit answering after
+        # review): the query, the records its answer would give, and once
+        # approved the answer, who approved it and when. Kept after sending.
+        self.reviews = db["reviews"]
+        self.reviews.create_index("state")
 
     def save(self, body: dict) -> bool:
         """Stores a delivery once; False when it was already stored (a
@@ -157,3 +162,37 @@ class UnitStore:
         rows = self.deliveries.aggregate([{"$match": {"kind": kind}}, {
             "$group": {"_id": None, "n": {"$sum": "$record_count"}}}])
         return next((int(r["n"]) for r in rows), 0)
+
+    # -- queries kept for review -------------------------------------------------
+
+    def hold(self, query: dict, draft: list[dict]) -> bool:
+        """Keeps a query for review with the records its answer would give;
+        False when it is already kept (the requests service asks again while
+        it waits: the first arrival stands)."""
+        try:
+            self.reviews.insert_one({"_id": query["request_id"], "query": query,
+                                     "draft": draft, "state": "waiting",
+                                     "received_at": time.time()})
+        except pymongo.errors.DuplicateKeyError:
+            return False
+        return True
+
+    def held(self, request_id: str) -> dict | None:
+        return self.reviews.find_one({"_id": request_id})
+
+    def not_sent(self) -> list[dict]:
+        """Queries waiting for review or approved and not yet sent, oldest first."""
+        return list(self.reviews.find({"state": {"$in": ["waiting", "approved"]}})
+                    .sort("received_at", 1))
+
+    def approved(self, request_id: str, answer: list[dict], person: str) -> bool:
+        """Records the approved answer; False when the query was no longer
+        waiting (another person approved it first)."""
+        return self.reviews.update_one(
+            {"_id": request_id, "state": "waiting"},
+            {"$set": {"state": "approved", "answer": answer, "approved_by": person,
+                      "approved_at": time.time()}}).modified_count == 1
+
+    def sent(self, request_id: str) -> None:
+        self.reviews.update_one({"_id": request_id, "state": "approved"},
+                                {"$set": {"state": "sent", "sent_at": time.time()}})

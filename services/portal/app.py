@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from services.portal import auth, home, provider  # noqa: F401  (registers their pages)
 from services.portal.backends import Backends
 from services.portal.storage import PortalStore
+from services.portal.unit import UnitReviews  # (and registers the unit staff's pages)
 from services.portal.web import HERE, ROUTES, Headers
 from tiaki.plumbing.private_files import private_dir, write_private
 from tiaki.plumbing.store import connect
@@ -34,6 +35,7 @@ class Settings:
     mongo_uri: str = "mongodb://127.0.0.1:27023/tiaki_portal"
     tokens_dir: str = "var/tokens"
     admin_token_file: str = "var/portal/admin-token"
+    units_config: str = "config/units/reference.yaml"  # each unit's answer mode and review service
     tls_cert: str = ""
     tls_key: str = ""
     services: dict[str, str] = field(default_factory=lambda: {
@@ -54,6 +56,7 @@ class Settings:
             mongo_uri=env.get("PORTAL_MONGO_URI", d.mongo_uri),
             tokens_dir=env.get("PORTAL_TOKENS_DIR", d.tokens_dir),
             admin_token_file=env.get("PORTAL_ADMIN_TOKEN_FILE", d.admin_token_file),
+            units_config=env.get("PORTAL_UNITS_CONFIG", d.units_config),
             tls_cert=env.get("PORTAL_TLS_CERT", ""), tls_key=env.get("PORTAL_TLS_KEY", ""),
             services={s: env.get(f"PORTAL_{s.upper()}", a) for s, a in d.services.items()})
 
@@ -78,9 +81,11 @@ class Portal:
         self.backends = Backends(settings.services, Path(settings.tokens_dir))
         self.admin_token_hash = admin_token_hash(settings.admin_token_file)
         self.sign_in_rate = auth.RateLimit(auth.SIGN_IN_RATE)
+        self.unit_reviews = UnitReviews(settings.units_config)
 
     def close(self):
         self.backends.close()
+        self.unit_reviews.close()
         mongoengine.disconnect()
 
 

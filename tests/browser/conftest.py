@@ -68,7 +68,9 @@ class Portal:
                    PORTAL_INTAKE=stack.address("intake"),
                    PORTAL_PURPOSE_ROUTER=stack.address("purpose_router"),
                    PORTAL_REQUESTS=stack.address("requests"),
-                   PORTAL_INSIGHTS=stack.address("insights"))
+                   PORTAL_INSIGHTS=stack.address("insights"),
+                   # the units' config the stack's units read ("": every unit answers at once)
+                   PORTAL_UNITS_CONFIG=str(stack.unit_config or ""))
         out = open(tmp / "portal.out", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.portal"], cwd=ROOT, env=env,
                                      stdout=out, stderr=subprocess.STDOUT)

@@ -22,6 +22,7 @@ from services.portal import auth, home, provider  # noqa: F401  (registers their
 from services.portal.backends import Backends, Feeds
 from services.portal.notify import Notifier
 from services.portal.storage import PortalStore
+from services.portal.unit import UnitReviews  # (and registers the unit staff's pages)
 from services.portal.web import HERE, ROUTES, Headers
 from tiaki.plumbing.private_files import private_dir, write_private
 from tiaki.plumbing.store import connect
@@ -37,6 +38,7 @@ class Settings:
     mongo_uri: str = "mongodb://127.0.0.1:27023/tiaki_portal"
     tokens_dir: str = "var/tokens"
     admin_token_file: str = "var/portal/admin-token"
+    units_config: str = "config/units/reference.yaml"  # each unit's answer mode and review service
     tls_cert: str = ""
     tls_key: str = ""
     smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)
@@ -60,6 +62,7 @@ class Settings:
             mongo_uri=env.get("PORTAL_MONGO_URI", d.mongo_uri),
             tokens_dir=env.get("PORTAL_TOKENS_DIR", d.tokens_dir),
             admin_token_file=env.get("PORTAL_ADMIN_TOKEN_FILE", d.admin_token_file),
+            units_config=env.get("PORTAL_UNITS_CONFIG", d.units_config),
             tls_cert=env.get("PORTAL_TLS_CERT", ""), tls_key=env.get("PORTAL_TLS_KEY", ""),
             smtp=env.get("PORTAL_SMTP", ""),
             notify_every=float(env.get("PORTAL_NOTIFY_EVERY", d.notify_every)),
@@ -89,10 +92,12 @@ class Portal:
         self.notifier = Notifier(self.store, self.backends, settings.smtp, settings.notify_every)
         self.admin_token_hash = admin_token_hash(settings.admin_token_file)
         self.sign_in_rate = auth.RateLimit(settings.sign_in_rate)
+        self.unit_reviews = UnitReviews(settings.units_config)
 
     def close(self):
         self.notifier.stop()
         self.backends.close()
+        self.unit_reviews.close()
         mongoengine.disconnect()
 
 

@@ -97,7 +97,9 @@ class Portal:
                    PORTAL_INSIGHTS=stack.address("insights"),
                    PORTAL_NOTIFY_EVERY="1" if mail else "0",
                    PORTAL_SIGN_IN_RATE="1000",  # every test signs in from 127.0.0.1
-                   PORTAL_SMTP=f"127.0.0.1:{mail.port}" if mail else "")
+                   PORTAL_SMTP=f"127.0.0.1:{mail.port}" if mail else "",
+                   # the units' config the stack's units read ("": every unit answers at once)
+                   PORTAL_UNITS_CONFIG=str(stack.unit_config or ""))
         out = open(tmp / "portal.out", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.portal"], cwd=ROOT, env=env,
                                      stdout=out, stderr=subprocess.STDOUT)

@@ -287,10 +287,11 @@ def drop(s: Stack):
 
 
 def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
-                stores: dict[str, str] | None = None) -> Stack:
+                stores: dict[str, str] | None = None, broker: Broker | None = None) -> Stack:
     """A fresh stack: the services (`instances` of each) and a reference
-    consumer per unit (`stores`: owners on stores of their own, see Stack)."""
-    s = Stack(tmp, instances, stores=stores)
+    consumer per unit (`stores`: owners on stores of their own, see Stack;
+    `broker`: another than the shared one, e.g. a cluster's)."""
+    s = Stack(tmp, instances, stores=stores, broker=broker)
     # Before any service starts: they read the identities file once, at start.
     s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in units
                                                   if ("unit", u) not in WHO])

@@ -2,8 +2,12 @@
 queues dead-letter what they cannot take (the queues themselves, and the rules
 for what is poison, are tiaki/connect/queues.py, shared with the Agency units).
 
-RPC queues stay classic (a call is answered within seconds or not at all, so a
-replicated queue buys nothing) but dead-letter a request nobody can answer.
+RPC queues are quorum queues too (TIAKI_QUORUM_QUEUES), and dead-letter a
+request nobody can answer: on a cluster a durable classic queue lives on one
+node, and while that node is down nobody can declare or consume it, so every
+call to the service would fail. What stays classic is per process and goes
+with it: nameko's RPC reply queues (they expire, and a reply lost with its node
+is a call the caller retries) and unreliable broadcast queues.
 """
 
 from __future__ import annotations
@@ -90,9 +94,17 @@ class _Declaring:
     consumer starts: kombu's own declaration would retry a refused one forever."""
 
     def start(self):
-        with Connection(self.amqp_uri) as connection:
-            declare(connection, self.queue)
+        if not per_instance(self.queue):
+            with Connection(self.amqp_uri) as connection:
+                declare(connection, self.queue)
         super().start()
+
+
+def per_instance(queue) -> bool:
+    """nameko's queue of one process (an unreliable broadcast handler's), gone
+    with it: it stays as nameko makes it, classic and exclusive or auto-deleted,
+    rather than a durable queue left behind by every restart."""
+    return bool(queue.exclusive or queue.auto_delete)
 
 
 class ParkingEventHandler(_Declaring, EventHandler):
@@ -105,6 +117,8 @@ class ParkingEventHandler(_Declaring, EventHandler):
 
     def setup(self):
         super().setup()
+        if per_instance(self.queue):
+            return
         self.queue = parking_queue(self.queue.name, self.queue.exchange, self.queue.routing_key)
         self.consumer.queues = [self.queue]
 
@@ -140,15 +154,15 @@ event_handler = ParkingEventHandler.decorator
 
 
 class ParkingRpcConsumer(_Declaring, RpcConsumer):
-    """nameko's RPC queue, dead-lettering a request that is not a call at all
+    """nameko's RPC queue, a quorum queue (available while one node of a cluster
+    is down; see the module's docstring), dead-lettering a request that is not a call at all
     (nameko's own would end the service on one without a reply address)."""
 
     consumer_cls = ParkingConsumer
 
     def setup(self):
         super().setup()
-        self.queue = parking_queue(self.queue.name, self.queue.exchange, self.queue.routing_key,
-                                   quorum=False)
+        self.queue = parking_queue(self.queue.name, self.queue.exchange, self.queue.routing_key)
         self.consumer.queues = [self.queue]
 
     def handle_message(self, body, message):

@@ -88,7 +88,7 @@ class TransientReplyListener(rpc.ReplyListener):
         except ReplyQueueExpiredWithPendingReplies:
             lost, self.pending = self.pending, {}
             error = serialize(errors.Unavailable(
-                "the broker node holding this call's reply went down; try again"))
+                "", "the broker node holding this call's reply went down; try again"))
             for waiting in lost.values():
                 waiting.send({"result": None, "error": error})
 

@@ -6,8 +6,8 @@ RPC queues are quorum queues too (TIAKI_QUORUM_QUEUES), and dead-letter a
 request nobody can answer: on a cluster a durable classic queue lives on one
 node, and while that node is down nobody can declare or consume it, so every
 call to the service would fail. What stays classic is per process and goes
-with it: nameko's RPC reply queues (they expire, and a reply lost with its node
-is a call the caller retries) and unreliable broadcast queues.
+with it: the RPC reply queues (transient, tiaki/plumbing/broker.py ServiceRpc)
+and the wake-up queues of insights' broadcast handlers (nameko's own, exclusive).
 """
 
 from __future__ import annotations
@@ -94,17 +94,9 @@ class _Declaring:
     consumer starts: kombu's own declaration would retry a refused one forever."""
 
     def start(self):
-        if not per_instance(self.queue):
-            with Connection(self.amqp_uri) as connection:
-                declare(connection, self.queue)
+        with Connection(self.amqp_uri) as connection:
+            declare(connection, self.queue)
         super().start()
-
-
-def per_instance(queue) -> bool:
-    """nameko's queue of one process (an unreliable broadcast handler's), gone
-    with it: it stays as nameko makes it, classic and exclusive or auto-deleted,
-    rather than a durable queue left behind by every restart."""
-    return bool(queue.exclusive or queue.auto_delete)
 
 
 class ParkingEventHandler(_Declaring, EventHandler):
@@ -117,8 +109,6 @@ class ParkingEventHandler(_Declaring, EventHandler):
 
     def setup(self):
         super().setup()
-        if per_instance(self.queue):
-            return
         self.queue = parking_queue(self.queue.name, self.queue.exchange, self.queue.routing_key)
         self.consumer.queues = [self.queue]
 

@@ -116,3 +116,17 @@ class RabbitCluster:
                 f"{node.node} still quorum-critical after {within}s: {checked.stdout}"
                 f"{checked.stderr}")
             time.sleep(1)
+
+
+def cpu_seconds(pid: int, group: bool = False) -> float:
+    """CPU time (user + system) a process has used so far, all its threads; with
+    `group`, of every process in its process group (a node: the script and Erlang's VM)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for stat in Path("/proc").glob("[0-9]*/stat") if group else [Path(f"/proc/{pid}/stat")]:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if not group or int(fields[2]) == pid:  # fields after the name: state ppid pgrp ...
+            total += int(fields[11]) + int(fields[12])  # utime stime
+    return total / tick

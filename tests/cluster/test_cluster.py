@@ -28,7 +28,7 @@ import uuid
 import pytest
 import yaml
 
-from tests.cluster.infra import RabbitCluster
+from tests.cluster.infra import RabbitCluster, cpu_seconds
 from tests.e2e.journey import batches, open_submission
 from tests.e2e.journey import quarter as synthetic_quarter
 from tests.faults.test_faults import Faults, ledger_entries, retrying, seal, stored_at_evaluation
@@ -104,7 +104,8 @@ def send(stack, sid, rows) -> tuple[int, int]:
 def test_every_consumed_queue_is_replicated_on_all_three_nodes(cluster, stack, version):
     """The units' queues, the services' event and RPC queues and every
     dead-letter queue: quorum, a member on each node. What stays classic is a
-    process's own (nameko's RPC reply queues, unreliable broadcast queues)."""
+    process's own, gone with it: its RPC reply queue (transient, so made again
+    on the node it reconnects to) and insights' wake-up queues (exclusive)."""
     listed = cluster.api(f"/api/queues/{stack.vhost}")
     quorum = {q["name"]: sorted(q.get("members", [])) for q in listed if q["type"] == "quorum"}
     classic = sorted(q["name"] for q in listed if q["type"] != "quorum")
@@ -115,8 +116,10 @@ def test_every_consumed_queue_is_replicated_on_all_three_nodes(cluster, stack, v
     for name in (EVALUATION_QUEUE, unit_queue_name("service-delivery"), "rpc-purpose_router",
                  "rpc-intake", "evt-intake-records_accepted--purpose_router.route_batch"):
         assert name in quorum and f"{name}.dlq" in quorum, name
-    assert all(name.startswith("rpc.reply-") or "broadcast" in name or "wake_on" in name
+    assert all(name.startswith("rpc.reply-") or ".wake_on_" in name
                for name in classic), classic
+    assert not [q["name"] for q in listed if q["type"] != "quorum" and q["durable"]
+                and not q.get("exclusive")]
 
 
 def test_records_per_second_on_the_healthy_cluster(cluster, stack, version):
@@ -126,16 +129,26 @@ def test_records_per_second_on_the_healthy_cluster(cluster, stack, version):
     sid, _ = retrying("OpenSubmission", lambda: open_submission(stack, PROGRAMME, version,
                                                                 period="2028Q1"))
     evaluation = UnitStore(stack.db_uri("unit_evaluation"))
+    cpu = {**{p: (proc.pid, False) for p, proc in stack.procs.items()},
+           **{n.node.split("@")[0]: (n.proc.pid, True) for n in cluster.nodes}}
+    before = {name: cpu_seconds(*how) for name, how in cpu.items()}
     started = time.monotonic()
     counted, _ = send(stack, sid, rows)
     streamed = time.monotonic()
     stack.wait_for(lambda: stored_at_evaluation(evaluation, sid) >= RECORDS, timeout=600,
                    what=f"{RECORDS} records at the evaluation unit")
     arrived = time.monotonic()
+    used = {name: cpu_seconds(*how) - before[name] for name, how in cpu.items()}
     figure("healthy: records", counted)
     figure("healthy: streamed, s", f"{streamed - started:.1f}")
     figure("healthy: records/s end to end (machine shared, loaded)",
            f"{RECORDS / (arrived - started):.0f}")
+    for name, seconds in sorted(used.items()):
+        figure(f"healthy: CPU us/record, {name}", f"{seconds / RECORDS * 1e6:.0f}")
+    figure("healthy: CPU us/record, all of ours (the shared store not counted)",
+           f"{sum(used.values()) / RECORDS * 1e6:.0f}")
+    figure("healthy: cores ours kept busy (the machine has 2)",
+           f"{sum(used.values()) / (arrived - started):.2f}")
     assert counted == RECORDS
 
 

@@ -32,12 +32,11 @@ import yaml
 from tests.cluster.infra import RabbitCluster, cpu_seconds
 from tests.e2e.journey import batches, open_submission
 from tests.e2e.journey import quarter as synthetic_quarter
-from tests.faults.test_faults import Faults, ledger_entries, retrying, seal, stored_at_evaluation
+from tests.faults.test_faults import Faults, account, retrying, seal, stored_at_evaluation
 from tests.stack import ROOT, drop, start_stack
 from tiaki.core.messages import unit_queue_name
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.requests.v1 import requests_pb2 as rpb
-from tiaki.router.v1 import ledger_pb2
 from tiaki.unit.store import UnitStore
 
 RECORDS = int(os.environ.get("CLUSTER_RECORDS", "100000"))
@@ -239,24 +238,7 @@ def test_nothing_lost_or_doubled_when_nodes_fail(cluster, stack, version):
     got, _ = retrying("GetSubmission", lambda: stack.intake().GetSubmission(
         pb.GetSubmissionRequest(submission_id=sid), metadata=meta, timeout=30))
 
-    stack.wait_for(lambda: stored_at_evaluation(evaluation, sid) >= RECORDS, timeout=600,
-                   what=f"{RECORDS} records at the evaluation unit")
-    stack.wait_for(lambda: stack.unit_deliveries("service-delivery", submission_id=sid),
-                   timeout=180, what="the aggregate")
-    arrived = time.monotonic()
-    time.sleep(3)  # anything doubled would arrive now
-    pseudonyms = [r["pseudonym"] for d in evaluation.deliveries.find(
-        {"submission_id": sid, "kind": "records"}) for r in evaluation.content(d["_id"])]
-    aggregates = stack.unit_deliveries("service-delivery", submission_id=sid)
-    delivered = {d["_id"] for unit in ("evaluation", "service-delivery")
-                 for d in stack.unit_deliveries(unit, submission_id=sid)}
-    entries = stack.wait_for(lambda: (e := ledger_entries(stack, sid)) and len(
-        {x.delivery_id for x in e if x.kind == ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT}) >= len(
-        delivered) and e, timeout=180, what="every delivery acknowledged in the ledger")
-    deliveries = [e.delivery_id for e in entries if e.kind == ledger_pb2.ENTRY_KIND_DELIVERY]
-    acks = [e.delivery_id for e in entries if e.kind == ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT]
-    verified, _ = retrying("VerifyLedger", lambda: stack.ledger().VerifyLedger(
-        ledger_pb2.VerifyLedgerRequest(), metadata=meta, timeout=60))
+    books = account(stack, evaluation, sid, RECORDS, within=600)
 
     def every_request():
         listed, _ = retrying("ListRequests", lambda: stack.requests().ListRequests(
@@ -276,16 +258,9 @@ def test_nothing_lost_or_doubled_when_nodes_fail(cluster, stack, version):
     figure("parts resent whole by the provider", resent)
     figure("seal retries", seal_retries)
     figure("streamed, s (faults included)", f"{streamed - started:.1f}")
-    figure("all records at the unit, s", f"{arrived - started:.1f}")
+    figure("all records at the unit, s", f"{books.arrived - started:.1f}")
     figure("records accepted by intake", got.submission.accepted_count)
-    figure("records in the evaluation unit's store", len(pseudonyms))
-    figure("records lost", RECORDS - len(set(pseudonyms)))
-    figure("records duplicated in the unit's store", len(pseudonyms) - len(set(pseudonyms)))
-    figure("aggregate deliveries (want 1)", len(aggregates))
-    figure("deliveries in unit stores", len(delivered))
-    figure("ledger delivery entries", len(deliveries))
-    figure("ledger acknowledgements", len(acks))
-    figure("ledger verifies", verified.intact)
+    books.report(figure, RECORDS)
     figure("access requests opened during the faults", len(opened))
     figure("open calls retried", open_retries)
     figure("access requests complete", sum(r.state == rpb.REQUEST_STATE_COMPLETE
@@ -293,11 +268,7 @@ def test_nothing_lost_or_doubled_when_nodes_fail(cluster, stack, version):
     figure("evaluation answers per request (want 0 or 1)", sorted(set(answers)))
 
     assert counted >= RECORDS and got.submission.accepted_count == RECORDS
-    assert len(pseudonyms) == RECORDS and len(set(pseudonyms)) == RECORDS
-    assert len(aggregates) == 1 and aggregates[0]["record_count"] == RECORDS
-    assert sorted(deliveries) == sorted(set(deliveries)) == sorted(delivered)
-    assert sorted(acks) == sorted(delivered)
-    assert verified.intact, verified.problem
+    books.check(RECORDS)
     assert len(requests) == len(opened) == len(clients)
     assert all(r.state == rpb.REQUEST_STATE_COMPLETE for r in requests)
     assert set(answers) <= {0, 1}

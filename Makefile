@@ -15,7 +15,8 @@ TLS_AGENCY := $(if $(filter 1,$(TLS)),TIAKI_TLS_CA=var/tls/ca.pem TIAKI_TLS_CERT
 SCALE ?= 1
 
 .PHONY: run stop status install proto infra services example test test-unit test-service \
-        test-e2e test-browser test-faults test-faults-ci lint bench screenshots clean
+        test-e2e test-browser test-faults test-faults-ci test-cluster test-cluster-ci lint bench \
+        screenshots clean
 
 run: install proto infra ## everything, then what to try next (TLS=1: gRPC mutual TLS; SCALE=2: two instances of each service)
 	@$(PY) -m tiaki.plumbing.tokens var provider:ccss agency:agency representative:whanau-voice unit:evaluation unit:service-delivery >/dev/null
@@ -58,7 +59,7 @@ example: ## load the example programme's plan (once)
 	@$(TLS_AGENCY) TIAKI_TOKEN_FILE=var/tokens/agency-agency $(VENV)/bin/tiaki directory set --file programmes/directory.yaml >/dev/null
 
 test: install proto infra ## the whole suite against the real broker and store
-	@$(MAKE) --no-print-directory test-unit test-service test-e2e test-browser test-faults-ci
+	@$(MAKE) --no-print-directory test-unit test-service test-e2e test-browser test-faults-ci test-cluster-ci
 
 test-unit:
 	$(PY) -m pytest -q tests/unit
@@ -86,6 +87,19 @@ test-faults: install proto ## the fault suite at full scale: 100,000 records
 test-faults-ci: # the same faults on a smaller submission, inside `make test`
 	@mkdir -p var
 	FAULT_RECORDS=10000 FAULT_REQUESTS=6 $(PY) -m pytest -q -s --basetemp=var/test-faults tests/faults
+
+# A three-node RabbitMQ cluster of its own (tests/cluster: nodes on 5801-5803, management
+# 15801-15803, data in var/cluster/), every service and both units on it with quorum
+# queues on all three nodes; the evaluation queue's leader killed, a follower killed, a
+# rolling restart, mid-submission with requests open (figures printed; logs in
+# var/test-cluster/). SCALE=2: two instances of every service.
+test-cluster: install proto ## issue 15: the cluster under faults, 100,000 records (SCALE=2 too)
+	@mkdir -p var
+	CLUSTER_RECORDS=100000 SCALE=$(SCALE) $(PY) -m pytest -q -s -p no:cacheprovider --basetemp=var/test-cluster tests/cluster
+
+test-cluster-ci: # the cluster with 5,000 records and one fault (the leader killed), inside `make test`
+	@mkdir -p var
+	CLUSTER_RECORDS=5000 CLUSTER_FAULTS=leader CLUSTER_REQUESTS=4 SCALE=1 $(PY) -m pytest -q -s -p no:cacheprovider --basetemp=var/test-cluster tests/cluster
 
 # buf breaking: the protos against those on the git branch `main` (there is no release tag
 # yet; compare with the last one when there is: --against '.git#tag=vX'). FILE rules: a field,

@@ -21,15 +21,17 @@ from tiaki.plumbing.broker_users import ADMIN_USER
 SBIN = Path("/usr/lib/rabbitmq/bin")
 
 
-def prepare_node(tmp: Path, config: str, plugins: list[str]) -> tuple[str, str]:
-    """A throwaway node's directories, a fresh Erlang cookie, its config and plugins;
-    returns its administrator (user, password), made instead of guest at first start."""
+def prepare_node(tmp: Path, config: str, plugins: list[str], cookie: str = "",
+                 admin: tuple[str, str] | None = None) -> tuple[str, str]:
+    """A throwaway node's directories, an Erlang cookie (fresh, or `cookie`: the
+    nodes of one cluster share theirs), its config and plugins; returns its
+    administrator (user, password; fresh, or `admin`), made instead of guest at first start."""
     for d in ("mnesia", "log", "home"):
         (tmp / d).mkdir(parents=True, exist_ok=True)
-    cookie = tmp / "home" / ".erlang.cookie"
-    cookie.write_text(secrets.token_hex(16))
-    cookie.chmod(0o400)
-    admin = (ADMIN_USER, secrets.token_urlsafe(24))
+    cookie_file = tmp / "home" / ".erlang.cookie"
+    cookie_file.write_text(cookie or secrets.token_hex(16))
+    cookie_file.chmod(0o400)
+    admin = admin or (ADMIN_USER, secrets.token_urlsafe(24))
     (tmp / "rabbitmq.conf").write_text(
         config + "log.console = false\n"
         f"default_user = {admin[0]}\ndefault_pass = {admin[1]}\n"

@@ -291,11 +291,13 @@ def drop(s: Stack):
 
 
 def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
-                stores: dict[str, str] | None = None, unit_config: Path | None = None) -> Stack:
+                stores: dict[str, str] | None = None, unit_config: Path | None = None,
+                broker: Broker | None = None) -> Stack:
     """A fresh stack: the services (`instances` of each) and a reference
     consumer per unit (`stores`: owners on stores of their own, see Stack;
-    `unit_config`: the units' config, see config/units/reference.yaml)."""
-    s = Stack(tmp, instances, stores=stores)
+    `unit_config`: the units' config, see config/units/reference.yaml;
+    `broker`: another than the shared one, e.g. a cluster's)."""
+    s = Stack(tmp, instances, stores=stores, broker=broker)
     s.unit_config = unit_config
     # Before any service starts: they read the identities file once, at start.
     s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in units

@@ -20,7 +20,6 @@ from eventlet.queue import Empty, Full, LightQueue
 from nameko import config
 from nameko.events import BROADCAST, EventDispatcher, event_handler
 from nameko.extensions import DependencyProvider
-from nameko.rpc import ServiceRpc
 from nameko.timer import timer
 from nameko_grpc.entrypoint import Grpc
 from prometheus_client import Counter, Gauge, Histogram
@@ -36,6 +35,7 @@ from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
+from tiaki.plumbing.broker import ServiceRpc
 from tiaki.plumbing.dead_letter import rpc
 from tiaki.plumbing.health import HealthMixin
 from tiaki.plumbing.identity import Identities

@@ -13,7 +13,6 @@ from collections import OrderedDict
 
 from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
-from nameko.rpc import ServiceRpc
 from nameko.timer import timer
 from nameko_grpc.entrypoint import Grpc
 from prometheus_client import Counter
@@ -37,6 +36,7 @@ from tiaki.core.plan import Plan
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
 from tiaki.plumbing import broker
+from tiaki.plumbing.broker import ServiceRpc
 from tiaki.plumbing.dead_letter import rpc
 from tiaki.plumbing.health import HealthMixin
 from tiaki.plumbing.identity import Identities

@@ -15,7 +15,6 @@ import time
 import eventlet
 from nameko import config
 from nameko.events import EventDispatcher
-from nameko.rpc import ServiceRpc
 from nameko.timer import Timer
 from nameko_grpc.entrypoint import Grpc
 from prometheus_client import Counter, Gauge
@@ -30,6 +29,7 @@ from tiaki.core.errors import Conflict, Invalid, NotFound
 from tiaki.core.person import person_id
 from tiaki.core.plan import Plan
 from tiaki.plumbing import broker
+from tiaki.plumbing.broker import ServiceRpc
 from tiaki.plumbing.health import HealthMixin
 from tiaki.plumbing.identity import Identities
 from tiaki.plumbing.metrics import Metrics

@@ -30,17 +30,23 @@ class RabbitNode:
     """One RabbitMQ node; stop_app/start_app restart the broker (connections
     drop, durable queues and persistent messages stay), as an operator would."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, port: int = 0, node: str = "", cookie: str = "",
+                 admin: tuple[str, str] | None = None):
+        """Free ports, or `port` for AMQP with management at port + 10000 and
+        Erlang distribution at port + 20000 (a cluster's nodes: tests/cluster);
+        `node`, `cookie` and `admin` name it and share a cluster's secrets."""
         self.tmp = tmp
-        self.port, self.mgmt_port = free_port(), free_port()
-        self.node = f"tiaki-faults-{self.port}@localhost"
+        self.port = port or free_port()
+        self.mgmt_port = port + 10000 if port else free_port()
+        dist_port = port + 20000 if port else free_port()
+        self.node = node or f"tiaki-faults-{self.port}@localhost"
         self.admin = prepare_node(tmp, f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
                                        f"management.tcp.ip = 127.0.0.1\n"
                                        f"management.tcp.port = {self.mgmt_port}\n",
-                                  ["rabbitmq_management"])
+                                  ["rabbitmq_management"], cookie, admin)
         self.env = dict(
             os.environ, RABBITMQ_NODENAME=self.node, RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
-            RABBITMQ_NODE_PORT=str(self.port), RABBITMQ_DIST_PORT=str(free_port()),
+            RABBITMQ_NODE_PORT=str(self.port), RABBITMQ_DIST_PORT=str(dist_port),
             RABBITMQ_MNESIA_BASE=str(tmp / "mnesia"), RABBITMQ_LOG_BASE=str(tmp / "log"),
             RABBITMQ_PID_FILE=str(tmp / "pid"), RABBITMQ_CONFIG_FILE=str(tmp / "rabbitmq.conf"),
             RABBITMQ_ADVANCED_CONFIG_FILE=str(tmp / "advanced.config"),
@@ -55,10 +61,14 @@ class RabbitNode:
         return Broker(f"http://127.0.0.1:{self.mgmt_port}", f"127.0.0.1:{self.port}", self.admin)
 
     def start(self, within: float = 120):
+        self.launch()
+        self.wait_up(within)
+
+    def launch(self):
+        """Starts the node without waiting for it (wait_up waits)."""
         self.proc = subprocess.Popen([str(SBIN / "rabbitmq-server")], env=self.env,
                                      start_new_session=True, stderr=subprocess.STDOUT,
                                      stdout=open(self.tmp / "server.log", "ab"))
-        self.wait_up(within)
 
     def wait_up(self, within: float = 240):
         deadline = time.monotonic() + within
@@ -76,8 +86,8 @@ class RabbitNode:
             assert time.monotonic() < deadline, f"RabbitMQ not up within {within}s"
             time.sleep(0.5)
 
-    def ctl(self, *args) -> subprocess.CompletedProcess:
-        return subprocess.run([str(SBIN / "rabbitmqctl"), "-n", self.node, *args], env=self.env,
+    def ctl(self, *args, tool: str = "rabbitmqctl") -> subprocess.CompletedProcess:
+        return subprocess.run([str(SBIN / tool), "-n", self.node, *args], env=self.env,
                               capture_output=True, text=True, timeout=120)
 
     def restart_app(self, down_for: float = 3):
@@ -93,6 +103,12 @@ class RabbitNode:
             return
         if self.ctl("stop", str(self.tmp / "pid")).returncode != 0 and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self.proc = None
+
+    def kill(self):
+        """kill -9: the node's Erlang VM ends at once, nothing flushed or handed over."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=60)
         self.proc = None
 

@@ -22,6 +22,7 @@ import signal
 import threading
 import time
 import uuid
+from typing import NamedTuple
 
 import grpc
 import pytest
@@ -140,6 +141,65 @@ def ledger_entries(stack, sid):
             return entries
 
 
+class Accounted(NamedTuple):
+    arrived: float  # time.monotonic() when the last record and the aggregate were in
+    pseudonyms: list[str]  # of every record at the evaluation unit, doubles included
+    aggregates: list[dict]  # aggregate deliveries at the service-delivery unit
+    delivered: set[str]  # delivery ids in the units' stores
+    deliveries: list[str]  # delivery ids of the ledger's delivery entries
+    acks: list[str]  # delivery ids of its acknowledgements
+    verified: ledger_pb2.VerifyLedgerResponse
+
+    def report(self, figure, records: int):
+        """Prints what was lost, doubled and recorded."""
+        figure("records in the evaluation unit's store", len(self.pseudonyms))
+        figure("records lost", records - len(set(self.pseudonyms)))
+        figure("records duplicated in the unit's store",
+               len(self.pseudonyms) - len(set(self.pseudonyms)))
+        figure("aggregate deliveries (want 1)", len(self.aggregates))
+        figure("deliveries in unit stores", len(self.delivered))
+        figure("ledger delivery entries", len(self.deliveries))
+        figure("ledger acknowledgements", len(self.acks))
+        figure("ledger entries (provider's chain)", self.verified.entry_count)
+        figure("ledger verifies", self.verified.intact)
+
+    def check(self, records: int):
+        """Every record once, the aggregate once, every delivery once in the
+        ledger and acknowledged once, the chain intact."""
+        assert len(self.pseudonyms) == records and len(set(self.pseudonyms)) == records
+        assert len(self.aggregates) == 1 and self.aggregates[0]["record_count"] == records
+        assert sorted(self.deliveries) == sorted(set(self.deliveries)) == sorted(self.delivered)
+        assert sorted(self.acks) == sorted(self.delivered)
+        assert self.verified.intact, self.verified.problem
+
+
+def account(stack, evaluation: UnitStore, sid: str, records: int,
+            within: float = 300) -> Accounted:
+    """Waits for every record and the aggregate at the units and every delivery
+    acknowledged in the ledger; then what each holds, anything doubled included."""
+    stack.wait_for(lambda: stored_at_evaluation(evaluation, sid) >= records, timeout=within,
+                   what=f"{records} records at the evaluation unit")
+    stack.wait_for(lambda: stack.unit_deliveries("service-delivery", submission_id=sid),
+                   timeout=within, what="the aggregate")
+    arrived = time.monotonic()
+    time.sleep(3)  # anything doubled would arrive now
+    pseudonyms = [r["pseudonym"] for d in evaluation.deliveries.find(
+        {"submission_id": sid, "kind": "records"}) for r in evaluation.content(d["_id"])]
+    aggregates = stack.unit_deliveries("service-delivery", submission_id=sid)
+    delivered = {d["_id"] for unit in ("evaluation", "service-delivery")
+                 for d in stack.unit_deliveries(unit, submission_id=sid)}
+    entries = stack.wait_for(lambda: (e := ledger_entries(stack, sid)) and len(
+        {x.delivery_id for x in e if x.kind == ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT}) >= len(
+        delivered) and e, timeout=within, what="every delivery acknowledged in the ledger")
+    verified, _ = retrying("VerifyLedger", lambda: stack.ledger().VerifyLedger(
+        ledger_pb2.VerifyLedgerRequest(), metadata=stack.metadata("provider", "ccss"),
+        timeout=60))
+    return Accounted(arrived, pseudonyms, aggregates, delivered,
+                     [e.delivery_id for e in entries if e.kind == ledger_pb2.ENTRY_KIND_DELIVERY],
+                     [e.delivery_id for e in entries
+                      if e.kind == ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT], verified)
+
+
 def test_nothing_lost_or_doubled_whatever_fails(faulty):
     stack, rabbit, store = faulty
     meta = stack.metadata("provider", "ccss")
@@ -183,25 +243,7 @@ def test_nothing_lost_or_doubled_whatever_fails(faulty):
         pb.GetSubmissionRequest(submission_id=sid), metadata=meta, timeout=30))
     assert got.submission.accepted_count == RECORDS
 
-    stack.wait_for(lambda: stored_at_evaluation(evaluation, sid) >= RECORDS, timeout=300,
-                   what=f"{RECORDS} records at the evaluation unit")
-    aggregates = stack.wait_for(lambda: stack.unit_deliveries(
-        "service-delivery", submission_id=sid), timeout=120, what="the aggregate")
-    arrived = time.monotonic()
-    time.sleep(3)  # anything doubled would arrive now
-    pseudonyms = [r["pseudonym"] for d in evaluation.deliveries.find(
-        {"submission_id": sid, "kind": "records"}) for r in evaluation.content(d["_id"])]
-    aggregates = stack.unit_deliveries("service-delivery", submission_id=sid)
-
-    delivered = {d["_id"] for unit in ("evaluation", "service-delivery")
-                 for d in stack.unit_deliveries(unit, submission_id=sid)}
-    entries = stack.wait_for(lambda: (e := ledger_entries(stack, sid)) and len(
-        {x.delivery_id for x in e if x.kind == ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT}) >= len(
-        delivered) and e, timeout=120, what="every delivery acknowledged in the ledger")
-    deliveries = [e.delivery_id for e in entries if e.kind == ledger_pb2.ENTRY_KIND_DELIVERY]
-    acks = [e.delivery_id for e in entries if e.kind == ledger_pb2.ENTRY_KIND_ACKNOWLEDGEMENT]
-    verified, _ = retrying("VerifyLedger", lambda: stack.ledger().VerifyLedger(
-        ledger_pb2.VerifyLedgerRequest(), metadata=meta, timeout=60))
+    books = account(stack, evaluation, sid, RECORDS)
 
     figure("records sent", RECORDS)
     for name, took in faults.done:
@@ -209,23 +251,10 @@ def test_nothing_lost_or_doubled_whatever_fails(faulty):
     figure("whole-submission resends by the provider", resent)
     figure("seal retries", seal_retries)
     figure("streamed, s (all faults included)", f"{streamed - started:.1f}")
-    figure("all records at the unit, s", f"{arrived - started:.1f}")
+    figure("all records at the unit, s", f"{books.arrived - started:.1f}")
     figure("records accepted by intake", got.submission.accepted_count)
-    figure("records in the evaluation unit's store", len(pseudonyms))
-    figure("records lost", RECORDS - len(set(pseudonyms)))
-    figure("records duplicated in the unit's store", len(pseudonyms) - len(set(pseudonyms)))
-    figure("aggregate deliveries (want 1)", len(aggregates))
-    figure("deliveries in unit stores", len(delivered))
-    figure("ledger delivery entries", len(deliveries))
-    figure("ledger acknowledgements", len(acks))
-    figure("ledger entries (provider's chain)", verified.entry_count)
-    figure("ledger verifies", verified.intact)
-
-    assert len(pseudonyms) == RECORDS and len(set(pseudonyms)) == RECORDS
-    assert len(aggregates) == 1 and aggregates[0]["record_count"] == RECORDS
-    assert sorted(deliveries) == sorted(set(deliveries)) == sorted(delivered)
-    assert sorted(acks) == sorted(delivered)
-    assert verified.intact, verified.problem
+    books.report(figure, RECORDS)
+    books.check(RECORDS)
 
     # -- families' requests, opened while every service is killed in turn ----------------
     clients = [r["client_ref"] for r in rows[:: max(1, RECORDS // REQUESTS)]][:REQUESTS]

@@ -208,7 +208,9 @@ def test_messages_published_during_a_migration_are_kept(conn):
     assert depth(conn, "tiaki.unit.live") == 2
 
 
-def test_rpc_queue_dead_letters_but_stays_classic(container_factory, conn):
+def test_rpc_queue_is_quorum_and_dead_letters(container_factory, conn):
+    """Quorum, so that a cluster keeps it while one node is down (a classic
+    durable queue cannot be declared or consumed while its node is away)."""
     class Answering:
         name = "answering"
 
@@ -218,7 +220,7 @@ def test_rpc_queue_dead_letters_but_stays_classic(container_factory, conn):
 
     container_factory(Answering).start()
     found = arguments("rpc-answering")
-    assert found["type"] == "classic"
+    assert found["type"] == "quorum"
     assert found["arguments"]["x-dead-letter-routing-key"] == "rpc-answering"
     Producer(conn.channel(), exchange=Exchange("")).publish(
         {"args": [], "kwargs": {}}, routing_key="rpc-answering", serializer="json")  # no reply_to
@@ -244,3 +246,50 @@ def test_purpose_router_starts_on_a_broker_with_the_older_classic_queues(start_c
     assert arguments(events)["type"] == "quorum"
     assert arguments("rpc-purpose_router")["arguments"]["x-dead-letter-exchange"]
     wait_until(lambda: depth(conn, f"{events}.dlq") == 1, what="the leftover message parked")
+
+
+def test_the_reply_queue_is_transient(container_factory, conn):
+    """What stays classic goes with its process: the RPC reply queue, made
+    again on whichever node of a cluster the process reconnects to (a durable
+    one could not be declared while its node was down)."""
+    import requests
+
+    from tests.stack import Broker
+    from tiaki.plumbing.broker import ServiceRpc
+
+    class Calling:
+        name = "calling"
+        answering = ServiceRpc("answering")
+
+        @dead_letter.rpc
+        def ping(self):
+            return "pong"
+
+    container_factory(Calling).start()
+    broker = Broker.shared()
+    vhost = config["AMQP_URI"].rsplit("/", 1)[1]
+    listed = requests.get(f"{broker.mgmt}/api/queues/{vhost}", auth=broker.admin,
+                          timeout=10).json()
+    reply = [q for q in listed if q["name"].startswith("rpc.reply-calling-")]
+    assert len(reply) == 1 and reply[0]["durable"] is False and reply[0]["type"] == "classic"
+
+
+def test_a_reply_lost_with_its_node_fails_the_call_not_the_service(rabbit_config):
+    """The reply queue went with its node while a call waited: the call gets
+    an error saying to try again (nameko's own listener would raise, ending
+    the service)."""
+    from eventlet.event import Event
+    from nameko.exceptions import RemoteError, deserialize
+    from nameko.rpc import get_rpc_exchange
+
+    from tiaki.plumbing.broker import TransientReplyListener
+
+    listener = TransientReplyListener()
+    listener.queue = Queue("rpc.reply-gone", exchange=get_rpc_exchange(), routing_key="gone",
+                           durable=False)
+    waiting = Event()
+    listener.pending = {"call-1": waiting}
+    listener.check_for_lost_replies()
+    error = deserialize(waiting.wait()["error"])
+    assert isinstance(error, RemoteError) and "try again" in str(error)
+    assert listener.pending == {}

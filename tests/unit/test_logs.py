@@ -16,6 +16,7 @@ from nameko_grpc.errors import GrpcError
 
 from tests.stack import ROOT
 from tiaki.core.errors import NotFound
+from tiaki.plumbing.broker_users import amqp_uri
 from tiaki.plumbing.logs import RequestIds, request_id
 
 SERVICES = ("intake", "purpose_router", "requests", "insights")
@@ -99,3 +100,19 @@ def test_the_file_rotates_by_size(logged, tmp_path):
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["svc.log", "svc.log.1", "svc.log.2"]
     assert all(p.stat().st_size <= 4000 for p in tmp_path.iterdir())
+
+
+def test_no_broker_password_reaches_a_line_whatever_node_it_names(logged):
+    """A cluster's URI names every node, each with the password; kombu masks
+    only the first's when nameko logs that it cannot connect."""
+    lines = logged("intake")
+    uri = amqp_uri(("svc-intake", "s3cret-Pa_ss"), "127.0.0.1:5801,127.0.0.1:5802,h3:5803", "v")
+    logging.getLogger("nameko.amqp.consume").warning("Error connecting to broker at %s", uri)
+    try:
+        raise ConnectionError(f"refused by {uri}")
+    except ConnectionError:
+        logging.getLogger("kombu.mixins").exception("Connection to broker lost")
+    warned, lost = lines()
+    assert "s3cret" not in json.dumps(warned) + json.dumps(lost)
+    assert warned["message"].count("svc-intake:********@") == 3
+    assert "127.0.0.1:5802" in warned["message"] and "h3:5803" in lost["error"]

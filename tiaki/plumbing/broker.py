@@ -1,17 +1,20 @@
 """The services' side of the broker: one JSON codec, events already encoded,
-and deliveries to the Agency units' queues (names in tiaki/core/messages.py)."""
+deliveries to the Agency units' queues (names in tiaki/core/messages.py), and
+RPC clients whose replies survive a cluster node going down."""
 
 import json
 
-from kombu import Connection
+from kombu import Connection, Queue
 from kombu.serialization import register
-from nameko import config
+from nameko import config, rpc
 from nameko.amqp.publish import Publisher
 from nameko.events import EventDispatcher
+from nameko.exceptions import ReplyQueueExpiredWithPendingReplies, serialize
 from nameko.extensions import DependencyProvider
 from nameko.messaging import encode_to_headers
 
 from tiaki.connect import queues
+from tiaki.core import errors
 from tiaki.core.messages import unit_routing_key
 
 # Every payload here is plain JSON (str, int, bool, lists, dicts), so the
@@ -61,6 +64,39 @@ class UnitQueues(DependencyProvider):
     def deliver(self, unit_id: str, body: dict):
         self.declare(unit_id)
         self.publisher.publish(body, routing_key=unit_routing_key(unit_id))
+
+
+class TransientReplyListener(rpc.ReplyListener):
+    """nameko's RPC reply queue, but transient. nameko declares it durable: on
+    a cluster it then lives on one node, and while that node is down nobody
+    can declare it again, so every call this process makes waits until the
+    node is back. A transient queue goes with its node and this process makes
+    it again on the node it reconnects to. The replies it held are lost with
+    it: the calls waiting for them fail (Unavailable; the caller tries again)
+    instead of nameko ending the service."""
+
+    def setup(self):
+        super().setup()
+        held = self.queue
+        self.queue = Queue(held.name, exchange=held.exchange, routing_key=held.routing_key,
+                           durable=False, queue_arguments=held.queue_arguments)
+        self.consumer.queues = [self.queue]
+
+    def check_for_lost_replies(self):
+        try:
+            super().check_for_lost_replies()
+        except ReplyQueueExpiredWithPendingReplies:
+            lost, self.pending = self.pending, {}
+            error = serialize(errors.Unavailable(
+                "", "the broker node holding this call's reply went down; try again"))
+            for waiting in lost.values():
+                waiting.send({"result": None, "error": error})
+
+
+class ServiceRpc(rpc.ServiceRpc):
+    """nameko's RPC client to a service, with its replies on a transient queue."""
+
+    reply_listener = TransientReplyListener()
 
 
 def reachable(amqp_uri: str, timeout: float = 1.0) -> bool:

@@ -74,10 +74,15 @@ def admin_credentials(directory: str | None = None) -> tuple[str, str]:
 
 
 def amqp_uri(user: tuple[str, str], amqp_hostport: str, vhost: str = "/") -> str:
+    """The user's AMQP URI. `amqp_hostport` may name every node of a cluster,
+    comma-separated ("h1:5672,h2:5672"): the URI then lists one alternate per
+    node, separated by ";", and kombu (so nameko, the unit SDK and the CLI)
+    connects to the next one when a node is down."""
     quoted_vhost = urllib.parse.quote(vhost, safe="")
-    return (f"pyamqp://{urllib.parse.quote(user[0], safe='')}:"
-            f"{urllib.parse.quote(user[1], safe='')}@{amqp_hostport}/"
-            f"{quoted_vhost if vhost != '/' else ''}")
+    return ";".join(f"pyamqp://{urllib.parse.quote(user[0], safe='')}:"
+                    f"{urllib.parse.quote(user[1], safe='')}@{hostport.strip()}/"
+                    f"{quoted_vhost if vhost != '/' else ''}"
+                    for hostport in amqp_hostport.split(","))
 
 
 def unit_permissions(unit_id: str) -> dict:
@@ -174,7 +179,7 @@ def delete_users(mgmt: str, admin: tuple[str, str], users: list[str]):
               envvar="TIAKI_RABBIT_MGMT", help="RabbitMQ's management API.")
 @click.option("--vhost", default="/", show_default=True)
 @click.option("--amqp", "amqp_hostport", default="127.0.0.1:5672", show_default=True,
-              help="HOST:PORT the URIs name.")
+              help="HOST:PORT the URIs name; a cluster's nodes comma-separated.")
 @click.option("--units", default="evaluation,service-delivery", show_default=True,
               help="Comma-separated unit ids.")
 @click.option("--services", default=",".join(SERVICES), show_default=True)

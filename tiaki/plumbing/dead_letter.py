@@ -2,8 +2,12 @@
 queues dead-letter what they cannot take (the queues themselves, and the rules
 for what is poison, are tiaki/connect/queues.py, shared with the Agency units).
 
-RPC queues stay classic (a call is answered within seconds or not at all, so a
-replicated queue buys nothing) but dead-letter a request nobody can answer.
+RPC queues are quorum queues too (TIAKI_QUORUM_QUEUES), and dead-letter a
+request nobody can answer: on a cluster a durable classic queue lives on one
+node, and while that node is down nobody can declare or consume it, so every
+call to the service would fail. What stays classic is per process and goes
+with it: the RPC reply queues (transient, tiaki/plumbing/broker.py ServiceRpc)
+and the wake-up queues of insights' broadcast handlers (nameko's own, exclusive).
 """
 
 from __future__ import annotations
@@ -140,15 +144,15 @@ event_handler = ParkingEventHandler.decorator
 
 
 class ParkingRpcConsumer(_Declaring, RpcConsumer):
-    """nameko's RPC queue, dead-lettering a request that is not a call at all
+    """nameko's RPC queue, a quorum queue (available while one node of a cluster
+    is down; see the module's docstring), dead-lettering a request that is not a call at all
     (nameko's own would end the service on one without a reply address)."""
 
     consumer_cls = ParkingConsumer
 
     def setup(self):
         super().setup()
-        self.queue = parking_queue(self.queue.name, self.queue.exchange, self.queue.routing_key,
-                                   quorum=False)
+        self.queue = parking_queue(self.queue.name, self.queue.exchange, self.queue.routing_key)
         self.consumer.queues = [self.queue]
 
     def handle_message(self, body, message):

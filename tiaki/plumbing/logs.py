@@ -7,6 +7,8 @@
   allowed, bad input, not found, not now, over a limit) is one INFO line naming
   the entrypoint, the status and the field, never a traceback and never the
   reason's text (it may quote what the caller sent, a client reference).
+- A password in a URL (a broker URI with one alternate per cluster node, whose
+  every password but the first kombu leaves in its messages) is masked.
 - `handler`: rotation by size into a file (`make run` sets LOG_FILE to
   var/log/<process>.log), else the standard error stream.
 """
@@ -18,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import logging.handlers
+import re
 
 from grpc import StatusCode
 from nameko.extensions import DependencyProvider
@@ -33,6 +36,14 @@ REFUSALS = {StatusCode.INVALID_ARGUMENT, StatusCode.NOT_FOUND, StatusCode.FAILED
             StatusCode.PERMISSION_DENIED, StatusCode.UNAUTHENTICATED, StatusCode.ABORTED,
             StatusCode.RESOURCE_EXHAUSTED, StatusCode.ALREADY_EXISTS, StatusCode.OUT_OF_RANGE,
             StatusCode.CANCELLED, StatusCode.DEADLINE_EXCEEDED, StatusCode.UNIMPLEMENTED}
+
+
+URL_PASSWORD = re.compile(r"(://[^:/@\s;]+:)[^@\s;]+@")
+
+
+def without_passwords(text: str) -> str:
+    """`text` with every password in a URL ("scheme://user:password@") masked."""
+    return URL_PASSWORD.sub(r"\1********@", text)
 
 
 class RequestIds(DependencyProvider):
@@ -55,11 +66,11 @@ class JsonLines(logging.Formatter):
         line = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
                 .isoformat(timespec="milliseconds"),
                 "level": record.levelname, "service": self.service, "logger": record.name,
-                "message": record.getMessage()}
+                "message": without_passwords(record.getMessage())}
         if rid := request_id.get():
             line["request_id"] = rid
         if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
+            line["error"] = without_passwords(self.formatException(record.exc_info))
         return json.dumps(line, ensure_ascii=False, default=str)
 
 

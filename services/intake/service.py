@@ -268,7 +268,7 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
         refs = [r.record_ref for r in records]
-        contents = [r.SerializeToString(deterministic=True) for r in records]
+        contents = _Contents(records)
         checked: dict[int, tuple] = {}  # kept if the slot must be taken again
 
         def check(i: int) -> tuple[dict | None, list[tuple[str, str]]]:
@@ -400,6 +400,17 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
         if for_writing and sub.state != "open":
             raise NotNow("", f"submission {submission_id} is {sub.state}; open a new one")
         return sub
+
+
+class _Contents:
+    """A batch's records as sort_batch compares them (deterministic bytes),
+    made only for the few records whose ref comes twice in the batch."""
+
+    def __init__(self, records):
+        self.records = records
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.records[i].SerializeToString(deterministic=True)
 
 
 def submission_message(storage: IntakeStorage, sub: Submission) -> pb.Submission:

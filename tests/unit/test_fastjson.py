@@ -46,7 +46,8 @@ def test_writes_what_the_standard_library_writes(value, sort_keys):
 
 @given(st.floats())
 def test_every_float_is_written_as_the_standard_library_writes_it(number):
-    assert fastjson.dumps([number, {"n": number}]) == standard([number, {"n": number}])
+    for value in (number, [number, {"n": number}], [1, -number]):
+        assert fastjson.dumps(value) == standard(value)
 
 
 @given(values)

@@ -20,17 +20,17 @@ Where the two differ, and what is done about it:
 from __future__ import annotations
 
 import json
-import re
 
 import orjson
 
 _OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
             | orjson.OPT_PASSTHROUGH_SUBCLASS)
-# A number token (after ':', ',' or '[' in compact output) that either library
-# may write differently, or a null that may have been a NaN. Text inside a
-# string can match too: it is then only written twice, never wrongly. The
-# regular expression is slow, so plain searches for its parts go first.
-_MAY_DIFFER = re.compile(rb"[:,\[](?:-?[0-9.]+[eE]|-?0\.0000|null)")
+# Where the two libraries may write a value differently: a number with an
+# exponent (a digit before it), a tiny fraction, or a null that may have been a
+# NaN (each after ':', ',', '[' or a minus sign). Text inside a string can look
+# the same: it is then only written twice, never wrongly.
+_MAY_DIFFER = ((b"e-", b"0123456789."), (b"e+", b"0123456789."), (b"0.0000", b":,[-"),
+               (b"null", b":,["))
 _DIGITS = bytes(1 if 0x30 <= b <= 0x39 else 0 for b in range(256))  # digit -> 1, else 0
 _LONG_NUMBER = b"\x01" * 20  # 20 digits in a row: maybe an integer beyond 64 bits
 
@@ -40,13 +40,22 @@ def dumps(value: object, sort_keys: bool = False) -> bytes:
     ensure_ascii=False).encode(), byte for byte."""
     try:
         out = orjson.dumps(value, option=_OPTIONS | (orjson.OPT_SORT_KEYS if sort_keys else 0))
-        if not (b"+" in out or b"e-" in out or b"0.0000" in out or b"null" in out) or (
-                not _MAY_DIFFER.search(out)):
+        if not _may_differ(out):
             return out
     except orjson.JSONEncodeError:
         pass
     return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"),
                       ensure_ascii=False).encode()
+
+
+def _may_differ(out: bytes) -> bool:
+    for needle, after in _MAY_DIFFER:
+        at = out.find(needle)
+        while at != -1:
+            if at == 0 or out[at - 1] in after:
+                return True
+            at = out.find(needle, at + 1)
+    return False
 
 
 def loads(data: bytes | bytearray | str) -> object:

@@ -32,7 +32,8 @@ _OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _MAY_DIFFER = ((b"e-", b"0123456789."), (b"e+", b"0123456789."), (b"0.0000", b":,[-"),
                (b"null", b":,["))
 _DIGITS = bytes(1 if 0x30 <= b <= 0x39 else 0 for b in range(256))  # digit -> 1, else 0
-_LONG_NUMBER = b"\x01" * 20  # 20 digits in a row: maybe an integer beyond 64 bits
+_LONG_NUMBER = b"\x01" * 20  # 20 digits in a row: maybe an integer beyond 64 bits...
+_NUMBER_STARTS_AFTER = b":,[- \t\r\n"  # ...when a number starts there, not inside a string
 
 
 def dumps(value: object, sort_keys: bool = False) -> bytes:
@@ -61,9 +62,19 @@ def _may_differ(out: bytes) -> bool:
 def loads(data: bytes | bytearray | str) -> object:
     """json.loads(data), value for value."""
     raw = data.encode() if isinstance(data, str) else data
-    if _LONG_NUMBER not in raw.translate(_DIGITS):
+    if not _long_number(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
     return json.loads(data)
+
+
+def _long_number(raw: bytes) -> bool:
+    digits = raw.translate(_DIGITS)
+    at = digits.find(_LONG_NUMBER)
+    while at != -1:  # at: where a run of digits starts
+        if at == 0 or raw[at - 1] in _NUMBER_STARTS_AFTER:
+            return True
+        at = digits.find(_LONG_NUMBER, at + len(_LONG_NUMBER))
+    return False

@@ -50,6 +50,12 @@ def test_every_float_is_written_as_the_standard_library_writes_it(number):
         assert fastjson.dumps(value) == standard(value)
 
 
+@given(st.uuids(), st.floats())
+def test_ids_beside_numbers_are_written_as_the_standard_library_writes_them(an_id, number):
+    value = {"delivery_id": f"{an_id}.1:evaluation", "records": [{"n": number}]}
+    assert fastjson.dumps(value, sort_keys=True) == standard(value, sort_keys=True)
+
+
 @given(values)
 def test_reads_what_the_standard_library_reads(value):
     text = standard(value)

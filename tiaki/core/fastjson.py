@@ -26,11 +26,13 @@ import orjson
 _OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
             | orjson.OPT_PASSTHROUGH_SUBCLASS)
 # Where the two libraries may write a value differently: a number with an
-# exponent (a digit before it), a tiny fraction, or a null that may have been a
-# NaN (each after ':', ',', '[' or a minus sign). Text inside a string can look
-# the same: it is then only written twice, never wrongly.
-_MAY_DIFFER = ((b"e-", b"0123456789."), (b"e+", b"0123456789."), (b"0.0000", b":,[-"),
-               (b"null", b":,["))
+# exponent, a tiny fraction (0.0000...), or a null that may have been a NaN.
+# Each is looked for as a number token (after ':', ',', '[' or the start, with
+# its minus sign), so a uuid's "3e-" is not one; text inside a string can
+# still look like one, and is then only written twice, never wrongly.
+_MAY_DIFFER = (b"e-", b"e+", b"0.0000", b"null")
+_TOKEN_AFTER = b":,["
+_NUMBER_PART = b"0123456789."
 _DIGITS = bytes(1 if 0x30 <= b <= 0x39 else 0 for b in range(256))  # digit -> 1, else 0
 _LONG_NUMBER = b"\x01" * 20  # 20 digits in a row: maybe an integer beyond 64 bits...
 _NUMBER_STARTS_AFTER = b":,[- \t\r\n"  # ...when a number starts there, not inside a string
@@ -50,13 +52,30 @@ def dumps(value: object, sort_keys: bool = False) -> bytes:
 
 
 def _may_differ(out: bytes) -> bool:
-    for needle, after in _MAY_DIFFER:
+    for needle in _MAY_DIFFER:
         at = out.find(needle)
         while at != -1:
-            if at == 0 or out[at - 1] in after:
+            if _token_starts(out, _number_start(out, at) if needle[0] == ord("e") else at):
                 return True
             at = out.find(needle, at + 1)
     return False
+
+
+def _number_start(out: bytes, at: int) -> int:
+    """Where the digits before an exponent at `at` begin; -1 when there are none."""
+    start = at
+    while start > 0 and out[start - 1] in _NUMBER_PART:
+        start -= 1
+    return start if start < at else -1
+
+
+def _token_starts(out: bytes, at: int) -> bool:
+    """Whether a value token (a number, its minus sign, or null) starts at `at`."""
+    if at < 0:
+        return False
+    if at > 0 and out[at - 1] == 0x2D:  # a minus sign
+        at -= 1
+    return at == 0 or out[at - 1] in _TOKEN_AFTER
 
 
 def loads(data: bytes | bytearray | str) -> object:

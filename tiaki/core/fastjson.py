@@ -80,12 +80,12 @@ def _token_starts(out: bytes, at: int) -> bool:
 
 def loads(data: bytes | bytearray | str) -> object:
     """json.loads(data), value for value."""
-    raw = data.encode() if isinstance(data, str) else data
-    if not _long_number(raw):
-        try:
+    try:
+        raw = data.encode() if isinstance(data, str) else data
+        if not _long_number(raw):
             return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
+    except (UnicodeEncodeError, orjson.JSONDecodeError):  # a lone surrogate, NaN, ...
+        pass
     return json.loads(data)
 
 

@@ -5,6 +5,7 @@ submission sends, per-purpose pseudonyms and the SLK-581 linkage key. No I/O her
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -38,8 +39,16 @@ def pseudonym(key: bytes, provider_id: str, client_ref: str) -> str:
     joined, and the same client gets the same pseudonym every quarter. The
     provider is part of it: a client reference is only unique within the
     provider that made it, and two providers' "C-1" are different people."""
-    message = f"{provider_id}\x1f{client_ref.strip()}".encode("utf-8")
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+    mac = _prepared(key).copy()
+    mac.update(f"{provider_id}\x1f{client_ref.strip()}".encode("utf-8"))
+    return mac.digest()[:16].hex()
+
+
+@functools.lru_cache(maxsize=1024)
+def _prepared(key: bytes):
+    """The key's HMAC prepared once (its padded key hashed once), so each
+    pseudonym costs a copy and the hash of its own message."""
+    return hmac.new(key, digestmod="sha256")
 
 
 # -- submissions and their batches -------------------------------------------------------

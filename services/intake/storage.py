@@ -6,7 +6,6 @@ text and cannot range-query dates (MongoDB does both)."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 import uuid
@@ -16,6 +15,7 @@ import mongoengine as me
 from bson import Binary
 
 from services.intake.domain import Submission
+from tiaki.core import fastjson
 from tiaki.core.errors import Conflict, NotFound
 from tiaki.plumbing.secrets import seal, unseal
 from tiaki.plumbing.store import Collection, retrying
@@ -247,7 +247,7 @@ class IntakeStorage:
                                       "rejected_count": {"$gt": 0}},
                                      sort=[("seq", 1)], fields=("seq", "rejections"), limit=16)
             for doc in docs:
-                entries = (json.loads(zlib.decompress(doc["rejections"]))
+                entries = (fastjson.loads(zlib.decompress(doc["rejections"]))
                            if doc.get("rejections") else [])
                 first = offset if doc["seq"] == slot else 0
                 if len(out) == limit and len(entries) > first:
@@ -282,17 +282,16 @@ class IntakeStorage:
     def store_batch(self, submission_id: str, slot: int, record_refs: list[str],
                     rejected_count: int, payload: dict,
                     rejections: list[list] | None = None,
-                    record_digests: list[str] | None = None) -> tuple[str, str]:
+                    record_digests: list[str] | None = None) -> tuple[str, bytes]:
         """Stores the batch in the submission's slot `slot`, with its event
         payload (given its batch_id), its records' content digests and its
         `rejections` ([row, record_ref, field, code, reason], for `rejections`
-        to list), and puts it in the
-        outbox when it has records to send. Returns the batch id and the
-        payload as JSON text, encoded once for the store and the broker.
-        Conflict when another writer stored that slot first: nothing of this
-        batch stays stored."""
+        to list), and puts it in the outbox when it has records to send.
+        Returns the batch id and the payload as JSON (UTF-8), encoded once for
+        the store and the broker. Conflict when another writer stored that slot
+        first: nothing of this batch stays stored."""
         batch_id = payload["batch_id"] = f"{submission_id}.{slot}"
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        text = fastjson.dumps(payload)
         now = time.time()
         entry_id = None
         if record_refs:  # the outbox entry first: a crash after the batch still publishes it
@@ -303,10 +302,9 @@ class IntakeStorage:
                "record_refs": record_refs, "record_digests": record_digests or [],
                "accepted_count": len(record_refs),
                "rejected_count": rejected_count,
-               "payload": Binary(zlib.compress(text.encode(), 1)), "stored_at": now}
+               "payload": Binary(zlib.compress(text, 1)), "stored_at": now}
         if rejections:
-            doc["rejections"] = Binary(zlib.compress(
-                json.dumps(rejections, ensure_ascii=False).encode(), 1))
+            doc["rejections"] = Binary(zlib.compress(fastjson.dumps(rejections), 1))
         if not self.batches.insert(doc):
             if entry_id:
                 self.outbox.delete(entry_id)
@@ -339,8 +337,8 @@ class IntakeStorage:
         self.outbox.delete_many({"batch_id": batch_id})
 
     def claim_unpublished_batches(self, older_than: float,
-                                  limit: int = 50) -> list[tuple[str, str, str]]:
-        """(entry_id, batch_id, payload text) of batches the broker has not
+                                  limit: int = 50) -> list[tuple[str, str, bytes]]:
+        """(entry_id, batch_id, payload JSON) of batches the broker has not
         confirmed yet, each claimed for CLAIM_SECONDS so the relays of several
         instances do not all publish it (one that dies leaves it to another
         afterwards)."""
@@ -358,7 +356,7 @@ class IntakeStorage:
                     self.outbox.delete(entry["_id"])
                 continue
             out.append((entry["_id"], entry["batch_id"],
-                        zlib.decompress(batch["payload"]).decode()))
+                        zlib.decompress(batch["payload"])))
         return out
 
     def _claim_entry(self, older_than: float, now: float) -> dict | None:

@@ -96,8 +96,8 @@ def stored_batch(submission_id, slot, refs, rejected, payload, rejections=None, 
 
 
 def dispatched(service) -> list[dict]:
-    """The records_accepted events sent, decoded (intake sends them as JSON text)."""
-    return [json.loads(c.args[1]) if isinstance(c.args[1], str) else c.args[1]
+    """The records_accepted events sent, decoded (intake sends them encoded as JSON)."""
+    return [json.loads(c.args[1]) if isinstance(c.args[1], (bytes, str)) else c.args[1]
             for c in service.dispatch.call_args_list if c.args[0] == messages.RECORDS_ACCEPTED]
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 from dataclasses import dataclass
+
+from tiaki.core import fastjson
 
 GENESIS = "0" * 64
 # A supersession marks a delivery (delivery_id) of a sealed submission as replaced
@@ -71,7 +72,7 @@ def canonical_json(value: object) -> bytes:
     """Keys sorted, no spaces, UTF-8 unescaped: the RFC 8785 bytes every hash
     here is taken over. NotCanonical for a value holding a float."""
     _refuse_floats(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return fastjson.dumps(value, sort_keys=True)
 
 
 def content_hash(payload: object) -> str:

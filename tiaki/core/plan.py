@@ -385,6 +385,8 @@ FORMATS = {
 
 
 def parse_integer(text: str) -> int:
+    if text.isdigit() and text.isascii():  # the usual case, without the expression
+        return int(text)
     if not _INTEGER.fullmatch(text):
         raise Rejected(f"expected {FORMATS['integer']}, got {text[:40]!r}")
     return int(text.split(".", 1)[0])
@@ -474,7 +476,10 @@ def outside_window(item: ScheduleItem, value: str | None, period: str) -> str:
     """Why a date (YYYY-MM-DD) is outside its item's window for the period; "" when in it."""
     if value is None:
         return ""
-    first, last = date_window(item, period)
+    return _outside(value, *date_window(item, period), period)
+
+
+def _outside(value: str, first: str, last: str, period: str) -> str:
     if value > last:
         return f"{value} is outside the window for {period}: after its last day, {last}"
     if first and value < first:
@@ -495,6 +500,14 @@ class RecordRules:
         # Only a purpose the agreement leaves in force may ask for identity details.
         self.needs_slk581 = plan.needs_slk581(declined)
         self.dates = tuple(i for i in plan.items if i.type == "date" and i.name in self.validators)
+        self._windows: dict[str, tuple] = {}  # period -> ((item name, first, last), ...)
+
+    def windows(self, period: str) -> tuple[tuple[str, str, str], ...]:
+        """(item name, first allowed day or "", last) of each date item for the
+        period, worked out once per period rather than once per record."""
+        if period not in self._windows:
+            self._windows[period] = tuple((i.name, *date_window(i, period)) for i in self.dates)
+        return self._windows[period]
 
     def check(self, record_ref: str, client_ref: str, fields: dict[str, str], period: str = ""):
         """Returns (typed fields, problems); problems are (field, reason) pairs.
@@ -527,11 +540,11 @@ class RecordRules:
                 typed[name] = check(text)
             except Rejected as exc:
                 problems.append((name, str(exc)))
-        for item in self.dates if period else ():
-            why = outside_window(item, typed.get(item.name), period)
+        for name, first, last in self.windows(period) if period else ():
+            why = name in typed and _outside(typed[name], first, last, period)
             if why:
-                problems.append((item.name, why))
-                del typed[item.name]
+                problems.append((name, why))
+                del typed[name]
         for name in self.required:
             if name not in typed and not any(p[0] == name for p in problems):
                 problems.append((name, "required by the plan"))

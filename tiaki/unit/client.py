@@ -26,7 +26,7 @@ from kombu import Connection
 from kombu.mixins import ConsumerMixin
 from prometheus_client import Counter
 
-from tiaki.connect import heads, queues
+from tiaki.connect import codec, heads, queues  # noqa: F401 (codec: registers the JSON codec)
 from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.core import merkle
 from tiaki.core.errors import Conflict, NotFound

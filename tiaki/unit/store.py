@@ -5,22 +5,22 @@ change. The unit's database, not the services': plain pymongo."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import zlib
 
 import pymongo
 from bson import Binary
 
+from tiaki.core import fastjson
 from tiaki.core.records import BUCKETS, PSEUDONYM, bucket
 
 
 def _pack(rows) -> Binary:
-    return Binary(zlib.compress(json.dumps(rows, ensure_ascii=False).encode(), 1))
+    return Binary(zlib.compress(fastjson.dumps(rows), 1))
 
 
 def _unpack(packed) -> list:
-    return json.loads(zlib.decompress(packed))
+    return fastjson.loads(zlib.decompress(packed))
 
 
 class UnitStore:

@@ -163,11 +163,15 @@ class RequestsService(HealthMixin):
     @grpc
     def ExtendRequest(self, request, context):
         provider = self.identities.require(context, "provider")
-        found = self._own(provider, request.request_id)
-        domain.must_be_open(found, then="only an open one is extended")
-        new_due = parse_day(request.new_due, "new_due")
-        rules = domain.extend(found.rules, nz_today(), new_due, request.reasons)
-        extended = self.storage.extend(found, rules, provider.id)
+
+        def attempt():  # decided on the request as read; read again if a unit answered meanwhile
+            found = self._own(provider, request.request_id)
+            domain.must_be_open(found, then="only an open one is extended")
+            new_due = parse_day(request.new_due, "new_due")
+            rules = domain.extend(found.rules, nz_today(), new_due, request.reasons)
+            return self.storage.extend(found, rules, provider.id)
+        extended = retrying(attempt, field="", what=f"request {request.request_id} kept "
+                                                    "changing; try again")
         self._changes.notify(extended.request_id)
         return pb.ExtendRequestResponse(request=request_message(extended))
 

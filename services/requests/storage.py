@@ -176,11 +176,14 @@ class RequestsStorage:
         return doc["html"] if doc else ""
 
     def extend(self, found: FamilyRequest, request: Request, who: str) -> FamilyRequest:
-        self.requests.update(
-            {"_id": found.request_id}, inc={"version": 1},
-            set={"due": request.due.isoformat(), "extension_reasons": request.extension_reasons},
-            push={"history": step(who, f"extended the due date to {request.due.isoformat()}: "
-                                       f"{request.extension_reasons}")})
+        """Conflict when the request changed since `found` was read: an extension
+        decided on what was read is written once, never over another's."""
+        if not self.requests.update(
+                {"_id": found.request_id, "version": found.version}, inc={"version": 1},
+                set={"due": request.due.isoformat(), "extension_reasons": request.extension_reasons},
+                push={"history": step(who, f"extended the due date to {request.due.isoformat()}: "
+                                           f"{request.extension_reasons}")}):
+            raise Conflict("version", f"request {found.request_id} changed meanwhile")
         return self.get(found.request_id)
 
     def transfer(self, found: FamilyRequest, agency: str, who: str) -> FamilyRequest:

@@ -89,3 +89,24 @@ def test_an_answer_a_dead_instance_left_unassembled_is_assembled_next_round(two_
     done = b.storage.get(request_id)
     assert done.state == "complete"
     assert "<html" in b.storage.answer_html(done).lower()
+
+
+def test_two_extensions_decided_on_one_read_store_one(two_instances):
+    """A retried or doubled ExtendRequest decided on the same read does not
+    write a second extension over the first: the second is told to look again."""
+    a, b = two_instances
+    request_id = open_request(a.storage, dt.date.today(), opened_ago=10)
+    found = a.storage.get(request_id)
+    first = domain.extend(found.rules, dt.date.today(), found.rules.due + dt.timedelta(days=20),
+                          "a search of archived files")
+    second = domain.extend(found.rules, dt.date.today(), found.rules.due + dt.timedelta(days=30),
+                           "a consultation")
+
+    a.storage.extend(found, first, "ccss")
+    with pytest.raises(Conflict):
+        b.storage.extend(found, second, "ccss")
+
+    stored = a.storage.get(request_id)
+    assert stored.rules.due == first.due
+    assert [s.what for s in stored.history if s.what.startswith("extended")] == [
+        f"extended the due date to {first.due.isoformat()}: a search of archived files"]

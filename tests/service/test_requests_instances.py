@@ -81,8 +81,8 @@ def test_an_answer_a_dead_instance_left_unassembled_is_assembled_next_round(two_
     doc = a.storage.get(request_id)
     rules = domain.record_unit_outcome(doc.rules, "evaluation", "answered", "")
     a.storage.record_answer(doc, rules, "evaluation", [], "evaluation")  # ...and `a` died here
-    b.purpose_router.get_plan.return_value = plan.to_dict()
-    b.purpose_router.accesses.return_value = []
+    # The service asks purpose_router for the plan without waiting (call_async), then waits.
+    b.purpose_router.get_plan.call_async.return_value.result.return_value = plan.to_dict()
 
     b.escalate()
 

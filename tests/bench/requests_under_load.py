@@ -35,10 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-import grpc
-
 from tests.bench import requests_latency as idle
-from tests.bench.pipeline import stream
 from tests.stack import Stack, start_stack
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.unit.store import UnitStore
@@ -63,26 +60,7 @@ def submit(stack: Stack, version: int, quarter: str, refs: list[str], first: int
         programme_id=idle.PROGRAMME, plan_version=version, period=quarter),
         metadata=meta).submission.submission_id
     bodies = idle.batch_bodies(submission_id, quarter, refs, first, random.Random(first))
-    idle.say(f"{quarter}: streaming {len(refs)} records in {len(bodies)} batches "
-             f"({sum(map(len, bodies)) / 1e6:.1f} MB) over {idle.STREAMS} stream(s)")
-    channels = [grpc.insecure_channel(stack.address("intake")) for _ in range(idle.STREAMS)]
-    results: dict[int, object] = {}
-    threads = [threading.Thread(target=stream,
-                                args=(ch, meta, bodies[i::idle.STREAMS], results, i, WAIT))
-               for i, ch in enumerate(channels)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for ch in channels:
-        ch.close()
-    failures = [r for r in results.values() if isinstance(r, Exception)]
-    if failures:
-        raise failures[0]
-    accepted = sum(r.accepted_count for r in results.values())
-    if accepted != len(refs):
-        raise AssertionError(f"{quarter}: intake accepted {accepted} of {len(refs)} records")
-    intake.SealSubmission(pb.SealSubmissionRequest(submission_id=submission_id), metadata=meta)
+    idle.stream_and_seal(stack, submission_id, bodies, len(refs), quarter)
 
 
 def held(stores: dict[str, UnitStore]) -> int:

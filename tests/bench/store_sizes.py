@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import bson
-import grpc
 import yaml
 
-from tests.bench.pipeline import ROOT, say, show, stream
+from tests.bench.pipeline import ROOT, say, show
+from tests.bench.requests_latency import stream_and_seal
 from tests.e2e.journey import open_submission, to_record
 from tests.stack import Stack, drop, start_stack
 from tiaki.cli.synthetic import records as synthetic_records
@@ -49,27 +48,12 @@ PROGRAMME = "best-foot-forward"
 def submit(stack: Stack, rows: list[dict]) -> str:
     version = stack.create_plan(yaml.safe_load(
         (ROOT / "programmes" / f"{PROGRAMME}.yaml").read_text()))
-    meta = stack.metadata("provider", "ccss")
     submission_id = open_submission(stack, PROGRAMME, version)
     records = [to_record(r) for r in rows]
     bodies = [pb.SubmitRecordsRequest(submission_id=submission_id,
                                       records=records[i:i + BATCH]).SerializeToString()
               for i in range(0, len(records), BATCH)]
-    results: dict[int, object] = {}
-    channels = [grpc.insecure_channel(stack.address("intake")) for _ in range(2)]
-    threads = [threading.Thread(target=stream, args=(ch, meta, bodies[k::2], results, k))
-               for k, ch in enumerate(channels)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for ch in channels:
-        ch.close()
-    failures = [r for r in results.values() if isinstance(r, Exception)]
-    if failures:
-        raise failures[0]
-    stack.intake().SealSubmission(pb.SealSubmissionRequest(submission_id=submission_id),
-                                  metadata=meta)
+    stream_and_seal(stack, submission_id, bodies, len(rows), "the submission")
     return submission_id
 
 

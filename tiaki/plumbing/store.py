@@ -29,10 +29,11 @@ On a replica set (docs/operations.md): every write waits for a majority of
 members with the journal (`DURABILITY`, each a config key of every service), so
 no acknowledged write is rolled back by a failover; pymongo retries a
 single-document write once after a failover, and the server recognises a retry
-it already applied. Every write is also safe to repeat from above (a message
+it already applied. Writes are also safe to repeat from above (a message
 redelivered, a gRPC call sent again): `insert` and `insert_new` are keyed and
 report a taken key, `put` replaces whole, `swap` and version-guarded `update`s
-are compare-and-swap, and `claim` re-claims only what ran out. Reads go to the
+are compare-and-swap, and `claim` re-claims only what ran out (the two
+exceptions, which lose nothing, are in docs/operations.md). Reads go to the
 primary with read concern majority: what a service reads cannot be rolled back,
 and a compare-and-swap decided on it is checked again by the primary.
 """

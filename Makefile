@@ -115,9 +115,11 @@ lint: install proto
 	$(VENV)/bin/lint-imports
 	$(PY) tools/deploy_lint.py
 
-bench: install proto infra ## de-identification, access-request latency, then records/s vs the raw broker
+bench: install proto infra ## de-identification, access-request latency (idle, then while a submission streams), store bytes per record, then records/s vs the raw broker
 	$(PY) -m tests.bench.stories_eval
 	$(PY) -m tests.bench.requests_latency
+	$(PY) -m tests.bench.requests_under_load
+	$(PY) -m tests.bench.store_sizes
 	$(PY) -m tests.bench.soak
 	$(PY) -m tests.bench.pipeline
 

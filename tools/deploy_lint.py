@@ -17,7 +17,10 @@
   is non-root with a read-only root filesystem, requests and limits, gRPC health probes,
   its own ServiceAccount, a Service and a HorizontalPodAutoscaler; no Secret has a value;
   each service reaches MongoDB as its own user whose role reaches its own database only,
-  and a service that seals secrets mounts a key-encryption-key Secret no other pod mounts.
+  and a service that seals secrets mounts a key-encryption-key Secret no other pod mounts;
+  MongoDB is a replica set (3 or more members, odd) and each service's URI names every
+  member and the set, and its store client writes majority with the journal, retries,
+  and reads majority from the primary (REPLICA_SET_CLIENT).
 
 Whether the metric names used exist in the services' real output is checked with the
 services running, in tests/e2e/test_metrics_exposition.py (names come from here).
@@ -576,6 +579,60 @@ def kek_problems(objects: list[dict], deployments: dict[str, dict]) -> list[str]
     return problems
 
 
+# Every service's store client on the replica set (tiaki/plumbing/store.py DURABILITY,
+# docs/operations.md): what it must be set to, from its own env or a ConfigMap it takes.
+REPLICA_SET_CLIENT = {"STORE_WRITE_CONCERN": "majority", "STORE_JOURNAL": "true",
+                      "STORE_RETRY_WRITES": "true", "STORE_RETRY_READS": "true",
+                      "STORE_READ_CONCERN": "majority", "STORE_READ_PREFERENCE": "primary"}
+
+
+def configured_env(obj: dict, objects: list[dict]) -> dict[str, str]:
+    """The first container's environment: its ConfigMaps (envFrom), then its own env."""
+    maps = {o["metadata"]["name"]: o.get("data") or {} for o in objects if o["kind"] == "ConfigMap"}
+    env: dict[str, str] = {}
+    for source in pod_spec(obj)["containers"][0].get("envFrom") or []:
+        env.update(maps.get((source.get("configMapRef") or {}).get("name"), {}))
+    return {**env, **container_env(obj)}
+
+
+def replica_set_problems(objects: list[dict]) -> list[str]:
+    """MongoDB is a replica set of an odd number (3 or more) of members, and each service
+    names every member and the set in its URI and writes with majority and the journal,
+    retries, and reads majority from the primary (REPLICA_SET_CLIENT)."""
+    mongodb = next((o for o in objects if o["kind"] == "StatefulSet"
+                    and o["metadata"]["name"] == "mongodb"), None)
+    if mongodb is None:
+        return ["no StatefulSet mongodb"]
+    members = mongodb["spec"].get("replicas", 1)
+    args = pod_spec(mongodb)["containers"][0].get("args") or []
+    replica_set = args[args.index("--replSet") + 1] if "--replSet" in args[:-1] else None
+    problems = []
+    if replica_set is None or members < 3 or members % 2 == 0:
+        problems.append(f"StatefulSet/mongodb: must be a replica set (--replSet) of an odd number "
+                        f"of members, 3 or more, not {members} (set {replica_set!r})")
+    hosts = {f"mongodb-{i}.mongodb" for i in range(members)}
+    for obj in objects:
+        service = obj["metadata"]["name"].replace("-", "_")
+        if obj["kind"] != "Deployment" or service not in SERVICES:
+            continue
+        label, env = f"Deployment/{obj['metadata']['name']}", configured_env(obj, objects)
+        uri = env.get(config_variable(service, "MONGO_URI") or "", "")
+        if urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query).get("replicaSet") != [
+                replica_set] or uri_hosts(uri) != hosts:
+            problems.append(f"{label}: its store URI must name every member {sorted(hosts)} "
+                            f"and replicaSet={replica_set}: {uri!r}")
+        wrong = {k: env.get(k) for k, v in REPLICA_SET_CLIENT.items()
+                 if str(env.get(k, "")).lower() != v}
+        if wrong:
+            problems.append(f"{label}: its store client must be set to {REPLICA_SET_CLIENT}, "
+                            f"not {wrong}")
+        if not str(env.get("STORE_WRITE_TIMEOUT_MS", "")).isdigit() \
+                or int(env["STORE_WRITE_TIMEOUT_MS"]) <= 0:
+            problems.append(f"{label}: STORE_WRITE_TIMEOUT_MS must be set, in milliseconds "
+                            "above 0 (a majority write that cannot be had fails, not hangs)")
+    return problems
+
+
 def check_kubernetes() -> list[str]:
     import kubernetes_validate  # slow to import: only when this check runs
 
@@ -600,7 +657,8 @@ def check_kubernetes() -> list[str]:
                 except kubernetes_validate.SchemaNotFoundError:
                     problems.append(f"{overlay.name}: no Kubernetes {version} schema for "
                                     f"{obj['apiVersion']} {obj['kind']}")
-        problems += [f"{overlay.name}: {p}" for p in kubernetes_policy(objects) + store_policy(objects)]
+        problems += [f"{overlay.name}: {p}" for p in kubernetes_policy(objects) + store_policy(objects)
+                     + replica_set_problems(objects)]
     return problems
 
 

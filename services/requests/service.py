@@ -164,11 +164,15 @@ class RequestsService(HealthMixin):
     @grpc
     def ExtendRequest(self, request, context):
         provider = self.identities.require(context, "provider")
-        found = self._own(provider, request.request_id)
-        domain.must_be_open(found, then="only an open one is extended")
-        new_due = parse_day(request.new_due, "new_due")
-        rules = domain.extend(found.rules, nz_today(), new_due, request.reasons)
-        extended = self.storage.extend(found, rules, provider.id, provider.person)
+
+        def attempt():  # decided on the request as read; read again if a unit answered meanwhile
+            found = self._own(provider, request.request_id)
+            domain.must_be_open(found, then="only an open one is extended")
+            new_due = parse_day(request.new_due, "new_due")
+            rules = domain.extend(found.rules, nz_today(), new_due, request.reasons)
+            return self.storage.extend(found, rules, provider.id, provider.person)
+        extended = retrying(attempt, field="", what=f"request {request.request_id} kept "
+                                                    "changing; try again")
         self._changes.notify(extended.request_id)
         return pb.ExtendRequestResponse(request=request_message(extended))
 
@@ -322,16 +326,24 @@ class RequestsService(HealthMixin):
         the ledger's accesses and what insights says they informed."""
         answers = self.storage.answers(found)
         delivery_ids = answer.delivery_ids(answers)
+        # Asked all at once, not one after another: while a large submission streams,
+        # each call waits its turn at a busy service (tests/bench/requests_under_load.py).
+        router = self.purpose_router
+        current = router.get_plan.call_async(found.programme_id, 0)
+        directory = router.directory_entries.call_async()
+        provenance_call = router.provenance.call_async(delivery_ids) if delivery_ids else None
+        accesses_call = router.accesses.call_async(delivery_ids) if delivery_ids else None
+        outcomes_call = (eventlet.spawn(self._outcomes, found.provider_id, delivery_ids)
+                         if delivery_ids else None)
         provenance = {p["delivery_id"]: p for p in (
-            self.purpose_router.provenance(delivery_ids) if delivery_ids else [])}
-        plans = {}
-        for version in {0, *(p["plan_version"] for p in provenance.values())}:
-            plan = Plan.from_dict(self.purpose_router.get_plan(found.programme_id, version))
-            plans[plan.version] = plan
-        names = {key: entry["display_name"]
-                 for key, entry in self.purpose_router.directory_entries().items()}
-        accesses = self.purpose_router.accesses(delivery_ids) if delivery_ids else []
-        outcomes = self._outcomes(found.provider_id, delivery_ids) if delivery_ids else []
+            provenance_call.result() if provenance_call else [])}
+        plans = {plan.version: plan for plan in [Plan.from_dict(current.result())]}
+        older = [router.get_plan.call_async(found.programme_id, version) for version in
+                 {p["plan_version"] for p in provenance.values()} - set(plans)]
+        plans.update((plan.version, plan) for plan in (Plan.from_dict(c.result()) for c in older))
+        names = {key: entry["display_name"] for key, entry in directory.result().items()}
+        accesses = accesses_call.result() if accesses_call else []
+        outcomes = outcomes_call.wait() if outcomes_call else []
         return answer.assemble(found, answer.Facts(plans, provenance, names), answers,
                                accesses, outcomes, nz_today())
 
@@ -356,12 +368,14 @@ class RequestsService(HealthMixin):
         if not request.requester.strip() or not request.authorisation.strip():
             raise Invalid("", "say who is asking (requester) and how you may act for them "
                               "(authorisation, e.g. a signed form)")
+        # Both at once (see _answer); the programme is checked first all the same.
+        pseudonyms_call = self.intake.pseudonyms.call_async(provider.id, request.programme_id,
+                                                            request.client_ref)
         plan_dict = self.purpose_router.get_plan(request.programme_id, 0)
         if plan_dict is None:
             raise NotFound("", f"no programme {request.programme_id!r}")
         plan = Plan.from_dict(plan_dict)
-        pseudonyms = self.intake.pseudonyms(provider.id, request.programme_id,
-                                            request.client_ref)
+        pseudonyms = pseudonyms_call.result()
         holders = self.purpose_router.holders(provider.id, request.programme_id, pseudonyms)
         purposes = domain.asked(holders, pseudonyms, plan, request.client_ref,
                                 request.programme_id, correction)

@@ -185,11 +185,14 @@ class RequestsStorage:
 
     def extend(self, found: FamilyRequest, request: Request, who: str,
                person: str = "") -> FamilyRequest:
-        self.requests.update(
-            {"_id": found.request_id}, inc={"version": 1},
-            set={"due": request.due.isoformat(), "extension_reasons": request.extension_reasons},
-            push={"history": step(who, f"extended the due date to {request.due.isoformat()}: "
-                                       f"{request.extension_reasons}", person)})
+        """Conflict when the request changed since `found` was read: an extension
+        decided on what was read is written once, never over another's."""
+        if not self.requests.update(
+                {"_id": found.request_id, "version": found.version}, inc={"version": 1},
+                set={"due": request.due.isoformat(), "extension_reasons": request.extension_reasons},
+                push={"history": step(who, f"extended the due date to {request.due.isoformat()}: "
+                                           f"{request.extension_reasons}", person)}):
+            raise Conflict("version", f"request {found.request_id} changed meanwhile")
         return self.get(found.request_id)
 
     def transfer(self, found: FamilyRequest, agency: str, who: str,

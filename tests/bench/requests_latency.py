@@ -196,28 +196,36 @@ def submit_all(stack: Stack, version: int) -> float:
             programme_id=PROGRAMME, plan_version=version, period=quarter),
             metadata=meta).submission.submission_id
         bodies = batch_bodies(submission_id, quarter, part, k * per, rng)
-        say(f"{quarter}: streaming {len(part)} records in {len(bodies)} batches "
-            f"({sum(map(len, bodies)) / 1e6:.1f} MB) over {STREAMS} stream(s)")
-        channels = [grpc.insecure_channel(stack.address("intake")) for _ in range(STREAMS)]
-        results: dict[int, object] = {}
-        threads = [threading.Thread(target=stream,
-                                    args=(ch, meta, bodies[i::STREAMS], results, i, WAIT))
-                   for i, ch in enumerate(channels)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        for ch in channels:
-            ch.close()
-        failures = [r for r in results.values() if isinstance(r, Exception)]
-        if failures:
-            raise failures[0]
-        accepted = sum(r.accepted_count for r in results.values())
-        if accepted != len(part):
-            raise AssertionError(f"{quarter}: intake accepted {accepted} of {len(part)} records")
-        intake.SealSubmission(pb.SealSubmissionRequest(submission_id=submission_id),
-                              metadata=meta)
+        stream_and_seal(stack, submission_id, bodies, len(part), quarter)
     return time.monotonic()
+
+
+def stream_and_seal(stack: Stack, submission_id: str, bodies: list[bytes], records: int,
+                    label: str) -> None:
+    """Streams pre-serialised batches to intake over STREAMS concurrent streams,
+    checks that all `records` were accepted, and seals the submission."""
+    meta = stack.metadata("provider", "ccss")
+    say(f"{label}: streaming {records} records in {len(bodies)} batches "
+        f"({sum(map(len, bodies)) / 1e6:.1f} MB) over {STREAMS} stream(s)")
+    channels = [grpc.insecure_channel(stack.address("intake")) for _ in range(STREAMS)]
+    results: dict[int, object] = {}
+    threads = [threading.Thread(target=stream,
+                                args=(ch, meta, bodies[i::STREAMS], results, i, WAIT))
+               for i, ch in enumerate(channels)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for ch in channels:
+        ch.close()
+    failures = [r for r in results.values() if isinstance(r, Exception)]
+    if failures:
+        raise failures[0]
+    accepted = sum(r.accepted_count for r in results.values())
+    if accepted != records:
+        raise AssertionError(f"{label}: intake accepted {accepted} of {records} records")
+    stack.intake().SealSubmission(pb.SealSubmissionRequest(submission_id=submission_id),
+                                  metadata=meta)
 
 
 def wait_routed(stack: Stack, t0: float) -> float:
@@ -357,20 +365,19 @@ def lookups(stack: Stack, docs: list[dict]):
         started = time.perf_counter()
         for unit in doc["units"]:
             for purpose in unit["purposes"]:
-                t = time.perf_counter()
-                key = bucket_key("ccss", PROGRAMME, purpose["purpose_id"],
-                                 bucket(purpose["pseudonym"]))
-                list(holdings.find({"bucket_key": key,
-                                    "pseudonyms": {"$in": [purpose["pseudonym"]]}},
-                                   {"deliveries": 1, "_id": 0}))
-                per_query.append(time.perf_counter() - t)
+                for pseudonym in purpose["pseudonyms"]:  # one per key generation
+                    t = time.perf_counter()
+                    key = bucket_key("ccss", PROGRAMME, purpose["purpose_id"], bucket(pseudonym))
+                    list(holdings.find({"bucket_key": key, "pseudonyms": {"$in": [pseudonym]}},
+                                       {"deliveries": 1, "_id": 0}))
+                    per_query.append(time.perf_counter() - t)
         per_person.append(time.perf_counter() - started)
         unit = doc["units"][0]
         purpose = unit["purposes"][0]
-        ids, pseudonym = purpose["delivery_ids"], purpose["pseudonym"]
+        ids, pseudonyms = purpose["delivery_ids"], purpose["pseudonyms"]
         deliveries.append(len(ids))
         t = time.perf_counter()
-        matched = len(stores[unit["unit_id"]].held_about(ids, pseudonym))
+        matched = len(stores[unit["unit_id"]].held_about(ids, pseudonyms))
         held.append(time.perf_counter() - t)
         if matched != PERSON_RECORDS:
             raise AssertionError(f"{unit['unit_id']} holds {matched} records about a person "

@@ -81,11 +81,32 @@ def test_an_answer_a_dead_instance_left_unassembled_is_assembled_next_round(two_
     doc = a.storage.get(request_id)
     rules = domain.record_unit_outcome(doc.rules, "evaluation", "answered", "")
     a.storage.record_answer(doc, rules, "evaluation", [], "evaluation")  # ...and `a` died here
-    b.purpose_router.get_plan.return_value = plan.to_dict()
-    b.purpose_router.accesses.return_value = []
+    # The service asks purpose_router for the plan without waiting (call_async), then waits.
+    b.purpose_router.get_plan.call_async.return_value.result.return_value = plan.to_dict()
 
     b.escalate()
 
     done = b.storage.get(request_id)
     assert done.state == "complete"
     assert "<html" in b.storage.answer_html(done).lower()
+
+
+def test_two_extensions_decided_on_one_read_store_one(two_instances):
+    """A retried or doubled ExtendRequest decided on the same read does not
+    write a second extension over the first: the second is told to look again."""
+    a, b = two_instances
+    request_id = open_request(a.storage, dt.date.today(), opened_ago=10)
+    found = a.storage.get(request_id)
+    first = domain.extend(found.rules, dt.date.today(), found.rules.due + dt.timedelta(days=20),
+                          "a search of archived files")
+    second = domain.extend(found.rules, dt.date.today(), found.rules.due + dt.timedelta(days=30),
+                           "a consultation")
+
+    a.storage.extend(found, first, "ccss")
+    with pytest.raises(Conflict):
+        b.storage.extend(found, second, "ccss")
+
+    stored = a.storage.get(request_id)
+    assert stored.rules.due == first.due
+    assert [s.what for s in stored.history if s.what.startswith("extended")] == [
+        f"extended the due date to {first.due.isoformat()}: a search of archived files"]

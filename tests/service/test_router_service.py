@@ -291,6 +291,15 @@ class TestRouterContainer:
             list(store_db.ledger.find({"provider_id": "ccss"}, {"_id": 0}).sort("sequence"))
         ) == ledger.Verdict(True, 0, "")
 
+    def test_record_batches_leave_workers_for_calls(self, router_container):
+        """Batches are taken a few at a time, not one per worker: the RPCs of a
+        family's access request find a worker while a submission streams."""
+        handlers = {e.method_name: e for e in router_container.entrypoints
+                    if hasattr(e, "consumer") and hasattr(e.consumer, "prefetch_count")}
+        assert handlers["route_batch"].consumer.prefetch_count == 2
+        assert router_container.max_workers > 2
+        assert handlers["seal_submission"].consumer.prefetch_count > 2
+
     def test_unit_queue_is_durable_and_declared_once(self, router_container, plan):
         route(router_container, accepted_batch(plan, n=1, batch_id="b1"))
         route(router_container, accepted_batch(plan, n=1, batch_id="b2"))

@@ -312,3 +312,43 @@ def test_compose_policy_refuses(compose, breakage, expected):
     breakage(compose)
     problems = deploy_lint.compose_policy(*compose)
     assert any(expected in p for p in problems), problems
+
+
+# -- the store client on the replica set (issue 15) -----------------------------------
+
+def test_every_service_writes_majority_to_every_member_of_the_replica_set(rendered):
+    assert deploy_lint.replica_set_problems(rendered) == []
+    for service in deploy_lint.SERVICES:
+        env = deploy_lint.configured_env(named(rendered, "Deployment", service.replace("_", "-")),
+                                         rendered)
+        assert env["STORE_WRITE_CONCERN"] == "majority" and env["STORE_JOURNAL"] == "true"
+        assert "replicaSet=rs0" in env[deploy_lint.config_variable(service, "MONGO_URI")]
+
+
+def test_a_service_writing_to_one_member_or_reading_a_secondary_is_refused(rendered):
+    objects = copy.deepcopy(rendered)
+    container = deploy_lint.pod_spec(named(objects, "Deployment", "requests"))["containers"][0]
+    container["env"].append({"name": "STORE_WRITE_CONCERN", "value": "1"})
+    container["env"].append({"name": "STORE_READ_PREFERENCE", "value": "secondaryPreferred"})
+    problems = deploy_lint.replica_set_problems(objects)
+    assert len(problems) == 1 and "Deployment/requests" in problems[0], problems
+    assert "'STORE_WRITE_CONCERN': '1'" in problems[0]
+
+
+def test_a_store_client_without_the_settings_or_the_whole_set_is_refused(rendered):
+    objects = [o for o in rendered if o["metadata"]["name"] != "tiaki-store-client"]
+    problems = deploy_lint.replica_set_problems(objects)
+    assert len([p for p in problems if "must be set to" in p]) == len(deploy_lint.SERVICES)
+    assert len([p for p in problems if "STORE_WRITE_TIMEOUT_MS" in p]) == len(deploy_lint.SERVICES)
+    one_member = ("mongodb://intake:$(STORE_PASSWORD)@mongodb-0.mongodb/tiaki_intake"
+                  "?replicaSet=rs0&authSource=tiaki_intake")
+    problems = deploy_lint.replica_set_problems(
+        set_env(rendered, "intake", "INTAKE_MONGO_URI", one_member))
+    assert problems and "Deployment/intake: its store URI must name every member" in problems[0]
+
+
+def test_a_store_of_two_members_is_refused(rendered):
+    objects = copy.deepcopy(rendered)
+    named(objects, "StatefulSet", "mongodb")["spec"]["replicas"] = 2
+    problems = deploy_lint.replica_set_problems(objects)
+    assert problems[0].startswith("StatefulSet/mongodb: must be a replica set"), problems

@@ -34,6 +34,9 @@ log = logging.getLogger("tiaki.dead_letter")
 Poison = queues.Poison
 # nameko's and eventlet's errors that may pass: a retry can succeed.
 NAMEKO_PASSING = (UndeliverableMessage, RpcTimeout, eventlet.Timeout)
+# Events of the record stream one instance takes at once: two keep it busy (one
+# computes while the other waits on the store or broker) and leave workers free.
+BULK_PREFETCH = 2
 
 
 def is_poison(exc: BaseException) -> bool:
@@ -103,11 +106,24 @@ class ParkingEventHandler(_Declaring, EventHandler):
     """nameko's event handler on a quorum queue with a delivery limit: an event
     the handler cannot take is parked at once, one whose handling failed in a
     way that may pass is returned after a pause (and parked by the broker once
-    it was delivered `TIAKI_DELIVERY_LIMIT` times)."""
+    it was delivered `TIAKI_DELIVERY_LIMIT` times).
+
+    `bulk=True` (a handler of the record stream): at most BULK_PREFETCH_COUNT of
+    its events are taken at once (config; BULK_PREFETCH by default), not as many
+    as the service has workers, so RPC and gRPC calls (a family's access request)
+    find a worker and do not queue behind the batches in the eventlet hub
+    (tests/bench/requests_under_load.py, docs/capacity.md)."""
 
     consumer_cls = ParkingConsumer
 
+    def __init__(self, *args, bulk: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bulk = bulk
+
     def setup(self):
+        if self.bulk:
+            self.consumer_options.setdefault(
+                "prefetch_count", int(config.get("BULK_PREFETCH_COUNT", BULK_PREFETCH)))
         super().setup()
         self.queue = parking_queue(self.queue.name, self.queue.exchange, self.queue.routing_key)
         self.consumer.queues = [self.queue]

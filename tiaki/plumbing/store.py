@@ -19,6 +19,23 @@ way that is also correct on MongoDB, which production uses:
 - There is no `$or` we rely on: `find_any` runs each query and merges.
 - Binary fields cannot be updated in place: documents holding bytes are
   written once (`insert`) and replaced whole (`put`).
+- Write concern, journal, read concern and read preference are accepted and
+  ignored (any value, even `w: 3` or an unknown tag), and a retried write
+  (same session and txnNumber) is applied again rather than recognised: it is
+  one server, so pymongo never retries a write there. `DURABILITY` below is
+  therefore what a replica set gets and the embedded store runs with unchanged.
+
+On a replica set (docs/operations.md): every write waits for a majority of
+members with the journal (`DURABILITY`, each a config key of every service), so
+no acknowledged write is rolled back by a failover; pymongo retries a
+single-document write once after a failover, and the server recognises a retry
+it already applied. Writes are also safe to repeat from above (a message
+redelivered, a gRPC call sent again): `insert` and `insert_new` are keyed and
+report a taken key, `put` replaces whole, `swap` and version-guarded `update`s
+are compare-and-swap, and `claim` re-claims only what ran out (the two
+exceptions, which lose nothing, are in docs/operations.md). Reads go to the
+primary with read concern majority: what a service reads cannot be rolled back,
+and a compare-and-swap decided on it is checked again by the primary.
 """
 
 from __future__ import annotations
@@ -45,9 +62,38 @@ DUPLICATE_KEY = 11000
 CAS_TRIES = 20
 
 
-def connect(uri: str, alias: str = "default"):
+# What a write must reach and what a read may see: {config key: (pymongo option, default)}.
+# Each service's config names them all (config/<service>.yaml); these defaults serve when
+# a config (a test's) does not. Every one is also a replica set's safe choice.
+DURABILITY = {
+    "STORE_WRITE_CONCERN": ("w", "majority"),
+    "STORE_JOURNAL": ("journal", True),
+    "STORE_WRITE_TIMEOUT_MS": ("wTimeoutMS", 10000),
+    "STORE_RETRY_WRITES": ("retryWrites", True),
+    "STORE_RETRY_READS": ("retryReads", True),
+    "STORE_READ_CONCERN": ("readConcernLevel", "majority"),
+    "STORE_READ_PREFERENCE": ("readPreference", "primary"),
+}
+
+
+def client_options(settings) -> dict:
+    """pymongo's options from a service's config (`DURABILITY`'s keys)."""
+    options = {}
+    for key, (option, default) in DURABILITY.items():
+        value = settings.get(key, default)
+        if isinstance(default, bool) and isinstance(value, str):
+            value = value.strip().lower() in ("1", "true", "yes")
+        elif option in ("w", "wTimeoutMS") and str(value).isdigit():
+            value = int(value)
+        options[option] = value
+    return options
+
+
+def connect(uri: str, alias: str = "default", settings=None):
+    """The service's database, with `DURABILITY` from `settings` (its config)."""
     # uuidRepresentation is explicit so ids read back the same on MongoDB and the embedded store.
-    return mongoengine.connect(host=uri, alias=alias, uuidRepresentation="standard", tz_aware=True)
+    return mongoengine.connect(host=uri, alias=alias, uuidRepresentation="standard", tz_aware=True,
+                               **client_options(settings or {}))
 
 
 def contains(value) -> dict:
@@ -209,7 +255,7 @@ class Storage(DependencyProvider):
 
     def setup(self):
         args = (service_kek(),) if self.sealed else ()
-        connect(config["MONGO_URI"])
+        connect(config["MONGO_URI"], settings=config)
         self.storage = self.storage_class(*args)
         self.storage.ensure_indexes()
 

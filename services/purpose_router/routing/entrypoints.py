@@ -139,7 +139,7 @@ class RoutingEntrypoints:
 
     # -- routing --------------------------------------------------------------------
 
-    @event_handler(messages.INTAKE, messages.RECORDS_ACCEPTED)
+    @event_handler(messages.INTAKE, messages.RECORDS_ACCEPTED, bulk=True)
     def route_batch(self, batch: dict):
         """Delivers one accepted batch to every purpose. Safe to repeat: a
         redelivered batch is delivered again under the same delivery id (units

@@ -22,7 +22,7 @@ import grpc
 import yaml
 from starlette.responses import RedirectResponse
 
-from services.portal.backends import PERSON_METADATA, Caller
+from services.portal.backends import CALLS_PER_ORG, PERSON_METADATA, Caller
 from services.portal.web import Refusal, Visit, page, render
 from tiaki.core.clock import NZ
 from tiaki.unit.v1 import review_pb2 as pb
@@ -56,6 +56,7 @@ class UnitReviews:
                                            str(c.get("staff_token_file", "")))
                          for unit, c in config.items() if isinstance(c, dict)}
         self._channels: dict[str, grpc.Channel] = {}
+        self._slots: dict[str, threading.BoundedSemaphore] = {}  # as Backends: calls a unit may hold
         self._lock = threading.Lock()
 
     def setting(self, unit: str) -> UnitSetting:
@@ -76,8 +77,9 @@ class UnitReviews:
                 # Plaintext: the review service listens on a loopback address only.
                 self._channels[unit] = grpc.insecure_channel(s.review_address)
             channel = self._channels[unit]
+            slots = self._slots.setdefault(unit, threading.BoundedSemaphore(CALLS_PER_ORG))
         return Caller(UnitReviewServiceStub(channel), (("authorization", f"Bearer {token}"),
-                                                        (PERSON_METADATA, person_id)))
+                                                        (PERSON_METADATA, person_id)), slots)
 
     def close(self) -> None:
         for channel in self._channels.values():

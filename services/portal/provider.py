@@ -58,13 +58,15 @@ def _state(value) -> str:
 
 def flows_picture(entries, provider: str) -> dict:
     """Provider -> purposes -> units with record counts, acknowledgements and uses,
-    as boxes and lines for the SVG in provider/home.html (and the same as a table)."""
+    as boxes and lines for the SVG in provider/home.html (and the same as a table).
+    `records` counts what is current: a replaced submission's records, superseded
+    at the unit (a supersession entry), are counted apart."""
     by_purpose: dict[tuple[str, str], dict] = {}
     for e in entries:
         key = (e.purpose_id, e.unit_id)
         row = by_purpose.setdefault(key, {"purpose": e.purpose_id, "unit": e.unit_id,
                                           "records": 0, "deliveries": 0, "acknowledged": 0,
-                                          "uses": 0})
+                                          "uses": 0, "superseded": 0})
         if e.kind == ledger_pb2.ENTRY_KIND_DELIVERY:
             row["records"] += e.record_count
             row["deliveries"] += 1
@@ -72,6 +74,10 @@ def flows_picture(entries, provider: str) -> dict:
             row["acknowledged"] += 1
         elif e.kind == ledger_pb2.ENTRY_KIND_ACCESS:
             row["uses"] += 1
+        elif e.kind == ledger_pb2.ENTRY_KIND_SUPERSESSION:
+            row["superseded"] += e.record_count
+    for row in by_purpose.values():
+        row["records"] -= row["superseded"]
     rows = sorted(by_purpose.values(), key=lambda r: (r["purpose"], r["unit"]))
     units = sorted({r["unit"] for r in rows})
     height = max(len(rows), len(units), 1) * 70 + 20
@@ -105,7 +111,8 @@ def provider_home(visit: Visit):
     verified = visit.call("ledger").VerifyLedger(ledger_pb2.VerifyLedgerRequest())
     return render(visit, "provider/home.html", title=f"{programme}, {period_words(period)}",
                   programme=programme, period=period, submissions=submissions,
-                  accepted=sum(s["accepted"] for s in submissions if s["state"] == "sealed"),
+                  accepted=sum(s["accepted"] for s in submissions
+                               if s["state"] == "sealed" and not s["superseded_by"]),
                   rejected=sum(s["rejected"] for s in submissions),
                   picture=flows_picture(entries, visit.person.org), verified=verified)
 

@@ -73,10 +73,15 @@ def _describe_plan(p: plan_pb2.Plan) -> str:
     return "\n".join(lines)
 
 
+REFERENCES = {
+    "record_ref": "your reference for the record, unique in a submission",
+    "client_ref": "your reference for the client, the same on each of their records "
+                  "(intake turns it into a pseudonym per purpose; no unit receives it)"}
+
+
 def csv_columns(plan: Plan) -> list[tuple[str, bool, str]]:
     """The columns of a CSV for this plan, in order: (name, required, allowed values)."""
-    columns = [(name, True, "your reference, unique in a submission")
-               for name in REQUIRED_COLUMNS]
+    columns = [(name, True, REFERENCES[name]) for name in REQUIRED_COLUMNS]
     columns.extend((i.name, i.required, value_format(i)) for i in plan.items)
     if plan.needs_slk581():
         columns.extend((name, False, "for the SLK-581 linkage key; sent only when a purpose "

@@ -336,7 +336,8 @@ def submit(csv_file: str, programme: str, period: str, plan_version: int,
     click.echo(f"accepted {result.accepted_count}, duplicate {result.duplicate_count}, "
                f"rejected {rejected}")
     if rejections:
-        click.echo(f"every rejection, by row: {out} ({len(rejections)} problems)")
+        click.echo(f"every rejection, by row: {out} ({len(rejections)} "
+                   f"problem{'' if len(rejections) == 1 else 's'})")
     if seal:
         sealed = intake.SealSubmission(
             intake_pb2.SealSubmissionRequest(submission_id=sid), metadata=metadata).submission

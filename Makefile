@@ -115,12 +115,14 @@ lint: install proto
 	$(VENV)/bin/lint-imports
 	$(PY) tools/deploy_lint.py
 
-bench: install proto infra ## de-identification, access-request latency (idle, then while a submission streams), store bytes per record, then records/s vs the raw broker
+bench: install proto infra ## de-identification, access-request latency (idle, then while a submission streams), store bytes per record, portal pages under load, per-record CPU of each stage, then records/s vs the raw broker
 	$(PY) -m tests.bench.stories_eval
 	$(PY) -m tests.bench.requests_latency
 	$(PY) -m tests.bench.requests_under_load
 	$(PY) -m tests.bench.store_sizes
 	$(PY) -m tests.bench.soak
+	$(PY) -m tests.bench.portal_pages
+	$(PY) -m tests.bench.per_record
 	$(PY) -m tests.bench.pipeline
 
 clean:

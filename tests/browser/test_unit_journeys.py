@@ -22,7 +22,7 @@ from tests.e2e.test_corrections_and_deadlines import finished, two_holder_plan
 from tests.stack import drop, free_port, start_stack
 from tiaki.core.clock import nz_today
 from tiaki.core.withholding import GROUNDS
-from tiaki.core.working_days import add_working_days, working_days_left
+from tiaki.core.working_days import add_working_days, working_days_until
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.unit.v1 import review_pb2 as pb
 from tiaki.unit.v1.review_pb2_grpc import UnitReviewServiceStub
@@ -98,7 +98,7 @@ def near_due_received() -> str:
     today = nz_today()
     for back in range(1, 90):
         received = today - dt.timedelta(days=back)
-        if 1 <= working_days_left(today, add_working_days(received, 20)) <= 3:
+        if 1 <= working_days_until(today, add_working_days(received, 20)) <= 3:
             return received.isoformat()
     raise AssertionError("no such date")
 

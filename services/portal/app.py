@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 import services.portal.agency  # noqa: F401  (registers its pages)
 import services.portal.representative  # noqa: F401  (registers its pages)
+import services.portal.stories  # noqa: F401  (registers its pages)
 from services.portal import auth, home, provider  # noqa: F401  (registers their pages)
 from services.portal.backends import Backends, Feeds
 from services.portal.notify import Notifier

@@ -37,7 +37,7 @@ def menu(page, name: str):
 
 def checked(page, tmp_path):
     assert no_serious_axe(page) == [], page.url
-    assert fits_375(page, tmp_path) == [], page.url
+    assert fits_375(page) == [], page.url
 
 
 def example() -> dict:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.infra
 
 def checked(page, tmp_path):
     assert no_serious_axe(page) == [], page.url
-    assert fits_375(page, tmp_path) == [], page.url
+    assert fits_375(page) == [], page.url
 
 
 def drafted(stack, invited: list[str]) -> dict:

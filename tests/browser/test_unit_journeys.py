@@ -114,7 +114,7 @@ def open_access(stack, programme: str, client: str = "C-1", received: str = ""):
 
 def checked(page, tmp_path):
     assert no_serious_axe(page) == [], page.url
-    assert fits_375(page, tmp_path) == [], page.url
+    assert fits_375(page) == [], page.url
 
 
 FOCUSED = """() => { const e = document.activeElement;

@@ -183,11 +183,15 @@ class PortalStore:
 
     # -- notifications: each one once --------------------------------------------------------
 
-    def notify_once(self, key: str, org_kind: str, org: str, what: str, link: str) -> bool:
-        """Records a notification; False when one with `key` was recorded before."""
+    def notify_once(self, key: str, org_kind: str, org: str, what: str, link: str,
+                    staff: str = "") -> bool:
+        """Records a notification (for one person, `staff`, or "" the whole
+        organisation); False when one with `key` was recorded before."""
         return self.notifications.insert({"_id": key, "org_kind": org_kind, "org": org,
-                                          "what": what, "link": link, "at": now_iso()})
+                                          "what": what, "link": link, "at": now_iso(),
+                                          "staff": staff})
 
-    def notifications_of(self, org_kind: str, org: str) -> list[dict]:
+    def notifications_of(self, org_kind: str, org: str, staff: str = "") -> list[dict]:
         found = self.notifications.find({"org": org}, sort=[("at", -1)], limit=100)
-        return [n for n in found if n["org_kind"] == org_kind]
+        return [n for n in found if n["org_kind"] == org_kind
+                and n.get("staff", "") in ("", staff)]

@@ -6,6 +6,7 @@ No I/O here; notify.py calls the services and sends."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from services.portal.accounts import Staff
 
@@ -43,11 +44,13 @@ ROUTES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
         ("privacy-officer",), "Your window to reply to a draft finding is closing",
         "/provider/outcomes"),
     ("representative", "invited_to_draft"): (
-        ("representative",), "You are invited to a co-design draft", "/representative/drafts"),
+        ("representative",), "You are invited to a co-design draft",
+        "/representative/drafts/{programme}/{version}"),
     ("representative", "proposal_to_review"): (
-        ("representative",), "A proposal is open to your review", "/representative/drafts"),
+        ("representative",), "A proposal is open to your review",
+        "/representative/drafts/{programme}/{version}"),
     ("agency", "proposal_to_review"): (
-        ("analyst",), "A proposal waits for your decision", "/agency/drafts"),
+        ("analyst",), "A proposal waits for your decision", "/agency/drafts/{programme}/{version}"),
     ("agency", "item_query"): (
         ("contract-manager",), "A provider queried an agreement item", "/agency/agreements"),
     ("unit", "request_due_soon"): (
@@ -85,9 +88,15 @@ def notifications(org_kind: str, people: list[Staff], notices) -> list[Notificat
             if person.disabled or person.org_kind != org_kind or not set(roles) & set(person.roles):
                 continue
             key = f"{n.kind}|{n.subject}|{person.id}"
-            out.setdefault(key, Notification(key, person, title, what, n.due,
-                                             link.format(subject=n.subject)))
+            out.setdefault(key, Notification(key, person, title, what, n.due, _link(link, n.subject)))
     return list(out.values())
+
+
+def _link(template: str, subject: str) -> str:
+    """The page for a subject: a request id, or a draft's "PROGRAMME@VERSION"."""
+    programme, _, version = subject.rpartition("@")
+    return template.format(subject=quote(subject, safe=""), programme=quote(programme, safe=""),
+                           version=quote(version, safe=""))
 
 
 def email_text(note: Notification) -> tuple[str, str]:

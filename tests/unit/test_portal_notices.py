@@ -83,3 +83,10 @@ def test_an_email_says_the_kind_the_date_and_a_link_and_nothing_the_service_wrot
     title, body = email_text(note)
     assert "2026-12-10" in title and "/provider/outcomes" in body
     assert "aunt" not in title + body
+
+
+def test_a_draft_links_to_its_page_for_the_person_told():
+    rep, analyst = person("rv", "representative", "representative"), person("an", "agency", "analyst")
+    (invited,) = notifications("representative", [rep], [notice("invited_to_draft", "bff@2")])
+    (decide,) = notifications("agency", [analyst], [notice("proposal_to_review", "bff@2")])
+    assert invited.link == "/representative/drafts/bff/2" and decide.link == "/agency/drafts/bff/2"

@@ -83,12 +83,11 @@ def notifications(org_kind: str, people: list[Staff], notices) -> list[Notificat
         if route is None:
             continue
         roles, title, link = route
-        what = n.text[:1].upper() + n.text[1:]
         for person in people:
             if person.disabled or person.org_kind != org_kind or not set(roles) & set(person.roles):
                 continue
             key = f"{n.kind}|{n.subject}|{person.id}"
-            out.setdefault(key, Notification(key, person, title, what, n.due, _link(link, n.subject)))
+            out.setdefault(key, Notification(key, person, title, n.text, n.due, _link(link, n.subject)))
     return list(out.values())
 
 

@@ -40,7 +40,7 @@ def test_a_request_due_soon_tells_the_privacy_officer_not_the_board_member():
     officer, board = person("po", "provider", "privacy-officer"), person("bm", "provider", "board-member")
     (note,) = notifications("provider", [officer, board], [notice("request_due_soon")])
     assert note.staff == officer and note.link == "/provider/requests/r-1"
-    assert note.what.startswith("The access request")
+    assert note.what == "the access request is due on 2026-12-08"  # as the service said it
 
 
 def test_the_agency_item_query_goes_to_contract_managers_and_proposals_to_analysts():

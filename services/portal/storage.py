@@ -192,6 +192,9 @@ class PortalStore:
                                           "staff": staff})
 
     def notifications_of(self, org_kind: str, org: str, staff: str = "") -> list[dict]:
-        found = self.notifications.find({"org": org}, sort=[("at", -1)], limit=100)
-        return [n for n in found if n["org_kind"] == org_kind
-                and n.get("staff", "") in ("", staff)]
+        """The organisation's own (staff "", or none recorded) and the person's, newest first."""
+        found = [n for query in ({"org": org, "staff": staff}, {"org": org, "staff": ""},
+                                 {"org": org, "staff": None})
+                 for n in self.notifications.find(query, sort=[("at", -1)], limit=100)]
+        return sorted((n for n in found if n["org_kind"] == org_kind),
+                      key=lambda n: n["at"], reverse=True)[:100]

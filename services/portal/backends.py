@@ -42,6 +42,7 @@ STUBS = {
     "requests": ("requests", requests_pb2_grpc.RequestsServiceStub),
     "outcomes": ("insights", outcomes_pb2_grpc.OutcomesServiceStub),
     "measures": ("insights", measures_pb2_grpc.MeasuresServiceStub),
+    "unit_outcomes": ("insights", outcomes_pb2_grpc.UnitOutcomesServiceStub),
 }
 
 

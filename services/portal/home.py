@@ -16,7 +16,8 @@ def account(visit: Visit):
     return render(visit, "account.html", title="Your account")
 
 
-@page("/notifications", kinds=("provider",), nav="Notifications")
+@page("/notifications", nav="Notifications")
 def notifications(visit: Visit):
-    found = visit.app.store.notifications_of(visit.person.org_kind, visit.person.org)
+    found = visit.app.store.notifications_of(visit.person.org_kind, visit.person.org,
+                                             visit.person.id)
     return render(visit, "notifications.html", title="Notifications", rows=found)

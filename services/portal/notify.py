@@ -1,14 +1,14 @@
 """Notifications, in the portal and by email through a configurable SMTP server
-(PORTAL_SMTP=HOST:PORT; `make run` starts a local aiosmtpd): for now, a family's
-request 3 working days from its due date, to the provider's privacy officers.
+(PORTAL_SMTP=HOST:PORT; `make run` starts a local aiosmtpd): what the services'
+ListNotices RPCs say waits for each organisation, told to the people of the
+roles it is for (notices.py).
 
-A thread looks every PORTAL_NOTIFY_EVERY seconds, as each provider that has a
-privacy officer (no person named: it is the portal's own call). Each
-notification is recorded once (its key), so a restart sends nothing twice."""
+A thread looks every PORTAL_NOTIFY_EVERY seconds, as each organisation that has
+an account (no person named: it is the portal's own call). Each notification is
+recorded once per person per subject (its key), so a restart sends nothing twice."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import smtplib
 import threading
@@ -16,14 +16,21 @@ from email.message import EmailMessage
 
 import grpc
 
-from services.portal.backends import Backends
+from services.portal.accounts import Staff
+from services.portal.backends import STUBS, Backends, NoToken
+from services.portal.notices import SOURCES, email_text, notifications
 from services.portal.storage import PortalStore
-from tiaki.core.clock import nz_today
-from tiaki.core.working_days import working_days_until
-from tiaki.requests.v1 import requests_pb2, requests_pb2_grpc
+from tiaki.insights.v1 import outcomes_pb2
+from tiaki.requests.v1 import requests_pb2
+from tiaki.router.v1 import codesign_pb2
 
 log = logging.getLogger(__name__)
-DUE_WITHIN = 3  # working days
+REQUESTS = {  # what each of notices.SOURCES' RPCs takes (by backends.STUBS' name)
+    "codesign": codesign_pb2.ListNoticesRequest,
+    "requests": requests_pb2.ListNoticesRequest,
+    "outcomes": outcomes_pb2.ListNoticesRequest,
+    "unit_outcomes": outcomes_pb2.ListUnitNoticesRequest,
+}
 
 
 class Notifier:
@@ -48,43 +55,44 @@ class Notifier:
 
     def look(self) -> int:
         """One round; how many notifications it sent."""
-        officers: dict[str, list] = {}
+        orgs: dict[tuple[str, str], list[Staff]] = {}
         for staff in self.store.list_staff():
-            if (staff.org_kind == "provider" and "privacy-officer" in staff.roles
-                    and not staff.disabled):
-                officers.setdefault(staff.org, []).append(staff)
+            if not staff.disabled:
+                orgs.setdefault((staff.org_kind, staff.org), []).append(staff)
         sent = 0
-        stub = requests_pb2_grpc.RequestsServiceStub(self.backends.channel("requests"))
-        for org, people in officers.items():
-            try:
-                found = stub.ListRequests(requests_pb2.ListRequestsRequest(), timeout=20, metadata=(
-                    ("authorization", f"Bearer {self.backends.token('provider', org)}"),)).requests
-            except grpc.RpcError as exc:
-                log.warning("notifications: requests of %s: %s", org, exc.code().name)
-                continue
-            today = nz_today()
-            for r in found:
-                if r.state != requests_pb2.REQUEST_STATE_OPEN or not r.due:
-                    continue
-                left = working_days_until(today, dt.date.fromisoformat(r.due))
-                if left > DUE_WITHIN:
-                    continue
-                what = (f"A family's request is due on {r.due}: {max(left, 0)} working days left"
-                        if left >= 0 else f"A family's request was due on {r.due}")
-                link = f"/provider/requests/{r.request_id}"
-                if self.store.notify_once(f"due{DUE_WITHIN}:{r.request_id}", "provider", org,
-                                          what, link):
-                    self.email([p.email for p in people if p.email], what, link)
+        for (kind, org), people in orgs.items():
+            for note in notifications(kind, people, self._notices(kind, org)):
+                if self.store.notify_once(note.key, kind, org, note.what, note.link,
+                                          staff=note.staff.id):
+                    if note.staff.email:
+                        self.email([note.staff.email], *email_text(note))
                     sent += 1
         return sent
 
-    def email(self, to: list[str], what: str, link: str) -> None:
+    def _notices(self, kind: str, org: str) -> list:
+        """What each service says waits for the organisation (as itself: no person named)."""
+        found = []
+        for source in SOURCES:
+            if kind not in source.org_kinds:
+                continue
+            service, stub = STUBS[source.stub]
+            try:
+                metadata = (("authorization", f"Bearer {self.backends.token(kind, org)}"),)
+                call = getattr(stub(self.backends.channel(service)), source.method)
+                found += call(REQUESTS[source.stub](), timeout=20, metadata=metadata).notices
+            except NoToken:
+                return []
+            except grpc.RpcError as exc:
+                log.warning("notifications: %s of %s %s: %s", source.stub, kind, org,
+                            exc.code().name)
+        return found
+
+    def email(self, to: list[str], subject: str, body: str) -> None:
         if not (to and self.smtp):
             return
         message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.sender, ", ".join(to), what
-        message.set_content(f"{what}.\n\nOpen it in the tiaki portal: {link}\n"
-                            "(No details of the family are sent by email.)\n")
+        message["From"], message["To"], message["Subject"] = self.sender, ", ".join(to), subject
+        message.set_content(body)
         host, _, port = self.smtp.rpartition(":")
         try:
             with smtplib.SMTP(host, int(port), timeout=20) as smtp:

@@ -183,11 +183,18 @@ class PortalStore:
 
     # -- notifications: each one once --------------------------------------------------------
 
-    def notify_once(self, key: str, org_kind: str, org: str, what: str, link: str) -> bool:
-        """Records a notification; False when one with `key` was recorded before."""
+    def notify_once(self, key: str, org_kind: str, org: str, what: str, link: str,
+                    staff: str = "") -> bool:
+        """Records a notification (for one person, `staff`, or "" the whole
+        organisation); False when one with `key` was recorded before."""
         return self.notifications.insert({"_id": key, "org_kind": org_kind, "org": org,
-                                          "what": what, "link": link, "at": now_iso()})
+                                          "what": what, "link": link, "at": now_iso(),
+                                          "staff": staff})
 
-    def notifications_of(self, org_kind: str, org: str) -> list[dict]:
-        found = self.notifications.find({"org": org}, sort=[("at", -1)], limit=100)
-        return [n for n in found if n["org_kind"] == org_kind]
+    def notifications_of(self, org_kind: str, org: str, staff: str = "") -> list[dict]:
+        """The organisation's own (staff "", or none recorded) and the person's, newest first."""
+        found = [n for query in ({"org": org, "staff": staff}, {"org": org, "staff": ""},
+                                 {"org": org, "staff": None})
+                 for n in self.notifications.find(query, sort=[("at", -1)], limit=100)]
+        return sorted((n for n in found if n["org_kind"] == org_kind),
+                      key=lambda n: n["at"], reverse=True)[:100]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import grpc
 from starlette.responses import RedirectResponse
 
-from services.portal.backends import Caller
 from services.portal.codesign import (
     back_to_draft,
     drafts_of,
@@ -30,7 +29,6 @@ from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1 import directory_pb2 as dpb
 from tiaki.router.v1 import plan_pb2
-from tiaki.router.v1.directory_pb2_grpc import DirectoryServiceStub
 
 AGENCY = ("agency",)
 ANALYSTS = ("analyst",)
@@ -143,9 +141,7 @@ def diff(visit: Visit):
 
 def _providers(visit: Visit) -> list[str]:
     """The providers in the directory, and one asked for by id."""
-    directory = Caller(DirectoryServiceStub(visit.app.backends.channel("purpose_router")),
-                       visit.metadata)  # not among backends.STUBS: only this page needs it
-    listed = directory.ListEntries(dpb.ListEntriesRequest()).entries
+    listed = visit.call("directory").ListEntries(dpb.ListEntriesRequest()).entries
     found = {e.id for e in listed if e.kind == dpb.PARTY_KIND_PROVIDER}
     asked = visit.request.query_params.get("provider", "").strip()
     return sorted(found | ({asked} if asked else set()))

@@ -24,9 +24,15 @@ import grpc
 from services.portal.accounts import Staff
 from tiaki.connect.channel import client_channel
 from tiaki.insights.v1 import measures_pb2_grpc, outcomes_pb2, outcomes_pb2_grpc
-from tiaki.intake.v1 import intake_pb2_grpc, limits_pb2_grpc
+from tiaki.intake.v1 import intake_pb2_grpc, limits_pb2_grpc, stories_pb2_grpc
 from tiaki.requests.v1 import requests_pb2_grpc
-from tiaki.router.v1 import agreement_pb2_grpc, codesign_pb2_grpc, ledger_pb2_grpc, plan_pb2_grpc
+from tiaki.router.v1 import (
+    agreement_pb2_grpc,
+    codesign_pb2_grpc,
+    directory_pb2_grpc,
+    ledger_pb2_grpc,
+    plan_pb2_grpc,
+)
 
 PERSON_METADATA = "tiaki-person"
 CALLS_PER_ORG = 3
@@ -35,10 +41,12 @@ log = logging.getLogger(__name__)
 STUBS = {
     "intake": ("intake", intake_pb2_grpc.IntakeServiceStub),
     "limits": ("intake", limits_pb2_grpc.LimitsServiceStub),
+    "stories": ("intake", stories_pb2_grpc.StoriesServiceStub),
     "plans": ("purpose_router", plan_pb2_grpc.PlanServiceStub),
     "ledger": ("purpose_router", ledger_pb2_grpc.LedgerServiceStub),
     "agreement": ("purpose_router", agreement_pb2_grpc.AgreementServiceStub),
     "codesign": ("purpose_router", codesign_pb2_grpc.CodesignServiceStub),
+    "directory": ("purpose_router", directory_pb2_grpc.DirectoryServiceStub),
     "requests": ("requests", requests_pb2_grpc.RequestsServiceStub),
     "outcomes": ("insights", outcomes_pb2_grpc.OutcomesServiceStub),
     "measures": ("insights", measures_pb2_grpc.MeasuresServiceStub),

@@ -10,23 +10,15 @@ from __future__ import annotations
 
 from starlette.responses import RedirectResponse, Response
 
-from services.portal.backends import Caller
 from services.portal.web import Refusal, Visit, page, render
 from tiaki.core.stories import HOW, USES
 from tiaki.intake.v1 import stories_pb2 as pb
-from tiaki.intake.v1.stories_pb2_grpc import StoriesServiceStub
 
 PROVIDER = ("provider",)
 STAFF = ("privacy-officer", "reporting-admin")
 USE_VALUES = {use: pb.StoryUse.Value(f"STORY_USE_{use.upper()}") for use in USES}
 USE_NAMES = {value: use for use, value in USE_VALUES.items()}
 ACTIONS = {"redact": pb.FLAG_ACTION_REDACT, "keep": pb.FLAG_ACTION_KEEP}
-
-
-def _stories(visit: Visit) -> Caller:
-    backends = visit.app.backends
-    return Caller(StoriesServiceStub(backends.channel("intake")), visit.metadata,
-                  backends.slots(visit.person.org_kind, visit.person.org))
 
 
 def _field(visit: Visit, name: str) -> str:
@@ -72,7 +64,7 @@ def _story_page(visit: Visit, story: pb.Story, original: str = "", said: str = "
 
 @page("/provider/stories", kinds=PROVIDER, roles=STAFF, nav="Tender stories")
 def stories_list(visit: Visit):
-    listed = _stories(visit).ListStories(pb.ListStoriesRequest()).stories
+    listed = visit.call("stories").ListStories(pb.ListStoriesRequest()).stories
     return render(visit, "stories/list.html", title="Tender stories",
                   stories=[_view(s) for s in listed], uses=USES)
 
@@ -84,7 +76,7 @@ def story_submit(visit: Visit):
     text = _field(visit, "text")
     if not text:
         raise Refusal(400, "Write or paste the story.")
-    story = _stories(visit).SubmitStory(pb.SubmitStoryRequest(
+    story = visit.call("stories").SubmitStory(pb.SubmitStoryRequest(
         text=text, title=_field(visit, "title"), submitted_by=visit.person.id)).story
     return _story_page(visit, story, original=text)
 
@@ -95,13 +87,13 @@ def _story_id(visit: Visit) -> str:
 
 @page("/provider/stories/{story_id}", kinds=PROVIDER, roles=STAFF)
 def story_show(visit: Visit):
-    story = _stories(visit).GetStory(pb.GetStoryRequest(story_id=_story_id(visit))).story
+    story = visit.call("stories").GetStory(pb.GetStoryRequest(story_id=_story_id(visit))).story
     return _story_page(visit, story)
 
 
 @page("/provider/stories/{story_id}/approve", kinds=PROVIDER, roles=STAFF, methods=("POST",))
 def story_approve(visit: Visit):
-    stories = _stories(visit)
+    stories = visit.call("stories")
     story = stories.GetStory(pb.GetStoryRequest(story_id=_story_id(visit))).story
     decisions = []
     for f in story.flags:
@@ -117,7 +109,7 @@ def story_approve(visit: Visit):
 
 @page("/provider/stories/{story_id}/consent", kinds=PROVIDER, roles=STAFF, methods=("POST",))
 def story_consent(visit: Visit):
-    _stories(visit).RecordConsent(pb.RecordConsentRequest(
+    visit.call("stories").RecordConsent(pb.RecordConsentRequest(
         story_id=_story_id(visit), use=_use(visit), recorded_by=visit.person.id,
         how_given=_field(visit, "how"), note=_field(visit, "note")))
     return RedirectResponse(f"/provider/stories/{_story_id(visit)}", status_code=303)
@@ -125,7 +117,7 @@ def story_consent(visit: Visit):
 
 @page("/provider/stories/{story_id}/withdraw", kinds=PROVIDER, roles=STAFF, methods=("POST",))
 def story_withdraw(visit: Visit):
-    reply = _stories(visit).WithdrawConsent(pb.WithdrawConsentRequest(
+    reply = visit.call("stories").WithdrawConsent(pb.WithdrawConsentRequest(
         story_id=_story_id(visit), use=_use(visit), recorded_by=visit.person.id,
         how_withdrawn=_field(visit, "how"), note=_field(visit, "note")))
     said = "Consent withdrawn."
@@ -139,7 +131,7 @@ def story_withdraw(visit: Visit):
 @page("/provider/stories/export", kinds=PROVIDER, roles=STAFF, methods=("POST",))
 def stories_export(visit: Visit):
     use = _use(visit)
-    reply = _stories(visit).ExportStories(pb.ExportStoriesRequest(
+    reply = visit.call("stories").ExportStories(pb.ExportStoriesRequest(
         use=use, reference=_field(visit, "reference"), exported_by=visit.person.id))
     lines = [f"{USE_NAMES[use]} pack {reply.reference} (export {reply.export_id}, "
              f"{reply.exported_at.ToJsonString()})"]

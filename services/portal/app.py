@@ -16,10 +16,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-import services.portal.agency  # noqa: F401  (registers its pages)
-import services.portal.representative  # noqa: F401  (registers its pages)
-import services.portal.stories  # noqa: F401  (registers its pages)
-from services.portal import auth, home, provider  # noqa: F401  (registers their pages)
+# isort: off
+# Importing a page module registers its pages; the menu lists them in this order.
+from services.portal import auth, home, provider, stories, agency, representative  # noqa: F401
+# isort: on
 from services.portal.backends import Backends, Feeds
 from services.portal.notify import Notifier
 from services.portal.storage import PortalStore

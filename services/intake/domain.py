@@ -180,7 +180,7 @@ class SortedBatch:
     """A batch sorted against the refs its submission already holds."""
     rows: list[dict] = field(default_factory=list)  # to send, in the order received
     refs: list[str] = field(default_factory=list)  # their record refs
-    contents: list[str] = field(default_factory=list)  # their contents' digests
+    contents: list[bytes] = field(default_factory=list)  # their contents' digests
     # (the record's position in the batch, its ref, field, reason)
     rejections: list[tuple[int, str, str, str]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # per rejected record, its first reason's kind
@@ -194,18 +194,18 @@ class SortedBatch:
 
 def sort_batch(refs: list[str], seen: Mapping[str, str],
                check: Callable[[int], tuple[dict | None, list[tuple[str, str]]]],
-               contents: list[str] | None = None) -> SortedBatch:
+               contents: list[bytes] | None = None) -> SortedBatch:
     """Sorts records (by their refs, in order) into duplicates, rejections and
     rows; `check(i)` checks the i-th. `seen` holds the refs the submission
     already accepted, each with its content's digest (`contents`: one per
     record, record_digest). A ref accepted before, in an earlier batch or
     earlier in this one, is a duplicate when its content is the same, and a
-    rejection that says so when it is not ("" or no `contents`: not known,
+    rejection that says so when it is not (b"" or no `contents`: not known,
     a duplicate)."""
     out = SortedBatch()
-    in_batch: dict[str, str] = {}
+    in_batch: dict[str, bytes] = {}
     for i, ref in enumerate(refs):
-        content = contents[i] if contents is not None else ""
+        content = contents[i] if contents is not None else b""
         if ref in in_batch or ref in seen:
             earlier = in_batch[ref] if ref in in_batch else seen[ref]
             if content and earlier and content != earlier:
@@ -227,10 +227,13 @@ def sort_batch(refs: list[str], seen: Mapping[str, str],
     return out
 
 
-def record_digest(content: bytes) -> str:
+DIGEST_SIZE = 12
+
+
+def record_digest(content: bytes) -> bytes:
     """A short digest of a record's content as sent (everything but its row),
     kept with its ref: the same ref sent again is compared by it."""
-    return hashlib.blake2b(content, digest_size=12).hexdigest()
+    return hashlib.blake2b(content, digest_size=DIGEST_SIZE).digest()
 
 
 def stored_rejection(row: int, ref: str, field_name: str, reason: str) -> list:

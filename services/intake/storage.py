@@ -14,7 +14,7 @@ import zlib
 import mongoengine as me
 from bson import Binary
 
-from services.intake.domain import Submission
+from services.intake.domain import DIGEST_SIZE, Submission
 from tiaki.core import fastjson
 from tiaki.core.errors import Conflict, NotFound
 from tiaki.plumbing.secrets import seal, unseal
@@ -54,8 +54,10 @@ class Batch(me.Document):
     seq = me.IntField(required=True)  # the slot
     closes = me.BooleanField()  # the slot taken by the seal: no batch comes after it
     record_refs = me.ListField(me.StringField())
-    # Their contents' digests, in the same order: a ref sent again is compared by it.
-    record_digests = me.ListField(me.StringField())
+    # Their contents' digests (DIGEST_SIZE bytes each, joined, in the same order):
+    # a ref sent again is compared by it. One value, not a list: the store's cost
+    # grows with the elements of a document.
+    record_digests = me.BinaryField()
     accepted_count = me.IntField(required=True)
     rejected_count = me.IntField(required=True)
     payload = me.BinaryField()  # zlib-compressed JSON of the event payload
@@ -263,9 +265,9 @@ class IntakeStorage:
     # -- batches (the outbox) ----------------------------------------------------
 
     def refs_after(self, submission_id: str,
-                   after: int | None) -> tuple[int, dict[str, str], bool]:
+                   after: int | None) -> tuple[int, dict[str, bytes], bool]:
         """(the highest slot stored, the record refs of the batches in slots
-        after `after` with their contents' digests ("" when not kept), whether
+        after `after` with their contents' digests (b"" when not kept), whether
         the seal's slot is among them); None reads every batch."""
         query: dict = {"submission_id": submission_id}
         if after is not None:
@@ -274,7 +276,10 @@ class IntakeStorage:
         for doc in self.batches.find(query, fields=("record_refs", "record_digests", "seq",
                                                     "closes")):
             found = doc.get("record_refs") or []
-            refs.update(zip(found, doc.get("record_digests") or [""] * len(found)))
+            digests = bytes(doc.get("record_digests") or b"")
+            refs.update(zip(found, [digests[i:i + DIGEST_SIZE]
+                                    for i in range(0, len(digests), DIGEST_SIZE)]
+                        if digests else [b""] * len(found)))
             highest = max(highest, doc["seq"])
             closed |= bool(doc.get("closes"))
         return highest, refs, closed
@@ -282,7 +287,7 @@ class IntakeStorage:
     def store_batch(self, submission_id: str, slot: int, record_refs: list[str],
                     rejected_count: int, payload: dict,
                     rejections: list[list] | None = None,
-                    record_digests: list[str] | None = None) -> tuple[str, bytes]:
+                    record_digests: list[bytes] | None = None) -> tuple[str, bytes]:
         """Stores the batch in the submission's slot `slot`, with its event
         payload (given its batch_id), its records' content digests and its
         `rejections` ([row, record_ref, field, code, reason], for `rejections`
@@ -299,7 +304,8 @@ class IntakeStorage:
             self.outbox.insert({"_id": entry_id, "batch_id": batch_id,
                                 "submission_id": submission_id, "stored_at": now})
         doc = {"_id": batch_id, "submission_id": submission_id, "seq": slot,
-               "record_refs": record_refs, "record_digests": record_digests or [],
+               "record_refs": record_refs,
+               "record_digests": Binary(b"".join(record_digests or ())),
                "accepted_count": len(record_refs),
                "rejected_count": rejected_count,
                "payload": Binary(zlib.compress(text, 1)), "stored_at": now}

@@ -50,18 +50,24 @@ def settings() -> Settings:
     return click.get_current_context().find_object(Settings)
 
 
+def read_token_file(path: str, what: str, hint: str = "") -> str:
+    """A token file's contents, stripped; a usage error naming `what` when it
+    cannot be read (`hint`: what to do about it)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {what} {path}: {exc.strerror}"
+                               + (f" ({hint})" if hint else "")) from None
+
+
 def token() -> str:
     """The API token from --token / TIAKI_TOKEN, else from --token-file / TIAKI_TOKEN_FILE."""
     given = settings()
     if given.token and given.token.strip():
         return given.token.strip()
     if given.token_file:
-        try:
-            with open(given.token_file, encoding="utf-8") as fh:
-                found = fh.read().strip()
-        except OSError as exc:
-            raise click.UsageError(f"cannot read token file {given.token_file}: "
-                                   f"{exc.strerror}") from None
+        found = read_token_file(given.token_file, "token file")
         if found:
             return found
         raise click.UsageError(f"token file {given.token_file} is empty")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 import requests
 
-from tiaki.cli.base import table
+from tiaki.cli.base import read_token_file, table
 
 
 class Portal:
@@ -21,12 +21,8 @@ class Portal:
         self.token_file = token_file
 
     def call(self, method: str, path: str, **kwargs) -> dict:
-        try:
-            with open(self.token_file, encoding="utf-8") as fh:
-                token = fh.read().strip()
-        except OSError as exc:
-            raise click.UsageError(f"cannot read the portal's admin token {self.token_file}: "
-                                   f"{exc.strerror} (run this on the portal's machine)") from None
+        token = read_token_file(self.token_file, "the portal's admin token",
+                                "run this on the portal's machine")
         try:
             reply = requests.request(method, f"{self.url}{path}", timeout=30,
                                      headers={"authorization": f"Bearer {token}"}, **kwargs)

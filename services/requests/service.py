@@ -343,7 +343,8 @@ class RequestsService(HealthMixin):
         plans.update((plan.version, plan) for plan in (Plan.from_dict(c.result()) for c in older))
         names = {key: entry["display_name"] for key, entry in directory.result().items()}
         accesses = accesses_call.result() if accesses_call else []
-        outcomes = outcomes_call.wait() if outcomes_call else []
+        # `is not None`: a green thread that has finished is falsy.
+        outcomes = outcomes_call.wait() if outcomes_call is not None else []
         return answer.assemble(found, answer.Facts(plans, provenance, names), answers,
                                accesses, outcomes, nz_today())
 

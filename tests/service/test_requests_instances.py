@@ -110,3 +110,30 @@ def test_two_extensions_decided_on_one_read_store_one(two_instances):
     assert stored.rules.due == first.due
     assert [s.what for s in stored.history if s.what.startswith("extended")] == [
         f"extended the due date to {first.due.isoformat()}: a search of archived files"]
+
+
+def test_the_answer_says_what_insights_was_told_even_when_insights_answers_at_once(
+        two_instances, plan):
+    """insights is asked in a green thread of its own; an answer that came back
+    before the assembly looked for it is still in the family's answer (a finished
+    green thread is falsy, so testing the thread itself dropped it)."""
+    a, b = two_instances
+    request_id = open_request(a.storage, dt.date.today(), opened_ago=10)
+    doc = a.storage.get(request_id)
+    rules = domain.record_unit_outcome(doc.rules, "evaluation", "answered", "")
+    held = [{"delivery_id": "b.1:evaluation", "purpose_id": "evaluation", "period": "2026Q2",
+             "fields": {"goals_met": "all"}, "statements": []}]
+    a.storage.record_answer(doc, rules, "evaluation", held, "evaluation")
+    b.purpose_router.get_plan.call_async.return_value.result.return_value = plan.to_dict()
+    for call in (b.purpose_router.provenance, b.purpose_router.accesses):
+        call.call_async.return_value.result.return_value = []
+    b.insights.outcomes_informed_by.return_value = [{
+        "kind": "decision", "date": "2026-11-30", "title": "Keep the children's strand",
+        "summary": "The strand continues in 2027", "audience": "the Minister",
+        "informed_by": [{"delivery_id": "b.1:evaluation"}]}]
+
+    b.escalate()
+
+    html = b.storage.answer_html(b.storage.get(request_id))
+    assert "Keep the children&#x27;s strand" in html
+    assert b.insights.outcomes_informed_by.call_args.args == ("ccss", ["b.1:evaluation"])

@@ -152,7 +152,8 @@ def test_a_contract_manager_answers_a_query_and_the_provider_reads_the_answer(
         page, portal, stack, queried):
     pid = queried["programme_id"]
     answer = "The end score shows whether wellbeing changed over the programme."
-    sign_in(page, portal.person("contract-manager", org_kind="agency", org="agency"))
+    manager = portal.person("contract-manager", org_kind="agency", org="agency")
+    sign_in(page, manager)
     page.goto(f"/agency/agreements?programme={pid}&provider=ccss&period={period_of(nz_today())}")
     waiting = page.locator("#queries + ul").inner_text()
     assert "ccss on wellbeing_end: Why is the end score needed? (Mere Tane" in waiting
@@ -168,6 +169,7 @@ def test_a_contract_manager_answers_a_query_and_the_provider_reads_the_answer(
     with page.expect_navigation(url="**done=answered"):
         page.keyboard.press("Enter")
     assert page.locator("#answer").inner_text() == answer
+    assert f"Answered by {manager.id}," in page.inner_text("main")  # the person, recorded
     assert page.get_by_role("button", name="Send the answer").count() == 0
     checked(page)
 

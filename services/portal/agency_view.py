@@ -68,12 +68,12 @@ def outcomes(visit: Visit):
 
 
 def _review(r: opb.Review) -> dict:
-    responses = [{"number": n, "kind": RESPONSES.get(x.kind, ""), "text": x.text,
+    responses = [{"kind": RESPONSES.get(x.kind, ""), "text": x.text,
                   "at": when(x.responded_at), "person": x.person,
                   "correction": x.kind == opb.RESPONSE_KIND_CORRECT_FACT,
                   "resolution": x.resolution, "reason": x.resolution_reason,
                   "resolved_at": when(x.resolved_at), "resolved_by": x.resolved_by_person}
-                 for n, x in enumerate(r.responses, start=1)]
+                 for x in r.responses]
     return {"provider": r.provider_id, "shared_on": r.shared_on, "respond_by": r.respond_by,
             "early": r.may_publish_early, "responses": responses}
 

@@ -436,6 +436,19 @@ def view(outcome: Outcome, provider_id: str | None = None) -> dict:
     }
 
 
+def agency_view(outcome: Outcome, today: dt.date) -> dict:
+    """An outcome as the Agency sees it: whole (every provider's citations and
+    replies, the units' responses to corrections), and for a draft finding the
+    last day of its reply windows and what stands in the way of publishing it
+    today. Only an Agency caller is given this view: never a provider or a
+    representative (a provider's view is `view(outcome, provider_id)`)."""
+    draft = outcome.kind == FINDING and outcome.state == "draft"
+    blockers = publication_blockers(outcome.state, outcome.reviews, today) if draft else []
+    closes = max((r.respond_by for r in outcome.reviews), default=None) if draft else None
+    return {"outcome": view(outcome), "reply_window_closes": closes.isoformat() if closes else "",
+            "publication_blockers": blockers, "may_publish": draft and not blockers}
+
+
 def review_data(review: Review) -> dict:
     """A review as plain data: dates as YYYY-MM-DD."""
     return {"provider_id": review.provider_id, "shared_on": review.shared_on.isoformat(),

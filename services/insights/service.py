@@ -34,7 +34,11 @@ from tiaki.core.errors import Exhausted, Invalid, NotFound, Unavailable
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
-from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
+from tiaki.insights.v1.outcomes_pb2_grpc import (
+    AgencyOutcomesServiceStub,
+    OutcomesServiceStub,
+    UnitOutcomesServiceStub,
+)
 from tiaki.plumbing.broker import ServiceRpc
 from tiaki.plumbing.dead_letter import rpc
 from tiaki.plumbing.health import HealthMixin
@@ -46,6 +50,7 @@ log = logging.getLogger(__name__)
 unit_grpc = Grpc.implementing(UnitOutcomesServiceStub)
 outcomes_grpc = Grpc.implementing(OutcomesServiceStub)
 measures_grpc = Grpc.implementing(MeasuresServiceStub)
+agency_grpc = Grpc.implementing(AgencyOutcomesServiceStub)
 
 WATCH_SECONDS = 3600   # a watcher reconnects after an hour
 WATCH_POLL = 2.0       # the store is read again this often even without a broker event
@@ -208,12 +213,7 @@ class InsightsService(HealthMixin):
     def ListOutcomes(self, request, context):
         provider = self.identities.require(context, "provider")
         date_from, date_to = domain.period(request.date_from, request.date_to, required=False)
-        kind = ""
-        if request.kind:
-            kind = KINDS.get(request.kind)
-            if kind is None:
-                raise Invalid("kind", f"unknown kind {request.kind}")
-        found = self.storage.for_provider(provider.id, date_from, date_to, kind)
+        found = self.storage.for_provider(provider.id, date_from, date_to, kind_of(request.kind))
         return pb.ListOutcomesResponse(
             outcomes=[outcome_message(view(o, provider.id)) for o in found])
 
@@ -284,6 +284,31 @@ class InsightsService(HealthMixin):
                  for n in domain.notices(o, today, provider.id)]
         return pb.ListNoticesResponse(notices=[pb.Notice(**n) for n in sorted(
             found, key=lambda n: (n["due"], n["subject"], n["kind"]))])
+
+    # -- the Agency sees every unit's outcomes, drafts and replies whole -------------------
+
+    @agency_grpc
+    def ListAgencyOutcomes(self, request, context):
+        self.identities.require(context, "agency")
+        state = ""
+        if request.state:
+            state = next((n for n, v in STATES.items() if v == request.state), None)
+            if state is None:
+                raise Invalid("state", f"unknown state {request.state}")
+        today = nz_today()
+        found = self.storage.every_outcome(request.programme_id.strip(), kind_of(request.kind),
+                                           state)
+        return pb.ListAgencyOutcomesResponse(outcomes=[
+            agency_message(domain.agency_view(o, today)) for o in found])
+
+    @agency_grpc
+    def GetAgencyOutcome(self, request, context):
+        self.identities.require(context, "agency")
+        outcome = self.storage.outcome(request.outcome_id.strip())
+        if outcome is None:
+            raise NotFound("", f"no outcome {request.outcome_id!r}")
+        return pb.GetAgencyOutcomeResponse(
+            outcome=agency_message(domain.agency_view(outcome, nz_today())))
 
     # -- evaluation measures, co-defined -------------------------------------------------
 
@@ -431,6 +456,23 @@ def outcome_message(v: dict) -> pb.Outcome:
     if v["published_at"]:
         msg.published_at.FromNanoseconds(int(v["published_at"] * 1e9))
     return msg
+
+
+def kind_of(number: int) -> str:
+    """A requested kind's name; "" (every kind) when unspecified."""
+    if not number:
+        return ""
+    if number not in KINDS:
+        raise Invalid("kind", f"unknown kind {number}")
+    return KINDS[number]
+
+
+def agency_message(v: dict) -> pb.AgencyOutcome:
+    """The Agency's view of an outcome (domain.agency_view) as the contract's message."""
+    return pb.AgencyOutcome(outcome=outcome_message(v["outcome"]),
+                            reply_window_closes=v["reply_window_closes"],
+                            publication_blockers=v["publication_blockers"],
+                            may_publish=v["may_publish"])
 
 
 def measure_message(measure: Measure) -> mpb.Measure:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 
 import mongoengine as me
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 
 from services.insights.domain import (
     Citation,
@@ -177,6 +177,19 @@ class InsightsStorage:
             query["kind"] = kind
         return [outcome_from(d) for d in self.outcomes.find(
             query, sort=[("date", ASCENDING), ("recorded_at", ASCENDING)])]
+
+    def every_outcome(self, programme_id: str = "", kind: str = "",
+                      state: str = "") -> list[Outcome]:
+        """Every unit's outcomes (for the Agency), latest date first."""
+        query: dict = {}
+        if programme_id:
+            query["programme_ids"] = contains(programme_id)
+        if kind:
+            query["kind"] = kind
+        if state:
+            query["state"] = state
+        return [outcome_from(d) for d in self.outcomes.find(
+            query, sort=[("date", DESCENDING), ("recorded_at", DESCENDING)])]
 
     def changed_for_provider(self, provider_id: str, after: float) -> list[Outcome]:
         return [outcome_from(d) for d in self.outcomes.find(

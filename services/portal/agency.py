@@ -2,7 +2,8 @@
 draft's whole record, the invitations, each proposal accepted or declined
 with a reason, the check and publish step with every problem listed, and the
 differences between plan versions. Agreements (contract managers): every
-provider's agreement item by item, and the items they queried. Evaluation
+provider's agreement item by item, and the queries waiting for an answer
+(answered on agency_view.py's pages). Evaluation
 measures (analysts), co-defined with providers and representatives. Every
 call goes to the services as the Agency with the person named."""
 
@@ -22,6 +23,7 @@ from services.portal.codesign import (
     propose_change,
     record,
 )
+from services.portal.item_queries import item_queries
 from services.portal.web import Refusal, Visit, page, render
 from tiaki.core.clock import nz_today
 from tiaki.core.periods import check_period, period_of
@@ -155,13 +157,12 @@ def agreement_of(visit: Visit, programme: str, version: int, period: str, provid
     got = visit.call("agreement").GetAgreement(apb.GetAgreementRequest(
         programme_id=programme, plan_version=version, period=period, provider_id=provider))
     items = [{"name": d.item_name, "decision": _decision(d.decision), "note": d.note,
-              "by": d.decided_by or d.caller,
+              "by": d.decided_by or d.caller, "answer": d.answer,
               "at": d.decided_at.ToDatetime().strftime("%d %b %Y") if d.decided_at.seconds else ""}
              for d in got.in_force.items]
     return {"provider": provider, "agreed": got.HasField("in_force"),
             "version": got.in_force.version, "applies_from": got.in_force.applies_from,
             "items": items, "not_decided": list(got.in_force.not_decided),
-            "queries": [i for i in items if i["decision"] == "query"],
             "versions": len(got.versions)}
 
 
@@ -189,10 +190,12 @@ def agreements(visit: Visit):
                 raise
             agreed_plan = False  # a plan made outside co-design has no agreements
             break
+    asked = item_queries(visit, programme) if agreed_plan else []
+    waiting = [q for q in asked if not q["answer"]]
     return render(visit, "agency/agreements.html", title="Providers' agreements",
                   programme=programme, period=period, plan_version=plan.version,
-                  agreed_plan=agreed_plan, rows=rows,
-                  queries=sum(len(r["queries"]) for r in rows))
+                  agreed_plan=agreed_plan, rows=rows, queries=len(waiting), waiting=waiting,
+                  answered=[q for q in asked if q["answer"]])
 
 
 # -- evaluation measures -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 # isort: off
 # Importing a page module registers its pages; the menu lists them in this order.
-from services.portal import auth, home, provider, stories, agency, representative  # noqa: F401
+from services.portal import auth, home, provider, stories, agency, agency_view, representative  # noqa: F401
 # isort: on
 from services.portal.backends import Backends, Feeds
 from services.portal.notify import Notifier

@@ -51,6 +51,7 @@ STUBS = {
     "outcomes": ("insights", outcomes_pb2_grpc.OutcomesServiceStub),
     "measures": ("insights", measures_pb2_grpc.MeasuresServiceStub),
     "unit_outcomes": ("insights", outcomes_pb2_grpc.UnitOutcomesServiceStub),
+    "agency_outcomes": ("insights", outcomes_pb2_grpc.AgencyOutcomesServiceStub),
 }
 
 

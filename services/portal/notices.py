@@ -52,7 +52,7 @@ ROUTES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
     ("agency", "proposal_to_review"): (
         ("analyst",), "A proposal waits for your decision", "/agency/drafts/{programme}/{version}"),
     ("agency", "item_query"): (
-        ("contract-manager",), "A provider queried an agreement item", "/agency/agreements"),
+        ("contract-manager",), "A provider queried an agreement item", "/agency/queries"),
     ("unit", "request_due_soon"): (
         ("unit-reviewer",), "A query about a person is near its due date", "/unit"),
     ("unit", "unit_escalated"): (

@@ -16,6 +16,7 @@ import json
 import grpc
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
+from services.portal.item_queries import item_queries
 from services.portal.web import Refusal, Visit, page, render
 from tiaki.core.clock import nz_today
 from tiaki.core.errors import Invalid
@@ -339,6 +340,7 @@ def _agreement_view(visit: Visit, programme: str, period: str):
         if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
             raise
         return plan, None
+    asked = {q["item"]: q for q in item_queries(visit, programme) if q["version"] == plan.version}
     items = []
     for item in plan.items:
         statement = visit.call("agreement").GetPurposeStatement(agreement_pb2.GetPurposeStatementRequest(
@@ -348,7 +350,8 @@ def _agreement_view(visit: Visit, programme: str, period: str):
                       "choice": statement.choice,
                       "decision": agreement_pb2.ItemDecision.Name(d.decision)
                       .removeprefix("ITEM_DECISION_").lower() if d else "",
-                      "note": d.note if d else "", "by": d.decided_by if d else ""})
+                      "note": d.note if d else "", "by": d.decided_by if d else "",
+                      "query": asked.get(item.name)})
     return plan, items
 
 

@@ -58,7 +58,7 @@ def test_three_kinds_reach_the_right_people_by_email_and_on_the_page(page, porta
                          f"/representative/drafts/{pid}/2")
     assert "/representative/drafts/" in invited.get_payload()
     arrived(analyst, "A proposal waits for your decision", f"/agency/drafts/{pid}/2")
-    arrived(manager, "A provider queried an agreement item", "/agency/agreements")
+    arrived(manager, "A provider queried an agreement item", "/agency/queries")
     for m in mail.to(rep.email) + mail.to(analyst.email) + mail.to(manager.email):
         text = m["Subject"] + m.get_payload()
         assert "What is it for?" not in text and "goals_met" not in text and "Mere" not in text

@@ -294,6 +294,9 @@ MATRIX = {
         "outcome", lambda i, s: {"outcome_id": i, "kind": "RESPONSE_KIND_AGREE"}),
     "tiaki.insights.v1.OutcomesService/GetInfluenceReport": OwnView(
         lambda s: {"date_from": "2026-01-01", "date_to": "2026-12-31"}),
+    "tiaki.insights.v1.AgencyOutcomesService/ListAgencyOutcomes": AgencyOnly(lambda s: {}),
+    "tiaki.insights.v1.AgencyOutcomesService/GetAgencyOutcome": AgencyOnly(
+        lambda s: {"outcome_id": s["outcome"]}),
     "tiaki.insights.v1.MeasuresService/ProposeMeasure": SharedByDesign(
         lambda s: {"programme_id": PROGRAMME, "name": "Goals met", "reason": "what families want",
                    "definition": "Share of families meeting their own goals."}),

@@ -30,7 +30,11 @@ from tiaki.core import messages
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
-from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
+from tiaki.insights.v1.outcomes_pb2_grpc import (
+    AgencyOutcomesServiceStub,
+    OutcomesServiceStub,
+    UnitOutcomesServiceStub,
+)
 from tiaki.plumbing.store import Storage
 from tiaki.plumbing.tokens import ensure_tokens
 
@@ -437,3 +441,55 @@ class TestAnnouncements:
         assert payload["provider_id"] == "ccss"
         assert payload["outcome"]["outcome_id"] == recorded.outcome_id
         assert store_db.outcomes.count_documents({"announce_pending": 1}) == 0
+
+
+class TestAgencyView:
+    """The Agency sees every unit's outcomes, drafts included, whole; nobody else does."""
+
+    @pytest.fixture
+    def agency(self, running):
+        with Client(f"//127.0.0.1:{config['GRPC_BIND_PORT']}", AgencyOutcomesServiceStub) as c:
+            yield c
+
+    def test_the_agency_sees_drafts_with_every_providers_replies_and_what_blocks_them(
+            self, running, agency):
+        measure = running.agreed_measure()
+        decision = running.record(date="2026-03-01")
+        draft = running.record(kind=pb.OUTCOME_KIND_EVALUATION_FINDING, title="Attendance fell",
+                               measure_ids=[measure.measure_id], submission_ids=["sub-3"])
+        running.outcomes.RespondToFinding(pb.RespondToFindingRequest(
+            outcome_id=draft.outcome_id, kind=pb.RESPONSE_KIND_CORRECT_FACT,
+            text="We ran 12 sessions, not 10."), metadata=running.auth("provider", "ccss"))
+        who = running.auth("agency", "agency")
+        listed = agency.ListAgencyOutcomes(pb.ListAgencyOutcomesRequest(), metadata=who).outcomes
+        assert [o.outcome.outcome_id for o in listed] == [draft.outcome_id, decision.outcome_id]
+        seen = listed[0]
+        assert [r.provider_id for r in seen.outcome.reviews] == ["ccss", "other-ngo"]
+        assert {c.provider_id for c in seen.outcome.informed_by} == {"ccss", "other-ngo"}
+        assert seen.outcome.reviews[0].responses[0].text == "We ran 12 sessions, not 10."
+        assert seen.reply_window_closes == draft.reviews[0].respond_by
+        assert not seen.may_publish
+        assert any("ccss's correction of fact 1" in b for b in seen.publication_blockers)
+        only = agency.ListAgencyOutcomes(pb.ListAgencyOutcomesRequest(
+            state=pb.OUTCOME_STATE_DRAFT, kind=pb.OUTCOME_KIND_EVALUATION_FINDING,
+            programme_id="best-foot-forward"), metadata=who).outcomes
+        assert [o.outcome.outcome_id for o in only] == [draft.outcome_id]
+        assert list(agency.ListAgencyOutcomes(pb.ListAgencyOutcomesRequest(
+            programme_id="another"), metadata=who).outcomes) == []
+        one = agency.GetAgencyOutcome(pb.GetAgencyOutcomeRequest(outcome_id=draft.outcome_id),
+                                      metadata=who).outcome
+        assert one == seen
+        error = refused(lambda: agency.GetAgencyOutcome(
+            pb.GetAgencyOutcomeRequest(outcome_id="nope"), metadata=who))
+        assert error.code == StatusCode.NOT_FOUND
+
+    @pytest.mark.parametrize("caller", [("provider", "ccss"), ("representative", "whanau-voice"),
+                                        ("unit", EVAL)])
+    def test_only_the_agency_gets_the_list(self, running, agency, caller):
+        draft = running.record()
+        for call in (lambda: agency.ListAgencyOutcomes(
+                         pb.ListAgencyOutcomesRequest(), metadata=running.auth(*caller)),
+                     lambda: agency.GetAgencyOutcome(pb.GetAgencyOutcomeRequest(
+                         outcome_id=draft.outcome_id), metadata=running.auth(*caller))):
+            error = refused(call)
+            assert error.code == StatusCode.PERMISSION_DENIED and draft.outcome_id not in error.message

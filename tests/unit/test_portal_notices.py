@@ -49,6 +49,7 @@ def test_the_agency_item_query_goes_to_contract_managers_and_proposals_to_analys
                                                    notice("proposal_to_review", "p@1")])
     assert {(n.staff.id, n.key.split("|")[0]) for n in found} == {
         ("cm", "item_query"), ("an", "proposal_to_review")}
+    assert {n.link for n in found} == {"/agency/queries", "/agency/drafts/p/1"}
 
 
 def test_a_disabled_account_is_told_nothing():

@@ -125,8 +125,13 @@ def _grounds(visit: Visit) -> list:
 def waiting(visit: Visit):
     review = _review(visit)
     rows = [query_view(q) for q in review.ListWaitingQueries(pb.ListWaitingQueriesRequest()).queries]
-    automatic = not rows and review.GetReviewMode(
-        pb.GetReviewModeRequest()).mode == pb.ANSWER_MODE_AUTOMATIC
+    automatic = False
+    if not rows:  # why nothing waits, as the unit says (a unit too old to say: not said)
+        try:
+            automatic = review.GetReviewMode(
+                pb.GetReviewModeRequest()).mode == pb.ANSWER_MODE_AUTOMATIC
+        except grpc.RpcError:
+            pass
     return render(visit, "unit/queries.html", title="Queries waiting for your review", rows=rows,
                   automatic=automatic)
 
@@ -182,8 +187,8 @@ def mode(visit: Visit):
     except Refusal as exc:
         problem = exc.message
     except grpc.RpcError as exc:
-        problem = ("Your unit did not answer" if said is None else
-                   "Your unit did not list the grounds") + f" ({exc.code().name.lower()})."
+        problem = (f"Its review service: {exc.code().name.lower()}." if said is None else
+                   f"Your unit did not list the grounds ({exc.code().name.lower()}).")
     return render(visit, "unit/mode.html", title="How your unit answers families' queries",
                   status=503 if said is None else 200, unit=visit.person.org, said=said,
                   grounds=grounds, problem=problem)

@@ -39,7 +39,7 @@ class Settings:
     mongo_uri: str = "mongodb://127.0.0.1:27023/tiaki_portal"
     tokens_dir: str = "var/tokens"
     admin_token_file: str = "var/portal/admin-token"
-    units_config: str = "config/units/reference.yaml"  # each unit's answer mode and review service
+    units_config: str = "config/units/reference.yaml"  # where each unit's review service is
     tls_cert: str = ""
     tls_key: str = ""
     smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)

@@ -2,13 +2,15 @@
 unit's review, one opened with the records the answer would give and the
 request's deadline (working days left, extension, transfer), approved with any
 item withheld only under a Privacy Act ground (ss 49-53) and the person
-recorded; and how the unit answers (auto or review).
+recorded; and how the unit answers (automatically or after review), as the
+running unit says.
 
 The portal reaches a unit only through the unit's review contract
 (protos/tiaki/unit/v1/review.proto), on the loopback address and with the
 staff client's token that the units' config (config/units/reference.yaml, the
 file the unit itself reads; PORTAL_UNITS_CONFIG) names for the signed-in
-person's own unit: there is no way to name another unit."""
+person's own unit: there is no way to name another unit. The config says only
+where the unit is: how it answers is asked of the unit (GetReviewMode)."""
 
 from __future__ import annotations
 
@@ -37,9 +39,9 @@ GIVE = ""  # the choice that gives an item to the family
 
 @dataclass(frozen=True)
 class UnitSetting:
-    """How one unit answers, from the units' config."""
+    """Where one unit's review service is, from the units' config (not how it answers:
+    the unit says that)."""
     unit: str
-    answer: str            # "auto" or "review"
     review_address: str = ""
     staff_token_file: str = ""
 
@@ -51,8 +53,7 @@ class UnitReviews:
         config = {}
         if path:
             config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        self.settings = {unit: UnitSetting(unit, str(c.get("answer", "auto")),
-                                           str(c.get("review_address", "127.0.0.1:50061")),
+        self.settings = {unit: UnitSetting(unit, str(c.get("review_address", "127.0.0.1:50061")),
                                            str(c.get("staff_token_file", "")))
                          for unit, c in config.items() if isinstance(c, dict)}
         self._channels: dict[str, grpc.Channel] = {}
@@ -60,14 +61,14 @@ class UnitReviews:
         self._lock = threading.Lock()
 
     def setting(self, unit: str) -> UnitSetting:
-        return self.settings.get(unit) or UnitSetting(unit, "auto")
+        return self.settings.get(unit) or UnitSetting(unit)
 
     def stub(self, unit: str, person_id: str) -> Caller:
         """The review service of `unit`, called with its staff token as `person_id`."""
         s = self.setting(unit)
-        if s.answer != "review":
-            raise Refusal(409, "Your unit answers families' queries at once: there is nothing "
-                               "waiting for review.")
+        if not s.staff_token_file:
+            raise Refusal(503, "The portal cannot ask your unit: the units' config names no "
+                               "review service for it (review_address and staff_token_file).")
         try:
             token = Path(s.staff_token_file).read_text(encoding="utf-8").strip()
         except OSError:
@@ -122,9 +123,17 @@ def _grounds(visit: Visit) -> list:
 
 @page("/unit", kinds=UNIT, roles=REVIEWERS, nav="Waiting queries")
 def waiting(visit: Visit):
-    found = _review(visit).ListWaitingQueries(pb.ListWaitingQueriesRequest()).queries
-    rows = [query_view(q) for q in found]
-    return render(visit, "unit/queries.html", title="Queries waiting for your review", rows=rows)
+    review = _review(visit)
+    rows = [query_view(q) for q in review.ListWaitingQueries(pb.ListWaitingQueriesRequest()).queries]
+    automatic = False
+    if not rows:  # why nothing waits, as the unit says (a unit too old to say: not said)
+        try:
+            automatic = review.GetReviewMode(
+                pb.GetReviewModeRequest()).mode == pb.ANSWER_MODE_AUTOMATIC
+        except grpc.RpcError:
+            pass
+    return render(visit, "unit/queries.html", title="Queries waiting for your review", rows=rows,
+                  automatic=automatic)
 
 
 @page("/unit/queries/{request_id}", kinds=UNIT, roles=REVIEWERS)
@@ -154,15 +163,32 @@ def approve(visit: Visit):
     return RedirectResponse(f"/unit/queries/{rid}?approved=1", status_code=303)
 
 
+@dataclass(frozen=True)
+class Mode:
+    """How the unit says it answers."""
+    after_review: bool
+    since: str
+    reviewers_org: str
+
+
 @page("/unit/mode", kinds=UNIT, roles=REVIEWERS, nav="How your unit answers")
 def mode(visit: Visit):
-    setting = visit.app.unit_reviews.setting(visit.person.org)
-    grounds, answering = [], None
-    if setting.answer == "review":
-        try:
-            grounds, answering = _grounds(visit), True
-        except grpc.RpcError:
-            answering = False
+    """What the running unit says (never the config file's guess): or, when it does
+    not answer, that it did not."""
+    said, grounds, problem = None, [], ""
+    try:
+        review = _review(visit)
+        reply = review.GetReviewMode(pb.GetReviewModeRequest(), timeout=5)
+        said = Mode(reply.mode == pb.ANSWER_MODE_AFTER_REVIEW, _when(reply.since),
+                    reply.reviewers_org)
+        if said.after_review:
+            grounds = list(review.ListWithholdingGrounds(pb.ListWithholdingGroundsRequest(),
+                                                         timeout=5).grounds)
+    except Refusal as exc:
+        problem = exc.message
+    except grpc.RpcError as exc:
+        problem = (f"Its review service: {exc.code().name.lower()}." if said is None else
+                   f"Your unit did not list the grounds ({exc.code().name.lower()}).")
     return render(visit, "unit/mode.html", title="How your unit answers families' queries",
-                  unit=visit.person.org, answer=setting.answer, answering=answering,
-                  grounds=grounds)
+                  status=503 if said is None else 200, unit=visit.person.org, said=said,
+                  grounds=grounds, problem=problem)

@@ -15,7 +15,7 @@ from typing import Any
 
 from tiaki.core.clock import NZ, nz_date_words
 from tiaki.core.periods import period_words
-from tiaki.core.withholding import GROUNDS
+from tiaki.core.withholding import named
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
@@ -233,10 +233,11 @@ def _record_table(record: dict, fields: dict[str, dict], order: list[str]) -> st
 
 def _withheld_row(withheld: dict, fields: dict[str, dict]) -> str:
     """An item the team withheld: what it is, and the ground the team recorded, in
-    plain words with its section of the Privacy Act."""
+    plain words with its section of the Privacy Act and the Act's test."""
     item = str(withheld.get("item") or "")
-    found = GROUNDS.get(str(withheld.get("ground") or ""))
-    why = (f"{_sentence(found.words)} The law allows this: {found.citation}."
+    found = named(str(withheld.get("ground") or ""))
+    law = f" ({found.heading}: {found.law})" if found and found.law else ""
+    why = (f"{_sentence(found.words)} The law allows this: {found.citation}{law}."
            if found else "The law allows this.")
     return (f'<tr class="withheld"><th scope="row">{_e(_field_label(fields.get(item), item))}</th>'
             f"<td><strong>Not given to you.</strong> {_e(why)}</td></tr>")

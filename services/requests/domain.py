@@ -142,7 +142,8 @@ def withheld(fields: dict, items: list[tuple[str, str]]) -> list[dict]:
             raise Invalid("withheld.item", f"{item!r} is both given and withheld")
         if any(w["item"] == item for w in out):
             raise Invalid("withheld.item", f"{item!r} is withheld twice")
-        out.append({"item": item, "ground": ground(code, "withheld.ground").code})
+        # A unit on an earlier SDK may still name a whole section (former codes).
+        out.append({"item": item, "ground": ground(code, "withheld.ground", former=True).code})
     return out
 
 

@@ -164,10 +164,10 @@ def portal(stack, mail, tmp_path_factory):
 
 
 @contextlib.contextmanager
-def portal_on_stack(tmp: Path):
+def portal_on_stack(tmp: Path, unit_config: Path | None = None):
     """A stack and the portal on it, outside pytest (benchmark, screenshots), both
-    stopped and removed at the end."""
-    s = start_stack(tmp / "stack")
+    stopped and removed at the end; `unit_config`: the units' config (start_stack)."""
+    s = start_stack(tmp / "stack", unit_config=unit_config)
     p = None
     try:
         (tmp / "portal").mkdir()

@@ -28,17 +28,20 @@ from tiaki.unit.v1 import review_pb2 as pb
 from tiaki.unit.v1.review_pb2_grpc import UnitReviewServiceStub
 
 pytestmark = pytest.mark.infra
-REVIEWING = ("evaluation", "service-delivery")  # both answer after review, each with its own token
+# Each unit's review service with its own token: evaluation answers after review,
+# service-delivery automatically; family-services is in the config (after review) but no
+# unit of that name runs, so it never answers.
+ANSWERS = {"evaluation": "review", "service-delivery": "auto", "family-services": "review"}
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("unit-review-stack")
     config = {}
-    for unit in REVIEWING:
+    for unit, answer in ANSWERS.items():
         token = tmp / f"unit-staff-{unit}"
         token.write_text(f"tk_unitstaff_{uuid.uuid4().hex}\n")
-        config[unit] = {"answer": "review", "review_address": f"127.0.0.1:{free_port()}",
+        config[unit] = {"answer": answer, "review_address": f"127.0.0.1:{free_port()}",
                         "staff_token_file": str(token)}
     (tmp / "units.yaml").write_text(yaml.safe_dump(config))
     s = start_stack(tmp, unit_config=tmp / "units.yaml")
@@ -190,24 +193,46 @@ def test_a_reviewer_withholds_an_item_under_a_ground_and_the_family_is_told_it(
     html = stack.requests().GetAnswer(rpb.GetAnswerRequest(request_id=opened.request_id),
                                       metadata=stack.metadata("provider", "ccss")).html
     assert html.count("Not given to you.") == 1
-    assert ground.citation in html and "another person" in html
+    assert f"{ground.citation} (Other reasons: {ground.law})" in html and "another person" in html
 
 
-def test_the_unit_shows_how_it_answers(page, portal, tmp_path):
+def test_the_unit_says_how_it_answers(page, portal, tmp_path):
     sign_in_by_keyboard(page, portal.person("unit-reviewer", "unit", "evaluation"))
-    page.goto("/unit/mode")
+    tab_to(page, "How your unit answers")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/unit/mode")
     main = page.inner_text("main")
-    assert "After review" in main and "Review service\nAnswering" in main
-    assert all(g.citation in main for g in GROUNDS.values())
+    assert "Answers\nAfter review" in main and "Reviewed by\nunit:evaluation" in main
+    since = re.search(r"Since\n(\d\d \w{3} \d{4} \d\d:\d\d)", main)
+    assert since, main  # when the running unit began answering so (NZ time)
+    assert all(g.citation in main and g.law in main for g in GROUNDS.values())
     checked(page, tmp_path)
     page.context.clear_cookies()
-    # A unit the config does not set to review answers at once.
-    sign_in_by_keyboard(page, portal.person("unit-reviewer", "unit", "family-services"))
+
+    # A unit answering automatically says so, and nothing waits at it.
+    sign_in_by_keyboard(page, portal.person("unit-reviewer", "unit", "service-delivery"))
     page.goto("/unit/mode")
-    assert "Automatically" in page.inner_text("main")
+    main = page.inner_text("main")
+    assert "Answers\nAutomatically" in main and "Reviewed by" not in main
+    assert "s53(b)" not in main
     checked(page, tmp_path)
     page.goto("/unit")
     assert "answers families' queries at once" in page.inner_text("main")
+    page.context.clear_cookies()
+
+    # A unit that does not answer: said plainly, never the config file's "review".
+    sign_in_by_keyboard(page, portal.person("unit-reviewer", "unit", "family-services"))
+    shown = page.goto("/unit/mode")
+    main = page.inner_text("main")
+    assert shown.status == 503 and "Your unit did not answer" in main
+    assert "After review" not in main and "Automatically" not in main
+    checked(page, tmp_path)
+    page.context.clear_cookies()
+
+    # A unit the config names no review service for cannot be asked either.
+    sign_in_by_keyboard(page, portal.person("unit-reviewer", "unit", "not-configured"))
+    shown = page.goto("/unit/mode")
+    assert shown.status == 503 and "names no review service" in page.inner_text("main")
 
 
 def test_another_units_staff_cannot_see_or_approve_the_query(page, portal, stack, programme):

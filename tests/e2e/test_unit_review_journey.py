@@ -2,7 +2,7 @@
 family's access request reaches two holding units; the one set to answer
 after review waits (and the request shows it pending there) while the one
 set to answer at once does; the waiting unit restarts and loses nothing; a
-person approves, withholding one item under s 53(b); the family's answer
+person approves, withholding one item under s 49(1)(a)(ii); the family's answer
 names that ground."""
 
 from __future__ import annotations
@@ -95,11 +95,11 @@ def test_a_reviewed_answer_withholds_an_item_and_the_family_is_told_the_ground(
 
     approved = stub.ApproveAnswer(pb.ApproveAnswerRequest(
         request_id=opened.request_id,
-        withhold=[pb.Withholding(record=1, item="goals_met", ground="s53(b)")]),
+        withhold=[pb.Withholding(record=1, item="goals_met", ground="s49(1)(a)(ii)")]),
         metadata=staff()).query
     assert approved.approved_by == "aroha.ngata"
     assert [(w.record, w.item, w.ground) for w in approved.withheld] == [
-        (1, "goals_met", "s53(b)")]
+        (1, "goals_met", "s49(1)(a)(ii)")]
 
     done = finished(stack, opened.request_id)
     assert any(step.who == "evaluation" and step.what ==
@@ -107,7 +107,10 @@ def test_a_reviewed_answer_withholds_an_item_and_the_family_is_told_the_ground(
                for step in done.history), done.history
     html = stack.requests().GetAnswer(rpb.GetAnswerRequest(request_id=opened.request_id),
                                       metadata=ccss).html
-    ground = GROUNDS["s53(b)"]
+    ground = GROUNDS["s49(1)(a)(ii)"]
     assert html.count("Not given to you.") == 1
-    assert ground.citation in html and "another person" in html
+    # The precise ground, as the Act words it, and what it means.
+    assert f"{ground.citation} (Protection, etc, of individual: disclosure would create a " \
+           "significant likelihood of serious harassment of an individual)" in html
+    assert ground.words in html
     assert "the Commissioner can check the reason" in html

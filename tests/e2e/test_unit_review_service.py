@@ -153,8 +153,9 @@ def test_a_restart_loses_neither_a_waiting_query_nor_an_approved_answer(world):
     [waiting] = stub.ListWaitingQueries(pb.ListWaitingQueriesRequest(), metadata=staff).queries
     grounds = stub.ListWithholdingGrounds(pb.ListWithholdingGroundsRequest(),
                                           metadata=staff).grounds
-    assert [(g.code, g.citation, g.words) for g in grounds] == [
-        (g.code, g.citation, g.words) for g in GROUNDS.values()]
+    assert [(g.code, g.citation, g.words, g.law) for g in grounds] == [
+        (g.code, g.citation, g.words, g.law) for g in GROUNDS.values()]
+    assert grounds[0].code == "s49(1)(a)(i)"
     assert (waiting.request_id, waiting.state, waiting.record_count) == (
         "r-1", pb.REVIEW_STATE_WAITING, 2)
 

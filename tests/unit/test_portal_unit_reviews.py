@@ -1,13 +1,13 @@
 """Which unit's review service the portal calls, from the units' config the
-units themselves read: a unit not set to review answers at once and has
-nothing to review; a reviewing unit's service is called with its staff token."""
+units themselves read: where the service is and its staff token, never how the
+unit answers (the unit says that); a unit the config gives no service is refused."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from services.portal.unit import UnitReviews
+from services.portal.unit import UnitReviews, UnitSetting
 from services.portal.web import Refusal
 
 
@@ -17,16 +17,16 @@ def reviews(tmp_path, **units) -> UnitReviews:
     return UnitReviews(str(path))
 
 
-def test_a_unit_answers_at_once_unless_its_config_says_review(tmp_path):
-    r = reviews(tmp_path, evaluation={"answer": "review", "review_address": "127.0.0.1:1"},
+def test_the_config_says_where_a_units_review_service_is_not_how_it_answers(tmp_path):
+    r = reviews(tmp_path, evaluation={"answer": "review", "review_address": "127.0.0.1:1",
+                                      "staff_token_file": "x"},
                 **{"service-delivery": {"answer": "auto"}})
-    assert r.setting("evaluation").answer == "review"
-    assert r.setting("service-delivery").answer == "auto"
-    assert r.setting("not-configured").answer == "auto"
-    assert UnitReviews("").setting("evaluation").answer == "auto"
-    with pytest.raises(Refusal) as refused:
-        r.stub("service-delivery", "aroha.ngata")
-    assert refused.value.status == 409 and "at once" in refused.value.message
+    assert r.setting("evaluation") == UnitSetting("evaluation", "127.0.0.1:1", "x")
+    assert not hasattr(r.setting("evaluation"), "answer")
+    for unit in ("service-delivery", "not-configured"):
+        with pytest.raises(Refusal) as refused:
+            r.stub(unit, "aroha.ngata")
+        assert refused.value.status == 503 and "names no review service" in refused.value.message
 
 
 def test_the_review_service_is_called_with_the_units_staff_token_and_the_person(tmp_path):

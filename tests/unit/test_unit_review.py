@@ -18,7 +18,7 @@ from tests.service.factories import EXAMPLE
 from tiaki.core.errors import Invalid, NotNow
 from tiaki.core.person import person_id
 from tiaki.core.plan import Plan
-from tiaki.core.withholding import GROUNDS, ground
+from tiaki.core.withholding import FORMER, GROUNDS, ground, named
 from tiaki.unit import review
 from tiaki.unit.review import Withholding
 from tiaki.unit.review_server import loopback
@@ -29,17 +29,34 @@ HELD = [{"delivery_id": "d1", "purpose_id": "evaluation", "period": "2026Q3",
          "fields": {"region": "Otago", "goals_met": "most"}, "statements": []}]
 
 
-def test_every_ground_is_a_section_49_to_53_with_plain_words():
-    assert list(GROUNDS)[:4] == ["s49", "s50", "s51", "s52"]
+def test_every_ground_is_cited_to_the_paragraph_the_act_numbers_it_by():
+    # Privacy Act 2020 ss 49-53 (see tiaki/core/withholding.py for the source).
+    assert list(GROUNDS) == [
+        "s49(1)(a)(i)", "s49(1)(a)(ii)", "s49(1)(a)(iii)", "s49(1)(b)", "s49(1)(c)", "s49(1)(d)",
+        "s50(1)(a)", "s50(1)(b)", "s51(a)", "s51(b)", "s51(c)", "s51(d)", "s51(e)",
+        "s52(1)(a)", "s52(1)(b)",
+        "s53(b)", "s53(c)", "s53(d)", "s53(e)", "s53(f)", "s53(g)"]
     for code, g in GROUNDS.items():
-        assert g.code == code and code.startswith(("s49", "s50", "s51", "s52", "s53("))
-        assert g.citation.startswith("section ") and g.citation.endswith("Privacy Act 2020")
-        assert g.words.endswith(".") and g.heading
+        assert g.code == code and g.citation == f"section {code[1:]} of the Privacy Act 2020"
+        assert g.words.endswith(".") and g.heading and g.law
+    assert GROUNDS["s53(b)"].law.startswith("disclosure would involve the unwarranted disclosure")
+    assert GROUNDS["s51(b)"].heading == "Security, defence, international relations"
     assert ground(" s53(b) ").code == "s53(b)"
     with pytest.raises(Invalid, match="not a ground"):
         ground("s54")
     with pytest.raises(Invalid):
         ground("")  # "I just don't want to" is not a ground
+    for request_not_item in ("s53(a)", "s53(h)"):
+        with pytest.raises(Invalid, match="not a ground"):
+            ground(request_not_item)
+
+
+def test_a_whole_section_recorded_before_still_names_its_ground_but_is_not_picked_now():
+    assert named("s49").citation == "section 49 of the Privacy Act 2020"
+    assert named("s53(b)") is GROUNDS["s53(b)"] and named("because") is None
+    with pytest.raises(Invalid, match="name its paragraph"):
+        ground("s49")
+    assert ground("s50", former=True) is FORMER["s50"]
 
 
 def test_an_approved_answer_leaves_out_each_withheld_item_and_keeps_its_ground():
@@ -70,7 +87,7 @@ def test_an_approval_that_does_not_hold_up_is_refused(withholding, person, state
 def test_a_query_is_approved_once_and_an_item_withheld_once():
     with pytest.raises(NotNow, match="approved"):
         review.approve(review.numbered(HELD), [], "aroha.ngata", review.APPROVED)
-    twice = [Withholding(1, "goals_met", "s53(b)"), Withholding(1, "goals_met", "s49")]
+    twice = [Withholding(1, "goals_met", "s53(b)"), Withholding(1, "goals_met", "s49(1)(b)")]
     with pytest.raises(Invalid, match="twice"):
         review.approve(review.numbered(HELD), twice, "aroha.ngata")
 
@@ -115,9 +132,11 @@ def test_the_review_service_listens_only_on_this_machine():
 def test_the_requests_service_keeps_only_withholdings_under_a_ground():
     assert domain.withheld({"region": "Otago"}, [("goals_met", "s53(b)")]) == [
         {"item": "goals_met", "ground": "s53(b)"}]
+    # A unit on an earlier SDK may still name a whole section: kept, it still renders.
+    assert domain.withheld({}, [("goals_met", "s52")]) == [{"item": "goals_met", "ground": "s52"}]
     for items, problem in ([("goals_met", "s99")], "not a ground"), (
-            [("region", "s49")], "both given and withheld"), (
-            [("goals_met", "s49"), ("goals_met", "s50")], "twice"), ([("", "s49")], "name"):
+            [("region", "s49(1)(b)")], "both given and withheld"), (
+            [("goals_met", "s49(1)(b)"), ("goals_met", "s50(1)(a)")], "twice"), ([("", "s49(1)(b)")], "name"):
         with pytest.raises(Invalid, match=problem):
             domain.withheld({"region": "Otago"}, items)
 
@@ -135,17 +154,23 @@ def test_the_familys_answer_names_the_ground_for_each_withheld_item():
                           state="open", opened_at=1.0)
     records = [{"delivery_id": "d1", "purpose_id": "evaluation", "period": "2026Q3",
                 "fields": {"region": "Otago"}, "statements": [],
-                "withheld": [{"item": "goals_met", "ground": "s53(b)"}]}]
+                "withheld": [{"item": "goals_met", "ground": "s53(b)"},
+                             {"item": "sessions", "ground": "s49"}]}]  # recorded before
     facts = answer.Facts({1: plan}, {"d1": {
         "delivery_id": "d1", "plan_version": 1, "agreement_version": 0, "basis": "",
         "fields": plan.fields_for_purpose("evaluation")}})
     got = answer.assemble(found, facts, {"evaluation": records}, [], None, dt.date(2026, 3, 9))
     [record] = got["holdings"][0]["records"]
-    assert record["withheld"] == [{"item": "goals_met", "ground": "s53(b)"}]
-    html = render_answer(got)
+    assert record["withheld"][0] == {"item": "goals_met", "ground": "s53(b)"}
+    html = render_answer(got).replace("&#x27;", "'")
     s53b = GROUNDS["s53(b)"]
-    assert "Not given to you." in html
-    assert s53b.citation in html and s53b.words.replace("'", "&#x27;") in html
+    assert html.count("Not given to you.") == 2
+    # The precise ground, as the Act words it, and what it means.
+    assert f"{s53b.citation} (Other reasons: disclosure would involve the unwarranted " \
+           "disclosure of the affairs of another individual or of a deceased person)" in html
+    assert s53b.words in html
+    # A whole section recorded before still names its ground.
+    assert f"The law allows this: {FORMER['s49'].citation}." in html
     assert "Otago" in html
     assert "the Commissioner can check the reason" in html
     # An answer with nothing withheld says nothing of withholding.

@@ -18,7 +18,7 @@ import grpc
 
 from tiaki.cli import base
 from tiaki.core.person import METADATA_KEY
-from tiaki.core.withholding import GROUNDS
+from tiaki.core.withholding import GROUNDS, named
 from tiaki.unit.v1 import review_pb2 as pb
 from tiaki.unit.v1.review_pb2_grpc import UnitReviewServiceStub
 
@@ -100,7 +100,8 @@ def show(request_id: str) -> None:
             click.echo(f"    {item}: {value}")
         for (number, item), code in withheld.items():
             if number == r.number:
-                click.echo(f"    {item}: WITHHELD under {GROUNDS[code].citation}")
+                found = named(code)
+                click.echo(f"    {item}: WITHHELD under {found.citation if found else code}")
     if not q.records:
         click.echo("  The unit holds no records about this person.")
 
@@ -133,4 +134,4 @@ def approve(request_id: str, withholds: tuple[str, ...]) -> None:
 def grounds() -> None:
     """The grounds an item may be withheld under (Privacy Act 2020 ss 49-53)."""
     for g in GROUNDS.values():
-        click.echo(f"{g.code:8} {g.citation}: {g.heading}\n         {g.words}")
+        click.echo(f"{g.code:15} {g.citation}: {g.heading}\n{'':16}{g.law}\n{'':16}{g.words}")

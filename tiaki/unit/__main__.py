@@ -65,8 +65,11 @@ def main(argv=None):
     unit = UnitClient(args.unit, args.amqp_uri, args.store_uri, args.router, token,
                       requests_address=args.requests, declare_queue=not args.passive_queue,
                       tls=tls, heads_file=args.heads_file, answer=config.get("answer", "auto"))
+    unit.answering_since()  # recorded as the unit starts
     server = None
-    if unit.answer_mode == "review":
+    # The review service runs for a unit answering after review (it needs it), and for
+    # any unit whose config names its staff client's token: the staff see how it answers.
+    if unit.answer_mode == "review" or config.get("staff_token_file"):
         with open(config.get("staff_token_file", ""), encoding="utf-8") as fh:
             server = serve(unit, config.get("review_address", "127.0.0.1:50061"),
                            fh.read().strip())

@@ -72,6 +72,7 @@ class UnitClient(ConsumerMixin):
         self.unit_id = unit_id
         # "auto": answer access queries at once; "review": keep them for a person (approve).
         self.answer_mode = review.answer_mode(answer)
+        self._since: float | None = None  # when it began answering so (answering_since)
         self.connection = Connection(amqp_uri)
         self.store = UnitStore(store_uri)
         self.prefetch = prefetch
@@ -244,6 +245,12 @@ class UnitClient(ConsumerMixin):
             refusal_reason=refused_because, reviewed_by=by), metadata=metadata, timeout=30)
 
     # -- review ------------------------------------------------------------------------
+
+    def answering_since(self) -> float:
+        """When this unit began answering the way it answers now (its store keeps it)."""
+        if self._since is None:
+            self._since = self.store.answering(self.answer_mode)
+        return self._since
 
     def approve(self, request_id: str, withholdings: list[review.Withholding],
                 by: str) -> dict:

@@ -27,6 +27,7 @@ from tiaki.unit.v1.review_pb2_grpc import UnitReviewServiceServicer, add_UnitRev
 
 log = logging.getLogger("tiaki.unit.review")
 
+MODES = {"auto": pb.ANSWER_MODE_AUTOMATIC, "review": pb.ANSWER_MODE_AFTER_REVIEW}
 STATES = {review.WAITING: pb.REVIEW_STATE_WAITING, review.APPROVED: pb.REVIEW_STATE_APPROVED,
           review.SENT: pb.REVIEW_STATE_SENT}
 
@@ -123,7 +124,17 @@ class ReviewService(UnitReviewServiceServicer):
     def ListWithholdingGrounds(self, request, context):
         return self._call(context, lambda _: pb.ListWithholdingGroundsResponse(grounds=[
             pb.WithholdingGround(code=g.code, citation=g.citation, heading=g.heading,
-                                 words=g.words) for g in GROUNDS.values()]))
+                                 words=g.words, law=g.law) for g in GROUNDS.values()]))
+
+    def GetReviewMode(self, request, context):
+        def mode(_):
+            unit = self.unit
+            reply = pb.GetReviewModeResponse(
+                unit_id=unit.unit_id, mode=MODES[unit.answer_mode],
+                reviewers_org=f"unit:{unit.unit_id}" if unit.answer_mode == "review" else "")
+            _stamp(reply.since, unit.answering_since())
+            return reply
+        return self._call(context, mode)
 
     def _call(self, context, work):
         try:

@@ -43,6 +43,8 @@ class UnitStore:
         # approved the answer, who approved it and when. Kept after sending.
         self.reviews = db["reviews"]
         self.reviews.create_index("state")
+        # How the unit answers (auto or review) and since when.
+        self.mode = db["answer_mode"]
 
     def save(self, body: dict) -> bool:
         """Stores a delivery once; False when it was already stored (a
@@ -196,3 +198,14 @@ class UnitStore:
     def sent(self, request_id: str) -> None:
         self.reviews.update_one({"_id": request_id, "state": "approved"},
                                 {"$set": {"state": "sent", "sent_at": time.time()}})
+
+    # -- how the unit answers ----------------------------------------------------
+
+    def answering(self, mode: str) -> float:
+        """When the unit began answering `mode` ("auto" or "review"): kept
+        across restarts, and set anew (now) when the unit starts in another mode."""
+        doc = self.mode.find_one({"_id": "answer"})
+        if doc is None or doc.get("mode") != mode:
+            doc = {"_id": "answer", "mode": mode, "since": time.time()}
+            self.mode.replace_one({"_id": "answer"}, doc, upsert=True)
+        return float(doc["since"])

@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse
 
 from services.portal.backends import CALLS_PER_ORG, PERSON_METADATA, Caller
 from services.portal.web import Refusal, Visit, page, render
+from tiaki.core import withholding
 from tiaki.core.clock import NZ
 from tiaki.unit.v1 import review_pb2 as pb
 from tiaki.unit.v1.review_pb2_grpc import UnitReviewServiceStub
@@ -114,7 +115,13 @@ def query_view(q: pb.WaitingQuery) -> dict:
             "received_at": _when(q.received_at), "records": q.record_count,
             "deadline": d, "band": _band(d, state), "approved_by": q.approved_by,
             "approved_at": _when(q.approved_at),
-            "withheld": [(w.record, w.item, w.ground) for w in q.withheld]}
+            "withheld": [(w.record, w.item, _cited(w.ground)) for w in q.withheld]}
+
+
+def _cited(code: str) -> str:
+    """A recorded ground as the Act cites it (the code itself if it names none)."""
+    found = withholding.named(code)
+    return f"{found.citation} ({found.heading})" if found else code
 
 
 def _grounds(visit: Visit) -> list:

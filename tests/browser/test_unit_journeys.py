@@ -185,7 +185,7 @@ def test_a_reviewer_withholds_an_item_under_a_ground_and_the_family_is_told_it(
     page.wait_for_url("**approved=1")
     status = page.get_by_role("status").inner_text()
     assert f"Approved by {reviewer.id}" in status and "1 item withheld" in status
-    assert "Record 1, goals_met: s53(b)" in page.inner_text("main")
+    assert f"Record 1, goals_met: {ground.citation} ({ground.heading})" in page.inner_text("main")
     checked(page, tmp_path)
 
     done = finished(stack, opened.request_id)

@@ -92,7 +92,7 @@ class Portal:
         self.feeds = Feeds(self.backends)
         self.notifier = Notifier(self.store, self.backends, settings.smtp, settings.notify_every)
         self.admin_token_hash = admin_token_hash(settings.admin_token_file)
-        self.sign_in_rate = auth.RateLimit(settings.sign_in_rate)
+        self.sign_in_rate = auth.RateLimit(self.store, "sign-in", settings.sign_in_rate)
         self.unit_reviews = UnitReviews(settings.units_config)
 
     def close(self):

@@ -20,13 +20,14 @@ from starlette.staticfiles import StaticFiles
 # Importing a page module registers its pages; the menu lists them in this order.
 from services.portal import auth, home, provider, stories, agency, representative  # noqa: F401
 # isort: on
+from services.portal import health
 from services.portal.backends import Backends, Feeds
 from services.portal.notify import Notifier
 from services.portal.storage import PortalStore
 from services.portal.unit import UnitReviews  # (and registers the unit staff's pages)
 from services.portal.web import HERE, ROUTES, Headers
 from tiaki.plumbing.private_files import private_dir, write_private
-from tiaki.plumbing.store import connect
+from tiaki.plumbing.store import DURABILITY, Ping, connect
 
 MAX_BODY = 32 * 1024 * 1024  # a quarter's CSV fits; nothing larger is read
 
@@ -45,6 +46,9 @@ class Settings:
     smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)
     notify_every: float = 300  # seconds between looks for notifications (0: never)
     sign_in_rate: int = 20     # sign-in posts a minute from one address
+    # How the store client writes and reads (STORE_WRITE_CONCERN, ...: the services'
+    # keys, tiaki/plumbing/store.py DURABILITY); a key not set takes the safe default.
+    store_client: dict[str, str] = field(default_factory=dict)
     services: dict[str, str] = field(default_factory=lambda: {
         "intake": "127.0.0.1:50051", "purpose_router": "127.0.0.1:50052",
         "requests": "127.0.0.1:50053", "insights": "127.0.0.1:50054"})
@@ -68,6 +72,7 @@ class Settings:
             smtp=env.get("PORTAL_SMTP", ""),
             notify_every=float(env.get("PORTAL_NOTIFY_EVERY", d.notify_every)),
             sign_in_rate=int(env.get("PORTAL_SIGN_IN_RATE", d.sign_in_rate)),
+            store_client={k: env[k] for k in DURABILITY if k in env},
             services={s: env.get(f"PORTAL_{s.upper()}", a) for s, a in d.services.items()})
 
 
@@ -85,9 +90,10 @@ class Portal:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        connect(settings.mongo_uri)
+        connect(settings.mongo_uri, settings=settings.store_client)
         self.store = PortalStore()
         self.store.ensure_indexes()
+        self.store_answers = Ping(settings.mongo_uri)  # GET /healthz
         self.backends = Backends(settings.services, Path(settings.tokens_dir))
         self.feeds = Feeds(self.backends)
         self.notifier = Notifier(self.store, self.backends, settings.smtp, settings.notify_every)
@@ -99,12 +105,13 @@ class Portal:
         self.notifier.stop()
         self.backends.close()
         self.unit_reviews.close()
+        self.store_answers.close()
         mongoengine.disconnect()
 
 
 def make_app(settings: Settings | None = None) -> Starlette:
     portal = Portal(settings or Settings.from_env())
-    routes = [*auth.PUBLIC, *ROUTES,
+    routes = [*auth.PUBLIC, *health.ROUTES, *ROUTES,
               Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")]
     @contextlib.asynccontextmanager
     async def lifespan(app):

@@ -90,6 +90,14 @@ def test_failures_sent_to_two_instances_lock_the_account_for_both_and_after_a_re
             "a portal started again keeps the account locked"
 
 
+def test_healthz_answers_without_a_session_and_says_when_the_store_is_gone(settings):
+    with portal(settings) as a:
+        reply = a.get("/healthz")
+        assert reply.status_code == 200 and "set-cookie" not in reply.headers
+        a.app.state.portal.store_answers.close()
+        assert a.get("/healthz").status_code == 503
+
+
 def test_failures_sent_at_once_to_two_instances_are_each_counted(settings):
     with portal(settings) as a, portal(settings) as b:
         who = person(a, "t-at-once")

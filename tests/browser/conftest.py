@@ -84,10 +84,11 @@ class Portal:
         self.stack, self.tmp = stack, tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_port = free_port()
         self.admin_token_file = tmp / "portal-admin-token"
         self.log_file = tmp / "portal.log"
         env = dict(os.environ, PYTHONPATH=str(ROOT), PORTAL_PORT=str(self.port),
-                   PORTAL_METRICS_PORT=str(free_port()),
+                   PORTAL_METRICS_PORT=str(self.metrics_port),
                    PORTAL_MONGO_URI=stack.db_uri("portal"),
                    PORTAL_TOKENS_DIR=str(stack.tmp / "tokens"),
                    PORTAL_ADMIN_TOKEN_FILE=str(self.admin_token_file), LOG_FILE=str(self.log_file),

@@ -16,7 +16,8 @@
   same: its own database and store user, read-only and not root, a health check (GET
   /healthz); in Compose no broker URI, the services by their gRPC ports, its admin
   token a secret mounted into it only; in Kubernetes a ServiceAccount, Service and
-  HorizontalPodAutoscaler, HTTP probes on /healthz, and a NetworkPolicy letting it reach
+  HorizontalPodAutoscaler, HTTP probes on /healthz, each organisation's client certificate
+  (PORTAL_TLS_CLIENTS, a Secret) where the services serve mutual TLS, and a NetworkPolicy letting it reach
   only the services' gRPC ports, MongoDB, the mail relay (TCP 25) and DNS. In Compose
   every published port is on 127.0.0.1.
 - Kubernetes: kubectl's kustomize renders every overlay; kubernetes-validate checks every
@@ -556,6 +557,13 @@ def portal_kubernetes_problems(by_kind: dict[str, dict[str, dict]]) -> list[str]
     problems = [f"Deployment/{PORTAL}: its {probe} must be GET /healthz"
                 for probe in ("readinessProbe", "livenessProbe")
                 if ((container.get(probe) or {}).get("httpGet") or {}).get("path") != "/healthz"]
+    mtls = any(e.get("name") == "TIAKI_TLS_CLIENT_CA" for name, d in by_kind.get("Deployment", {}).items()
+               if name.replace("-", "_") in SERVICES for e in pod_spec(d)["containers"][0].get("env") or [])
+    secrets = {v["name"] for v in pod_spec(deployment).get("volumes", []) if "secret" in v}
+    mounted = {m["mountPath"] for m in container.get("volumeMounts", []) if m["name"] in secrets}
+    if mtls and container_env(deployment).get("PORTAL_TLS_CLIENTS") not in mounted:
+        problems.append(f"Deployment/{PORTAL}: the services serve mutual TLS, so PORTAL_TLS_CLIENTS "
+                        "must name a Secret's mount holding each organisation's client certificate")
     policies = [p for p in by_kind.get("NetworkPolicy", {}).values()
                 if (p["spec"].get("podSelector") or {}).get("matchLabels") == {NAME: PORTAL}]
     if len(policies) != 1 or "Egress" not in policies[0]["spec"].get("policyTypes", []):

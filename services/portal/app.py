@@ -46,6 +46,9 @@ class Settings:
     smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)
     notify_every: float = 300  # seconds between looks for notifications (0: never)
     sign_in_rate: int = 20     # sign-in posts a minute from one address
+    # The services serve mutual TLS: each organisation's client certificate in this
+    # directory (<kind>-<org>.pem/.key and ca.pem, as scripts/certs.sh makes them).
+    tls_clients: str = ""
     # How the store client writes and reads (STORE_WRITE_CONCERN, ...: the services'
     # keys, tiaki/plumbing/store.py DURABILITY); a key not set takes the safe default.
     store_client: dict[str, str] = field(default_factory=dict)
@@ -72,6 +75,7 @@ class Settings:
             smtp=env.get("PORTAL_SMTP", ""),
             notify_every=float(env.get("PORTAL_NOTIFY_EVERY", d.notify_every)),
             sign_in_rate=int(env.get("PORTAL_SIGN_IN_RATE", d.sign_in_rate)),
+            tls_clients=env.get("PORTAL_TLS_CLIENTS", ""),
             store_client={k: env[k] for k in DURABILITY if k in env},
             services={s: env.get(f"PORTAL_{s.upper()}", a) for s, a in d.services.items()})
 
@@ -94,7 +98,7 @@ class Portal:
         self.store = PortalStore()
         self.store.ensure_indexes()
         self.store_answers = Ping(settings.mongo_uri)  # GET /healthz
-        self.backends = Backends(settings.services, Path(settings.tokens_dir))
+        self.backends = Backends(settings.services, Path(settings.tokens_dir), settings.tls_clients)
         self.feeds = Feeds(self.backends)
         self.notifier = Notifier(self.store, self.backends, settings.smtp, settings.notify_every)
         self.admin_token_hash = admin_token_hash(settings.admin_token_file)

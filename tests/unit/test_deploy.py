@@ -91,8 +91,12 @@ def portal_set() -> list[dict]:
     """The portal: its workload as a service's, HTTP probes, and what it may reach."""
     portal = deployment("portal")
     probe = {"httpGet": {"path": "/healthz", "port": "http"}}
-    portal["spec"]["template"]["spec"]["containers"][0].update(readinessProbe=probe,
-                                                               livenessProbe=probe)
+    portal["spec"]["template"]["spec"]["containers"][0].update(
+        readinessProbe=probe, livenessProbe=probe,
+        env=[{"name": "PORTAL_TLS_CLIENTS", "value": "/tls"}],
+        volumeMounts=[{"name": "client-tls", "mountPath": "/tls"}])
+    portal["spec"]["template"]["spec"]["volumes"] = [{"name": "client-tls",
+                                                      "secret": {"secretName": "clients"}}]
     egress = [{"to": [{"podSelector": {"matchLabels": {deploy_lint.NAME: "intake"}}}],
                "ports": [{"protocol": "TCP", "port": 50051}]},
               {"to": [{"podSelector": {"matchLabels": {deploy_lint.NAME: "mongodb"}}}],
@@ -183,6 +187,15 @@ def test_each_service_reaches_only_its_own_database_as_its_own_user(rendered):
         assert f"authSource=tiaki_{service}" in uri
         (user,) = [u for u in users if u["user"] == service]
         assert user["roles"] == [{"role": "readWrite", "db": f"tiaki_{service}"}]
+
+
+def test_the_portal_calls_the_mtls_services_with_each_organisations_certificate(rendered):
+    assert deploy_lint.kubernetes_policy(rendered) == []
+    objects = copy.deepcopy(rendered)
+    container = deploy_lint.pod_spec(named(objects, "Deployment", "portal"))["containers"][0]
+    container["env"] = [e for e in container["env"] if e["name"] != "PORTAL_TLS_CLIENTS"]
+    problems = deploy_lint.kubernetes_policy(objects)
+    assert problems and all("PORTAL_TLS_CLIENTS" in p for p in problems), problems
 
 
 def test_only_intake_and_the_router_mount_a_kek_each_their_own(rendered):

@@ -16,10 +16,10 @@
   same: its own database and store user, read-only and not root, a health check (GET
   /healthz); in Compose no broker URI, the services by their gRPC ports, its admin
   token a secret mounted into it only; in Kubernetes a ServiceAccount, Service and
-  HorizontalPodAutoscaler, HTTP probes on /healthz, each organisation's client certificate
-  (PORTAL_TLS_CLIENTS, a Secret) where the services serve mutual TLS, and a NetworkPolicy letting it reach
-  only the services' gRPC ports, MongoDB, the mail relay (TCP 25) and DNS. In Compose
-  every published port is on 127.0.0.1.
+  HorizontalPodAutoscaler, HTTP probes on /healthz, each organisation's client
+  certificate (PORTAL_TLS_CLIENTS, a Secret) where the services serve mutual TLS, and a
+  NetworkPolicy letting it reach only the services' gRPC ports, MongoDB, the mail relay
+  (TCP 25) and DNS. In Compose every published port is on 127.0.0.1.
 - Kubernetes: kubectl's kustomize renders every overlay; kubernetes-validate checks every
   object against the Kubernetes schemas (strict: unknown fields fail); and each service
   is non-root with a read-only root filesystem, requests and limits, gRPC health probes,
@@ -67,6 +67,7 @@ SERVICES = sorted(p.stem for p in (ROOT / "config").glob("*.yaml"))
 # settings are PORTAL_* variables (services/portal/app.py Settings).
 PORTAL = "portal"
 PORTAL_SMTP_PORT = 25  # the mail relay, plain SMTP (services/portal/notify.py)
+NAME = "app.kubernetes.io/name"  # the label every workload and its pods carry
 # Each has a database of its own, reached as a store user of its own.
 STORE_OWNERS = [*SERVICES, PORTAL]
 # Grafana's own variables, given a value so promtool can parse the expression.
@@ -549,7 +550,7 @@ def workload_problems(name: str, deployment: dict, by_kind: dict[str, dict[str, 
 
 def portal_kubernetes_problems(by_kind: dict[str, dict[str, dict]]) -> list[str]:
     """The portal as every service (workload_problems), with HTTP probes on /healthz
-    and a NetworkPolicy that lets it reach only what it calls (portal_egress)."""
+    and a NetworkPolicy that lets it reach only what it calls (portal_egress_problems)."""
     deployment = by_kind.get("Deployment", {}).get(PORTAL)
     if deployment is None:
         return ["no Deployment for the portal"]
@@ -573,8 +574,6 @@ def portal_kubernetes_problems(by_kind: dict[str, dict[str, dict]]) -> list[str]
         problems += portal_egress_problems(policies[0], by_kind)
     return problems + workload_problems(PORTAL, deployment, by_kind)
 
-
-NAME = "app.kubernetes.io/name"
 
 
 def egress_peers(rule: dict) -> list[tuple]:

@@ -46,6 +46,10 @@ class Settings:
     smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)
     notify_every: float = 300  # seconds between looks for notifications (0: never)
     sign_in_rate: int = 20     # sign-in posts a minute from one address
+    # Proxies whose X-Forwarded-For names the browser's address (IPs or networks, comma
+    # separated; "" none): behind a proxy every browser has the proxy's address, and one
+    # sign-in limit for all of them, unless the proxy is named here.
+    trusted_proxies: str = ""
     # The services serve mutual TLS: each organisation's client certificate in this
     # directory (<kind>-<org>.pem/.key and ca.pem, as scripts/certs.sh makes them).
     tls_clients: str = ""
@@ -75,6 +79,7 @@ class Settings:
             smtp=env.get("PORTAL_SMTP", ""),
             notify_every=float(env.get("PORTAL_NOTIFY_EVERY", d.notify_every)),
             sign_in_rate=int(env.get("PORTAL_SIGN_IN_RATE", d.sign_in_rate)),
+            trusted_proxies=env.get("PORTAL_TRUSTED_PROXIES", ""),
             tls_clients=env.get("PORTAL_TLS_CLIENTS", ""),
             store_client={k: env[k] for k in DURABILITY if k in env},
             services={s: env.get(f"PORTAL_{s.upper()}", a) for s, a in d.services.items()})

@@ -80,7 +80,7 @@ class Mail:
 
 
 class Portal:
-    def __init__(self, stack: Stack, tmp: Path, mail: Mail | None = None):
+    def __init__(self, stack: Stack, tmp: Path, mail: Mail | None = None, **settings: str):
         self.stack, self.tmp = stack, tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -101,6 +101,7 @@ class Portal:
                    PORTAL_SMTP=f"127.0.0.1:{mail.port}" if mail else "",
                    # the units' config the stack's units read ("": every unit answers at once)
                    PORTAL_UNITS_CONFIG=str(stack.unit_config or ""))
+        env.update(settings)  # a test's own PORTAL_* settings
         out = open(tmp / "portal.out", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.portal"], cwd=ROOT, env=env,
                                      stdout=out, stderr=subprocess.STDOUT)

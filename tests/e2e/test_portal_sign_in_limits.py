@@ -10,14 +10,18 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import re
+import time
 import uuid
+from types import SimpleNamespace
 
 import pymongo
 import pytest
+import requests
 from starlette.testclient import TestClient
 
 from services.portal import accounts, auth
 from services.portal.app import Settings, make_app
+from tests.browser.conftest import Portal
 from tests.stack import STORE_URI
 from tiaki.core.clock import utc_now
 
@@ -119,3 +123,27 @@ def test_the_sign_in_rate_of_an_address_holds_across_instances_and_a_restart(set
     with portal(settings) as again:
         assert sign_in(again, who, PASSWORD).status_code == 429, \
             "a portal started again still counts this minute's posts"
+
+
+def test_behind_a_trusted_proxy_each_browser_address_has_its_own_limit(store_uri, tmp_path):
+    """The portal process as uvicorn serves it, behind a proxy on 127.0.0.1 that it trusts
+    (PORTAL_TRUSTED_PROXIES): the address the proxy names is limited, not the proxy's."""
+    no_services = SimpleNamespace(db_uri=lambda db: store_uri, tmp=tmp_path, unit_config=None,
+                                  address=lambda service: "127.0.0.1:9")
+    portal = Portal(no_services, tmp_path, PORTAL_SIGN_IN_RATE="2",
+                    PORTAL_TRUSTED_PROXIES="127.0.0.1")
+    try:
+        if time.time() % 60 > 50:  # not across two of the limit's one-minute windows
+            time.sleep(61 - time.time() % 60)
+
+        def post(address: str) -> int:
+            s = requests.Session()
+            form = s.get(f"{portal.url}/sign-in", timeout=30)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+            return s.post(f"{portal.url}/sign-in", timeout=30, headers={"x-forwarded-for": address},
+                          data={"csrf": csrf, "staff_id": "t-nobody", "password": "wrong"}).status_code
+
+        assert [post("203.0.113.7") for _ in range(3)] == [400, 400, 429]
+        assert post("203.0.113.8") == 400, "another browser behind the same proxy is not limited"
+    finally:
+        portal.stop()

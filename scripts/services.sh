@@ -36,9 +36,11 @@ amqp_for() {
 }
 
 # `make run TLS=1`: gRPC mutual TLS with the certificates scripts/certs.sh made in
-# var/tls (server.pem for every service; each unit calls with its own certificate).
-tls_server=() tls_probe=()
+# var/tls (server.pem for every service; each unit calls with its own certificate, the
+# portal with each organisation's).
+tls_server=() tls_probe=() tls_portal=()
 if [ "${TIAKI_TLS_ON:-}" = 1 ]; then
+  tls_portal=(PORTAL_TLS_CLIENTS=var/tls)
   tls_server=(TIAKI_TLS_CERT=var/tls/server.pem TIAKI_TLS_KEY=var/tls/server.key TIAKI_TLS_CLIENT_CA=var/tls/ca.pem)
   tls_probe=(TIAKI_TLS_CA=var/tls/ca.pem TIAKI_TLS_CERT=var/tls/server.pem TIAKI_TLS_KEY=var/tls/server.key)
 fi
@@ -115,7 +117,7 @@ case "${1:-}" in
     start_one portal env "PORTAL_SMTP=127.0.0.1:${PORTAL_SMTP_PORT:-8025}" "PORTAL_MONGO_URI=mongodb://127.0.0.1:$(store_port portal)/tiaki_portal" \
       "PORTAL_INTAKE=$(every_instance intake)" "PORTAL_PURPOSE_ROUTER=$(every_instance purpose_router)" \
       "PORTAL_REQUESTS=$(every_instance requests)" "PORTAL_INSIGHTS=$(every_instance insights)" \
-      $PY -m services.portal
+      "${tls_portal[@]}" $PY -m services.portal
     for _ in $(seq 1 100); do
       (exec 3<>/dev/tcp/127.0.0.1/"${PORTAL_PORT:-8080}") 2>/dev/null && break; sleep 0.2; done
     PORTAL_MONGO_URI="mongodb://127.0.0.1:$(store_port portal)/tiaki_portal" \

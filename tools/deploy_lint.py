@@ -12,6 +12,14 @@
   database only); the units' stores are not the services'; no process is the broker's
   guest or shares another's broker user, and each uses the password broker-users.sh
   gives its user; a key-encryption key is a secret mounted into its own service only.
+- The portal (services/portal, not a nameko service: PORTAL_* settings) is held to the
+  same: its own database and store user, read-only and not root, a health check (GET
+  /healthz); in Compose no broker URI, the services by their gRPC ports, its admin
+  token a secret mounted into it only; in Kubernetes a ServiceAccount, Service and
+  HorizontalPodAutoscaler, HTTP probes on /healthz, each organisation's client
+  certificate (PORTAL_TLS_CLIENTS, a Secret) where the services serve mutual TLS, and a
+  NetworkPolicy letting it reach only the services' gRPC ports, MongoDB, the mail relay
+  (TCP 25) and DNS. In Compose every published port is on 127.0.0.1.
 - Kubernetes: kubectl's kustomize renders every overlay; kubernetes-validate checks every
   object against the Kubernetes schemas (strict: unknown fields fail); and each service
   is non-root with a read-only root filesystem, requests and limits, gRPC health probes,
@@ -55,6 +63,13 @@ KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 PLACEHOLDER = "REPLACE_ME"
 # The services, from their nameko configs: config/<name>.yaml.
 SERVICES = sorted(p.stem for p in (ROOT / "config").glob("*.yaml"))
+# The portal: its own process, not a nameko service (no config/*.yaml, no broker); its
+# settings are PORTAL_* variables (services/portal/app.py Settings).
+PORTAL = "portal"
+PORTAL_SMTP_PORT = 25  # the mail relay, plain SMTP (services/portal/notify.py)
+NAME = "app.kubernetes.io/name"  # the label every workload and its pods carry
+# Each has a database of its own, reached as a store user of its own.
+STORE_OWNERS = [*SERVICES, PORTAL]
 # Grafana's own variables, given a value so promtool can parse the expression.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
 PROMQL_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
@@ -214,7 +229,7 @@ def check_compose() -> list[str]:
     problems += compose_policy(compose, store_users, broker_users)
     services = compose["services"]
     databases = {}
-    for name in SERVICES:
+    for name in STORE_OWNERS:
         svc = services.get(name)
         if svc is None:
             problems.append(f"compose: no service {name}")
@@ -268,7 +283,8 @@ def compose_policy(compose: dict, store_users: list[dict], broker_users: dict[st
     """Each service's data, queues and keys its own, in the rendered compose."""
     services = compose["services"]
     return [f"compose: {p}" for p in compose_store_problems(services, store_users)
-            + compose_broker_problems(services, broker_users) + compose_kek_problems(compose)]
+            + compose_broker_problems(services, broker_users) + compose_kek_problems(compose)
+            + compose_portal_problems(compose) + published_port_problems(services)]
 
 
 def command_option(svc: dict, option: str) -> str | None:
@@ -307,9 +323,9 @@ def compose_store_problems(services: dict, users: list[dict]) -> list[str]:
     by_user = {u["user"]: u for u in users}
     problems += users_problems(users)
     store_hosts = set()
-    for service in SERVICES:
+    for service in STORE_OWNERS:
         env = (services.get(service) or {}).get("environment") or {}
-        uri = env.get(config_variable(service, "MONGO_URI") or "", "")
+        uri = env.get(store_uri_variable(service) or "", "")
         store_hosts |= uri_hosts(uri)
         problem = store_uri_problem(service, service, uri, by_user)
         if problem:
@@ -391,27 +407,59 @@ def bind_mounts(volume: str, file: str) -> bool:
 
 
 def compose_kek_problems(compose: dict) -> list[str]:
-    services, defined = compose["services"], compose.get("secrets") or {}
     problems = []
     for service in SERVICES:
         variable = config_variable(service, "KEY_ENCRYPTION_KEY_FILE")
-        if variable is None:
-            continue
-        svc = services.get(service) or {}
-        path = (svc.get("environment") or {}).get(variable)
-        own = [s for s, target in service_secrets(svc).items() if target == path]
-        if not own:
-            problems.append(f"{service}: {variable} must name a secret mounted into it, not {path!r}")
-            continue
-        secret, file = own[0], (defined.get(own[0]) or {}).get("file", "")
-        others = sorted(n for n, o in services.items() if n != service and (
-            secret in service_secrets(o) or any(file and bind_mounts(v, file)
-                                                for v in o.get("volumes") or [])))
-        if others:
-            problems.append(f"secret {secret} must be mounted into {service} only, not {others}")
-        if not file or run(["git", "ls-files", COMPOSE.parent / file], cwd=ROOT).stdout:
-            problems.append(f"secret {secret}: a file the operator makes, never one in the repository")
+        if variable is not None:
+            problems += own_secret_problems(compose, service, variable)
     return problems
+
+
+def own_secret_problems(compose: dict, service: str, variable: str) -> list[str]:
+    """The file `variable` names is a secret mounted into `service` only, made by the
+    operator (never a file in the repository)."""
+    services, defined = compose["services"], compose.get("secrets") or {}
+    svc = services.get(service) or {}
+    path = (svc.get("environment") or {}).get(variable)
+    own = [s for s, target in service_secrets(svc).items() if target == path]
+    if not own:
+        return [f"{service}: {variable} must name a secret mounted into it, not {path!r}"]
+    problems = []
+    secret, file = own[0], (defined.get(own[0]) or {}).get("file", "")
+    others = sorted(n for n, o in services.items() if n != service and (
+        secret in service_secrets(o) or any(file and bind_mounts(v, file)
+                                            for v in o.get("volumes") or [])))
+    if others:
+        problems.append(f"secret {secret} must be mounted into {service} only, not {others}")
+    if not file or run(["git", "ls-files", COMPOSE.parent / file], cwd=ROOT).stdout:
+        problems.append(f"secret {secret}: a file the operator makes, never one in the repository")
+    return problems
+
+
+def compose_portal_problems(compose: dict) -> list[str]:
+    """The portal: a health check, no broker, each service by its gRPC port, and its
+    admin token a secret of its own."""
+    svc = compose["services"].get(PORTAL)
+    if svc is None:
+        return []  # check_compose reports it missing
+    env, problems = svc.get("environment") or {}, []
+    if not (svc.get("healthcheck") or {}).get("test"):
+        problems.append(f"{PORTAL}: needs a healthcheck (GET /healthz)")
+    if amqp_uris(svc):
+        problems.append(f"{PORTAL}: has no broker work, so no AMQP URI")
+    for service in SERVICES:
+        want = f"{service}:{config_default(service, 'GRPC_BIND_PORT')}"
+        if env.get(f"PORTAL_{service.upper()}") != want:
+            problems.append(f"{PORTAL}: PORTAL_{service.upper()} must be {want} (the service's "
+                            f"gRPC port), not {env.get(f'PORTAL_{service.upper()}')!r}")
+    return problems + own_secret_problems(compose, PORTAL, "PORTAL_ADMIN_TOKEN_FILE")
+
+
+def published_port_problems(services: dict) -> list[str]:
+    """Every published port is on the host's loopback only (short syntax HOST:PUBLISHED:TARGET)."""
+    return [f"{name}: publishes {port!r}; publish on 127.0.0.1 only"
+            for name, svc in services.items() for port in svc.get("ports") or []
+            if not str(port).startswith("127.0.0.1:")]
 
 
 def render(overlay: Path) -> list[dict]:
@@ -482,29 +530,112 @@ def kubernetes_policy(objects: list[dict]) -> list[str]:
                         if v.get("name") == "grpc-tls"):
             problems.append(f"Deployment/{name}: serves mutual TLS; its grpc-tls secret "
                             "volume must not be optional")
-        if spec.get("serviceAccountName") != name or name not in by_kind.get("ServiceAccount", {}):
-            problems.append(f"Deployment/{name}: needs its own ServiceAccount {name}")
-        if name not in by_kind.get("Service", {}):
-            problems.append(f"no Service for {name}")
-        hpa = by_kind.get("HorizontalPodAutoscaler", {}).get(name)
-        if hpa is None or hpa["spec"]["scaleTargetRef"]["name"] != name:
-            problems.append(f"no HorizontalPodAutoscaler for Deployment/{name}")
+        problems += workload_problems(name, deployment, by_kind)
+    return problems + portal_kubernetes_problems(by_kind)
+
+
+def workload_problems(name: str, deployment: dict, by_kind: dict[str, dict[str, dict]]) -> list[str]:
+    """Its own ServiceAccount, a Service and a HorizontalPodAutoscaler."""
+    problems = []
+    if pod_spec(deployment).get("serviceAccountName") != name \
+            or name not in by_kind.get("ServiceAccount", {}):
+        problems.append(f"Deployment/{name}: needs its own ServiceAccount {name}")
+    if name not in by_kind.get("Service", {}):
+        problems.append(f"no Service for {name}")
+    hpa = by_kind.get("HorizontalPodAutoscaler", {}).get(name)
+    if hpa is None or hpa["spec"]["scaleTargetRef"]["name"] != name:
+        problems.append(f"no HorizontalPodAutoscaler for Deployment/{name}")
+    return problems
+
+
+def portal_kubernetes_problems(by_kind: dict[str, dict[str, dict]]) -> list[str]:
+    """The portal as every service (workload_problems), with HTTP probes on /healthz
+    and a NetworkPolicy that lets it reach only what it calls (portal_egress_problems)."""
+    deployment = by_kind.get("Deployment", {}).get(PORTAL)
+    if deployment is None:
+        return ["no Deployment for the portal"]
+    container = pod_spec(deployment)["containers"][0]
+    problems = [f"Deployment/{PORTAL}: its {probe} must be GET /healthz"
+                for probe in ("readinessProbe", "livenessProbe")
+                if ((container.get(probe) or {}).get("httpGet") or {}).get("path") != "/healthz"]
+    mtls = any(e.get("name") == "TIAKI_TLS_CLIENT_CA" for name, d in by_kind.get("Deployment", {}).items()
+               if name.replace("-", "_") in SERVICES for e in pod_spec(d)["containers"][0].get("env") or [])
+    secrets = {v["name"] for v in pod_spec(deployment).get("volumes", []) if "secret" in v}
+    mounted = {m["mountPath"] for m in container.get("volumeMounts", []) if m["name"] in secrets}
+    if mtls and container_env(deployment).get("PORTAL_TLS_CLIENTS") not in mounted:
+        problems.append(f"Deployment/{PORTAL}: the services serve mutual TLS, so PORTAL_TLS_CLIENTS "
+                        "must name a Secret's mount holding each organisation's client certificate")
+    policies = [p for p in by_kind.get("NetworkPolicy", {}).values()
+                if (p["spec"].get("podSelector") or {}).get("matchLabels") == {NAME: PORTAL}]
+    if len(policies) != 1 or "Egress" not in policies[0]["spec"].get("policyTypes", []):
+        problems.append(f"one NetworkPolicy must select the portal's pods ({NAME}: {PORTAL}) "
+                        "with policyTypes Egress")
+    else:
+        problems += portal_egress_problems(policies[0], by_kind)
+    return problems + workload_problems(PORTAL, deployment, by_kind)
+
+
+
+def egress_peers(rule: dict) -> list[tuple]:
+    """What one egress rule allows, as (peer, protocol, port); ("any", ...) for a rule
+    without `to` or without `ports` (it allows every peer or every port)."""
+    peers = []
+    for to in rule.get("to") or [{"any": True}]:
+        pods = ((to.get("podSelector") or {}).get("matchLabels") or {})
+        if "any" in to:
+            peers.append(("any",))
+        elif "ipBlock" in to:
+            peers.append(("outside",))
+        elif "namespaceSelector" in to:
+            peers.append(("dns",) if pods.get("k8s-app") == "kube-dns" else ("any",))
+        else:
+            peers.append(("pods", pods.get(NAME)))
+    ports = [(p.get("protocol", "TCP"), p.get("port")) for p in rule.get("ports") or []] or [("any", "any")]
+    return [(*peer, protocol, port) for peer in peers for protocol, port in ports]
+
+
+def portal_egress_problems(policy: dict, by_kind: dict[str, dict[str, dict]]) -> list[str]:
+    """Each service's gRPC port (from its Service), MongoDB's 27017, the mail relay on TCP
+    25 outside, DNS on 53: each of these is allowed, and nothing else."""
+    needed = {("pods", "mongodb", "TCP", 27017), ("outside", "TCP", PORTAL_SMTP_PORT),
+              ("dns", "UDP", 53)}
+    for service in SERVICES:
+        name = service.replace("_", "-")
+        ports = (by_kind.get("Service", {}).get(name) or {}).get("spec", {}).get("ports", [])
+        needed |= {("pods", name, "TCP", p["port"]) for p in ports if p.get("name") == "grpc"}
+    allowed = {peer for rule in policy["spec"].get("egress") or [] for peer in egress_peers(rule)}
+    problems = [f"NetworkPolicy/{policy['metadata']['name']}: the portal must not reach {peer}"
+                for peer in sorted(allowed - needed - {("dns", "TCP", 53)}, key=str)]
+    problems += [f"NetworkPolicy/{policy['metadata']['name']}: the portal must reach {peer}"
+                 for peer in sorted(needed - allowed, key=str)]
     return problems
 
 
 def store_policy(objects: list[dict]) -> list[str]:
     """Each service's data and keys reachable by that service only."""
     deployments = {o["metadata"]["name"].replace("-", "_"): o for o in objects
-                   if o["kind"] == "Deployment" and o["metadata"]["name"].replace("-", "_") in SERVICES}
+                   if o["kind"] == "Deployment" and o["metadata"]["name"].replace("-", "_") in STORE_OWNERS}
     return store_user_problems(objects, deployments) + kek_problems(objects, deployments)
 
 
 def config_variable(service: str, key: str) -> str | None:
     """The environment variable that sets `key` in config/<service>.yaml
     (`KEY: ${VARIABLE:default}`), or None when the service has no such key."""
-    found = re.search(rf"^{key}:\s*\$\{{(\w+):", (ROOT / "config" / f"{service}.yaml").read_text(),
-                      re.M)
-    return found and found.group(1)
+    path = ROOT / "config" / f"{service}.yaml"
+    found = path.exists() and re.search(rf"^{key}:\s*\$\{{(\w+):", path.read_text(), re.M)
+    return found.group(1) if found else None
+
+
+def config_default(service: str, key: str) -> str | None:
+    """The default of `key` in config/<service>.yaml (`KEY: ${VARIABLE:default}`)."""
+    found = re.search(rf"^{key}:\s*\$\{{\w+:([^}}]*)\}}",
+                      (ROOT / "config" / f"{service}.yaml").read_text(), re.M)
+    return found.group(1) if found else None
+
+
+def store_uri_variable(owner: str) -> str | None:
+    """The environment variable holding a service's (or the portal's) store URI."""
+    return "PORTAL_MONGO_URI" if owner == PORTAL else config_variable(owner, "MONGO_URI")
 
 
 def container_env(obj: dict) -> dict[str, str]:
@@ -522,7 +653,7 @@ def store_user_problems(objects: list[dict], deployments: dict[str, dict]) -> li
     by_user = {u["user"]: u for u in users}
     problems = users_problems(users)
     for service, deployment in deployments.items():
-        uri = container_env(deployment).get(f"{config_variable(service, 'MONGO_URI')}", "")
+        uri = container_env(deployment).get(f"{store_uri_variable(service)}", "")
         problem = store_uri_problem(f"Deployment/{deployment['metadata']['name']}", service, uri,
                                     by_user)
         if problem:
@@ -613,10 +744,10 @@ def replica_set_problems(objects: list[dict]) -> list[str]:
     hosts = {f"mongodb-{i}.mongodb" for i in range(members)}
     for obj in objects:
         service = obj["metadata"]["name"].replace("-", "_")
-        if obj["kind"] != "Deployment" or service not in SERVICES:
+        if obj["kind"] != "Deployment" or service not in STORE_OWNERS:
             continue
         label, env = f"Deployment/{obj['metadata']['name']}", configured_env(obj, objects)
-        uri = env.get(config_variable(service, "MONGO_URI") or "", "")
+        uri = env.get(store_uri_variable(service) or "", "")
         if urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query).get("replicaSet") != [
                 replica_set] or uri_hosts(uri) != hosts:
             problems.append(f"{label}: its store URI must name every member {sorted(hosts)} "

@@ -57,7 +57,8 @@ def serve() -> None:
         "portal on %s://%s:%s", "https" if settings.tls else "http", settings.host, settings.port)
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_config=None,
                 ssl_certfile=settings.tls_cert or None, ssl_keyfile=settings.tls_key or None,
-                proxy_headers=False, server_header=False)
+                proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=settings.trusted_proxies or None, server_header=False)
 
 
 def demo(out: str) -> None:

@@ -20,13 +20,14 @@ from starlette.staticfiles import StaticFiles
 # Importing a page module registers its pages; the menu lists them in this order.
 from services.portal import auth, home, provider, stories, agency, agency_view, representative  # noqa: F401
 # isort: on
+from services.portal import health
 from services.portal.backends import Backends, Feeds
 from services.portal.notify import Notifier
 from services.portal.storage import PortalStore
 from services.portal.unit import UnitReviews  # (and registers the unit staff's pages)
 from services.portal.web import HERE, ROUTES, Headers
 from tiaki.plumbing.private_files import private_dir, write_private
-from tiaki.plumbing.store import connect
+from tiaki.plumbing.store import DURABILITY, Ping, connect
 
 MAX_BODY = 32 * 1024 * 1024  # a quarter's CSV fits; nothing larger is read
 
@@ -45,6 +46,16 @@ class Settings:
     smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)
     notify_every: float = 300  # seconds between looks for notifications (0: never)
     sign_in_rate: int = 20     # sign-in posts a minute from one address
+    # Proxies whose X-Forwarded-For names the browser's address (IPs or networks, comma
+    # separated; "" none): behind a proxy every browser has the proxy's address, and one
+    # sign-in limit for all of them, unless the proxy is named here.
+    trusted_proxies: str = ""
+    # The services serve mutual TLS: each organisation's client certificate in this
+    # directory (<kind>-<org>.pem/.key and ca.pem, as scripts/certs.sh makes them).
+    tls_clients: str = ""
+    # How the store client writes and reads (STORE_WRITE_CONCERN, ...: the services'
+    # keys, tiaki/plumbing/store.py DURABILITY); a key not set takes the safe default.
+    store_client: dict[str, str] = field(default_factory=dict)
     services: dict[str, str] = field(default_factory=lambda: {
         "intake": "127.0.0.1:50051", "purpose_router": "127.0.0.1:50052",
         "requests": "127.0.0.1:50053", "insights": "127.0.0.1:50054"})
@@ -68,6 +79,9 @@ class Settings:
             smtp=env.get("PORTAL_SMTP", ""),
             notify_every=float(env.get("PORTAL_NOTIFY_EVERY", d.notify_every)),
             sign_in_rate=int(env.get("PORTAL_SIGN_IN_RATE", d.sign_in_rate)),
+            trusted_proxies=env.get("PORTAL_TRUSTED_PROXIES", ""),
+            tls_clients=env.get("PORTAL_TLS_CLIENTS", ""),
+            store_client={k: env[k] for k in DURABILITY if k in env},
             services={s: env.get(f"PORTAL_{s.upper()}", a) for s, a in d.services.items()})
 
 
@@ -85,26 +99,28 @@ class Portal:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        connect(settings.mongo_uri)
+        connect(settings.mongo_uri, settings=settings.store_client)
         self.store = PortalStore()
         self.store.ensure_indexes()
-        self.backends = Backends(settings.services, Path(settings.tokens_dir))
+        self.store_answers = Ping(settings.mongo_uri)  # GET /healthz
+        self.backends = Backends(settings.services, Path(settings.tokens_dir), settings.tls_clients)
         self.feeds = Feeds(self.backends)
         self.notifier = Notifier(self.store, self.backends, settings.smtp, settings.notify_every)
         self.admin_token_hash = admin_token_hash(settings.admin_token_file)
-        self.sign_in_rate = auth.RateLimit(settings.sign_in_rate)
+        self.sign_in_rate = auth.RateLimit(self.store, "sign-in", settings.sign_in_rate)
         self.unit_reviews = UnitReviews(settings.units_config)
 
     def close(self):
         self.notifier.stop()
         self.backends.close()
         self.unit_reviews.close()
+        self.store_answers.close()
         mongoengine.disconnect()
 
 
 def make_app(settings: Settings | None = None) -> Starlette:
     portal = Portal(settings or Settings.from_env())
-    routes = [*auth.PUBLIC, *ROUTES,
+    routes = [*auth.PUBLIC, *health.ROUTES, *ROUTES,
               Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")]
     @contextlib.asynccontextmanager
     async def lifespan(app):

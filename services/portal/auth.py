@@ -4,13 +4,15 @@ out, and the staff admin API that `tiaki staff` calls.
 A session is replaced at every step (a new cookie value at the password and
 again at the code), so a cookie seen before signing in is worth nothing after.
 Failures count per account (accounts.FAILURES_BEFORE_LOCK locks it for
-accounts.LOCK_FOR) and sign-in posts per client address (PORTAL_SIGN_IN_RATE a minute, 20)."""
+accounts.LOCK_FOR) and sign-in posts per client address (PORTAL_SIGN_IN_RATE a minute, 20),
+both in the portal's store (storage.py), so no instance or restart starts them again.
+Every refusal is counted by reason in tiaki_portal_sign_in_failures_total, and every
+account locked in tiaki_portal_lockouts_total (the dashboard's sign-in panel)."""
 
 from __future__ import annotations
 
-import collections
+import datetime as dt
 import hmac
-import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,6 +21,8 @@ from starlette.routing import Route
 
 from services.portal import accounts
 from services.portal.web import (
+    LOCKOUTS,
+    SIGN_IN_FAILURES,
     SIGN_INS,
     cookie_token,
     csrf_ok,
@@ -32,20 +36,15 @@ from tiaki.plumbing.identity import bearer_token, token_hash
 
 
 class RateLimit:
-    """At most `most` events a `window` seconds per key, in this process."""
+    """At most `most` events a `window` per key, counted in the portal's store
+    (PortalStore.counted): every instance of the portal, and one started again,
+    counts the same events. Fixed windows: at most `most` from hh:mm:00 to hh:mm:59."""
 
-    def __init__(self, most: int, window: float = 60.0):
-        self.most, self.window = most, window
-        self.seen: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+    def __init__(self, store, what: str, most: int, window: dt.timedelta = dt.timedelta(minutes=1)):
+        self.store, self.what, self.most, self.window = store, what, most, window
 
-    def allow(self, key: str) -> bool:
-        now, seen = time.monotonic(), self.seen[key]
-        while seen and seen[0] <= now - self.window:
-            seen.popleft()
-        if len(seen) >= self.most:
-            return False
-        seen.append(now)
-        return True
+    def allow(self, key: str, now: dt.datetime) -> bool:
+        return self.store.counted(self.what, key, self.window, now) <= self.most
 
 
 async def _anonymous(request: Request):
@@ -82,33 +81,38 @@ async def sign_in(request: Request) -> Response:
     request.scope["tiaki_session"] = session
     form = await request.form(max_files=0, max_fields=10)
 
-    def again(message: str, status: int = 400) -> Response:
+    def again(message: str, reason: str, status: int = 400) -> Response:
         SIGN_INS.labels("refused").inc()
+        SIGN_IN_FAILURES.labels(reason).inc()
         return _with_cookie(request, render(request, "sign_in.html", status=status, title="Sign in",
                                             error=message, staff_id=str(form.get("staff_id", ""))[:64]),
                             token)
 
     if not csrf_ok(session, form):
         return again("This form was not sent from this page (its security token is missing or old). "
-                     "Send it again.", 403)
-    if not portal.sign_in_rate.allow(request.client.host if request.client else ""):
-        return again("Too many sign-in attempts from here: wait a minute and try again.", 429)
+                     "Send it again.", "csrf", 403)
+    now = utc_now()
+    if not await run_in_threadpool(portal.sign_in_rate.allow,
+                                   request.client.host if request.client else "", now):
+        return again("Too many sign-in attempts from here: wait a minute and try again.",
+                     "rate-limited", 429)
     staff_id = str(form.get("staff_id", "")).strip().lower()
     password = str(form.get("password", ""))
-    now = utc_now()
     staff = await run_in_threadpool(portal.store.get_staff, staff_id) if staff_id else None
     if staff is None or staff.disabled:
         await run_in_threadpool(accounts.waste_time, password)
-        return again("That staff id and password do not match an account.")
+        return again("That staff id and password do not match an account.", "unknown")
     if staff.locked(now):
         return again("This account is locked after too many failed attempts; try again in "
-                     f"{accounts.LOCK_FOR.seconds // 60} minutes or ask your administrator.", 423)
+                     f"{accounts.LOCK_FOR.seconds // 60} minutes or ask your administrator.",
+                     "locked", 423)
     if not await run_in_threadpool(accounts.password_ok, staff, password):
         staff = await run_in_threadpool(portal.store.failed, staff, now)
         if staff.locked(now):
+            LOCKOUTS.inc()
             return again("Too many failed attempts: this account is now locked for "
-                         f"{accounts.LOCK_FOR.seconds // 60} minutes.", 423)
-        return again("That staff id and password do not match an account.")
+                         f"{accounts.LOCK_FOR.seconds // 60} minutes.", "password", 423)
+        return again("That staff id and password do not match an account.", "password")
     portal.store.end_session(cookie_token(request))
     if staff.needs_second_factor:
         SIGN_INS.labels("password").inc()
@@ -154,8 +158,10 @@ async def code(request: Request) -> Response:
     step = accounts.code_step(staff, str(form.get("code", "")), now)
     if step is None:
         SIGN_INS.labels("refused").inc()
+        SIGN_IN_FAILURES.labels("code").inc()
         staff = await run_in_threadpool(portal.store.failed, staff, now)
         if staff.locked(now):
+            LOCKOUTS.inc()
             portal.store.end_session(cookie_token(request))
             return render(request, "sign_in.html", status=423, title="Sign in",
                           error="Too many failed attempts: this account is now locked for "

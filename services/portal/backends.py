@@ -7,7 +7,12 @@ The services bound the calls one caller has open at once (GRPC_MAX_STREAMS_PER_C
 4) and the portal calls for every person of an organisation as that one caller, so
 it keeps at most CALLS_PER_ORG calls of an organisation open and queues the rest,
 and watches an organisation's outcomes with one stream shared by all its browsers
-(`Feeds`), which keeps the fourth place."""
+(`Feeds`), which keeps the fourth place.
+
+Where the services serve mutual TLS (PORTAL_TLS_CLIENTS), a client certificate names one
+identity and the API token must name the same, so the portal calls as each organisation
+with that organisation's certificate (`<kind>-<org>.pem` and `.key` beside `ca.pem`, as
+scripts/certs.sh makes them): one channel per service and organisation."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from pathlib import Path
 import grpc
 
 from services.portal.accounts import Staff
-from tiaki.connect.channel import client_channel
+from tiaki.connect.channel import ClientTls, client_channel
 from tiaki.insights.v1 import measures_pb2_grpc, outcomes_pb2, outcomes_pb2_grpc
 from tiaki.intake.v1 import intake_pb2_grpc, limits_pb2_grpc, stories_pb2_grpc
 from tiaki.requests.v1 import requests_pb2_grpc
@@ -63,18 +68,32 @@ class NoToken(Exception):
 class Backends:
     addresses: dict[str, str]  # service -> HOST:PORT
     tokens_dir: Path
+    tls_dir: str = ""  # each organisation's client certificate ("": the services take tokens alone)
 
     def __post_init__(self):
-        self._channels: dict[str, grpc.Channel] = {}
+        self._channels: dict[tuple[str, str, str], grpc.Channel] = {}
         self._tokens: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
         self._slots: dict[tuple[str, str], threading.BoundedSemaphore] = {}
 
-    def channel(self, service: str) -> grpc.Channel:
+    def channel(self, service: str, kind: str = "", org: str = "") -> grpc.Channel:
+        """The channel to `service` for calls as organisation `kind` `org` (one for all
+        organisations unless the services serve mutual TLS)."""
+        key = (service, kind, org) if self.tls_dir else (service, "", "")
         with self._lock:
-            if service not in self._channels:
-                self._channels[service] = client_channel(self.addresses[service])
-            return self._channels[service]
+            if key not in self._channels:
+                self._channels[key] = client_channel(self.addresses[service],
+                                                     self.client_tls(kind, org))
+            return self._channels[key]
+
+    def client_tls(self, kind: str, org: str) -> ClientTls | None:
+        if not self.tls_dir:
+            return None
+        tls = Path(self.tls_dir)
+        cert, key = tls / f"{kind}-{org}.pem", tls / f"{kind}-{org}.key"
+        if not (cert.exists() and key.exists()):
+            raise NoToken(f"no client certificate for {kind} {org} in {tls}")
+        return ClientTls(str(tls / "ca.pem"), str(cert), str(key))
 
     def token(self, kind: str, org: str) -> str:
         key = (kind, org)
@@ -96,7 +115,8 @@ class Backends:
 
     def stub(self, name: str, person: Staff) -> Caller:
         service, stub_class = STUBS[name]
-        return Caller(stub_class(self.channel(service)), self.metadata(person),
+        return Caller(stub_class(self.channel(service, person.org_kind, person.org)),
+                      self.metadata(person),
                       self.slots(person.org_kind, person.org))
 
     def close(self) -> None:
@@ -164,7 +184,7 @@ class Feeds:
                 self.calls[key].cancel()
 
     def _follow(self, key, view) -> None:
-        stub = outcomes_pb2_grpc.OutcomesServiceStub(self.backends.channel("insights"))
+        stub = outcomes_pb2_grpc.OutcomesServiceStub(self.backends.channel("insights", *key))
         metadata = (("authorization", f"Bearer {self.backends.token(*key)}"),)
         while True:
             with self.lock:

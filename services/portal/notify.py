@@ -78,7 +78,7 @@ class Notifier:
             service, stub = STUBS[source.stub]
             try:
                 metadata = (("authorization", f"Bearer {self.backends.token(kind, org)}"),)
-                call = getattr(stub(self.backends.channel(service)), source.method)
+                call = getattr(stub(self.backends.channel(service, kind, org)), source.method)
                 found += call(REQUESTS[source.stub](), timeout=20, metadata=metadata).notices
             except NoToken:
                 return []

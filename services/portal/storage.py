@@ -1,4 +1,6 @@
-"""The portal's own database: staff accounts and sessions.
+"""The portal's own database: staff accounts, sessions, and the counts that limit
+signing in (failures per account, sign-in posts per address), so every instance of
+the portal, and one started again, counts the same attempts.
 
 Through tiaki/plumbing/store.py `Collection` (its rules: times as ISO text,
 booleans written as 0/1, documents as dicts). A session is stored under the
@@ -42,6 +44,12 @@ class StoredNotification(me.Document):
     meta = {"collection": "notifications", "indexes": ["org"]}
     key = me.StringField(primary_key=True)
     org = me.StringField()
+
+
+class StoredCounter(me.Document):
+    meta = {"collection": "counters", "indexes": ["expires"]}
+    key = me.StringField(primary_key=True)
+    expires = me.StringField()
 
 
 class StoredSession(me.Document):
@@ -88,8 +96,10 @@ class PortalStore:
         self.sessions = Collection(StoredSession)
         self.uploads = Collection(StoredUpload)
         self.notifications = Collection(StoredNotification)
+        self.counters = Collection(StoredCounter)
 
     def ensure_indexes(self) -> None:
+        StoredCounter.ensure_indexes()
         StoredStaff.ensure_indexes()
         StoredSession.ensure_indexes()
         StoredUpload.ensure_indexes()
@@ -119,8 +129,11 @@ class PortalStore:
             self.sessions.delete_many({"staff": staff_id})
 
     def failed(self, staff: Staff, now: dt.datetime) -> Staff:
-        """Counts a failed password or code; the last one allowed locks the account."""
-        failures = staff.failures + 1
+        """Counts a failed password or code (an atomic add in the store: failures sent
+        to two instances of the portal at once are both counted); the last one allowed
+        locks the account."""
+        counted = self.staff.add(staff.id, "failures")
+        failures = int(counted["failures"]) if counted else staff.failures + 1
         if failures >= FAILURES_BEFORE_LOCK:
             until = now_iso(now + LOCK_FOR)
             self.staff.update({"_id": staff.id}, set={"failures": 0, "locked_until": until})
@@ -134,6 +147,18 @@ class PortalStore:
         if code_step:
             change["last_code_step"] = code_step
         self.staff.update({"_id": staff.id}, set=change)
+
+    def counted(self, what: str, key: str, window: dt.timedelta, now: dt.datetime) -> int:
+        """One more `what` by `key` (say sign-in posts by an address) in the current
+        `window` (fixed windows from the epoch: a minute is hh:mm:00 to hh:mm:59), and
+        how many so far in it. The first count of a window deletes expired counters."""
+        seconds = window.total_seconds()
+        start = now.timestamp() // seconds * seconds
+        ends = dt.datetime.fromtimestamp(start + seconds, dt.timezone.utc)
+        count = self.counters.tally(f"{what}:{key}:{int(start)}", now_iso(ends))
+        if count == 1:
+            self.counters.delete_many({"expires": {"$lte": now_iso(now)}})
+        return count
 
     # -- sessions --------------------------------------------------------------------
 

@@ -55,6 +55,11 @@ PAGE_SECONDS = Histogram("tiaki_portal_page_seconds", "Time to answer one portal
                          ["route", "method", "status"],
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 SIGN_INS = Counter("tiaki_portal_sign_ins_total", "Sign-in steps by outcome", ["outcome"])
+SIGN_IN_FAILURES = Counter("tiaki_portal_sign_in_failures_total",
+                           "Sign-in attempts refused, by reason", ["reason"])
+for _reason in ("password", "code", "locked", "unknown", "rate-limited", "csrf"):
+    SIGN_IN_FAILURES.labels(_reason)  # each reason exported from the start, at 0
+LOCKOUTS = Counter("tiaki_portal_lockouts_total", "Accounts locked after repeated failed sign-ins")
 REFUSED = Counter("tiaki_portal_refused_total", "Requests refused by the portal, by reason", ["reason"])
 
 

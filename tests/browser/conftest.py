@@ -80,14 +80,15 @@ class Mail:
 
 
 class Portal:
-    def __init__(self, stack: Stack, tmp: Path, mail: Mail | None = None):
+    def __init__(self, stack: Stack, tmp: Path, mail: Mail | None = None, **settings: str):
         self.stack, self.tmp = stack, tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_port = free_port()
         self.admin_token_file = tmp / "portal-admin-token"
         self.log_file = tmp / "portal.log"
         env = dict(os.environ, PYTHONPATH=str(ROOT), PORTAL_PORT=str(self.port),
-                   PORTAL_METRICS_PORT=str(free_port()),
+                   PORTAL_METRICS_PORT=str(self.metrics_port),
                    PORTAL_MONGO_URI=stack.db_uri("portal"),
                    PORTAL_TOKENS_DIR=str(stack.tmp / "tokens"),
                    PORTAL_ADMIN_TOKEN_FILE=str(self.admin_token_file), LOG_FILE=str(self.log_file),
@@ -100,6 +101,7 @@ class Portal:
                    PORTAL_SMTP=f"127.0.0.1:{mail.port}" if mail else "",
                    # the units' config the stack's units read ("": every unit answers at once)
                    PORTAL_UNITS_CONFIG=str(stack.unit_config or ""))
+        env.update(settings)  # a test's own PORTAL_* settings
         out = open(tmp / "portal.out", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.portal"], cwd=ROOT, env=env,
                                      stdout=out, stderr=subprocess.STDOUT)

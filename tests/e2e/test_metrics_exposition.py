@@ -1,6 +1,6 @@
 """Every service's real /metrics output passes `promtool check metrics`, and every metric
-name the dashboards and alert rules read exists in what the services, the reference
-units and RabbitMQ's rabbitmq_prometheus plugin really export."""
+name the dashboards and alert rules read exists in what the services, the portal, the
+reference units and RabbitMQ's rabbitmq_prometheus plugin really export."""
 
 from __future__ import annotations
 
@@ -68,8 +68,22 @@ def insights(stack):
 
 
 @pytest.fixture(scope="module")
-def scrapes(stack, insights) -> dict[str, str]:
-    ports = dict(stack.metrics_ports, insights=insights)
+def portal(stack, tmp_path_factory):
+    """The portal on the stack (as tests/browser starts it), with a page served, so its
+    page histogram has samples (the sign-in counters export every reason from the start)."""
+    from tests.browser.conftest import Portal
+
+    p = Portal(stack, tmp_path_factory.mktemp("portal"))
+    try:
+        requests.get(f"{p.url}/sign-in", timeout=30)
+        yield p.metrics_port
+    finally:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def scrapes(stack, insights, portal) -> dict[str, str]:
+    ports = dict(stack.metrics_ports, insights=insights, portal=portal)
     assert {"intake", "purpose_router", "requests", "insights"} <= set(ports)
     assert any(name.startswith("unit-") for name in ports)
     return {name: stack.wait_for(lambda p=port: scrape(p), timeout=30, what=f"{name} /metrics")
@@ -98,6 +112,7 @@ def test_every_tiaki_metric_the_dashboards_and_alerts_use_is_exported(scrapes):
     exported = set().union(*(names_in(text) for text in scrapes.values()))
     used = {n for n in exported_names_used() if n.startswith("tiaki_")}
     assert "tiaki_requests_open" in used and "tiaki_worker_seconds_bucket" in used
+    assert "tiaki_portal_page_seconds_bucket" in used
     assert used - exported == set()
 
 

@@ -79,10 +79,38 @@ def complete_set(monkeypatch) -> list[dict]:
     monkeypatch.setattr(deploy_lint, "SERVICES", ["intake"])
     return [deployment(),
             {"kind": "ServiceAccount", "metadata": {"name": "intake"}},
-            {"kind": "Service", "metadata": {"name": "intake"}},
+            {"kind": "Service", "metadata": {"name": "intake"},
+             "spec": {"ports": [{"name": "grpc", "port": 50051}]}},
             {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "intake"},
              "spec": {"scaleTargetRef": {"name": "intake"}}},
-            {"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "REPLACE_ME"}}]
+            {"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "REPLACE_ME"}},
+            *portal_set()]
+
+
+def portal_set() -> list[dict]:
+    """The portal: its workload as a service's, HTTP probes, and what it may reach."""
+    portal = deployment("portal")
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}}
+    portal["spec"]["template"]["spec"]["containers"][0].update(
+        readinessProbe=probe, livenessProbe=probe,
+        env=[{"name": "PORTAL_TLS_CLIENTS", "value": "/tls"}],
+        volumeMounts=[{"name": "client-tls", "mountPath": "/tls"}])
+    portal["spec"]["template"]["spec"]["volumes"] = [{"name": "client-tls",
+                                                      "secret": {"secretName": "clients"}}]
+    egress = [{"to": [{"podSelector": {"matchLabels": {deploy_lint.NAME: "intake"}}}],
+               "ports": [{"protocol": "TCP", "port": 50051}]},
+              {"to": [{"podSelector": {"matchLabels": {deploy_lint.NAME: "mongodb"}}}],
+               "ports": [{"protocol": "TCP", "port": 27017}]},
+              {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 25}]},
+              {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+               "ports": [{"protocol": "UDP", "port": 53}]}]
+    return [portal, {"kind": "ServiceAccount", "metadata": {"name": "portal"}},
+            {"kind": "Service", "metadata": {"name": "portal"}},
+            {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "portal"},
+             "spec": {"scaleTargetRef": {"name": "portal"}}},
+            {"kind": "NetworkPolicy", "metadata": {"name": "portal"},
+             "spec": {"podSelector": {"matchLabels": {deploy_lint.NAME: "portal"}},
+                      "policyTypes": ["Egress"], "egress": egress}}]
 
 
 def test_kubernetes_policy_accepts_a_complete_service(monkeypatch):
@@ -101,6 +129,16 @@ def test_kubernetes_policy_accepts_a_complete_service(monkeypatch):
     (lambda o: o.pop(3), "HorizontalPodAutoscaler"),
     (lambda o: o[4]["stringData"].update(k="tk_provider_real"), "Secret"),
     (lambda o: o[4].update(data={"k": "c2VjcmV0"}), "Secret"),
+    (lambda o: o[5]["spec"]["template"]["spec"]["containers"][0].update(
+        livenessProbe={"tcpSocket": {"port": 8080}}), "portal: its livenessProbe must be GET /healthz"),
+    (lambda o: o.pop(6), "own ServiceAccount portal"),
+    (lambda o: o[9]["spec"]["egress"].append(
+        {"to": [{"podSelector": {"matchLabels": {deploy_lint.NAME: "rabbitmq"}}}],
+         "ports": [{"protocol": "TCP", "port": 5672}]}), "must not reach ('pods', 'rabbitmq'"),
+    (lambda o: o[9]["spec"]["egress"][0].pop("ports"), "reach ('pods', 'intake', "),
+    (lambda o: o[9]["spec"]["egress"].append({}), "must not reach ('any',"),
+    (lambda o: o[9]["spec"]["egress"].pop(1), "must reach ('pods', 'mongodb', 'TCP', 27017)"),
+    (lambda o: o[9]["spec"].update(policyTypes=["Ingress"]), "NetworkPolicy must select the portal"),
 ])
 def test_kubernetes_policy_refuses(monkeypatch, breakage, expected):
     objects = copy.deepcopy(complete_set(monkeypatch))
@@ -141,14 +179,23 @@ def named(objects, kind, name) -> dict:
 def test_each_service_reaches_only_its_own_database_as_its_own_user(rendered):
     assert deploy_lint.store_policy(rendered) == []
     users = json.loads(named(rendered, "ConfigMap", "mongodb-init")["data"]["users.json"])
-    assert sorted(u["user"] for u in users) == sorted(deploy_lint.SERVICES)
-    for service in deploy_lint.SERVICES:
+    assert sorted(u["user"] for u in users) == sorted(deploy_lint.STORE_OWNERS)
+    for service in deploy_lint.STORE_OWNERS:
         env = deploy_lint.container_env(named(rendered, "Deployment", service.replace("_", "-")))
-        uri = env[deploy_lint.config_variable(service, "MONGO_URI")]
+        uri = env[deploy_lint.store_uri_variable(service)]
         assert uri.startswith(f"mongodb://{service}:") and f"/tiaki_{service}?" in uri, uri
         assert f"authSource=tiaki_{service}" in uri
         (user,) = [u for u in users if u["user"] == service]
         assert user["roles"] == [{"role": "readWrite", "db": f"tiaki_{service}"}]
+
+
+def test_the_portal_calls_the_mtls_services_with_each_organisations_certificate(rendered):
+    assert deploy_lint.kubernetes_policy(rendered) == []
+    objects = copy.deepcopy(rendered)
+    container = deploy_lint.pod_spec(named(objects, "Deployment", "portal"))["containers"][0]
+    container["env"] = [e for e in container["env"] if e["name"] != "PORTAL_TLS_CLIENTS"]
+    problems = deploy_lint.kubernetes_policy(objects)
+    assert problems and all("PORTAL_TLS_CLIENTS" in p for p in problems), problems
 
 
 def test_only_intake_and_the_router_mount_a_kek_each_their_own(rendered):
@@ -242,7 +289,9 @@ def test_compose_keeps_each_services_store_queues_and_keys_its_own(compose):
                                                 for u in compose[1]]
     assert {n: list(deploy_lint.service_secrets(s)) for n, s in services.items()
             if s.get("secrets")} == {"intake": ["intake-kek"],
-                                     "purpose_router": ["purpose-router-kek"]}
+                                     "purpose_router": ["purpose-router-kek"],
+                                     "portal": ["portal-admin-token"]}
+    assert "AMQP_URI" not in services["portal"]["environment"], "the portal has no broker work"
 
 
 def _drop(svc, item):
@@ -307,6 +356,20 @@ def _drop(svc, item):
      "intake: INTAKE_KEK_FILE must name a secret mounted into it"),
     (lambda c: c[0]["secrets"]["intake-kek"].update(file="./compose.yaml"),
      "secret intake-kek: a file the operator makes, never one in the repository"),
+    # the portal, as the services
+    (lambda c: env_of(c, "portal").update(PORTAL_MONGO_URI=env_of(c, "requests")["REQUESTS_MONGO_URI"]),
+     "portal: its store URI must name its own user portal"),
+    (lambda c: env_of(c, "mongo-init").pop("STORE_PORTAL_PASSWORD"),
+     "portal: its store password must be"),
+    (lambda c: env_of(c, "portal").update(AMQP_URI="pyamqp://tiaki-svc-intake:x@rabbitmq:5672/"),
+     "portal: has no broker work"),
+    (lambda c: env_of(c, "portal").update(PORTAL_REQUESTS="requests:9103"),
+     "portal: PORTAL_REQUESTS must be requests:50053"),
+    (lambda c: compose_service(c, "portal").pop("healthcheck"), "portal: needs a healthcheck"),
+    (lambda c: compose_service(c, "insights").update(secrets=["portal-admin-token"]),
+     "secret portal-admin-token must be mounted into portal only, not ['insights']"),
+    (lambda c: compose_service(c, "portal").update(ports=["8080:8080"]),
+     "portal: publishes '8080:8080'; publish on 127.0.0.1 only"),
 ])
 def test_compose_policy_refuses(compose, breakage, expected):
     breakage(compose)
@@ -338,8 +401,8 @@ def test_a_service_writing_to_one_member_or_reading_a_secondary_is_refused(rende
 def test_a_store_client_without_the_settings_or_the_whole_set_is_refused(rendered):
     objects = [o for o in rendered if o["metadata"]["name"] != "tiaki-store-client"]
     problems = deploy_lint.replica_set_problems(objects)
-    assert len([p for p in problems if "must be set to" in p]) == len(deploy_lint.SERVICES)
-    assert len([p for p in problems if "STORE_WRITE_TIMEOUT_MS" in p]) == len(deploy_lint.SERVICES)
+    assert len([p for p in problems if "must be set to" in p]) == len(deploy_lint.STORE_OWNERS)
+    assert len([p for p in problems if "STORE_WRITE_TIMEOUT_MS" in p]) == len(deploy_lint.STORE_OWNERS)
     one_member = ("mongodb://intake:$(STORE_PASSWORD)@mongodb-0.mongodb/tiaki_intake"
                   "?replicaSet=rs0&authSource=tiaki_intake")
     problems = deploy_lint.replica_set_problems(

@@ -46,6 +46,8 @@ def test_the_committed_services_serve_mtls_with_their_certificates():
                     obj["spec"]["template"]["spec"]["containers"][0].get("image")):
                 continue
             container = obj["spec"]["template"]["spec"]["containers"][0]
+            if not any(p["name"] == "grpc" for p in container["ports"]):
+                continue  # the portal serves HTTP, not gRPC
             env = {e["name"]: e.get("value") for e in container["env"]}
             assert env["TIAKI_TLS_CLIENT_CA"] == env["TIAKI_TLS_CA"] == "/etc/tiaki/tls/ca.crt"
             assert env["TIAKI_TLS_CERT"] == "/etc/tiaki/tls/tls.crt", path

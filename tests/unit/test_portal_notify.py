@@ -42,7 +42,7 @@ class Backends:
         self.asked: list[str] = []
         self._channel = Channel(notices, self.asked)
 
-    def channel(self, service):
+    def channel(self, service, kind="", org=""):
         return self._channel
 
     def token(self, kind, org):

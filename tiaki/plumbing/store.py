@@ -7,7 +7,8 @@ quirk of the embedded store (nx-27017, a MongoDB wire-protocol server on
 SQLite that `make run` starts) is handled here and nowhere else, each in a
 way that is also correct on MongoDB, which production uses:
 
-- An upsert ignores the filter's `_id`: `put` repeats `_id` in the document.
+- An upsert ignores the filter's `_id`: `put` repeats `_id` in the document,
+  and `tally` (a counter) inserts it at 0, then adds with find-and-modify.
 - `$setOnInsert` is ignored on upsert: `insert` inserts and reports a taken
   key instead; nothing here upserts with it.
 - A document added with `$push` comes back as JSON text: `append` pushes
@@ -50,7 +51,7 @@ import mongoengine
 import pymongo
 from nameko import config
 from nameko.extensions import DependencyProvider
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from tiaki.core.errors import Conflict
@@ -213,6 +214,25 @@ class Collection:
         if many:
             return self._coll.update_many(query, change).matched_count
         return self._coll.update_one(query, change).matched_count
+
+    def add(self, key, field: str, by: int = 1) -> dict | None:
+        """Atomically adds `by` to the number `field` of the document under `key`; the
+        document as it is after (None when there is none). Callers adding at once, in
+        any process, each see their own total."""
+        return self._coll.find_one_and_update({"_id": key}, {"$inc": {field: by}},
+                                              return_document=ReturnDocument.AFTER)
+
+    def tally(self, key, expires: str) -> int:
+        """An atomic counter with an expiry: one more under `key`, and the total so far.
+        A new counter starts at 0 and is kept until `expires` (ISO text, in its field
+        `expires`; the owner deletes those past it with `delete_many`). Not an upsert
+        (see module): inserted (a taken key is fine), then `add`."""
+        for _ in range(3):
+            self.insert({"_id": key, "count": 0, "expires": expires})
+            doc = self.add(key, "count")
+            if doc is not None:  # else deleted as expired in between: made again
+                return int(doc["count"])
+        raise Conflict("count", f"counter {key!r} keeps being deleted; is {expires} past?")
 
     def claim(self, query: dict, set: dict, sort: list[tuple[str, int]] | None = None) -> dict | None:
         """Atomically changes one document matching `query` and returns it as it was."""

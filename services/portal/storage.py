@@ -163,7 +163,9 @@ class PortalStore:
     # -- sessions --------------------------------------------------------------------
 
     def start_session(self, now: dt.datetime, staff: str = "", stage: str = "anonymous") -> str:
-        """A new session; its cookie's value (held only by the browser)."""
+        """A new session; its cookie's value (held only by the browser). Sessions
+        that expired unused (a browser closed, never signed out) go as one starts."""
+        self.forget_expired(now)
         token = secrets.token_urlsafe(32)
         within = {"anonymous": SESSION_IDLE, "password": SECOND_FACTOR_WITHIN}.get(stage, SESSION_IDLE)
         self.sessions.insert({"_id": _key(token), "staff": staff, "stage": stage,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import datetime as dt
 import re
 import time
 import uuid
@@ -19,8 +20,9 @@ import pytest
 import requests
 from starlette.testclient import TestClient
 
-from services.portal import accounts, auth
+from services.portal import accounts, auth, storage
 from services.portal.app import Settings, make_app
+from services.portal.storage import PortalStore
 from tests.browser.conftest import Portal
 from tests.stack import STORE_URI
 from tiaki.core.clock import utc_now
@@ -147,3 +149,13 @@ def test_behind_a_trusted_proxy_each_browser_address_has_its_own_limit(store_uri
         assert post("203.0.113.8") == 400, "another browser behind the same proxy is not limited"
     finally:
         portal.stop()
+
+
+def test_sessions_that_expired_unused_are_gone_once_another_starts(settings):
+    with portal(settings):
+        store = PortalStore()
+        now = utc_now()
+        old = store.start_session(now - dt.timedelta(days=2), staff="gone", stage="signed-in")
+        live = store.start_session(now, staff="here", stage="signed-in")
+        assert store.session(live, now) is not None
+        assert store.sessions.get(storage._key(old)) is None  # swept, not only refused

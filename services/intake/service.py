@@ -35,7 +35,7 @@ from tiaki.core.periods import check_period
 from tiaki.core.plan import Plan
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
-from tiaki.plumbing import broker
+from tiaki.plumbing import broker, pacing
 from tiaki.plumbing.broker import ServiceRpc
 from tiaki.plumbing.dead_letter import rpc
 from tiaki.plumbing.health import HealthMixin
@@ -123,6 +123,7 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
     dispatch = broker.JsonEventDispatcher()
     purpose_router = ServiceRpc("purpose_router")
     open_submissions = OpenSubmissions()
+    calls_first = pacing.CallsFirst()  # pseudonyms for access requests before batches
 
     _rules: dict = {}  # plan versions never change once created, so cache forever
 
@@ -288,11 +289,13 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
         keys = {p.purpose_id: self.storage.pseudonym_key(plan.programme_id, p.purpose_id)
                 for p in plan.purposes}
         refs = [r.record_ref for r in records]
-        contents = [domain.record_digest(content_as_sent(r)) for r in records]
+        contents = [domain.record_digest(content_as_sent(r)) for r in pacing.paced(records)]
         checked: dict[int, tuple] = {}  # kept if the slot must be taken again
 
         def check(i: int) -> tuple[dict | None, list[tuple[str, str]]]:
             if i not in checked:
+                if i % pacing.EVERY == 0:  # a call waits for a slice of the batch, not all of it
+                    pacing.give_way()
                 r = records[i]
                 identity = (domain.Identity(r.identity.family_name, r.identity.given_name,
                                             r.identity.date_of_birth, r.identity.sex)

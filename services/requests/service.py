@@ -391,15 +391,20 @@ class RequestsService(HealthMixin):
         return self._finish(opened) if not opened.units else opened
 
     def _query(self, found: FamilyRequest, only_outstanding: bool = False):
-        """Sends the request's query to each holding unit's own queue."""
-        for unit in found.units:
-            if only_outstanding and unit.outcome:
-                continue
+        """Sends the request's query to each holding unit's own queue, to all
+        at once: each waits for the broker's confirmation, which takes long
+        while records stream (tests/bench/requests_under_load.py)."""
+        def send(unit: domain.UnitPart):
             try:
                 self.unit_queues.deliver(unit.unit_id, domain.query(found, unit))
             except Exception:  # the broker is down: the escalation timer asks again
                 log.warning("query for %s to %s not sent; asking again later",
                             found.request_id, unit.unit_id, exc_info=True)
+
+        sending = [eventlet.spawn(send, unit) for unit in found.units
+                   if not (only_outstanding and unit.outcome)]
+        for sent in sending:
+            sent.wait()
 
     def _own(self, provider, request_id: str) -> FamilyRequest:
         found = self.storage.get(request_id)

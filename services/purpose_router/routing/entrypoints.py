@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import eventlet
 from nameko_grpc.entrypoint import Grpc
 from prometheus_client import Counter
 
@@ -24,7 +25,7 @@ from tiaki.core import messages, tree_heads
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.ledger import GENESIS, verify_chain
 from tiaki.core.plan import Plan, PlanInvalid
-from tiaki.plumbing import broker, plan_proto
+from tiaki.plumbing import broker, pacing, plan_proto
 from tiaki.plumbing.dead_letter import Poison, event_handler, rpc
 from tiaki.plumbing.identity import Identities
 from tiaki.plumbing.store import Storage
@@ -62,6 +63,7 @@ class RoutingEntrypoints:
     signer = Storage(signing.LedgerSigner, sealed=True)
     identities = Identities()
     unit_queues = broker.UnitQueues()
+    calls_first = pacing.CallsFirst()  # other services' calls (holders, plans) before batches
 
     # -- plans ------------------------------------------------------------------
 
@@ -77,11 +79,15 @@ class RoutingEntrypoints:
         purpose_id, delivery_ids}], never anyone else. Each purpose is tried as
         the anchor its batches were indexed under, with every pseudonym."""
         found: dict[tuple[str, str], set[str]] = {}
+        # All looked up at once: each waits its turn at the store while records stream.
+        lookups = eventlet.GreenPile()
         for purpose_id, per_generation in sorted(pseudonyms.items()):
             for pseudonym in per_generation:
-                for delivery_id, unit_id, held_for in self.storage.holdings(
-                        provider_id, programme_id, purpose_id, pseudonym):
-                    found.setdefault((unit_id, held_for), set()).add(delivery_id)
+                lookups.spawn(self.storage.holdings, provider_id, programme_id, purpose_id,
+                              pseudonym)
+        for held in lookups:
+            for delivery_id, unit_id, held_for in held:
+                found.setdefault((unit_id, held_for), set()).add(delivery_id)
         # Only what is current: a delivery a sealed replacement superseded is not held for answers.
         gone = self.ledger.superseded(sorted({d for ids in found.values() for d in ids}))
         return [{"unit_id": unit, "purpose_id": purpose, "delivery_ids": sorted(ids - gone)}
@@ -160,6 +166,7 @@ class RoutingEntrypoints:
         holdings = domain.batch_holdings(batch["batch_id"], unit_purposes, records)
         partials, deliveries = {}, []
         for purpose in plan.purposes:
+            pacing.give_way()  # a call waits for one purpose's work, not the batch's (pacing.py)
             if purpose.form == "aggregate":
                 partials[purpose.purpose_id] = domain.partial_aggregate(purpose, records)
                 continue
@@ -175,6 +182,7 @@ class RoutingEntrypoints:
         for purpose_id, cells in partials.items():
             self.storage.save_partial(batch["batch_id"], batch["submission_id"], purpose_id, cells)
         for delivery in deliveries:
+            pacing.give_way()
             self._deliver(*delivery)
         self._complete_aggregates(batch["submission_id"], plan)
 
@@ -274,6 +282,7 @@ class RoutingEntrypoints:
         deliveries = [self._unit_delivery(unit, delivery_id)
                       for delivery_id in dict.fromkeys(request.delivery_ids)]
         for delivery in deliveries:
+            pacing.give_way()  # units' acknowledgements are bulk work too: calls first (pacing.py)
             self._append(f"ack:{delivery['delivery_id']}",
                          domain.acknowledgement_entry(delivery, unit.person))
         return ledger_pb2.AcknowledgeDeliveriesResponse(

@@ -24,12 +24,18 @@ import grpc
 import yaml
 
 from tests.browser.conftest import CHROMIUM, portal_on_stack, sign_in
-from tests.e2e.journey import quarter
+from tests.e2e.journey import agreed_copy, quarter
 from tests.stack import ROOT, free_port
 from tiaki.core.clock import nz_today
+from tiaki.insights.v1 import measures_pb2 as mpb
+from tiaki.insights.v1 import outcomes_pb2 as opb
+from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
+from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
 from tiaki.plumbing import plan_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
+from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
+from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 from tiaki.unit.v1 import review_pb2 as upb
 from tiaki.unit.v1.review_pb2_grpc import UnitReviewServiceStub
@@ -77,8 +83,14 @@ SHOTS = (
     Shot("analyst-draft", "Agency analyst",
          "One draft: invitations, proposals to decide, lessons, the check before publishing"),
     Shot("analyst-measures", "Agency analyst", "Evaluation measures, one proposed"),
+    Shot("analyst-outcomes", "Agency analyst",
+         "Outcomes recorded by units, and draft findings with what stands before publication"),
+    Shot("analyst-finding", "Agency analyst",
+         "A draft finding: a provider's correction of fact, the reply window, the blockers"),
     Shot("contract-manager-agreements", "Agency contract manager",
          "Every provider's agreement and their queries"),
+    Shot("contract-manager-query", "Agency contract manager",
+         "A provider's query on an agreement item, to answer in the record"),
     Shot("representative-drafts", "Service-user representative", "Drafts the group is invited to"),
     Shot("representative-draft", "Service-user representative",
          "One draft: proposals to endorse, object to or comment on, and lessons"),
@@ -146,6 +158,45 @@ def draft_with_a_proposal(stack, plan: dict) -> None:
         metadata=stack.metadata("provider", "ccss"))
 
 
+def outcomes_of(stack, submission: str) -> str:
+    """The evaluation unit's advice and a draft finding from ccss's quarter (on a measure
+    all three voices agreed), which ccss corrects: the finding's id."""
+    measures = MeasuresServiceStub(stack.channel("insights"))
+    measure = measures.ProposeMeasure(mpb.ProposeMeasureRequest(
+        programme_id=PROGRAMME, name="Sessions attended", definition="Sessions per family",
+        reason="Attendance shows reach"), metadata=stack.metadata("agency", "agency")).measure
+    for who in (("provider", "ccss"), ("representative", "whanau-voice")):
+        measures.RespondToMeasure(mpb.RespondToMeasureRequest(
+            measure_id=measure.measure_id, stance=mpb.STANCE_ENDORSE), metadata=stack.metadata(*who))
+    units, unit = UnitOutcomesServiceStub(stack.channel("insights")), stack.metadata("unit", "evaluation")
+    today = nz_today().isoformat()
+    units.RecordOutcome(opb.RecordOutcomeRequest(
+        kind=opb.OUTCOME_KIND_ADVICE, title="Keep funding joint sessions", date=today,
+        summary="Joint sessions helped families meet their goals.", audience="the Minister",
+        submission_ids=[submission]), metadata=unit)
+    finding = units.RecordOutcome(opb.RecordOutcomeRequest(
+        kind=opb.OUTCOME_KIND_EVALUATION_FINDING, title="Attendance fell in winter", date=today,
+        summary="Families attended 10 sessions on average.", audience="the public",
+        submission_ids=[submission], measure_ids=[measure.measure_id]), metadata=unit).outcome
+    OutcomesServiceStub(stack.channel("insights")).RespondToFinding(opb.RespondToFindingRequest(
+        outcome_id=finding.outcome_id, kind=opb.RESPONSE_KIND_CORRECT_FACT,
+        text="We ran 12 sessions, not 10."), metadata=stack.metadata("provider", "ccss"))
+    return finding.outcome_id
+
+
+def query_an_item(stack, plan: dict) -> str:
+    """A co-designed copy of the programme whose wellbeing_end item ccss queried: its id."""
+    copy = agreed_copy(stack, plan)
+    AgreementServiceStub(stack.channel("purpose_router")).DecideItems(apb.DecideItemsRequest(
+        programme_id=copy["programme_id"], plan_version=1, decided_by="Mere Tane", choices=[
+            apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_QUERY,
+                           note="Why is the end score needed?")
+            if i["name"] == "wellbeing_end" else
+            apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_ACCEPT)
+            for i in copy["items"]]), metadata=stack.metadata("provider", "ccss"))
+    return copy["programme_id"]
+
+
 def waiting_at(stack, config: Path, unit: str, request_id: str) -> None:
     c = yaml.safe_load(config.read_text())[unit]
     stub = UnitReviewServiceStub(grpc.insecure_channel(c["review_address"]))
@@ -202,6 +253,7 @@ def main():
         admin.get_by_label("The quarter's CSV file").set_input_files(str(csv_file))
         admin.get_by_role("button", name="Upload and send").click()
         admin.wait_for_url("**/provider/uploads/**")
+        submission = admin.url.rsplit("/", 1)[-1]
         shot(admin, "reporting-admin-upload-result")
         stack.wait_for(lambda: stack.unit_deliveries("evaluation"), what="the deliveries")
         shot(admin, "reporting-admin-home", "/provider?period=2026Q3")
@@ -246,8 +298,15 @@ def main():
         analyst.get_by_role("button", name="Propose the measure").click()
         analyst.wait_for_url("**done=proposed")
         shot(analyst, "analyst-measures", f"/agency/measures?programme={PROGRAMME}")
-        shot(as_("contract-manager", "agency", "agency"), "contract-manager-agreements",
-             f"/agency/agreements?programme={PROGRAMME}")
+        finding = outcomes_of(stack, submission)
+        shot(analyst, "analyst-outcomes", "/agency/outcomes")
+        shot(analyst, "analyst-finding", f"/agency/outcomes/{finding}")
+        manager = as_("contract-manager", "agency", "agency")
+        queried = query_an_item(stack, plan)
+        shot(manager, "contract-manager-agreements", f"/agency/agreements?programme={queried}")
+        manager.goto("/agency/queries")
+        manager.get_by_role("link", name="Answer ccss's query on wellbeing_end").click()
+        shot(manager, "contract-manager-query")
 
         rep = as_("representative", "representative", "whanau-voice")
         shot(rep, "representative-drafts", f"/representative/drafts?programme={PROGRAMME}")

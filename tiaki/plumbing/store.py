@@ -219,7 +219,8 @@ class Collection:
         if not docs:
             return
         try:
-            self._coll.insert_many([dict(d) for d in docs], ordered=False)
+            # pymongo adds an `_id` to a document without one: only those are copied.
+            self._coll.insert_many([d if "_id" in d else dict(d) for d in docs], ordered=False)
         except BulkWriteError as exc:
             if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                 raise

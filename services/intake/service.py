@@ -297,9 +297,8 @@ class IntakeService(KeysMixin, StoriesMixin, LimitsMixin, HealthMixin):
                 identity = (domain.Identity(r.identity.family_name, r.identity.given_name,
                                             r.identity.date_of_birth, r.identity.sex)
                             if r.HasField("identity") else None)
-                # (a protobuf map copies three times faster from its items than by key)
                 checked[i] = domain.check_record(rules, keys, sub.provider_id, r.record_ref,
-                                                 r.client_ref, dict(r.fields.items()), identity,
+                                                 r.client_ref, dict(r.fields), identity,
                                                  sub.period)
             return checked[i]
 

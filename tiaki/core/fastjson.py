@@ -31,8 +31,8 @@ _OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 # its minus sign), so a uuid's "3e-" is not one; text inside a string can
 # still look like one, and is then only written twice, never wrongly.
 _MAY_DIFFER = (b"e-", b"e+", b"0.0000", b"null")
-# A byte of each that is rare in records: where it is not in the output (one memchr),
-# neither is the needle, and the slower search for the whole needle is skipped.
+# A byte of each needle: where it is not in the output (one memchr), neither is the
+# needle, and the slower search for it is skipped (records seldom hold a + or a .).
 _RARE_BYTE = {b"e-": b"-", b"e+": b"+", b"0.0000": b".", b"null": b"l"}
 _TOKEN_AFTER = b":,["
 _NUMBER_PART = b"0123456789."

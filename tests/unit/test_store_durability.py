@@ -49,30 +49,20 @@ def test_the_client_is_made_with_them(monkeypatch):
 # -- one server on its own gets what it honours; a replica set all of it ----------------
 
 ALL = store.client_options({})
-STANDALONE = {"isWritablePrimary": True, "maxWireVersion": 25}  # the embedded store's hello
-MEMBER = dict(STANDALONE, setName="rs0", hosts=["h1:27017", "h2:27017", "h3:27017"])
-ROUTER = dict(STANDALONE, msg="isdbgrid")
 
 
-def made_with(monkeypatch, uri, hello):
-    """The options the client for `uri` is made with, and the URIs whose server was asked."""
-    made, asked = {}, []
+def made_with(monkeypatch, uri, settings=None):
+    """The durability options the client for `uri` is made with."""
+    made = {}
     monkeypatch.setattr(store.mongoengine, "connect", lambda **kw: made.update(kw))
-    monkeypatch.setattr(store, "_hello", lambda u: asked.append(u) or hello)
-    store.connect(uri)
-    return {k: made[k] for k in ALL if k in made}, asked
+    store.connect(uri, settings=settings)
+    return {k: made[k] for k in ALL if k in made}
 
 
-def test_one_server_alone_keeps_only_the_journal_and_read_retries(monkeypatch):
-    options, asked = made_with(monkeypatch, "mongodb://127.0.0.1:27017/tiaki_intake", STANDALONE)
-    assert options == {"journal": True, "retryReads": True}
-    assert asked == ["mongodb://127.0.0.1:27017/tiaki_intake"]
-
-
-def test_a_single_host_uri_reaching_a_replica_set_member_or_router_keeps_everything(monkeypatch):
-    for hello in (MEMBER, ROUTER):
-        options, _ = made_with(monkeypatch, "mongodb://mongodb-0.mongodb:27017/db", hello)
-        assert options == ALL
+@pytest.mark.parametrize("uri", ["mongodb://127.0.0.1:27017/tiaki_intake",
+                                 "mongodb://127.0.0.1/db?authSource=db&tls=true"])
+def test_one_server_alone_gets_only_the_journal_and_read_retries(monkeypatch, uri):
+    assert made_with(monkeypatch, uri) == {"journal": True, "retryReads": True}
 
 
 @pytest.mark.parametrize("uri", [
@@ -81,11 +71,10 @@ def test_a_single_host_uri_reaching_a_replica_set_member_or_router_keeps_everyth
     "mongodb://h1:27017,h2:27017/db",
     "mongodb+srv://cluster.example.org/db",
 ])
-def test_a_replica_set_uri_keeps_every_setting_without_asking(monkeypatch, uri):
-    options, asked = made_with(monkeypatch, uri, STANDALONE)
-    assert options == ALL and asked == []
+def test_a_replica_set_or_cluster_uri_keeps_every_setting(monkeypatch, uri):
+    assert made_with(monkeypatch, uri) == ALL
 
 
-def test_a_journal_turned_off_stays_off_on_one_server():
-    options = store.client_options({"STORE_JOURNAL": "false"})
-    assert store.honoured(options, STANDALONE) == {"journal": False, "retryReads": True}
+def test_a_journal_turned_off_stays_off_on_one_server(monkeypatch):
+    options = made_with(monkeypatch, "mongodb://127.0.0.1:27017/db", {"STORE_JOURNAL": "false"})
+    assert options == {"journal": False, "retryReads": True}

@@ -25,8 +25,8 @@ way that is also correct on MongoDB, which production uses:
   server, so pymongo never retries a write there. The journal (`j: true`) is
   honoured: SQLite then syncs every commit to disk, and an insert of many
   documents commits (and syncs) each document on its own. `connect` gives a
-  one-host URI only what its server honours (`honoured`, `SINGLE_SERVER`);
-  a replica set gets all of `DURABILITY`.
+  URI naming one host and no replica set only what one server honours
+  (`SINGLE_SERVER`); a replica set gets all of `DURABILITY`.
 
 On a replica set (docs/operations.md): every write waits for a majority of
 members with the journal (`DURABILITY`, each a config key of every service), so
@@ -99,37 +99,23 @@ def client_options(settings) -> dict:
 SINGLE_SERVER = ("journal", "retryReads")
 
 
-def honoured(options: dict, hello: dict) -> dict:
-    """The part of `options` (`client_options`) the server that answered `hello` honours:
-    all of it on a replica set member or a router (mongos), `SINGLE_SERVER` on one alone."""
-    if hello.get("setName") or hello.get("msg") == "isdbgrid":
-        return options
-    return {k: v for k, v in options.items() if k in SINGLE_SERVER}
-
-
-def _one_host(uri: str) -> bool:
-    """A URI naming one host and no replica set (the embedded default). It may still
-    lead to a replica set member, so the server is asked (`honoured`)."""
+def one_server(uri: str) -> bool:
+    """Whether `uri` names one host and no replica set (the embedded default). A
+    replica set's URI names the set (`replicaSet`; tools/deploy_lint.py checks every
+    rendered manifest), so it is never taken for one server."""
     if not uri.startswith("mongodb://"):
         return False  # mongodb+srv:// names a cluster
     parsed = uri_parser.parse_uri(uri)
     return len(parsed["nodelist"]) == 1 and "replicaSet" not in parsed["options"]
 
 
-def _hello(uri: str) -> dict:
-    client = pymongo.MongoClient(uri)
-    try:
-        return client.admin.command("hello")
-    finally:
-        client.close()
-
-
 def connect(uri: str, alias: str = "default", settings=None):
     """The service's database, with `DURABILITY` from `settings` (its config): all of it
-    when the URI names a replica set, what the server honours when it names one host."""
+    for a replica set, `SINGLE_SERVER` of it for one server (`one_server`). Decided from
+    the URI alone: nothing here waits on the network before the connection is registered."""
     options = client_options(settings or {})
-    if _one_host(uri):
-        options = honoured(options, _hello(uri))
+    if one_server(uri):
+        options = {k: v for k, v in options.items() if k in SINGLE_SERVER}
     # uuidRepresentation is explicit so ids read back the same on MongoDB and the embedded store.
     return mongoengine.connect(host=uri, alias=alias, uuidRepresentation="standard", tz_aware=True,
                                **options)

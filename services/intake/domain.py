@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -39,16 +38,25 @@ def pseudonym(key: bytes, provider_id: str, client_ref: str) -> str:
     joined, and the same client gets the same pseudonym every quarter. The
     provider is part of it: a client reference is only unique within the
     provider that made it, and two providers' "C-1" are different people."""
-    mac = _prepared(key).copy()
-    mac.update(f"{provider_id}\x1f{client_ref.strip()}".encode("utf-8"))
-    return mac.digest()[:16].hex()
+    inner, outer = _prepared(key)
+    inner = inner.copy()
+    inner.update(f"{provider_id}\x1f{client_ref.strip()}".encode("utf-8"))
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return outer.digest()[:16].hex()
 
 
 @functools.lru_cache(maxsize=1024)
-def _prepared(key: bytes):
-    """The key's HMAC prepared once (its padded key hashed once), so each
-    pseudonym costs a copy and the hash of its own message."""
-    return hmac.new(key, digestmod="sha256")
+def _prepared(key: bytes) -> tuple:
+    """The key's HMAC-SHA256 (RFC 2104) prepared once: its inner and outer hashes
+    with the padded key already hashed, so each pseudonym costs two copies and
+    the hashes of its own message (half what copying an `hmac.HMAC` costs)."""
+    block = 64  # SHA-256's block size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    return (hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+            hashlib.sha256(bytes(b ^ 0x5C for b in key)))
 
 
 # -- submissions and their batches -------------------------------------------------------

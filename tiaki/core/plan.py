@@ -524,8 +524,9 @@ class RecordRules:
             problems.append(("client_ref", f"required, at most {MAX_REF_LENGTH} characters"))
         typed = {}
         validators = self.validators
-        problems.extend((name, self.reasons.get(name, UNDECLARED))
-                        for name in fields if name not in validators)
+        if not fields.keys() <= validators.keys():
+            problems.extend((name, self.reasons.get(name, UNDECLARED))
+                            for name in fields if name not in validators)
         for name, text in fields.items():
             check = validators.get(name)
             if check is None:

@@ -20,11 +20,14 @@ way that is also correct on MongoDB, which production uses:
 - There is no `$or` we rely on: `find_any` runs each query and merges.
 - Binary fields cannot be updated in place: documents holding bytes are
   written once (`insert`) and replaced whole (`put`).
-- Write concern, journal, read concern and read preference are accepted and
-  ignored (any value, even `w: 3` or an unknown tag), and a retried write
-  (same session and txnNumber) is applied again rather than recognised: it is
-  one server, so pymongo never retries a write there. `DURABILITY` below is
-  therefore what a replica set gets and the embedded store runs with unchanged.
+- Write concern `w` above 1 (majority, `w: 3`, even an unknown tag), read
+  concern and read preference are accepted and ignored, and a retried write (same
+  session and txnNumber) is applied again rather than recognised: it is one
+  server, so pymongo never retries a write there. The journal (`j: true`) is
+  honoured: SQLite then syncs every commit to disk, and an insert of many
+  documents commits (and syncs) each document on its own. `connect` gives a
+  URI naming one host and no replica set only what one server honours
+  (`SINGLE_SERVER`); a replica set gets all of `DURABILITY`.
 
 On a replica set (docs/operations.md): every write waits for a majority of
 members with the journal (`DURABILITY`, each a config key of every service), so
@@ -51,7 +54,7 @@ import mongoengine
 import pymongo
 from nameko import config
 from nameko.extensions import DependencyProvider
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, uri_parser
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from tiaki.core.errors import Conflict
@@ -90,11 +93,33 @@ def client_options(settings) -> dict:
     return options
 
 
+# What one server on its own (the embedded store, a lone mongod) honours of `DURABILITY`:
+# the journal (nx-27017 syncs each commit to disk with it, mongod waits for its journal) and
+# pymongo's retry of a read. Majority and its timeout mean that one server, read concern
+# majority is all it has anyway, pymongo never retries a write on it, and it is the primary.
+SINGLE_SERVER = ("journal", "retryReads")
+
+
+def one_server(uri: str) -> bool:
+    """Whether `uri` names one host and no replica set (the embedded default). A
+    replica set's URI names the set (`replicaSet`; tools/deploy_lint.py checks every
+    rendered manifest), so it is never taken for one server."""
+    if not uri.startswith("mongodb://"):
+        return False  # mongodb+srv:// names a cluster
+    parsed = uri_parser.parse_uri(uri)
+    return len(parsed["nodelist"]) == 1 and "replicaSet" not in parsed["options"]
+
+
 def connect(uri: str, alias: str = "default", settings=None):
-    """The service's database, with `DURABILITY` from `settings` (its config)."""
+    """The service's database, with `DURABILITY` from `settings` (its config): all of it
+    for a replica set, `SINGLE_SERVER` of it for one server (`one_server`). Decided from
+    the URI alone: nothing here waits on the network before the connection is registered."""
+    options = client_options(settings or {})
+    if one_server(uri):
+        options = {k: v for k, v in options.items() if k in SINGLE_SERVER}
     # uuidRepresentation is explicit so ids read back the same on MongoDB and the embedded store.
     return mongoengine.connect(host=uri, alias=alias, uuidRepresentation="standard", tz_aware=True,
-                               **client_options(settings or {}))
+                               **options)
 
 
 def contains(value) -> dict:
@@ -181,7 +206,8 @@ class Collection:
         if not docs:
             return
         try:
-            self._coll.insert_many([dict(d) for d in docs], ordered=False)
+            # pymongo adds an `_id` to a document without one: only those are copied.
+            self._coll.insert_many([d if "_id" in d else dict(d) for d in docs], ordered=False)
         except BulkWriteError as exc:
             if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                 raise

@@ -134,15 +134,19 @@ def partial_aggregate(purpose: Purpose, records: list[dict]) -> dict[str, list]:
 
     Keyed by the cell's dimension values as a JSON list so partials from many
     batches can be stored and added up when the submission is sealed."""
-    cells: dict[str, list] = defaultdict(lambda: [0, [0] * len(purpose.measures)])
+    dimensions, measures = purpose.dimensions, purpose.measures
+    cells: dict[tuple, list] = {}  # by the dimension values; their JSON key once per cell
     for record in records:
         fields = record["fields"]
-        key = json.dumps([str(fields.get(d, NOT_RECORDED)) for d in purpose.dimensions])
-        cell = cells[key]
+        values = tuple([str(fields.get(d, NOT_RECORDED)) for d in dimensions])
+        cell = cells.get(values)
+        if cell is None:
+            cell = cells[values] = [0, [0] * len(measures)]
         cell[0] += 1
-        for i, m in enumerate(purpose.measures):
-            cell[1][i] += int(fields.get(m, 0))
-    return dict(cells)
+        sums = cell[1]
+        for i, m in enumerate(measures):
+            sums[i] += int(fields.get(m, 0))
+    return {json.dumps(list(values)): cell for values, cell in cells.items()}
 
 
 def add_partials(partials: list[dict[str, list]]) -> dict[str, list]:

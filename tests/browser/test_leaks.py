@@ -36,7 +36,9 @@ def stored_text(stack, db: str) -> str:
 
 
 def test_notes_beyond_the_agreement_and_clients_references_stay_where_they_belong(portal, stack):
-    stack.create_plan(yaml.safe_load((ROOT / "programmes" / f"{PROGRAMME}.yaml").read_text()))
+    programme = f"leaks-{uuid.uuid4().hex[:8]}"  # a programme of its own: no period taken
+    plan = yaml.safe_load((ROOT / "programmes" / f"{PROGRAMME}.yaml").read_text())
+    stack.create_plan(dict(plan, programme_id=programme))
     notes, client = f"NOTES{uuid.uuid4().hex[:8]}", f"CLIENT{uuid.uuid4().hex[:8]}"
     rows = quarter(6, seed=71, clients=6, quarter="2026Q1")
     for n, r in enumerate(rows):
@@ -51,7 +53,7 @@ def test_notes_beyond_the_agreement_and_clients_references_stay_where_they_belon
     uploader = signed_in(portal, portal.person("reporting-admin", org="other-ngo"))
     form = uploader.get(f"{portal.url}/provider/upload", timeout=30)
     reply = uploader.post(f"{portal.url}/provider/upload", timeout=120,
-                          data={"csrf": csrf_of(form.text), "programme": PROGRAMME,
+                          data={"csrf": csrf_of(form.text), "programme": programme,
                                 "period": "2026Q1"},
                           files={"records": ("q.csv", text.getvalue(), "text/csv")})
     assert "/provider/uploads/" in reply.url and "1 rejected" in reply.text, reply.text
@@ -59,14 +61,15 @@ def test_notes_beyond_the_agreement_and_clients_references_stay_where_they_belon
     upload = reply.url.removeprefix(portal.url)
 
     seen = {}
-    for path in (*PROVIDER_PAGES, upload, f"{upload}/rejections.csv"):
+    pages = [f"{p}?programme={programme}&period=2026Q1" for p in PROVIDER_PAGES]
+    for path in (*pages, upload, f"{upload}/rejections.csv"):
         got = uploader.get(f"{portal.url}{path}", timeout=60)
         assert got.status_code in ((200,) if path.startswith(upload) else (200, 403)), path
         seen[("other-ngo", path)] = got.text
     for who in (portal.person("privacy-officer", org="ccss"),
                 portal.person("analyst", org_kind="agency", org="agency")):
         session = signed_in(portal, who)
-        for path in (PROVIDER_PAGES if who.org_kind == "provider" else AGENCY_PAGES) + (upload,):
+        for path in (*(pages if who.org_kind == "provider" else AGENCY_PAGES), upload):
             got = session.get(f"{portal.url}{path}", timeout=60)
             seen[(who.org, path)] = got.text
             if path == upload:

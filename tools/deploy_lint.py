@@ -19,7 +19,10 @@
   HorizontalPodAutoscaler, HTTP probes on /healthz, each organisation's client
   certificate (PORTAL_TLS_CLIENTS, a Secret) where the services serve mutual TLS, and a
   NetworkPolicy letting it reach only the services' gRPC ports, MongoDB, the mail relay
-  (TCP 25) and DNS. In Compose every published port is on 127.0.0.1.
+  (TCP 587) and DNS. In Compose every published port is on 127.0.0.1. Its mail relay's
+  password is a file (PORTAL_SMTP_PASSWORD_FILE: a secret mounted into it only, in
+  Kubernetes a Secret's mount), never an environment value, and a login goes with
+  STARTTLS (PORTAL_SMTP_STARTTLS=1).
 - Kubernetes: kubectl's kustomize renders every overlay; kubernetes-validate checks every
   object against the Kubernetes schemas (strict: unknown fields fail); and each service
   is non-root with a read-only root filesystem, requests and limits, gRPC health probes,
@@ -66,7 +69,7 @@ SERVICES = sorted(p.stem for p in (ROOT / "config").glob("*.yaml"))
 # The portal: its own process, not a nameko service (no config/*.yaml, no broker); its
 # settings are PORTAL_* variables (services/portal/app.py Settings).
 PORTAL = "portal"
-PORTAL_SMTP_PORT = 25  # the mail relay, plain SMTP (services/portal/notify.py)
+PORTAL_SMTP_PORT = 587  # the mail relay: submission, STARTTLS and a login (services/portal/mail.py)
 NAME = "app.kubernetes.io/name"  # the label every workload and its pods carry
 # Each has a database of its own, reached as a store user of its own.
 STORE_OWNERS = [*SERVICES, PORTAL]
@@ -452,7 +455,27 @@ def compose_portal_problems(compose: dict) -> list[str]:
         if env.get(f"PORTAL_{service.upper()}") != want:
             problems.append(f"{PORTAL}: PORTAL_{service.upper()} must be {want} (the service's "
                             f"gRPC port), not {env.get(f'PORTAL_{service.upper()}')!r}")
-    return problems + own_secret_problems(compose, PORTAL, "PORTAL_ADMIN_TOKEN_FILE")
+    return (problems + own_secret_problems(compose, PORTAL, "PORTAL_ADMIN_TOKEN_FILE")
+            + own_secret_problems(compose, PORTAL, "PORTAL_SMTP_PASSWORD_FILE")
+            + smtp_problems(PORTAL, {k: "" if v is None else str(v) for k, v in env.items()}))
+
+
+def smtp_problems(where: str, env: dict[str, str], secret_mounts: set[str] | None = None) -> list[str]:
+    """The portal's mail relay settings (services/portal/mail.py): no password in the
+    environment, a login only with STARTTLS, and (Kubernetes) the password file in a
+    Secret's mount."""
+    problems = [f"{where}: {k} puts a password in the environment; use PORTAL_SMTP_PASSWORD_FILE"
+                for k in env if "PASSWORD" in k and k.startswith("PORTAL_SMTP")
+                and k != "PORTAL_SMTP_PASSWORD_FILE"]
+    if env.get("PORTAL_SMTP_USER") and not env.get("PORTAL_SMTP_STARTTLS", "").startswith("1"):
+        problems.append(f"{where}: PORTAL_SMTP_USER needs PORTAL_SMTP_STARTTLS=1 (a password "
+                        "never goes to the relay without TLS)")
+    password = env.get("PORTAL_SMTP_PASSWORD_FILE", "")
+    if secret_mounts is not None and env.get("PORTAL_SMTP_USER") and not any(
+            password.startswith(m.rstrip("/") + "/") for m in secret_mounts):
+        problems.append(f"{where}: PORTAL_SMTP_PASSWORD_FILE must be in a Secret's mount, "
+                        f"not {password!r}")
+    return problems
 
 
 def published_port_problems(services: dict) -> list[str]:
@@ -562,6 +585,7 @@ def portal_kubernetes_problems(by_kind: dict[str, dict[str, dict]]) -> list[str]
                if name.replace("-", "_") in SERVICES for e in pod_spec(d)["containers"][0].get("env") or [])
     secrets = {v["name"] for v in pod_spec(deployment).get("volumes", []) if "secret" in v}
     mounted = {m["mountPath"] for m in container.get("volumeMounts", []) if m["name"] in secrets}
+    problems += smtp_problems(f"Deployment/{PORTAL}", container_env(deployment), mounted)
     if mtls and container_env(deployment).get("PORTAL_TLS_CLIENTS") not in mounted:
         problems.append(f"Deployment/{PORTAL}: the services serve mutual TLS, so PORTAL_TLS_CLIENTS "
                         "must name a Secret's mount holding each organisation's client certificate")

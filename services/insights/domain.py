@@ -449,6 +449,37 @@ def agency_view(outcome: Outcome, today: dt.date) -> dict:
             "publication_blockers": blockers, "may_publish": draft and not blockers}
 
 
+# ListAgencyOutcomes: outcomes a page (0 asks for the default; more than the most is refused).
+DEFAULT_PAGE, MAX_PAGE = 100, 500
+
+
+def page_size(asked: int) -> int:
+    if not 0 <= asked <= MAX_PAGE:
+        raise Invalid("page_size", f"page_size must be 0 ({DEFAULT_PAGE}) to {MAX_PAGE}, "
+                                   f"got {asked}")
+    return asked or DEFAULT_PAGE
+
+
+def page_token(outcome: Outcome) -> str:
+    """Where the next page of the Agency's list starts: after this outcome."""
+    return f"{outcome.date}|{outcome.recorded_at!r}|{outcome.outcome_id}"
+
+
+def read_page_token(token: str) -> tuple[str, float, str] | None:
+    """The (date, recorded_at, outcome_id) a page_token starts after; None for none;
+    Invalid for one we did not give."""
+    if not token:
+        return None
+    try:
+        date, recorded_at, outcome_id = token.split("|")
+        dt.date.fromisoformat(date)
+        if not outcome_id:
+            raise ValueError(token)
+        return date, float(recorded_at), outcome_id
+    except ValueError:
+        raise Invalid("page_token", "page_token is not one we gave out") from None
+
+
 def review_data(review: Review) -> dict:
     """A review as plain data: dates as YYYY-MM-DD."""
     return {"provider_id": review.provider_id, "shared_on": review.shared_on.isoformat(),

@@ -295,11 +295,14 @@ class InsightsService(HealthMixin):
             state = next((n for n, v in STATES.items() if v == request.state), None)
             if state is None:
                 raise Invalid("state", f"unknown state {request.state}")
+        size = domain.page_size(request.page_size)
+        after = domain.read_page_token(request.page_token)
         today = nz_today()
         found = self.storage.every_outcome(request.programme_id.strip(), kind_of(request.kind),
-                                           state)
-        return pb.ListAgencyOutcomesResponse(outcomes=[
-            agency_message(domain.agency_view(o, today)) for o in found])
+                                           state, after=after, limit=size + 1)
+        return pb.ListAgencyOutcomesResponse(
+            outcomes=[agency_message(domain.agency_view(o, today)) for o in found[:size]],
+            next_page_token=domain.page_token(found[size - 1]) if len(found) > size else "")
 
     @agency_grpc
     def GetAgencyOutcome(self, request, context):

@@ -178,9 +178,13 @@ class InsightsStorage:
         return [outcome_from(d) for d in self.outcomes.find(
             query, sort=[("date", ASCENDING), ("recorded_at", ASCENDING)])]
 
-    def every_outcome(self, programme_id: str = "", kind: str = "",
-                      state: str = "") -> list[Outcome]:
-        """Every unit's outcomes (for the Agency), latest date first."""
+    def every_outcome(self, programme_id: str = "", kind: str = "", state: str = "",
+                      after: tuple[str, float, str] | None = None,
+                      limit: int = 0) -> list[Outcome]:
+        """Every unit's outcomes (for the Agency), latest date first, then latest
+        recorded, then by id: at most `limit` (0: all), those that come `after` the
+        (date, recorded_at, outcome_id) given. The store has no `$or` we rely on,
+        so "after" is three queries (same date and time, same date, earlier date)."""
         query: dict = {}
         if programme_id:
             query["programme_ids"] = contains(programme_id)
@@ -188,8 +192,19 @@ class InsightsStorage:
             query["kind"] = kind
         if state:
             query["state"] = state
-        return [outcome_from(d) for d in self.outcomes.find(
-            query, sort=[("date", DESCENDING), ("recorded_at", DESCENDING)])]
+        order = [("date", DESCENDING), ("recorded_at", DESCENDING), ("_id", DESCENDING)]
+        if after is None:
+            return [outcome_from(d) for d in self.outcomes.find(query, sort=order, limit=limit)]
+        date, recorded_at, outcome_id = after
+        found: list[dict] = []
+        for then in ({"date": date, "recorded_at": recorded_at, "_id": {"$lt": outcome_id}},
+                     {"date": date, "recorded_at": {"$lt": recorded_at}},
+                     {"date": {"$lt": date}}):
+            if limit and len(found) >= limit:
+                break
+            found += self.outcomes.find({**query, **then}, sort=order,
+                                        limit=limit - len(found) if limit else 0)
+        return [outcome_from(d) for d in found]
 
     def changed_for_provider(self, provider_id: str, after: float) -> list[Outcome]:
         return [outcome_from(d) for d in self.outcomes.find(

@@ -23,13 +23,13 @@ from services.portal.codesign import (
     propose_change,
     record,
 )
-from services.portal.item_queries import item_queries
+from services.portal.item_queries import agency_queries
+from services.portal.names import Names, org_names
 from services.portal.web import Refusal, Visit, page, render
 from tiaki.core.clock import nz_today
 from tiaki.core.periods import check_period, period_of
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
-from tiaki.router.v1 import directory_pb2 as dpb
 from tiaki.router.v1 import plan_pb2
 
 AGENCY = ("agency",)
@@ -141,26 +141,27 @@ def diff(visit: Visit):
 # -- agreements --------------------------------------------------------------------------------
 
 
-def _providers(visit: Visit) -> list[str]:
+def _providers(visit: Visit, names: Names) -> list[str]:
     """The providers in the directory, and one asked for by id."""
-    listed = visit.call("directory").ListEntries(dpb.ListEntriesRequest()).entries
-    found = {e.id for e in listed if e.kind == dpb.PARTY_KIND_PROVIDER}
+    if not names.answered:
+        raise Refusal(503, "The directory of providers is not answering; try again in a minute.")
     asked = visit.request.query_params.get("provider", "").strip()
-    return sorted(found | ({asked} if asked else set()))
+    return sorted(set(names.providers()) | ({asked} if asked else set()))
 
 
 def _decision(value: int) -> str:
     return apb.ItemDecision.Name(value).removeprefix("ITEM_DECISION_").lower()
 
 
-def agreement_of(visit: Visit, programme: str, version: int, period: str, provider: str) -> dict:
+def agreement_of(visit: Visit, programme: str, version: int, period: str, provider: str,
+                 name: str) -> dict:
     got = visit.call("agreement").GetAgreement(apb.GetAgreementRequest(
         programme_id=programme, plan_version=version, period=period, provider_id=provider))
     items = [{"name": d.item_name, "decision": _decision(d.decision), "note": d.note,
               "by": d.decided_by or d.caller, "answer": d.answer,
               "at": d.decided_at.ToDatetime().strftime("%d %b %Y") if d.decided_at.seconds else ""}
              for d in got.in_force.items]
-    return {"provider": provider, "agreed": got.HasField("in_force"),
+    return {"provider": provider, "name": name, "agreed": got.HasField("in_force"),
             "version": got.in_force.version, "applies_from": got.in_force.applies_from,
             "items": items, "not_decided": list(got.in_force.not_decided),
             "versions": len(got.versions)}
@@ -182,15 +183,17 @@ def agreements(visit: Visit):
             raise
         return render(visit, "agency/agreements.html", title="Providers' agreements",
                       programme=programme, period=period, plan_version=0)
-    for provider in _providers(visit):
+    names = org_names(visit)
+    for provider in _providers(visit, names):
         try:
-            rows.append(agreement_of(visit, programme, plan.version, period, provider))
+            rows.append(agreement_of(visit, programme, plan.version, period, provider,
+                                     names.provider(provider)))
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
             agreed_plan = False  # a plan made outside co-design has no agreements
             break
-    asked = item_queries(visit, programme) if agreed_plan else []
+    asked = agency_queries(visit, programme) if agreed_plan else []
     waiting = [q for q in asked if not q["answer"]]
     return render(visit, "agency/agreements.html", title="Providers' agreements",
                   programme=programme, period=period, plan_version=plan.version,

@@ -22,6 +22,7 @@ from services.portal import auth, home, provider, stories, agency, agency_view, 
 # isort: on
 from services.portal import health
 from services.portal.backends import Backends, Feeds
+from services.portal.mail import Relay
 from services.portal.notify import Notifier
 from services.portal.storage import PortalStore
 from services.portal.unit import UnitReviews  # (and registers the unit staff's pages)
@@ -43,7 +44,7 @@ class Settings:
     units_config: str = "config/units/reference.yaml"  # where each unit's review service is
     tls_cert: str = ""
     tls_key: str = ""
-    smtp: str = ""            # HOST:PORT of the mail server for notifications ("" no email)
+    relay: Relay = Relay()    # the mail relay for notifications (mail.py; no address: no email)
     notify_every: float = 300  # seconds between looks for notifications (0: never)
     sign_in_rate: int = 20     # sign-in posts a minute from one address
     # Proxies whose X-Forwarded-For names the browser's address (IPs or networks, comma
@@ -76,7 +77,7 @@ class Settings:
             admin_token_file=env.get("PORTAL_ADMIN_TOKEN_FILE", d.admin_token_file),
             units_config=env.get("PORTAL_UNITS_CONFIG", d.units_config),
             tls_cert=env.get("PORTAL_TLS_CERT", ""), tls_key=env.get("PORTAL_TLS_KEY", ""),
-            smtp=env.get("PORTAL_SMTP", ""),
+            relay=Relay.from_env(env),
             notify_every=float(env.get("PORTAL_NOTIFY_EVERY", d.notify_every)),
             sign_in_rate=int(env.get("PORTAL_SIGN_IN_RATE", d.sign_in_rate)),
             trusted_proxies=env.get("PORTAL_TRUSTED_PROXIES", ""),
@@ -105,7 +106,7 @@ class Portal:
         self.store_answers = Ping(settings.mongo_uri)  # GET /healthz
         self.backends = Backends(settings.services, Path(settings.tokens_dir), settings.tls_clients)
         self.feeds = Feeds(self.backends)
-        self.notifier = Notifier(self.store, self.backends, settings.smtp, settings.notify_every)
+        self.notifier = Notifier(self.store, self.backends, settings.relay, settings.notify_every)
         self.admin_token_hash = admin_token_hash(settings.admin_token_file)
         self.sign_in_rate = auth.RateLimit(self.store, "sign-in", settings.sign_in_rate)
         self.unit_reviews = UnitReviews(settings.units_config)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote
 
+from services.portal.names import org_names
 from services.portal.web import Visit
 from tiaki.core.clock import NZ
 from tiaki.router.v1 import agreement_pb2 as apb
@@ -42,3 +43,10 @@ def item_queries(visit: Visit, programme: str, provider: str = "") -> list[dict]
     return [query_row(q) for q in visit.call("agreement").ListItemQueries(
         apb.ListItemQueriesRequest(programme_id=programme, provider_id=provider,
                                    include_answered=True)).queries]
+
+
+def agency_queries(visit: Visit, programme: str, provider: str = "") -> list[dict]:
+    """item_queries with each provider's name (`provider_name`), as the Agency's pages show them."""
+    names = org_names(visit)
+    return [dict(q, provider_name=names.provider(q["provider"]))
+            for q in item_queries(visit, programme, provider)]

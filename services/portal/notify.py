@@ -1,7 +1,8 @@
-"""Notifications, in the portal and by email through a configurable SMTP server
-(PORTAL_SMTP=HOST:PORT; `make run` starts a local aiosmtpd): what the services'
-ListNotices RPCs say waits for each organisation, told to the people of the
-roles it is for (notices.py).
+"""Notifications, in the portal and by email through a configurable mail relay
+(mail.py: PORTAL_SMTP=HOST:PORT, STARTTLS and a login where the relay asks for
+them; `make run` starts a local aiosmtpd): what the services' ListNotices
+RPCs say waits for each organisation, told to the people of the roles it is
+for (notices.py).
 
 A thread looks every PORTAL_NOTIFY_EVERY seconds, as each organisation that has
 an account (no person named: it is the portal's own call). Each notification is
@@ -10,7 +11,6 @@ recorded once per person per subject (its key), so a restart sends nothing twice
 from __future__ import annotations
 
 import logging
-import smtplib
 import threading
 from email.message import EmailMessage
 
@@ -18,6 +18,7 @@ import grpc
 
 from services.portal.accounts import Staff
 from services.portal.backends import STUBS, Backends, NoToken
+from services.portal.mail import Relay, RelayProblem, why
 from services.portal.notices import SOURCES, email_text, notifications
 from services.portal.storage import PortalStore
 from tiaki.insights.v1 import outcomes_pb2
@@ -34,10 +35,8 @@ REQUESTS = {  # what each of notices.SOURCES' RPCs takes (by backends.STUBS' nam
 
 
 class Notifier:
-    def __init__(self, store: PortalStore, backends: Backends, smtp: str, every: float,
-                 sender: str = "tiaki-portal@localhost"):
-        self.store, self.backends, self.smtp, self.every, self.sender = (
-            store, backends, smtp, every, sender)
+    def __init__(self, store: PortalStore, backends: Backends, relay: Relay, every: float):
+        self.store, self.backends, self.relay, self.every = store, backends, relay, every
         self.stopped = threading.Event()
 
     def start(self) -> None:
@@ -88,14 +87,13 @@ class Notifier:
         return found
 
     def email(self, to: list[str], subject: str, body: str) -> None:
-        if not (to and self.smtp):
+        if not (to and self.relay.address):
             return
         message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.sender, ", ".join(to), subject
+        message["From"], message["To"] = self.relay.sender, ", ".join(to)
+        message["Subject"] = subject
         message.set_content(body)
-        host, _, port = self.smtp.rpartition(":")
         try:
-            with smtplib.SMTP(host, int(port), timeout=20) as smtp:
-                smtp.send_message(message)
-        except OSError as exc:
-            log.warning("notifications: email not sent: %s", type(exc).__name__)
+            self.relay.send(message)
+        except (OSError, RelayProblem) as exc:
+            log.warning("notifications: email not sent: %s", why(exc))

@@ -230,14 +230,14 @@ def test_a_contract_manager_reads_every_providers_agreement_and_their_queries(
     page.get_by_label("Period").fill(period_of(nz_today()))
     page.get_by_label("Period").press("Enter")  # the form sent from the keyboard
     page.wait_for_url(f"**programme={pid}**")
-    ccss = page.get_by_role("region", name="ccss", exact=True)
+    ccss = page.get_by_role("region", name="City Centre Social Services", exact=True)
     table = ccss.get_by_role("table").inner_text()
     assert "ethnicity\tdecline\tOur families asked us not to.\tMere Tane" in table
     assert "age_band\taccept" in table
-    other = page.get_by_role("region", name="other-ngo").inner_text()
+    other = page.get_by_role("region", name="Other NGO").inner_text()
     assert "has made no agreement in force" in other
     queries = page.locator("#queries + ul").inner_text()
-    assert "ccss on wellbeing_end: Why is the end score needed?" in queries
+    assert "City Centre Social Services on wellbeing_end: Why is the end score needed?" in queries
     page.get_by_role("link", name="1 query from providers").focus()
     page.keyboard.press("Enter")
     checked(page, tmp_path)

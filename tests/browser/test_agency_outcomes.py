@@ -11,6 +11,7 @@ route; a post without its CSRF token is refused."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
 import uuid
 
@@ -29,11 +30,15 @@ from tiaki.insights.v1 import outcomes_pb2 as pb
 from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
 from tiaki.router.v1 import agreement_pb2 as apb
+from tiaki.router.v1 import directory_pb2 as dpb
 from tiaki.router.v1 import ledger_pb2
 from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
+from tiaki.router.v1.directory_pb2_grpc import DirectoryServiceStub
 
 pytestmark = pytest.mark.infra
 NEW_ROUTES = ("/agency/outcomes", "/agency/queries")
+CCSS = "City Centre Social Services"
+EVALUATION = "Evaluation and Insights team, Ministry for Families"
 
 
 def menu(page, name: str):
@@ -49,10 +54,22 @@ def example() -> dict:
     return yaml.safe_load((ROOT / "programmes" / "best-foot-forward.yaml").read_text())
 
 
+def named(stack) -> None:
+    """ccss and the evaluation unit in the directory, by the names people read."""
+    for kind, ident, name in ((dpb.PARTY_KIND_PROVIDER, "ccss", CCSS),
+                              (dpb.PARTY_KIND_UNIT, "evaluation", EVALUATION)):
+        DirectoryServiceStub(stack.channel("purpose_router")).SetEntry(dpb.SetEntryRequest(
+            entry=dpb.DirectoryEntry(kind=kind, id=ident, display_name=name,
+                                     postal_address="PO Box 10200, Wellington 6143",
+                                     phone="04 555 0100", privacy_email="privacy@example.nz")),
+            metadata=stack.metadata("agency", "agency"))
+
+
 @pytest.fixture(scope="module")
 def findings(stack) -> dict:
     """A fresh programme, a quarter of ccss's data at the evaluation unit, an
     agreed measure; the unit's advice and a draft finding, which ccss corrects."""
+    named(stack)
     plan = dict(copy.deepcopy(example()), programme_id=f"outcomes-{uuid.uuid4().hex[:8]}")
     pid = plan["programme_id"]
     version = stack.create_plan(plan)
@@ -86,7 +103,7 @@ def findings(stack) -> dict:
     OutcomesServiceStub(stack.channel("insights")).RespondToFinding(pb.RespondToFindingRequest(
         outcome_id=finding.outcome_id, kind=pb.RESPONSE_KIND_CORRECT_FACT,
         text="We ran 12 sessions, not 10."), metadata=ccss)
-    return {"programme": pid, "advice": advice, "finding": finding}
+    return {"programme": pid, "advice": advice, "finding": finding, "delivery": delivery}
 
 
 def test_an_analyst_sees_the_units_outcomes_and_a_draft_finding_with_its_replies(
@@ -100,8 +117,8 @@ def test_an_analyst_sees_the_units_outcomes_and_a_draft_finding_with_its_replies
     page.wait_for_url(f"**programme={pid}**")
     rows = page.get_by_role("row")
     advice = rows.filter(has_text="Keep funding joint sessions").inner_text()
-    assert re.search(r"Keep funding joint sessions\s+advice\s+evaluation\s+\d{4}-\d\d-\d\d\s+"
-                     rf"recorded\s+ccss\s+{pid}", advice), advice
+    assert re.search(rf"Keep funding joint sessions\s+advice\s+{EVALUATION}\s+\d{{4}}-\d\d-\d\d"
+                     rf"\s+recorded\s+{CCSS}\s+{pid}", advice), advice
     draft = rows.filter(has_text="Attendance fell in winter").inner_text()
     respond_by = finding.reviews[0].respond_by
     assert f"draft: replies until {respond_by}" in draft and "in the way of publication" in draft
@@ -115,12 +132,14 @@ def test_an_analyst_sees_the_units_outcomes_and_a_draft_finding_with_its_replies
     page.wait_for_url(f"**/agency/outcomes/{finding.outcome_id}")
     main = page.inner_text("main")
     assert f"The providers' reply window closes on {respond_by}." in main
-    assert "ccss corrects a fact: We ran 12 sessions, not 10." in main
+    assert f"{CCSS} corrects a fact: We ran 12 sessions, not 10." in main
+    assert f"Recorded by {EVALUATION}" in main.replace("\n", " ")
     assert "Waiting for the unit's response." in main
     blockers = page.locator("ul.problems").inner_text()
-    assert f"ccss may respond until {respond_by}" in blockers
-    assert "ccss's correction of fact 1 ('We ran 12 sessions, not 10.') awaits" in blockers
-    assert "Goals met" in main and pid in page.locator("table").inner_text()
+    assert f"{CCSS} may respond until {respond_by}" in blockers
+    assert f"{CCSS}'s correction of fact 1 ('We ran 12 sessions, not 10.') awaits" in blockers
+    cited = page.locator("table").inner_text()
+    assert "Goals met" in main and pid in cited and CCSS in cited and "ccss" not in cited
     checked(page)
 
     UnitOutcomesServiceStub(stack.channel("insights")).RespondToCorrection(
@@ -134,9 +153,60 @@ def test_an_analyst_sees_the_units_outcomes_and_a_draft_finding_with_its_replies
     assert "correction of fact" not in page.locator("ul.problems").inner_text()
 
 
+@pytest.fixture(scope="module")
+def many(stack, findings) -> dict:
+    """24 decisions more in the findings' programme, each a day older: 26 in all."""
+    units = UnitOutcomesServiceStub(stack.channel("insights"))
+    for n in range(1, 25):
+        units.RecordOutcome(pb.RecordOutcomeRequest(
+            kind=pb.OUTCOME_KIND_DECISION, title=f"Decision {n} days ago",
+            date=(nz_today() - dt.timedelta(days=n)).isoformat(), summary="Kept as it was.",
+            audience="the Agency", delivery_ids=[findings["delivery"]]),
+            metadata=stack.metadata("unit", "evaluation"))
+    return findings
+
+
+def test_outcomes_come_a_page_at_a_time_with_a_link_to_the_older_ones(page, portal, browser,
+                                                                        many):
+    pid = many["programme"]
+    sign_in(page, portal.person("analyst", org_kind="agency", org="agency"))
+    page.goto(f"/agency/outcomes?programme={pid}")
+    titles = page.locator("tbody tr td:first-child")
+    assert titles.count() == 25
+    assert "older ones on the next page" in page.locator("caption").inner_text()
+    assert page.get_by_role("link", name="Newest outcomes").count() == 0
+    checked(page)
+    page.get_by_role("link", name="Older outcomes").focus()  # with the keyboard alone
+    page.keyboard.press("Enter")
+    page.wait_for_url("**after=**")
+    assert f"programme={pid}" in page.url
+    assert titles.all_inner_texts() == ["Decision 24 days ago"]
+    assert page.get_by_role("link", name="Older outcomes").count() == 0
+    checked(page)
+    page.get_by_role("link", name="Newest outcomes").click()
+    assert titles.count() == 25 and "Keep funding joint sessions" in titles.all_inner_texts()
+
+    # Without JavaScript the same links page through.
+    context = browser.new_context(base_url=portal.url, java_script_enabled=False)
+    try:
+        plain = context.new_page()
+        sign_in(plain, portal.person("contract-manager", org_kind="agency", org="agency"))
+        plain.goto(f"/agency/outcomes?programme={pid}&kind=decision")
+        assert plain.locator("tbody tr").count() == 24
+        assert plain.get_by_role("link", name="Older outcomes").count() == 0
+        plain.goto(f"/agency/outcomes?programme={pid}")
+        plain.get_by_role("link", name="Older outcomes").click()
+        plain.wait_for_url("**after=**")
+        assert plain.locator("tbody tr td:first-child").all_inner_texts() == [
+            "Decision 24 days ago"]
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def queried(stack) -> dict:
     """A co-designed programme whose wellbeing_end item ccss queried (the rest accepted)."""
+    named(stack)
     plan = agreed_copy(stack, example())
     AgreementServiceStub(stack.channel("purpose_router")).DecideItems(apb.DecideItemsRequest(
         programme_id=plan["programme_id"], plan_version=1, decided_by="Mere Tane", choices=[
@@ -156,14 +226,14 @@ def test_a_contract_manager_answers_a_query_and_the_provider_reads_the_answer(
     sign_in(page, manager)
     page.goto(f"/agency/agreements?programme={pid}&provider=ccss&period={period_of(nz_today())}")
     waiting = page.locator("#queries + ul").inner_text()
-    assert "ccss on wellbeing_end: Why is the end score needed? (Mere Tane" in waiting
+    assert f"{CCSS} on wellbeing_end: Why is the end score needed? (Mere Tane" in waiting
     # With the keyboard alone: the link, the answer, the button.
-    page.get_by_role("link", name="Answer ccss's query on wellbeing_end").focus()
+    page.get_by_role("link", name=f"Answer {CCSS}'s query on wellbeing_end").focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**/agency/queries/**")
     assert "Why is the end score needed?" in page.inner_text("main")
     checked(page)
-    page.get_by_label("Your answer (ccss reads it beside its query)").focus()
+    page.get_by_label(f"Your answer ({CCSS} reads it beside its query)").focus()
     page.keyboard.type(answer)
     page.get_by_role("button", name="Send the answer").focus()
     with page.expect_navigation(url="**done=answered"):
@@ -174,7 +244,7 @@ def test_a_contract_manager_answers_a_query_and_the_provider_reads_the_answer(
     checked(page)
 
     page.goto(f"/agency/agreements?programme={pid}&provider=ccss&period={period_of(nz_today())}")
-    ccss = page.get_by_role("region", name="ccss", exact=True).get_by_role("table").inner_text()
+    ccss = page.get_by_role("region", name=CCSS, exact=True).get_by_role("table").inner_text()
     assert "wellbeing_end\tquery\tWhy is the end score needed?\tMere Tane" in ccss
     assert answer in ccss
     assert "None waiting for your answer." in page.inner_text("main")
@@ -219,7 +289,7 @@ def test_providers_and_representatives_are_refused_every_new_route(page, portal,
 def test_an_answer_posted_without_its_csrf_token_is_refused(page, portal, stack, queried):
     sign_in(page, portal.person("contract-manager", org_kind="agency", org="agency"))
     page.goto(f"/agency/queries?programme={queried['programme_id']}")
-    link = page.get_by_role("link", name="Answer ccss's query on wellbeing_end")
+    link = page.get_by_role("link", name=f"Answer {CCSS}'s query on wellbeing_end")
     target = link.get_attribute("href")
     for form in ({"answer": "forged"}, {"answer": "forged", "csrf": "forged"}):
         reply = page.request.post(target, form=form)

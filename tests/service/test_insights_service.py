@@ -18,6 +18,7 @@ from nameko.testing.utils import find_free_port, get_extension
 from nameko_grpc.client import Client
 from nameko_grpc.errors import GrpcError
 
+from services.insights import domain as insights_domain
 from services.insights import service as insights_service
 from services.insights.service import InsightsService
 from services.purpose_router.codesign.family_document import visible_text
@@ -482,6 +483,56 @@ class TestAgencyView:
         error = refused(lambda: agency.GetAgencyOutcome(
             pb.GetAgencyOutcomeRequest(outcome_id="nope"), metadata=who))
         assert error.code == StatusCode.NOT_FOUND
+
+    def test_the_list_comes_a_page_at_a_time_and_each_outcome_once(self, running, agency,
+                                                                   store_db, monkeypatch):
+        who = running.auth("agency", "agency")
+        dates = ["2026-03-05", "2026-03-04", "2026-03-04", "2026-03-04", "2026-03-01"]
+        ids = [running.record(date=d, title=f"Outcome {n}").outcome_id
+               for n, d in enumerate(dates)]
+        # Two recorded in the same instant: the id decides their order.
+        stamp = store_db.outcomes.find_one({"_id": ids[1]})["recorded_at"]
+        store_db.outcomes.update_many({"_id": {"$in": ids[1:3]}}, {"$set": {"recorded_at": stamp}})
+
+        def page(size=0, token=""):
+            got = agency.ListAgencyOutcomes(pb.ListAgencyOutcomesRequest(
+                page_size=size, page_token=token), metadata=who)
+            return [o.outcome.outcome_id for o in got.outcomes], got.next_page_token
+
+        whole, last = page()
+        assert sorted(whole) == sorted(ids) and last == ""
+        assert whole[0] == ids[0] and whole[-1] == ids[-1]
+        pages, token = [], ""
+        while True:
+            listed, token = page(2, token)
+            pages.append(listed)
+            if not token:
+                break
+            if len(pages) == 1:  # recorded meanwhile, latest of all: it pushes none onto two pages
+                running.record(date="2026-03-06", title="Late")
+        assert [len(p) for p in pages] == [2, 2, 1]
+        assert sum(pages, []) == whole
+
+        monkeypatch.setattr(insights_domain, "DEFAULT_PAGE", 4)  # 0 asks for the default
+        listed, token = page()
+        assert len(listed) == 4 and token
+        assert page(0, token)[0] == whole[3:]
+
+    def test_a_page_is_at_most_the_documented_cap(self, running, agency):
+        who = running.auth("agency", "agency")
+        running.record()
+        cap = insights_domain.MAX_PAGE
+        assert cap == 500  # as outcomes.proto documents it
+        assert len(agency.ListAgencyOutcomes(pb.ListAgencyOutcomesRequest(page_size=cap),
+                                             metadata=who).outcomes) == 1
+        for request in (pb.ListAgencyOutcomesRequest(page_size=cap + 1),
+                        pb.ListAgencyOutcomesRequest(page_size=-1),
+                        pb.ListAgencyOutcomesRequest(page_token="not-ours"),
+                        pb.ListAgencyOutcomesRequest(page_token="2026-13-01|1.0|x")):
+            error = refused(lambda r=request: agency.ListAgencyOutcomes(r, metadata=who))
+            assert error.code == StatusCode.INVALID_ARGUMENT, request
+        assert "500" in refused(lambda: agency.ListAgencyOutcomes(
+            pb.ListAgencyOutcomesRequest(page_size=cap + 1), metadata=who)).message
 
     @pytest.mark.parametrize("caller", [("provider", "ccss"), ("representative", "whanau-voice"),
                                         ("unit", EVAL)])

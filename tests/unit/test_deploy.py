@@ -93,15 +93,20 @@ def portal_set() -> list[dict]:
     probe = {"httpGet": {"path": "/healthz", "port": "http"}}
     portal["spec"]["template"]["spec"]["containers"][0].update(
         readinessProbe=probe, livenessProbe=probe,
-        env=[{"name": "PORTAL_TLS_CLIENTS", "value": "/tls"}],
-        volumeMounts=[{"name": "client-tls", "mountPath": "/tls"}])
-    portal["spec"]["template"]["spec"]["volumes"] = [{"name": "client-tls",
-                                                      "secret": {"secretName": "clients"}}]
+        env=[{"name": "PORTAL_TLS_CLIENTS", "value": "/tls"},
+             {"name": "PORTAL_SMTP_STARTTLS", "value": "1"},
+             {"name": "PORTAL_SMTP_USER", "value": "tiaki-portal"},
+             {"name": "PORTAL_SMTP_PASSWORD_FILE", "value": "/smtp/password"}],
+        volumeMounts=[{"name": "client-tls", "mountPath": "/tls"},
+                      {"name": "smtp", "mountPath": "/smtp"}])
+    portal["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "client-tls", "secret": {"secretName": "clients"}},
+        {"name": "smtp", "secret": {"secretName": "smtp"}}]
     egress = [{"to": [{"podSelector": {"matchLabels": {deploy_lint.NAME: "intake"}}}],
                "ports": [{"protocol": "TCP", "port": 50051}]},
               {"to": [{"podSelector": {"matchLabels": {deploy_lint.NAME: "mongodb"}}}],
                "ports": [{"protocol": "TCP", "port": 27017}]},
-              {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 25}]},
+              {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 587}]},
               {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
                "ports": [{"protocol": "UDP", "port": 53}]}]
     return [portal, {"kind": "ServiceAccount", "metadata": {"name": "portal"}},
@@ -111,6 +116,10 @@ def portal_set() -> list[dict]:
             {"kind": "NetworkPolicy", "metadata": {"name": "portal"},
              "spec": {"podSelector": {"matchLabels": {deploy_lint.NAME: "portal"}},
                       "policyTypes": ["Egress"], "egress": egress}}]
+
+
+def _portal_env(objects) -> list[dict]:
+    return objects[5]["spec"]["template"]["spec"]["containers"][0]["env"]
 
 
 def test_kubernetes_policy_accepts_a_complete_service(monkeypatch):
@@ -139,6 +148,11 @@ def test_kubernetes_policy_accepts_a_complete_service(monkeypatch):
     (lambda o: o[9]["spec"]["egress"].append({}), "must not reach ('any',"),
     (lambda o: o[9]["spec"]["egress"].pop(1), "must reach ('pods', 'mongodb', 'TCP', 27017)"),
     (lambda o: o[9]["spec"].update(policyTypes=["Ingress"]), "NetworkPolicy must select the portal"),
+    (lambda o: _portal_env(o).append({"name": "PORTAL_SMTP_PASSWORD", "value": "x"}),
+     "PORTAL_SMTP_PASSWORD puts a password in the environment"),
+    (lambda o: _portal_env(o)[1].update(value="0"), "PORTAL_SMTP_USER needs PORTAL_SMTP_STARTTLS=1"),
+    (lambda o: _portal_env(o)[3].update(value="/tmp/password"),
+     "PORTAL_SMTP_PASSWORD_FILE must be in a Secret's mount, not '/tmp/password'"),
 ])
 def test_kubernetes_policy_refuses(monkeypatch, breakage, expected):
     objects = copy.deepcopy(complete_set(monkeypatch))
@@ -290,7 +304,7 @@ def test_compose_keeps_each_services_store_queues_and_keys_its_own(compose):
     assert {n: list(deploy_lint.service_secrets(s)) for n, s in services.items()
             if s.get("secrets")} == {"intake": ["intake-kek"],
                                      "purpose_router": ["purpose-router-kek"],
-                                     "portal": ["portal-admin-token"]}
+                                     "portal": ["portal-admin-token", "portal-smtp-password"]}
     assert "AMQP_URI" not in services["portal"]["environment"], "the portal has no broker work"
 
 
@@ -370,6 +384,12 @@ def _drop(svc, item):
      "secret portal-admin-token must be mounted into portal only, not ['insights']"),
     (lambda c: compose_service(c, "portal").update(ports=["8080:8080"]),
      "portal: publishes '8080:8080'; publish on 127.0.0.1 only"),
+    (lambda c: env_of(c, "portal").update(PORTAL_SMTP_PASSWORD_FILE="/etc/password"),
+     "portal: PORTAL_SMTP_PASSWORD_FILE must name a secret mounted into it"),
+    (lambda c: env_of(c, "portal").update(PORTAL_SMTP_PASSWORD="hunter2"),
+     "portal: PORTAL_SMTP_PASSWORD puts a password in the environment"),
+    (lambda c: env_of(c, "portal").update(PORTAL_SMTP_USER="tiaki-portal"),
+     "portal: PORTAL_SMTP_USER needs PORTAL_SMTP_STARTTLS=1"),
 ])
 def test_compose_policy_refuses(compose, breakage, expected):
     breakage(compose)

@@ -26,6 +26,7 @@ import yaml
 from tests.browser.conftest import CHROMIUM, portal_on_stack, sign_in
 from tests.e2e.journey import agreed_copy, quarter
 from tests.stack import ROOT, free_port
+from tiaki.cli.directory import entries_from_file
 from tiaki.core.clock import nz_today
 from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as opb
@@ -35,8 +36,10 @@ from tiaki.plumbing import plan_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
+from tiaki.router.v1 import directory_pb2 as dpb
 from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
+from tiaki.router.v1.directory_pb2_grpc import DirectoryServiceStub
 from tiaki.unit.v1 import review_pb2 as upb
 from tiaki.unit.v1.review_pb2_grpc import UnitReviewServiceStub
 
@@ -221,6 +224,10 @@ def main():
     with portal_on_stack(tmp, unit_config=config) as (stack, portal), sync_playwright() as pw:
         plan = yaml.safe_load((ROOT / "programmes" / f"{PROGRAMME}.yaml").read_text())
         stack.create_plan(plan)
+        directory = DirectoryServiceStub(stack.channel("purpose_router"))
+        for entry in entries_from_file(str(ROOT / "programmes" / "directory.yaml")):
+            directory.SetEntry(dpb.SetEntryRequest(entry=entry),  # names, as make run loads them
+                               metadata=stack.metadata("agency", "agency"))
         csv_file, rows = quarter_csv(tmp)
         OUT.mkdir(parents=True, exist_ok=True)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -305,7 +312,8 @@ def main():
         queried = query_an_item(stack, plan)
         shot(manager, "contract-manager-agreements", f"/agency/agreements?programme={queried}")
         manager.goto("/agency/queries")
-        manager.get_by_role("link", name="Answer ccss's query on wellbeing_end").click()
+        manager.get_by_role("link", name="Answer City Centre Social Services's query on "
+                                          "wellbeing_end").click()
         shot(manager, "contract-manager-query")
 
         rep = as_("representative", "representative", "whanau-voice")

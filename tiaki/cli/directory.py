@@ -36,7 +36,7 @@ def describe(e: dpb.DirectoryEntry) -> str:
                       f"  id: {e.id}"])
 
 
-def _entries_from_file(path: str) -> list[dpb.DirectoryEntry]:
+def entries_from_file(path: str) -> list[dpb.DirectoryEntry]:
     data = base.read_yaml(path, "a mapping with an 'entries' list")
     entries = data.get("entries")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -65,7 +65,7 @@ def set_entry(kind, party_id, name, address, phone, email, path) -> None:
     if path:
         if kind:
             raise click.UsageError("give either KIND ID and the options, or --file")
-        entries = _entries_from_file(path)
+        entries = entries_from_file(path)
     elif not kind:
         raise click.UsageError("give KIND ID and the options, or --file")
     else:

@@ -339,7 +339,7 @@ def compose_store_problems(services: dict, users: list[dict]) -> list[str]:
     problems += users_problems(users)
     store_hosts = set()
     for name in [*STORE_OWNERS, *interactive_parts(services)]:
-        service = service_of(name) if name != PORTAL else PORTAL
+        service = service_of(name)
         env = (services.get(name) or {}).get("environment") or {}
         uri = env.get(store_uri_variable(service) or "", "")
         store_hosts |= uri_hosts(uri)

@@ -127,7 +127,8 @@ class Stack:
                 for i in range(1, self.instances + 1)]
 
     def processes(self, service: str = "") -> list[str]:
-        """service_processes, each followed by its interactive part when split."""
+        """service_processes, each followed by its interactive part when split
+        (start() starts it after the bulk part)."""
         return [p for s in self.service_processes(service) for p in (s, s + INTERACTIVE)
                 if p == s or self.split and instance_of(s)[0] in SPLIT]
 
@@ -195,6 +196,9 @@ class Stack:
         if base in SERVICES:
             missing = wait_healthy([self.address(service)], within=60, tls=self.tls)
             assert not missing, f"{service} did not start:\n{self.log_tail(service)}"
+        part = service + INTERACTIVE  # a split service's other part, unless it runs already
+        if part in self.ports and part not in self.procs:
+            self.start(part)
 
     def kill(self, service: str, sig=signal.SIGKILL):
         proc = self.procs.pop(service)
@@ -324,7 +328,7 @@ def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
     s.provision(tuple(dict.fromkeys(UNITS + tuple(units))))
     try:
         for service in ("purpose_router", "intake", "requests", "insights"):
-            for process in s.processes(service):
+            for process in s.service_processes(service):
                 s.start(process)
         for unit in units:
             s.start(f"unit-{unit}")

@@ -5,6 +5,9 @@
 # TIAKI_SCALE=N (make run SCALE=N) starts N instances of each service against the
 # one broker and store: instance n>1 is "<service>-n", on gRPC port 50051+10(n-1)...
 # and metrics port 9101+20(n-1)...; the units call every instance in turn.
+# intake and purpose_router run each instance as two processes (tiaki/plumbing/parts.py):
+# "<instance>" takes the bulk work and serves the gRPC port, "<instance>-interactive"
+# answers the other services' RPCs (gRPC port +5 for health, metrics port +15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -20,6 +23,7 @@ scale=${TIAKI_SCALE:-1}
 declare -A prefix=([intake]=INTAKE [purpose_router]=ROUTER [requests]=REQUESTS [insights]=INSIGHTS)
 declare -A grpc_port=([intake]=50051 [purpose_router]=50052 [requests]=50053 [insights]=50054)
 declare -A metrics_port=([intake]=9101 [purpose_router]=9102 [requests]=9103 [insights]=9104)
+declare -A split=([intake]=1 [purpose_router]=1)
 instance_name() { [ "$2" -eq 1 ] && echo "$1" || echo "$1-$2"; }
 every_instance() {  # the addresses of every instance of a service, as one gRPC target
   local out="" n
@@ -84,12 +88,21 @@ case "${1:-}" in
       uri=$(amqp_for "svc-$name") || exit 1
       for n in $(seq 1 "$scale"); do
         p=${prefix[$name]}; g=$((grpc_port[$name] + 10 * (n - 1))); m=$((metrics_port[$name] + 20 * (n - 1)))
-        (export AMQP_URI=$uri
-         start_one "$(instance_name "$name" "$n")" env "${p}_GRPC_PORT=$g" "${p}_METRICS_PORT=$m" \
-          "${p}_MONGO_URI=mongodb://127.0.0.1:$(store_port "$name")/tiaki_$name" \
-          "${tls_server[@]}" \
-          $PY -m tiaki.plumbing.nameko run --config "config/$name.yaml" "services.$name.service:$cls")
-        addresses+=("127.0.0.1:$g")
+        i=$(instance_name "$name" "$n")
+        if [ -n "${split[$name]:-}" ]; then
+          parts=("$i:bulk:$g:$m" "$i-interactive:interactive:$((g + 5)):$((m + 15))")
+        else
+          parts=("$i:all:$g:$m")
+        fi
+        for part in "${parts[@]}"; do
+          IFS=: read -r process role pg pm <<<"$part"
+          (export AMQP_URI=$uri
+           start_one "$process" env "ROLE=$role" "${p}_GRPC_PORT=$pg" "${p}_METRICS_PORT=$pm" \
+            "${p}_MONGO_URI=mongodb://127.0.0.1:$(store_port "$name")/tiaki_$name" \
+            "${tls_server[@]}" \
+            $PY -m tiaki.plumbing.nameko run --config "config/$name.yaml" "services.$name.service:$cls")
+          addresses+=("127.0.0.1:$pg")
+        done
       done
     done
     env "${tls_probe[@]}" $PY -m tiaki.plumbing.ops wait-healthy "${addresses[@]}" || {
@@ -131,12 +144,13 @@ case "${1:-}" in
       for pidfile in var/run/"${s%%:*}"-[0-9]*.pid; do  # instances started with a larger scale
         [ -e "$pidfile" ] && stop_one "$(basename "$pidfile" .pid)"
       done
+      stop_one "${s%%:*}-interactive"
       stop_one "${s%%:*}"
     done
     ;;
   status)
     for s in $services; do
-      for n in "${s%%:*}" $(cd var/run && ls "${s%%:*}"-[0-9]*.pid 2>/dev/null | sed 's/\.pid$//'); do
+      for n in "${s%%:*}" ${split[${s%%:*}]:+"${s%%:*}-interactive"} $(cd var/run && ls "${s%%:*}"-[0-9]*.pid 2>/dev/null | sed 's/\.pid$//'); do
         alive "$n" && echo "$n: running" || echo "$n: stopped"
       done
     done

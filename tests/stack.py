@@ -43,6 +43,11 @@ SERVICES = {
     "insights": ("services.insights.service:InsightsService", "INSIGHTS"),
 }
 UNITS = ("evaluation", "service-delivery")
+# Run as two processes each with `split` (tiaki/plumbing/parts.py): "intake" takes the
+# bulk work and serves gRPC, "intake-interactive" answers the RPCs. TIAKI_SPLIT=1 turns it
+# on for every stack; off by default (two more processes a stack on a shared machine).
+SPLIT = ("intake", "purpose_router")
+INTERACTIVE = "-interactive"
 WHO = [("provider", "ccss"), ("provider", "other-ngo"), ("agency", "agency"),
        ("representative", "whanau-voice")] + [
     ("unit", u) for u in UNITS]
@@ -72,7 +77,9 @@ def free_port() -> int:
 
 
 def instance_of(name: str) -> tuple[str, int]:
-    """("intake", 2) for the process "intake-2"; ("intake", 1) for "intake"."""
+    """("intake", 2) for the process "intake-2" (and its part "intake-2-interactive");
+    ("intake", 1) for "intake"."""
+    name = name.removesuffix(INTERACTIVE)
     base, _, number = name.rpartition("-")
     return (base, int(number)) if base in SERVICES and number.isdigit() else (name, 1)
 
@@ -84,12 +91,14 @@ class Stack:
     spread their calls over the instances."""
 
     def __init__(self, tmp: Path, instances: int = 1, tls_dir: Path | None = None,
-                 stores: dict[str, str] | None = None, broker: Broker | None = None):
+                 stores: dict[str, str] | None = None, broker: Broker | None = None,
+                 split: bool | None = None):
         self.tmp = tmp
         # Owner ("intake", ..., "units") -> its own store's URI; the rest use STORE_URI.
         self.stores = stores or {}
         self.broker = broker or Broker.shared()
         self.instances = instances
+        self.split = os.environ.get("TIAKI_SPLIT") == "1" if split is None else split
         # Mutual TLS (tiaki/plumbing/mtls.py): certificates made by scripts/certs.sh in tls_dir.
         self.tls_dir = tls_dir
         self.tls = tls_dir and ClientTls(str(tls_dir / "ca.pem"), str(tls_dir / "server.pem"),
@@ -98,8 +107,8 @@ class Stack:
         self.vhost = self.name
         self.amqp_uri = self.broker.uri(self.vhost)  # the administrator's, for looking behind
         self.broker_uris: dict[str, str] = {}  # each service's and unit's own, from provision()
-        self.ports = {s: free_port() for s in self.service_processes()}
-        self.metrics_ports = {s: free_port() for s in self.service_processes()}  # and units'
+        self.ports = {s: free_port() for s in self.processes()}
+        self.metrics_ports = {s: free_port() for s in self.processes()}  # and units'
         self.procs: dict[str, subprocess.Popen] = {}
         self.channels: dict[str, grpc.Channel] = {}
         self.identities = ensure_tokens(str(tmp), WHO)
@@ -116,6 +125,12 @@ class Stack:
         """Every service instance's process name (or just `service`'s)."""
         return [s if i == 1 else f"{s}-{i}" for s in SERVICES if service in ("", s)
                 for i in range(1, self.instances + 1)]
+
+    def processes(self, service: str = "") -> list[str]:
+        """service_processes, each followed by its interactive part when split
+        (start() starts it after the bulk part)."""
+        return [p for s in self.service_processes(service) for p in (s, s + INTERACTIVE)
+                if p == s or self.split and instance_of(s)[0] in SPLIT]
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -147,6 +162,8 @@ class Stack:
             env[f"{prefix}_METRICS_PORT"] = str(self.metrics_ports[name])
             env[f"{prefix}_MONGO_URI"] = self.db_uri(service)
         env["MAX_BATCH_RECORDS"] = "2000"
+        if self.split and base in SPLIT:
+            env["ROLE"] = "interactive" if process.endswith(INTERACTIVE) else "bulk"
         env.update({var: str(path) for var, path in self.kek_files.items()})
         if self.tls_dir:
             env.update(TIAKI_TLS_CERT=str(self.tls_dir / "server.pem"), TIAKI_TLS_CLIENT_CA=str(
@@ -179,6 +196,9 @@ class Stack:
         if base in SERVICES:
             missing = wait_healthy([self.address(service)], within=60, tls=self.tls)
             assert not missing, f"{service} did not start:\n{self.log_tail(service)}"
+        part = service + INTERACTIVE  # a split service's other part, unless it runs already
+        if part in self.ports and part not in self.procs:
+            self.start(part)
 
     def kill(self, service: str, sig=signal.SIGKILL):
         proc = self.procs.pop(service)
@@ -292,12 +312,13 @@ def drop(s: Stack):
 
 def start_stack(tmp: Path, units: tuple[str, ...] = UNITS, instances: int = 1,
                 stores: dict[str, str] | None = None, unit_config: Path | None = None,
-                broker: Broker | None = None) -> Stack:
+                broker: Broker | None = None, split: bool | None = None) -> Stack:
     """A fresh stack: the services (`instances` of each) and a reference
     consumer per unit (`stores`: owners on stores of their own, see Stack;
     `unit_config`: the units' config, see config/units/reference.yaml;
-    `broker`: another than the shared one, e.g. a cluster's)."""
-    s = Stack(tmp, instances, stores=stores, broker=broker)
+    `broker`: another than the shared one, e.g. a cluster's; `split`: intake and
+    purpose_router as two processes each, default TIAKI_SPLIT)."""
+    s = Stack(tmp, instances, stores=stores, broker=broker, split=split)
     s.unit_config = unit_config
     # Before any service starts: they read the identities file once, at start.
     s.identities = ensure_tokens(str(tmp), WHO + [("unit", u) for u in units

@@ -73,6 +73,10 @@ PORTAL_SMTP_PORT = 587  # the mail relay: submission, STARTTLS and a login (serv
 NAME = "app.kubernetes.io/name"  # the label every workload and its pods carry
 # Each has a database of its own, reached as a store user of its own.
 STORE_OWNERS = [*SERVICES, PORTAL]
+# A service run as two parts (tiaki/plumbing/parts.py): "<name>" takes its bulk work and serves
+# its gRPC port, "<name>-interactive" answers other services' RPCs; the two share its store
+# user, broker user and key-encryption key, as two instances of the service do.
+INTERACTIVE = "-interactive"
 # Grafana's own variables, given a value so promtool can parse the expression.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
 PROMQL_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
@@ -145,6 +149,17 @@ def exported_names_used() -> set[str]:
 
 
 # ------------------------------------------------------------------ checks
+
+def service_of(name: str) -> str:
+    """The service a compose service or Deployment runs all or a part of: purpose_router
+    for "purpose_router", "purpose-router" and "purpose-router-interactive"."""
+    return name.removesuffix(INTERACTIVE).replace("-", "_")
+
+
+def interactive_parts(names) -> list[str]:
+    """The names of split services' interactive parts among `names`."""
+    return [n for n in names if n.endswith(INTERACTIVE) and service_of(n) in SERVICES]
+
 
 def run(cmd: list, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
@@ -232,7 +247,7 @@ def check_compose() -> list[str]:
     problems += compose_policy(compose, store_users, broker_users)
     services = compose["services"]
     databases = {}
-    for name in STORE_OWNERS:
+    for name in [*STORE_OWNERS, *interactive_parts(services)]:
         svc = services.get(name)
         if svc is None:
             problems.append(f"compose: no service {name}")
@@ -240,7 +255,7 @@ def check_compose() -> list[str]:
         uris = [v for k, v in (svc.get("environment") or {}).items() if k.endswith("_MONGO_URI")]
         if len(uris) != 1:
             problems.append(f"compose: {name} needs exactly one *_MONGO_URI")
-        else:
+        elif name in STORE_OWNERS:  # a part's is its service's (compose_store_problems)
             databases[name] = uris[0].split("/")[-1].split("?")[0]
         if svc.get("read_only") is not True or str(svc.get("user", "0")).split(":")[0] in ("0", "root"):
             problems.append(f"compose: {name} must run read-only and not as root")
@@ -326,18 +341,19 @@ def compose_store_problems(services: dict, users: list[dict]) -> list[str]:
     by_user = {u["user"]: u for u in users}
     problems += users_problems(users)
     store_hosts = set()
-    for service in STORE_OWNERS:
-        env = (services.get(service) or {}).get("environment") or {}
+    for name in [*STORE_OWNERS, *interactive_parts(services)]:
+        service = service_of(name)
+        env = (services.get(name) or {}).get("environment") or {}
         uri = env.get(store_uri_variable(service) or "", "")
         store_hosts |= uri_hosts(uri)
-        problem = store_uri_problem(service, service, uri, by_user)
+        problem = store_uri_problem(name, service, uri, by_user)
         if problem:
             problems.append(problem)
             continue
         variable = by_user[service]["passwordFrom"]
         if urllib.parse.urlsplit(uri).password != required(variable) \
                 or init_env.get(variable) != required(variable):
-            problems.append(f"{service}: its store password must be ${{{variable}:?...}}, the "
+            problems.append(f"{name}: its store password must be ${{{variable}:?...}}, the "
                             "variable mongo-init gives its user (mongo-users.json passwordFrom)")
     for name, svc in services.items():
         unit_store = command_option(svc, "--store-uri")
@@ -365,7 +381,8 @@ def compose_broker_problems(services: dict, broker_users: dict[str, str]) -> lis
     users: dict[str, list[str]] = {}
     for name, svc in services.items():
         unit = command_option(svc, "--unit")
-        own = f"tiaki-svc-{name}" if name in SERVICES else unit and f"tiaki-unit-{unit}"
+        own = f"tiaki-svc-{service_of(name)}" if service_of(name) in SERVICES \
+            else unit and f"tiaki-unit-{unit}"
         uris = amqp_uris(svc)
         if own and len(uris) != 1:
             problems.append(f"{name}: needs its own broker user in one AMQP URI")
@@ -384,11 +401,17 @@ def compose_broker_problems(services: dict, broker_users: dict[str, str]) -> lis
                 problems.append(f"{name}: its broker password must be the variable "
                                 f"broker-users.sh gives {parsed.username}")
     problems += [f"{names}: share the broker user {user}" for user, names in users.items()
-                 if len(names) > 1]
+                 if len(names) > 1 and not split_pair(names)]
     env = (services.get("broker-users") or {}).get("environment") or {}
     problems += [f"broker-users: needs {v} from .env" for v in broker_users.values()
                  if env.get(v) != required(v)]
     return problems
+
+
+def split_pair(names: list[str]) -> bool:
+    """Whether these are exactly the two parts of one service."""
+    base = names[0].removesuffix(INTERACTIVE)
+    return sorted(names) == [base, base + INTERACTIVE] and service_of(base) in SERVICES
 
 
 def service_secrets(svc: dict) -> dict[str, str]:
@@ -424,16 +447,20 @@ def own_secret_problems(compose: dict, service: str, variable: str) -> list[str]
     services, defined = compose["services"], compose.get("secrets") or {}
     svc = services.get(service) or {}
     path = (svc.get("environment") or {}).get(variable)
+    # Its interactive part, when split, reads the same key from the same place.
+    parts = [service] + [n for n in interactive_parts(services) if service_of(n) == service
+                         and (services[n].get("environment") or {}).get(variable) == path]
     own = [s for s, target in service_secrets(svc).items() if target == path]
     if not own:
         return [f"{service}: {variable} must name a secret mounted into it, not {path!r}"]
     problems = []
     secret, file = own[0], (defined.get(own[0]) or {}).get("file", "")
-    others = sorted(n for n, o in services.items() if n != service and (
+    others = sorted(n for n, o in services.items() if n not in parts and (
         secret in service_secrets(o) or any(file and bind_mounts(v, file)
                                             for v in o.get("volumes") or [])))
     if others:
-        problems.append(f"secret {secret} must be mounted into {service} only, not {others}")
+        problems.append(f"secret {secret} must be mounted into {' and '.join(parts)} only, "
+                        f"not {others}")
     if not file or run(["git", "ls-files", COMPOSE.parent / file], cwd=ROOT).stdout:
         problems.append(f"secret {secret}: a file the operator makes, never one in the repository")
     return problems
@@ -537,11 +564,11 @@ def kubernetes_policy(objects: list[dict]) -> list[str]:
             for part in ("requests", "limits"):
                 if not {"cpu", "memory"} <= set(resources.get(part) or {}):
                     problems.append(f"{name}/{c['name']}: needs cpu and memory {part}")
-    for service in SERVICES:
-        name = service.replace("_", "-")
+    names = [s.replace("_", "-") for s in SERVICES]
+    for name in names + interactive_parts(by_kind.get("Deployment", {})):
         deployment = by_kind.get("Deployment", {}).get(name)
         if deployment is None:
-            problems.append(f"no Deployment for service {service}")
+            problems.append(f"no Deployment for service {service_of(name)}")
             continue
         spec = pod_spec(deployment)
         container = spec["containers"][0]
@@ -637,8 +664,8 @@ def portal_egress_problems(policy: dict, by_kind: dict[str, dict[str, dict]]) ->
 
 def store_policy(objects: list[dict]) -> list[str]:
     """Each service's data and keys reachable by that service only."""
-    deployments = {o["metadata"]["name"].replace("-", "_"): o for o in objects
-                   if o["kind"] == "Deployment" and o["metadata"]["name"].replace("-", "_") in STORE_OWNERS}
+    deployments = {o["metadata"]["name"]: o for o in objects
+                   if o["kind"] == "Deployment" and service_of(o["metadata"]["name"]) in STORE_OWNERS}
     return store_user_problems(objects, deployments) + kek_problems(objects, deployments)
 
 
@@ -676,10 +703,10 @@ def store_user_problems(objects: list[dict], deployments: dict[str, dict]) -> li
     users = json.loads(init["data"]["users.json"])
     by_user = {u["user"]: u for u in users}
     problems = users_problems(users)
-    for service, deployment in deployments.items():
+    for name, deployment in deployments.items():
+        service = service_of(name)
         uri = container_env(deployment).get(f"{store_uri_variable(service)}", "")
-        problem = store_uri_problem(f"Deployment/{deployment['metadata']['name']}", service, uri,
-                                    by_user)
+        problem = store_uri_problem(f"Deployment/{name}", service, uri, by_user)
         if problem:
             problems.append(problem)
     return problems
@@ -710,19 +737,23 @@ def store_uri_problem(label: str, service: str, uri: str, users: dict[str, dict]
 
 def kek_problems(objects: list[dict], deployments: dict[str, dict]) -> list[str]:
     """A service that seals secrets (KEY_ENCRYPTION_KEY_FILE in its config) reads its
-    key from a Secret of its own, mounted into that service's pods only."""
+    key from a Secret of its own, mounted into that service's pods only (the pods of
+    its two Deployments when it runs as two parts, INTERACTIVE)."""
     problems = []
-    for service, deployment in deployments.items():
-        variable = config_variable(service, "KEY_ENCRYPTION_KEY_FILE")
+    for name, deployment in deployments.items():
+        variable = config_variable(service_of(name), "KEY_ENCRYPTION_KEY_FILE")
         if variable is None:
             continue
-        name = deployment["metadata"]["name"]
-        secret = f"tiaki-{name}-kek"
-        mounts = [o for o in objects if pod_spec(o) is not None and any(
-            (v.get("secret") or {}).get("secretName") == secret for v in pod_spec(o).get("volumes", []))]
-        if [f"{o['kind']}/{o['metadata']['name']}" for o in mounts] != [f"Deployment/{name}"]:
-            problems.append(f"Secret {secret} must be mounted by Deployment/{name} only, "
-                            f"not {[o['metadata']['name'] for o in mounts]}")
+        base = name.removesuffix(INTERACTIVE)
+        secret = f"tiaki-{base}-kek"
+        mounts = [f"{o['kind']}/{o['metadata']['name']}" for o in objects
+                  if pod_spec(o) is not None and any((v.get("secret") or {}).get("secretName")
+                                                     == secret for v in pod_spec(o).get("volumes", []))]
+        allowed = [f"Deployment/{base}"] + [f"Deployment/{base}{INTERACTIVE}"] * (
+            f"{base}{INTERACTIVE}" in deployments)
+        if sorted(mounts) != allowed:
+            problems.append(f"Secret {secret} must be mounted by {' and '.join(allowed)} only, "
+                            f"not {[m.partition('/')[2] for m in mounts]}")
             continue
         spec = pod_spec(deployment)
         volume = next(v["name"] for v in spec["volumes"]
@@ -767,7 +798,7 @@ def replica_set_problems(objects: list[dict]) -> list[str]:
                         f"of members, 3 or more, not {members} (set {replica_set!r})")
     hosts = {f"mongodb-{i}.mongodb" for i in range(members)}
     for obj in objects:
-        service = obj["metadata"]["name"].replace("-", "_")
+        service = service_of(obj["metadata"]["name"])
         if obj["kind"] != "Deployment" or service not in STORE_OWNERS:
             continue
         label, env = f"Deployment/{obj['metadata']['name']}", configured_env(obj, objects)

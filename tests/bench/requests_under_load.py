@@ -46,6 +46,9 @@ PERSON_RECORDS = int(os.environ.get("BENCH_LOAD_PERSON_RECORDS", "20"))
 REQUESTS = int(os.environ.get("BENCH_LOAD_REQUESTS", "100"))
 WAIT = float(os.environ.get("BENCH_TIMEOUT", "1800"))  # seconds for the records to arrive
 START_AFTER = 2.0  # seconds into the stream before the first request
+# intake and purpose_router as two processes each, bulk and interactive (tiaki/plumbing/parts.py);
+# TIAKI_SPLIT=0 runs each as one process, as before.
+SPLIT = os.environ.get("TIAKI_SPLIT", "1") == "1"
 
 
 def people() -> list[str]:
@@ -92,8 +95,9 @@ def main():
     preload = PEOPLE * PERSON_RECORDS
     with tempfile.TemporaryDirectory(prefix="tiaki-bench-loaded-") as tmp:
         idle.say("starting the stack (purpose_router, intake, requests, units "
-                 f"{', '.join(idle.UNITS)})")
-        stack = start_stack(Path(tmp), units=idle.UNITS)
+                 f"{', '.join(idle.UNITS)}; intake and purpose_router "
+                 f"{'each split in two' if SPLIT else 'one process each'})")
+        stack = start_stack(Path(tmp), units=idle.UNITS, split=SPLIT)
         never = 0
         try:
             version = stack.create_plan(idle.plan())
@@ -146,6 +150,7 @@ def main():
             t_routed = wait_held(stores, preload + LOAD, t_load)
             docs = check_answers(stack, ids)
             never = sum(t == math.inf for t in totals)
+            idle.show("split (bulk and interactive processes)", "yes" if SPLIT else "no")
             idle.show("load_records (x5 units)",
                       f"{LOAD} in batches of {idle.BATCH}, {idle.STREAMS} stream(s)")
             idle.show("load_routing_s (first send -> all stored, acked)", f"{t_routed - t_load:.1f}")

@@ -212,7 +212,7 @@ def test_the_portal_calls_the_mtls_services_with_each_organisations_certificate(
     assert problems and all("PORTAL_TLS_CLIENTS" in p for p in problems), problems
 
 
-def test_only_intake_and_the_router_mount_a_kek_each_their_own(rendered):
+def test_only_intake_and_the_router_mount_a_kek_each_their_own_in_both_parts(rendered):
     mounted = {}
     for o in rendered:
         spec = deploy_lint.pod_spec(o)
@@ -220,8 +220,9 @@ def test_only_intake_and_the_router_mount_a_kek_each_their_own(rendered):
             name = (v.get("secret") or {}).get("secretName", "")
             if name.endswith("-kek"):
                 mounted.setdefault(name, []).append(o["metadata"]["name"])
-    assert mounted == {"tiaki-intake-kek": ["intake"],
-                       "tiaki-purpose-router-kek": ["purpose-router"]}
+    assert {k: sorted(v) for k, v in mounted.items()} == {
+        "tiaki-intake-kek": ["intake", "intake-interactive"],
+        "tiaki-purpose-router-kek": ["purpose-router", "purpose-router-interactive"]}
 
 
 def with_users(objects, change) -> list[dict]:
@@ -263,8 +264,25 @@ def test_a_kek_mounted_into_another_service_is_refused(rendered):
     spec = deploy_lint.pod_spec(named(objects, "Deployment", "requests"))
     spec["volumes"].append({"name": "kek", "secret": {"secretName": "tiaki-intake-kek"}})
     problems = deploy_lint.store_policy(objects)
-    assert any("tiaki-intake-kek must be mounted by Deployment/intake only" in p
-               for p in problems), problems
+    assert any("tiaki-intake-kek must be mounted by Deployment/intake and "
+               "Deployment/intake-interactive only" in p for p in problems), problems
+
+
+def test_a_kek_mounted_into_another_services_interactive_part_is_refused(rendered):
+    objects = copy.deepcopy(rendered)
+    spec = deploy_lint.pod_spec(named(objects, "Deployment", "purpose-router-interactive"))
+    spec["volumes"].append({"name": "other-kek", "secret": {"secretName": "tiaki-intake-kek"}})
+    problems = deploy_lint.store_policy(objects)
+    assert any("tiaki-intake-kek must be mounted by Deployment/intake and" in p
+               and "purpose-router-interactive" in p for p in problems), problems
+
+
+def test_an_interactive_part_on_another_database_is_refused(rendered):
+    uri = ("mongodb://requests:$(STORE_PASSWORD)@mongodb-0.mongodb/tiaki_requests"
+           "?replicaSet=rs0&authSource=tiaki_requests")
+    problems = deploy_lint.store_policy(set_env(rendered, "intake-interactive",
+                                                "INTAKE_MONGO_URI", uri))
+    assert any("Deployment/intake-interactive" in p for p in problems), problems
 
 
 # -- the same isolation in deploy/compose, rendered without Docker (issue 12) -----------
@@ -303,7 +321,9 @@ def test_compose_keeps_each_services_store_queues_and_keys_its_own(compose):
                                                 for u in compose[1]]
     assert {n: list(deploy_lint.service_secrets(s)) for n, s in services.items()
             if s.get("secrets")} == {"intake": ["intake-kek"],
+                                     "intake-interactive": ["intake-kek"],
                                      "purpose_router": ["purpose-router-kek"],
+                                     "purpose_router-interactive": ["purpose-router-kek"],
                                      "portal": ["portal-admin-token", "portal-smtp-password"]}
     assert "AMQP_URI" not in services["portal"]["environment"], "the portal has no broker work"
 
@@ -360,12 +380,23 @@ def _drop(svc, item):
     (lambda c: _drop(compose_service(c, "unit-evaluation"), "--passive-queue"),
      "unit-evaluation: a unit may not declare its queue"),
     (lambda c: compose_service(c, "requests").update(secrets=["intake-kek"]),
-     "secret intake-kek must be mounted into intake only, not ['requests']"),
+     "secret intake-kek must be mounted into intake and intake-interactive only, not ['requests']"),
     (lambda c: compose_service(c, "insights")["volumes"].append(
         "./secrets/purpose_router.kek:/kek:ro"),
-     "secret purpose-router-kek must be mounted into purpose_router only, not ['insights']"),
+     "secret purpose-router-kek must be mounted into purpose_router and "
+     "purpose_router-interactive only, not ['insights']"),
     (lambda c: compose_service(c, "unit-evaluation")["volumes"].append("./secrets:/keys:ro"),
-     "secret intake-kek must be mounted into intake only, not ['unit-evaluation']"),
+     "secret intake-kek must be mounted into intake and intake-interactive only, "
+     "not ['unit-evaluation']"),
+    # a split service's two parts share its store user, broker user and key, and no more
+    (lambda c: compose_service(c, "purpose_router-interactive").update(secrets=["intake-kek"]),
+     "not ['purpose_router-interactive']"),
+    (lambda c: env_of(c, "purpose_router-interactive").update(
+        AMQP_URI=env_of(c, "intake")["AMQP_URI"]),
+     "purpose_router-interactive: must connect to the broker as tiaki-svc-purpose_router"),
+    (lambda c: env_of(c, "intake-interactive").update(
+        INTAKE_MONGO_URI=env_of(c, "requests")["REQUESTS_MONGO_URI"]),
+     "intake-interactive: its store URI must name its own user intake"),
     (lambda c: env_of(c, "intake").update(INTAKE_KEK_FILE="/tmp/kek"),
      "intake: INTAKE_KEK_FILE must name a secret mounted into it"),
     (lambda c: c[0]["secrets"]["intake-kek"].update(file="./compose.yaml"),
@@ -421,8 +452,9 @@ def test_a_service_writing_to_one_member_or_reading_a_secondary_is_refused(rende
 def test_a_store_client_without_the_settings_or_the_whole_set_is_refused(rendered):
     objects = [o for o in rendered if o["metadata"]["name"] != "tiaki-store-client"]
     problems = deploy_lint.replica_set_problems(objects)
-    assert len([p for p in problems if "must be set to" in p]) == len(deploy_lint.STORE_OWNERS)
-    assert len([p for p in problems if "STORE_WRITE_TIMEOUT_MS" in p]) == len(deploy_lint.STORE_OWNERS)
+    clients = len(deploy_lint.STORE_OWNERS) + 2  # and intake's and the router's interactive parts
+    assert len([p for p in problems if "must be set to" in p]) == clients
+    assert len([p for p in problems if "STORE_WRITE_TIMEOUT_MS" in p]) == clients
     one_member = ("mongodb://intake:$(STORE_PASSWORD)@mongodb-0.mongodb/tiaki_intake"
                   "?replicaSet=rs0&authSource=tiaki_intake")
     problems = deploy_lint.replica_set_problems(

@@ -55,4 +55,5 @@ def test_the_committed_services_serve_mtls_with_their_certificates():
             for which in ("startupProbe", "readinessProbe", "livenessProbe"):
                 assert container[which]["exec"]["command"][-1] == f"127.0.0.1:{port}", path
             seen.append(obj["metadata"]["name"])
-    assert sorted(seen) == ["insights", "intake", "purpose-router", "requests"]
+    assert sorted(seen) == ["insights", "intake", "intake-interactive", "purpose-router",
+                            "purpose-router-interactive", "requests"]

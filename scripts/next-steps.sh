@@ -29,8 +29,8 @@ Try it, as the provider City Centre Social Services (CCSS):
       --requester "the client" --authorisation "signed form"   # what does the Agency hold?
   # the evaluation unit answers after a person's review (config/units/reference.yaml); as its staff:
   TIAKI_TOKEN_FILE=var/tokens/unit-staff-evaluation tiaki unit review list
-  TIAKI_TOKEN_FILE=var/tokens/unit-staff-evaluation tiaki unit review approve REQUEST_ID \
-      --person aroha.ngata --withhold '1:goals_met:s53(b)'   # optional: tiaki unit review grounds
+  TIAKI_TOKEN_FILE=var/tokens/unit-staff-evaluation tiaki --person ana.silva unit review approve \
+      REQUEST_ID --withhold '1:goals_met:s53(b)'   # optional: tiaki unit review grounds
   tiaki requests answer REQUEST_ID -o answer.html                # the family's answer
   tiaki outcomes watch                          # what the Agency's use of your data informed
   tiaki outcomes report --from 2026-01-01 --to 2026-12-31 -o board.html   # for your Board

@@ -24,7 +24,7 @@ import grpc
 import yaml
 
 from tests.browser.conftest import CHROMIUM, portal_on_stack, sign_in
-from tests.e2e.journey import agreed_copy, quarter
+from tests.e2e.journey import quarter, queried_copy
 from tests.stack import ROOT, free_port
 from tiaki.cli.directory import entries_from_file
 from tiaki.core.clock import nz_today
@@ -34,10 +34,8 @@ from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
 from tiaki.plumbing import plan_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
-from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
 from tiaki.router.v1 import directory_pb2 as dpb
-from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 from tiaki.router.v1.directory_pb2_grpc import DirectoryServiceStub
 from tiaki.unit.v1 import review_pb2 as upb
@@ -187,19 +185,6 @@ def outcomes_of(stack, submission: str) -> str:
     return finding.outcome_id
 
 
-def query_an_item(stack, plan: dict) -> str:
-    """A co-designed copy of the programme whose wellbeing_end item ccss queried: its id."""
-    copy = agreed_copy(stack, plan)
-    AgreementServiceStub(stack.channel("purpose_router")).DecideItems(apb.DecideItemsRequest(
-        programme_id=copy["programme_id"], plan_version=1, decided_by="Mere Tane", choices=[
-            apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_QUERY,
-                           note="Why is the end score needed?")
-            if i["name"] == "wellbeing_end" else
-            apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_ACCEPT)
-            for i in copy["items"]]), metadata=stack.metadata("provider", "ccss"))
-    return copy["programme_id"]
-
-
 def waiting_at(stack, config: Path, unit: str, request_id: str) -> None:
     c = yaml.safe_load(config.read_text())[unit]
     stub = UnitReviewServiceStub(grpc.insecure_channel(c["review_address"]))
@@ -309,7 +294,7 @@ def main():
         shot(analyst, "analyst-outcomes", "/agency/outcomes")
         shot(analyst, "analyst-finding", f"/agency/outcomes/{finding}")
         manager = as_("contract-manager", "agency", "agency")
-        queried = query_an_item(stack, plan)
+        queried = queried_copy(stack, plan)["programme_id"]
         shot(manager, "contract-manager-agreements", f"/agency/agreements?programme={queried}")
         manager.goto("/agency/queries")
         manager.get_by_role("link", name="Answer City Centre Social Services's query on "

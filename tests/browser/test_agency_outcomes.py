@@ -21,7 +21,7 @@ import yaml
 from services.portal.app import make_app  # noqa: F401  (registers every page)
 from services.portal.web import ROUTES
 from tests.browser.conftest import fits_375, no_serious_axe, sign_in
-from tests.e2e.journey import agreed_copy, quarter, submit
+from tests.e2e.journey import quarter, queried_copy, submit
 from tests.stack import ROOT
 from tiaki.core.clock import nz_today
 from tiaki.core.periods import period_of
@@ -207,15 +207,7 @@ def test_outcomes_come_a_page_at_a_time_with_a_link_to_the_older_ones(page, port
 def queried(stack) -> dict:
     """A co-designed programme whose wellbeing_end item ccss queried (the rest accepted)."""
     named(stack)
-    plan = agreed_copy(stack, example())
-    AgreementServiceStub(stack.channel("purpose_router")).DecideItems(apb.DecideItemsRequest(
-        programme_id=plan["programme_id"], plan_version=1, decided_by="Mere Tane", choices=[
-            apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_QUERY,
-                           note="Why is the end score needed?")
-            if i["name"] == "wellbeing_end" else
-            apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_ACCEPT)
-            for i in plan["items"]]), metadata=stack.metadata("provider", "ccss"))
-    return plan
+    return queried_copy(stack, example())
 
 
 def test_a_contract_manager_answers_a_query_and_the_provider_reads_the_answer(

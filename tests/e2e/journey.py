@@ -9,7 +9,9 @@ import uuid
 from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.plumbing import plan_proto
+from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import codesign_pb2 as cpb
+from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
 from tiaki.router.v1.codesign_pb2_grpc import CodesignServiceStub
 
 IDENTITY = ("family_name", "given_name", "date_of_birth", "sex")
@@ -81,4 +83,17 @@ def agreed_copy(stack, plan: dict) -> dict:
     codesign.OpenDraft(cpb.OpenDraftRequest(plan=plan_proto.to_proto(plan)), metadata=agency)
     codesign.PublishDraft(cpb.PublishDraftRequest(programme_id=plan["programme_id"], version=1),
                           metadata=agency)
+    return plan
+
+
+def queried_copy(stack, plan: dict, item: str = "wellbeing_end",
+                 question: str = "Why is the end score needed?") -> dict:
+    """A co-designed copy of `plan` whose `item` ccss queried (every other item accepted)."""
+    plan = agreed_copy(stack, plan)
+    AgreementServiceStub(stack.channel("purpose_router")).DecideItems(apb.DecideItemsRequest(
+        programme_id=plan["programme_id"], plan_version=1, decided_by="Mere Tane", choices=[
+            apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_QUERY, note=question)
+            if i["name"] == item else
+            apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_ACCEPT)
+            for i in plan["items"]]), metadata=stack.metadata("provider", "ccss"))
     return plan

@@ -63,8 +63,9 @@ def test_reads_what_the_standard_library_reads(value):
     assert same(fastjson.loads(text.decode()), json.loads(text))
 
 
-@pytest.mark.parametrize("text", ["[18446744073709551616]", "[1e400,-1e400]", "[NaN]",
-                                  '{"a":1,"a":2}', '"\\ud800"', '"\ud800"', "[1.0,2,-0.0]"])
+@pytest.mark.parametrize("text", ["[18446744073709551616]", "[-9223372036854775809]",
+                                  "[1e400,-1e400]", "[NaN]", '{"a":1,"a":2}', '"\\ud800"',
+                                  '"\ud800"', "[1.0,2,-0.0]"])
 def test_reads_the_corners_as_the_standard_library_does(text):
     assert same(fastjson.loads(text), json.loads(text))
 

@@ -37,7 +37,7 @@ _RARE_BYTE = {b"e-": b"-", b"e+": b"+", b"0.0000": b".", b"null": b"l"}
 _TOKEN_AFTER = b":,["
 _NUMBER_PART = b"0123456789."
 _DIGITS = bytes(1 if 0x30 <= b <= 0x39 else 0 for b in range(256))  # digit -> 1, else 0
-_LONG_NUMBER = b"\x01" * 20  # 20 digits in a row: maybe an integer beyond 64 bits...
+_LONG_NUMBER = b"\x01" * 19  # 19 digits in a row: maybe beyond 64 bits (below -2**63)...
 _NUMBER_STARTS_AFTER = b":,[- \t\r\n"  # ...when a number starts there, not inside a string
 
 

@@ -139,8 +139,7 @@ class PortalStore:
             self.staff.update({"_id": staff.id}, set={"failures": 0, "locked_until": until})
             self.sessions.delete_many({"staff": staff.id})
             return replace(staff, failures=0, locked_until=until)
-        self.staff.update({"_id": staff.id}, set={"failures": failures})
-        return replace(staff, failures=failures)
+        return replace(staff, failures=failures)  # stored by the add: a write here could undo another's
 
     def succeeded(self, staff: Staff, code_step: int = 0) -> None:
         change = {"failures": 0, "locked_until": ""}

@@ -17,6 +17,7 @@ import grpc
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from services.portal.item_queries import item_queries
+from services.portal.names import Names, org_names
 from services.portal.web import Refusal, Visit, page, render
 from tiaki.core.clock import nz_today
 from tiaki.core.errors import Invalid
@@ -258,9 +259,9 @@ def request_answer(visit: Visit):
 # -- outcomes: listed, and live -----------------------------------------------------------------
 
 
-def outcome_view(o) -> dict:
+def outcome_view(o, names: Names | None = None) -> dict:
     return {"id": o.outcome_id, "title": o.title, "summary": o.summary, "date": o.date,
-            "unit": o.unit_id,
+            "unit": names.unit(o.unit_id) if names else o.unit_id,
             "kind": outcomes_pb2.OutcomeKind.Name(o.kind).removeprefix("OUTCOME_KIND_")
             .replace("_", " ").lower(),
             "purposes": sorted({c.purpose_name or c.purpose_id for c in o.informed_by})}
@@ -269,7 +270,8 @@ def outcome_view(o) -> dict:
 @page("/provider/outcomes", kinds=PROVIDER, roles=EVERYONE, nav="Outcomes")
 def outcomes(visit: Visit):
     found = visit.call("outcomes").ListOutcomes(outcomes_pb2.ListOutcomesRequest()).outcomes
-    rows = sorted((outcome_view(o) for o in found), key=lambda o: o["date"], reverse=True)
+    names = org_names(visit)
+    rows = sorted((outcome_view(o, names) for o in found), key=lambda o: o["date"], reverse=True)
     return render(visit, "provider/outcomes.html", title="What your data informed", rows=rows)
 
 
@@ -277,9 +279,10 @@ def outcomes(visit: Visit):
 def outcomes_stream(visit: Visit):
     """Server-sent events: one `outcome` event (JSON) per outcome as it is recorded or changes."""
     feeds, kind, org = visit.app.feeds, visit.person.org_kind, visit.person.org
+    names = org_names(visit)  # as the organisation's feed starts (it serves every page of it)
 
     async def events():
-        queue = feeds.watch(kind, org, outcome_view)
+        queue = feeds.watch(kind, org, lambda o: outcome_view(o, names))
         try:
             yield ": watching\n\n"
             while True:

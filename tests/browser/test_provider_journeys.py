@@ -18,11 +18,14 @@ import yaml
 from tests.browser.conftest import fits_375, no_serious_axe, sign_in
 from tests.e2e.journey import agreed_copy, quarter, submit
 from tests.stack import ROOT
+from tiaki.cli.directory import entries_from_file
 from tiaki.core.clock import nz_today
 from tiaki.core.working_days import add_working_days, working_days_until
 from tiaki.requests.v1 import requests_pb2 as rpb
 from tiaki.router.v1 import agreement_pb2 as apb
+from tiaki.router.v1 import directory_pb2 as dpb
 from tiaki.router.v1.agreement_pb2_grpc import AgreementServiceStub
+from tiaki.router.v1.directory_pb2_grpc import DirectoryServiceStub
 from tiaki.unit.client import UnitClient
 
 pytestmark = pytest.mark.infra
@@ -145,6 +148,7 @@ def test_another_organisations_request_and_upload_are_refused(page, portal, stac
 def test_outcomes_arrive_live_and_the_page_works_without_scripts(
         page, browser, portal, stack, sent):
     sub, _ = sent
+    unit_name = named_as_in_the_example(stack, "evaluation")
     who = portal.person("board-member")
     sign_in(page, who)
     menu(page, "Outcomes").click()
@@ -163,7 +167,7 @@ def test_outcomes_arrive_live_and_the_page_works_without_scripts(
         plain = context.new_page()
         sign_in(plain, who)
         plain.goto("/provider/outcomes")
-        assert title in plain.inner_text("main")
+        assert f"{title} (decision, {nz_today().isoformat()}, {unit_name})" in plain.inner_text("main")
     finally:
         context.close()
 
@@ -172,6 +176,15 @@ def test_outcomes_arrive_live_and_the_page_works_without_scripts(
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the report").click()
     assert title in open(download.value.path(), encoding="utf-8").read()
+
+
+def named_as_in_the_example(stack, unit_id: str) -> str:
+    """The unit's entry of programmes/directory.yaml in the directory: its name."""
+    entry = next(e for e in entries_from_file(str(ROOT / "programmes" / "directory.yaml"))
+                 if e.kind == dpb.PARTY_KIND_UNIT and e.id == unit_id)
+    DirectoryServiceStub(stack.channel("purpose_router")).SetEntry(
+        dpb.SetEntryRequest(entry=entry), metadata=stack.metadata("agency", "agency"))
+    return entry.display_name
 
 
 def tab_to(page, element_id: str, most: int = 80) -> None:

@@ -12,8 +12,6 @@ the evaluation unit (answering after review) until its reviewer approves it.
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 import tempfile
 import uuid
@@ -24,13 +22,11 @@ import grpc
 import yaml
 
 from tests.browser.conftest import CHROMIUM, portal_on_stack, sign_in
-from tests.e2e.journey import quarter, queried_copy
+from tests.e2e.journey import agreed_measure, csv_text, quarter, queried_copy
 from tests.stack import ROOT, free_port
 from tiaki.cli.directory import entries_from_file
 from tiaki.core.clock import nz_today
-from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as opb
-from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
 from tiaki.plumbing import plan_proto
 from tiaki.requests.v1 import requests_pb2 as rpb
@@ -130,12 +126,8 @@ def units_config(tmp: Path) -> Path:
 def quarter_csv(tmp: Path) -> tuple[Path, list[dict]]:
     rows = quarter(40, seed=3, quarter="2026Q3")
     rows[5]["goals_met"] = "nearly"  # one rejection to show
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
     path = tmp / "2026Q3.csv"
-    path.write_text(text.getvalue())
+    path.write_text(csv_text(rows))
     return path, rows
 
 
@@ -162,13 +154,8 @@ def draft_with_a_proposal(stack, plan: dict) -> None:
 def outcomes_of(stack, submission: str) -> str:
     """The evaluation unit's advice and a draft finding from ccss's quarter (on a measure
     all three voices agreed), which ccss corrects: the finding's id."""
-    measures = MeasuresServiceStub(stack.channel("insights"))
-    measure = measures.ProposeMeasure(mpb.ProposeMeasureRequest(
-        programme_id=PROGRAMME, name="Sessions attended", definition="Sessions per family",
-        reason="Attendance shows reach"), metadata=stack.metadata("agency", "agency")).measure
-    for who in (("provider", "ccss"), ("representative", "whanau-voice")):
-        measures.RespondToMeasure(mpb.RespondToMeasureRequest(
-            measure_id=measure.measure_id, stance=mpb.STANCE_ENDORSE), metadata=stack.metadata(*who))
+    measure = agreed_measure(stack, PROGRAMME, "Sessions attended", "Sessions per family",
+                             "Attendance shows reach")
     units, unit = UnitOutcomesServiceStub(stack.channel("insights")), stack.metadata("unit", "evaluation")
     today = nz_today().isoformat()
     units.RecordOutcome(opb.RecordOutcomeRequest(

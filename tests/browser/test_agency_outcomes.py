@@ -21,13 +21,11 @@ import yaml
 from services.portal.app import make_app  # noqa: F401  (registers every page)
 from services.portal.web import ROUTES
 from tests.browser.conftest import fits_375, no_serious_axe, sign_in
-from tests.e2e.journey import quarter, queried_copy, submit
+from tests.e2e.journey import agreed_measure, quarter, queried_copy, submit
 from tests.stack import ROOT
 from tiaki.core.clock import nz_today
 from tiaki.core.periods import period_of
-from tiaki.insights.v1 import measures_pb2 as mpb
 from tiaki.insights.v1 import outcomes_pb2 as pb
-from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.insights.v1.outcomes_pb2_grpc import OutcomesServiceStub, UnitOutcomesServiceStub
 from tiaki.router.v1 import agreement_pb2 as apb
 from tiaki.router.v1 import directory_pb2 as dpb
@@ -81,14 +79,8 @@ def findings(stack) -> dict:
         ledger_pb2.ListFlowsRequest(submission_id=sub), metadata=ccss).entries
         if e.kind == ledger_pb2.ENTRY_KIND_DELIVERY and e.unit_id == "evaluation"), None),
         what="ccss's quarter at the evaluation unit")
-    measures = MeasuresServiceStub(stack.channel("insights"))
-    measure = measures.ProposeMeasure(mpb.ProposeMeasureRequest(
-        programme_id=pid, name="Goals met", definition="Share of families meeting their goals",
-        reason="Families say goals matter"), metadata=stack.metadata("agency", "agency")).measure
-    for who in (("provider", "ccss"), ("representative", "whanau-voice")):
-        measures.RespondToMeasure(mpb.RespondToMeasureRequest(
-            measure_id=measure.measure_id, stance=mpb.STANCE_ENDORSE),
-            metadata=stack.metadata(*who))
+    measure = agreed_measure(stack, pid, "Goals met", "Share of families meeting their goals",
+                             "Families say goals matter")
     units = UnitOutcomesServiceStub(stack.channel("insights"))
     unit = stack.metadata("unit", "evaluation")
     today = nz_today().isoformat()

@@ -4,8 +4,6 @@ sends (a client's reference) reaches no other organisation's pages."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 
@@ -14,7 +12,7 @@ import pytest
 import yaml
 
 from tests.browser.test_security import csrf_of, signed_in
-from tests.e2e.journey import quarter
+from tests.e2e.journey import csv_text, quarter
 from tests.stack import ROOT
 
 pytestmark = pytest.mark.infra
@@ -45,17 +43,13 @@ def test_notes_beyond_the_agreement_and_clients_references_stay_where_they_belon
         r["client_ref"] = f"{client}-{n}"
         r["case_notes"] = f"{notes} disclosed a family matter"
     rows[2]["goals_met"] = "nearly"  # one rejected row: its page and CSV are checked too
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
 
     uploader = signed_in(portal, portal.person("reporting-admin", org="other-ngo"))
     form = uploader.get(f"{portal.url}/provider/upload", timeout=30)
     reply = uploader.post(f"{portal.url}/provider/upload", timeout=120,
                           data={"csrf": csrf_of(form.text), "programme": programme,
                                 "period": "2026Q1"},
-                          files={"records": ("q.csv", text.getvalue(), "text/csv")})
+                          files={"records": ("q.csv", csv_text(rows), "text/csv")})
     assert "/provider/uploads/" in reply.url and "1 rejected" in reply.text, reply.text
     assert "case_notes" in reply.text  # named as ignored, its values never read out
     upload = reply.url.removeprefix(portal.url)

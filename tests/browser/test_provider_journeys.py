@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import uuid
 
 import pytest
 import yaml
 
 from tests.browser.conftest import fits_375, no_serious_axe, sign_in
-from tests.e2e.journey import agreed_copy, quarter, submit
+from tests.e2e.journey import agreed_copy, csv_text, quarter, submit
 from tests.stack import ROOT
 from tiaki.cli.directory import entries_from_file
 from tiaki.core.clock import nz_today
@@ -65,12 +64,8 @@ def test_upload_a_quarter_then_download_every_rejection_and_see_where_it_went(
     rows[7]["goals_met"] = "nearly"      # rejected: not an allowed value
     for r in rows:
         r["case_worker_notes"] = "stays here"  # not an item: never sent
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
     upload = tmp_path / "2026Q3.csv"
-    upload.write_text(text.getvalue())
+    upload.write_text(csv_text(rows))
 
     sign_in(page, portal.person("reporting-admin"))
     menu(page, "Upload a quarter").click()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import itertools
 import uuid
 
 from tiaki.cli.synthetic import records as synthetic_records
+from tiaki.insights.v1 import measures_pb2 as mpb
+from tiaki.insights.v1.measures_pb2_grpc import MeasuresServiceStub
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.plumbing import plan_proto
 from tiaki.router.v1 import agreement_pb2 as apb
@@ -97,3 +101,27 @@ def queried_copy(stack, plan: dict, item: str = "wellbeing_end",
             apb.ItemChoice(item_name=i["name"], decision=apb.ITEM_DECISION_ACCEPT)
             for i in plan["items"]]), metadata=stack.metadata("provider", "ccss"))
     return plan
+
+
+def agreed_measure(stack, programme: str, name: str, definition: str = "",
+                   reason: str = "Families asked for it") -> mpb.Measure:
+    """An evaluation measure the Agency proposes and ccss and the representatives endorse."""
+    measures = MeasuresServiceStub(stack.channel("insights"))
+    m = measures.ProposeMeasure(mpb.ProposeMeasureRequest(
+        programme_id=programme, name=name, definition=definition or f"{name}, per family",
+        reason=reason), metadata=stack.metadata("agency", "agency")).measure
+    for who in (("provider", "ccss"), ("representative", "whanau-voice")):
+        m = measures.RespondToMeasure(mpb.RespondToMeasureRequest(
+            measure_id=m.measure_id, stance=mpb.STANCE_ENDORSE),
+            metadata=stack.metadata(*who)).measure
+    assert m.state == mpb.MEASURE_STATE_AGREED
+    return m
+
+
+def csv_text(rows: list[dict]) -> str:
+    """Rows as a provider's export: a header of their columns, then one line each."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()

@@ -21,6 +21,7 @@ from kombu import Connection, Queue
 from nameko.standalone.events import get_event_exchange
 
 from services.purpose_router.codesign.family_document import visible_text
+from tests.e2e.journey import agreed_measure as journey_agreed_measure
 from tests.e2e.journey import quarter as synthetic_quarter
 from tests.e2e.journey import submit
 from tiaki.core import messages
@@ -102,15 +103,7 @@ def record(stack, unit="evaluation", **fields):
 
 
 def agreed_measure(stack, name: str) -> mpb.Measure:
-    m = measures(stack).ProposeMeasure(mpb.ProposeMeasureRequest(
-        programme_id=PROGRAMME, name=name, definition=f"{name}, per family",
-        reason="Families asked for it"), metadata=stack.metadata("agency", "agency")).measure
-    for who in (("provider", "ccss"), ("representative", "whanau-voice")):
-        m = measures(stack).RespondToMeasure(mpb.RespondToMeasureRequest(
-            measure_id=m.measure_id, stance=mpb.STANCE_ENDORSE),
-            metadata=stack.metadata(*who)).measure
-    assert m.state == mpb.MEASURE_STATE_AGREED
-    return m
+    return journey_agreed_measure(stack, PROGRAMME, name)
 
 
 def metric(stack, name: str) -> float:

@@ -17,6 +17,7 @@ from bson import Binary
 from services.intake.domain import DIGEST_SIZE, Submission
 from tiaki.core import fastjson
 from tiaki.core.errors import Conflict, NotFound
+from tiaki.plumbing.broker import PackedJson
 from tiaki.plumbing.secrets import seal, unseal
 from tiaki.plumbing.store import Collection, retrying
 
@@ -287,16 +288,17 @@ class IntakeStorage:
     def store_batch(self, submission_id: str, slot: int, record_refs: list[str],
                     rejected_count: int, payload: dict,
                     rejections: list[list] | None = None,
-                    record_digests: list[bytes] | None = None) -> tuple[str, bytes]:
+                    record_digests: list[bytes] | None = None) -> tuple[str, PackedJson]:
         """Stores the batch in the submission's slot `slot`, with its event
         payload (given its batch_id), its records' content digests and its
         `rejections` ([row, record_ref, field, code, reason], for `rejections`
         to list), and puts it in the outbox when it has records to send.
-        Returns the batch id and the payload as JSON (UTF-8), encoded once for
-        the store and the broker. Conflict when another writer stored that slot
-        first: nothing of this batch stays stored."""
+        Returns the batch id and the payload as compressed JSON (UTF-8),
+        encoded and compressed once for the store and the broker. Conflict
+        when another writer stored that slot first: nothing of this batch
+        stays stored."""
         batch_id = payload["batch_id"] = f"{submission_id}.{slot}"
-        text = fastjson.dumps(payload)
+        packed = PackedJson.pack(fastjson.dumps(payload))
         now = time.time()
         entry_id = None
         if record_refs:  # the outbox entry first: a crash after the batch still publishes it
@@ -308,14 +310,14 @@ class IntakeStorage:
                "record_digests": Binary(b"".join(record_digests or ())),
                "accepted_count": len(record_refs),
                "rejected_count": rejected_count,
-               "payload": Binary(zlib.compress(text, 1)), "stored_at": now}
+               "payload": Binary(packed), "stored_at": now}
         if rejections:
             doc["rejections"] = Binary(zlib.compress(fastjson.dumps(rejections), 1))
         if not self.batches.insert(doc):
             if entry_id:
                 self.outbox.delete(entry_id)
             raise Conflict("slot", f"batch slot {batch_id} was taken by another writer")
-        return batch_id, text
+        return batch_id, packed
 
     def close_batches(self, submission_id: str) -> None:
         """Takes the submission's next slot with a batch of nothing, after the
@@ -343,8 +345,8 @@ class IntakeStorage:
         self.outbox.delete_many({"batch_id": batch_id})
 
     def claim_unpublished_batches(self, older_than: float,
-                                  limit: int = 50) -> list[tuple[str, str, bytes]]:
-        """(entry_id, batch_id, payload JSON) of batches the broker has not
+                                  limit: int = 50) -> list[tuple[str, str, PackedJson]]:
+        """(entry_id, batch_id, payload as stored: compressed JSON) of batches the broker has not
         confirmed yet, each claimed for CLAIM_SECONDS so the relays of several
         instances do not all publish it (one that dies leaves it to another
         afterwards)."""
@@ -361,8 +363,7 @@ class IntakeStorage:
                 if entry["stored_at"] < now - 60:
                     self.outbox.delete(entry["_id"])
                 continue
-            out.append((entry["_id"], entry["batch_id"],
-                        zlib.decompress(batch["payload"])))
+            out.append((entry["_id"], entry["batch_id"], PackedJson(batch["payload"])))
         return out
 
     def _claim_entry(self, older_than: float, now: float) -> dict | None:

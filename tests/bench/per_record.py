@@ -19,6 +19,7 @@ import types
 from pathlib import Path
 
 import yaml
+from kombu.compression import decompress
 from kombu.serialization import dumps as kombu_dumps
 from kombu.serialization import loads as kombu_loads
 
@@ -30,7 +31,7 @@ from tests.e2e.journey import to_record
 from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.core.plan import Plan, RecordRules
 from tiaki.intake.v1 import intake_pb2 as pb
-from tiaki.plumbing import broker  # noqa: F401 (registers the services' JSON codec)
+from tiaki.plumbing.broker import ZLIB  # the import registers the services' JSON codec
 from tiaki.unit.client import UnitClient
 from tiaki.unit.store import UnitStore
 
@@ -103,8 +104,9 @@ def router_part(plan: Plan, published: list[bytes]) -> tuple[float, list[bytes]]
 
     def run():
         delivered.clear()
-        for body in published:
-            batch = kombu_loads(body, "application/json", "utf-8", accept=["application/json"])
+        for body in published:  # decompressed as kombu's consumer does (its header says zlib)
+            batch = kombu_loads(decompress(body, ZLIB), "application/json", "utf-8",
+                                accept=["application/json"])
             RoutingEntrypoints.route_batch(router, batch)
 
     return best(run), list(delivered)

@@ -32,6 +32,7 @@ from tiaki.core.errors import Refused
 from tiaki.core.plan import Plan
 from tiaki.intake.v1 import intake_pb2 as pb
 from tiaki.intake.v1.intake_pb2_grpc import IntakeServiceStub
+from tiaki.plumbing.broker import PackedJson
 from tiaki.plumbing.grpc_errors import to_grpc
 from tiaki.plumbing.identity import Caller
 from tiaki.plumbing.store import connect
@@ -90,14 +91,14 @@ def refused(call) -> GrpcError:
 
 
 def stored_batch(submission_id, slot, refs, rejected, payload, rejections=None, digests=None):
-    """Like the real storage: the payload gets its batch id and is encoded once."""
+    """Like the real storage: the payload gets its batch id and is encoded and compressed once."""
     payload["batch_id"] = "batch-1"
-    return "batch-1", json.dumps(payload)
+    return "batch-1", PackedJson.pack(json.dumps(payload).encode())
 
 
 def dispatched(service) -> list[dict]:
-    """The records_accepted events sent, decoded (intake sends them encoded as JSON)."""
-    return [json.loads(c.args[1]) if isinstance(c.args[1], (bytes, str)) else c.args[1]
+    """The records_accepted events sent, decoded (intake sends them compressed JSON)."""
+    return [json.loads(c.args[1].unpack()) if isinstance(c.args[1], PackedJson) else c.args[1]
             for c in service.dispatch.call_args_list if c.args[0] == messages.RECORDS_ACCEPTED]
 
 

@@ -2,6 +2,8 @@
 deliveries to the Agency units' queues (names in tiaki/core/messages.py), and
 RPC clients whose replies survive a cluster node going down."""
 
+import zlib
+
 from kombu import Connection, Queue
 from nameko import config, rpc
 from nameko.amqp.publish import Publisher
@@ -14,11 +16,29 @@ from tiaki.connect import codec, queues  # noqa: F401 (codec: registers the JSON
 from tiaki.core import errors
 from tiaki.core.messages import unit_routing_key
 
+# kombu's header and name for a zlib-compressed body (kombu/compression.py):
+# its consumers, nameko's among them, decompress such a body before decoding it.
+COMPRESSION_HEADER, ZLIB = "compression", "application/x-gzip"
+
+
+class PackedJson(bytes):
+    """An event's JSON compressed with zlib, as intake stores a batch: sent as
+    it is, under kombu's compression header, so the batch is encoded and
+    compressed once for the store and the broker, and the broker, intake and
+    purpose_router move a fifth of the bytes (kombu's consumer decompresses)."""
+
+    @classmethod
+    def pack(cls, text: bytes) -> "PackedJson":
+        return cls(zlib.compress(text, 1))  # level 1: most of the gain for little CPU
+
+    def unpack(self) -> bytes:
+        return zlib.decompress(self)
+
 
 class JsonEventDispatcher(EventDispatcher):
     """nameko's event dispatcher that also takes an event already encoded as
-    JSON (bytes or text), so intake encodes a batch once for both its outbox
-    and the broker."""
+    JSON (bytes or text, or PackedJson), so intake encodes a batch once for
+    both its outbox and the broker."""
 
     def get_dependency(self, worker_ctx):
         dispatch_object = super().get_dependency(worker_ctx)
@@ -26,9 +46,12 @@ class JsonEventDispatcher(EventDispatcher):
         def dispatch(event_type, event_data):
             if not isinstance(event_data, (bytes, str)):
                 return dispatch_object(event_type, event_data)
+            headers = encode_to_headers(worker_ctx.context_data)
+            if isinstance(event_data, PackedJson):
+                headers[COMPRESSION_HEADER] = ZLIB
             self.publisher.publish(
                 event_data, exchange=self.exchange, routing_key=event_type,
-                extra_headers=encode_to_headers(worker_ctx.context_data),
+                extra_headers=headers,
                 serializer=None, content_type="application/json", content_encoding="utf-8")
 
         return dispatch

@@ -98,7 +98,7 @@ def router_part(plan: Plan, published: list[bytes]) -> tuple[float, list[bytes]]
         plans=types.SimpleNamespace(plan=lambda *args: plan, is_agreed=lambda *args: False),
         codesign_store=Nothing(), storage=Nothing(), unit_queues=Queues(),
         ledger=Nothing())
-    for name in ("_as_agreed", "_notice_said", "_complete_aggregates", "_deliver", "_append"):
+    for name in ("_as_agreed", "_notice_said", "_complete_aggregates", "_deliver"):
         setattr(router, name, types.MethodType(getattr(RoutingEntrypoints, name), router))
     router.ledger.append = lambda key, entry: entry
 

@@ -43,7 +43,6 @@ def router(plan):
     store.notice = mock.Mock(return_value=None)  # events from before notices were versioned
     store.record_agency_notice = mock.Mock()
     service = worker_factory(PurposeRouterService, plans=plans, codesign_store=store)
-    service.ledger.entry.return_value = None
     service.storage.seal.return_value = None
     service.storage.secret.return_value = b"k" * 32
     service.ledger.append.side_effect = lambda key, entry: dict(entry, entry_key=key)

@@ -4,8 +4,8 @@ person's records."""
 
 from __future__ import annotations
 
-from tiaki.core.records import bucket
-from tiaki.unit.store import UnitStore, _pack
+from tiaki.core.records import BUCKETS, bucket
+from tiaki.unit.store import DELIVERY_BUCKETS, UnitStore, _pack
 
 
 def delivery(delivery_id: str, pseudonyms: list[str]) -> dict:
@@ -40,7 +40,7 @@ def test_a_save_interrupted_after_the_buckets_is_completed_by_the_redelivery(sto
     store = UnitStore(store_uri)
     body = delivery("b1:evaluation", ["a1", "f2"])
     first = body["records"][0]
-    store._save_buckets([{"_id": f"b1:evaluation:{bucket(first['pseudonym'])}",
+    store._save_buckets([{"_id": f"b1:evaluation:{bucket(first['pseudonym'], DELIVERY_BUCKETS)}",
                           "delivery_id": "b1:evaluation", "period": "2026Q3",
                           "rows": _pack([first])}])
     assert store.content("b1:evaluation") is None  # not stored until the delivery is
@@ -58,3 +58,27 @@ def test_a_superseded_delivery_is_kept_but_no_longer_given(store_uri):
     assert [doc["_id"] for doc, _, _ in held] == ["b2:evaluation"]
     assert store.content("b1:evaluation")[0]["pseudonym"] == "a1"  # kept as received
     assert store.deliveries.find_one({"_id": "b1:evaluation"})["superseded_by"] == "sub-2"
+
+
+def test_a_delivery_stored_in_the_older_64_buckets_is_still_read_and_given(store_uri):
+    """Deliveries stored before the bucket count was kept on them (64 buckets)
+    are read whole and found for a family's request beside newer ones."""
+    store = UnitStore(store_uri)
+    people = [f"p{i}" for i in range(40)]  # enough that 64 and 16 buckets part ways
+    assert any(bucket(p) != bucket(p, DELIVERY_BUCKETS) for p in people)
+    old = delivery("b0:evaluation", people)
+    in_buckets: dict[str, list] = {}
+    for r in old["records"]:
+        in_buckets.setdefault(bucket(r["pseudonym"]), []).append(r)
+    store._save_buckets([{"_id": f"b0:evaluation:{b}", "delivery_id": "b0:evaluation",
+                          "period": "2026Q3", "rows": _pack(rows)}
+                         for b, rows in in_buckets.items()])
+    store.deliveries.insert_one({"_id": "b0:evaluation", "kind": "records", "period": "2026Q3",
+                                 "record_count": len(people), "acknowledged": True})
+    store.save(delivery("b1:evaluation", people))
+    assert store.deliveries.find_one({"_id": "b1:evaluation"})["buckets"] == DELIVERY_BUCKETS
+    assert BUCKETS != DELIVERY_BUCKETS
+    assert sorted(r["pseudonym"] for r in store.content("b0:evaluation")) == sorted(people)
+    for person in people:
+        held = store.held_about(["b0:evaluation", "b1:evaluation"], [person])
+        assert sorted(doc["_id"] for doc, _, _ in held) == ["b0:evaluation", "b1:evaluation"]

@@ -162,6 +162,9 @@ class CodesignStorage:
         # (programme, plan version, provider, agreement version) -> Terms: both
         # versions never change, so the reduced plan is worked out once.
         self._terms: dict[tuple[str, int, str, int], Terms] = {}
+        # Agency notices this process knows are recorded: each is written once
+        # and never changed, so every later delivery of its period skips the store.
+        self._agency_notices_recorded: set[str] = set()
 
     def ensure_indexes(self):
         for doc in (DraftDoc, ProposalDoc, ResponseDoc, LessonDoc, AgreementDoc, NoticeDoc,
@@ -335,12 +338,16 @@ class CodesignStorage:
     def record_agency_notice(self, delivery: dict) -> None:
         """Records once per period and purpose that the Agency's own notice is owed
         for a unit-level delivery no notice of the provider's covered, and when."""
+        key = "|".join(delivery[k] for k in ("provider_id", "programme_id", "period",
+                                             "purpose_id"))
+        if key in self._agency_notices_recorded:
+            return
         self._agency_notices.insert({
-            "_id": "|".join(delivery[k] for k in ("provider_id", "programme_id", "period",
-                                                  "purpose_id")),
+            "_id": key,
             **{k: delivery[k] for k in ("provider_id", "programme_id", "period", "purpose_id",
                                         "unit_id", "plan_version", "fields")},
             "first_delivery_id": delivery["delivery_id"], "given_at": now_iso()})
+        self._agency_notices_recorded.add(key)  # by this insert or an earlier one
 
     def agency_notices(self, provider_id: str, programme_id: str) -> list[dict]:
         return sorted((_written(n) for n in self._agency_notices.find(

@@ -42,7 +42,6 @@ RECORDS_ROUTED = Counter("tiaki_router_records_routed_total",
                          "Records delivered to a unit", ["programme", "purpose", "unit"])
 DELIVERIES = Counter("tiaki_router_deliveries_total", "Deliveries published to unit queues",
                      ["programme", "purpose", "unit", "kind"])
-LEDGER_ENTRIES = Counter("tiaki_router_ledger_entries_total", "Ledger entries appended", ["kind"])
 
 MAX_ACKNOWLEDGED = 1000  # delivery ids in one AcknowledgeDeliveries call (the SDK sends 500)
 
@@ -206,8 +205,8 @@ class RoutingEntrypoints:
         for entry in self.ledger.entries(seal["provider_id"], seal["replaces_submission_id"]):
             if entry["kind"] != "delivery":
                 continue
-            self._append(f"supersession:{entry['delivery_id']}",
-                         domain.supersession_entry(entry, seal["submission_id"]))
+            self.ledger.append(f"supersession:{entry['delivery_id']}",
+                               domain.supersession_entry(entry, seal["submission_id"]))
             by_unit.setdefault(entry["unit_id"], []).append(entry["delivery_id"])
         for unit_id, delivery_ids in sorted(by_unit.items()):
             self.unit_queues.deliver(unit_id, domain.supersession_body(seal, unit_id,
@@ -251,7 +250,7 @@ class RoutingEntrypoints:
 
     def _deliver(self, plan, purpose, body):
         self.unit_queues.deliver(purpose.unit_id, body)
-        self._append(f"delivery:{body['delivery_id']}", domain.delivery_entry(body))
+        self.ledger.append(f"delivery:{body['delivery_id']}", domain.delivery_entry(body))
         if body["basis"] == "agency_notice":
             # No notice of the provider's named this unit: the Agency's own is owed.
             self.codesign_store.record_agency_notice(body)
@@ -260,15 +259,6 @@ class RoutingEntrypoints:
         if body["kind"] == "records":
             RECORDS_ROUTED.labels(plan.programme_id, purpose.purpose_id,
                                   purpose.unit_id).inc(body["record_count"])
-
-    def _append(self, entry_key: str, entry: dict) -> dict:
-        """Appends once per entry_key: a repeated message finds its entry."""
-        existing = self.ledger.entry(entry_key)
-        if existing is not None:
-            return existing
-        stored = self.ledger.append(entry_key, entry)
-        LEDGER_ENTRIES.labels(entry["kind"]).inc()
-        return stored
 
     # -- units ----------------------------------------------------------------------
 
@@ -283,8 +273,8 @@ class RoutingEntrypoints:
                       for delivery_id in dict.fromkeys(request.delivery_ids)]
         for delivery in deliveries:
             pacing.give_way()  # units' acknowledgements are bulk work too: calls first (pacing.py)
-            self._append(f"ack:{delivery['delivery_id']}",
-                         domain.acknowledgement_entry(delivery, unit.person))
+            self.ledger.append(f"ack:{delivery['delivery_id']}",
+                               domain.acknowledgement_entry(delivery, unit.person))
         return ledger_pb2.AcknowledgeDeliveriesResponse(
             acknowledged_count=len(request.delivery_ids))
 
@@ -292,7 +282,7 @@ class RoutingEntrypoints:
     def RecordAccess(self, request, context):
         unit = self.identities.require(context, "unit")
         delivery = self._unit_delivery(unit, request.delivery_id)
-        entry = self._append(f"access:{uuid.uuid4()}", domain.access_entry(
+        entry = self.ledger.append(f"access:{uuid.uuid4()}", domain.access_entry(
             delivery, list(request.fields), request.accessor, request.reason, unit.person))
         return ledger_pb2.RecordAccessResponse(entry=entry_message(entry))
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import mongoengine as me
 from eventlet.semaphore import Semaphore
+from prometheus_client import Counter
 
 from tiaki.core.clock import now_iso
 from tiaki.core.errors import Conflict
 from tiaki.core.ledger import GENESIS, HASHED_FIELDS, OPTIONAL_HASHED_FIELDS, chain
 from tiaki.plumbing import store
+
+LEDGER_ENTRIES = Counter("tiaki_router_ledger_entries_total", "Ledger entries appended", ["kind"])
 
 # What an entry is read back as: the format's fields (core.ledger) and its store key.
 LEDGER_FIELDS = [*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS, "entry_hash", "entry_key"]
@@ -67,6 +70,7 @@ class Ledger:
                 self._heads.pop(provider, None)
                 raise Conflict("sequence", f"entry {sequence + 1} was appended meanwhile")
             self._heads[provider] = (link["sequence"], link["entry_hash"])
+            LEDGER_ENTRIES.labels(link["kind"]).inc()
             return link
 
         with self._chain_locks.setdefault(provider, Semaphore()):

@@ -22,6 +22,7 @@ from services.purpose_router.service import PurposeRouterService
 from tests.service.factories import accepted_batch
 from tiaki.connect import queues
 from tiaki.core import ledger, messages
+from tiaki.core.records import bucket
 from tiaki.plumbing.broker import UnitQueues
 from tiaki.plumbing.store import Storage
 
@@ -329,6 +330,23 @@ class TestRouterContainer:
                           "delivery_ids": [f"b1:{EVALUATION}", f"b2:{EVALUATION}"]}]
         assert stranger == [] and other_provider == []
         assert rotated == third
+
+    def test_holdings_stored_in_the_older_64_buckets_are_still_found(
+            self, router_container, plan, store_db):
+        """Batches routed before holdings moved to 16 buckets were held in 64,
+        named by the bucket alone: a family's request still finds them."""
+        person = f"{EVALUATION}-client-0"
+        store_db.batch_holdings.insert_one({
+            "_id": f"b0:{bucket(person)}", "pseudonyms": [person],
+            "bucket_key": f"ccss:{plan.programme_id}:{EVALUATION}:{bucket(person)}",
+            "deliveries": [[f"b0:{EVALUATION}", "evaluation", EVALUATION]]})
+        route(router_container, accepted_batch(plan, n=1, batch_id="b1"))
+        new = store_db.batch_holdings.find_one({"_id": f"b1:{domain.holding_bucket(person)}"})
+        assert new["bucket_key"].endswith(f"/{domain.HOLDING_BUCKETS}")
+        with entrypoint_hook(router_container, "holders") as holders:
+            found = holders("ccss", plan.programme_id, {EVALUATION: [person]})
+        assert found == [{"unit_id": "evaluation", "purpose_id": EVALUATION,
+                          "delivery_ids": [f"b0:{EVALUATION}", f"b1:{EVALUATION}"]}]
 
     def test_a_sealed_replacement_supersedes_every_delivery_of_the_earlier_one(
             self, router_container, plan, store_db):

@@ -26,7 +26,7 @@ from services.purpose_router.routing.domain import (
 from tiaki.core import ledger
 from tiaki.core.ledger import BLANK_ENTRY, GENESIS, HASHED_FIELDS, entry_hash
 from tiaki.core.plan import RESERVED_FIELDS, Plan
-from tiaki.core.records import BUCKETS, bucket
+from tiaki.core.records import BUCKETS
 
 
 def verify_chain(entries, kept=None):
@@ -522,10 +522,10 @@ def test_batch_holdings_name_every_unit_level_delivery_of_the_batch_per_bucket(p
     assert sorted(ps for h in holdings for ps in h["pseudonyms"]) == sorted(
         r["pseudonyms"][anchor] for r in records)
     for h in holdings:
-        assert all(bucket(ps) == h["bucket"] for ps in h["pseudonyms"])
+        assert all(domain.holding_bucket(ps) == h["bucket"] for ps in h["pseudonyms"])
         assert h["deliveries"] == [[f"b7:{p.purpose_id}", p.unit_id, p.purpose_id]
                                    for p in sorted(unit_purposes, key=lambda p: p.purpose_id)]
-    assert len(holdings) <= BUCKETS
+    assert len(holdings) <= domain.HOLDING_BUCKETS < BUCKETS
 
 
 def test_a_batch_with_no_unit_level_purpose_holds_nothing_findable(plan):

@@ -15,7 +15,7 @@ from tiaki.core.errors import Invalid
 from tiaki.core.ledger import content_hash, new_entry
 from tiaki.core.messages import is_text
 from tiaki.core.plan import Plan, Purpose
-from tiaki.core.records import PSEUDONYM, SLK581, bucket
+from tiaki.core.records import BUCKETS, PSEUDONYM, SLK581, bucket
 
 NOT_RECORDED = "not recorded"
 
@@ -108,6 +108,18 @@ def seal_problem(seal) -> str | None:
 
 # -- holdings: who holds what about a person -----------------------------------
 
+# Buckets a batch's people are held in: a request looks in one per batch (a
+# sixteenth of its people), and a batch costs the store 16 documents, not 64.
+# Holdings stored before this were in BUCKETS (64), named by the bucket alone.
+HOLDING_BUCKETS = 16
+
+
+def holding_bucket(pseudonym: str, buckets: int = HOLDING_BUCKETS) -> str:
+    """A pseudonym's holding bucket: "07/16" of 16; of the older 64, "07"."""
+    found = bucket(pseudonym, buckets)
+    return found if buckets == BUCKETS else f"{found}/{buckets}"
+
+
 def batch_holdings(batch_id: str, unit_purposes: list[Purpose], records: list[dict]) -> list[dict]:
     """Where a batch's people went, in a few small documents a family's request
     can find by one keyed lookup: every unit-level purpose receives every record
@@ -122,7 +134,7 @@ def batch_holdings(batch_id: str, unit_purposes: list[Purpose], records: list[di
     buckets: dict[str, set[str]] = defaultdict(set)
     for record in records:
         pseudonym = record["pseudonyms"][anchor]
-        buckets[bucket(pseudonym)].add(pseudonym)
+        buckets[holding_bucket(pseudonym)].add(pseudonym)
     return [{"bucket": b, "anchor": anchor, "pseudonyms": sorted(members),
              "deliveries": deliveries} for b, members in sorted(buckets.items())]
 

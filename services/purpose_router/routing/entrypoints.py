@@ -20,7 +20,7 @@ from services.purpose_router.codesign import CodesignStorage
 from services.purpose_router.plans import PlanRepository
 from services.purpose_router.routing import domain, signing
 from services.purpose_router.routing.ledger import Ledger
-from services.purpose_router.routing.storage import RoutingStorage
+from services.purpose_router.routing.storage import HOLDING_LAYOUTS, RoutingStorage
 from tiaki.core import messages, tree_heads
 from tiaki.core.errors import Invalid, NotFound, NotNow
 from tiaki.core.ledger import GENESIS, verify_chain
@@ -82,8 +82,9 @@ class RoutingEntrypoints:
         lookups = eventlet.GreenPile()
         for purpose_id, per_generation in sorted(pseudonyms.items()):
             for pseudonym in per_generation:
-                lookups.spawn(self.storage.holdings, provider_id, programme_id, purpose_id,
-                              pseudonym)
+                for buckets in HOLDING_LAYOUTS:
+                    lookups.spawn(self.storage.holdings, provider_id, programme_id, purpose_id,
+                                  pseudonym, buckets)
         for held in lookups:
             for delivery_id, unit_id, held_for in held:
                 found.setdefault((unit_id, held_for), set()).add(delivery_id)

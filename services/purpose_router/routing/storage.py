@@ -8,7 +8,8 @@ import secrets
 
 import mongoengine as me
 
-from tiaki.core.records import bucket
+from services.purpose_router.routing.domain import HOLDING_BUCKETS, holding_bucket
+from tiaki.core.records import BUCKETS
 from tiaki.plumbing.secrets import seal, unseal
 from tiaki.plumbing.store import Collection, contains
 
@@ -21,9 +22,14 @@ class Holding(me.Document):
     neither array members nor $in), then the pseudonym is matched among a few."""
     meta = {"collection": "batch_holdings", "indexes": ["bucket_key"]}
     holding_key = me.StringField(primary_key=True)  # "<batch>:<bucket>"
-    bucket_key = me.StringField(required=True)  # "<provider>:<programme>:<anchor>:<bucket>"
+    # "<provider>:<programme>:<anchor>:<bucket>", the bucket as domain.holding_bucket names it
+    bucket_key = me.StringField(required=True)
     pseudonyms = me.ListField(me.StringField())
     deliveries = me.ListField(me.ListField(me.StringField()))  # [delivery_id, unit_id, purpose_id]
+
+
+# The bucket counts holdings are kept in: today's, and 64 of those stored before.
+HOLDING_LAYOUTS = (HOLDING_BUCKETS, BUCKETS)
 
 
 def bucket_key(provider_id: str, programme_id: str, anchor_purpose_id: str, bucket: str) -> str:
@@ -80,10 +86,12 @@ class RoutingStorage:
              "deliveries": h["deliveries"]} for h in holdings])
 
     def holdings(self, provider_id: str, programme_id: str, anchor_purpose_id: str,
-                 pseudonym: str) -> list[list[str]]:
+                 pseudonym: str, buckets: int = HOLDING_BUCKETS) -> list[list[str]]:
         """[[delivery_id, unit_id, purpose_id]] of the batches that carried this
-        pseudonym, were `anchor_purpose_id` their anchor purpose."""
-        key = bucket_key(provider_id, programme_id, anchor_purpose_id, bucket(pseudonym))
+        pseudonym, were `anchor_purpose_id` their anchor purpose, among the
+        holdings kept in `buckets` buckets (HOLDING_LAYOUTS: ask each)."""
+        key = bucket_key(provider_id, programme_id, anchor_purpose_id,
+                         holding_bucket(pseudonym, buckets))
         return [d for h in self._holdings.find({"bucket_key": key,
                                                 "pseudonyms": contains(pseudonym)},
                                                fields=["deliveries"])

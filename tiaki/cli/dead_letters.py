@@ -20,6 +20,7 @@ import json
 import amqp.exceptions
 import click
 from kombu import Connection
+from kombu.compression import decompress
 
 from tiaki.connect import queues
 from tiaki.plumbing.broker_users import admin_uri
@@ -54,6 +55,11 @@ def describe(message, index: int, full: bool) -> str:
     when = first.get("time")
     when = when.isoformat() if isinstance(when, dt.datetime) else str(when or "?")
     body = message.body
+    if headers.get("compression") and isinstance(body, bytes | bytearray):
+        try:  # compressed by its sender (intake's batches): shown as it was before
+            body = decompress(body, headers["compression"])
+        except Exception:  # noqa: BLE001 (shown as the bytes it is)
+            pass
     text = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else str(body)
     shown = text if full or len(text) <= PREVIEW else text[:PREVIEW] + f"... ({len(text)} chars)"
     context = {k: v for k, v in headers.items() if k.startswith("nameko.")}

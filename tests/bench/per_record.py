@@ -20,7 +20,6 @@ from pathlib import Path
 
 import yaml
 from kombu.compression import decompress
-from kombu.serialization import dumps as kombu_dumps
 from kombu.serialization import loads as kombu_loads
 
 from services.intake.domain import Submission
@@ -31,7 +30,7 @@ from tests.e2e.journey import to_record
 from tiaki.cli.synthetic import records as synthetic_records
 from tiaki.core.plan import Plan, RecordRules
 from tiaki.intake.v1 import intake_pb2 as pb
-from tiaki.plumbing.broker import ZLIB  # the import registers the services' JSON codec
+from tiaki.plumbing.broker import ZLIB, encode_delivery  # (registers the JSON codec)
 from tiaki.unit.client import UnitClient
 from tiaki.unit.store import UnitStore
 
@@ -86,13 +85,13 @@ def intake_part(plan: Plan, sub: Submission, batches: list[bytes]) -> tuple[floa
     return best(run), list(published)
 
 
-def router_part(plan: Plan, published: list[bytes]) -> tuple[float, list[bytes]]:
-    delivered: list[bytes] = []
+def router_part(plan: Plan, published: list[bytes]) -> tuple[float, list[tuple[bytes, dict]]]:
+    delivered: list[tuple[bytes, dict]] = []
 
     class Queues:
         def deliver(self, unit_id, body):
             if unit_id == "evaluation":  # as the publisher encodes it
-                delivered.append(kombu_dumps(body, serializer="json")[2])
+                delivered.append(encode_delivery(body))
 
     router = types.SimpleNamespace(
         plans=types.SimpleNamespace(plan=lambda *args: plan, is_agreed=lambda *args: False),
@@ -112,7 +111,7 @@ def router_part(plan: Plan, published: list[bytes]) -> tuple[float, list[bytes]]
     return best(run), list(delivered)
 
 
-def unit_part(delivered: list[bytes]) -> float:
+def unit_part(delivered: list[tuple[bytes, dict]]) -> float:
     store = UnitStore.__new__(UnitStore)
     store.buckets, store.deliveries = Nothing(), Nothing()
     unit = types.SimpleNamespace(unit_id="evaluation", store=store)
@@ -121,7 +120,9 @@ def unit_part(delivered: list[bytes]) -> float:
     message = types.SimpleNamespace(ack=lambda: None, reject=lambda: None)
 
     def run():
-        for body in delivered:
+        for body, headers in delivered:  # decompressed as the SDK's kombu consumer does
+            if headers:
+                body = decompress(body, headers["compression"])
             decoded = kombu_loads(body, "application/json", "utf-8", accept=["application/json"])
             UnitClient.on_delivery(unit, decoded, message)
 

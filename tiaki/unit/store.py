@@ -38,7 +38,7 @@ class UnitStore:
         db = self.client.get_default_database()
         self.deliveries = db["deliveries"]
         self.deliveries.create_index("acknowledged")
-        # A delivery's records, in BUCKETS documents by pseudonym: a family's
+        # A delivery's records, in DELIVERY_BUCKETS documents by pseudonym: a family's
         # request reads one small document per delivery.
         self.buckets = db["delivery_buckets"]
         # Corrections are kept beside the records they change, never written
